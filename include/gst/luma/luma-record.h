@@ -1,0 +1,79 @@
+/* gst-luma: reading a record-info answer of the KIE.AI Luma Modify API
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/luma/luma.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GST_LUMA_RECORD_MAX_SIZE:
+ *
+ * Answers larger than this are refused without being parsed.
+ */
+#define GST_LUMA_RECORD_MAX_SIZE (1024 * 1024)
+
+#define GST_LUMA_RECORD_ERROR (gst_luma_record_error_quark ())
+GQuark gst_luma_record_error_quark (void);
+
+/**
+ * GstLumaRecordError:
+ * @GST_LUMA_RECORD_ERROR_TOO_LARGE: the body is larger than %GST_LUMA_RECORD_MAX_SIZE
+ * @GST_LUMA_RECORD_ERROR_SYNTAX: the body is not JSON
+ * @GST_LUMA_RECORD_ERROR_NOT_OBJECT: the body, or `data`, is not a JSON object
+ * @GST_LUMA_RECORD_ERROR_MISSING: a field that is needed is absent or null
+ * @GST_LUMA_RECORD_ERROR_WRONG_TYPE: a field has a type that cannot be used
+ * @GST_LUMA_RECORD_ERROR_OUT_OF_RANGE: `successFlag` is not one of 0-4
+ */
+typedef enum {
+  GST_LUMA_RECORD_ERROR_TOO_LARGE,
+  GST_LUMA_RECORD_ERROR_SYNTAX,
+  GST_LUMA_RECORD_ERROR_NOT_OBJECT,
+  GST_LUMA_RECORD_ERROR_MISSING,
+  GST_LUMA_RECORD_ERROR_WRONG_TYPE,
+  GST_LUMA_RECORD_ERROR_OUT_OF_RANGE,
+} GstLumaRecordError;
+
+/**
+ * GstLumaRecord:
+ * @code: the API's `code` (200 on success)
+ * @msg: the API's `msg`, or %NULL
+ * @task_id: `data.taskId`, or %NULL
+ * @state: the task's state, from `data.successFlag`;
+ *   %GST_LUMA_TASK_STATE_ERROR when @code is not 200
+ * @result_urls: (array zero-terminated=1): `data.response.resultUrls`;
+ *   never empty when @state is SUCCESS or CALLBACK_FAILED, else may be %NULL
+ * @origin_urls: (array zero-terminated=1): `data.response.originUrls`, or %NULL
+ * @error_code: `data.errorCode` as text (numbers are printed), or %NULL
+ * @error_message: `data.errorMessage`, or %NULL
+ * @create_time: `data.createTime` in Unix milliseconds, or -1 when unknown
+ * @complete_time: `data.completeTime` in Unix milliseconds, or -1 when unknown
+ * @prompt: the prompt read from `data.paramJson`, or %NULL
+ * @source_url: the input video URL read from `data.paramJson`, or %NULL
+ *
+ * What lumasrc needs of a record-info answer.
+ */
+typedef struct {
+  gint code;
+  gchar *msg;
+  gchar *task_id;
+  GstLumaTaskState state;
+  gchar **result_urls;
+  gchar **origin_urls;
+  gchar *error_code;
+  gchar *error_message;
+  gint64 create_time;
+  gint64 complete_time;
+  gchar *prompt;
+  gchar *source_url;
+} GstLumaRecord;
+
+GstLumaRecord *gst_luma_record_parse (GBytes * body, GError ** error);
+GstLumaRecord *gst_luma_record_copy (const GstLumaRecord * record);
+void gst_luma_record_free (GstLumaRecord * record);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstLumaRecord, gst_luma_record_free)
+
+G_END_DECLS

@@ -1,0 +1,101 @@
+/* gst-luma: public contract for applications embedding lumasrc
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GstLumaTaskState:
+ * @GST_LUMA_TASK_STATE_WAITING: no answer from the API yet
+ * @GST_LUMA_TASK_STATE_GENERATING: the task is still generating (successFlag 0)
+ * @GST_LUMA_TASK_STATE_SUCCESS: the video is ready (successFlag 1)
+ * @GST_LUMA_TASK_STATE_CALLBACK_FAILED: the video is ready but KIE could not
+ *   call the task's callback URL (successFlag 4)
+ * @GST_LUMA_TASK_STATE_CREATE_FAILED: the task could not be created (successFlag 2)
+ * @GST_LUMA_TASK_STATE_GENERATE_FAILED: generation failed (successFlag 3)
+ * @GST_LUMA_TASK_STATE_ERROR: lumasrc could not learn the task's state
+ *   (refused key, unknown task, malformed answer, timeout, ...)
+ *
+ * The state of a Luma Modify task as lumasrc sees it: the value of the
+ * element's `status` property and of the `state` field of its
+ * %GST_LUMA_MESSAGE_TASK element messages.
+ */
+typedef enum {
+  GST_LUMA_TASK_STATE_WAITING,
+  GST_LUMA_TASK_STATE_GENERATING,
+  GST_LUMA_TASK_STATE_SUCCESS,
+  GST_LUMA_TASK_STATE_CALLBACK_FAILED,
+  GST_LUMA_TASK_STATE_CREATE_FAILED,
+  GST_LUMA_TASK_STATE_GENERATE_FAILED,
+  GST_LUMA_TASK_STATE_ERROR,
+} GstLumaTaskState;
+
+GType gst_luma_task_state_get_type (void);
+#define GST_TYPE_LUMA_TASK_STATE (gst_luma_task_state_get_type ())
+
+/**
+ * gst_luma_task_state_get_nick:
+ * @state: a #GstLumaTaskState
+ *
+ * Returns: (transfer none): the state's short name ("generating", ...),
+ *   the same as its #GEnumValue nick.
+ */
+const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
+
+/**
+ * GST_LUMA_URI_SCHEME:
+ *
+ * The URI scheme lumasrc handles: `luma://TASKID`.
+ */
+#define GST_LUMA_URI_SCHEME "luma"
+
+/**
+ * GST_LUMA_MESSAGE_TASK:
+ *
+ * Name of the structure of the element messages lumasrc posts at each poll
+ * of the task and when the task's state changes. Fields:
+ * %GST_LUMA_FIELD_TASK_ID, %GST_LUMA_FIELD_STATE, %GST_LUMA_FIELD_POLLS,
+ * %GST_LUMA_FIELD_ELAPSED and, once known, %GST_LUMA_FIELD_LOCATION.
+ */
+#define GST_LUMA_MESSAGE_TASK "luma-task"
+
+/**
+ * GST_LUMA_PROGRESS_CODE:
+ *
+ * The code of the GST_MESSAGE_PROGRESS messages lumasrc posts while it
+ * waits for a task (START, CONTINUE at each poll, then COMPLETE, ERROR or
+ * CANCELED).
+ */
+#define GST_LUMA_PROGRESS_CODE "luma-wait"
+
+/** GST_LUMA_FIELD_TASK_ID: (G_TYPE_STRING) the task id. */
+#define GST_LUMA_FIELD_TASK_ID "task-id"
+/** GST_LUMA_FIELD_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state. */
+#define GST_LUMA_FIELD_STATE "state"
+/** GST_LUMA_FIELD_POLLS: (G_TYPE_UINT) record-info requests made so far. */
+#define GST_LUMA_FIELD_POLLS "polls"
+/** GST_LUMA_FIELD_ELAPSED: (G_TYPE_UINT64) nanoseconds since the wait began. */
+#define GST_LUMA_FIELD_ELAPSED "elapsed"
+/** GST_LUMA_FIELD_LOCATION: (G_TYPE_STRING) the result video's URL. */
+#define GST_LUMA_FIELD_LOCATION "location"
+
+/*
+ * Fields of the details structure of every error and warning message
+ * lumasrc posts (gst_message_parse_error_details()).
+ */
+/** GST_LUMA_DETAIL_TASK_ID: (G_TYPE_STRING) the task id. */
+#define GST_LUMA_DETAIL_TASK_ID "task-id"
+/** GST_LUMA_DETAIL_TASK_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state. */
+#define GST_LUMA_DETAIL_TASK_STATE "task-state"
+/** GST_LUMA_DETAIL_API_CODE: (G_TYPE_INT) the API's `code`, 0 if none. */
+#define GST_LUMA_DETAIL_API_CODE "api-code"
+/** GST_LUMA_DETAIL_HTTP_STATUS: (G_TYPE_UINT) the last HTTP status, 0 if none. */
+#define GST_LUMA_DETAIL_HTTP_STATUS "http-status"
+/** GST_LUMA_DETAIL_ERROR_CODE: (G_TYPE_STRING) the task's errorCode, if any. */
+#define GST_LUMA_DETAIL_ERROR_CODE "error-code"
+
+G_END_DECLS

@@ -1,0 +1,1106 @@
+/* gst-luma: lumasrc, a source that streams the video of a Luma Modify task
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-lumasrc
+ * @title: lumasrc
+ *
+ * lumasrc waits for a KIE.AI Luma Modify task to finish, then streams its
+ * result video, like an HTTP source would: with byte offsets, a size, HTTP
+ * Range seeking and resume after a dropped connection.
+ *
+ * The waiting happens in the streaming thread: setting the pipeline to
+ * PAUSED or PLAYING returns at once (ASYNC) while the task generates, and
+ * setting it back to NULL interrupts any wait or request. While it waits,
+ * lumasrc posts GST_MESSAGE_PROGRESS messages (which gst-launch-1.0 prints)
+ * and `luma-task` element messages; see `gst/luma/luma.h` for their fields.
+ *
+ * The API key comes from the #GstLumaSrc:api-key property or, when that is
+ * unset, from the `KIE_API_KEY` environment variable. It is only ever sent
+ * to the API host, never to the host of the video, and never shows in a log
+ * or a message.
+ *
+ * ## Example launch lines
+ * |[
+ * export KIE_API_KEY=...
+ * gst-launch-1.0 lumasrc task-id=774d9a7dd608a0e49293903095e45a4c ! filesink location=out.mp4
+ * ]| Waits for the task, then saves its video as it is.
+ * |[
+ * gst-launch-1.0 lumasrc task-id=774d9a7dd608a0e49293903095e45a4c poll-interval=10000 ! decodebin ! autovideosink
+ * ]| Polls every 10 seconds, then plays the video.
+ * |[
+ * gst-play-1.0 luma://774d9a7dd608a0e49293903095e45a4c
+ * ]| The same through the `luma://` URI scheme.
+ *
+ * Since: 0.1
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstlumasrc.h"
+#include "lumaapi.h"
+#include "lumahttp.h"
+#include "lumastream.h"
+
+#include <gst/luma/luma.h>
+#include <glib/gi18n-lib.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
+#define GST_CAT_DEFAULT gst_luma_src_debug
+
+#define DEFAULT_API_URL "https://api.kie.ai"
+#define DEFAULT_POLL_INTERVAL 30000
+#define DEFAULT_WAIT_TIMEOUT 3600
+#define DEFAULT_RETRIES 3
+#define DEFAULT_TIMEOUT 15
+#define DEFAULT_USER_AGENT "gst-luma/" VERSION " (GStreamer lumasrc)"
+#define DEFAULT_SSL_STRICT TRUE
+#define DEFAULT_BLOCKSIZE (64 * 1024)
+#define MASKED_KEY "********"
+
+enum
+{
+  PROP_0,
+  PROP_TASK_ID,
+  PROP_API_KEY,
+  PROP_API_URL,
+  PROP_POLL_INTERVAL,
+  PROP_WAIT_TIMEOUT,
+  PROP_RETRIES,
+  PROP_TIMEOUT,
+  PROP_USER_AGENT,
+  PROP_PROXY,
+  PROP_SSL_STRICT,
+  PROP_STATUS,
+  PROP_LOCATION,
+};
+
+static GParamSpec *status_pspec, *location_pspec;
+
+/* What the user set; guarded by settings_lock, copied out at start(). */
+typedef struct
+{
+  gchar *task_id;
+  gchar *api_key;               /* NULL: $KIE_API_KEY */
+  gchar *api_url;               /* NULL: $KIE_API_URL, else the default */
+  guint poll_interval;
+  guint wait_timeout;
+  guint retries;
+  guint timeout;
+  gchar *user_agent;
+  gchar *proxy;                 /* NULL: $http_proxy, else the system's */
+  gboolean ssl_strict;
+} LumaSettings;
+
+/* What the element shows of the task; guarded by the object lock. */
+typedef struct
+{
+  GstLumaTaskState status;
+  gchar *location;
+} LumaTaskView;
+
+/* The streaming thread's own: made in start(), dropped in stop(). */
+typedef struct
+{
+  LumaSettings settings;
+  LumaApi *api;
+  LumaStream *stream;
+  GstLumaRecord *record;        /* the finished task's record; NULL while waiting */
+  gboolean size_announced;
+} LumaStreaming;
+
+struct _GstLumaSrc
+{
+  GstPushSrc parent;
+
+  GMutex settings_lock;
+  LumaSettings settings;
+
+  LumaTaskView view;
+
+  LumaStreaming *streaming;
+  GCancellable *cancellable;    /* cuts any wait or request: unlock() */
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+static void gst_luma_src_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
+#define gst_luma_src_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstLumaSrc, gst_luma_src, GST_TYPE_PUSH_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_luma_src_uri_handler_init);
+    GST_DEBUG_CATEGORY_INIT (gst_luma_src_debug, "lumasrc", 0,
+        "KIE.AI Luma Modify task source"));
+GST_ELEMENT_REGISTER_DEFINE (lumasrc, "lumasrc", GST_RANK_NONE,
+    GST_TYPE_LUMA_SRC);
+
+/* ----- settings ----- */
+
+static void
+luma_settings_clear (LumaSettings * settings)
+{
+  g_clear_pointer (&settings->task_id, g_free);
+  g_clear_pointer (&settings->api_key, g_free);
+  g_clear_pointer (&settings->api_url, g_free);
+  g_clear_pointer (&settings->user_agent, g_free);
+  g_clear_pointer (&settings->proxy, g_free);
+}
+
+static void
+luma_settings_copy (LumaSettings * dest, const LumaSettings * src)
+{
+  *dest = *src;
+  dest->task_id = g_strdup (src->task_id);
+  dest->api_key = g_strdup (src->api_key);
+  dest->api_url = g_strdup (src->api_url);
+  dest->user_agent = g_strdup (src->user_agent);
+  dest->proxy = g_strdup (src->proxy);
+}
+
+static const gchar *
+non_empty (const gchar * value)
+{
+  return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/* The effective values: a property when set, else the environment, else the
+ * default. Resolved once, at start(), into the streaming thread's copy. */
+static void
+luma_settings_resolve (LumaSettings * settings)
+{
+  if (non_empty (settings->api_key) == NULL) {
+    g_free (settings->api_key);
+    settings->api_key = g_strdup (non_empty (g_getenv ("KIE_API_KEY")));
+  }
+  if (non_empty (settings->api_url) == NULL) {
+    const gchar *env = non_empty (g_getenv ("KIE_API_URL"));
+
+    g_free (settings->api_url);
+    settings->api_url = g_strdup (env ? env : DEFAULT_API_URL);
+  }
+  if (settings->proxy == NULL)
+    settings->proxy = g_strdup (non_empty (g_getenv ("http_proxy")));
+}
+
+/* ----- what the element shows ----- */
+
+static void
+gst_luma_src_set_status (GstLumaSrc * self, GstLumaTaskState status)
+{
+  gboolean changed;
+
+  GST_OBJECT_LOCK (self);
+  changed = self->view.status != status;
+  self->view.status = status;
+  GST_OBJECT_UNLOCK (self);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), status_pspec);
+}
+
+static GstLumaTaskState
+gst_luma_src_get_status (GstLumaSrc * self)
+{
+  GstLumaTaskState status;
+
+  GST_OBJECT_LOCK (self);
+  status = self->view.status;
+  GST_OBJECT_UNLOCK (self);
+  return status;
+}
+
+static void
+gst_luma_src_set_location (GstLumaSrc * self, const gchar * location)
+{
+  GST_OBJECT_LOCK (self);
+  g_free (self->view.location);
+  self->view.location = g_strdup (location);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify_by_pspec (G_OBJECT (self), location_pspec);
+}
+
+static const gchar *
+task_id (GstLumaSrc * self)
+{
+  return self->streaming->settings.task_id;
+}
+
+static void
+gst_luma_src_post_progress (GstLumaSrc * self, GstProgressType type,
+    const gchar * text)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_progress (GST_OBJECT (self), type,
+          GST_LUMA_PROGRESS_CODE, text));
+}
+
+static void
+gst_luma_src_post_task_message (GstLumaSrc * self,
+    const LumaWaitStatus * status, const gchar * location)
+{
+  GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK,
+      GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, status->task_id,
+      GST_LUMA_FIELD_STATE, GST_TYPE_LUMA_TASK_STATE, status->state,
+      GST_LUMA_FIELD_POLLS, G_TYPE_UINT, status->polls,
+      GST_LUMA_FIELD_ELAPSED, G_TYPE_UINT64, status->elapsed, NULL);
+
+  if (location != NULL)
+    gst_structure_set (s, GST_LUMA_FIELD_LOCATION, G_TYPE_STRING, location,
+        NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
+{
+  GstLumaSrc *self = user_data;
+  const gchar *location = NULL;
+  g_autofree gchar *text = NULL;
+
+  if (status->record != NULL && status->record->result_urls != NULL)
+    location = status->record->result_urls[0];
+  gst_luma_src_set_status (self, status->state);
+  gst_luma_src_post_task_message (self, status, location);
+
+  text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
+      gst_luma_task_state_get_nick (status->state), status->polls,
+      (guint) (status->elapsed / GST_SECOND));
+  GST_INFO_OBJECT (self, "%s", text);
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CONTINUE, text);
+}
+
+/* ----- errors ----- */
+
+static GstResourceError
+resource_error_code (const GError * error)
+{
+  if (error->domain == LUMA_API_ERROR) {
+    switch (error->code) {
+      case LUMA_API_ERROR_NOT_AUTHORIZED:
+        return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+      case LUMA_API_ERROR_NOT_FOUND:
+        return GST_RESOURCE_ERROR_NOT_FOUND;
+      case LUMA_API_ERROR_TIMEOUT:
+        return GST_RESOURCE_ERROR_BUSY;
+      case LUMA_API_ERROR_BAD_ANSWER:
+        return GST_RESOURCE_ERROR_READ;
+      default:
+        return GST_RESOURCE_ERROR_OPEN_READ;
+    }
+  }
+  if (error->domain == LUMA_STREAM_ERROR) {
+    switch (error->code) {
+      case LUMA_STREAM_ERROR_EXPIRED:
+        return GST_RESOURCE_ERROR_NOT_FOUND;
+      case LUMA_STREAM_ERROR_READ:
+      case LUMA_STREAM_ERROR_CHANGED:
+        return GST_RESOURCE_ERROR_READ;
+      default:
+        return GST_RESOURCE_ERROR_OPEN_READ;
+    }
+  }
+  return GST_RESOURCE_ERROR_OPEN_READ;
+}
+
+static GstStructure *
+gst_luma_src_error_details (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  guint http_status = luma_api_get_last_http_status (s->api);
+  gint api_code = luma_api_get_last_code (s->api);
+  GstStructure *details;
+
+  if (s->record != NULL && luma_stream_get_http_status (s->stream) != 0)
+    http_status = luma_stream_get_http_status (s->stream);
+  details = gst_structure_new ("details",
+      GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, task_id (self),
+      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
+      gst_luma_src_get_status (self),
+      GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, api_code,
+      GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, http_status, NULL);
+  return details;
+}
+
+static void
+gst_luma_src_post_resource_message (GstLumaSrc * self, GstMessageType type,
+    GstResourceError code, const gchar * text, GstStructure * details,
+    const GError * cause)
+{
+  gchar *debug = cause == NULL ? NULL : g_strdup_printf ("%s error %d",
+      g_quark_to_string (cause->domain), cause->code);
+
+  gst_element_message_full_with_details (GST_ELEMENT (self), type,
+      GST_RESOURCE_ERROR, code, g_strdup (text), debug, __FILE__,
+      GST_FUNCTION, __LINE__, details);
+}
+
+/* Posts @error as a specific resource error (or, for a cancelled wait,
+ * nothing) and says what the streaming thread is to return. */
+static GstFlowReturn
+gst_luma_src_fail (GstLumaSrc * self, GError * error, GstStructure * details)
+{
+  GstLumaTaskState status = gst_luma_src_get_status (self);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    GST_DEBUG_OBJECT (self, "cancelled");
+    if (self->streaming->record == NULL)
+      gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CANCELED,
+          _("Stopped waiting"));
+    g_clear_pointer (&details, gst_structure_free);
+    return GST_FLOW_FLUSHING;
+  }
+
+  if (status != GST_LUMA_TASK_STATE_CREATE_FAILED
+      && status != GST_LUMA_TASK_STATE_GENERATE_FAILED
+      && self->streaming->record == NULL)
+    gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
+  if (details == NULL)
+    details = gst_luma_src_error_details (self);
+  if (self->streaming->record == NULL)
+    gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_ERROR, error->message);
+
+  GST_WARNING_OBJECT (self, "%s", error->message);
+  gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,
+      resource_error_code (error), error->message, details, error);
+  return GST_FLOW_ERROR;
+}
+
+/* ----- waiting for the task ----- */
+
+static LumaWaitParams
+wait_params (const LumaSettings * settings)
+{
+  LumaWaitParams params = {
+    settings->poll_interval, settings->wait_timeout, settings->retries
+  };
+
+  return params;
+}
+
+static gboolean
+gst_luma_src_use_record (GstLumaSrc * self, GstLumaRecord * record,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  const gchar *url = record->result_urls[0];
+
+  if (!luma_stream_set_url (s->stream, url, error)) {
+    gst_luma_record_free (record);
+    return FALSE;
+  }
+  gst_luma_record_free (s->record);
+  s->record = record;
+  gst_luma_src_set_location (self, url);
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_fetch_record (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  LumaWaitParams params = wait_params (&s->settings);
+  GstLumaRecord *record;
+
+  record = luma_api_wait_for_task (s->api, task_id (self), &params,
+      gst_luma_src_on_poll, self, self->cancellable, error);
+  return record != NULL && gst_luma_src_use_record (self, record, error);
+}
+
+static void
+gst_luma_src_warn_callback_failed (GstLumaSrc * self)
+{
+  g_autofree gchar *text =
+      g_strdup_printf (_("Task %s succeeded but KIE could not call its "
+          "callback URL; streaming the video anyway"), task_id (self));
+
+  gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
+      GST_RESOURCE_ERROR_WRITE, text, gst_luma_src_error_details (self), NULL);
+}
+
+static gboolean
+gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
+{
+  g_autofree gchar *start_text =
+      g_strdup_printf (_("Waiting for Luma task %s"), task_id (self));
+  g_autofree gchar *done_text = NULL;
+
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START, start_text);
+  if (!gst_luma_src_fetch_record (self, error))
+    return FALSE;
+
+  if (self->streaming->record->state == GST_LUMA_TASK_STATE_CALLBACK_FAILED)
+    gst_luma_src_warn_callback_failed (self);
+  done_text = g_strdup_printf (_("Task %s is ready"), task_id (self));
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_COMPLETE, done_text);
+  return TRUE;
+}
+
+/* ----- streaming ----- */
+
+static gboolean
+is_expired (const GError * error)
+{
+  return g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED);
+}
+
+/* Reads from the result URL. A URL that has expired (they are temporary)
+ * is replaced once by the one a fresh read of the record gives, at the
+ * same offset. */
+static gssize
+gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) cause = NULL;
+  gssize n;
+
+  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
+  if (n >= 0 || !is_expired (cause)) {
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return n;
+  }
+
+  GST_INFO_OBJECT (self, "%s: reading the task's record again", cause->message);
+  g_clear_error (&cause);
+  if (!gst_luma_src_fetch_record (self, error))
+    return -1;
+  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
+  if (n < 0 && is_expired (cause))
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED,
+        _("The video of task %s has expired, and reading the task again gave "
+            "no URL that works (%s)"), task_id (self), cause->message);
+  else if (n < 0)
+    g_propagate_error (error, g_steal_pointer (&cause));
+  return n;
+}
+
+/* Tells downstream (qtdemux asks once, before the first buffer) how large
+ * the file is, as soon as the first answer says so. */
+static void
+gst_luma_src_announce_size (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  GstBaseSrc *basesrc = GST_BASE_SRC (self);
+  guint64 size = luma_stream_get_size (s->stream);
+
+  if (s->size_announced || size == LUMA_STREAM_SIZE_UNKNOWN)
+    return;
+  s->size_announced = TRUE;
+  GST_DEBUG_OBJECT (self, "size %" G_GUINT64_FORMAT " bytes", size);
+  GST_OBJECT_LOCK (self);
+  basesrc->segment.duration = size;
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_duration_changed (GST_OBJECT (self)));
+}
+
+static GstFlowReturn
+gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (pushsrc);
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) error = NULL;
+  GstBuffer *buffer;
+  GstMapInfo map;
+  guint64 offset;
+  gssize n;
+
+  if (s->record == NULL && !gst_luma_src_wait_for_video (self, &error))
+    return gst_luma_src_fail (self, error, NULL);
+
+  buffer = gst_buffer_new_allocate (NULL,
+      gst_base_src_get_blocksize (GST_BASE_SRC (self)), NULL);
+  gst_buffer_map (buffer, &map, GST_MAP_WRITE);
+  offset = luma_stream_get_offset (s->stream);
+  n = gst_luma_src_read_video (self, map.data, map.size, &error);
+  gst_buffer_unmap (buffer, &map);
+
+  if (n <= 0) {
+    gst_buffer_unref (buffer);
+    if (n == 0) {
+      GST_DEBUG_OBJECT (self, "end of the video at byte %" G_GUINT64_FORMAT,
+          offset);
+      return GST_FLOW_EOS;
+    }
+    return gst_luma_src_fail (self, error, NULL);
+  }
+
+  gst_luma_src_announce_size (self);
+  gst_buffer_set_size (buffer, n);
+  GST_BUFFER_OFFSET (buffer) = offset;
+  GST_BUFFER_OFFSET_END (buffer) = offset + n;
+  *outbuf = buffer;
+  return GST_FLOW_OK;
+}
+
+/* ----- GstBaseSrc ----- */
+
+static gboolean
+gst_luma_src_check_settings (GstLumaSrc * self, const LumaSettings * settings)
+{
+  if (non_empty (settings->task_id) == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        (_("No task id given: set the task-id property or use a luma://TASKID "
+                "URI")), (NULL));
+    return FALSE;
+  }
+  if (settings->api_key == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        (_("No KIE API key: set the api-key property or the KIE_API_KEY "
+                "environment variable")), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static LumaStreaming *
+luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
+    GError ** error)
+{
+  LumaHttpConfig http = { settings->user_agent, settings->timeout,
+    settings->proxy, settings->ssl_strict
+  };
+  g_autoptr (SoupSession) session = luma_http_session_new (&http);
+  LumaApi *api = luma_api_new (session, settings->api_url, settings->api_key,
+      error);
+  LumaStreaming *s;
+
+  if (api == NULL)
+    return NULL;
+  s = g_new0 (LumaStreaming, 1);
+  luma_settings_copy (&s->settings, settings);
+  s->api = api;
+  s->stream = luma_stream_new (session, settings->retries);
+  return s;
+}
+
+static void
+luma_streaming_free (LumaStreaming * s)
+{
+  luma_settings_clear (&s->settings);
+  luma_api_free (s->api);
+  luma_stream_free (s->stream);
+  gst_luma_record_free (s->record);
+  g_free (s);
+}
+
+/* No network here: start() must never block a state change. */
+static gboolean
+gst_luma_src_start (GstBaseSrc * basesrc)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+  LumaSettings settings;
+  g_autoptr (GError) error = NULL;
+
+  g_mutex_lock (&self->settings_lock);
+  luma_settings_copy (&settings, &self->settings);
+  g_mutex_unlock (&self->settings_lock);
+  luma_settings_resolve (&settings);
+
+  if (gst_luma_src_check_settings (self, &settings))
+    self->streaming = luma_streaming_new (self, &settings, &error);
+  luma_settings_clear (&settings);
+  if (error != NULL)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        (_("Invalid api-url or KIE_API_URL: %s"), error->message), (NULL));
+  if (self->streaming == NULL)
+    return FALSE;
+
+  GST_OBJECT_LOCK (self);
+  self->view.status = GST_LUMA_TASK_STATE_WAITING;
+  g_clear_pointer (&self->view.location, g_free);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_stop (GstBaseSrc * basesrc)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  g_clear_pointer (&self->streaming, luma_streaming_free);
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_unlock (GstBaseSrc * basesrc)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  GST_DEBUG_OBJECT (self, "cancelling any wait or request");
+  g_cancellable_cancel (self->cancellable);
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_unlock_stop (GstBaseSrc * basesrc)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  g_cancellable_reset (self->cancellable);
+  return TRUE;
+}
+
+/* Seekable before the task is even done: the result is a file on a server
+ * that takes Range (and one that does not is read from its start and the
+ * bytes before the offset are dropped). */
+static gboolean
+gst_luma_src_is_seekable (GstBaseSrc * basesrc)
+{
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_do_seek (GstBaseSrc * basesrc, GstSegment * segment)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  if (segment->format != GST_FORMAT_BYTES || self->streaming == NULL)
+    return FALSE;
+  GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->start);
+  luma_stream_seek (self->streaming->stream, segment->start);
+  segment->position = segment->time = segment->start;
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_get_size (GstBaseSrc * basesrc, guint64 * size)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  if (self->streaming == NULL || self->streaming->record == NULL)
+    return FALSE;
+  *size = luma_stream_get_size (self->streaming->stream);
+  return *size != LUMA_STREAM_SIZE_UNKNOWN;
+}
+
+static gboolean
+gst_luma_src_query (GstBaseSrc * basesrc, GstQuery * query)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_SCHEDULING:
+      /* a network stream: urisourcebin buffers it */
+      gst_query_set_scheduling (query,
+          GST_SCHEDULING_FLAG_SEEKABLE |
+          GST_SCHEDULING_FLAG_BANDWIDTH_LIMITED, 1, -1, 0);
+      gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
+      return TRUE;
+    case GST_QUERY_URI:{
+      g_autofree gchar *uri = gst_uri_handler_get_uri (GST_URI_HANDLER (self));
+      g_autofree gchar *location = NULL;
+
+      gst_query_set_uri (query, uri);
+      GST_OBJECT_LOCK (self);
+      location = g_strdup (self->view.location);
+      GST_OBJECT_UNLOCK (self);
+      if (location != NULL) {
+        gst_query_set_uri_redirection (query, location);
+        gst_query_set_uri_redirection_permanent (query, FALSE);
+      }
+      return TRUE;
+    }
+    default:
+      return GST_BASE_SRC_CLASS (parent_class)->query (basesrc, query);
+  }
+}
+
+/* ----- properties ----- */
+
+static gboolean
+gst_luma_src_is_configurable (GstLumaSrc * self)
+{
+  GstState state;
+
+  GST_OBJECT_LOCK (self);
+  state = GST_STATE (self);
+  GST_OBJECT_UNLOCK (self);
+  return state == GST_STATE_NULL || state == GST_STATE_READY;
+}
+
+/* One place for what the property and the URI handler both set. */
+static gboolean
+gst_luma_src_set_task_id (GstLumaSrc * self, const gchar * id, GError ** error)
+{
+  if (!gst_luma_src_is_configurable (self)) {
+    g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        _("The task id can only be changed in the NULL or READY state"));
+    return FALSE;
+  }
+  g_mutex_lock (&self->settings_lock);
+  g_free (self->settings.task_id);
+  self->settings.task_id = g_strdup (id);
+  g_mutex_unlock (&self->settings_lock);
+  return TRUE;
+}
+
+static void
+replace_string (gchar ** dest, const GValue * value)
+{
+  g_free (*dest);
+  *dest = g_value_dup_string (value);
+}
+
+static void
+gst_luma_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (object);
+  LumaSettings *settings = &self->settings;
+
+  if (prop_id == PROP_TASK_ID) {
+    g_autoptr (GError) error = NULL;
+
+    if (!gst_luma_src_set_task_id (self, g_value_get_string (value), &error))
+      GST_WARNING_OBJECT (self, "%s", error->message);
+    return;
+  }
+
+  g_mutex_lock (&self->settings_lock);
+  switch (prop_id) {
+    case PROP_API_KEY:
+      replace_string (&settings->api_key, value);
+      break;
+    case PROP_API_URL:
+      replace_string (&settings->api_url, value);
+      break;
+    case PROP_POLL_INTERVAL:
+      settings->poll_interval = g_value_get_uint (value);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      settings->wait_timeout = g_value_get_uint (value);
+      break;
+    case PROP_RETRIES:
+      settings->retries = g_value_get_uint (value);
+      break;
+    case PROP_TIMEOUT:
+      settings->timeout = g_value_get_uint (value);
+      break;
+    case PROP_USER_AGENT:
+      g_free (settings->user_agent);
+      settings->user_agent = g_strdup (non_empty (g_value_get_string (value))
+          ? g_value_get_string (value) : DEFAULT_USER_AGENT);
+      break;
+    case PROP_PROXY:
+      replace_string (&settings->proxy, value);
+      break;
+    case PROP_SSL_STRICT:
+      settings->ssl_strict = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->settings_lock);
+}
+
+static void
+gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (object);
+  LumaSettings *settings = &self->settings;
+
+  if (prop_id == PROP_STATUS || prop_id == PROP_LOCATION) {
+    GST_OBJECT_LOCK (self);
+    if (prop_id == PROP_STATUS)
+      g_value_set_enum (value, self->view.status);
+    else
+      g_value_set_string (value, self->view.location);
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+
+  g_mutex_lock (&self->settings_lock);
+  switch (prop_id) {
+    case PROP_TASK_ID:
+      g_value_set_string (value, settings->task_id);
+      break;
+    case PROP_API_KEY:
+      /* never the key itself: properties end up in logs and dumps */
+      g_value_set_string (value, settings->api_key ? MASKED_KEY : NULL);
+      break;
+    case PROP_API_URL:
+      g_value_set_string (value, settings->api_url ? settings->api_url
+          : non_empty (g_getenv ("KIE_API_URL")) ? g_getenv ("KIE_API_URL")
+          : DEFAULT_API_URL);
+      break;
+    case PROP_POLL_INTERVAL:
+      g_value_set_uint (value, settings->poll_interval);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      g_value_set_uint (value, settings->wait_timeout);
+      break;
+    case PROP_RETRIES:
+      g_value_set_uint (value, settings->retries);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, settings->timeout);
+      break;
+    case PROP_USER_AGENT:
+      g_value_set_string (value, settings->user_agent);
+      break;
+    case PROP_PROXY:
+      g_value_set_string (value, settings->proxy);
+      break;
+    case PROP_SSL_STRICT:
+      g_value_set_boolean (value, settings->ssl_strict);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->settings_lock);
+}
+
+/* ----- GstURIHandler: luma://TASKID[?property=value&...] ----- */
+
+static GstURIType
+gst_luma_src_uri_get_type (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar *const *
+gst_luma_src_uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { GST_LUMA_URI_SCHEME, NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_luma_src_uri_get_uri (GstURIHandler * handler)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (handler);
+  g_autofree gchar *id = NULL;
+
+  g_mutex_lock (&self->settings_lock);
+  id = g_strdup (self->settings.task_id);
+  g_mutex_unlock (&self->settings_lock);
+  if (id == NULL)
+    return NULL;
+  return g_strconcat (GST_LUMA_URI_SCHEME "://", id, NULL);
+}
+
+/* Properties a URI may set: none that is secret (URIs end up in logs and
+ * histories) and none that says where the key is sent. */
+static gboolean
+is_uri_settable (const gchar * name)
+{
+  static const gchar *allowed[] = { "poll-interval", "wait-timeout",
+    "retries", "timeout", "user-agent", "proxy", "ssl-strict", NULL
+  };
+
+  return g_strv_contains (allowed, name);
+}
+
+static gboolean
+gst_luma_src_apply_uri_query (GstLumaSrc * self, GUri * uri, GError ** error)
+{
+  GUriParamsIter iter;
+  gchar *name, *value;
+  g_autoptr (GError) parse_error = NULL;
+
+  if (g_uri_get_query (uri) == NULL)
+    return TRUE;
+  g_uri_params_iter_init (&iter, g_uri_get_query (uri), -1, "&",
+      G_URI_PARAMS_NONE);
+  while (g_uri_params_iter_next (&iter, &name, &value, &parse_error)) {
+    g_autofree gchar *owned_name = name;
+    g_autofree gchar *owned_value = value;
+
+    if (g_strcmp0 (name, "api-key") == 0 || g_strcmp0 (name, "api-url") == 0) {
+      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+          _("A luma:// URI may not carry \"%s\" (URIs end up in logs and "
+              "histories): use the KIE_API_KEY and KIE_API_URL environment "
+              "variables"), name);
+      return FALSE;
+    }
+    if (!is_uri_settable (name)) {
+      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+          _("A luma:// URI cannot set \"%s\""), name);
+      return FALSE;
+    }
+    gst_util_set_object_arg (G_OBJECT (self), name, value);
+  }
+  if (parse_error != NULL) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        _("Invalid luma:// URI query: %s"), parse_error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_uri_set_uri (GstURIHandler * handler, const gchar * uri_string,
+    GError ** error)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (handler);
+  g_autoptr (GUri) uri = g_uri_parse (uri_string, G_URI_FLAGS_ENCODED_QUERY,
+      NULL);
+  const gchar *id = uri ? g_uri_get_host (uri) : NULL;
+
+  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri),
+          GST_LUMA_URI_SCHEME) != 0 || non_empty (id) == NULL
+      || (g_uri_get_path (uri)[0] != '\0'
+          && g_strcmp0 (g_uri_get_path (uri), "/") != 0)) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        _("Not a luma://TASKID URI: %s"), uri_string);
+    return FALSE;
+  }
+  if (g_uri_get_userinfo (uri) != NULL) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        _("A luma:// URI may not carry credentials (URIs end up in logs and "
+            "histories): use the KIE_API_KEY environment variable"));
+    return FALSE;
+  }
+  return gst_luma_src_apply_uri_query (self, uri, error)
+      && gst_luma_src_set_task_id (self, id, error);
+}
+
+static void
+gst_luma_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = (GstURIHandlerInterface *) g_iface;
+
+  iface->get_type = gst_luma_src_uri_get_type;
+  iface->get_protocols = gst_luma_src_uri_get_protocols;
+  iface->get_uri = gst_luma_src_uri_get_uri;
+  iface->set_uri = gst_luma_src_uri_set_uri;
+}
+
+/* ----- GObject ----- */
+
+static void
+gst_luma_src_init (GstLumaSrc * self)
+{
+  g_mutex_init (&self->settings_lock);
+  self->settings.poll_interval = DEFAULT_POLL_INTERVAL;
+  self->settings.wait_timeout = DEFAULT_WAIT_TIMEOUT;
+  self->settings.retries = DEFAULT_RETRIES;
+  self->settings.timeout = DEFAULT_TIMEOUT;
+  self->settings.user_agent = g_strdup (DEFAULT_USER_AGENT);
+  self->settings.ssl_strict = DEFAULT_SSL_STRICT;
+  self->view.status = GST_LUMA_TASK_STATE_WAITING;
+  self->cancellable = g_cancellable_new ();
+
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_BYTES);
+  gst_base_src_set_blocksize (GST_BASE_SRC (self), DEFAULT_BLOCKSIZE);
+}
+
+static void
+gst_luma_src_finalize (GObject * object)
+{
+  GstLumaSrc *self = GST_LUMA_SRC (object);
+
+  luma_settings_clear (&self->settings);
+  g_free (self->view.location);
+  g_clear_pointer (&self->streaming, luma_streaming_free);
+  g_object_unref (self->cancellable);
+  g_mutex_clear (&self->settings_lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define READY_MUTABLE_FLAGS \
+    (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_luma_src_install_properties (GObjectClass * gobject_class)
+{
+  g_object_class_install_property (gobject_class, PROP_TASK_ID,
+      g_param_spec_string ("task-id", "Task id",
+          "The id of the Luma Modify task whose video to stream (required)",
+          NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_API_KEY,
+      g_param_spec_string ("api-key", "API key",
+          "The KIE API key; when unset, the KIE_API_KEY environment variable. "
+          "Reads back masked, never in clear", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_API_URL,
+      g_param_spec_string ("api-url", "API URL",
+          "Base URL of the KIE API; when unset, the KIE_API_URL environment "
+          "variable, else " DEFAULT_API_URL, DEFAULT_API_URL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_POLL_INTERVAL,
+      g_param_spec_uint ("poll-interval", "Poll interval",
+          "Milliseconds between two readings of the task's record (the "
+          "first is at once)", 10, G_MAXUINT, DEFAULT_POLL_INTERVAL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_WAIT_TIMEOUT,
+      g_param_spec_uint ("wait-timeout", "Wait timeout",
+          "Seconds to wait for the task to finish at the most, 0 = forever",
+          0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_RETRIES,
+      g_param_spec_uint ("retries", "Retries",
+          "How many times in a row a failed request (network error, server "
+          "error, dropped connection) is tried again, with a growing wait",
+          0, 100, DEFAULT_RETRIES, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint ("timeout", "Timeout",
+          "Seconds without network activity before a request fails, 0 = none",
+          0, 3600, DEFAULT_TIMEOUT, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_USER_AGENT,
+      g_param_spec_string ("user-agent", "User-Agent",
+          "The User-Agent sent with every request (never empty: CDNs block "
+          "clients without one)", DEFAULT_USER_AGENT, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_PROXY,
+      g_param_spec_string ("proxy", "Proxy",
+          "HTTP proxy URI; when unset, the http_proxy environment variable, "
+          "else the system's proxy settings", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_SSL_STRICT,
+      g_param_spec_boolean ("ssl-strict", "SSL strict",
+          "Refuse servers whose TLS certificate cannot be verified",
+          DEFAULT_SSL_STRICT, READY_MUTABLE_FLAGS));
+
+  status_pspec = g_param_spec_enum ("status", "Status",
+      "The task's state as last read", GST_TYPE_LUMA_TASK_STATE,
+      GST_LUMA_TASK_STATE_WAITING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_STATUS, status_pspec);
+  location_pspec = g_param_spec_string ("location", "Location",
+      "The URL of the task's video, once known", NULL,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      location_pspec);
+}
+
+static void
+gst_luma_src_class_init (GstLumaSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_luma_src_set_property;
+  gobject_class->get_property = gst_luma_src_get_property;
+  gobject_class->finalize = gst_luma_src_finalize;
+  gst_luma_src_install_properties (gobject_class);
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Luma Modify task source", "Source/Network",
+      "Waits for a KIE.AI Luma Modify task and streams its video",
+      "gst-luma developers");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_luma_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_luma_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_luma_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_luma_src_unlock_stop);
+  basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_luma_src_is_seekable);
+  basesrc_class->do_seek = GST_DEBUG_FUNCPTR (gst_luma_src_do_seek);
+  basesrc_class->get_size = GST_DEBUG_FUNCPTR (gst_luma_src_get_size);
+  basesrc_class->query = GST_DEBUG_FUNCPTR (gst_luma_src_query);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_luma_src_create);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
+}

@@ -1,0 +1,17 @@
+/* gst-luma: lumasrc, a source that streams the video of a Luma Modify task
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/base/gstpushsrc.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_LUMA_SRC (gst_luma_src_get_type ())
+G_DECLARE_FINAL_TYPE (GstLumaSrc, gst_luma_src, GST, LUMA_SRC, GstPushSrc)
+
+GST_ELEMENT_REGISTER_DECLARE (lumasrc);
+
+G_END_DECLS

@@ -1,0 +1,322 @@
+/* gst-luma: the KIE.AI Luma Modify API client (record-info polling)
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Polls record-info until the task is finished, and decides what each
+ * answer means: keep waiting, wait longer (rate limit, maintenance, a server
+ * error), or stop with an error that names the cause. The API key is only
+ * ever sent to the API's own origin and never appears in an error text.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumaapi.h"
+#include "lumahttp.h"
+
+#include <glib/gi18n-lib.h>
+
+#define RECORD_INFO_PATH "/api/v1/modify/record-info"
+
+G_DEFINE_QUARK (luma-api-error-quark, luma_api_error);
+
+struct _LumaApi
+{
+  SoupSession *session;
+  gchar *record_info_url;       /* without the query */
+  gchar *api_key;
+  gint last_code;
+  guint last_http_status;
+};
+
+/* What one poll tells the wait loop to do next. */
+typedef enum {
+  POLL_FINISHED,                /* the video is ready */
+  POLL_GENERATING,              /* ask again after the poll interval */
+  POLL_THROTTLED,               /* 429, 455: ask again later, for as long as the wait lasts */
+  POLL_SERVER_TROUBLE,          /* 5xx, transport: ask again, a bounded number of times */
+  POLL_FAILED,                  /* stop with the error */
+} PollOutcome;
+
+LumaApi *
+luma_api_new (SoupSession * session, const gchar * api_url,
+    const gchar * api_key, GError ** error)
+{
+  g_autoptr (GUri) base = luma_http_parse_url (api_url, error);
+  LumaApi *api;
+  gsize len;
+
+  if (base == NULL)
+    return NULL;
+
+  api = g_new0 (LumaApi, 1);
+  api->session = g_object_ref (session);
+  len = strlen (api_url);
+  while (len > 0 && api_url[len - 1] == '/')
+    len--;
+  api->record_info_url = g_strdup_printf ("%.*s%s", (int) len, api_url,
+      RECORD_INFO_PATH);
+  api->api_key = g_strdup (api_key);
+  return api;
+}
+
+void
+luma_api_free (LumaApi * api)
+{
+  if (api == NULL)
+    return;
+  g_object_unref (api->session);
+  g_free (api->record_info_url);
+  g_free (api->api_key);
+  g_free (api);
+}
+
+gint
+luma_api_get_last_code (LumaApi * api)
+{
+  return api->last_code;
+}
+
+guint
+luma_api_get_last_http_status (LumaApi * api)
+{
+  return api->last_http_status;
+}
+
+static GUri *
+record_info_uri (LumaApi * api, const gchar * task_id)
+{
+  g_autofree gchar *escaped = g_uri_escape_string (task_id, NULL, FALSE);
+  g_autofree gchar *url = g_strconcat (api->record_info_url, "?taskId=",
+      escaped, NULL);
+
+  return g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
+}
+
+/* What an error code of the API (in the body, or as the HTTP status) means. */
+static PollOutcome
+classify_code (gint code, const gchar * msg, const gchar * task_id,
+    GError ** error)
+{
+  if (msg == NULL || msg[0] == '\0')
+    msg = _("no message");
+
+  switch (code) {
+    case 401:
+      g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED,
+          _("KIE refused the API key (401: %s); set the api-key property or "
+              "KIE_API_KEY"), msg);
+      return POLL_FAILED;
+    case 404:
+      g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_FOUND,
+          _("KIE does not know task %s (404: %s)"), task_id, msg);
+      return POLL_FAILED;
+    case 429:
+    case 455:
+      g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
+          code == 429 ? _("KIE is rate limiting requests (429: %s)")
+          : _("KIE is under maintenance (455: %s)"), msg);
+      return POLL_THROTTLED;
+    case 402:
+    case 422:
+    case 433:
+    case 501:
+    case 505:
+      break;
+    default:
+      if (code >= 500 && code <= 599) {
+        g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
+            _("KIE's server failed (%d: %s)"), code, msg);
+        return POLL_SERVER_TROUBLE;
+      }
+      break;
+  }
+  g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_REFUSED,
+      _("KIE refused to give the record of task %s (%d: %s)"), task_id, code,
+      msg);
+  return POLL_FAILED;
+}
+
+static PollOutcome
+classify_record (const GstLumaRecord * record, const gchar * task_id,
+    GError ** error)
+{
+  switch (record->state) {
+    case GST_LUMA_TASK_STATE_SUCCESS:
+    case GST_LUMA_TASK_STATE_CALLBACK_FAILED:
+      return POLL_FINISHED;
+    case GST_LUMA_TASK_STATE_GENERATING:
+      return POLL_GENERATING;
+    case GST_LUMA_TASK_STATE_CREATE_FAILED:
+    case GST_LUMA_TASK_STATE_GENERATE_FAILED:
+      g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_TASK_FAILED,
+          record->state == GST_LUMA_TASK_STATE_CREATE_FAILED ?
+          _("Task %s could not be created (error code %s: %s)") :
+          _("Task %s failed to generate (error code %s: %s)"), task_id,
+          record->error_code ? record->error_code : _("none"),
+          record->error_message ? record->error_message : _("no message"));
+      return POLL_FAILED;
+    default:
+      return classify_code (record->code, record->msg, task_id, error);
+  }
+}
+
+/* A body that is not a record: what the HTTP status says, else why it
+ * cannot be read. */
+static PollOutcome
+classify_unreadable (guint http_status, GError * parse_error,
+    const gchar * task_id, GError ** error)
+{
+  if (!SOUP_STATUS_IS_SUCCESSFUL (http_status))
+    return classify_code ((gint) http_status,
+        soup_status_get_phrase (http_status), task_id, error);
+
+  g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,
+      _("KIE's answer for task %s cannot be read: %s"), task_id,
+      parse_error->message);
+  return POLL_FAILED;
+}
+
+static PollOutcome
+poll_once (LumaApi * api, const gchar * task_id, GstLumaRecord ** record,
+    guint64 * retry_after, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GUri) uri = record_info_uri (api, task_id);
+  LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  guint status;
+
+  api->last_code = 0;
+  api->last_http_status = 0;
+  stream = luma_http_send (api->session, &request, &msg, cancellable, error);
+  if (stream == NULL)
+    goto transport_failed;
+
+  status = api->last_http_status = soup_message_get_status (msg);
+  *retry_after = luma_http_retry_after (msg);
+  body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE,
+      cancellable, error);
+  g_input_stream_close (stream, NULL, NULL);
+  if (body == NULL) {
+    if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE))
+      return POLL_FAILED;
+    goto transport_failed;
+  }
+
+  *record = gst_luma_record_parse (body, &parse_error);
+  if (*record == NULL)
+    return classify_unreadable (status, parse_error, task_id, error);
+
+  /* An HTTP error status wins over a body that claims success. */
+  api->last_code = SOUP_STATUS_IS_SUCCESSFUL (status) ? (*record)->code
+      : (gint) status;
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status))
+    return classify_code ((gint) status, (*record)->msg, task_id, error);
+  return classify_record (*record, task_id, error);
+
+transport_failed:
+  if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return POLL_FAILED;
+  return POLL_SERVER_TROUBLE;
+}
+
+static void
+set_timeout_error (GError ** error, const gchar * task_id, guint seconds,
+    GError * last_error)
+{
+  if (last_error != NULL)
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_TIMEOUT,
+        _("Gave up waiting for task %s after %u seconds (%s). The task may "
+            "still finish: run again with the same task id to resume"),
+        task_id, seconds, last_error->message);
+  else
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_TIMEOUT,
+        _("Task %s is still generating after %u seconds (wait-timeout). It "
+            "goes on at KIE: run again with the same task id to resume"),
+        task_id, seconds);
+}
+
+static void
+report (LumaWaitFunc on_poll, gpointer user_data, LumaWaitStatus * status,
+    const GstLumaRecord * record, gint64 start)
+{
+  status->polls++;
+  status->elapsed = (g_get_monotonic_time () - start) * 1000;
+  status->record = record;
+  if (record != NULL && record->code == 200)
+    status->state = record->state;
+  if (on_poll != NULL)
+    on_poll (status, user_data);
+}
+
+/**
+ * luma_api_wait_for_task:
+ * @on_poll: (nullable): called after each record-info request
+ *
+ * Polls the task's record at once, then every poll interval, until the task
+ * is finished (the record is returned), has failed, or the wait has lasted
+ * longer than its timeout. Rate limits and maintenance are waited out
+ * (honouring Retry-After); server and network errors are retried with a
+ * growing backoff, up to @params->retries times in a row.
+ */
+GstLumaRecord *
+luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+    const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
+    GCancellable * cancellable, GError ** error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = params->wait_timeout == 0 ? G_MAXINT64
+      : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
+  LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL };
+  guint troubles_in_a_row = 0, throttles_in_a_row = 0;
+
+  for (;;) {
+    g_autoptr (GstLumaRecord) record = NULL;
+    g_autoptr (GError) poll_error = NULL;
+    guint64 retry_after = G_MAXUINT64, delay;
+    gint64 left;
+    PollOutcome outcome = poll_once (api, task_id, &record, &retry_after,
+        cancellable, &poll_error);
+
+    report (on_poll, user_data, &status, record, start);
+    switch (outcome) {
+      case POLL_FINISHED:
+        return g_steal_pointer (&record);
+      case POLL_FAILED:
+        g_propagate_error (error, g_steal_pointer (&poll_error));
+        return NULL;
+      case POLL_GENERATING:
+        troubles_in_a_row = throttles_in_a_row = 0;
+        delay = params->poll_interval;
+        break;
+      case POLL_THROTTLED:
+        delay = luma_http_backoff (params->poll_interval, throttles_in_a_row++);
+        break;
+      case POLL_SERVER_TROUBLE:
+        if (troubles_in_a_row++ >= params->retries) {
+          g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
+              _("Could not read the record of task %s after %u attempts: %s"),
+              task_id, troubles_in_a_row, poll_error->message);
+          return NULL;
+        }
+        delay = luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+    if (retry_after != G_MAXUINT64)
+      delay = retry_after;
+
+    left = deadline - g_get_monotonic_time ();
+    if (left <= 0) {
+      set_timeout_error (error, task_id, params->wait_timeout, poll_error);
+      return NULL;
+    }
+    if (!luma_http_sleep (MIN (delay, (guint64) left / 1000 + 1), cancellable,
+            error))
+      return NULL;
+  }
+}

@@ -1,0 +1,58 @@
+/* gst-luma: the KIE.AI Luma Modify API client (record-info polling)
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/luma/luma-record.h>
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+#define LUMA_API_ERROR (luma_api_error_quark ())
+GQuark luma_api_error_quark (void);
+
+typedef enum {
+  LUMA_API_ERROR_NOT_AUTHORIZED,    /* 401 */
+  LUMA_API_ERROR_NOT_FOUND,         /* 404 */
+  LUMA_API_ERROR_REFUSED,           /* 402, 422, 433, 501, 505, other codes */
+  LUMA_API_ERROR_TASK_FAILED,       /* successFlag 2 or 3 */
+  LUMA_API_ERROR_TIMEOUT,           /* still generating after wait-timeout */
+  LUMA_API_ERROR_BAD_ANSWER,        /* an answer that cannot be read */
+  LUMA_API_ERROR_UNAVAILABLE,       /* 5xx or transport errors, retries spent */
+} LumaApiError;
+
+typedef struct _LumaApi LumaApi;
+
+typedef struct {
+  guint poll_interval;          /* milliseconds */
+  guint wait_timeout;           /* seconds, 0 = forever */
+  guint retries;                /* for 5xx and transport errors in a row */
+} LumaWaitParams;
+
+/* What a wait has seen so far, for progress reports. */
+typedef struct {
+  const gchar *task_id;
+  GstLumaTaskState state;
+  guint polls;
+  guint64 elapsed;              /* nanoseconds since the wait began */
+  const GstLumaRecord *record;  /* the last record read, or NULL */
+} LumaWaitStatus;
+
+typedef void (*LumaWaitFunc) (const LumaWaitStatus * status, gpointer user_data);
+
+LumaApi *luma_api_new (SoupSession * session, const gchar * api_url,
+    const gchar * api_key, GError ** error);
+void luma_api_free (LumaApi * api);
+
+GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+    const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
+    GCancellable * cancellable, GError ** error);
+
+/* What the last answer said, for error details (0 when there was none). */
+gint luma_api_get_last_code (LumaApi * api);
+guint luma_api_get_last_http_status (LumaApi * api);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaApi, luma_api_free)
+
+G_END_DECLS

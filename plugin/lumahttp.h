@@ -1,0 +1,60 @@
+/* gst-luma: what the API client and the streamer share of HTTP
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+#define LUMA_HTTP_ERROR (luma_http_error_quark ())
+GQuark luma_http_error_quark (void);
+
+typedef enum {
+  LUMA_HTTP_ERROR_BAD_URL,          /* not an absolute http(s) URL */
+  LUMA_HTTP_ERROR_REDIRECT,         /* a redirect lumasrc will not follow */
+  LUMA_HTTP_ERROR_TRANSPORT,        /* DNS, connection, TLS, timeout, drop */
+  LUMA_HTTP_ERROR_TOO_LARGE,        /* an answer larger than asked for */
+} LumaHttpError;
+
+#define LUMA_HTTP_MAX_REDIRECTS 10
+
+typedef struct {
+  const gchar *user_agent;
+  guint timeout;                /* seconds of inactivity, 0 = none */
+  const gchar *proxy;           /* NULL: the system's */
+  gboolean ssl_strict;
+} LumaHttpConfig;
+
+SoupSession *luma_http_session_new (const LumaHttpConfig * config);
+
+GUri *luma_http_parse_url (const gchar * url, GError ** error);
+
+/* What one request asks for. The bearer token goes only to the origin
+ * (scheme, host, port) of @uri, never to a host a redirect leads to. */
+typedef struct {
+  const gchar *method;
+  GUri *uri;
+  const gchar *bearer;          /* nullable */
+  guint64 range_start;          /* 0: no Range header */
+  gboolean json;                /* send Content-Type/Accept: application/json */
+} LumaHttpRequest;
+
+GInputStream *luma_http_send (SoupSession * session,
+    const LumaHttpRequest * request, SoupMessage ** final_message,
+    GCancellable * cancellable, GError ** error);
+
+gboolean luma_http_sleep (guint64 milliseconds, GCancellable * cancellable,
+    GError ** error);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+void luma_http_set_transport_error (GError ** error, GError * cause,
+    GUri * uri);
+guint64 luma_http_backoff (guint64 base_ms, guint attempt);
+guint64 luma_http_retry_after (SoupMessage * msg);
+GBytes *luma_http_read_body (SoupMessage * msg, GInputStream * body,
+    gsize max_size, GCancellable * cancellable, GError ** error);
+G_END_DECLS

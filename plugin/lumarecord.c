@@ -1,0 +1,358 @@
+/* gst-luma: reading a record-info answer of the KIE.AI Luma Modify API
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Pure parsing, no I/O: bytes in, a GstLumaRecord or a GError out. Tolerant
+ * where the API's documentation is vague (errorCode and timestamps come in
+ * several types, fields are added over time), strict where lumasrc needs a
+ * value to act on (code, successFlag, the result URLs).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/luma/luma-record.h>
+#include <json-glib/json-glib.h>
+#include <glib/gi18n-lib.h>
+
+G_DEFINE_QUARK (gst-luma-record-error-quark, gst_luma_record_error);
+
+static gboolean
+node_is_integer (JsonNode * node)
+{
+  return JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_INT64;
+}
+
+/* A member that is absent and one that is null mean the same to the API. */
+static JsonNode *
+get_member (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return (node == NULL || JSON_NODE_HOLDS_NULL (node)) ? NULL : node;
+}
+
+static gchar *
+dup_string_member (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return NULL;
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_dup_string (node);
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+  return NULL;
+}
+
+/* Milliseconds since the epoch from a number, a numeric string or a date
+ * string (sibling KIE APIs send "2025-08-13 10:00:00"); -1 otherwise. */
+static gint64
+read_timestamp (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = get_member (object, name);
+  const gchar *text;
+  gchar *end = NULL;
+  gint64 number;
+  g_autoptr (GDateTime) date = NULL;
+  g_autoptr (GTimeZone) utc = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return -1;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return json_node_get_int (node);
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return (gint64) json_node_get_double (node);
+  if (json_node_get_value_type (node) != G_TYPE_STRING)
+    return -1;
+
+  text = json_node_get_string (node);
+  number = g_ascii_strtoll (text, &end, 10);
+  if (end != text && *end == '\0')
+    return number;
+
+  utc = g_time_zone_new_utc ();
+  date = g_date_time_new_from_iso8601 (text, utc);
+  if (date == NULL) {
+    g_autofree gchar *iso = g_strdelimit (g_strdup (text), " ", 'T');
+    date = g_date_time_new_from_iso8601 (iso, utc);
+  }
+  return date ? g_date_time_to_unix (date) * 1000 : -1;
+}
+
+static gchar **
+read_string_array (JsonObject * object, const gchar * name, GError ** error)
+{
+  JsonNode *node = get_member (object, name);
+  JsonArray *array;
+  g_autoptr (GStrvBuilder) builder = NULL;
+  guint i;
+
+  if (node == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_WRONG_TYPE,
+        _("\"%s\" is not an array"), name);
+    return NULL;
+  }
+
+  array = json_node_get_array (node);
+  builder = g_strv_builder_new ();
+  for (i = 0; i < json_array_get_length (array); i++) {
+    JsonNode *item = json_array_get_element (array, i);
+
+    if (!JSON_NODE_HOLDS_VALUE (item)
+        || json_node_get_value_type (item) != G_TYPE_STRING) {
+      g_set_error (error, GST_LUMA_RECORD_ERROR,
+          GST_LUMA_RECORD_ERROR_WRONG_TYPE,
+          _("\"%s\" holds something that is not a string"), name);
+      return NULL;
+    }
+    g_strv_builder_add (builder, json_node_get_string (item));
+  }
+  return g_strv_builder_end (builder);
+}
+
+/* paramJson is a string that holds JSON: what it says is only informative
+ * (prompt, source video), so a paramJson that cannot be read is ignored. */
+static void
+read_params (GstLumaRecord * record, JsonObject * data)
+{
+  g_autofree gchar *text = dup_string_member (data, "paramJson");
+  g_autoptr (JsonParser) parser = NULL;
+  JsonNode *root;
+
+  if (text == NULL)
+    return;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    return;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  record->prompt = dup_string_member (json_node_get_object (root), "prompt");
+  record->source_url =
+      dup_string_member (json_node_get_object (root), "videoUrl");
+}
+
+static gboolean
+read_state (GstLumaRecord * record, JsonObject * data, GError ** error)
+{
+  static const GstLumaTaskState by_flag[] = {
+    GST_LUMA_TASK_STATE_GENERATING,
+    GST_LUMA_TASK_STATE_SUCCESS,
+    GST_LUMA_TASK_STATE_CREATE_FAILED,
+    GST_LUMA_TASK_STATE_GENERATE_FAILED,
+    GST_LUMA_TASK_STATE_CALLBACK_FAILED,
+  };
+  JsonNode *node = get_member (data, "successFlag");
+  gint64 flag;
+
+  if (node == NULL) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_MISSING, _("the record has no successFlag"));
+    return FALSE;
+  }
+  if (!node_is_integer (node)) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_WRONG_TYPE, _("successFlag is not an integer"));
+    return FALSE;
+  }
+  flag = json_node_get_int (node);
+  if (flag < 0 || flag >= (gint64) G_N_ELEMENTS (by_flag)) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_OUT_OF_RANGE,
+        _("successFlag %" G_GINT64_FORMAT " is not one of 0 to 4"), flag);
+    return FALSE;
+  }
+  record->state = by_flag[flag];
+  return TRUE;
+}
+
+static gboolean
+read_response (GstLumaRecord * record, JsonObject * data, GError ** error)
+{
+  JsonNode *node = get_member (data, "response");
+  gboolean finished = record->state == GST_LUMA_TASK_STATE_SUCCESS
+      || record->state == GST_LUMA_TASK_STATE_CALLBACK_FAILED;
+  JsonObject *response = NULL;
+  GError *local_error = NULL;
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    response = json_node_get_object (node);
+  else if (node != NULL && finished) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_WRONG_TYPE, _("\"response\" is not an object"));
+    return FALSE;
+  }
+
+  if (response != NULL) {
+    record->result_urls = read_string_array (response, "resultUrls",
+        &local_error);
+    if (local_error == NULL)
+      record->origin_urls = read_string_array (response, "originUrls",
+          finished ? &local_error : NULL);
+  }
+  if (local_error != NULL && finished) {
+    g_propagate_error (error, local_error);
+    return FALSE;
+  }
+  g_clear_error (&local_error);
+
+  if (finished && (record->result_urls == NULL || !record->result_urls[0])) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_MISSING,
+        _("the task is finished but its record has no result URL"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+read_data (GstLumaRecord * record, JsonObject * root, GError ** error)
+{
+  JsonNode *node = get_member (root, "data");
+  JsonObject *data;
+
+  if (node == NULL) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_MISSING, _("the answer has no \"data\""));
+    return FALSE;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (node)) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_NOT_OBJECT, _("\"data\" is not an object"));
+    return FALSE;
+  }
+  data = json_node_get_object (node);
+
+  if (!read_state (record, data, error) || !read_response (record, data, error))
+    return FALSE;
+  record->task_id = dup_string_member (data, "taskId");
+  record->error_code = dup_string_member (data, "errorCode");
+  record->error_message = dup_string_member (data, "errorMessage");
+  record->create_time = read_timestamp (data, "createTime");
+  record->complete_time = read_timestamp (data, "completeTime");
+  read_params (record, data);
+  return TRUE;
+}
+
+static JsonObject *
+parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
+{
+  gsize size;
+  const gchar *text = g_bytes_get_data (body, &size);
+  g_autoptr (GError) json_error = NULL;
+  JsonNode *root;
+
+  if (size > GST_LUMA_RECORD_MAX_SIZE) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_TOO_LARGE,
+        _("the answer is %" G_GSIZE_FORMAT " bytes long, more than the %d "
+            "bytes a record may have"), size, GST_LUMA_RECORD_MAX_SIZE);
+    return NULL;
+  }
+  if (size == 0 || !json_parser_load_from_data (parser, text, size,
+          &json_error)) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
+        _("the answer is not valid JSON: %s"),
+        json_error ? json_error->message : _("empty body"));
+    return NULL;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_NOT_OBJECT, _("the answer is not a JSON object"));
+    return NULL;
+  }
+  return json_node_get_object (root);
+}
+
+/**
+ * gst_luma_record_parse:
+ * @body: a record-info answer's body
+ * @error: where to put the reason the body cannot be used
+ *
+ * Reads the body of a record-info answer. An answer whose `code` is not 200
+ * is not an error here: the record then holds only @code and @msg, and its
+ * state is %GST_LUMA_TASK_STATE_ERROR; what the code means is the caller's
+ * business.
+ *
+ * Returns: (transfer full) (nullable): the record, or %NULL with @error set
+ */
+GstLumaRecord *
+gst_luma_record_parse (GBytes * body, GError ** error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GstLumaRecord) record = NULL;
+  JsonObject *root;
+  JsonNode *code;
+
+  g_return_val_if_fail (body != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  root = parse_root_object (parser, body, error);
+  if (root == NULL)
+    return NULL;
+
+  code = get_member (root, "code");
+  if (code == NULL) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_MISSING, _("the answer has no \"code\""));
+    return NULL;
+  }
+  if (!node_is_integer (code)) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_WRONG_TYPE, _("\"code\" is not an integer"));
+    return NULL;
+  }
+
+  record = g_new0 (GstLumaRecord, 1);
+  record->code = (gint) CLAMP (json_node_get_int (code), G_MININT, G_MAXINT);
+  record->msg = dup_string_member (root, "msg");
+  record->state = GST_LUMA_TASK_STATE_ERROR;
+  record->create_time = record->complete_time = -1;
+
+  if (record->code == 200 && !read_data (record, root, error))
+    return NULL;
+  return g_steal_pointer (&record);
+}
+
+/**
+ * gst_luma_record_copy:
+ * @record: a #GstLumaRecord
+ *
+ * Returns: (transfer full): a deep copy of @record
+ */
+GstLumaRecord *
+gst_luma_record_copy (const GstLumaRecord * record)
+{
+  GstLumaRecord *copy = g_memdup2 (record, sizeof (GstLumaRecord));
+
+  copy->msg = g_strdup (record->msg);
+  copy->task_id = g_strdup (record->task_id);
+  copy->result_urls = g_strdupv (record->result_urls);
+  copy->origin_urls = g_strdupv (record->origin_urls);
+  copy->error_code = g_strdup (record->error_code);
+  copy->error_message = g_strdup (record->error_message);
+  copy->prompt = g_strdup (record->prompt);
+  copy->source_url = g_strdup (record->source_url);
+  return copy;
+}
+
+void
+gst_luma_record_free (GstLumaRecord * record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->msg);
+  g_free (record->task_id);
+  g_strfreev (record->result_urls);
+  g_strfreev (record->origin_urls);
+  g_free (record->error_code);
+  g_free (record->error_message);
+  g_free (record->prompt);
+  g_free (record->source_url);
+  g_free (record);
+}

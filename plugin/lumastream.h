@@ -1,0 +1,51 @@
+/* gst-luma: one result URL to bytes, with Range and resume
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+#define LUMA_STREAM_ERROR (luma_stream_error_quark ())
+GQuark luma_stream_error_quark (void);
+
+typedef enum {
+  LUMA_STREAM_ERROR_EXPIRED,    /* 403, 404 or 410: the URL is no longer valid */
+  LUMA_STREAM_ERROR_BLOCKED,    /* 403 with an HTML page: a CDN turned us away */
+  LUMA_STREAM_ERROR_HTTP,       /* another status that is not a success */
+  LUMA_STREAM_ERROR_CHANGED,    /* the file is not the one streaming began with */
+  LUMA_STREAM_ERROR_READ,       /* the body could not be read, retries spent */
+} LumaStreamError;
+
+#define LUMA_STREAM_SIZE_UNKNOWN G_MAXUINT64
+
+typedef struct _LumaStream LumaStream;
+
+LumaStream *luma_stream_new (SoupSession * session, guint retries);
+void luma_stream_free (LumaStream * stream);
+
+/* The URL to read from; the offset is kept, so a fresh URL of the same file
+ * goes on where the old one stopped. */
+gboolean luma_stream_set_url (LumaStream * stream, const gchar * url,
+    GError ** error);
+/* The next read starts at @offset. */
+void luma_stream_seek (LumaStream * stream, guint64 offset);
+
+/* Opens the request at the current offset, if it is not open yet, so that
+ * the size is known. */
+gboolean luma_stream_open (LumaStream * stream, GCancellable * cancellable,
+    GError ** error);
+/* Returns the number of bytes read, 0 at the end of the file, -1 on error.
+ * A connection that drops is opened again at the offset it stopped at. */
+gssize luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
+    GCancellable * cancellable, GError ** error);
+
+guint64 luma_stream_get_offset (LumaStream * stream);
+guint64 luma_stream_get_size (LumaStream * stream);
+guint luma_stream_get_http_status (LumaStream * stream);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaStream, luma_stream_free)
+
+G_END_DECLS

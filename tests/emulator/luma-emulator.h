@@ -1,0 +1,81 @@
+/* gst-luma: a KIE.AI Luma Modify API emulator on SoupServer, for the tests
+ * and for the demo.
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Two servers on 127.0.0.1: the API (GET /api/v1/modify/record-info,
+ * POST /api/v1/common/download-url) and a result-file host that serves each
+ * task's video with HTTP Range. Both run in a thread of their own with its
+ * own GMainContext, so that a caller may block (as lumasrc does in its
+ * streaming thread) while the emulator answers.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _LumaEmulator LumaEmulator;
+
+typedef struct {
+  const gchar *task_id;
+  GBytes *video;              /* the result file; may be NULL for failed tasks */
+  guint generating_polls;     /* answer successFlag 0 to this many polls first */
+  guint generating_ms;        /* ... and until this long after the first poll */
+  gint final_flag;            /* successFlag once done: 1 (also when 0), 2, 3 or 4 */
+  const gchar *error_code;    /* errorCode for flags 2 and 3 (sent as a number if it is one) */
+  const gchar *error_message; /* errorMessage for flags 2 and 3 */
+  const gchar *prompt;        /* goes into paramJson; a default when NULL */
+} LumaEmulatorTask;
+
+/* How the result-file host misbehaves for one task. All zero: a good server. */
+typedef struct {
+  gboolean ignore_range;      /* answer 200 with the whole file to Range requests */
+  gsize drop_after;           /* with drop_count: close the connection after this */
+  guint drop_count;           /*   many body bytes, for the first drop_count answers */
+  gboolean stall;             /* send stall_after body bytes (0: not even the */
+  gsize stall_after;          /*   headers), then send nothing, never close */
+  guint fail_status;          /* with fail_count: answer this status (403, 404, 410...) */
+  guint fail_count;           /*   to the first fail_count requests (G_MAXUINT: always) */
+  gboolean fail_html;         /*   with an HTML page as body (a CDN block) */
+  const gchar *redirect_to;   /* answer 302 with this Location (a URL, any scheme) */
+} LumaEmulatorVideoFaults;
+
+LumaEmulator *luma_emulator_new (const gchar * api_key);
+
+/* Starts both servers (port 0: a free one) in the emulator's thread. */
+gboolean luma_emulator_start (LumaEmulator * em, guint api_port, guint video_port,
+    GError ** error);
+
+/* Stops the servers and the thread, frees everything. */
+void luma_emulator_free (LumaEmulator * em);
+
+/* "http://127.0.0.1:PORT", no trailing slash (free with g_free) */
+gchar *luma_emulator_get_api_url (LumaEmulator * em);
+gchar *luma_emulator_get_video_url_base (LumaEmulator * em);
+
+/* Can be called before or after start, from any thread. */
+void luma_emulator_add_task (LumaEmulator * em, const LumaEmulatorTask * task);
+void luma_emulator_set_video_faults (LumaEmulator * em, const gchar * task_id,
+    const LumaEmulatorVideoFaults * faults);
+
+/* Overrides the result URL the task's record gives (file://..., another host...). */
+void luma_emulator_set_result_url (LumaEmulator * em, const gchar * task_id,
+    const gchar * url);
+
+/* Scripted answers to record-info for @task_id, served in order (one per
+ * request) before the task's normal answers. @retry_after and @content_type
+ * may be NULL (default content type: application/json). */
+void luma_emulator_push_record_reply (LumaEmulator * em, const gchar * task_id,
+    guint http_status, const gchar * retry_after, const gchar * content_type,
+    const gchar * body);
+
+/* Observations, safe from any thread. */
+guint luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id);
+guint luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id);
+/* requests to the result-file host that carried an Authorization header */
+guint luma_emulator_get_video_auth_requests (LumaEmulator * em);
+/* the Range header of the last video request for the task, or NULL (free it) */
+gchar *luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id);
+
+G_END_DECLS
