@@ -1,0 +1,223 @@
+/* gst-luma: the record-info parser over a table of bodies
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma-record.h>
+
+#define OK -1
+
+typedef struct
+{
+  const gchar *name;
+  const gchar *body;
+  gint error;                   /* a GstLumaRecordError, or OK */
+  gint code;
+  GstLumaTaskState state;
+  const gchar *url;             /* result_urls[0] */
+  const gchar *error_code;
+  const gchar *error_message;
+  gint64 complete_time;
+} BodyCase;
+
+#define PARAMS "\"paramJson\":\"{\\\"prompt\\\":\\\"A city\\\",\\\"videoUrl\\\":\\\"https://x/in.mp4\\\"}\""
+#define RESPONSE "\"response\":{\"taskId\":\"t\",\"originUrls\":[\"https://o/1.mp4\"],\"resultUrls\":[\"https://r/1.mp4\",\"https://r/2.mp4\"]}"
+
+static const BodyCase cases[] = {
+  {"documented success",
+        "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t\"," PARAMS
+        ",\"completeTime\":1755078480000," RESPONSE ",\"successFlag\":1,"
+        "\"createTime\":1755078171000,\"errorCode\":null,\"errorMessage\":null}}",
+      OK, 200, GST_LUMA_TASK_STATE_SUCCESS, "https://r/1.mp4", NULL, NULL,
+      1755078480000},
+  {"generating, no response",
+        "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t\","
+        "\"successFlag\":0,\"response\":null,\"completeTime\":null}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"callback failed", "{\"code\":200,\"data\":{" RESPONSE ",\"successFlag\":4}}",
+      OK, 200, GST_LUMA_TASK_STATE_CALLBACK_FAILED, "https://r/1.mp4", NULL,
+      NULL, -1},
+  {"create failed, numeric errorCode",
+        "{\"code\":200,\"data\":{\"successFlag\":2,\"errorCode\":400,"
+        "\"errorMessage\":\"bad video\"}}",
+      OK, 200, GST_LUMA_TASK_STATE_CREATE_FAILED, NULL, "400", "bad video", -1},
+  {"generate failed, string errorCode",
+        "{\"code\":200,\"data\":{\"successFlag\":3,\"errorCode\":\"E42\","
+        "\"errorMessage\":\"model crashed\"}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATE_FAILED, NULL, "E42",
+      "model crashed", -1},
+  {"times as strings",
+        "{\"code\":200,\"data\":{\"successFlag\":0,\"createTime\":\"2025-08-13 10:00:00\","
+        "\"completeTime\":\"1755078480000\"}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, 1755078480000},
+  {"unreadable time ignored",
+        "{\"code\":200,\"data\":{\"successFlag\":0,\"completeTime\":\"soon\"}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"unknown fields ignored",
+        "{\"code\":200,\"extra\":[1,2],\"data\":{\"successFlag\":0,\"new\":{}}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"401 in the body", "{\"code\":401,\"msg\":\"You do not have access permissions\"}",
+      OK, 401, GST_LUMA_TASK_STATE_ERROR, NULL, NULL, NULL, -1},
+  {"404 with data null", "{\"code\":404,\"msg\":\"not found\",\"data\":null}",
+      OK, 404, GST_LUMA_TASK_STATE_ERROR, NULL, NULL, NULL, -1},
+  {"not JSON", "<html>502 Bad Gateway</html>", GST_LUMA_RECORD_ERROR_SYNTAX},
+  {"truncated JSON", "{\"code\":200,\"data\":{\"successFl",
+      GST_LUMA_RECORD_ERROR_SYNTAX},
+  {"empty body", "", GST_LUMA_RECORD_ERROR_SYNTAX},
+  {"an array", "[{\"code\":200}]", GST_LUMA_RECORD_ERROR_NOT_OBJECT},
+  {"a string", "\"success\"", GST_LUMA_RECORD_ERROR_NOT_OBJECT},
+  {"no code", "{\"msg\":\"success\",\"data\":{}}", GST_LUMA_RECORD_ERROR_MISSING},
+  {"code as string", "{\"code\":\"200\",\"data\":{}}",
+      GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+  {"data null", "{\"code\":200,\"data\":null}", GST_LUMA_RECORD_ERROR_MISSING},
+  {"data an array", "{\"code\":200,\"data\":[]}",
+      GST_LUMA_RECORD_ERROR_NOT_OBJECT},
+  {"no successFlag", "{\"code\":200,\"data\":{\"taskId\":\"t\"}}",
+      GST_LUMA_RECORD_ERROR_MISSING},
+  {"successFlag as string", "{\"code\":200,\"data\":{\"successFlag\":\"1\"}}",
+      GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+  {"successFlag out of range", "{\"code\":200,\"data\":{\"successFlag\":7}}",
+      GST_LUMA_RECORD_ERROR_OUT_OF_RANGE},
+  {"successFlag negative", "{\"code\":200,\"data\":{\"successFlag\":-1}}",
+      GST_LUMA_RECORD_ERROR_OUT_OF_RANGE},
+  {"success without response", "{\"code\":200,\"data\":{\"successFlag\":1}}",
+      GST_LUMA_RECORD_ERROR_MISSING},
+  {"success with empty resultUrls",
+        "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":[]}}}",
+      GST_LUMA_RECORD_ERROR_MISSING},
+  {"resultUrls not an array",
+        "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":\"https://r\"}}}",
+      GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+  {"resultUrls holding a number",
+        "{\"code\":200,\"data\":{\"successFlag\":4,\"response\":{\"resultUrls\":[5]}}}",
+      GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+  {"response not an object",
+        "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":\"done\"}}",
+      GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+};
+
+static void
+check_string (const gchar * name, const gchar * what, const gchar * got,
+    const gchar * expected)
+{
+  fail_unless (g_strcmp0 (got, expected) == 0, "%s: %s is \"%s\", not \"%s\"",
+      name, what, GST_STR_NULL (got), GST_STR_NULL (expected));
+}
+
+GST_START_TEST (test_body_table)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const BodyCase *c = &cases[i];
+    g_autoptr (GBytes) body = g_bytes_new_static (c->body, strlen (c->body));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstLumaRecord) record = gst_luma_record_parse (body, &error);
+
+    if (c->error != OK) {
+      fail_unless (record == NULL, "%s: parsed", c->name);
+      fail_unless (g_error_matches (error, GST_LUMA_RECORD_ERROR, c->error),
+          "%s: error %s", c->name, error ? error->message : "none");
+      fail_unless (error->message[0] != '\0');
+      continue;
+    }
+    fail_unless (record != NULL, "%s: %s", c->name, error->message);
+    fail_unless_equals_int (record->code, c->code);
+    fail_unless (record->state == c->state, "%s: state %d", c->name,
+        record->state);
+    check_string (c->name, "url",
+        record->result_urls ? record->result_urls[0] : NULL, c->url);
+    check_string (c->name, "errorCode", record->error_code, c->error_code);
+    check_string (c->name, "errorMessage", record->error_message,
+        c->error_message);
+    fail_unless (record->complete_time == c->complete_time,
+        "%s: completeTime %" G_GINT64_FORMAT, c->name, record->complete_time);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_params_and_times)
+{
+  const gchar *text = cases[0].body;
+  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+  g_autoptr (GstLumaRecord) record = gst_luma_record_parse (body, NULL);
+  g_autoptr (GstLumaRecord) copy = NULL;
+
+  fail_unless (record != NULL);
+  fail_unless_equals_string (record->task_id, "t");
+  fail_unless_equals_string (record->prompt, "A city");
+  fail_unless_equals_string (record->source_url, "https://x/in.mp4");
+  fail_unless_equals_string (record->origin_urls[0], "https://o/1.mp4");
+  fail_unless_equals_string (record->result_urls[1], "https://r/2.mp4");
+  fail_unless (record->create_time == 1755078171000);
+
+  copy = gst_luma_record_copy (record);
+  fail_unless (copy->result_urls != record->result_urls);
+  fail_unless_equals_string (copy->result_urls[0], "https://r/1.mp4");
+  fail_unless_equals_string (copy->prompt, "A city");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_date_string_time)
+{
+  const gchar *text = cases[5].body;
+  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+  g_autoptr (GstLumaRecord) record = gst_luma_record_parse (body, NULL);
+
+  /* 2025-08-13 10:00:00 UTC */
+  fail_unless (record->create_time == G_GINT64_CONSTANT (1755079200000),
+      "createTime %" G_GINT64_FORMAT, record->create_time);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_too_large_refused_unparsed)
+{
+  gsize size = GST_LUMA_RECORD_MAX_SIZE + 1;
+  gchar *text = g_malloc (size);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* valid JSON, so only the size can make it fail */
+  memset (text, ' ', size);
+  memcpy (text, "{\"code\":401}", 12);
+  body = g_bytes_new_take (text, size);
+  fail_unless (gst_luma_record_parse (body, &error) == NULL);
+  fail_unless (g_error_matches (error, GST_LUMA_RECORD_ERROR,
+          GST_LUMA_RECORD_ERROR_TOO_LARGE));
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_state_enum)
+{
+  GEnumClass *klass = g_type_class_ref (GST_TYPE_LUMA_TASK_STATE);
+
+  fail_unless_equals_string (gst_luma_task_state_get_nick
+      (GST_LUMA_TASK_STATE_CALLBACK_FAILED), "callback-failed");
+  fail_unless_equals_string (g_enum_get_value (klass,
+          GST_LUMA_TASK_STATE_GENERATE_FAILED)->value_nick,
+      "generate-failed");
+  g_type_class_unref (klass);
+}
+
+GST_END_TEST;
+
+static Suite *
+record_suite (void)
+{
+  Suite *s = suite_create ("lumarecord");
+  TCase *tc = tcase_create ("parse");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_body_table);
+  tcase_add_test (tc, test_params_and_times);
+  tcase_add_test (tc, test_date_string_time);
+  tcase_add_test (tc, test_too_large_refused_unparsed);
+  tcase_add_test (tc, test_state_enum);
+  return s;
+}
+
+GST_CHECK_MAIN (record);
