@@ -312,7 +312,7 @@ resource_error_code (const GError * error)
 }
 
 static GstStructure *
-gst_luma_src_error_details (GstLumaSrc * self)
+gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
 {
   LumaStreaming *s = self->streaming;
   guint http_status = luma_api_get_last_http_status (s->api);
@@ -323,8 +323,7 @@ gst_luma_src_error_details (GstLumaSrc * self)
     http_status = luma_stream_get_http_status (s->stream);
   details = gst_structure_new ("details",
       GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, task_id (self),
-      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
-      gst_luma_src_get_status (self),
+      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE, state,
       GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, api_code,
       GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, http_status, NULL);
   return details;
@@ -346,25 +345,28 @@ gst_luma_src_post_resource_message (GstLumaSrc * self, GstMessageType type,
 /* Posts @error as a specific resource error (or, for a cancelled wait,
  * nothing) and says what the streaming thread is to return. */
 static GstFlowReturn
-gst_luma_src_fail (GstLumaSrc * self, GError * error, GstStructure * details)
+gst_luma_src_fail (GstLumaSrc * self, GError * error)
 {
   GstLumaTaskState status = gst_luma_src_get_status (self);
+  GstStructure *details;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     GST_DEBUG_OBJECT (self, "cancelled");
     if (self->streaming->record == NULL)
       gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CANCELED,
           _("Stopped waiting"));
-    g_clear_pointer (&details, gst_structure_free);
     return GST_FLOW_FLUSHING;
   }
 
+  /* the details tell the task's last known state (a timeout, say, leaves
+   * it generating); the status, that lumasrc gave up on it */
+  details = gst_luma_src_error_details (self,
+      status == GST_LUMA_TASK_STATE_WAITING ? GST_LUMA_TASK_STATE_ERROR
+      : status);
   if (status != GST_LUMA_TASK_STATE_CREATE_FAILED
       && status != GST_LUMA_TASK_STATE_GENERATE_FAILED
       && self->streaming->record == NULL)
     gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
-  if (details == NULL)
-    details = gst_luma_src_error_details (self);
   if (self->streaming->record == NULL)
     gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_ERROR, error->message);
 
@@ -423,7 +425,8 @@ gst_luma_src_warn_callback_failed (GstLumaSrc * self)
           "callback URL; streaming the video anyway"), task_id (self));
 
   gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
-      GST_RESOURCE_ERROR_WRITE, text, gst_luma_src_error_details (self), NULL);
+      GST_RESOURCE_ERROR_WRITE, text, gst_luma_src_error_details (self,
+          GST_LUMA_TASK_STATE_CALLBACK_FAILED), NULL);
 }
 
 static gboolean
@@ -464,9 +467,11 @@ gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
   gssize n;
 
   n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
-  if (n >= 0 || !is_expired (cause)) {
-    g_propagate_error (error, g_steal_pointer (&cause));
+  if (n >= 0)
     return n;
+  if (!is_expired (cause)) {
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return -1;
   }
 
   GST_INFO_OBJECT (self, "%s: reading the task's record again", cause->message);
@@ -515,7 +520,7 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   gssize n;
 
   if (s->record == NULL && !gst_luma_src_wait_for_video (self, &error))
-    return gst_luma_src_fail (self, error, NULL);
+    return gst_luma_src_fail (self, error);
 
   buffer = gst_buffer_new_allocate (NULL,
       gst_base_src_get_blocksize (GST_BASE_SRC (self)), NULL);
@@ -531,7 +536,7 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
           offset);
       return GST_FLOW_EOS;
     }
-    return gst_luma_src_fail (self, error, NULL);
+    return gst_luma_src_fail (self, error);
   }
 
   gst_luma_src_announce_size (self);
@@ -543,24 +548,6 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 }
 
 /* ----- GstBaseSrc ----- */
-
-static gboolean
-gst_luma_src_check_settings (GstLumaSrc * self, const LumaSettings * settings)
-{
-  if (non_empty (settings->task_id) == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        (_("No task id given: set the task-id property or use a luma://TASKID "
-                "URI")), (NULL));
-    return FALSE;
-  }
-  if (settings->api_key == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        (_("No KIE API key: set the api-key property or the KIE_API_KEY "
-                "environment variable")), (NULL));
-    return FALSE;
-  }
-  return TRUE;
-}
 
 static LumaStreaming *
 luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
@@ -593,25 +580,64 @@ luma_streaming_free (LumaStreaming * s)
   g_free (s);
 }
 
+static void
+gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
+    const gchar * text)
+{
+  GstStructure *details = gst_structure_new ("details",
+      GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, settings->task_id,
+      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
+      GST_LUMA_TASK_STATE_ERROR,
+      GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, 0,
+      GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, 0, NULL);
+
+  gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, text, details, NULL);
+}
+
+/* Builds what the streaming thread needs, or posts why it cannot. */
+static LumaStreaming *
+gst_luma_src_prepare (GstLumaSrc * self, const LumaSettings * settings)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = NULL;
+  LumaStreaming *s;
+
+  if (non_empty (settings->task_id) == NULL) {
+    gst_luma_src_settings_error (self, settings,
+        _("No task id given: set the task-id property or use a luma://TASKID "
+            "URI"));
+    return NULL;
+  }
+  if (settings->api_key == NULL) {
+    gst_luma_src_settings_error (self, settings,
+        _("No KIE API key: set the api-key property or the KIE_API_KEY "
+            "environment variable"));
+    return NULL;
+  }
+  s = luma_streaming_new (self, settings, &error);
+  if (s == NULL) {
+    text = g_strdup_printf (_("Invalid api-url or KIE_API_URL: %s"),
+        error->message);
+    gst_luma_src_settings_error (self, settings, text);
+  }
+  return s;
+}
+
 /* No network here: start() must never block a state change. */
 static gboolean
 gst_luma_src_start (GstBaseSrc * basesrc)
 {
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
   LumaSettings settings;
-  g_autoptr (GError) error = NULL;
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);
   g_mutex_unlock (&self->settings_lock);
   luma_settings_resolve (&settings);
 
-  if (gst_luma_src_check_settings (self, &settings))
-    self->streaming = luma_streaming_new (self, &settings, &error);
+  self->streaming = gst_luma_src_prepare (self, &settings);
   luma_settings_clear (&settings);
-  if (error != NULL)
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        (_("Invalid api-url or KIE_API_URL: %s"), error->message), (NULL));
   if (self->streaming == NULL)
     return FALSE;
 

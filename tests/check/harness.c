@@ -1,0 +1,246 @@
+/* gst-luma: running lumasrc in a pipeline against the emulator, for tests
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, LumaRun * run)
+{
+  GstMapInfo map;
+  guint64 expected = run->first_offset + run->data->len;
+
+  if (run->data->len == 0)
+    run->first_offset = expected = GST_BUFFER_OFFSET (buffer);
+  if (GST_BUFFER_OFFSET (buffer) != expected
+      || GST_BUFFER_OFFSET_END (buffer) !=
+      expected + gst_buffer_get_size (buffer))
+    run->offsets_contiguous = FALSE;
+  gst_buffer_map (buffer, &map, GST_MAP_READ);
+  g_byte_array_append (run->data, map.data, map.size);
+  gst_buffer_unmap (buffer, &map);
+}
+
+LumaRun *
+luma_run_new (LumaEmulator * em, const gchar * task_id, const gchar * sink)
+{
+  LumaRun *run = g_new0 (LumaRun, 1);
+  g_autofree gchar *desc = g_strdup_printf ("lumasrc name=src ! %s",
+      sink ? sink : "fakesink name=sink sync=false signal-handoffs=true");
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  GstElement *fakesink;
+
+  run->pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (run->pipeline != NULL);
+  run->src = gst_bin_get_by_name (GST_BIN (run->pipeline), "src");
+  g_object_set (run->src, "api-url", api_url, "api-key", TEST_KEY,
+      "task-id", task_id, "poll-interval", 10, NULL);
+  run->data = g_byte_array_new ();
+  run->warnings = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_message_unref);
+  run->offsets_contiguous = TRUE;
+
+  fakesink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
+  if (fakesink != NULL) {
+    g_signal_connect (fakesink, "handoff", G_CALLBACK (on_handoff), run);
+    gst_object_unref (fakesink);
+  }
+  return run;
+}
+
+static void
+handle_task_message (LumaRun * run, const GstStructure * s)
+{
+  GstLumaTaskState state;
+
+  run->task_messages++;
+  fail_unless (gst_structure_has_field_typed (s, GST_LUMA_FIELD_TASK_ID,
+          G_TYPE_STRING));
+  fail_unless (gst_structure_has_field_typed (s, GST_LUMA_FIELD_ELAPSED,
+          G_TYPE_UINT64));
+  fail_unless (gst_structure_get_enum (s, GST_LUMA_FIELD_STATE,
+          GST_TYPE_LUMA_TASK_STATE, (gint *) & state));
+  fail_unless (gst_structure_get_uint (s, GST_LUMA_FIELD_POLLS,
+          &run->last_polls));
+  run->last_state = state;
+}
+
+/* TRUE when the run is over (EOS or error). */
+static gboolean
+handle_message (LumaRun * run, GstMessage * msg)
+{
+  GstProgressType type;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_EOS:
+      run->eos = TRUE;
+      return TRUE;
+    case GST_MESSAGE_ERROR:
+      if (run->error == NULL)
+        run->error = gst_message_ref (msg);
+      return TRUE;
+    case GST_MESSAGE_WARNING:
+      g_ptr_array_add (run->warnings, gst_message_ref (msg));
+      break;
+    case GST_MESSAGE_PROGRESS:
+      gst_message_parse_progress (msg, &type, NULL, NULL);
+      run->progress[type]++;
+      break;
+    case GST_MESSAGE_ELEMENT:
+      if (gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK))
+        handle_task_message (run, gst_message_get_structure (msg));
+      break;
+    case GST_MESSAGE_DURATION_CHANGED:
+      if (GST_MESSAGE_SRC (msg) == GST_OBJECT (run->src))
+        run->duration_changed = TRUE;
+      break;
+    default:
+      break;
+  }
+  return FALSE;
+}
+
+void
+luma_run_drain_bus (LumaRun * run)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus)) != NULL) {
+    handle_message (run, msg);
+    gst_message_unref (msg);
+  }
+}
+
+void
+luma_run_until_done (LumaRun * run, guint timeout_s)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  GstStateChangeReturn ret;
+
+  ret = gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_if (ret == GST_STATE_CHANGE_FAILURE && run->error == NULL
+      && gst_bus_peek (bus) == NULL, "could not start the pipeline");
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    GstMessage *msg;
+    gboolean done;
+
+    fail_unless (left > 0, "the pipeline did not finish in %u s", timeout_s);
+    msg = gst_bus_timed_pop (bus, left * GST_USECOND);
+    if (msg == NULL)
+      continue;
+    done = handle_message (run, msg);
+    gst_message_unref (msg);
+    if (done)
+      break;
+  }
+  luma_run_drain_bus (run);
+}
+
+void
+luma_run_free (LumaRun * run)
+{
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  gst_object_unref (run->src);
+  gst_object_unref (run->pipeline);
+  g_byte_array_unref (run->data);
+  g_ptr_array_unref (run->warnings);
+  if (run->error != NULL)
+    gst_message_unref (run->error);
+  g_free (run);
+}
+
+const GstStructure *
+luma_run_assert_error (LumaRun * run, gint code, const gchar * words)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+  const GstStructure *details = NULL;
+
+  fail_unless (run->error != NULL, "no error was posted");
+  fail_unless (GST_MESSAGE_SRC (run->error) == GST_OBJECT (run->src),
+      "the first error came from %s", GST_MESSAGE_SRC_NAME (run->error));
+  gst_message_parse_error (run->error, &error, &debug);
+  fail_unless (error->domain == GST_RESOURCE_ERROR,
+      "not a resource error: %s", error->message);
+  fail_unless (error->code == code, "resource error %d, not %d: %s",
+      error->code, code, error->message);
+  if (words != NULL)
+    fail_unless (strstr (error->message, words) != NULL,
+        "\"%s\" is not in \"%s\"", words, error->message);
+  gst_message_parse_error_details (run->error, &details);
+  fail_unless (details != NULL, "the error has no details");
+  return details;
+}
+
+GBytes *
+luma_test_random_bytes (gsize size, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  guint32 *words = g_malloc (size + sizeof (guint32));
+  gsize i;
+
+  for (i = 0; i < size / sizeof (guint32) + 1; i++)
+    words[i] = g_rand_int (rand);
+  return g_bytes_new_take (words, size);
+}
+
+GBytes *
+luma_test_make_mp4 (guint frames)
+{
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *desc = NULL;
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline;
+  GstMessage *msg;
+  gchar *contents;
+  gsize length;
+  gint fd = g_file_open_tmp ("luma-test-XXXXXX.mp4", &path, NULL);
+
+  fail_unless (fd >= 0);
+  g_close (fd, NULL);
+  desc = g_strdup_printf ("videotestsrc num-buffers=%u ! video/x-raw,"
+      "format=I420,width=160,height=120,framerate=25/1 ! x264enc "
+      "speed-preset=ultrafast key-int-max=25 ! mp4mux ! filesink location=%s",
+      frames, path);
+  pipeline = gst_parse_launch (desc, &error);
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
+      "could not make a sample MP4");
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+
+  fail_unless (g_file_get_contents (path, &contents, &length, NULL));
+  g_unlink (path);
+  return g_bytes_new_take (contents, length);
+}
+
+LumaEmulator *
+luma_test_emulator_new (void)
+{
+  LumaEmulator *em = luma_emulator_new (TEST_KEY);
+  g_autoptr (GError) error = NULL;
+
+  fail_unless (luma_emulator_start (em, 0, 0, &error), "emulator: %s",
+      error ? error->message : "");
+  return em;
+}
+
+void
+luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
+    GBytes * video)
+{
+  LumaEmulatorTask task = { task_id, video, 0, 0, 1, NULL, NULL, NULL };
+
+  luma_emulator_add_task (em, &task);
+}

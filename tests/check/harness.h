@@ -1,0 +1,56 @@
+/* gst-luma: running lumasrc in a pipeline against the emulator, for tests
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include "luma-emulator.h"
+
+G_BEGIN_DECLS
+
+#define TEST_KEY "test-secret-key-0123456789"
+
+/* What a pipeline with lumasrc did, as seen on its bus and at its sink. */
+typedef struct
+{
+  GstElement *pipeline;
+  GstElement *src;
+  GByteArray *data;             /* what reached the fakesink, in order */
+  gboolean offsets_contiguous;  /* each buffer's offset follows the last */
+  guint64 first_offset;
+  GstMessage *error;            /* the first error, or NULL */
+  GPtrArray *warnings;          /* GstMessage */
+  gboolean eos;
+  guint progress[5];            /* by GstProgressType */
+  guint task_messages;
+  GstLumaTaskState last_state;
+  guint last_polls;
+  gboolean duration_changed;
+} LumaRun;
+
+/* "lumasrc name=src <props> ! <sink>" with the emulator's URL and key and a
+ * 10 ms poll interval; @sink NULL: a fakesink that keeps the bytes. */
+LumaRun *luma_run_new (LumaEmulator * em, const gchar * task_id,
+    const gchar * sink);
+/* Plays until EOS or an error, at most @timeout_s seconds (a test failure
+ * after that). Stops at EOS or error; the pipeline is left in PLAYING. */
+void luma_run_until_done (LumaRun * run, guint timeout_s);
+/* Handles the bus messages that arrived without blocking. */
+void luma_run_drain_bus (LumaRun * run);
+void luma_run_free (LumaRun * run);
+
+/* Asserts that the run ended in a resource error with @code whose text
+ * holds @words (if not NULL), and returns the error's details. */
+const GstStructure *luma_run_assert_error (LumaRun * run, gint code,
+    const gchar * words);
+
+GBytes *luma_test_random_bytes (gsize size, guint32 seed);
+/* An H.264 MP4 of @frames frames at 25 fps (moov at the end). */
+GBytes *luma_test_make_mp4 (guint frames);
+/* A running emulator with the test key. */
+LumaEmulator *luma_test_emulator_new (void);
+void luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
+    GBytes * video);
+
+G_END_DECLS

@@ -1,0 +1,516 @@
+/* gst-luma: lumasrc against the KIE emulator: waiting, the task's outcomes,
+ * the API's error codes, bad answers, cancellation, and the key's safety
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+
+static LumaEmulator *em;
+static GBytes *video;
+
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (300 * 1024 + 17, 42);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+static void
+assert_output_is (LumaRun * run, GBytes * expected)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (expected, &size);
+
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_uint64 (run->data->len, size);
+  fail_unless (memcmp (run->data->data, bytes, size) == 0,
+      "the output differs from the served file");
+  fail_unless (run->offsets_contiguous);
+}
+
+static gint
+detail_int (const GstStructure * details, const gchar * field)
+{
+  gint value = -1;
+
+  fail_unless (gst_structure_get_int (details, field, &value), "no %s", field);
+  return value;
+}
+
+static GstLumaTaskState
+detail_state (const GstStructure * details)
+{
+  gint value = -1;
+
+  fail_unless (gst_structure_get_enum (details, GST_LUMA_DETAIL_TASK_STATE,
+          GST_TYPE_LUMA_TASK_STATE, &value));
+  return value;
+}
+
+GST_START_TEST (test_waits_then_streams_byte_identical)
+{
+  LumaEmulatorTask task = { "t-happy", video, 3, 0, 1, NULL, NULL, NULL };
+  LumaRun *run;
+  GstLumaTaskState status;
+  g_autofree gchar *location = NULL;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-happy", NULL);
+  luma_run_until_done (run, 20);
+
+  assert_output_is (run, video);
+  /* three answers "generating", then the one that gives the URL */
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-happy"), 4);
+  fail_unless_equals_int (run->task_messages, 4);
+  fail_unless_equals_int (run->last_polls, 4);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_START], 1);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_CONTINUE], 4);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_COMPLETE], 1);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 0);
+  fail_unless (run->duration_changed);
+  g_object_get (run->src, "status", &status, "location", &location, NULL);
+  fail_unless_equals_int (status, GST_LUMA_TASK_STATE_SUCCESS);
+  fail_unless (g_str_has_prefix (location, "http://127.0.0.1:"));
+  /* the key went to the API, never to the video host */
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_state_change_is_async_while_generating)
+{
+  LumaEmulatorTask task = { "t-slow", video, 0, 400, 1, NULL, NULL, NULL };
+  LumaRun *run;
+  gint64 before, took;
+  GstStateChangeReturn ret;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-slow", NULL);
+  before = g_get_monotonic_time ();
+  ret = gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  took = g_get_monotonic_time () - before;
+  fail_unless_equals_int (ret, GST_STATE_CHANGE_ASYNC);
+  fail_unless (took < 200 * G_TIME_SPAN_MILLISECOND, "took %" G_GINT64_FORMAT
+      " us", took);
+  luma_run_until_done (run, 20);
+  assert_output_is (run, video);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stop_during_wait_is_prompt)
+{
+  LumaEmulatorTask task = { "t-forever", video, G_MAXUINT, 0, 1, NULL, NULL,
+    NULL
+  };
+  LumaRun *run;
+  gint64 deadline, before, took;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-forever", NULL);
+  /* a whole minute between polls: only a cancelled sleep returns in time */
+  g_object_set (run->src, "poll-interval", 60000, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (em, "t-forever") < 1
+      && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-forever"),
+      1);
+  g_usleep (50000);
+
+  /* to READY, not NULL, so that the bus keeps its messages */
+  before = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC, "stopping took %" G_GINT64_FORMAT " us",
+      took);
+  luma_run_drain_bus (run);
+  fail_unless (run->error == NULL);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_CANCELED], 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static void
+check_failed_task (gint flag, GstLumaTaskState expected_state)
+{
+  LumaEmulatorTask task = { "t-failed", NULL, 1, 0, flag, "1234",
+    "the input video could not be read", NULL
+  };
+  LumaRun *run;
+  const GstStructure *details;
+  GstLumaTaskState status;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-failed", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "the input video could not be read");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "t-failed");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "1234");
+  fail_unless_equals_int (detail_state (details), expected_state);
+  fail_unless_equals_string (gst_structure_get_string (details,
+          GST_LUMA_DETAIL_TASK_ID), "t-failed");
+  g_object_get (run->src, "status", &status, NULL);
+  fail_unless_equals_int (status, expected_state);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 1);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+}
+
+GST_START_TEST (test_create_failed)
+{
+  check_failed_task (2, GST_LUMA_TASK_STATE_CREATE_FAILED);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_generate_failed)
+{
+  check_failed_task (3, GST_LUMA_TASK_STATE_GENERATE_FAILED);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_callback_failed_warns_and_streams)
+{
+  LumaEmulatorTask task = { "t-cb", video, 0, 0, 4, NULL, NULL, NULL };
+  LumaRun *run;
+  g_autoptr (GError) warning = NULL;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-cb", NULL);
+  luma_run_until_done (run, 20);
+  assert_output_is (run, video);
+  fail_unless_equals_int (run->warnings->len, 1);
+  gst_message_parse_warning (g_ptr_array_index (run->warnings, 0), &warning,
+      NULL);
+  fail_unless (strstr (warning->message, "callback") != NULL);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_wrong_key_is_not_authorized)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  g_autofree gchar *text = NULL;
+
+  luma_test_add_ready_task (em, "t-key", video);
+  run = luma_run_new (em, "t-key", NULL);
+  g_object_set (run->src, "api-key", "wrong-key", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+      "You do not have access permissions");
+  fail_unless_equals_int (detail_int (details, GST_LUMA_DETAIL_API_CODE), 401);
+  fail_unless_equals_int (detail_state (details), GST_LUMA_TASK_STATE_ERROR);
+  text = gst_structure_to_string (details);
+  fail_unless (strstr (text, "wrong-key") == NULL);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_unknown_task_is_not_found)
+{
+  LumaRun *run = luma_run_new (em, "t-nobody-knows", NULL);
+  const GstStructure *details;
+
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND,
+      "t-nobody-knows");
+  fail_unless_equals_int (detail_int (details, GST_LUMA_DETAIL_API_CODE), 404);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* The API's codes, as `code` in a 200 answer and as the HTTP status. */
+static void
+check_code (guint http_status, gint code, gint resource_code,
+    const gchar * words)
+{
+  g_autofree gchar *body =
+      g_strdup_printf ("{\"code\":%d,\"msg\":\"message %d\",\"data\":null}",
+      code, code);
+  LumaRun *run;
+  const GstStructure *details;
+
+  luma_test_add_ready_task (em, "t-code", video);
+  luma_emulator_push_record_reply (em, "t-code", http_status, NULL, NULL, body);
+  run = luma_run_new (em, "t-code", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, resource_code, words);
+  fail_unless_equals_int (detail_int (details, GST_LUMA_DETAIL_API_CODE), code);
+  luma_run_free (run);
+  luma_emulator_free (em);
+  em = luma_test_emulator_new ();
+}
+
+GST_START_TEST (test_refusing_codes)
+{
+  static const gint codes[] = { 401, 402, 404, 422, 433, 501, 505 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codes); i++) {
+    gint resource_code = codes[i] == 401 ? GST_RESOURCE_ERROR_NOT_AUTHORIZED
+        : codes[i] == 404 ? GST_RESOURCE_ERROR_NOT_FOUND
+        : GST_RESOURCE_ERROR_OPEN_READ;
+    g_autofree gchar *words = g_strdup_printf ("message %d", codes[i]);
+
+    check_code (200, codes[i], resource_code, words);
+    check_code (codes[i], codes[i], resource_code, words);
+  }
+}
+
+GST_END_TEST;
+
+static void
+check_retried_then_streams (guint http_status, const gchar * body,
+    const gchar * retry_after, guint replies)
+{
+  LumaRun *run;
+  guint i;
+
+  luma_test_add_ready_task (em, "t-retry", video);
+  for (i = 0; i < replies; i++)
+    luma_emulator_push_record_reply (em, "t-retry", http_status, retry_after,
+        NULL, body);
+  run = luma_run_new (em, "t-retry", NULL);
+  luma_run_until_done (run, 30);
+  assert_output_is (run, video);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-retry"),
+      replies + 1);
+  luma_run_free (run);
+}
+
+GST_START_TEST (test_http_500_then_success)
+{
+  check_retried_then_streams (500, "Internal Server Error", NULL, 2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_body_500_then_success)
+{
+  check_retried_then_streams (200, "{\"code\":500,\"msg\":\"busy\"}", NULL, 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_429_retry_after_honoured)
+{
+  gint64 before = g_get_monotonic_time ();
+
+  check_retried_then_streams (429, "{\"code\":429,\"msg\":\"slow down\"}", "1",
+      1);
+  fail_unless (g_get_monotonic_time () - before >= 900 * 1000,
+      "Retry-After: 1 was not waited for");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_maintenance_455_waited_out)
+{
+  check_retried_then_streams (200, "{\"code\":455,\"msg\":\"maintenance\"}",
+      NULL, 3);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_server_errors_give_up_after_retries)
+{
+  LumaRun *run;
+  guint i;
+
+  luma_test_add_ready_task (em, "t-down", video);
+  for (i = 0; i < 10; i++)
+    luma_emulator_push_record_reply (em, "t-down", 503, NULL, "text/plain",
+        "down");
+  run = luma_run_new (em, "t-down", NULL);
+  g_object_set (run->src, "retries", 2, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "after 3 attempts");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-down"), 3);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static void
+check_bad_answer (const gchar * body, gint resource_code, const gchar * words)
+{
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-bad", video);
+  luma_emulator_push_record_reply (em, "t-bad", 200, NULL, NULL, body);
+  run = luma_run_new (em, "t-bad", NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, resource_code, words);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+  luma_emulator_free (em);
+  em = luma_test_emulator_new ();
+}
+
+GST_START_TEST (test_bad_answers)
+{
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFl", GST_RESOURCE_ERROR_READ,
+      "not valid JSON");
+  check_bad_answer ("[1,2,3]", GST_RESOURCE_ERROR_READ, "not a JSON object");
+  check_bad_answer ("{\"code\":200,\"data\":null}", GST_RESOURCE_ERROR_READ,
+      "no \"data\"");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFlag\":\"1\"}}",
+      GST_RESOURCE_ERROR_READ, "successFlag is not an integer");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFlag\":9}}",
+      GST_RESOURCE_ERROR_READ, "not one of 0 to 4");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFlag\":1,"
+      "\"response\":{\"resultUrls\":[]}}}", GST_RESOURCE_ERROR_READ,
+      "no result URL");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFlag\":1,"
+      "\"response\":{\"resultUrls\":\"http://x/\"}}}", GST_RESOURCE_ERROR_READ,
+      "not an array");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFlag\":1,"
+      "\"response\":{\"resultUrls\":[1]}}}", GST_RESOURCE_ERROR_READ,
+      "not a string");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_non_http_result_url_refused)
+{
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-file", video);
+  luma_emulator_set_result_url (em, "t-file", "file:///etc/passwd");
+  run = luma_run_new (em, "t-file", NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "not an http or https URL");
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_wait_timeout_says_resume)
+{
+  LumaEmulatorTask task = { "t-long", video, G_MAXUINT, 0, 1, NULL, NULL,
+    NULL
+  };
+  LumaRun *run;
+  const GstStructure *details;
+
+  luma_emulator_add_task (em, &task);
+  run = luma_run_new (em, "t-long", NULL);
+  g_object_set (run->src, "wait-timeout", 1, "poll-interval", 100, NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY,
+      "still generating");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "same task id");
+  fail_unless_equals_int (detail_state (details),
+      GST_LUMA_TASK_STATE_GENERATING);
+  fail_unless (luma_emulator_get_record_requests (em, "t-long") >= 5);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_missing_task_id)
+{
+  LumaRun *run = luma_run_new (em, "", NULL);
+
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  luma_run_drain_bus (run);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "task id");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_key_from_environment_and_masked)
+{
+  LumaRun *run;
+  g_autofree gchar *read_back = NULL;
+
+  luma_test_add_ready_task (em, "t-env", video);
+  run = luma_run_new (em, "t-env", NULL);
+  g_object_set (run->src, "api-key", NULL, NULL);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+  luma_run_until_done (run, 20);
+  g_setenv ("KIE_API_KEY", "", TRUE);
+  assert_output_is (run, video);
+
+  g_object_set (run->src, "api-key", TEST_KEY, NULL);
+  g_object_get (run->src, "api-key", &read_back, NULL);
+  fail_unless (read_back != NULL && strstr (read_back, TEST_KEY) == NULL);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_decodebin_plays_the_video)
+{
+  g_autoptr (GBytes) mp4 = luma_test_make_mp4 (50);
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-mp4", mp4);
+  run = luma_run_new (em, "t-mp4", "decodebin ! fakesink sync=false");
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static Suite *
+lumasrc_suite (void)
+{
+  Suite *s = suite_create ("lumasrc");
+  TCase *tc = tcase_create ("task");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_waits_then_streams_byte_identical);
+  tcase_add_test (tc, test_state_change_is_async_while_generating);
+  tcase_add_test (tc, test_stop_during_wait_is_prompt);
+  tcase_add_test (tc, test_create_failed);
+  tcase_add_test (tc, test_generate_failed);
+  tcase_add_test (tc, test_callback_failed_warns_and_streams);
+  tcase_add_test (tc, test_wrong_key_is_not_authorized);
+  tcase_add_test (tc, test_unknown_task_is_not_found);
+  tcase_add_test (tc, test_refusing_codes);
+  tcase_add_test (tc, test_http_500_then_success);
+  tcase_add_test (tc, test_body_500_then_success);
+  tcase_add_test (tc, test_429_retry_after_honoured);
+  tcase_add_test (tc, test_maintenance_455_waited_out);
+  tcase_add_test (tc, test_server_errors_give_up_after_retries);
+  tcase_add_test (tc, test_bad_answers);
+  tcase_add_test (tc, test_non_http_result_url_refused);
+  tcase_add_test (tc, test_wait_timeout_says_resume);
+  tcase_add_test (tc, test_missing_task_id);
+  tcase_add_test (tc, test_key_from_environment_and_masked);
+  tcase_add_test (tc, test_decodebin_plays_the_video);
+  return s;
+}
+
+GST_CHECK_MAIN (lumasrc);
