@@ -1,0 +1,1361 @@
+/* gst-luma: a KIE.AI Luma Modify API emulator on SoupServer, for the tests
+ * and for the demo.
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threading: both SoupServers, their handlers and every SoupServerMessage
+ * live in the emulator thread, which runs its own GMainContext. The public
+ * functions may be called from any thread: they only touch the state below
+ * em->lock. Handlers take the lock to read and update that state, decide
+ * the whole answer, drop the lock and only then talk to libsoup.
+ */
+
+#include "luma-emulator.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#define RECORD_INFO_PATH "/api/v1/modify/record-info"
+#define DOWNLOAD_URL_PATH "/api/v1/common/download-url"
+#define RESULT_PATH_PREFIX "/r/"
+#define ORIGIN_PATH_PREFIX "/o/"
+
+#define DEFAULT_PROMPT "Make it look like a rainy night in a neon city"
+#define NO_ACCESS_TEXT "You do not have access permissions"
+
+typedef struct
+{
+  guint http_status;
+  gchar *retry_after;
+  gchar *content_type;
+  gchar *body;
+} ScriptedReply;
+
+/* All the emulator knows under one task id. An entry is made on first
+ * mention by any call or request, so that requests for tasks that were
+ * never added are counted too. */
+typedef struct
+{
+  gchar *task_id;
+
+  /* the task itself, once luma_emulator_add_task() described it */
+  gboolean known;
+  GBytes *video;
+  guint generating_polls;
+  guint generating_ms;
+  gint final_flag;
+  gchar *error_code;
+  gchar *error_message;
+  gchar *prompt;
+  gint64 create_time_ms;
+
+  /* its progress, as record-info answers show it */
+  guint record_answers;
+  gint64 first_answer_us;       /* monotonic; valid once record_answers > 0 */
+  gboolean finished;
+  gint64 complete_time_ms;
+  guint url_serial;
+  gchar *result_url;            /* set by luma_emulator_set_result_url() */
+  GQueue scripted;              /* of ScriptedReply */
+  guint record_requests;
+
+  /* the result-file host */
+  LumaEmulatorVideoFaults faults;       /* redirect_to unused: see below */
+  gchar *redirect_to;
+  guint fail_left;
+  guint drop_left;
+  guint video_requests;
+  gchar *last_range;
+} TaskEntry;
+
+struct _LumaEmulator
+{
+  /* guards everything down to the thread part */
+  GMutex lock;
+  gchar *api_key;               /* never changes after new () */
+  GHashTable *entries;          /* task id -> TaskEntry */
+  guint video_auth_requests;
+  guint api_port;               /* 0 until started */
+  guint video_port;
+
+  /* start handshake, under the lock too */
+  GCond start_cond;
+  gboolean start_done;
+  GError *start_error;
+  guint wanted_api_port;
+  guint wanted_video_port;
+
+  /* the emulator thread; the objects below are used only by it, except
+   * that free () attaches a quit source to the context */
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *api_server;
+  SoupServer *video_server;
+  gboolean shutting_down;
+};
+
+/* --- task entries (all called with the lock held) --- */
+
+static void
+scripted_reply_free (ScriptedReply * reply)
+{
+  g_free (reply->retry_after);
+  g_free (reply->content_type);
+  g_free (reply->body);
+  g_free (reply);
+}
+
+static void
+task_entry_free (TaskEntry * entry)
+{
+  g_free (entry->task_id);
+  g_clear_pointer (&entry->video, g_bytes_unref);
+  g_free (entry->error_code);
+  g_free (entry->error_message);
+  g_free (entry->prompt);
+  g_free (entry->result_url);
+  g_queue_clear_full (&entry->scripted, (GDestroyNotify) scripted_reply_free);
+  g_free (entry->redirect_to);
+  g_free (entry->last_range);
+  g_free (entry);
+}
+
+static TaskEntry *
+lookup_entry (LumaEmulator * em, const gchar * task_id, gboolean create)
+{
+  TaskEntry *entry = g_hash_table_lookup (em->entries, task_id);
+
+  if (entry == NULL && create) {
+    entry = g_new0 (TaskEntry, 1);
+    entry->task_id = g_strdup (task_id);
+    g_queue_init (&entry->scripted);
+    g_hash_table_insert (em->entries, entry->task_id, entry);
+  }
+  return entry;
+}
+
+static gchar *
+video_base_url (LumaEmulator * em)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u", em->video_port);
+}
+
+/* A new URL each time, so that a client re-reading the record sees what a
+ * refreshed link looks like. */
+static gchar *
+fresh_result_url (LumaEmulator * em, TaskEntry * entry)
+{
+  g_autofree gchar *base = video_base_url (em);
+  g_autofree gchar *escaped_id = g_uri_escape_string (entry->task_id, NULL,
+      FALSE);
+
+  entry->url_serial++;
+  return g_strdup_printf ("%s" RESULT_PATH_PREFIX "%s/%u.mp4", base,
+      escaped_id, entry->url_serial);
+}
+
+static gint
+task_final_flag (TaskEntry * entry)
+{
+  return entry->final_flag != 0 ? entry->final_flag : 1;
+}
+
+/* Counts one more record answer and tells whether the task is done by now.
+ * Both conditions must be met: a test can thus ask for "at least N polls"
+ * and "at least T ms" independently. */
+static gboolean
+task_advance (TaskEntry * entry)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean generating;
+
+  entry->record_answers++;
+  if (entry->record_answers == 1)
+    entry->first_answer_us = now;
+
+  if (!entry->finished) {
+    generating = entry->record_answers <= entry->generating_polls ||
+        now - entry->first_answer_us < (gint64) entry->generating_ms * 1000;
+    if (generating)
+      return FALSE;
+
+    entry->finished = TRUE;
+    entry->complete_time_ms = MAX (g_get_real_time () / 1000,
+        entry->create_time_ms);
+  }
+  return TRUE;
+}
+
+/* Turns a "/r/<taskId>/<anything>" path into the task id, or NULL. */
+static gchar *
+task_id_from_result_path (const gchar * path)
+{
+  const gchar *id_start, *id_end;
+
+  if (!g_str_has_prefix (path, RESULT_PATH_PREFIX))
+    return NULL;
+
+  id_start = path + strlen (RESULT_PATH_PREFIX);
+  id_end = strchr (id_start, '/');
+  if (id_end == NULL || id_end == id_start)
+    return NULL;
+
+  return g_uri_unescape_segment (id_start, id_end, NULL);
+}
+
+/* --- JSON bodies of the API --- */
+
+static gchar *
+build_param_json (LumaEmulator * em, TaskEntry * entry)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree gchar *base = video_base_url (em);
+  g_autofree gchar *escaped_id = g_uri_escape_string (entry->task_id, NULL,
+      FALSE);
+  /* where the user's input would be: not served, like originUrls */
+  g_autofree gchar *input_url = g_strdup_printf ("%s/input/%s.mp4", base,
+      escaped_id);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "callBackUrl");
+  json_builder_add_string_value (builder, "");
+  json_builder_set_member_name (builder, "prompt");
+  json_builder_add_string_value (builder,
+      entry->prompt != NULL ? entry->prompt : DEFAULT_PROMPT);
+  json_builder_set_member_name (builder, "videoUrl");
+  json_builder_add_string_value (builder, input_url);
+  json_builder_set_member_name (builder, "waterMark");
+  json_builder_add_string_value (builder, "");
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}
+
+/* The "response" object of a successful record. */
+static void
+add_result_response (LumaEmulator * em, TaskEntry * entry,
+    JsonBuilder * builder)
+{
+  g_autofree gchar *base = video_base_url (em);
+  g_autofree gchar *escaped_id = g_uri_escape_string (entry->task_id, NULL,
+      FALSE);
+  g_autofree gchar *origin_url = g_strdup_printf ("%s" ORIGIN_PATH_PREFIX
+      "%s.mp4", base, escaped_id);
+  g_autofree gchar *result_url = NULL;
+
+  if (entry->result_url != NULL)
+    result_url = g_strdup (entry->result_url);
+  else
+    result_url = fresh_result_url (em, entry);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "taskId");
+  json_builder_add_string_value (builder, entry->task_id);
+  json_builder_set_member_name (builder, "originUrls");
+  json_builder_begin_array (builder);
+  json_builder_add_string_value (builder, origin_url);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "resultUrls");
+  json_builder_begin_array (builder);
+  json_builder_add_string_value (builder, result_url);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+/* The type of errorCode is undocumented: digits go out as a number, so that
+ * clients meet both forms. */
+static void
+add_error_code (JsonBuilder * builder, const gchar * code)
+{
+  guint64 number;
+
+  if (code == NULL)
+    json_builder_add_null_value (builder);
+  else if (g_ascii_string_to_unsigned (code, 10, 0, G_MAXINT64, &number, NULL))
+    json_builder_add_int_value (builder, (gint64) number);
+  else
+    json_builder_add_string_value (builder, code);
+}
+
+static void
+add_nullable_string (JsonBuilder * builder, const gchar * value)
+{
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+/* The "data" of a record-info answer; advances the task. */
+static JsonNode *
+build_record_data (LumaEmulator * em, TaskEntry * entry)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree gchar *param_json = build_param_json (em, entry);
+  gboolean finished = task_advance (entry);
+  gint flag = finished ? task_final_flag (entry) : 0;
+  gboolean failed = flag == 2 || flag == 3;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "taskId");
+  json_builder_add_string_value (builder, entry->task_id);
+  json_builder_set_member_name (builder, "paramJson");
+  json_builder_add_string_value (builder, param_json);
+
+  json_builder_set_member_name (builder, "completeTime");
+  if (finished)
+    json_builder_add_int_value (builder, entry->complete_time_ms);
+  else
+    json_builder_add_null_value (builder);
+
+  json_builder_set_member_name (builder, "response");
+  if (flag == 1 || flag == 4)
+    add_result_response (em, entry, builder);
+  else
+    json_builder_add_null_value (builder);
+
+  json_builder_set_member_name (builder, "successFlag");
+  json_builder_add_int_value (builder, flag);
+  json_builder_set_member_name (builder, "createTime");
+  json_builder_add_int_value (builder, entry->create_time_ms);
+
+  json_builder_set_member_name (builder, "errorCode");
+  if (failed)
+    add_error_code (builder, entry->error_code);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "errorMessage");
+  add_nullable_string (builder, failed ? entry->error_message : NULL);
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+/* {"code":..,"msg":..[,"data":..]}; takes @data. */
+static JsonNode *
+build_envelope (gint code, const gchar * text, gboolean with_data,
+    JsonNode * data)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_int_value (builder, code);
+  json_builder_set_member_name (builder, "msg");
+  json_builder_add_string_value (builder, text);
+  if (with_data) {
+    json_builder_set_member_name (builder, "data");
+    if (data != NULL)
+      json_builder_add_value (builder, data);
+    else
+      json_builder_add_null_value (builder);
+  } else if (data != NULL) {
+    json_node_unref (data);
+  }
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+/* The API answers its errors with HTTP 200 and a code in the body. */
+static void
+reply_json (SoupServerMessage * msg, JsonNode * root)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  gchar *text;
+  gsize length;
+
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, &length);
+  json_node_unref (root);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json",
+      SOUP_MEMORY_TAKE, text, length);
+}
+
+static void
+reply_api_error (SoupServerMessage * msg, gint code, const gchar * text)
+{
+  reply_json (msg, build_envelope (code, text, TRUE, NULL));
+}
+
+static void
+reply_no_access (SoupServerMessage * msg)
+{
+  /* the documented body has no "data" member */
+  reply_json (msg, build_envelope (401, NO_ACCESS_TEXT, FALSE, NULL));
+}
+
+static void
+reply_scripted (SoupServerMessage * msg, const ScriptedReply * reply)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const gchar *body = reply->body != NULL ? reply->body : "";
+
+  soup_server_message_set_status (msg,
+      reply->http_status != 0 ? reply->http_status : SOUP_STATUS_OK, NULL);
+  if (reply->retry_after != NULL)
+    soup_message_headers_replace (headers, "Retry-After", reply->retry_after);
+  soup_server_message_set_response (msg,
+      reply->content_type != NULL ? reply->content_type : "application/json",
+      SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+/* --- the API server --- */
+
+static gboolean
+request_is_authorized (LumaEmulator * em, SoupServerMessage * msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const gchar *value;
+
+  if (em->api_key == NULL)
+    return TRUE;
+
+  value = soup_message_headers_get_one (headers, "Authorization");
+  if (value == NULL || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
+    return FALSE;
+
+  value += 7;
+  while (*value == ' ')
+    value++;
+  return strcmp (value, em->api_key) == 0;
+}
+
+static void
+handle_record_info (LumaEmulator * em, SoupServerMessage * msg,
+    GHashTable * query)
+{
+  const gchar *task_id = query ? g_hash_table_lookup (query, "taskId") : NULL;
+  g_autofree gchar *not_found = NULL;
+  ScriptedReply *scripted;
+  TaskEntry *entry;
+  JsonNode *data;
+
+  if (task_id == NULL || *task_id == '\0') {
+    reply_api_error (msg, 422, "taskId is required");
+    return;
+  }
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, TRUE);
+  entry->record_requests++;
+
+  /* scripted replies come before anything else, even the key check */
+  scripted = g_queue_pop_head (&entry->scripted);
+  if (scripted != NULL) {
+    g_mutex_unlock (&em->lock);
+    reply_scripted (msg, scripted);
+    scripted_reply_free (scripted);
+    return;
+  }
+
+  if (!request_is_authorized (em, msg)) {
+    g_mutex_unlock (&em->lock);
+    reply_no_access (msg);
+    return;
+  }
+
+  if (!entry->known) {
+    g_mutex_unlock (&em->lock);
+    not_found = g_strdup_printf ("Task not found: %s", task_id);
+    reply_api_error (msg, 404, not_found);
+    return;
+  }
+
+  data = build_record_data (em, entry);
+  g_mutex_unlock (&em->lock);
+  reply_json (msg, build_envelope (200, "success", TRUE, data));
+}
+
+/* Reads "url" from a {"url": "..."} request body, or NULL. */
+static gchar *
+read_url_from_body (SoupServerMessage * msg)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  JsonNode *root;
+  JsonObject *object;
+  gsize length;
+  const gchar *data = g_bytes_get_data (bytes, &length);
+
+  if (length == 0
+      || !json_parser_load_from_data (parser, data, length, NULL))
+    return NULL;
+
+  root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  object = json_node_get_object (root);
+  return g_strdup (json_object_get_string_member_with_default (object, "url",
+          NULL));
+}
+
+/* Only URLs of our result-file host are "KIE files": a result URL of a
+ * known task gets a fresh one, any other URL of the host comes back as it
+ * is. NULL for foreign URLs. */
+static gchar *
+fresh_download_url (LumaEmulator * em, const gchar * url)
+{
+  g_autofree gchar *base = video_base_url (em);
+  g_autofree gchar *task_id = NULL;
+  TaskEntry *entry;
+
+  if (!g_str_has_prefix (url, base) || url[strlen (base)] != '/')
+    return NULL;
+
+  task_id = task_id_from_result_path (url + strlen (base));
+  entry = task_id != NULL ? lookup_entry (em, task_id, FALSE) : NULL;
+  if (entry == NULL || !entry->known)
+    return g_strdup (url);
+
+  return fresh_result_url (em, entry);
+}
+
+static void
+handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
+{
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *fresh = NULL;
+
+  if (!request_is_authorized (em, msg)) {
+    reply_no_access (msg);
+    return;
+  }
+
+  url = read_url_from_body (msg);
+  if (url == NULL) {
+    reply_api_error (msg, 422, "url is required");
+    return;
+  }
+
+  g_mutex_lock (&em->lock);
+  fresh = fresh_download_url (em, url);
+  g_mutex_unlock (&em->lock);
+
+  if (fresh == NULL) {
+    reply_api_error (msg, 422, "Only KIE generated file URLs are supported");
+    return;
+  }
+  reply_json (msg, build_envelope (200, "success", TRUE,
+          json_node_init_string (json_node_alloc (), fresh)));
+}
+
+static void
+handle_api_request (SoupServer * server G_GNUC_UNUSED,
+    SoupServerMessage * msg, const char *path, GHashTable * query,
+    gpointer user_data)
+{
+  LumaEmulator *em = user_data;
+  const gchar *method = soup_server_message_get_method (msg);
+
+  if (strcmp (path, RECORD_INFO_PATH) == 0) {
+    if (method == SOUP_METHOD_GET)
+      handle_record_info (em, msg, query);
+    else
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+          NULL);
+  } else if (strcmp (path, DOWNLOAD_URL_PATH) == 0) {
+    if (method == SOUP_METHOD_POST)
+      handle_download_url (em, msg);
+    else
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+          NULL);
+  } else {
+    reply_api_error (msg, 404, "Not found");
+  }
+}
+
+/* --- the result-file host: deciding the answer --- */
+
+typedef enum
+{
+  VIDEO_NOT_FOUND,
+  VIDEO_FAIL,
+  VIDEO_REDIRECT,
+  VIDEO_UNSATISFIABLE,
+  VIDEO_CONTENT,
+} VideoAnswerKind;
+
+typedef enum
+{
+  DELIVERY_WHOLE,
+  DELIVERY_DROP,                /* cut bytes, then close the connection */
+  DELIVERY_STALL,               /* cut bytes, then silence */
+} Delivery;
+
+typedef struct
+{
+  VideoAnswerKind kind;
+  guint status;
+  gboolean html;                /* VIDEO_FAIL */
+  gchar *location;              /* VIDEO_REDIRECT */
+  GBytes *video;                /* VIDEO_CONTENT */
+  gsize total;
+  gsize start;
+  gsize length;
+  gboolean partial;
+  Delivery delivery;
+  gsize cut;
+} VideoAnswer;
+
+static void
+video_answer_clear (VideoAnswer * answer)
+{
+  g_free (answer->location);
+  g_clear_pointer (&answer->video, g_bytes_unref);
+}
+
+typedef enum
+{
+  RANGE_NONE,                   /* no usable Range: send everything */
+  RANGE_SATISFIABLE,
+  RANGE_UNSATISFIABLE,
+} RangeResult;
+
+static gboolean
+parse_decimal (const gchar ** cursor, guint64 * value)
+{
+  gchar *end;
+
+  if (!g_ascii_isdigit (**cursor))
+    return FALSE;
+  *value = g_ascii_strtoull (*cursor, &end, 10);
+  *cursor = end;
+  return TRUE;
+}
+
+/* Reads one "bytes=N-", "bytes=N-M" or "bytes=-S" range. Multiple ranges
+ * and malformed headers are ignored, as RFC 9110 allows. */
+static RangeResult
+parse_single_range (const gchar * header, gsize total, gsize * start,
+    gsize * length)
+{
+  const gchar *cursor = header;
+  guint64 first, last, suffix;
+
+  if (header == NULL || g_ascii_strncasecmp (cursor, "bytes", 5) != 0)
+    return RANGE_NONE;
+  cursor += 5;
+  while (*cursor == ' ')
+    cursor++;
+  if (*cursor++ != '=' || strchr (cursor, ',') != NULL)
+    return RANGE_NONE;
+  while (*cursor == ' ')
+    cursor++;
+
+  if (*cursor == '-') {
+    cursor++;
+    if (!parse_decimal (&cursor, &suffix) || *cursor != '\0')
+      return RANGE_NONE;
+    if (suffix == 0 || total == 0)
+      return RANGE_UNSATISFIABLE;
+    *start = suffix < total ? total - suffix : 0;
+    *length = total - *start;
+    return RANGE_SATISFIABLE;
+  }
+
+  if (!parse_decimal (&cursor, &first) || *cursor++ != '-')
+    return RANGE_NONE;
+  last = G_MAXUINT64;
+  if (*cursor != '\0' && (!parse_decimal (&cursor, &last) || last < first))
+    return RANGE_NONE;
+  if (*cursor != '\0')
+    return RANGE_NONE;
+  if (first >= total)
+    return RANGE_UNSATISFIABLE;
+
+  *start = first;
+  *length = MIN (last, total - 1) - first + 1;
+  return RANGE_SATISFIABLE;
+}
+
+static void
+plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
+    VideoAnswer * answer)
+{
+  RangeResult range_result = RANGE_NONE;
+  const LumaEmulatorVideoFaults *faults = &entry->faults;
+
+  answer->video = g_bytes_ref (entry->video);
+  answer->total = g_bytes_get_size (entry->video);
+  answer->start = 0;
+  answer->length = answer->total;
+
+  if (!faults->ignore_range)
+    range_result = parse_single_range (range, answer->total, &answer->start,
+        &answer->length);
+  if (range_result == RANGE_UNSATISFIABLE) {
+    answer->kind = VIDEO_UNSATISFIABLE;
+    answer->status = SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE;
+    return;
+  }
+
+  answer->kind = VIDEO_CONTENT;
+  answer->partial = range_result == RANGE_SATISFIABLE;
+  answer->status = answer->partial ? SOUP_STATUS_PARTIAL_CONTENT :
+      SOUP_STATUS_OK;
+  answer->delivery = DELIVERY_WHOLE;
+
+  /* a HEAD answer has no body to cut short */
+  if (is_head)
+    return;
+
+  if (faults->stall && (faults->stall_after == 0
+          || faults->stall_after < answer->length)) {
+    answer->delivery = DELIVERY_STALL;
+    answer->cut = faults->stall_after;
+  } else if (entry->drop_left > 0 && faults->drop_after < answer->length) {
+    entry->drop_left--;
+    answer->delivery = DELIVERY_DROP;
+    answer->cut = faults->drop_after;
+  }
+}
+
+/* Decides the answer to a request for a task's file, and counts it. */
+static void
+plan_video_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
+    VideoAnswer * answer)
+{
+  entry->video_requests++;
+  g_free (entry->last_range);
+  entry->last_range = g_strdup (range);
+
+  if (entry->faults.fail_status != 0 && entry->fail_left > 0) {
+    if (entry->fail_left != G_MAXUINT)
+      entry->fail_left--;
+    answer->kind = VIDEO_FAIL;
+    answer->status = entry->faults.fail_status;
+    answer->html = entry->faults.fail_html;
+  } else if (entry->redirect_to != NULL) {
+    answer->kind = VIDEO_REDIRECT;
+    answer->status = SOUP_STATUS_FOUND;
+    answer->location = g_strdup (entry->redirect_to);
+  } else if (!entry->known || entry->video == NULL) {
+    answer->kind = VIDEO_NOT_FOUND;
+    answer->status = SOUP_STATUS_NOT_FOUND;
+  } else {
+    plan_content (entry, is_head, range, answer);
+  }
+}
+
+/* --- the result-file host: cutting a connection short --- */
+
+/* Waits until libsoup has written the part of the body that should get
+ * through, then takes the connection away from it and closes it: the client
+ * sees a Content-Length that is never reached. */
+typedef struct
+{
+  LumaEmulator *em;
+  SoupServerMessage *msg;
+  gboolean finished;            /* libsoup is done with msg on its own */
+  gboolean scheduled;
+} ConnectionDrop;
+
+static void
+connection_drop_free (ConnectionDrop * drop)
+{
+  g_signal_handlers_disconnect_by_data (drop->msg, drop);
+  g_object_unref (drop->msg);
+  g_free (drop);
+}
+
+static void
+close_stolen_connection (SoupServerMessage * msg)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GIOStream) stream = NULL;
+
+  if (soup_server_message_get_socket (msg) != NULL)
+    socket = g_object_ref (soup_server_message_get_socket (msg));
+
+  stream = soup_server_message_steal_connection (msg);
+  if (stream != NULL)
+    g_io_stream_close (stream, NULL, NULL);
+  /* the stream may wrap the socket without owning it: make sure the peer
+   * sees the end of the connection now */
+  if (socket != NULL)
+    g_socket_close (socket, NULL);
+}
+
+static gboolean
+drop_connection_now (gpointer user_data)
+{
+  ConnectionDrop *drop = user_data;
+
+  if (!drop->finished && !drop->em->shutting_down) {
+    g_signal_handlers_disconnect_by_data (drop->msg, drop);
+    close_stolen_connection (drop->msg);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Stealing from inside libsoup's own write loop is not safe: do it from
+ * an idle, once the message has paused itself for want of body. */
+static void
+on_drop_point_reached (SoupServerMessage * msg G_GNUC_UNUSED,
+    gpointer user_data)
+{
+  ConnectionDrop *drop = user_data;
+  GSource *source;
+
+  if (drop->scheduled)
+    return;
+  drop->scheduled = TRUE;
+
+  source = g_idle_source_new ();
+  g_source_set_callback (source, drop_connection_now, drop,
+      (GDestroyNotify) connection_drop_free);
+  g_source_attach (source, drop->em->context);
+  g_source_unref (source);
+}
+
+static void
+on_drop_message_finished (SoupServerMessage * msg G_GNUC_UNUSED,
+    gpointer user_data)
+{
+  ConnectionDrop *drop = user_data;
+
+  drop->finished = TRUE;
+  if (!drop->scheduled)
+    connection_drop_free (drop);
+}
+
+static void
+arm_connection_drop (LumaEmulator * em, SoupServerMessage * msg,
+    gboolean right_after_headers)
+{
+  ConnectionDrop *drop = g_new0 (ConnectionDrop, 1);
+
+  drop->em = em;
+  drop->msg = g_object_ref (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_drop_message_finished),
+      drop);
+  g_signal_connect (msg, right_after_headers ? "wrote-headers" :
+      "wrote-chunk", G_CALLBACK (on_drop_point_reached), drop);
+}
+
+/* --- the result-file host: sending the answer --- */
+
+static void
+send_text (SoupServerMessage * msg, guint status, const gchar * content_type,
+    const gchar * text)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY,
+      text, strlen (text));
+}
+
+static void
+send_failure (SoupServerMessage * msg, const VideoAnswer * answer)
+{
+  const gchar *phrase = soup_status_get_phrase (answer->status);
+  g_autofree gchar *text = NULL;
+
+  /* what a CDN that blocks a client tends to send */
+  if (answer->html) {
+    text = g_strdup_printf ("<html>\n<head><title>%u %s</title></head>\n"
+        "<body>\n<h1>Access denied</h1>\n"
+        "<p>You don't have permission to access this resource.</p>\n"
+        "</body>\n</html>\n", answer->status, phrase);
+    send_text (msg, answer->status, "text/html; charset=utf-8", text);
+  } else {
+    text = g_strdup_printf ("%u %s\n", answer->status, phrase);
+    send_text (msg, answer->status, "text/plain; charset=utf-8", text);
+  }
+}
+
+static void
+send_redirect (SoupServerMessage * msg, const VideoAnswer * answer)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  /* verbatim, not resolved against the request: any scheme goes */
+  soup_server_message_set_status (msg, answer->status, NULL);
+  soup_message_headers_replace (headers, "Location", answer->location);
+  soup_message_headers_set_content_length (headers, 0);
+}
+
+static void
+send_unsatisfiable (SoupServerMessage * msg, const VideoAnswer * answer)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autofree gchar *content_range = g_strdup_printf ("bytes */%"
+      G_GSIZE_FORMAT, answer->total);
+
+  soup_server_message_set_status (msg, answer->status, NULL);
+  soup_message_headers_replace (headers, "Content-Range", content_range);
+  soup_message_headers_set_content_length (headers, 0);
+}
+
+static void
+append_video_slice (SoupMessageBody * body, const VideoAnswer * answer,
+    gsize length)
+{
+  g_autoptr (GBytes) slice = NULL;
+
+  if (length == 0)
+    return;
+  slice = g_bytes_new_from_bytes (answer->video, answer->start, length);
+  soup_message_body_append_bytes (body, slice);
+}
+
+static void
+send_content (LumaEmulator * em, SoupServerMessage * msg,
+    const VideoAnswer * answer)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  gboolean is_head = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
+
+  if (answer->delivery == DELIVERY_STALL && answer->cut == 0) {
+    /* not even a status line: the client waits for headers forever */
+    soup_server_message_pause (msg);
+    return;
+  }
+
+  soup_server_message_set_status (msg, answer->status, NULL);
+  soup_message_headers_set_content_type (headers, "video/mp4", NULL);
+  soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
+  /* the full length, also when less will come */
+  soup_message_headers_set_content_length (headers, answer->length);
+  if (answer->partial)
+    soup_message_headers_set_content_range (headers, answer->start,
+        answer->start + answer->length - 1, answer->total);
+
+  /* Not accumulating keeps libsoup from applying Range on its own to a 200
+   * (ignore_range) and from copying the file. */
+  soup_message_body_set_accumulate (body, FALSE);
+  if (is_head)
+    return;
+
+  switch (answer->delivery) {
+    case DELIVERY_WHOLE:
+      append_video_slice (body, answer, answer->length);
+      soup_message_body_complete (body);
+      break;
+    case DELIVERY_STALL:
+      /* libsoup pauses the message by itself when the body runs out */
+      append_video_slice (body, answer, answer->cut);
+      break;
+    case DELIVERY_DROP:
+      append_video_slice (body, answer, answer->cut);
+      arm_connection_drop (em, msg, answer->cut == 0);
+      break;
+  }
+}
+
+static void
+send_video_answer (LumaEmulator * em, SoupServerMessage * msg,
+    const VideoAnswer * answer)
+{
+  switch (answer->kind) {
+    case VIDEO_NOT_FOUND:
+      send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
+          "404 Not Found\n");
+      break;
+    case VIDEO_FAIL:
+      send_failure (msg, answer);
+      break;
+    case VIDEO_REDIRECT:
+      send_redirect (msg, answer);
+      break;
+    case VIDEO_UNSATISFIABLE:
+      send_unsatisfiable (msg, answer);
+      break;
+    case VIDEO_CONTENT:
+      send_content (em, msg, answer);
+      break;
+  }
+}
+
+static void
+handle_video_request (SoupServer * server G_GNUC_UNUSED,
+    SoupServerMessage * msg, const char *path,
+    GHashTable * query G_GNUC_UNUSED, gpointer user_data)
+{
+  LumaEmulator *em = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const gchar *method = soup_server_message_get_method (msg);
+  g_autofree gchar *task_id = task_id_from_result_path (path);
+  VideoAnswer answer = { 0, };   /* VIDEO_NOT_FOUND */
+
+  g_mutex_lock (&em->lock);
+  /* the key must never reach this host, whatever the path */
+  if (soup_message_headers_get_one (headers, "Authorization") != NULL)
+    em->video_auth_requests++;
+
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
+    g_mutex_unlock (&em->lock);
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        NULL);
+    return;
+  }
+
+  if (task_id != NULL)
+    plan_video_answer (lookup_entry (em, task_id, TRUE),
+        method == SOUP_METHOD_HEAD,
+        soup_message_headers_get_one (headers, "Range"), &answer);
+  g_mutex_unlock (&em->lock);
+
+  send_video_answer (em, msg, &answer);
+  video_answer_clear (&answer);
+}
+
+/* --- the emulator thread --- */
+
+static SoupServer *
+listen_on_loopback (guint port, guint * bound_port, GError ** error)
+{
+  g_autoptr (SoupServer) server = soup_server_new ("server-header",
+      "luma-emulator ", NULL);
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback,
+      port);
+  g_autoptr (GSocketAddress) bound_address = NULL;
+  GSList *listeners;
+
+  if (!soup_server_listen (server, address, 0, error))
+    return NULL;
+
+  /* from the socket, as soup_server_get_uris () leaks in libsoup 3.2 */
+  listeners = soup_server_get_listeners (server);
+  bound_address = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (bound_address == NULL)
+    return NULL;
+  *bound_port =
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound_address));
+
+  return g_steal_pointer (&server);
+}
+
+static gboolean
+create_servers (LumaEmulator * em, guint * api_port, guint * video_port,
+    GError ** error)
+{
+  em->api_server = listen_on_loopback (em->wanted_api_port, api_port, error);
+  if (em->api_server == NULL)
+    return FALSE;
+  em->video_server = listen_on_loopback (em->wanted_video_port, video_port,
+      error);
+  if (em->video_server == NULL)
+    return FALSE;
+
+  /* default handlers: every path comes to us, to be counted */
+  soup_server_add_handler (em->api_server, NULL, handle_api_request, em,
+      NULL);
+  soup_server_add_handler (em->video_server, NULL, handle_video_request, em,
+      NULL);
+  return TRUE;
+}
+
+static void
+destroy_servers (LumaEmulator * em)
+{
+  guint i;
+
+  /* so that a pending connection drop leaves the messages alone */
+  em->shutting_down = TRUE;
+
+  /* closes every connection, stalled ones included */
+  if (em->api_server != NULL)
+    soup_server_disconnect (em->api_server);
+  if (em->video_server != NULL)
+    soup_server_disconnect (em->video_server);
+  g_clear_object (&em->api_server);
+  g_clear_object (&em->video_server);
+
+  /* let libsoup finish what it queued while disconnecting */
+  for (i = 0; i < 100 && g_main_context_iteration (em->context, FALSE); i++);
+}
+
+static void
+report_started (LumaEmulator * em, guint api_port, guint video_port,
+    GError * error)
+{
+  g_mutex_lock (&em->lock);
+  em->start_error = error;
+  if (error == NULL) {
+    em->api_port = api_port;
+    em->video_port = video_port;
+  }
+  em->start_done = TRUE;
+  g_cond_signal (&em->start_cond);
+  g_mutex_unlock (&em->lock);
+}
+
+static gpointer
+emulator_thread_main (gpointer user_data)
+{
+  LumaEmulator *em = user_data;
+  GError *error = NULL;
+  guint api_port = 0, video_port = 0;
+
+  em->context = g_main_context_new ();
+  em->loop = g_main_loop_new (em->context, FALSE);
+  /* libsoup attaches its sources to the thread-default context */
+  g_main_context_push_thread_default (em->context);
+
+  if (create_servers (em, &api_port, &video_port, &error)) {
+    report_started (em, api_port, video_port, NULL);
+    g_main_loop_run (em->loop);
+  } else {
+    report_started (em, 0, 0, error);
+  }
+
+  destroy_servers (em);
+  g_main_context_pop_thread_default (em->context);
+  return NULL;
+}
+
+static gboolean
+quit_emulator_loop (gpointer user_data)
+{
+  LumaEmulator *em = user_data;
+
+  g_main_loop_quit (em->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* --- public API --- */
+
+LumaEmulator *
+luma_emulator_new (const gchar * api_key)
+{
+  LumaEmulator *em = g_new0 (LumaEmulator, 1);
+
+  g_mutex_init (&em->lock);
+  g_cond_init (&em->start_cond);
+  em->api_key = g_strdup (api_key);
+  em->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      (GDestroyNotify) task_entry_free);
+  return em;
+}
+
+gboolean
+luma_emulator_start (LumaEmulator * em, guint api_port, guint video_port,
+    GError ** error)
+{
+  g_return_val_if_fail (em != NULL, FALSE);
+  g_return_val_if_fail (em->thread == NULL, FALSE);
+
+  em->wanted_api_port = api_port;
+  em->wanted_video_port = video_port;
+  em->thread = g_thread_new ("luma-emulator", emulator_thread_main, em);
+
+  g_mutex_lock (&em->lock);
+  while (!em->start_done)
+    g_cond_wait (&em->start_cond, &em->lock);
+  if (em->start_error != NULL) {
+    g_propagate_error (error, g_steal_pointer (&em->start_error));
+    g_mutex_unlock (&em->lock);
+    g_thread_join (g_steal_pointer (&em->thread));
+    g_clear_pointer (&em->loop, g_main_loop_unref);
+    g_clear_pointer (&em->context, g_main_context_unref);
+    return FALSE;
+  }
+  g_mutex_unlock (&em->lock);
+  return TRUE;
+}
+
+void
+luma_emulator_free (LumaEmulator * em)
+{
+  GSource *source;
+
+  if (em == NULL)
+    return;
+
+  if (em->thread != NULL) {
+    /* a source rather than g_main_loop_quit (): it cannot be lost if the
+     * loop has not started running yet */
+    source = g_idle_source_new ();
+    g_source_set_callback (source, quit_emulator_loop, em, NULL);
+    g_source_attach (source, em->context);
+    g_source_unref (source);
+    g_thread_join (em->thread);
+  }
+  g_clear_pointer (&em->loop, g_main_loop_unref);
+  g_clear_pointer (&em->context, g_main_context_unref);
+
+  g_hash_table_unref (em->entries);
+  g_free (em->api_key);
+  g_clear_error (&em->start_error);
+  g_cond_clear (&em->start_cond);
+  g_mutex_clear (&em->lock);
+  g_free (em);
+}
+
+static gchar *
+local_url (LumaEmulator * em, const guint * port)
+{
+  gchar *url = NULL;
+
+  g_mutex_lock (&em->lock);
+  if (*port != 0)
+    url = g_strdup_printf ("http://127.0.0.1:%u", *port);
+  g_mutex_unlock (&em->lock);
+  return url;
+}
+
+gchar *
+luma_emulator_get_api_url (LumaEmulator * em)
+{
+  return local_url (em, &em->api_port);
+}
+
+gchar *
+luma_emulator_get_video_url_base (LumaEmulator * em)
+{
+  return local_url (em, &em->video_port);
+}
+
+static void
+replace_string (gchar ** field, const gchar * value)
+{
+  g_free (*field);
+  *field = g_strdup (value);
+}
+
+void
+luma_emulator_add_task (LumaEmulator * em, const LumaEmulatorTask * task)
+{
+  TaskEntry *entry;
+
+  g_return_if_fail (task != NULL && task->task_id != NULL);
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task->task_id, TRUE);
+  entry->known = TRUE;
+  g_clear_pointer (&entry->video, g_bytes_unref);
+  if (task->video != NULL)
+    entry->video = g_bytes_ref (task->video);
+  entry->generating_polls = task->generating_polls;
+  entry->generating_ms = task->generating_ms;
+  entry->final_flag = task->final_flag;
+  replace_string (&entry->error_code, task->error_code);
+  replace_string (&entry->error_message, task->error_message);
+  replace_string (&entry->prompt, task->prompt);
+  entry->create_time_ms = g_get_real_time () / 1000;
+
+  /* a task added again starts over */
+  entry->record_answers = 0;
+  entry->finished = FALSE;
+  entry->complete_time_ms = 0;
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_set_video_faults (LumaEmulator * em, const gchar * task_id,
+    const LumaEmulatorVideoFaults * faults)
+{
+  static const LumaEmulatorVideoFaults no_faults = { 0, };
+  TaskEntry *entry;
+
+  g_return_if_fail (task_id != NULL);
+  if (faults == NULL)
+    faults = &no_faults;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, TRUE);
+  entry->faults = *faults;
+  entry->faults.redirect_to = NULL;
+  replace_string (&entry->redirect_to, faults->redirect_to);
+  entry->fail_left = faults->fail_count;
+  entry->drop_left = faults->drop_count;
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_set_result_url (LumaEmulator * em, const gchar * task_id,
+    const gchar * url)
+{
+  g_return_if_fail (task_id != NULL);
+
+  g_mutex_lock (&em->lock);
+  replace_string (&lookup_entry (em, task_id, TRUE)->result_url, url);
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_push_record_reply (LumaEmulator * em, const gchar * task_id,
+    guint http_status, const gchar * retry_after, const gchar * content_type,
+    const gchar * body)
+{
+  ScriptedReply *reply;
+
+  g_return_if_fail (task_id != NULL);
+
+  reply = g_new0 (ScriptedReply, 1);
+  reply->http_status = http_status;
+  reply->retry_after = g_strdup (retry_after);
+  reply->content_type = g_strdup (content_type);
+  reply->body = g_strdup (body);
+
+  g_mutex_lock (&em->lock);
+  g_queue_push_tail (&lookup_entry (em, task_id, TRUE)->scripted, reply);
+  g_mutex_unlock (&em->lock);
+}
+
+guint
+luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id)
+{
+  TaskEntry *entry;
+  guint count;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, FALSE);
+  count = entry != NULL ? entry->record_requests : 0;
+  g_mutex_unlock (&em->lock);
+  return count;
+}
+
+guint
+luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id)
+{
+  TaskEntry *entry;
+  guint count;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, FALSE);
+  count = entry != NULL ? entry->video_requests : 0;
+  g_mutex_unlock (&em->lock);
+  return count;
+}
+
+guint
+luma_emulator_get_video_auth_requests (LumaEmulator * em)
+{
+  guint count;
+
+  g_mutex_lock (&em->lock);
+  count = em->video_auth_requests;
+  g_mutex_unlock (&em->lock);
+  return count;
+}
+
+gchar *
+luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id)
+{
+  TaskEntry *entry;
+  gchar *range;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, FALSE);
+  range = entry != NULL ? g_strdup (entry->last_range) : NULL;
+  g_mutex_unlock (&em->lock);
+  return range;
+}
