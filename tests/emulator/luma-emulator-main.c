@@ -326,7 +326,7 @@ main (int argc, char **argv)
         "ID=PATH[,generating-ms=MS][,flag=F]"},
     {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
         "Also write the KIE_API_URL line into FILE once listening", "FILE"},
-    {NULL}
+    G_OPTION_ENTRY_NULL
   };
 
   setlocale (LC_ALL, "");

@@ -1152,8 +1152,11 @@ luma_emulator_start (LumaEmulator * em, guint api_port, guint video_port,
   g_return_val_if_fail (em != NULL, FALSE);
   g_return_val_if_fail (em->thread == NULL, FALSE);
 
+  g_mutex_lock (&em->lock);
+  em->start_done = FALSE;
   em->wanted_api_port = api_port;
   em->wanted_video_port = video_port;
+  g_mutex_unlock (&em->lock);
   em->thread = g_thread_new ("luma-emulator", emulator_thread_main, em);
 
   g_mutex_lock (&em->lock);
