@@ -271,13 +271,18 @@ at_end (LumaStream * stream)
 }
 
 static void
-set_read_error (LumaStream * stream, GError ** error, guint attempts,
+set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
     GError * cause)
 {
-  g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_READ,
-      _("Reading the video from %s failed at byte %" G_GUINT64_FORMAT
-          " after %u attempts: %s"), g_uri_get_host (stream->uri),
-      stream->offset, attempts, cause->message);
+  if (stream->http_status == 0)
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_OPEN,
+        _("Could not download the video from %s (%u attempts): %s"),
+        g_uri_get_host (stream->uri), attempts, cause->message);
+  else
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_READ,
+        _("Reading the video from %s failed at byte %" G_GUINT64_FORMAT
+            " after %u attempts: %s"), g_uri_get_host (stream->uri),
+        stream->offset, attempts, cause->message);
 }
 
 /* One read from the open body; 0 only at the true end of the file. A body
@@ -326,7 +331,7 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
       return -1;
     }
     if (attempt >= stream->retries) {
-      set_read_error (stream, error, attempt + 1, cause);
+      set_gave_up_error (stream, error, attempt + 1, cause);
       return -1;
     }
     if (!luma_http_sleep (luma_http_backoff (RESUME_BACKOFF_BASE_MS, attempt),

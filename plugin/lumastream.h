@@ -16,6 +16,7 @@ typedef enum {
   LUMA_STREAM_ERROR_BLOCKED,    /* 403 with an HTML page: a CDN turned us away */
   LUMA_STREAM_ERROR_HTTP,       /* another status that is not a success */
   LUMA_STREAM_ERROR_CHANGED,    /* the file is not the one streaming began with */
+  LUMA_STREAM_ERROR_OPEN,       /* no answer could be had, retries spent */
   LUMA_STREAM_ERROR_READ,       /* the body could not be read, retries spent */
 } LumaStreamError;
 

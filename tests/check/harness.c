@@ -14,11 +14,13 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, LumaRun * run)
   GstMapInfo map;
   guint64 expected = run->first_offset + run->data->len;
 
+  if (run->data->len > 0 && GST_BUFFER_OFFSET (buffer) != expected) {
+    run->restarts++;
+    g_byte_array_set_size (run->data, 0);
+  }
   if (run->data->len == 0)
     run->first_offset = expected = GST_BUFFER_OFFSET (buffer);
-  if (GST_BUFFER_OFFSET (buffer) != expected
-      || GST_BUFFER_OFFSET_END (buffer) !=
-      expected + gst_buffer_get_size (buffer))
+  if (GST_BUFFER_OFFSET_END (buffer) != expected + gst_buffer_get_size (buffer))
     run->offsets_contiguous = FALSE;
   gst_buffer_map (buffer, &map, GST_MAP_READ);
   g_byte_array_append (run->data, map.data, map.size);
@@ -102,6 +104,30 @@ handle_message (LumaRun * run, GstMessage * msg)
       break;
   }
   return FALSE;
+}
+
+void
+luma_run_preroll (LumaRun * run, guint timeout_s)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    GstMessage *msg;
+    gboolean prerolled;
+
+    fail_unless (left > 0, "the pipeline did not preroll in %u s", timeout_s);
+    msg = gst_bus_timed_pop (bus, left * GST_USECOND);
+    if (msg == NULL)
+      continue;
+    prerolled = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ASYNC_DONE;
+    fail_if (handle_message (run, msg), "the pipeline ended while prerolling");
+    gst_message_unref (msg);
+    if (prerolled)
+      return;
+  }
 }
 
 void
@@ -192,7 +218,7 @@ luma_test_random_bytes (gsize size, guint32 seed)
 }
 
 GBytes *
-luma_test_make_mp4 (guint frames)
+luma_test_make_mp4 (guint frames, gboolean noisy)
 {
   g_autofree gchar *path = NULL;
   g_autofree gchar *desc = NULL;
@@ -205,10 +231,11 @@ luma_test_make_mp4 (guint frames)
 
   fail_unless (fd >= 0);
   g_close (fd, NULL);
-  desc = g_strdup_printf ("videotestsrc num-buffers=%u ! video/x-raw,"
-      "format=I420,width=160,height=120,framerate=25/1 ! x264enc "
+  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=%s ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=25/1 ! x264enc "
       "speed-preset=ultrafast key-int-max=25 ! mp4mux ! filesink location=%s",
-      frames, path);
+      frames, noisy ? "snow" : "ball", noisy ? 320 : 160, noisy ? 240 : 120,
+      path);
   pipeline = gst_parse_launch (desc, &error);
   fail_unless (pipeline != NULL, "%s", error ? error->message : "");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);

@@ -18,7 +18,9 @@ typedef struct
   GstElement *src;
   GByteArray *data;             /* what reached the fakesink, in order */
   gboolean offsets_contiguous;  /* each buffer's offset follows the last */
-  guint64 first_offset;
+  guint64 first_offset;         /* of the bytes in data */
+  guint restarts;               /* buffers that did not follow the last (seeks):
+                                 * data then holds what came from there on */
   GstMessage *error;            /* the first error, or NULL */
   GPtrArray *warnings;          /* GstMessage */
   gboolean eos;
@@ -36,6 +38,8 @@ LumaRun *luma_run_new (LumaEmulator * em, const gchar * task_id,
 /* Plays until EOS or an error, at most @timeout_s seconds (a test failure
  * after that). Stops at EOS or error; the pipeline is left in PLAYING. */
 void luma_run_until_done (LumaRun * run, guint timeout_s);
+/* Sets PAUSED and handles messages until the pipeline has prerolled. */
+void luma_run_preroll (LumaRun * run, guint timeout_s);
 /* Handles the bus messages that arrived without blocking. */
 void luma_run_drain_bus (LumaRun * run);
 void luma_run_free (LumaRun * run);
@@ -46,8 +50,9 @@ const GstStructure *luma_run_assert_error (LumaRun * run, gint code,
     const gchar * words);
 
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
-/* An H.264 MP4 of @frames frames at 25 fps (moov at the end). */
-GBytes *luma_test_make_mp4 (guint frames);
+/* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
+ * are large (about 11 kB a frame), the others small. */
+GBytes *luma_test_make_mp4 (guint frames, gboolean noisy);
 /* A running emulator with the test key. */
 LumaEmulator *luma_test_emulator_new (void);
 void luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,

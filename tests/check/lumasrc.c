@@ -37,6 +37,8 @@ assert_output_is (LumaRun * run, GBytes * expected)
   fail_unless (memcmp (run->data->data, bytes, size) == 0,
       "the output differs from the served file");
   fail_unless (run->offsets_contiguous);
+  fail_unless_equals_int (run->restarts, 0);
+  fail_unless_equals_uint64 (run->first_offset, 0);
 }
 
 static gint
@@ -469,7 +471,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_decodebin_plays_the_video)
 {
-  g_autoptr (GBytes) mp4 = luma_test_make_mp4 (50);
+  g_autoptr (GBytes) mp4 = luma_test_make_mp4 (50, FALSE);
   LumaRun *run;
 
   luma_test_add_ready_task (em, "t-mp4", mp4);

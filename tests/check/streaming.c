@@ -1,0 +1,396 @@
+/* gst-luma: lumasrc as a network source: seeking, Range ignored, resume,
+ * expiry, CDN blocks, timeouts, redirects, cancellation
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+
+#define TASK "t-stream"
+
+static LumaEmulator *em;
+static GBytes *video;
+
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (1024 * 1024 + 333, 7);
+  luma_test_add_ready_task (em, TASK, video);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+static void
+set_faults (const LumaEmulatorVideoFaults * faults)
+{
+  luma_emulator_set_video_faults (em, TASK, faults);
+}
+
+/* The bytes from @offset on, exactly, and nothing else. */
+static void
+assert_output_from (LumaRun * run, guint64 offset)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (video, &size);
+
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_uint64 (run->first_offset, offset);
+  fail_unless_equals_uint64 (run->data->len, size - offset);
+  fail_unless (memcmp (run->data->data, bytes + offset, size - offset) == 0,
+      "the output differs from the file");
+  fail_unless (run->offsets_contiguous);
+}
+
+static LumaRun *
+run_to_end (gint retries, guint timeout)
+{
+  LumaRun *run = luma_run_new (em, TASK, NULL);
+
+  if (retries >= 0)
+    g_object_set (run->src, "retries", retries, NULL);
+  if (timeout > 0)
+    g_object_set (run->src, "timeout", timeout, NULL);
+  luma_run_until_done (run, 60);
+  return run;
+}
+
+static void
+check_seek_to (guint64 offset)
+{
+  LumaRun *run = luma_run_new (em, TASK, NULL);
+
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, offset));
+  luma_run_until_done (run, 30);
+  assert_output_from (run, offset);
+  luma_run_free (run);
+}
+
+GST_START_TEST (test_seek_to_byte_n)
+{
+  g_autofree gchar *range = NULL;
+
+  check_seek_to (500001);
+  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_string (range, "bytes=500001-");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_range_ignored_gives_right_bytes)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+
+  faults.ignore_range = TRUE;
+  set_faults (&faults);
+  check_seek_to (700003);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_size_and_scheduling_known_at_preroll)
+{
+  LumaRun *run = luma_run_new (em, TASK, NULL);
+  gint64 duration = 0;
+  GstQuery *query;
+  GstSchedulingFlags flags;
+
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_query_duration (run->src, GST_FORMAT_BYTES,
+          &duration));
+  fail_unless_equals_int64 (duration, g_bytes_get_size (video));
+  luma_run_drain_bus (run);
+  fail_unless (run->duration_changed);
+
+  query = gst_query_new_scheduling ();
+  fail_unless (gst_element_query (run->src, query));
+  gst_query_parse_scheduling (query, &flags, NULL, NULL, NULL);
+  fail_unless (flags & GST_SCHEDULING_FLAG_BANDWIDTH_LIMITED);
+  fail_unless (flags & GST_SCHEDULING_FLAG_SEEKABLE);
+  gst_query_unref (query);
+
+  query = gst_query_new_seeking (GST_FORMAT_BYTES);
+  fail_unless (gst_element_query (run->src, query));
+  {
+    gboolean seekable = FALSE;
+
+    gst_query_parse_seeking (query, NULL, &seekable, NULL, NULL);
+    fail_unless (seekable);
+  }
+  gst_query_unref (query);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_moov_at_end_plays_to_eos)
+{
+  /* qtdemux only seeks over an mdat in files larger than 4 MiB */
+  g_autoptr (GBytes) mp4 = luma_test_make_mp4 (450, TRUE);
+  g_autofree gchar *range = NULL;
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-moov", mp4);
+  run = luma_run_new (em, "t-moov", "qtdemux ! fakesink sync=false");
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  /* qtdemux jumped over mdat to the moov, then back */
+  fail_unless (luma_emulator_get_video_requests (em, "t-moov") >= 2);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_drops_mid_body_resumed)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+  g_autofree gchar *range = NULL;
+
+  faults.drop_after = 200000;
+  faults.drop_count = 3;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  assert_output_from (run, 0);
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 4);
+  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless (range != NULL && g_str_has_prefix (range, "bytes="));
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_drops_beyond_retries_fail)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.drop_after = 0;
+  faults.drop_count = G_MAXUINT;
+  set_faults (&faults);
+  run = run_to_end (2, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "after 3 attempts");
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 3);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_expired_url_renewed)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.fail_status = 403;
+  faults.fail_count = 1;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  assert_output_from (run, 0);
+  /* the record was read again for a fresh URL */
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 2);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_expired_for_good)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+  const GstStructure *details;
+  guint status = 0;
+
+  faults.fail_status = 410;
+  faults.fail_count = G_MAXUINT;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND,
+      "has expired");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND, TASK);
+  fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
+          &status));
+  fail_unless_equals_int (status, 410);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_html_403_is_a_cdn_block)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+  g_autoptr (GError) error = NULL;
+
+  faults.fail_status = 403;
+  faults.fail_count = G_MAXUINT;
+  faults.fail_html = TRUE;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "CDN block");
+  gst_message_parse_error (run->error, &error, NULL);
+  fail_unless (error->code != GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stall_times_out)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.stall = TRUE;
+  faults.stall_after = 100000;
+  set_faults (&faults);
+  run = run_to_end (0, 1);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "timeout");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stall_before_headers_times_out)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.stall = TRUE;
+  set_faults (&faults);
+  run = run_to_end (1, 1);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "timeout");
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 2);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_connection_refused_named)
+{
+  LumaRun *run;
+
+  luma_emulator_set_result_url (em, TASK, "http://127.0.0.1:9/gone.mp4");
+  run = run_to_end (0, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "Connection refused");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stop_during_stall_is_prompt)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run = luma_run_new (em, TASK, NULL);
+  gint64 before, took;
+
+  faults.stall = TRUE;
+  faults.stall_after = 300000;
+  set_faults (&faults);
+  g_object_set (run->src, "timeout", 60, NULL);
+  luma_run_preroll (run, 20);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  g_usleep (300000);
+
+  before = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC, "stopping took %" G_GINT64_FORMAT " us",
+      took);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_redirect_to_other_host_without_key)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *base = luma_emulator_get_video_url_base (other);
+  g_autofree gchar *target = g_strconcat (base, "/r/" TASK "/1.mp4", NULL);
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  luma_test_add_ready_task (other, TASK, video);
+  faults.redirect_to = target;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  assert_output_from (run, 0);
+  fail_unless_equals_int (luma_emulator_get_video_requests (other, TASK), 1);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (other), 0);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  luma_run_free (run);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_redirect_to_file_refused)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.redirect_to = "file:///etc/passwd";
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "only http and https");
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_redirect_loop_bounded)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *self_url = g_strconcat (base, "/r/" TASK "/1.mp4", NULL);
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.redirect_to = self_url;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "redirect loop");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static Suite *
+streaming_suite (void)
+{
+  Suite *s = suite_create ("lumasrc-streaming");
+  TCase *tc = tcase_create ("streaming");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_seek_to_byte_n);
+  tcase_add_test (tc, test_range_ignored_gives_right_bytes);
+  tcase_add_test (tc, test_size_and_scheduling_known_at_preroll);
+  tcase_add_test (tc, test_moov_at_end_plays_to_eos);
+  tcase_add_test (tc, test_drops_mid_body_resumed);
+  tcase_add_test (tc, test_drops_beyond_retries_fail);
+  tcase_add_test (tc, test_expired_url_renewed);
+  tcase_add_test (tc, test_expired_for_good);
+  tcase_add_test (tc, test_html_403_is_a_cdn_block);
+  tcase_add_test (tc, test_stall_times_out);
+  tcase_add_test (tc, test_stall_before_headers_times_out);
+  tcase_add_test (tc, test_connection_refused_named);
+  tcase_add_test (tc, test_stop_during_stall_is_prompt);
+  tcase_add_test (tc, test_redirect_to_other_host_without_key);
+  tcase_add_test (tc, test_redirect_to_file_refused);
+  tcase_add_test (tc, test_redirect_loop_bounded);
+  return s;
+}
+
+GST_CHECK_MAIN (streaming);
