@@ -378,15 +378,6 @@ gst_luma_src_fail (GstLumaSrc * self, GError * error)
 
 /* ----- waiting for the task ----- */
 
-static LumaWaitParams
-wait_params (const LumaSettings * settings)
-{
-  LumaWaitParams params = {
-    settings->poll_interval, settings->wait_timeout, settings->retries
-  };
-
-  return params;
-}
 
 static gboolean
 gst_luma_src_use_record (GstLumaSrc * self, GstLumaRecord * record,
@@ -405,13 +396,18 @@ gst_luma_src_use_record (GstLumaSrc * self, GstLumaRecord * record,
   return TRUE;
 }
 
+/* @fresh: the record this process has (a URL that expired) is no good */
 static gboolean
-gst_luma_src_fetch_record (GstLumaSrc * self, GError ** error)
+gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  LumaWaitParams params = wait_params (&s->settings);
+  LumaWaitParams params = { s->settings.poll_interval,
+    s->settings.wait_timeout, s->settings.retries, fresh
+  };
   GstLumaRecord *record;
 
+  if (fresh)
+    luma_api_forget_task (s->api, task_id (self));
   record = luma_api_wait_for_task (s->api, task_id (self), &params,
       gst_luma_src_on_poll, self, self->cancellable, error);
   return record != NULL && gst_luma_src_use_record (self, record, error);
@@ -429,6 +425,40 @@ gst_luma_src_warn_callback_failed (GstLumaSrc * self)
           GST_LUMA_TASK_STATE_CALLBACK_FAILED), NULL);
 }
 
+/* What apps and muxers may show of the task: sent in the data flow
+ * (basesrc pushes it after the segment, before the next buffer), and
+ * posted too, since demuxers drop the tags that come before their pads
+ * exist, and the discoverer and apps read them from the bus. */
+static void
+gst_luma_src_send_tags (GstLumaSrc * self)
+{
+  const GstLumaRecord *record = self->streaming->record;
+  GstTagList *tags = gst_tag_list_new (GST_LUMA_TAG_TASK_ID, task_id (self),
+      NULL);
+
+  if (record->prompt != NULL)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION,
+        record->prompt, NULL);
+  if (record->source_url != NULL)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_LOCATION,
+        record->source_url, NULL);
+  if (record->complete_time >= 0) {
+    g_autoptr (GDateTime) utc =
+        g_date_time_new_from_unix_utc (record->complete_time / 1000);
+    g_autoptr (GstDateTime) when =
+        utc ? gst_date_time_new_from_g_date_time (g_date_time_ref (utc)) : NULL;
+
+    if (when != NULL)
+      gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_DATE_TIME, when,
+          NULL);
+  }
+  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_GLOBAL);
+  GST_DEBUG_OBJECT (self, "tags %" GST_PTR_FORMAT, tags);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_tag (GST_OBJECT (self), gst_tag_list_ref (tags)));
+  gst_element_send_event (GST_ELEMENT (self), gst_event_new_tag (tags));
+}
+
 static gboolean
 gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
 {
@@ -437,9 +467,10 @@ gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
   g_autofree gchar *done_text = NULL;
 
   gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START, start_text);
-  if (!gst_luma_src_fetch_record (self, error))
+  if (!gst_luma_src_fetch_record (self, FALSE, error))
     return FALSE;
 
+  gst_luma_src_send_tags (self);
   if (self->streaming->record->state == GST_LUMA_TASK_STATE_CALLBACK_FAILED)
     gst_luma_src_warn_callback_failed (self);
   done_text = g_strdup_printf (_("Task %s is ready"), task_id (self));
@@ -476,7 +507,7 @@ gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
 
   GST_INFO_OBJECT (self, "%s: reading the task's record again", cause->message);
   g_clear_error (&cause);
-  if (!gst_luma_src_fetch_record (self, error))
+  if (!gst_luma_src_fetch_record (self, TRUE, error))
     return -1;
   n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
   if (n < 0 && is_expired (cause))
@@ -1129,4 +1160,6 @@ gst_luma_src_class_init (GstLumaSrcClass * klass)
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_luma_src_create);
 
   gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
+  gst_tag_register (GST_LUMA_TAG_TASK_ID, GST_TAG_FLAG_META, G_TYPE_STRING,
+      "Luma task id", "The id of the KIE.AI Luma Modify task", NULL);
 }

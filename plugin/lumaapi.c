@@ -25,9 +25,84 @@ struct _LumaApi
   SoupSession *session;
   gchar *record_info_url;       /* without the query */
   gchar *api_key;
+  gchar *cache_scope;           /* the API and (a digest of) the key */
   gint last_code;
   guint last_http_status;
 };
+
+/* Finished tasks already read in this process, so that an editor opening
+ * the same luma:// URI several times (a discoverer, then a decoder per
+ * track) does not wait for a poll each time. Kept per API and key, and only
+ * for a while: result URLs are temporary, and one that has expired is
+ * forgotten at once. */
+#define CACHE_LIFETIME (10 * 60 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  GstLumaRecord *record;
+  gint64 stored_at;
+} CacheEntry;
+
+static GMutex cache_lock;
+static GHashTable *cache;       /* "scope\ntask id" -> CacheEntry */
+
+static void
+cache_entry_free (CacheEntry * entry)
+{
+  gst_luma_record_free (entry->record);
+  g_free (entry);
+}
+
+static gchar *
+cache_key (LumaApi * api, const gchar * task_id)
+{
+  return g_strconcat (api->cache_scope, "\n", task_id, NULL);
+}
+
+static GstLumaRecord *
+cache_lookup (LumaApi * api, const gchar * task_id)
+{
+  g_autofree gchar *key = cache_key (api, task_id);
+  GstLumaRecord *record = NULL;
+  CacheEntry *entry;
+
+  g_mutex_lock (&cache_lock);
+  entry = cache ? g_hash_table_lookup (cache, key) : NULL;
+  if (entry != NULL
+      && g_get_monotonic_time () - entry->stored_at > CACHE_LIFETIME)
+    g_hash_table_remove (cache, key);
+  else if (entry != NULL)
+    record = gst_luma_record_copy (entry->record);
+  g_mutex_unlock (&cache_lock);
+  return record;
+}
+
+static void
+cache_store (LumaApi * api, const gchar * task_id,
+    const GstLumaRecord * record)
+{
+  CacheEntry *entry = g_new0 (CacheEntry, 1);
+
+  entry->record = gst_luma_record_copy (record);
+  entry->stored_at = g_get_monotonic_time ();
+  g_mutex_lock (&cache_lock);
+  if (cache == NULL)
+    cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) cache_entry_free);
+  g_hash_table_replace (cache, cache_key (api, task_id), entry);
+  g_mutex_unlock (&cache_lock);
+}
+
+void
+luma_api_forget_task (LumaApi * api, const gchar * task_id)
+{
+  g_autofree gchar *key = cache_key (api, task_id);
+
+  g_mutex_lock (&cache_lock);
+  if (cache != NULL)
+    g_hash_table_remove (cache, key);
+  g_mutex_unlock (&cache_lock);
+}
 
 /* What one poll tells the wait loop to do next. */
 typedef enum {
@@ -44,6 +119,7 @@ luma_api_new (SoupSession * session, const gchar * api_url,
 {
   g_autoptr (GUri) base = luma_http_parse_url (api_url, error);
   LumaApi *api;
+  g_autofree gchar *digest = NULL;
   gsize len;
 
   if (base == NULL)
@@ -57,6 +133,9 @@ luma_api_new (SoupSession * session, const gchar * api_url,
   api->record_info_url = g_strdup_printf ("%.*s%s", (int) len, api_url,
       RECORD_INFO_PATH);
   api->api_key = g_strdup (api_key);
+  digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+      api_key ? api_key : "", -1);
+  api->cache_scope = g_strconcat (api->record_info_url, "\n", digest, NULL);
   return api;
 }
 
@@ -68,6 +147,7 @@ luma_api_free (LumaApi * api)
   g_object_unref (api->session);
   g_free (api->record_info_url);
   g_free (api->api_key);
+  g_free (api->cache_scope);
   g_free (api);
 }
 
@@ -256,7 +336,9 @@ report (LumaWaitFunc on_poll, gpointer user_data, LumaWaitStatus * status,
  * luma_api_wait_for_task:
  * @on_poll: (nullable): called after each record-info request
  *
- * Polls the task's record at once, then every poll interval, until the task
+ * Gives the record of a task this process has already seen finished, unless
+ * @params->fresh. Otherwise polls the task's record at once, then every
+ * poll interval, until the task
  * is finished (the record is returned), has failed, or the wait has lasted
  * longer than its timeout. Rate limits and maintenance are waited out
  * (honouring Retry-After); server and network errors are retried with a
@@ -272,6 +354,15 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
   LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL };
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
+  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
+
+  if (cached != NULL) {
+    status.state = cached->state;
+    status.record = cached;
+    if (on_poll != NULL)
+      on_poll (&status, user_data);
+    return cached;
+  }
 
   for (;;) {
     g_autoptr (GstLumaRecord) record = NULL;
@@ -284,6 +375,7 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
     report (on_poll, user_data, &status, record, start);
     switch (outcome) {
       case POLL_FINISHED:
+        cache_store (api, task_id, record);
         return g_steal_pointer (&record);
       case POLL_FAILED:
         g_propagate_error (error, g_steal_pointer (&poll_error));

@@ -28,6 +28,7 @@ typedef struct {
   guint poll_interval;          /* milliseconds */
   guint wait_timeout;           /* seconds, 0 = forever */
   guint retries;                /* for 5xx and transport errors in a row */
+  gboolean fresh;               /* ask the API even if the task is cached */
 } LumaWaitParams;
 
 /* What a wait has seen so far, for progress reports. */
@@ -48,6 +49,10 @@ void luma_api_free (LumaApi * api);
 GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error);
+
+/* Drops what this process remembers of a finished task, e.g. because its
+ * result URL has expired. */
+void luma_api_forget_task (LumaApi * api, const gchar * task_id);
 
 /* What the last answer said, for error details (0 when there was none). */
 gint luma_api_get_last_code (LumaApi * api);

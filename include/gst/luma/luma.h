@@ -72,6 +72,15 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  */
 #define GST_LUMA_PROGRESS_CODE "luma-wait"
 
+/**
+ * GST_LUMA_TAG_TASK_ID:
+ *
+ * A tag (G_TYPE_STRING) that lumasrc sends with the video: the task id.
+ * The task's prompt goes as GST_TAG_DESCRIPTION, its source video's URL as
+ * GST_TAG_LOCATION and its completion time as GST_TAG_DATE_TIME.
+ */
+#define GST_LUMA_TAG_TASK_ID "luma-task-id"
+
 /** GST_LUMA_FIELD_TASK_ID: (G_TYPE_STRING) the task id. */
 #define GST_LUMA_FIELD_TASK_ID "task-id"
 /** GST_LUMA_FIELD_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state. */
