@@ -32,6 +32,7 @@ typedef struct
   gchar *retry_after;
   gchar *content_type;
   gchar *body;
+  gchar *location;              /* a redirect's Location, or NULL */
 } ScriptedReply;
 
 /* All the emulator knows under one task id. An entry is made on first
@@ -78,6 +79,7 @@ struct _LumaEmulator
   gchar *api_key;               /* never changes after new () */
   GHashTable *entries;          /* task id -> TaskEntry */
   guint video_auth_requests;
+  guint api_auth_requests;
   guint api_port;               /* 0 until started */
   guint video_port;
 
@@ -106,6 +108,7 @@ scripted_reply_free (ScriptedReply * reply)
   g_free (reply->retry_after);
   g_free (reply->content_type);
   g_free (reply->body);
+  g_free (reply->location);
   g_free (reply);
 }
 
@@ -405,6 +408,8 @@ reply_scripted (SoupServerMessage * msg, const ScriptedReply * reply)
       reply->http_status != 0 ? reply->http_status : SOUP_STATUS_OK, NULL);
   if (reply->retry_after != NULL)
     soup_message_headers_replace (headers, "Retry-After", reply->retry_after);
+  if (reply->location != NULL)
+    soup_message_headers_replace (headers, "Location", reply->location);
   soup_server_message_set_response (msg,
       reply->content_type != NULL ? reply->content_type : "application/json",
       SOUP_MEMORY_COPY, body, strlen (body));
@@ -449,6 +454,9 @@ handle_record_info (LumaEmulator * em, SoupServerMessage * msg,
   g_mutex_lock (&em->lock);
   entry = lookup_entry (em, task_id, TRUE);
   entry->record_requests++;
+  if (soup_message_headers_get_one (soup_server_message_get_request_headers
+          (msg), "Authorization") != NULL)
+    em->api_auth_requests++;
 
   /* scripted replies come before anything else, even the key check */
   scripted = g_queue_pop_head (&entry->scripted);
@@ -1311,6 +1319,35 @@ luma_emulator_push_record_reply (LumaEmulator * em, const gchar * task_id,
   g_mutex_lock (&em->lock);
   g_queue_push_tail (&lookup_entry (em, task_id, TRUE)->scripted, reply);
   g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_push_record_redirect (LumaEmulator * em, const gchar * task_id,
+    const gchar * location)
+{
+  ScriptedReply *reply;
+
+  g_return_if_fail (task_id != NULL && location != NULL);
+
+  reply = g_new0 (ScriptedReply, 1);
+  reply->http_status = SOUP_STATUS_FOUND;
+  reply->content_type = g_strdup ("text/plain");
+  reply->location = g_strdup (location);
+
+  g_mutex_lock (&em->lock);
+  g_queue_push_tail (&lookup_entry (em, task_id, TRUE)->scripted, reply);
+  g_mutex_unlock (&em->lock);
+}
+
+guint
+luma_emulator_get_api_auth_requests (LumaEmulator * em)
+{
+  guint count;
+
+  g_mutex_lock (&em->lock);
+  count = em->api_auth_requests;
+  g_mutex_unlock (&em->lock);
+  return count;
 }
 
 guint

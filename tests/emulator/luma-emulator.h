@@ -70,7 +70,13 @@ void luma_emulator_push_record_reply (LumaEmulator * em, const gchar * task_id,
     guint http_status, const gchar * retry_after, const gchar * content_type,
     const gchar * body);
 
+/* A scripted 302 to @location (resolved by the client), in the same queue. */
+void luma_emulator_push_record_redirect (LumaEmulator * em,
+    const gchar * task_id, const gchar * location);
+
 /* Observations, safe from any thread. */
+/* record-info requests that carried an Authorization header */
+guint luma_emulator_get_api_auth_requests (LumaEmulator * em);
 guint luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id);
 guint luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id);
 /* requests to the result-file host that carried an Authorization header */

@@ -1,0 +1,266 @@
+/* gst-luma: the API key never leaves for another host and never shows in a
+ * log, a bus message, an error text, a property or a pipeline dump
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+
+#define WRONG_KEY "wrong-secret-key-9876543210"
+
+static LumaEmulator *em;
+static GBytes *video;
+static GMutex log_lock;
+static GString *log_text;
+
+static void
+log_to_text (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
+{
+  /* formatting may log in turn: do it before taking the lock */
+  const gchar *text = gst_debug_message_get (message);
+
+  g_mutex_lock (&log_lock);
+  g_string_append_printf (log_text, "%s %s:%d %s\n",
+      gst_debug_category_get_name (category), function, line, text);
+  g_mutex_unlock (&log_lock);
+}
+
+static void
+glib_log_to_text (const gchar * domain, GLogLevelFlags level,
+    const gchar * message, gpointer user_data)
+{
+  g_mutex_lock (&log_lock);
+  g_string_append_printf (log_text, "%s: %s\n", domain, message);
+  g_mutex_unlock (&log_lock);
+}
+
+/* Everything at the most verbose level, into log_text. */
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (64 * 1024, 3);
+  log_text = g_string_new (NULL);
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  g_log_set_default_handler (glib_log_to_text, NULL);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (log_to_text, NULL, NULL);
+  gst_debug_set_default_threshold (GST_LEVEL_MEMDUMP);
+  gst_debug_set_active (TRUE);
+}
+
+static void
+teardown (void)
+{
+  gst_debug_set_default_threshold (GST_LEVEL_NONE);
+  gst_debug_remove_log_function (log_to_text);
+  g_unsetenv ("KIE_API_KEY");
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+  g_string_free (log_text, TRUE);
+}
+
+static void
+assert_log_clean (const gchar * key)
+{
+  g_mutex_lock (&log_lock);
+  fail_unless (log_text->len > 10000, "the log is too short to mean "
+      "anything (%" G_GSIZE_FORMAT " bytes)", log_text->len);
+  if (strstr (log_text->str, key) != NULL)
+    g_file_set_contents ("secrets-failure.log", log_text->str, -1, NULL);
+  fail_unless (strstr (log_text->str, key) == NULL, "the key is in the log "
+      "(written to secrets-failure.log)");
+  g_mutex_unlock (&log_lock);
+}
+
+/* Every message's text: structure, error and warning texts and details. */
+static void
+append_message_text (GString * text, GstMessage * msg)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (s != NULL) {
+    g_autofree gchar *str = gst_structure_to_string (s);
+
+    g_string_append (text, str);
+  }
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR
+      || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *debug = NULL;
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+      gst_message_parse_error (msg, &error, &debug);
+    else
+      gst_message_parse_warning (msg, &error, &debug);
+    g_string_append_printf (text, "%s %s", error->message, debug);
+  }
+}
+
+/* Plays @desc to its end, and returns all that its bus carried. */
+static gchar *
+play_and_collect (const gchar * desc, GstMessageType *ended_with)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  g_autoptr (GstBus) bus = NULL;
+  GString *text = g_string_new (NULL);
+  g_autofree gchar *dot = NULL;
+
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop (bus, 20 * GST_SECOND);
+
+    fail_unless (msg != NULL, "the pipeline did not finish");
+    append_message_text (text, msg);
+    *ended_with = GST_MESSAGE_TYPE (msg);
+    gst_message_unref (msg);
+    if (*ended_with == GST_MESSAGE_EOS || *ended_with == GST_MESSAGE_ERROR)
+      break;
+  }
+  /* what GST_DEBUG_DUMP_DOT_DIR would write: every property's value */
+  dot = gst_debug_bin_to_dot_data (GST_BIN (pipeline),
+      GST_DEBUG_GRAPH_SHOW_ALL);
+  g_string_append (text, dot);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  return g_string_free (text, FALSE);
+}
+
+/* As gst-launch-1.0 would run it, with the key in the environment as the
+ * README asks: GStreamer's own parser logs the launch line it is given, so
+ * a key written there would be in a debug log whatever lumasrc does. */
+static gchar *
+launch_line (const gchar * task_id, const gchar * key)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+
+  g_setenv ("KIE_API_KEY", key, TRUE);
+  return g_strdup_printf ("lumasrc api-url=%s task-id=%s poll-interval=10 "
+      "! fakesink sync=false", api_url, task_id);
+}
+
+GST_START_TEST (test_key_not_in_log_messages_or_dump)
+{
+  LumaEmulatorTask task = { "t-secret", video, 2, 0, 4, NULL, NULL, NULL };
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *bus_text = NULL;
+  GstMessageType ended;
+
+  luma_emulator_add_task (em, &task);
+  desc = launch_line ("t-secret", TEST_KEY);
+  bus_text = play_and_collect (desc, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_EOS);
+  fail_unless (strstr (bus_text, "t-secret") != NULL);
+  fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
+  assert_log_clean (TEST_KEY);
+  /* the key did its job, at the API only */
+  fail_unless (luma_emulator_get_api_auth_requests (em) >= 3);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_refused_key_not_in_error)
+{
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *bus_text = NULL;
+  GstMessageType ended;
+
+  luma_test_add_ready_task (em, "t-refused", video);
+  desc = launch_line ("t-refused", WRONG_KEY);
+  bus_text = play_and_collect (desc, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (bus_text, "refused the API key") != NULL);
+  fail_unless (strstr (bus_text, WRONG_KEY) == NULL, "the key is on the bus");
+  assert_log_clean (WRONG_KEY);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_api_redirect_to_other_host_drops_key)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *other_api = luma_emulator_get_api_url (other);
+  g_autofree gchar *target = g_strconcat (other_api,
+      "/api/v1/modify/record-info?taskId=t-moved", NULL);
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-moved", video);
+  luma_test_add_ready_task (other, "t-moved", video);
+  luma_emulator_push_record_redirect (em, "t-moved", target);
+  run = luma_run_new (em, "t-moved", NULL);
+  luma_run_until_done (run, 20);
+  /* the other host saw the request, without the key, and refused it */
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED, NULL);
+  fail_unless_equals_int (luma_emulator_get_record_requests (other, "t-moved"),
+      1);
+  fail_unless_equals_int (luma_emulator_get_api_auth_requests (other), 0);
+  luma_run_free (run);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_api_redirect_same_host_keeps_key)
+{
+  g_autofree gchar *api = luma_emulator_get_api_url (em);
+  g_autofree gchar *target = g_strconcat (api,
+      "/api/v1/modify/record-info?taskId=t-same", NULL);
+  LumaRun *run;
+  gsize size;
+
+  luma_test_add_ready_task (em, "t-same", video);
+  luma_emulator_push_record_redirect (em, "t-same", target);
+  run = luma_run_new (em, "t-same", NULL);
+  luma_run_until_done (run, 20);
+  fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
+  g_bytes_get_data (video, &size);
+  fail_unless_equals_uint64 (run->data->len, size);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_key_property_reads_back_masked)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autofree gchar *value = NULL;
+  g_autofree gchar *unset = NULL;
+
+  g_object_get (src, "api-key", &unset, NULL);
+  fail_unless (unset == NULL);
+  gst_util_set_object_arg (G_OBJECT (src), "api-key", TEST_KEY);
+  g_object_get (src, "api-key", &value, NULL);
+  fail_unless (value != NULL);
+  fail_unless (strstr (value, TEST_KEY) == NULL);
+  fail_unless (strstr (TEST_KEY, value) == NULL, "a part of the key shows");
+  gst_object_unref (src);
+  assert_log_clean (TEST_KEY);
+}
+
+GST_END_TEST;
+
+static Suite *
+secrets_suite (void)
+{
+  Suite *s = suite_create ("lumasrc-secrets");
+  TCase *tc = tcase_create ("secrets");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_key_not_in_log_messages_or_dump);
+  tcase_add_test (tc, test_refused_key_not_in_error);
+  tcase_add_test (tc, test_api_redirect_to_other_host_drops_key);
+  tcase_add_test (tc, test_api_redirect_same_host_keeps_key);
+  tcase_add_test (tc, test_key_property_reads_back_masked);
+  return s;
+}
+
+GST_CHECK_MAIN (secrets);
