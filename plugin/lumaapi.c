@@ -278,11 +278,12 @@ poll_once (LumaApi * api, const gchar * task_id, GstLumaRecord ** record,
   status = api->last_http_status = soup_message_get_status (msg);
   *retry_after = luma_http_retry_after (msg);
   body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE,
-      cancellable, error);
+      soup_session_get_timeout (api->session), cancellable, error);
   g_input_stream_close (stream, NULL, NULL);
   if (body == NULL) {
     if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE))
       return POLL_FAILED;
+    /* a slow answer is server trouble like any other: retried */
     goto transport_failed;
   }
 
@@ -390,8 +391,11 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       case POLL_SERVER_TROUBLE:
         if (troubles_in_a_row++ >= params->retries) {
           g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
-              _("Could not read the record of task %s after %u attempts: %s"),
-              task_id, troubles_in_a_row, poll_error->message);
+              g_dngettext (GETTEXT_PACKAGE,
+                  "Could not read the record of task %s after %u attempt: %s",
+                  "Could not read the record of task %s after %u attempts: %s",
+                  troubles_in_a_row), task_id, troubles_in_a_row,
+              poll_error->message);
           return NULL;
         }
         delay = luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);

@@ -282,11 +282,15 @@ luma_http_retry_after (SoupMessage * msg)
 }
 
 /* Reads a whole answer, but never more than @max_size bytes: a body that is
- * larger (by Content-Length, or as it comes) is refused without being kept. */
+ * larger (by Content-Length, or as it comes) is refused without being kept.
+ * The inactivity timeout does not stop a server that sends a byte now and
+ * then, so the whole body must also come within @max_seconds (0: no limit). */
 GBytes *
 luma_http_read_body (SoupMessage * msg, GInputStream * body, gsize max_size,
-    GCancellable * cancellable, GError ** error)
+    guint max_seconds, GCancellable * cancellable, GError ** error)
 {
+  gint64 deadline = max_seconds == 0 ? G_MAXINT64
+      : g_get_monotonic_time () + max_seconds * G_USEC_PER_SEC;
   goffset length =
       soup_message_headers_get_content_length (soup_message_get_response_headers
       (msg));
@@ -310,6 +314,12 @@ luma_http_read_body (SoupMessage * msg, GInputStream * body, gsize max_size,
     if (data->len + (gsize) n > max_size)
       goto too_large;
     g_byte_array_append (data, chunk, n);
+    if (g_get_monotonic_time () > deadline) {
+      g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+          _("%s took more than %u seconds to send its answer"),
+          g_uri_get_host (soup_message_get_uri (msg)), max_seconds);
+      return NULL;
+    }
   }
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 

@@ -16,6 +16,7 @@ typedef enum {
   LUMA_HTTP_ERROR_REDIRECT,         /* a redirect lumasrc will not follow */
   LUMA_HTTP_ERROR_TRANSPORT,        /* DNS, connection, TLS, timeout, drop */
   LUMA_HTTP_ERROR_TOO_LARGE,        /* an answer larger than asked for */
+  LUMA_HTTP_ERROR_TOO_SLOW,         /* an answer that takes too long to come */
 } LumaHttpError;
 
 #define LUMA_HTTP_MAX_REDIRECTS 10
@@ -56,5 +57,6 @@ void luma_http_set_transport_error (GError ** error, GError * cause,
 guint64 luma_http_backoff (guint64 base_ms, guint attempt);
 guint64 luma_http_retry_after (SoupMessage * msg);
 GBytes *luma_http_read_body (SoupMessage * msg, GInputStream * body,
-    gsize max_size, GCancellable * cancellable, GError ** error);
+    gsize max_size, guint max_seconds, GCancellable * cancellable,
+    GError ** error);
 G_END_DECLS

@@ -276,12 +276,17 @@ set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
 {
   if (stream->http_status == 0)
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_OPEN,
-        _("Could not download the video from %s (%u attempts): %s"),
-        g_uri_get_host (stream->uri), attempts, cause->message);
+        g_dngettext (GETTEXT_PACKAGE,
+            "Could not download the video from %s after %u attempt: %s",
+            "Could not download the video from %s after %u attempts: %s",
+            attempts), g_uri_get_host (stream->uri), attempts, cause->message);
   else
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_READ,
-        _("Reading the video from %s failed at byte %" G_GUINT64_FORMAT
-            " after %u attempts: %s"), g_uri_get_host (stream->uri),
+        g_dngettext (GETTEXT_PACKAGE,
+            "Reading the video from %s failed at byte %" G_GUINT64_FORMAT
+            " after %u attempt: %s",
+            "Reading the video from %s failed at byte %" G_GUINT64_FORMAT
+            " after %u attempts: %s", attempts), g_uri_get_host (stream->uri),
         stream->offset, attempts, cause->message);
 }
 

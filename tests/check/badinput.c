@@ -1,0 +1,225 @@
+/* gst-luma: the bad-input matrix: every API code both ways, pages that are
+ * not JSON, answers that are too large, too slow or never come, TLS that
+ * cannot be trusted
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+#include "badservers.h"
+
+static LumaEmulator *em;
+static GBytes *video;
+
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (100 * 1024 + 1, 5);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+static void
+assert_streamed_whole (LumaRun * run)
+{
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_uint64 (run->data->len, g_bytes_get_size (video));
+  fail_unless (memcmp (run->data->data, g_bytes_get_data (video, NULL),
+          run->data->len) == 0);
+}
+
+/* The codes that mean "wait and ask again", as `code` and as the status. */
+GST_START_TEST (test_waiting_codes_both_ways)
+{
+  static const gint codes[] = { 429, 455, 500, 502, 503 };
+  guint i, as_status;
+
+  for (i = 0; i < G_N_ELEMENTS (codes); i++) {
+    for (as_status = 0; as_status < 2; as_status++) {
+      g_autofree gchar *id = g_strdup_printf ("t-%d-%u", codes[i], as_status);
+      g_autofree gchar *body = g_strdup_printf ("{\"code\":%d,\"msg\":\"m\"}",
+          codes[i]);
+      LumaRun *run;
+
+      luma_test_add_ready_task (em, id, video);
+      luma_emulator_push_record_reply (em, id, as_status ? codes[i] : 200,
+          NULL, NULL, body);
+      run = luma_run_new (em, id, NULL);
+      luma_run_until_done (run, 20);
+      assert_streamed_whole (run);
+      fail_unless_equals_int (luma_emulator_get_record_requests (em, id), 2);
+      luma_run_free (run);
+    }
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_api_html_403_page)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  guint status = 0;
+
+  luma_test_add_ready_task (em, "t-403", video);
+  luma_emulator_push_record_reply (em, "t-403", 403, NULL, "text/html",
+      "<html><body>Access denied</body></html>");
+  run = luma_run_new (em, "t-403", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "403");
+  fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
+          &status));
+  fail_unless_equals_int (status, 403);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_50mb_answer_refused_by_length)
+{
+  gsize size = 50 * 1024 * 1024;
+  gchar *body = g_malloc (size + 1);
+  LumaRun *run;
+
+  memset (body, ' ', size);
+  body[size] = '\0';
+  luma_test_add_ready_task (em, "t-huge", video);
+  luma_emulator_push_record_reply (em, "t-huge", 200, NULL, NULL, body);
+  g_free (body);
+  run = luma_run_new (em, "t-huge", NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "larger than");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static LumaRun *
+run_against (BadServer * server, guint timeout, guint retries)
+{
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaRun *run = luma_run_new (em, "t-bad-server", NULL);
+
+  g_object_set (run->src, "api-url", url, "timeout", timeout, "retries",
+      retries, NULL);
+  luma_run_until_done (run, 30);
+  return run;
+}
+
+/* No Content-Length: the answer is cut off as it comes, not kept whole. */
+GST_START_TEST (test_flood_refused_as_it_comes)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_FLOOD);
+  LumaRun *run = run_against (server, 5, 0);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "larger than");
+  luma_run_free (run);
+  fail_unless (bad_server_get_bytes_sent (server) < 20 * 1024 * 1024,
+      "%" G_GUINT64_FORMAT " bytes were taken",
+      bad_server_get_bytes_sent (server));
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_silent_server_times_out)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_SILENT);
+  gint64 before = g_get_monotonic_time ();
+  LumaRun *run = run_against (server, 1, 1);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "timeout");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "2 attempts");
+  fail_unless (g_get_monotonic_time () - before < 10 * G_USEC_PER_SEC);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* A byte a second keeps the inactivity timeout happy: only a bound on the
+ * whole answer stops it. */
+GST_START_TEST (test_trickling_server_cut_off)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE);
+  gint64 before = g_get_monotonic_time ();
+  LumaRun *run = run_against (server, 2, 0);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "took more than 2 seconds");
+  fail_unless (g_get_monotonic_time () - before < 10 * G_USEC_PER_SEC);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+static LumaRun *
+run_over_tls (TlsServer * server, gboolean strict)
+{
+  g_autofree gchar *url = tls_server_get_url (server);
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-tls", video);
+  luma_emulator_set_result_url (em, "t-tls", url);
+  run = luma_run_new (em, "t-tls", NULL);
+  g_object_set (run->src, "ssl-strict", strict, "retries", 0, NULL);
+  luma_run_until_done (run, 20);
+  return run;
+}
+
+GST_START_TEST (test_untrusted_certificate_refused)
+{
+  TlsServer *server = tls_server_start (video);
+  LumaRun *run = run_over_tls (server, TRUE);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "Secure connection to 127.0.0.1 failed");
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+  tls_server_stop (server);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_untrusted_certificate_allowed_when_lax)
+{
+  TlsServer *server = tls_server_start (video);
+  LumaRun *run = run_over_tls (server, FALSE);
+
+  assert_streamed_whole (run);
+  luma_run_free (run);
+  tls_server_stop (server);
+}
+
+GST_END_TEST;
+
+static Suite *
+badinput_suite (void)
+{
+  Suite *s = suite_create ("lumasrc-badinput");
+  TCase *tc = tcase_create ("badinput");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_waiting_codes_both_ways);
+  tcase_add_test (tc, test_api_html_403_page);
+  tcase_add_test (tc, test_50mb_answer_refused_by_length);
+  tcase_add_test (tc, test_flood_refused_as_it_comes);
+  tcase_add_test (tc, test_silent_server_times_out);
+  tcase_add_test (tc, test_trickling_server_cut_off);
+  tcase_add_test (tc, test_untrusted_certificate_refused);
+  tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);
+  return s;
+}
+
+GST_CHECK_MAIN (badinput);

@@ -1,0 +1,234 @@
+/* gst-luma: servers that misbehave below HTTP, for tests
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * What the emulator cannot play because libsoup's server is too well
+ * behaved: a server that never answers, one that trickles, one that floods.
+ * They write raw bytes on purpose: the point is to be a broken HTTP server.
+ */
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "badservers.h"
+
+#define FLOOD_SIZE (50 * 1024 * 1024)
+
+struct _BadServer
+{
+  BadServerKind kind;
+  GSocketListener *listener;
+  guint16 port;
+  GCancellable *cancellable;
+  GThread *thread;
+  guint64 bytes_sent;           /* atomic */
+};
+
+static gboolean
+send_all (BadServer * server, GOutputStream * out, const gchar * data,
+    gsize size, gboolean count)
+{
+  gsize written = 0;
+  gboolean ok = g_output_stream_write_all (out, data, size, &written,
+      server->cancellable, NULL);
+
+  if (count)
+    g_atomic_pointer_add (&server->bytes_sent, written);
+  return ok;
+}
+
+static void
+serve (BadServer * server, GSocketConnection * connection)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  static const gchar trickle_head[] = "HTTP/1.1 200 OK\r\n"
+      "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n";
+  static const gchar flood_head[] = "HTTP/1.1 200 OK\r\n"
+      "Content-Type: application/json\r\nConnection: close\r\n\r\n";
+  g_autofree gchar *spaces = NULL;
+  guint64 sent;
+
+  switch (server->kind) {
+    case BAD_SERVER_SILENT:
+      break;
+    case BAD_SERVER_TRICKLE:
+      if (!send_all (server, out, trickle_head, strlen (trickle_head), FALSE))
+        return;
+      while (!g_cancellable_is_cancelled (server->cancellable)
+          && send_all (server, out, " ", 1, TRUE))
+        g_usleep (G_USEC_PER_SEC);
+      return;
+    case BAD_SERVER_FLOOD:
+      if (!send_all (server, out, flood_head, strlen (flood_head), FALSE))
+        return;
+      spaces = g_malloc (65536);
+      memset (spaces, ' ', 65536);
+      for (sent = 0; sent < FLOOD_SIZE; sent += 65536)
+        if (!send_all (server, out, spaces, 65536, TRUE))
+          return;
+      return;
+  }
+  /* silent: hold the connection until the test is over */
+  while (!g_cancellable_is_cancelled (server->cancellable))
+    g_usleep (10000);
+}
+
+static gpointer
+bad_server_main (gpointer user_data)
+{
+  BadServer *server = user_data;
+
+  for (;;) {
+    g_autoptr (GSocketConnection) connection =
+        g_socket_listener_accept (server->listener, NULL, server->cancellable,
+        NULL);
+
+    if (connection == NULL)
+      return NULL;
+    serve (server, connection);
+  }
+}
+
+BadServer *
+bad_server_start (BadServerKind kind)
+{
+  BadServer *server = g_new0 (BadServer, 1);
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address =
+      g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  server->kind = kind;
+  server->cancellable = g_cancellable_new ();
+  server->listener = g_socket_listener_new ();
+  g_assert_true (g_socket_listener_add_address (server->listener, address,
+          G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, NULL));
+  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  server->thread = g_thread_new ("bad-server", bad_server_main, server);
+  return server;
+}
+
+gchar *
+bad_server_get_url (BadServer * server)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u", server->port);
+}
+
+guint64
+bad_server_get_bytes_sent (BadServer * server)
+{
+  return (guint64) g_atomic_pointer_get (&server->bytes_sent);
+}
+
+void
+bad_server_stop (BadServer * server)
+{
+  g_cancellable_cancel (server->cancellable);
+  g_socket_listener_close (server->listener);
+  g_thread_join (server->thread);
+  g_object_unref (server->listener);
+  g_object_unref (server->cancellable);
+  g_free (server);
+}
+
+/* ----- HTTPS with a certificate nobody trusts ----- */
+
+struct _TlsServer
+{
+  GBytes *body;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  guint port;
+  GThread *thread;
+  GMutex lock;
+  GCond ready;
+};
+
+static void
+answer_with_body (SoupServer * soup, SoupServerMessage * msg,
+    const gchar * path, GHashTable * query, gpointer user_data)
+{
+  TlsServer *server = user_data;
+  gsize size;
+  gconstpointer data = g_bytes_get_data (server->body, &size);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "video/mp4", SOUP_MEMORY_COPY, data,
+      size);
+}
+
+static gpointer
+tls_server_main (gpointer user_data)
+{
+  TlsServer *server = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsCertificate) certificate =
+      g_tls_certificate_new_from_files (TEST_DATA_DIR "/test-cert.pem",
+      TEST_DATA_DIR "/test-key.pem", &error);
+  GSList *uris;
+
+  g_assert_no_error (error);
+  g_main_context_push_thread_default (server->context);
+  server->soup = soup_server_new ("tls-certificate", certificate, NULL);
+  soup_server_add_handler (server->soup, NULL, answer_with_body, server, NULL);
+  g_assert_true (soup_server_listen_local (server->soup, 0,
+          SOUP_SERVER_LISTEN_IPV4_ONLY | SOUP_SERVER_LISTEN_HTTPS, &error));
+  uris = soup_server_get_uris (server->soup);
+  g_mutex_lock (&server->lock);
+  server->port = g_uri_get_port (uris->data);
+  g_cond_signal (&server->ready);
+  g_mutex_unlock (&server->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (server->loop);
+  soup_server_disconnect (server->soup);
+  g_object_unref (server->soup);
+  g_main_context_pop_thread_default (server->context);
+  return NULL;
+}
+
+TlsServer *
+tls_server_start (GBytes * body)
+{
+  TlsServer *server = g_new0 (TlsServer, 1);
+
+  server->body = g_bytes_ref (body);
+  server->context = g_main_context_new ();
+  server->loop = g_main_loop_new (server->context, FALSE);
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->ready);
+  g_mutex_lock (&server->lock);
+  server->thread = g_thread_new ("tls-server", tls_server_main, server);
+  while (server->port == 0)
+    g_cond_wait (&server->ready, &server->lock);
+  g_mutex_unlock (&server->lock);
+  return server;
+}
+
+gchar *
+tls_server_get_url (TlsServer * server)
+{
+  return g_strdup_printf ("https://127.0.0.1:%u/video.mp4", server->port);
+}
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tls_server_stop (TlsServer * server)
+{
+  g_main_context_invoke (server->context, quit_loop, server->loop);
+  g_thread_join (server->thread);
+  g_main_loop_unref (server->loop);
+  g_main_context_unref (server->context);
+  g_bytes_unref (server->body);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->ready);
+  g_free (server);
+}

@@ -1,0 +1,34 @@
+/* gst-luma: servers that misbehave below HTTP, for tests
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  BAD_SERVER_SILENT,            /* accepts, then never says a word */
+  BAD_SERVER_TRICKLE,           /* headers, then one body byte a second */
+  BAD_SERVER_FLOOD,             /* headers with no length, then 50 MB */
+} BadServerKind;
+
+typedef struct _BadServer BadServer;
+
+/* Listens on 127.0.0.1 (a free port) in a thread of its own. */
+BadServer *bad_server_start (BadServerKind kind);
+gchar *bad_server_get_url (BadServer * server);
+/* body bytes the server managed to send */
+guint64 bad_server_get_bytes_sent (BadServer * server);
+void bad_server_stop (BadServer * server);
+
+typedef struct _TlsServer TlsServer;
+
+/* An HTTPS server (a self-signed certificate) that answers every GET with
+ * @body, in a thread of its own. */
+TlsServer *tls_server_start (GBytes * body);
+gchar *tls_server_get_url (TlsServer * server);
+void tls_server_stop (TlsServer * server);
+
+G_END_DECLS
