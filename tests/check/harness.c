@@ -107,30 +107,6 @@ handle_message (LumaRun * run, GstMessage * msg)
 }
 
 void
-luma_run_preroll (LumaRun * run, guint timeout_s)
-{
-  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
-  for (;;) {
-    gint64 left = deadline - g_get_monotonic_time ();
-    GstMessage *msg;
-    gboolean prerolled;
-
-    fail_unless (left > 0, "the pipeline did not preroll in %u s", timeout_s);
-    msg = gst_bus_timed_pop (bus, left * GST_USECOND);
-    if (msg == NULL)
-      continue;
-    prerolled = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ASYNC_DONE;
-    fail_if (handle_message (run, msg), "the pipeline ended while prerolling");
-    gst_message_unref (msg);
-    if (prerolled)
-      return;
-  }
-}
-
-void
 luma_run_drain_bus (LumaRun * run)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
@@ -142,30 +118,45 @@ luma_run_drain_bus (LumaRun * run)
   }
 }
 
-void
-luma_run_until_done (LumaRun * run, guint timeout_s)
+/* Handles messages until one of type @until (or the end of the run, which
+ * must be what @until asks for) within @timeout_s seconds. */
+static void
+pump_until (LumaRun * run, GstMessageType until, guint timeout_s)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  GstStateChangeReturn ret;
 
-  ret = gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-  fail_if (ret == GST_STATE_CHANGE_FAILURE && run->error == NULL
-      && gst_bus_peek (bus) == NULL, "could not start the pipeline");
   for (;;) {
     gint64 left = deadline - g_get_monotonic_time ();
     GstMessage *msg;
-    gboolean done;
+    gboolean wanted, ended;
 
-    fail_unless (left > 0, "the pipeline did not finish in %u s", timeout_s);
+    fail_unless (left > 0, "no %s within %u s",
+        gst_message_type_get_name (until), timeout_s);
     msg = gst_bus_timed_pop (bus, left * GST_USECOND);
     if (msg == NULL)
       continue;
-    done = handle_message (run, msg);
+    wanted = (GST_MESSAGE_TYPE (msg) & until) != 0;
+    ended = handle_message (run, msg);
     gst_message_unref (msg);
-    if (done)
-      break;
+    fail_if (ended && !wanted, "the run ended early");
+    if (wanted)
+      return;
   }
+}
+
+void
+luma_run_preroll (LumaRun * run, guint timeout_s)
+{
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  pump_until (run, GST_MESSAGE_ASYNC_DONE, timeout_s);
+}
+
+void
+luma_run_until_done (LumaRun * run, guint timeout_s)
+{
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  pump_until (run, GST_MESSAGE_EOS | GST_MESSAGE_ERROR, timeout_s);
   luma_run_drain_bus (run);
 }
 
