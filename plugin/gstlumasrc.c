@@ -59,7 +59,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
 #define DEFAULT_TIMEOUT 15
 #define DEFAULT_USER_AGENT "gst-luma/" VERSION " (GStreamer lumasrc)"
 #define DEFAULT_SSL_STRICT TRUE
-#define DEFAULT_BLOCKSIZE (64 * 1024)
+/* The most one read asks for (the blocksize property). Fewer, larger reads
+ * cost less per byte: 256 KiB takes about 40 % less CPU time per GiB than
+ * 64 KiB, and larger sizes gain nothing more (BENCHMARKS.md). */
+#define DEFAULT_BLOCKSIZE (256 * 1024)
 #define MASKED_KEY "********"
 
 enum
@@ -259,6 +262,28 @@ gst_luma_src_post_task_message (GstLumaSrc * self,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The state in words for people (the enum's nicks are for programs). */
+static const gchar *
+task_state_label (GstLumaTaskState state)
+{
+  switch (state) {
+    case GST_LUMA_TASK_STATE_WAITING:
+      return _("waiting");
+    case GST_LUMA_TASK_STATE_GENERATING:
+      return _("generating");
+    case GST_LUMA_TASK_STATE_SUCCESS:
+      return _("ready");
+    case GST_LUMA_TASK_STATE_CALLBACK_FAILED:
+      return _("ready (callback failed)");
+    case GST_LUMA_TASK_STATE_CREATE_FAILED:
+      return _("creation failed");
+    case GST_LUMA_TASK_STATE_GENERATE_FAILED:
+      return _("generation failed");
+    default:
+      return _("unknown");
+  }
+}
+
 static void
 gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
 {
@@ -272,7 +297,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   gst_luma_src_post_task_message (self, status, location);
 
   text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
-      gst_luma_task_state_get_nick (status->state), status->polls,
+      task_state_label (status->state), status->polls,
       (guint) (status->elapsed / GST_SECOND));
   GST_INFO_OBJECT (self, "%s", text);
   gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CONTINUE, text);
@@ -539,6 +564,26 @@ gst_luma_src_announce_size (GstLumaSrc * self)
       gst_message_new_duration_changed (GST_OBJECT (self)));
 }
 
+/* A read returns what has arrived, on a slow link a small part of the
+ * buffer: such a read goes out in a buffer of its own size, so that the
+ * buffers queued downstream hold the bytes they carry, not blocksize each.
+ * Unmaps @map. */
+static GstBuffer *
+fit_buffer (GstBuffer * buffer, GstMapInfo * map, gsize n)
+{
+  GstBuffer *fitted;
+
+  if (n >= map->size / 4) {
+    gst_buffer_unmap (buffer, map);
+    gst_buffer_set_size (buffer, n);
+    return buffer;
+  }
+  fitted = gst_buffer_new_memdup (map->data, n);
+  gst_buffer_unmap (buffer, map);
+  gst_buffer_unref (buffer);
+  return fitted;
+}
+
 static GstFlowReturn
 gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 {
@@ -558,9 +603,9 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   gst_buffer_map (buffer, &map, GST_MAP_WRITE);
   offset = luma_stream_get_offset (s->stream);
   n = gst_luma_src_read_video (self, map.data, map.size, &error);
-  gst_buffer_unmap (buffer, &map);
 
   if (n <= 0) {
+    gst_buffer_unmap (buffer, &map);
     gst_buffer_unref (buffer);
     if (n == 0) {
       GST_DEBUG_OBJECT (self, "end of the video at byte %" G_GUINT64_FORMAT,
@@ -570,8 +615,8 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
     return gst_luma_src_fail (self, error);
   }
 
+  buffer = fit_buffer (buffer, &map, n);
   gst_luma_src_announce_size (self);
-  gst_buffer_set_size (buffer, n);
   GST_BUFFER_OFFSET (buffer) = offset;
   GST_BUFFER_OFFSET_END (buffer) = offset + n;
   *outbuf = buffer;

@@ -325,7 +325,7 @@ luma_http_read_body (SoupMessage * msg, GInputStream * body, gsize max_size,
 
 too_large:
   g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE,
-      _("The answer of %s is larger than %" G_GSIZE_FORMAT " bytes"),
+      _("The answer of %s is larger than %zu bytes"),
       g_uri_get_host (soup_message_get_uri (msg)), max_size);
   return NULL;
 }

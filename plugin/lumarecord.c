@@ -14,6 +14,7 @@
 #include <gst/luma/luma-record.h>
 #include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 G_DEFINE_QUARK (gst-luma-record-error-quark, gst_luma_record_error);
 
@@ -164,7 +165,7 @@ read_state (GstLumaRecord * record, JsonObject * data, GError ** error)
   if (flag < 0 || flag >= (gint64) G_N_ELEMENTS (by_flag)) {
     g_set_error (error, GST_LUMA_RECORD_ERROR,
         GST_LUMA_RECORD_ERROR_OUT_OF_RANGE,
-        _("successFlag %" G_GINT64_FORMAT " is not one of 0 to 4"), flag);
+        _("successFlag %" PRId64 " is not one of 0 to 4"), flag);
     return FALSE;
   }
   record->state = by_flag[flag];
@@ -249,7 +250,7 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
 
   if (size > GST_LUMA_RECORD_MAX_SIZE) {
     g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_TOO_LARGE,
-        _("the answer is %" G_GSIZE_FORMAT " bytes long, more than the %d "
+        _("the answer is %zu bytes long, more than the %d "
             "bytes a record may have"), size, GST_LUMA_RECORD_MAX_SIZE);
     return NULL;
   }

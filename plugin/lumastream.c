@@ -18,6 +18,7 @@
 #include "lumahttp.h"
 
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #define RESUME_BACKOFF_BASE_MS 250
 
@@ -179,8 +180,8 @@ skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
 
   if (start > stream->offset) {
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP,
-        _("The video host %s sent bytes from %" G_GUINT64_FORMAT
-            " when asked for bytes from %" G_GUINT64_FORMAT),
+        _("The video host %s sent bytes from %" PRIu64
+            " when asked for bytes from %" PRIu64),
         g_uri_get_host (stream->uri), start, stream->offset);
     return FALSE;
   }
@@ -211,8 +212,8 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
     return TRUE;
   }
   g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
-      _("The video on %s changed size from %" G_GUINT64_FORMAT " to %"
-          G_GUINT64_FORMAT " bytes while it was being read"),
+      _("The video on %s changed size from %" PRIu64 " to %"
+          PRIu64 " bytes while it was being read"),
       g_uri_get_host (stream->uri), stream->size, size);
   return FALSE;
 }
@@ -283,9 +284,9 @@ set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
   else
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_READ,
         g_dngettext (GETTEXT_PACKAGE,
-            "Reading the video from %s failed at byte %" G_GUINT64_FORMAT
+            "Reading the video from %s failed at byte %" PRIu64
             " after %u attempt: %s",
-            "Reading the video from %s failed at byte %" G_GUINT64_FORMAT
+            "Reading the video from %s failed at byte %" PRIu64
             " after %u attempts: %s", attempts), g_uri_get_host (stream->uri),
         stream->offset, attempts, cause->message);
 }
