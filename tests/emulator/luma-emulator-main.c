@@ -5,6 +5,7 @@
  *
  *   luma-emulator [--port N] [--video-port N] [--key KEY]
  *       --task ID=PATH[,generating-ms=MS][,generating-polls=N][,flag=F]
+ *                     [,url=URL]
  *       [--task ...] [--ready-file FILE]
  *
  * Prints "KIE_API_URL=http://127.0.0.1:PORT" once it listens, and runs
@@ -35,6 +36,7 @@ typedef struct
   gchar *error_code;
   gchar *error_message;
   gchar *prompt;
+  gchar *url;                   /* the result URL the record gives, or NULL */
 } TaskSpec;
 
 static void
@@ -46,6 +48,7 @@ task_spec_free (TaskSpec * spec)
   g_free (spec->error_code);
   g_free (spec->error_message);
   g_free (spec->prompt);
+  g_free (spec->url);
   g_free (spec);
 }
 
@@ -104,10 +107,19 @@ apply_task_setting (TaskSpec * spec, const gchar * spec_text,
   } else if (strcmp (name, "prompt") == 0) {
     g_free (spec->prompt);
     spec->prompt = g_strdup (value);
+  } else if (strcmp (name, "url") == 0) {
+    if (*value == '\0') {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--task %s: url is empty", spec_text);
+      return FALSE;
+    }
+    /* taken as it is: a bad URL is a case worth pointing lumasrc at */
+    g_free (spec->url);
+    spec->url = g_strdup (value);
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--task %s: unknown setting \"%s\" (known: generating-ms, "
-        "generating-polls, flag, error-code, error-message, prompt)",
+        "generating-polls, flag, error-code, error-message, prompt, url)",
         spec_text, name);
     return FALSE;
   }
@@ -128,11 +140,12 @@ load_task_video (TaskSpec * spec, GError ** error)
   g_autoptr (GError) map_error = NULL;
 
   if (*spec->path == '\0') {
-    if (task_is_failed (spec))
+    /* nothing to serve: the task failed, or its result lives elsewhere */
+    if (task_is_failed (spec) || spec->url != NULL)
       return TRUE;
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--task %s: a video file is needed unless flag is 2 or 3",
-        spec->task_id);
+        "--task %s: a video file is needed unless flag is 2 or 3 or a url "
+        "is given", spec->task_id);
     return FALSE;
   }
 
@@ -163,7 +176,8 @@ parse_task_spec (const gchar * text, GError ** error)
 
   if (equals == NULL || equals == text) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--task %s: expected ID=PATH[,generating-ms=MS][,flag=F]", text);
+        "--task %s: expected ID=PATH[,generating-ms=MS][,flag=F][,url=URL]",
+        text);
     return NULL;
   }
 
@@ -217,6 +231,8 @@ add_task_spec (LumaEmulator * em, const TaskSpec * spec)
   task.error_message = spec->error_message;
   task.prompt = spec->prompt;
   luma_emulator_add_task (em, &task);
+  if (spec->url != NULL)
+    luma_emulator_set_result_url (em, spec->task_id, spec->url);
 }
 
 static void
@@ -235,6 +251,9 @@ describe_tasks (LumaEmulator * em, GPtrArray * specs)
         spec->video != NULL ? g_bytes_get_size (spec->video) : 0,
         spec->flag != 0 ? spec->flag : 1, spec->generating_polls,
         spec->generating_ms);
+    if (spec->url != NULL)
+      g_printerr ("luma-emulator: task %s: its record gives %s\n",
+          spec->task_id, spec->url);
   }
 }
 
@@ -322,8 +341,9 @@ main (int argc, char **argv)
         "API key to require (default: accept any)", "KEY"},
     {"task", 't', 0, G_OPTION_ARG_STRING_ARRAY, &task_texts,
           "A task: its id, its result file and optionally generating-ms, "
-          "generating-polls, flag (1-4), error-code, error-message, prompt",
-        "ID=PATH[,generating-ms=MS][,flag=F]"},
+          "generating-polls, flag (1-4), error-code, error-message, prompt, "
+          "url (the result URL its record gives instead of the emulator's)",
+        "ID=PATH[,generating-ms=MS][,flag=F][,url=URL]"},
     {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
         "Also write the KIE_API_URL line into FILE once listening", "FILE"},
     G_OPTION_ENTRY_NULL
@@ -336,7 +356,10 @@ main (int argc, char **argv)
   g_option_context_set_description (context,
       "Prints KIE_API_URL=http://127.0.0.1:PORT once listening, then serves "
       "until SIGINT or SIGTERM.\nA task with flag 2 or 3 (failed) may have "
-      "an empty PATH, as in --task t1=,flag=3,error-code=501");
+      "an empty PATH, as in --task t1=,flag=3,error-code=501\n"
+      "So may a task whose result is served elsewhere, as in\n"
+      "  --task bench=,url=http://127.0.0.1:8080/big.bin\n"
+      "A PATH or a value with a comma in it is not supported.");
 
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("luma-emulator: %s\nTry --help.\n", error->message);

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# Side-by-side streaming benchmark: lumasrc against souphttpsrc (and curl, as
+# the machine's reference), all three reading the same file from the same
+# local nginx. lumasrc gets its URL the way it does in real use: from a task
+# record, here served by the bundled KIE emulator (--task ID=,url=URL).
+#
+# A benchmark, not a test: it prints figures and fails only when a run fails
+# or streams the wrong bytes. See BENCHMARKS.md for how to read the table.
+#
+#   tests/bench/bench-streaming.sh
+#
+# Environment:
+#   RUNS=N         timed runs per tool and file (default 5)
+#   BIG_MIB=N      size of the large file in MiB (default 1024)
+#   BUILD_DIR=DIR  the build directory it uses (default build-bench; relative
+#                  to the top of the tree)
+#   KEEP=1         keep the temporary directory (files, logs) for a look
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+RUNS=${RUNS:-5}
+BIG_MIB=${BIG_MIB:-1024}
+SMALL_MIB=10
+BUILD_DIR=${BUILD_DIR:-build-bench}
+KEEP=${KEEP:-0}
+
+work=""
+nginx_pid=""
+emulator_pid=""
+
+die () {
+  echo "bench-streaming: $*" >&2
+  exit 1
+}
+
+log () {
+  echo "== $*" >&2
+}
+
+cleanup () {
+  # the servers first: the temporary directory holds what they serve
+  if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null || true; fi
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  if [ -n "$work" ]; then
+    if [ "$KEEP" = 1 ]; then
+      echo "kept $work" >&2
+    else
+      rm -rf "$work"
+    fi
+  fi
+}
+
+# ----- set-up -----
+
+find_nginx () {
+  # /usr/sbin is not on every user's PATH
+  command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
+}
+
+install_deps () {
+  local extra=(curl time)
+
+  if ! find_nginx >/dev/null; then
+    # nginx-light is the smallest nginx Debian 12 has; later releases
+    # dropped it for plain nginx
+    if apt-cache show nginx-light >/dev/null 2>&1; then
+      extra+=(nginx-light)
+    else
+      extra+=(nginx)
+    fi
+  fi
+  .ci/deps "${extra[@]}"
+}
+
+build () {
+  log "building in $BUILD_DIR"
+  # without the test suite and examples: only the plugin and the emulator
+  # are needed, and the build stays quick
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR" -Dtests=disabled -Dexamples=disabled >/dev/null
+  fi
+  meson compile -C "$BUILD_DIR" >/dev/null
+  # absolute from here on: GST_PLUGIN_PATH must not depend on the directory
+  BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+  [ -f "$BUILD_DIR/plugin/libgstluma.so" ] || die "no plugin in $BUILD_DIR/plugin"
+  [ -x "$BUILD_DIR/tests/emulator/luma-emulator" ] || die "no emulator in $BUILD_DIR"
+}
+
+# Random bytes: nothing on the way may shrink them, and the page cache holds
+# them after the first read, so that the disk is out of the measurement.
+make_files () {
+  log "making a $BIG_MIB MiB and a $SMALL_MIB MiB file of random bytes"
+  head -c $((BIG_MIB * 1024 * 1024)) /dev/urandom >"$www/big.bin"
+  head -c $((SMALL_MIB * 1024 * 1024)) /dev/urandom >"$www/small.bin"
+  chmod 644 "$www/big.bin" "$www/small.bin"
+  cat "$www/big.bin" "$www/small.bin" >/dev/null
+}
+
+write_nginx_conf () {
+  local port=$1
+
+  # Everything under $work: no system config, no root-owned paths, no log
+  # in /var/log. One worker is enough for one client at a time.
+  cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  client_body_temp_path $work/nginx-tmp/body;
+  proxy_temp_path $work/nginx-tmp/proxy;
+  fastcgi_temp_path $work/nginx-tmp/fastcgi;
+  uwsgi_temp_path $work/nginx-tmp/uwsgi;
+  scgi_temp_path $work/nginx-tmp/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    root $www;
+  }
+}
+EOF
+}
+
+# Tries random high ports until nginx gets one: nginx cannot report a port
+# the kernel picked, and a port probed free could be taken before it binds.
+start_nginx () {
+  local nginx port attempt
+
+  nginx=$(find_nginx) || die "nginx is not installed"
+  mkdir -p "$work/nginx-tmp"
+  for attempt in $(seq 20); do
+    port=$((20000 + RANDOM % 40000))
+    write_nginx_conf "$port"
+    "$nginx" -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" \
+      2>"$work/nginx-start.log" &
+    nginx_pid=$!
+    for _ in $(seq 50); do
+      if curl -sf -o /dev/null "http://127.0.0.1:$port/small.bin"; then
+        NGINX_PORT=$port
+        log "nginx on 127.0.0.1:$port (attempt $attempt)"
+        return
+      fi
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+    nginx_pid=""
+  done
+  cat "$work/nginx-start.log" >&2
+  die "nginx did not start"
+}
+
+start_emulator () {
+  local ready=$work/emulator.ready
+  local base=http://127.0.0.1:$NGINX_PORT
+
+  # the key guards nothing here; it only has to match on both sides
+  KEY=bench-$RANDOM$RANDOM
+  "$BUILD_DIR/tests/emulator/luma-emulator" --key "$KEY" --ready-file "$ready" \
+    --task "big=,url=$base/big.bin" --task "small=,url=$base/small.bin" \
+    >/dev/null 2>"$work/emulator.log" &
+  emulator_pid=$!
+  for _ in $(seq 100); do
+    [ -s "$ready" ] && break
+    kill -0 "$emulator_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -s "$ready" ] || { cat "$work/emulator.log" >&2; die "the emulator did not start"; }
+  KIE_API_URL=$(sed -n 's/^KIE_API_URL=//p' "$ready")
+  log "KIE emulator at $KIE_API_URL"
+}
+
+# Both gst-launch commands run in the same environment (same plugin path,
+# same registry, no proxy), so that they differ only by their source element.
+# The private registry keeps the user's own out of it.
+setup_environment () {
+  export GST_PLUGIN_PATH=$BUILD_DIR/plugin
+  export GST_REGISTRY=$work/registry.bin
+  export KIE_API_KEY=$KEY KIE_API_URL
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  export no_proxy=127.0.0.1,localhost
+  export LC_ALL=C
+  gst-inspect-1.0 lumasrc >/dev/null || die "GStreamer does not find lumasrc in $GST_PLUGIN_PATH"
+}
+
+# ----- the three readers -----
+
+# Sets cmd to the command line of tool $1 reading file $2 (big or small).
+# gst-launch exits non-zero on an error before EOS, and lumasrc and
+# souphttpsrc both make a body that stops short of its Content-Length an
+# error: a zero exit status means the whole file went through.
+command_for () {
+  local tool=$1 file=$2 url=http://127.0.0.1:$NGINX_PORT/$2.bin
+
+  case $tool in
+    lumasrc)
+      cmd=(gst-launch-1.0 -q lumasrc task-id="$file" poll-interval=10
+        ! fakesink sync=false) ;;
+    souphttpsrc)
+      cmd=(gst-launch-1.0 -q souphttpsrc location="$url" ! fakesink sync=false) ;;
+    curl)
+      # prints how many bytes it got, for measure () to check
+      cmd=(curl -sS -f -o /dev/null -w '%{size_download}' "$url") ;;
+  esac
+}
+
+# Once per GStreamer reader and file, before the timed runs: the whole stream
+# goes through fdsink to cmp. This also warms the registry and the page cache.
+verify () {
+  local tool=$1 file=$2 cmd
+
+  command_for "$tool" "$file"
+  # the same pipeline, with fdsink to stdout in place of fakesink
+  "${cmd[@]:0:${#cmd[@]}-2}" fdsink fd=1 sync=false | cmp - "$www/$file.bin" \
+    || die "$tool did not stream $file.bin byte for byte"
+  log "$tool streams $file.bin byte for byte"
+}
+
+# One timed run: appends "TOOL FILE wall user sys maxrss_kib" to the results.
+# A failed run stops the benchmark.
+measure () {
+  local tool=$1 file=$2 timing=$work/time.out cmd out size
+
+  command_for "$tool" "$file"
+  if ! out=$(/usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" \
+      2>"$work/run.err"); then
+    cat "$work/run.err" >&2
+    die "$tool on $file.bin failed"
+  fi
+  size=$(stat -c %s "$www/$file.bin")
+  if [ "$tool" = curl ] && [ "$out" != "$size" ]; then
+    die "curl got $out of $size bytes of $file.bin"
+  fi
+  echo "$tool $file $(tail -n 1 "$timing")" >>"$results"
+}
+
+# A B C, A B C... rather than A A A, B B B: a slow patch of the machine (the
+# other core is shared) then spreads over all tools instead of one.
+run_all () {
+  local file=$1 i tool
+
+  for i in $(seq "$RUNS"); do
+    for tool in lumasrc souphttpsrc curl; do
+      log "$file.bin run $i/$RUNS: $tool"
+      measure "$tool" "$file"
+    done
+  done
+}
+
+# ----- the report -----
+
+# median of the numbers on stdin
+median () {
+  sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) print "nan";
+          else if (NR % 2) print v[(NR + 1) / 2];
+          else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# One figure of each run of tool $1 on file $2: wall (s), cpu (user + sys,
+# s) or rss (MiB).
+column_of () {
+  awk -v t="$1" -v f="$2" -v what="$3" '$1 == t && $2 == f {
+      if (what == "wall") print $3
+      else if (what == "cpu") print $4 + $5
+      else if (what == "rss") print $6 / 1024
+    }' "$results"
+}
+
+print_machine () {
+  echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine:     $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "kernel:      $(uname -srm)"
+  echo "GStreamer:   $(gst-launch-1.0 --version | sed -n 's/^GStreamer //p')"
+  echo "libsoup:     $(pkg-config --modversion libsoup-3.0 2>/dev/null \
+    || dpkg-query -W -f='${Version}' libsoup-3.0-0)"
+  echo "nginx:       $("$(find_nginx)" -v 2>&1 | sed 's/^nginx version: //')"
+  echo "curl:        $(curl --version | head -n 1 | cut -d' ' -f2)"
+  echo "load before: $load_before"
+  echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+print_table () {
+  local big_bytes tool cpu
+  local -A w c r s
+
+  big_bytes=$(stat -c %s "$www/big.bin")
+  for tool in lumasrc souphttpsrc curl; do
+    w[$tool]=$(column_of "$tool" big wall | median)
+    # CPU per GiB: the median of user+sys over the runs, scaled to 1 GiB
+    cpu=$(column_of "$tool" big cpu | median)
+    c[$tool]=$(awk -v t="$cpu" -v b="$big_bytes" 'BEGIN { print t * 1073741824 / b }')
+    r[$tool]=$(column_of "$tool" big rss | median)
+    s[$tool]=$(column_of "$tool" small rss | median)
+  done
+
+  echo
+  echo "$RUNS runs each, alternating; big file $((big_bytes / 1048576)) MiB, small file $SMALL_MIB MiB"
+  echo "MB = 10^6 bytes; CPU = user + sys of the whole process; RSS = peak resident set (time %M)"
+  echo
+  awk -v b="$big_bytes" \
+    -v wl="${w[lumasrc]}" -v ws="${w[souphttpsrc]}" -v wc="${w[curl]}" \
+    -v cl="${c[lumasrc]}" -v cs="${c[souphttpsrc]}" -v cc="${c[curl]}" \
+    -v rl="${r[lumasrc]}" -v rs="${r[souphttpsrc]}" -v rc="${r[curl]}" \
+    -v sl="${s[lumasrc]}" -v ss="${s[souphttpsrc]}" -v sc="${s[curl]}" '
+    function row(name, fmt, l, s, c) {
+      printf "%-30s " fmt " " fmt " " fmt "   %6.2f\n", name, l, s, c, l / s
+    }
+    BEGIN {
+      printf "%-30s %11s %11s %11s   %s\n", "", "lumasrc", "souphttpsrc",
+        "curl", "lumasrc/souphttpsrc"
+      row("wall time, median (s)", "%11.2f", wl, ws, wc)
+      row("throughput (MB/s)", "%11.0f", b / wl / 1e6, b / ws / 1e6, b / wc / 1e6)
+      row("CPU per GiB (s)", "%11.3f", cl, cs, cc)
+      row("peak RSS, big file (MiB)", "%11.1f", rl, rs, rc)
+      row("peak RSS, small file (MiB)", "%11.1f", sl, ss, sc)
+    }'
+  echo
+  echo "all runs (tool file wall user sys maxrss_KiB):"
+  sed 's/^/  /' "$results"
+}
+
+main () {
+  [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+  [[ "$BIG_MIB" =~ ^[1-9][0-9]*$ ]] || die "BIG_MIB must be a positive number"
+
+  install_deps
+  build
+
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  work=$(mktemp -d "${TMPDIR:-/tmp}/bench-streaming.XXXXXX")
+  # nginx's worker may run as another user (when started by root): it must
+  # be able to read what it serves
+  chmod 755 "$work"
+  www=$work/www
+  mkdir -m 755 "$www"
+  results=$work/results
+
+  make_files
+  start_nginx
+  start_emulator
+  setup_environment
+
+  for file in small big; do
+    verify lumasrc "$file"
+    verify souphttpsrc "$file"
+  done
+
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  : >"$results"
+  run_all small
+  run_all big
+
+  echo
+  print_machine
+  print_table
+}
+
+main "$@"
