@@ -204,6 +204,31 @@ GST_START_TEST (test_expired_url_renewed)
 
 GST_END_TEST;
 
+/* The URL expires while the video streams: a dropped connection whose
+ * resume is refused with 404. */
+GST_START_TEST (test_url_expiring_mid_stream_renewed)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+  g_autofree gchar *range = NULL;
+
+  faults.drop_after = 300000;
+  faults.drop_count = 1;
+  faults.fail_status = 404;
+  faults.fail_count = 1;
+  faults.fail_after = 1;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  assert_output_from (run, 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 3);
+  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_string (range, "bytes=300000-");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_expired_for_good)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -381,6 +406,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_drops_mid_body_resumed);
   tcase_add_test (tc, test_drops_beyond_retries_fail);
   tcase_add_test (tc, test_expired_url_renewed);
+  tcase_add_test (tc, test_url_expiring_mid_stream_renewed);
   tcase_add_test (tc, test_expired_for_good);
   tcase_add_test (tc, test_html_403_is_a_cdn_block);
   tcase_add_test (tc, test_stall_times_out);

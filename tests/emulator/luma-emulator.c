@@ -740,7 +740,8 @@ plan_video_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
   g_free (entry->last_range);
   entry->last_range = g_strdup (range);
 
-  if (entry->faults.fail_status != 0 && entry->fail_left > 0) {
+  if (entry->faults.fail_status != 0 && entry->fail_left > 0
+      && entry->video_requests > entry->faults.fail_after) {
     if (entry->fail_left != G_MAXUINT)
       entry->fail_left--;
     answer->kind = VIDEO_FAIL;

@@ -39,6 +39,7 @@ typedef struct {
   guint fail_count;           /*   to the first fail_count requests (G_MAXUINT: always) */
   gboolean fail_html;         /*   with an HTML page as body (a CDN block) */
   const gchar *redirect_to;   /* answer 302 with this Location (a URL, any scheme) */
+  guint fail_after;           /* answer this many requests before the failures */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);
