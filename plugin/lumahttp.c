@@ -24,6 +24,15 @@ accept_any_certificate (SoupMessage * msg, GTlsCertificate * certificate,
   return TRUE;
 }
 
+/* ssl-strict=false: every message of the session takes any certificate. */
+static void
+on_request_queued (SoupSession * session, SoupMessage * msg,
+    gpointer user_data)
+{
+  g_signal_connect (msg, "accept-certificate",
+      G_CALLBACK (accept_any_certificate), NULL);
+}
+
 SoupSession *
 luma_http_session_new (const LumaHttpConfig * config)
 {
@@ -41,7 +50,8 @@ luma_http_session_new (const LumaHttpConfig * config)
     soup_session_set_proxy_resolver (session, resolver);
   }
   if (!config->ssl_strict)
-    g_object_set_data (G_OBJECT (session), "luma-ssl-lax", GINT_TO_POINTER (1));
+    g_signal_connect (session, "request-queued",
+        G_CALLBACK (on_request_queued), NULL);
   return session;
 }
 
@@ -90,8 +100,7 @@ same_origin (GUri * a, GUri * b)
 }
 
 static SoupMessage *
-build_message (SoupSession * session, const LumaHttpRequest * request,
-    GUri * uri)
+build_message (const LumaHttpRequest * request, GUri * uri)
 {
   SoupMessage *msg = soup_message_new_from_uri (request->method, uri);
   SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
@@ -108,9 +117,6 @@ build_message (SoupSession * session, const LumaHttpRequest * request,
     soup_message_headers_replace (headers, "Accept", "application/json");
     soup_message_headers_set_content_type (headers, "application/json", NULL);
   }
-  if (g_object_get_data (G_OBJECT (session), "luma-ssl-lax"))
-    g_signal_connect (msg, "accept-certificate",
-        G_CALLBACK (accept_any_certificate), NULL);
   return msg;
 }
 
@@ -195,7 +201,7 @@ luma_http_send (SoupSession * session, const LumaHttpRequest * request,
   guint hops;
 
   for (hops = 0;; hops++) {
-    g_autoptr (SoupMessage) msg = build_message (session, request, uri);
+    g_autoptr (SoupMessage) msg = build_message (request, uri);
     g_autoptr (GError) cause = NULL;
     g_autoptr (GInputStream) body = NULL;
     GUri *target;
