@@ -296,6 +296,9 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   gst_luma_src_set_status (self, status->state);
   gst_luma_src_post_task_message (self, status, location);
 
+  /* a record read again for a fresh URL is not a wait */
+  if (self->streaming->record != NULL)
+    return;
   text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
       task_state_label (status->state), status->polls,
       (guint) (status->elapsed / GST_SECOND));
@@ -450,10 +453,12 @@ gst_luma_src_warn_callback_failed (GstLumaSrc * self)
           GST_LUMA_TASK_STATE_CALLBACK_FAILED), NULL);
 }
 
-/* What apps and muxers may show of the task: sent in the data flow
- * (basesrc pushes it after the segment, before the next buffer), and
- * posted too, since demuxers drop the tags that come before their pads
- * exist, and the discoverer and apps read them from the bus. */
+/* What apps and muxers may show of the task: pushed downstream before the
+ * first buffer, and posted too, since demuxers drop the tags that come
+ * before their pads exist, and the discoverer and apps read them from the
+ * bus. Pushed from here, the streaming thread, and not handed to
+ * gst_element_send_event(): that takes the state lock, which a state
+ * change holds while it waits for this thread. */
 static void
 gst_luma_src_send_tags (GstLumaSrc * self)
 {
@@ -481,7 +486,7 @@ gst_luma_src_send_tags (GstLumaSrc * self)
   GST_DEBUG_OBJECT (self, "tags %" GST_PTR_FORMAT, tags);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_tag (GST_OBJECT (self), gst_tag_list_ref (tags)));
-  gst_element_send_event (GST_ELEMENT (self), gst_event_new_tag (tags));
+  gst_pad_push_event (GST_BASE_SRC_PAD (self), gst_event_new_tag (tags));
 }
 
 static gboolean
