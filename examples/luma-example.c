@@ -1,0 +1,186 @@
+/* gst-luma examples: the progress line and the exit status, from the
+ * messages lumasrc posts (see gst/luma/luma.h for their fields).
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "luma-example.h"
+
+#include <gst/luma/luma.h>
+
+#include <stdio.h>
+#include <unistd.h>
+
+static gboolean
+is_failed_state (GstLumaTaskState state)
+{
+  return state == GST_LUMA_TASK_STATE_CREATE_FAILED
+      || state == GST_LUMA_TASK_STATE_GENERATE_FAILED;
+}
+
+static gboolean
+is_done_state (GstLumaTaskState state)
+{
+  return state == GST_LUMA_TASK_STATE_SUCCESS
+      || state == GST_LUMA_TASK_STATE_CALLBACK_FAILED;
+}
+
+/* lumasrc says why it failed in two places: the error code, and the task's
+ * state in the details structure. The code alone is not enough: a failed
+ * task and an unreachable server are both OPEN_READ, and NOT_FOUND is an
+ * unknown task id while waiting but an expired result once the task is
+ * done. */
+LumaExitStatus
+luma_example_exit_status (GstMessage * error_message)
+{
+  g_autoptr (GError) error = NULL;
+  const GstStructure *details = NULL;
+  gint state;
+
+  gst_message_parse_error (error_message, &error, NULL);
+  gst_message_parse_error_details (error_message, &details);
+
+  /* an error without lumasrc's details comes from another element: a
+   * demuxer that cannot read the video, a sink that cannot write... */
+  if (error->domain != GST_RESOURCE_ERROR || details == NULL
+      || !gst_structure_get_enum (details, GST_LUMA_DETAIL_TASK_STATE,
+          GST_TYPE_LUMA_TASK_STATE, &state))
+    return LUMA_EXIT_ERROR;
+
+  if (is_failed_state (state))
+    return LUMA_EXIT_TASK_FAILED;
+  switch (error->code) {
+    case GST_RESOURCE_ERROR_NOT_AUTHORIZED:
+      return LUMA_EXIT_NOT_AUTHORIZED;
+    case GST_RESOURCE_ERROR_BUSY:
+      return LUMA_EXIT_TIMEOUT;
+    case GST_RESOURCE_ERROR_NOT_FOUND:
+      return is_done_state (state) ? LUMA_EXIT_EXPIRED : LUMA_EXIT_ERROR;
+    default:
+      return LUMA_EXIT_ERROR;
+  }
+}
+
+void
+luma_example_print_error (GstMessage * error_message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+
+  gst_message_parse_error (error_message, &error, &debug);
+  g_printerr ("%s: %s\n", g_get_prgname (), error->message);
+  /* the debug text is for developers: only with GST_DEBUG set */
+  if (debug != NULL && g_getenv ("GST_DEBUG") != NULL)
+    g_printerr ("%s: (%s)\n", g_get_prgname (), debug);
+}
+
+/* lumasrc warns when the task succeeded but its callback failed: worth a
+ * line, as the callback's receiver never heard of the video. */
+void
+luma_example_print_warning (GstMessage * warning_message)
+{
+  g_autoptr (GError) warning = NULL;
+
+  gst_message_parse_warning (warning_message, &warning, NULL);
+  g_printerr ("%s: warning: %s\n", g_get_prgname (), warning->message);
+}
+
+/* A pipeline that failed to start at once (no key, an OUTPUT that cannot
+ * be written, a URI no element handles...) has already posted why. */
+LumaExitStatus
+luma_example_status_of_failed_start (GstBus * bus)
+{
+  g_autoptr (GstMessage) message =
+      gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+  if (message == NULL) {
+    g_printerr ("%s: could not start the pipeline\n", g_get_prgname ());
+    return LUMA_EXIT_ERROR;
+  }
+  luma_example_print_error (message);
+  return luma_example_exit_status (message);
+}
+
+void
+luma_progress_line_init (LumaProgressLine * line)
+{
+  line->is_tty = isatty (STDOUT_FILENO);
+  line->open = FALSE;
+}
+
+void
+luma_progress_line_show (LumaProgressLine * line, const gchar * text)
+{
+  if (line->is_tty) {
+    /* back to the start of the line, and erase what a longer text left */
+    g_print ("\r%s\033[K", text);
+    line->open = TRUE;
+  } else {
+    g_print ("%s\n", text);
+  }
+  fflush (stdout);
+}
+
+void
+luma_progress_line_end (LumaProgressLine * line)
+{
+  if (line->open)
+    g_print ("\n");
+  line->open = FALSE;
+}
+
+static void
+show_task_poll (LumaProgressLine * line, const GstStructure * s)
+{
+  const gchar *task_id = gst_structure_get_string (s, GST_LUMA_FIELD_TASK_ID);
+  gint state = GST_LUMA_TASK_STATE_WAITING;
+  guint polls = 0;
+  guint64 elapsed = 0;
+  guint seconds;
+  g_autofree gchar *text = NULL;
+
+  gst_structure_get_enum (s, GST_LUMA_FIELD_STATE, GST_TYPE_LUMA_TASK_STATE,
+      &state);
+  gst_structure_get_uint (s, GST_LUMA_FIELD_POLLS, &polls);
+  gst_structure_get_uint64 (s, GST_LUMA_FIELD_ELAPSED, &elapsed);
+  seconds = elapsed / GST_SECOND;
+
+  text = g_strdup_printf ("Task %s: %s, %u:%02u elapsed, %u poll%s",
+      task_id, gst_luma_task_state_get_nick (state), seconds / 60,
+      seconds % 60, polls, polls == 1 ? "" : "s");
+  luma_progress_line_show (line, text);
+}
+
+/* The luma-task element message carries the task's state at each poll;
+ * the luma-wait progress messages say when the wait starts and ends. */
+gboolean
+luma_progress_line_handle (LumaProgressLine * line, GstMessage * message)
+{
+  const GstStructure *s;
+  GstProgressType type;
+  gchar *code = NULL, *text = NULL;
+  gboolean is_luma;
+
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ELEMENT) {
+    s = gst_message_get_structure (message);
+    if (!gst_structure_has_name (s, GST_LUMA_MESSAGE_TASK))
+      return FALSE;
+    show_task_poll (line, s);
+    return TRUE;
+  }
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_PROGRESS)
+    return FALSE;
+
+  gst_message_parse_progress (message, &type, &code, &text);
+  is_luma = g_strcmp0 (code, GST_LUMA_PROGRESS_CODE) == 0;
+  if (is_luma) {
+    /* CONTINUE is skipped: the luma-task message of the same poll said it
+     * all. After ERROR or CANCELED, the error has a line of its own. */
+    if (type == GST_PROGRESS_TYPE_START || type == GST_PROGRESS_TYPE_COMPLETE)
+      luma_progress_line_show (line, text);
+    if (type != GST_PROGRESS_TYPE_START && type != GST_PROGRESS_TYPE_CONTINUE)
+      luma_progress_line_end (line);
+  }
+  g_free (code);
+  g_free (text);
+  return is_luma;
+}

@@ -1,0 +1,61 @@
+/* gst-luma examples: what luma-transcode and luma-play both do with the
+ * messages of lumasrc: a progress line while the task generates, and an
+ * exit status that tells a script why a run failed.
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* The exit statuses of the examples, so that a script can tell a task that
+ * failed (do not try again) from a wait that timed out (try again later). */
+typedef enum
+{
+  LUMA_EXIT_OK = 0,
+  LUMA_EXIT_ERROR = 1,
+  LUMA_EXIT_USAGE = 2,
+  LUMA_EXIT_TASK_FAILED = 3,
+  LUMA_EXIT_EXPIRED = 4,
+  LUMA_EXIT_NOT_AUTHORIZED = 5,
+  LUMA_EXIT_TIMEOUT = 6,
+  LUMA_EXIT_INTERRUPTED = 130,
+} LumaExitStatus;
+
+/* For the --help text of each example. */
+#define LUMA_EXIT_STATUS_HELP \
+  "Exit status:\n" \
+  "  0    done\n" \
+  "  1    any other error (unknown task, network, output file...)\n" \
+  "  2    bad command line\n" \
+  "  3    the task failed at KIE (creation or generation failed)\n" \
+  "  4    the task's result has expired\n" \
+  "  5    the API key was refused\n" \
+  "  6    the task was still generating when the wait timed out\n" \
+  "       (it goes on at KIE: run again with the same id later)\n" \
+  "  130  interrupted (Ctrl-C, SIGTERM)\n" \
+  "\n" \
+  "Environment: KIE_API_KEY (required), KIE_API_URL (default: the KIE API)."
+
+LumaExitStatus luma_example_exit_status (GstMessage * error_message);
+void luma_example_print_error (GstMessage * error_message);
+void luma_example_print_warning (GstMessage * warning_message);
+LumaExitStatus luma_example_status_of_failed_start (GstBus * bus);
+
+/* One line on a terminal that each poll of the task rewrites; one line per
+ * poll when stdout is a file or a pipe. */
+typedef struct
+{
+  gboolean is_tty;
+  gboolean open;                /* a line was drawn and not yet ended */
+} LumaProgressLine;
+
+void luma_progress_line_init (LumaProgressLine * line);
+gboolean luma_progress_line_handle (LumaProgressLine * line,
+    GstMessage * message);
+void luma_progress_line_show (LumaProgressLine * line, const gchar * text);
+void luma_progress_line_end (LumaProgressLine * line);
+
+G_END_DECLS

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# gst-luma tests: luma-ges-timeline.py renders luma:// clips with GES.
+# Copyright (C) 2026 gst-luma developers
+# SPDX-License-Identifier: LGPL-2.1-or-later
+source "$(dirname "$0")/lib.sh"
+
+"$PYTHON" -c 'import gi; gi.require_version("GES", "1.0")' 2>/dev/null \
+  || bail_out "$PYTHON has no GES bindings: install python3-gi gir1.2-ges-1.0"
+
+make_sample video.mp4
+make_sample av.mp4 audio
+start_luma_emulator --task gen=video.mp4,generating-ms=1500 --task av=av.mp4 \
+  --task failed=,flag=3
+
+timeline() {
+  "$PYTHON" "$LUMA_GES_TIMELINE" --poll-interval 200 "$@"
+}
+
+check "two tasks, one still generating: exit status 0" \
+  exits_with 0 render timeline render.mp4 gen av
+check "progress while generating" output_has render '^gen: generating'
+check "the clips end to end: 4 s" has_duration render.mp4 3.8 4.3
+check "H.264 video" has_stream render.mp4 'video #.*H\.264'
+check "AAC audio (one clip has sound)" has_stream render.mp4 'audio #.*AAC'
+check "the first clip's size" has_stream render.mp4 'Width: 160$'
+
+check "the same task twice: exit status 0" \
+  exits_with 0 twice timeline twice.mp4 gen gen
+check "the same task twice: 4 s" has_duration twice.mp4 3.8 4.2
+check "video only: no audio stream" lacks_stream twice.mp4 'audio #'
+
+check "a failed task: exit status 1" exits_with 1 failed timeline failed.mp4 gen failed
+check "a failed task: no output" test ! -e failed.mp4 -a ! -e failed.mp4.part
+
+finish

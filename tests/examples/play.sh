@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# gst-luma tests: luma-play plays a luma:// URI with playbin and seeks in it.
+# Copyright (C) 2026 gst-luma developers
+# SPDX-License-Identifier: LGPL-2.1-or-later
+source "$(dirname "$0")/lib.sh"
+
+make_sample video.mp4
+make_sample av.mp4 audio
+start_luma_emulator --task gen=video.mp4,generating-ms=1000 --task av=av.mp4 \
+  --task failed=,flag=3 --task slow=video.mp4,generating-ms=600000
+
+play() {
+  "$LUMA_PLAY" --fakesinks --poll-interval 100 "$@" </dev/null
+}
+
+check "seek test after a wait: exit status 0" exits_with 0 seek play --seek-test gen
+check "seek test: progress while generating" output_has seek '^Task gen: generating'
+check "seek test: seeks to the middle" output_has seek 'seeking to 0:00:01\.0'
+check "seek test: lands there" output_has seek 'frame at 0:00:01\.0'
+check "seek test: plays on to the end" output_has seek 'played to the end'
+
+check "seek test with sound: exit status 0" exits_with 0 seek-av play --seek-test av
+check "plain play to the end: exit status 0" exits_with 0 plain play av
+check "a whole luma:// URI: exit status 0" exits_with 0 uri play 'luma://av?retries=1'
+
+check "generation failed: 3" exits_with 3 failed play failed
+check "key refused: 5" exits_with 5 key env KIE_API_KEY=wrong-key "$LUMA_PLAY" --fakesinks av
+check "wait timeout: 6" exits_with 6 timeout play --wait-timeout 1 slow
+check "bad command line: 2" exits_with 2 usage play
+
+finish
