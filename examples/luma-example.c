@@ -184,3 +184,17 @@ luma_progress_line_handle (LumaProgressLine * line, GstMessage * message)
   g_free (text);
   return is_luma;
 }
+
+gboolean
+luma_example_check_wait_options (gint poll_interval, gint wait_timeout)
+{
+  if (poll_interval != 0 && poll_interval < 10) {
+    g_printerr ("%s: --poll-interval is at least 10 ms\n", g_get_prgname ());
+    return FALSE;
+  }
+  if (wait_timeout < -1) {
+    g_printerr ("%s: --wait-timeout cannot be negative\n", g_get_prgname ());
+    return FALSE;
+  }
+  return TRUE;
+}

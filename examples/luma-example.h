@@ -40,6 +40,11 @@ typedef enum
   "Environment: KIE_API_KEY (required), KIE_API_URL (default: the KIE API)."
 
 LumaExitStatus luma_example_exit_status (GstMessage * error_message);
+/* Checks the --poll-interval (0: lumasrc's default) and --wait-timeout (-1:
+ * lumasrc's default) options both programs take; prints why they are bad. */
+gboolean luma_example_check_wait_options (gint poll_interval,
+    gint wait_timeout);
+
 void luma_example_print_error (GstMessage * error_message);
 void luma_example_print_warning (GstMessage * warning_message);
 LumaExitStatus luma_example_status_of_failed_start (GstBus * bus);

@@ -366,14 +366,9 @@ parse_options (int *argc, char ***argv, Options * options)
         g_get_prgname ());
     return FALSE;
   }
-  if (options->poll_interval != 0 && options->poll_interval < 10) {
-    g_printerr ("%s: --poll-interval is at least 10 ms\n", g_get_prgname ());
+  if (!luma_example_check_wait_options (options->poll_interval,
+          options->wait_timeout))
     return FALSE;
-  }
-  if (options->wait_timeout < -1) {
-    g_printerr ("%s: --wait-timeout cannot be negative\n", g_get_prgname ());
-    return FALSE;
-  }
   options->task_id = (*argv)[1];
   options->output = (*argv)[2];
   return TRUE;
