@@ -1,15 +1,104 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
 # The whole test suite, from a fresh Debian 12 machine: installs what is
-# missing, builds, and runs every test (each starts its own servers).
+# missing, builds, and runs every test (each starts its own servers), then
+# runs it again under the sanitizers and under valgrind, and fuzzes the
+# record-info parser. CI runs exactly this (.ci/run).
+#
+#   tests/run.sh [MESON TEST ARGS]    e.g. tests/run.sh record lumasrc
+#
+# The stages, in order; a failing one does not stop the next, so that one
+# run tells everything, and the exit status is non-zero if any failed:
+#   main      the GstCheck suite in build/ ($BUILDDIR)
+#   asan      the same with AddressSanitizer and UBSan (tests/sanitize.sh)
+#   valgrind  the same under valgrind's memcheck (tests/valgrind.sh)
+#   fuzz      the record-info parser under libFuzzer (tests/fuzz/run.sh)
+#
+# For developers: LUMA_QUICK=1 runs the main suite only; LUMA_STAGES picks
+# stages ("main valgrind"); LUMA_FUZZ_SECONDS sets the fuzzing time (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-.ci/deps
-builddir=${BUILDDIR:-build}
-if [ -f "$builddir/build.ninja" ]; then
-  meson setup --reconfigure "$builddir" -Dtests=enabled >/dev/null
+all_stages=(main asan valgrind fuzz)
+if [ -n "${LUMA_STAGES:-}" ]; then
+  read -r -a stages <<<"$LUMA_STAGES"
+elif [ "${LUMA_QUICK:-0}" = 1 ]; then
+  stages=(main)
 else
-  meson setup "$builddir" -Dtests=enabled >/dev/null
+  stages=("${all_stages[@]}")
 fi
-meson compile -C "$builddir"
-meson test -C "$builddir" --print-errorlogs "$@"
+for stage in "${stages[@]}"; do
+  case " ${all_stages[*]} " in
+    *" $stage "*) ;;
+    *) echo "tests/run.sh: no stage \"$stage\" (stages: ${all_stages[*]})" >&2; exit 2 ;;
+  esac
+done
+
+main_suite () {
+  local builddir=${BUILDDIR:-build}
+
+  # && rather than set -e, which does not apply inside a function whose
+  # status is tested
+  .ci/deps &&
+    if [ -f "$builddir/build.ninja" ]; then
+      meson setup --reconfigure "$builddir" -Dtests=enabled >/dev/null
+    else
+      meson setup "$builddir" -Dtests=enabled >/dev/null
+    fi &&
+    meson compile -C "$builddir" &&
+    meson test -C "$builddir" --print-errorlogs "$@"
+}
+
+passed=0
+failed=0
+skipped=0
+summary=()
+for stage in "${all_stages[@]}"; do
+  case " ${stages[*]} " in
+    *" $stage "*) ;;
+    *)
+      skipped=$((skipped + 1))
+      summary+=("$(printf '  %-9s skipped' "$stage")")
+      continue
+      ;;
+  esac
+
+  case $stage in
+    main) title="the GstCheck suite (${BUILDDIR:-build}/)" ;;
+    asan) title="the suite with AddressSanitizer and UBSan (build-asan/)" ;;
+    valgrind) title="the suite under valgrind (${BUILDDIR:-build}/)" ;;
+    fuzz) title="fuzzing the record parser for ${LUMA_FUZZ_SECONDS:-60} s (build-fuzz/)" ;;
+  esac
+  echo
+  echo "==== tests/run.sh: $stage: $title ===="
+  start=$SECONDS
+  rc=0
+  case $stage in
+    main) main_suite "$@" || rc=$? ;;
+    asan) tests/sanitize.sh "$@" || rc=$? ;;
+    valgrind) tests/valgrind.sh "$@" || rc=$? ;;
+    fuzz) tests/fuzz/run.sh "${LUMA_FUZZ_SECONDS:-60}" || rc=$? ;;
+  esac
+  elapsed=$((SECONDS - start))
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1))
+    result=passed
+  else
+    failed=$((failed + 1))
+    result="FAILED (exit $rc)"
+  fi
+  summary+=("$(printf '  %-9s %s in %dm%02ds' "$stage" "$result" \
+    $((elapsed / 60)) $((elapsed % 60)))")
+done
+
+echo
+echo "==== tests/run.sh: summary ===="
+printf '%s\n' "${summary[@]}"
+# The closing line, in the form CI reads: stages, not single tests.
+if [ "$skipped" -gt 0 ]; then
+  echo "stages: $passed passed, $failed failed, $skipped skipped"
+else
+  echo "stages: $passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
