@@ -64,8 +64,12 @@ read_timestamp (JsonObject * object, const gchar * name)
     return -1;
   if (json_node_get_value_type (node) == G_TYPE_INT64)
     return json_node_get_int (node);
-  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node);
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE) {
+    gdouble value = json_node_get_double (node);
+
+    /* casting a double outside gint64's range is undefined behaviour */
+    return value > -9.2e18 && value < 9.2e18 ? (gint64) value : -1;
+  }
   if (json_node_get_value_type (node) != G_TYPE_STRING)
     return -1;
 
@@ -81,6 +85,37 @@ read_timestamp (JsonObject * object, const gchar * name)
     date = g_date_time_new_from_iso8601 (iso, utc);
   }
   return date ? g_date_time_to_unix (date) * 1000 : -1;
+}
+
+/* json-glib parses recursively and without a limit: some ten thousand
+ * nested brackets overflow the stack of the thread that reads them. A
+ * record nests four levels deep, so what nests far deeper is refused before
+ * json-glib sees it. Only brackets outside strings count. */
+#define MAX_NESTING 32
+
+static gboolean
+nests_too_deep (const gchar * text, gsize size)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+  gsize i;
+
+  for (i = 0; i < size; i++) {
+    if (in_string) {
+      if (text[i] == '\\')
+        i++;
+      else if (text[i] == '"')
+        in_string = FALSE;
+    } else if (text[i] == '"') {
+      in_string = TRUE;
+    } else if (text[i] == '[' || text[i] == '{') {
+      if (++depth > MAX_NESTING)
+        return TRUE;
+    } else if ((text[i] == ']' || text[i] == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return FALSE;
 }
 
 static gchar **
@@ -125,7 +160,7 @@ read_params (GstLumaRecord * record, JsonObject * data)
   g_autoptr (JsonParser) parser = NULL;
   JsonNode *root;
 
-  if (text == NULL)
+  if (text == NULL || nests_too_deep (text, strlen (text)))
     return;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
@@ -202,7 +237,8 @@ read_response (GstLumaRecord * record, JsonObject * data, GError ** error)
   }
   g_clear_error (&local_error);
 
-  if (finished && (record->result_urls == NULL || !record->result_urls[0])) {
+  if (finished && (record->result_urls == NULL || !record->result_urls[0]
+          || !record->result_urls[0][0])) {
     g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
         GST_LUMA_RECORD_ERROR_MISSING,
         _("the task is finished but its record has no result URL"));
@@ -252,6 +288,11 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
     g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_TOO_LARGE,
         _("the answer is %zu bytes long, more than the %d "
             "bytes a record may have"), size, GST_LUMA_RECORD_MAX_SIZE);
+    return NULL;
+  }
+  if (nests_too_deep (text, size)) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
+        _("the answer nests deeper than %d levels"), MAX_NESTING);
     return NULL;
   }
   if (size == 0 || !json_parser_load_from_data (parser, text, size,

@@ -46,10 +46,8 @@ export G_SLICE=always-malloc G_DEBUG=gc-friendly
 multiplier=${LUMA_VALGRIND_TIMEOUT_MULTIPLIER:-3}
 export CK_TIMEOUT_MULTIPLIER=$multiplier
 
-# These tests assert how fast something happens (a state change under
-# 200 ms, five polls within one second), which cannot hold at valgrind's
-# speed; what they run is run by other tests too. GstCheck skips them.
-export GST_CHECKS_IGNORE=${LUMA_VALGRIND_IGNORE-test_state_change_is_async_while_generating,test_wait_timeout_says_resume}
+# Tests that assert how fast something happens scale their limits by
+# CK_TIMEOUT_MULTIPLIER (tests/check/harness.c: luma_test_slowdown()).
 
 # The examples suite runs shell scripts: wrapped, valgrind would check bash
 # (it does not follow children, which would take it through Python and

@@ -196,6 +196,15 @@ luma_run_assert_error (LumaRun * run, gint code, const gchar * words)
   return details;
 }
 
+gint
+luma_test_slowdown (void)
+{
+  const gchar *value = g_getenv ("CK_TIMEOUT_MULTIPLIER");
+  gint factor = value ? atoi (value) : 1;
+
+  return MAX (factor, 1);
+}
+
 GBytes *
 luma_test_random_bytes (gsize size, guint32 seed)
 {

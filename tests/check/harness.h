@@ -49,6 +49,11 @@ void luma_run_free (LumaRun * run);
 const GstStructure *luma_run_assert_error (LumaRun * run, gint code,
     const gchar * words);
 
+/* How much slower than usual this run is allowed to be: CK_TIMEOUT_MULTIPLIER,
+ * which the sanitizer and valgrind stages set. Limits on how fast something
+ * happens are scaled by it. */
+gint luma_test_slowdown (void);
+
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
 /* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
  * are large (about 11 kB a frame), the others small. */

@@ -91,6 +91,17 @@ static const BodyCase cases[] = {
   {"resultUrls holding a number",
         "{\"code\":200,\"data\":{\"successFlag\":4,\"response\":{\"resultUrls\":[5]}}}",
       GST_LUMA_RECORD_ERROR_WRONG_TYPE},
+  {"huge float time ignored",
+        "{\"code\":200,\"data\":{\"successFlag\":0,\"createTime\":1e300,"
+        "\"completeTime\":-1e300}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"success with an empty result URL",
+        "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":[\"\"]}}}",
+      GST_LUMA_RECORD_ERROR_MISSING},
+  {"brackets inside strings do not nest",
+        "{\"code\":200,\"data\":{\"successFlag\":0,\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[["
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\"}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
   {"response not an object",
         "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":\"done\"}}",
       GST_LUMA_RECORD_ERROR_WRONG_TYPE},
@@ -191,6 +202,50 @@ GST_START_TEST (test_too_large_refused_unparsed)
 
 GST_END_TEST;
 
+/* json-glib would recurse once per level and overflow the stack */
+GST_START_TEST (test_deep_nesting_refused)
+{
+  gsize depth = 100000;
+  GString *text = g_string_new ("{\"code\":200,\"data\":");
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize i;
+
+  for (i = 0; i < depth; i++)
+    g_string_append_c (text, '[');
+  for (i = 0; i < depth; i++)
+    g_string_append_c (text, ']');
+  g_string_append_c (text, '}');
+  body = g_string_free_to_bytes (text);
+  fail_unless (gst_luma_record_parse (body, &error) == NULL);
+  fail_unless (g_error_matches (error, GST_LUMA_RECORD_ERROR,
+          GST_LUMA_RECORD_ERROR_SYNTAX));
+  fail_unless (strstr (error->message, "nests deeper") != NULL);
+}
+
+GST_END_TEST;
+
+/* the same inside paramJson, a string that holds JSON: ignored, no crash */
+GST_START_TEST (test_deep_nesting_in_params_ignored)
+{
+  gsize depth = 100000;
+  GString *text = g_string_new ("{\"code\":200,\"data\":{\"successFlag\":0,"
+      "\"paramJson\":\"");
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  gsize i;
+
+  for (i = 0; i < depth; i++)
+    g_string_append_c (text, '[');
+  g_string_append (text, "\"}}");
+  body = g_string_free_to_bytes (text);
+  record = gst_luma_record_parse (body, NULL);
+  fail_unless (record != NULL);
+  fail_unless (record->prompt == NULL);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_state_enum)
 {
   GEnumClass *klass = g_type_class_ref (GST_TYPE_LUMA_TASK_STATE);
@@ -216,6 +271,8 @@ record_suite (void)
   tcase_add_test (tc, test_params_and_times);
   tcase_add_test (tc, test_date_string_time);
   tcase_add_test (tc, test_too_large_refused_unparsed);
+  tcase_add_test (tc, test_deep_nesting_refused);
+  tcase_add_test (tc, test_deep_nesting_in_params_ignored);
   tcase_add_test (tc, test_state_enum);
   return s;
 }
