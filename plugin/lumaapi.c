@@ -403,8 +403,10 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       default:
         g_assert_not_reached ();
     }
+    /* never sooner than the server asked; never sooner than our own
+     * schedule either, which a Retry-After of 0 would turn into a flood */
     if (retry_after != G_MAXUINT64)
-      delay = retry_after;
+      delay = MAX (delay, retry_after);
 
     left = deadline - g_get_monotonic_time ();
     if (left <= 0) {

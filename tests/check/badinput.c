@@ -64,6 +64,31 @@ GST_START_TEST (test_waiting_codes_both_ways)
 
 GST_END_TEST;
 
+/* Retry-After: 0 is honoured as "no sooner than now", not as a licence to
+ * ask again at once: the backoff still applies. */
+GST_START_TEST (test_retry_after_zero_is_not_a_flood)
+{
+  LumaRun *run;
+  gint64 before;
+
+  luma_test_add_ready_task (em, "t-zero", video);
+  luma_emulator_push_record_reply (em, "t-zero", 429, "0", NULL,
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  luma_emulator_push_record_reply (em, "t-zero", 429, "0", NULL,
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  run = luma_run_new (em, "t-zero", NULL);
+  g_object_set (run->src, "poll-interval", 200, NULL);
+  before = g_get_monotonic_time ();
+  luma_run_until_done (run, 20);
+  /* 200 ms, then 400 ms */
+  fail_unless (g_get_monotonic_time () - before >= 600 * 1000);
+  assert_streamed_whole (run);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-zero"), 3);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_api_html_403_page)
 {
   LumaRun *run;
@@ -214,6 +239,7 @@ badinput_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_waiting_codes_both_ways);
+  tcase_add_test (tc, test_retry_after_zero_is_not_a_flood);
   tcase_add_test (tc, test_api_html_403_page);
   tcase_add_test (tc, test_50mb_answer_refused_by_length);
   tcase_add_test (tc, test_flood_refused_as_it_comes);
