@@ -376,11 +376,12 @@ static GstFlowReturn
 gst_luma_src_fail (GstLumaSrc * self, GError * error)
 {
   GstLumaTaskState status = gst_luma_src_get_status (self);
+  gboolean waiting = self->streaming->record == NULL;
   GstStructure *details;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     GST_DEBUG_OBJECT (self, "cancelled");
-    if (self->streaming->record == NULL)
+    if (waiting)
       gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CANCELED,
           _("Stopped waiting"));
     return GST_FLOW_FLUSHING;
@@ -391,12 +392,12 @@ gst_luma_src_fail (GstLumaSrc * self, GError * error)
   details = gst_luma_src_error_details (self,
       status == GST_LUMA_TASK_STATE_WAITING ? GST_LUMA_TASK_STATE_ERROR
       : status);
-  if (status != GST_LUMA_TASK_STATE_CREATE_FAILED
-      && status != GST_LUMA_TASK_STATE_GENERATE_FAILED
-      && self->streaming->record == NULL)
-    gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
-  if (self->streaming->record == NULL)
+  if (waiting) {
+    if (status != GST_LUMA_TASK_STATE_CREATE_FAILED
+        && status != GST_LUMA_TASK_STATE_GENERATE_FAILED)
+      gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
     gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_ERROR, error->message);
+  }
 
   GST_WARNING_OBJECT (self, "%s", error->message);
   gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,

@@ -1340,52 +1340,54 @@ luma_emulator_push_record_redirect (LumaEmulator * em, const gchar * task_id,
   g_mutex_unlock (&em->lock);
 }
 
-guint
-luma_emulator_get_api_auth_requests (LumaEmulator * em)
+/* Counters are written by the emulator thread: read them under the lock. */
+static guint
+read_counter (LumaEmulator * em, const guint * counter)
 {
   guint count;
 
   g_mutex_lock (&em->lock);
-  count = em->api_auth_requests;
+  count = *counter;
   g_mutex_unlock (&em->lock);
   return count;
+}
+
+/* A task's counter at @offset in its entry; 0 for a task never seen. */
+static guint
+read_task_counter (LumaEmulator * em, const gchar * task_id, glong offset)
+{
+  TaskEntry *entry;
+  guint count;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, FALSE);
+  count = entry != NULL ? G_STRUCT_MEMBER (guint, entry, offset) : 0;
+  g_mutex_unlock (&em->lock);
+  return count;
+}
+
+guint
+luma_emulator_get_api_auth_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->api_auth_requests);
 }
 
 guint
 luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id)
 {
-  TaskEntry *entry;
-  guint count;
-
-  g_mutex_lock (&em->lock);
-  entry = lookup_entry (em, task_id, FALSE);
-  count = entry != NULL ? entry->record_requests : 0;
-  g_mutex_unlock (&em->lock);
-  return count;
+  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry, record_requests));
 }
 
 guint
 luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id)
 {
-  TaskEntry *entry;
-  guint count;
-
-  g_mutex_lock (&em->lock);
-  entry = lookup_entry (em, task_id, FALSE);
-  count = entry != NULL ? entry->video_requests : 0;
-  g_mutex_unlock (&em->lock);
-  return count;
+  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry, video_requests));
 }
 
 guint
 luma_emulator_get_video_auth_requests (LumaEmulator * em)
 {
-  guint count;
-
-  g_mutex_lock (&em->lock);
-  count = em->video_auth_requests;
-  g_mutex_unlock (&em->lock);
-  return count;
+  return read_counter (em, &em->video_auth_requests);
 }
 
 gchar *
