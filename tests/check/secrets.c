@@ -68,8 +68,11 @@ static void
 assert_log_clean (const gchar * key)
 {
   g_mutex_lock (&log_lock);
-  fail_unless (log_text->len > 10000, "the log is too short to mean "
-      "anything (%" G_GSIZE_FORMAT " bytes)", log_text->len);
+  /* proof that the most verbose level was captured, whatever the number
+   * of plugins in the registry (the valgrind stage loads fewer) */
+  fail_unless (strstr (log_text->str, "creating element \"lumasrc\"") != NULL,
+      "the log does not hold GStreamer's info lines (%" G_GSIZE_FORMAT
+      " bytes): nothing was captured", log_text->len);
   if (strstr (log_text->str, key) != NULL)
     g_file_set_contents ("secrets-failure.log", log_text->str, -1, NULL);
   fail_unless (strstr (log_text->str, key) == NULL, "the key is in the log "
