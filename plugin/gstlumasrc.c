@@ -45,6 +45,8 @@
 #include "lumaapi.h"
 #include "lumahttp.h"
 #include "lumastream.h"
+#include "lumatext.h"
+#include "lumauri.h"
 
 #include <gst/luma/luma.h>
 #include <glib/gi18n-lib.h>
@@ -63,6 +65,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
  * cost less per byte: 256 KiB takes about 40 % less CPU time per GiB than
  * 64 KiB, and larger sizes gain nothing more (BENCHMARKS.md). */
 #define DEFAULT_BLOCKSIZE (256 * 1024)
+/* Larger reads gain nothing, and a size near 4 GiB cannot be allocated. */
+#define MAX_BLOCKSIZE (64 * 1024 * 1024)
 #define MASKED_KEY "********"
 
 enum
@@ -152,7 +156,7 @@ static void
 luma_settings_clear (LumaSettings * settings)
 {
   g_clear_pointer (&settings->task_id, g_free);
-  g_clear_pointer (&settings->api_key, g_free);
+  g_clear_pointer (&settings->api_key, luma_secret_free);
   g_clear_pointer (&settings->api_url, g_free);
   g_clear_pointer (&settings->user_agent, g_free);
   g_clear_pointer (&settings->proxy, g_free);
@@ -181,7 +185,7 @@ static void
 luma_settings_resolve (LumaSettings * settings)
 {
   if (non_empty (settings->api_key) == NULL) {
-    g_free (settings->api_key);
+    luma_secret_free (settings->api_key);
     settings->api_key = g_strdup (non_empty (g_getenv ("KIE_API_KEY")));
   }
   if (non_empty (settings->api_url) == NULL) {
@@ -240,9 +244,11 @@ static void
 gst_luma_src_post_progress (GstLumaSrc * self, GstProgressType type,
     const gchar * text)
 {
+  g_autofree gchar *safe = luma_text_make_safe (text, -1);
+
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), type,
-          GST_LUMA_PROGRESS_CODE, text));
+          GST_LUMA_PROGRESS_CODE, safe));
 }
 
 static void
@@ -365,8 +371,10 @@ gst_luma_src_post_resource_message (GstLumaSrc * self, GstMessageType type,
   gchar *debug = cause == NULL ? NULL : g_strdup_printf ("%s error %d",
       g_quark_to_string (cause->domain), cause->code);
 
+  /* the one door of every error and warning text: whatever part of it
+   * came from outside leaves as valid UTF-8 without control characters */
   gst_element_message_full_with_details (GST_ELEMENT (self), type,
-      GST_RESOURCE_ERROR, code, g_strdup (text), debug, __FILE__,
+      GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, __FILE__,
       GST_FUNCTION, __LINE__, details);
 }
 
@@ -590,6 +598,37 @@ fit_buffer (GstBuffer * buffer, GstMapInfo * map, gsize n)
   return fitted;
 }
 
+static void
+gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
+    const gchar * text)
+{
+  /* the task id may be what was wrong: shown made safe */
+  g_autofree gchar *safe_id = luma_text_make_safe (settings->task_id, -1);
+  GstStructure *details = gst_structure_new ("details",
+      GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, safe_id,
+      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
+      GST_LUMA_TASK_STATE_ERROR,
+      GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, 0,
+      GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, 0, NULL);
+
+  gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, text, details, NULL);
+}
+
+/* GstBaseSrc's blocksize may be set to anything, in any state. */
+static gboolean
+check_blocksize (GstLumaSrc * self, GError ** error)
+{
+  guint blocksize = gst_base_src_get_blocksize (GST_BASE_SRC (self));
+
+  if (blocksize > 0 && blocksize <= MAX_BLOCKSIZE)
+    return TRUE;
+  g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      _("blocksize must be from 1 to %u bytes, not %u"), MAX_BLOCKSIZE,
+      blocksize);
+  return FALSE;
+}
+
 static GstFlowReturn
 gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 {
@@ -603,6 +642,10 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 
   if (s->record == NULL && !gst_luma_src_wait_for_video (self, &error))
     return gst_luma_src_fail (self, error);
+  if (!check_blocksize (self, &error)) {
+    gst_luma_src_settings_error (self, &s->settings, error->message);
+    return GST_FLOW_ERROR;
+  }
 
   buffer = gst_buffer_new_allocate (NULL,
       gst_base_src_get_blocksize (GST_BASE_SRC (self)), NULL);
@@ -662,19 +705,44 @@ luma_streaming_free (LumaStreaming * s)
   g_free (s);
 }
 
-static void
-gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
-    const gchar * text)
-{
-  GstStructure *details = gst_structure_new ("details",
-      GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, settings->task_id,
-      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
-      GST_LUMA_TASK_STATE_ERROR,
-      GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, 0,
-      GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, 0, NULL);
 
-  gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,
-      GST_RESOURCE_ERROR_SETTINGS, text, details, NULL);
+/* Values that would make no sense to run with, found before any request:
+ * a header value with a line break in it would add headers of its own. */
+static gboolean
+check_settings (const LumaSettings * settings, GError ** error)
+{
+  g_autoptr (GError) task_error = NULL;
+
+  if (non_empty (settings->task_id) == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("No task id given: set the task-id property or use a luma://TASKID "
+            "URI"));
+    return FALSE;
+  }
+  if (!luma_task_id_check (settings->task_id, &task_error)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("Invalid task-id: %s"), task_error->message);
+    return FALSE;
+  }
+  if (settings->api_key == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("No KIE API key: set the api-key property or the KIE_API_KEY "
+            "environment variable"));
+    return FALSE;
+  }
+  if (!luma_text_is_header_safe (settings->api_key)) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
+            "or invalid UTF-8: it cannot be sent"));
+    return FALSE;
+  }
+  if (!luma_text_is_header_safe (settings->user_agent)) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("The user-agent holds control characters or invalid UTF-8: it "
+            "cannot be sent"));
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* Builds what the streaming thread needs, or posts why it cannot. */
@@ -685,16 +753,9 @@ gst_luma_src_prepare (GstLumaSrc * self, const LumaSettings * settings)
   g_autofree gchar *text = NULL;
   LumaStreaming *s;
 
-  if (non_empty (settings->task_id) == NULL) {
-    gst_luma_src_settings_error (self, settings,
-        _("No task id given: set the task-id property or use a luma://TASKID "
-            "URI"));
-    return NULL;
-  }
-  if (settings->api_key == NULL) {
-    gst_luma_src_settings_error (self, settings,
-        _("No KIE API key: set the api-key property or the KIE_API_KEY "
-            "environment variable"));
+  if (!check_settings (settings, &error)
+      || !check_blocksize (self, &error)) {
+    gst_luma_src_settings_error (self, settings, error->message);
     return NULL;
   }
   s = luma_streaming_new (self, settings, &error);
@@ -852,6 +913,28 @@ gst_luma_src_set_task_id (GstLumaSrc * self, const gchar * id, GError ** error)
   return TRUE;
 }
 
+/* The whole numbers, which the URI handler sets too. */
+static void
+luma_settings_set_uint (LumaSettings * settings, guint prop_id, guint value)
+{
+  switch (prop_id) {
+    case PROP_POLL_INTERVAL:
+      settings->poll_interval = value;
+      break;
+    case PROP_WAIT_TIMEOUT:
+      settings->wait_timeout = value;
+      break;
+    case PROP_RETRIES:
+      settings->retries = value;
+      break;
+    case PROP_TIMEOUT:
+      settings->timeout = value;
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+}
+
 static void
 replace_string (gchar ** dest, const GValue * value)
 {
@@ -877,22 +960,17 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
   g_mutex_lock (&self->settings_lock);
   switch (prop_id) {
     case PROP_API_KEY:
-      replace_string (&settings->api_key, value);
+      luma_secret_free (settings->api_key);
+      settings->api_key = g_value_dup_string (value);
       break;
     case PROP_API_URL:
       replace_string (&settings->api_url, value);
       break;
     case PROP_POLL_INTERVAL:
-      settings->poll_interval = g_value_get_uint (value);
-      break;
     case PROP_WAIT_TIMEOUT:
-      settings->wait_timeout = g_value_get_uint (value);
-      break;
     case PROP_RETRIES:
-      settings->retries = g_value_get_uint (value);
-      break;
     case PROP_TIMEOUT:
-      settings->timeout = g_value_get_uint (value);
+      luma_settings_set_uint (settings, prop_id, g_value_get_uint (value));
       break;
     case PROP_USER_AGENT:
       g_free (settings->user_agent);
@@ -998,83 +1076,76 @@ gst_luma_src_uri_get_uri (GstURIHandler * handler)
   g_mutex_unlock (&self->settings_lock);
   if (id == NULL)
     return NULL;
-  return g_strconcat (GST_LUMA_URI_SCHEME "://", id, NULL);
+  return luma_uri_build (id);
 }
 
-/* Properties a URI may set: none that is secret (URIs end up in logs and
- * histories) and none that says where the key is sent. */
-static gboolean
-is_uri_settable (const gchar * name)
+/* What a URI may set: only the wait's whole numbers, none that is secret
+ * (URIs end up in logs and histories) and none that says where requests
+ * go or how they look (a shared playlist must not be able to send the key
+ * through a proxy of its choosing, nor add headers). Their ranges are the
+ * properties' own, read at class_init. */
+static const guint uri_prop_ids[] = { PROP_POLL_INTERVAL, PROP_WAIT_TIMEOUT,
+  PROP_RETRIES, PROP_TIMEOUT
+};
+
+static LumaUriParam uri_params[G_N_ELEMENTS (uri_prop_ids)];
+
+static void
+init_uri_params (GObjectClass * gobject_class)
 {
-  static const gchar *allowed[] = { "poll-interval", "wait-timeout",
-    "retries", "timeout", "user-agent", "proxy", "ssl-strict", NULL
+  static const gchar *names[] = { "poll-interval", "wait-timeout", "retries",
+    "timeout"
   };
+  guint i;
 
-  return g_strv_contains (allowed, name);
+  for (i = 0; i < G_N_ELEMENTS (uri_params); i++) {
+    GParamSpecUInt *pspec = G_PARAM_SPEC_UINT (g_object_class_find_property
+        (gobject_class, names[i]));
+
+    uri_params[i].name = names[i];
+    uri_params[i].minimum = pspec->minimum;
+    uri_params[i].maximum = pspec->maximum;
+  }
 }
 
-static gboolean
-gst_luma_src_apply_uri_query (GstLumaSrc * self, GUri * uri, GError ** error)
+static guint
+uri_param_prop_id (const LumaUriParam * param)
 {
-  GUriParamsIter iter;
-  gchar *name, *value;
-  g_autoptr (GError) parse_error = NULL;
-
-  if (g_uri_get_query (uri) == NULL)
-    return TRUE;
-  g_uri_params_iter_init (&iter, g_uri_get_query (uri), -1, "&",
-      G_URI_PARAMS_NONE);
-  while (g_uri_params_iter_next (&iter, &name, &value, &parse_error)) {
-    g_autofree gchar *owned_name = name;
-    g_autofree gchar *owned_value = value;
-
-    if (g_strcmp0 (name, "api-key") == 0 || g_strcmp0 (name, "api-url") == 0) {
-      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-          _("A luma:// URI may not carry \"%s\" (URIs end up in logs and "
-              "histories): use the KIE_API_KEY and KIE_API_URL environment "
-              "variables"), name);
-      return FALSE;
-    }
-    if (!is_uri_settable (name)) {
-      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-          _("A luma:// URI cannot set \"%s\""), name);
-      return FALSE;
-    }
-    gst_util_set_object_arg (G_OBJECT (self), name, value);
-  }
-  if (parse_error != NULL) {
-    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-        _("Invalid luma:// URI query: %s"), parse_error->message);
-    return FALSE;
-  }
-  return TRUE;
+  return uri_prop_ids[param - uri_params];
 }
 
+/* All of a URI or nothing: it is read whole first, then applied under one
+ * lock. */
 static gboolean
 gst_luma_src_uri_set_uri (GstURIHandler * handler, const gchar * uri_string,
     GError ** error)
 {
   GstLumaSrc *self = GST_LUMA_SRC (handler);
-  g_autoptr (GUri) uri = g_uri_parse (uri_string, G_URI_FLAGS_ENCODED_QUERY,
-      NULL);
-  const gchar *id = uri ? g_uri_get_host (uri) : NULL;
+  g_autoptr (GError) parse_error = NULL;
+  LumaUri uri;
+  guint i;
 
-  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri),
-          GST_LUMA_URI_SCHEME) != 0 || non_empty (id) == NULL
-      || (g_uri_get_path (uri)[0] != '\0'
-          && g_strcmp0 (g_uri_get_path (uri), "/") != 0)) {
-    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-        _("Not a luma://TASKID URI: %s"), uri_string);
+  if (!gst_luma_src_is_configurable (self)) {
+    g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        _("The task id can only be changed in the NULL or READY state"));
     return FALSE;
   }
-  if (g_uri_get_userinfo (uri) != NULL) {
-    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-        _("A luma:// URI may not carry credentials (URIs end up in logs and "
-            "histories): use the KIE_API_KEY environment variable"));
+  if (!luma_uri_parse (uri_string, uri_params, G_N_ELEMENTS (uri_params),
+          &uri, &parse_error)) {
+    g_set_error_literal (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        parse_error->message);
     return FALSE;
   }
-  return gst_luma_src_apply_uri_query (self, uri, error)
-      && gst_luma_src_set_task_id (self, id, error);
+
+  g_mutex_lock (&self->settings_lock);
+  g_free (self->settings.task_id);
+  self->settings.task_id = g_steal_pointer (&uri.task_id);
+  for (i = 0; i < uri.n_values; i++)
+    luma_settings_set_uint (&self->settings, uri_param_prop_id (uri.params[i]),
+        uri.values[i]);
+  g_mutex_unlock (&self->settings_lock);
+  luma_uri_clear (&uri);
+  return TRUE;
 }
 
 static void
@@ -1193,6 +1264,7 @@ gst_luma_src_class_init (GstLumaSrcClass * klass)
   gobject_class->get_property = gst_luma_src_get_property;
   gobject_class->finalize = gst_luma_src_finalize;
   gst_luma_src_install_properties (gobject_class);
+  init_uri_params (gobject_class);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,

@@ -12,7 +12,9 @@
 #endif
 
 #include "lumaapi.h"
+#include "lumacache.h"
 #include "lumahttp.h"
+#include "lumatext.h"
 
 #include <glib/gi18n-lib.h>
 
@@ -23,85 +25,30 @@ G_DEFINE_QUARK (luma-api-error-quark, luma_api_error);
 struct _LumaApi
 {
   SoupSession *session;
-  gchar *record_info_url;       /* without the query */
+  GUri *base;                   /* the API's base URL: no query, no trailing / */
   gchar *api_key;
   gchar *cache_scope;           /* the API and (a digest of) the key */
   gint last_code;
   guint last_http_status;
 };
 
-/* Finished tasks already read in this process, so that an editor opening
- * the same luma:// URI several times (a discoverer, then a decoder per
- * track) does not wait for a poll each time. Kept per API and key, and only
- * for a while: result URLs are temporary, and one that has expired is
- * forgotten at once. */
-#define CACHE_LIFETIME (10 * 60 * G_USEC_PER_SEC)
-
-typedef struct
-{
-  GstLumaRecord *record;
-  gint64 stored_at;
-} CacheEntry;
-
-static GMutex cache_lock;
-static GHashTable *cache;       /* "scope\ntask id" -> CacheEntry */
-
-static void
-cache_entry_free (CacheEntry * entry)
-{
-  gst_luma_record_free (entry->record);
-  g_free (entry);
-}
-
-static gchar *
-cache_key (LumaApi * api, const gchar * task_id)
-{
-  return g_strconcat (api->cache_scope, "\n", task_id, NULL);
-}
-
 static GstLumaRecord *
 cache_lookup (LumaApi * api, const gchar * task_id)
 {
-  g_autofree gchar *key = cache_key (api, task_id);
-  GstLumaRecord *record = NULL;
-  CacheEntry *entry;
-
-  g_mutex_lock (&cache_lock);
-  entry = cache ? g_hash_table_lookup (cache, key) : NULL;
-  if (entry != NULL
-      && g_get_monotonic_time () - entry->stored_at > CACHE_LIFETIME)
-    g_hash_table_remove (cache, key);
-  else if (entry != NULL)
-    record = gst_luma_record_copy (entry->record);
-  g_mutex_unlock (&cache_lock);
-  return record;
+  return luma_cache_lookup (api->cache_scope, task_id, g_get_monotonic_time ());
 }
 
 static void
 cache_store (LumaApi * api, const gchar * task_id,
     const GstLumaRecord * record)
 {
-  CacheEntry *entry = g_new0 (CacheEntry, 1);
-
-  entry->record = gst_luma_record_copy (record);
-  entry->stored_at = g_get_monotonic_time ();
-  g_mutex_lock (&cache_lock);
-  if (cache == NULL)
-    cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-        (GDestroyNotify) cache_entry_free);
-  g_hash_table_replace (cache, cache_key (api, task_id), entry);
-  g_mutex_unlock (&cache_lock);
+  luma_cache_store (api->cache_scope, task_id, record, g_get_monotonic_time ());
 }
 
 void
 luma_api_forget_task (LumaApi * api, const gchar * task_id)
 {
-  g_autofree gchar *key = cache_key (api, task_id);
-
-  g_mutex_lock (&cache_lock);
-  if (cache != NULL)
-    g_hash_table_remove (cache, key);
-  g_mutex_unlock (&cache_lock);
+  luma_cache_forget (api->cache_scope, task_id);
 }
 
 /* What one poll tells the wait loop to do next. */
@@ -113,29 +60,54 @@ typedef enum {
   POLL_FAILED,                  /* stop with the error */
 } PollOutcome;
 
+/* The API's base URL is parsed, not joined as a string: a query, a fragment
+ * or credentials in it would change where the key goes (with a fragment,
+ * everything after it, our path included, would never reach the server). */
+static GUri *
+parse_api_url (const gchar * api_url, GError ** error)
+{
+  g_autoptr (GUri) base = luma_http_parse_url (api_url, error);
+  g_autofree gchar *path = NULL;
+  gsize len;
+
+  if (base == NULL)
+    return NULL;
+  if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
+      || g_uri_get_userinfo (base) != NULL) {
+    g_autofree gchar *safe = luma_text_make_safe (api_url, -1);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "
+            "(#) or credentials (user@)"), safe);
+    return NULL;
+  }
+  path = g_strdup (g_uri_get_path (base));
+  for (len = strlen (path); len > 0 && path[len - 1] == '/'; len--)
+    path[len - 1] = '\0';
+  return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
+      g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
+}
+
 LumaApi *
 luma_api_new (SoupSession * session, const gchar * api_url,
     const gchar * api_key, GError ** error)
 {
-  g_autoptr (GUri) base = luma_http_parse_url (api_url, error);
+  g_autoptr (GUri) base = parse_api_url (api_url, error);
   LumaApi *api;
   g_autofree gchar *digest = NULL;
-  gsize len;
+  g_autofree gchar *base_url = NULL;
 
   if (base == NULL)
     return NULL;
 
   api = g_new0 (LumaApi, 1);
   api->session = g_object_ref (session);
-  len = strlen (api_url);
-  while (len > 0 && api_url[len - 1] == '/')
-    len--;
-  api->record_info_url = g_strdup_printf ("%.*s%s", (int) len, api_url,
-      RECORD_INFO_PATH);
+  api->base = g_steal_pointer (&base);
   api->api_key = g_strdup (api_key);
   digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
       api_key ? api_key : "", -1);
-  api->cache_scope = g_strconcat (api->record_info_url, "\n", digest, NULL);
+  base_url = g_uri_to_string (api->base);
+  api->cache_scope = g_strconcat (base_url, "\n", digest, NULL);
   return api;
 }
 
@@ -145,8 +117,8 @@ luma_api_free (LumaApi * api)
   if (api == NULL)
     return;
   g_object_unref (api->session);
-  g_free (api->record_info_url);
-  g_free (api->api_key);
+  g_uri_unref (api->base);
+  luma_secret_free (api->api_key);
   g_free (api->cache_scope);
   g_free (api);
 }
@@ -166,11 +138,14 @@ luma_api_get_last_http_status (LumaApi * api)
 static GUri *
 record_info_uri (LumaApi * api, const gchar * task_id)
 {
+  g_autofree gchar *path = g_strconcat (g_uri_get_path (api->base),
+      RECORD_INFO_PATH, NULL);
   g_autofree gchar *escaped = g_uri_escape_string (task_id, NULL, FALSE);
-  g_autofree gchar *url = g_strconcat (api->record_info_url, "?taskId=",
-      escaped, NULL);
+  g_autofree gchar *query = g_strconcat ("taskId=", escaped, NULL);
 
-  return g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
+  return g_uri_build (G_URI_FLAGS_ENCODED_QUERY, g_uri_get_scheme (api->base),
+      NULL, g_uri_get_host (api->base), g_uri_get_port (api->base), path,
+      query, NULL);
 }
 
 /* What an error code of the API (in the body, or as the HTTP status) means. */

@@ -12,6 +12,7 @@
 #endif
 
 #include "lumahttp.h"
+#include "lumatext.h"
 
 #include <glib/gi18n-lib.h>
 
@@ -70,14 +71,18 @@ luma_http_parse_url (const gchar * url, GError ** error)
 
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &parse_error);
   if (uri == NULL) {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
-        _("\"%s\" is not a valid URL: %s"), url, parse_error->message);
+        _("\"%s\" is not a valid URL: %s"), safe, parse_error->message);
     return NULL;
   }
   if (!is_http_scheme (g_uri_get_scheme (uri)) || g_uri_get_host (uri) == NULL
       || g_uri_get_host (uri)[0] == '\0') {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
-        _("\"%s\" is not an http or https URL"), url);
+        _("\"%s\" is not an http or https URL"), safe);
     return NULL;
   }
   return g_steal_pointer (&uri);
@@ -107,9 +112,10 @@ build_message (const LumaHttpRequest * request, GUri * uri)
 
   soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   if (request->bearer != NULL && same_origin (uri, request->uri)) {
-    g_autofree gchar *value = g_strconcat ("Bearer ", request->bearer, NULL);
+    gchar *value = g_strconcat ("Bearer ", request->bearer, NULL);
 
     soup_message_headers_replace (headers, "Authorization", value);
+    luma_secret_free (value);
   }
   if (request->range_start > 0)
     soup_message_headers_set_range (headers, request->range_start, -1);
@@ -178,9 +184,11 @@ next_hop (SoupMessage * msg, guint hops, GError ** error)
       SOUP_HTTP_URI_FLAGS, NULL);
   if (target == NULL || !is_http_scheme (g_uri_get_scheme (target))
       || g_uri_get_host (target) == NULL) {
+    g_autofree gchar *safe = luma_text_make_safe (location, -1);
+
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT,
         _("Refusing a redirect to \"%s\": only http and https are followed"),
-        location);
+        safe);
     return NULL;
   }
   return g_steal_pointer (&target);

@@ -12,6 +12,7 @@
 #endif
 
 #include <gst/luma/luma-record.h>
+#include "lumatext.h"
 #include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
@@ -34,6 +35,8 @@ get_member (JsonObject * object, const gchar * name)
   return (node == NULL || JSON_NODE_HOLDS_NULL (node)) ? NULL : node;
 }
 
+/* Every text a record gives may reach a message, an error or a tag: it is
+ * made safe here, once (lumatext.c). */
 static gchar *
 dup_string_member (JsonObject * object, const gchar * name)
 {
@@ -42,7 +45,7 @@ dup_string_member (JsonObject * object, const gchar * name)
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
     return NULL;
   if (json_node_get_value_type (node) == G_TYPE_STRING)
-    return json_node_dup_string (node);
+    return luma_text_make_safe (json_node_get_string (node), -1);
   if (json_node_get_value_type (node) == G_TYPE_INT64)
     return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
   return NULL;
@@ -146,7 +149,10 @@ read_string_array (JsonObject * object, const gchar * name, GError ** error)
           _("\"%s\" holds something that is not a string"), name);
       return NULL;
     }
-    g_strv_builder_add (builder, json_node_get_string (item));
+    /* a URL is used as it is or not at all: one with control characters
+     * or invalid UTF-8 is no URL, and mending it would fetch another */
+    if (luma_text_is_safe (json_node_get_string (item)))
+      g_strv_builder_add (builder, json_node_get_string (item));
   }
   return g_strv_builder_end (builder);
 }
@@ -297,9 +303,12 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
   }
   if (size == 0 || !json_parser_load_from_data (parser, text, size,
           &json_error)) {
+    /* json-glib quotes the character it stumbled on */
+    g_autofree gchar *why = json_error ?
+        luma_text_make_safe (json_error->message, -1) : NULL;
+
     g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
-        _("the answer is not valid JSON: %s"),
-        json_error ? json_error->message : _("empty body"));
+        _("the answer is not valid JSON: %s"), why ? why : _("empty body"));
     return NULL;
   }
   root = json_parser_get_root (parser);

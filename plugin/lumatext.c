@@ -1,0 +1,96 @@
+/* gst-luma: text from others made safe to show, and values safe to send
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Text that a server, a URI or a file sends ends up in bus messages, error
+ * texts, tags and terminals. GStreamer takes every such string to be valid
+ * UTF-8 (an invalid one crashes gst-launch-1.0 as it prints it), and a
+ * terminal obeys the escape sequences it is given (ESC[2J clears the
+ * screen). So what comes from outside is made valid and stripped of control
+ * characters before it is kept.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumatext.h"
+
+#include <string.h>
+
+/* C0, DEL and C1 controls (ESC and CSI among them), and the bidirectional
+ * overrides and isolates, which reorder what a reader sees. */
+static gboolean
+is_unsafe_char (gunichar c)
+{
+  return g_unichar_iscntrl (c)
+      || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/**
+ * luma_text_make_safe:
+ * @text: (nullable): any bytes, up to @length (or a NUL when -1)
+ *
+ * Returns: (transfer full) (nullable): @text as valid UTF-8, with invalid
+ *   sequences replaced by U+FFFD, line breaks and tabs by spaces, and other
+ *   control characters removed; %NULL for %NULL.
+ */
+gchar *
+luma_text_make_safe (const gchar * text, gssize length)
+{
+  g_autofree gchar *valid = NULL;
+  GString *safe;
+  const gchar *p;
+
+  if (text == NULL)
+    return NULL;
+  valid = g_utf8_make_valid (text, length);
+  safe = g_string_sized_new (strlen (valid));
+  for (p = valid; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (c == '\n' || c == '\r' || c == '\t')
+      g_string_append_c (safe, ' ');
+    else if (!is_unsafe_char (c))
+      g_string_append_unichar (safe, c);
+  }
+  return g_string_free (safe, FALSE);
+}
+
+/* What luma_text_make_safe() would give back unchanged. */
+gboolean
+luma_text_is_safe (const gchar * text)
+{
+  const gchar *p;
+
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (is_unsafe_char (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+/* A value that can go into an HTTP header as it is: one line of printable
+ * text. A CR or LF would end the header and start one of the sender's
+ * choosing. */
+gboolean
+luma_text_is_header_safe (const gchar * value)
+{
+  const gchar *p;
+
+  for (p = value; *p != '\0'; p++)
+    if (g_ascii_iscntrl (*p))
+      return FALSE;
+  return g_utf8_validate (value, -1, NULL);
+}
+
+/* Frees a copy of the API key, overwritten first, so that a core dump
+ * taken after the pipeline is gone holds as few copies as possible. */
+void
+luma_secret_free (gchar * secret)
+{
+  if (secret == NULL)
+    return;
+  explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}

@@ -1,0 +1,16 @@
+/* gst-luma: text from others made safe to show, and values safe to send
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gchar *luma_text_make_safe (const gchar * text, gssize length);
+gboolean luma_text_is_safe (const gchar * text);
+gboolean luma_text_is_header_safe (const gchar * value);
+void luma_secret_free (gchar * secret);
+
+G_END_DECLS
