@@ -1,0 +1,367 @@
+/* gst-luma: lumasrc's input surfaces held to their rules: what a luma://
+ * URI may set, what may go into a header, what of a server's text reaches
+ * the bus, how api-url is read, and values that make no sense
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+#include "lumatext.h"
+
+static LumaEmulator *em;
+static GBytes *video;
+
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (32 * 1024, 7);
+}
+
+static void
+teardown (void)
+{
+  g_unsetenv ("KIE_API_KEY");
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+/* ----- luma:// URIs ----- */
+
+static void
+assert_uri_refused (GstElement * src, const gchar * uri, const gchar * words)
+{
+  g_autoptr (GError) error = NULL;
+
+  fail_if (gst_uri_handler_set_uri (GST_URI_HANDLER (src), uri, &error),
+      "%s was taken", uri);
+  fail_unless (g_error_matches (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI),
+      "%s: not a BAD_URI error", uri);
+  fail_unless (strstr (error->message, words) != NULL,
+      "%s: \"%s\" not in \"%s\"", uri, words, error->message);
+  fail_unless (g_utf8_validate (error->message, -1, NULL)
+      && luma_text_is_safe (error->message), "%s: unsafe message", uri);
+}
+
+/* Nothing of a refused URI stays applied: the settings are as before. */
+static void
+assert_settings_untouched (GstElement * src)
+{
+  g_autofree gchar *task = NULL, *proxy = NULL, *agent = NULL;
+  guint interval, retries, wait, timeout;
+  gboolean strict;
+
+  g_object_get (src, "task-id", &task, "proxy", &proxy, "user-agent", &agent,
+      "poll-interval", &interval, "retries", &retries, "wait-timeout", &wait,
+      "timeout", &timeout, "ssl-strict", &strict, NULL);
+  fail_unless_equals_string (task, "before");
+  fail_unless (proxy == NULL, "proxy became %s", proxy);
+  fail_unless (g_str_has_prefix (agent, "gst-luma/"), "user-agent is %s",
+      agent);
+  fail_unless_equals_int (interval, 1234);
+  fail_unless_equals_int (retries, 3);
+  fail_unless_equals_int (wait, 3600);
+  fail_unless_equals_int (timeout, 15);
+  fail_unless (strict);
+}
+
+GST_START_TEST (test_uri_cannot_send_the_key_elsewhere)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  const struct
+  {
+    const gchar *uri, *words;
+  } refused[] = {
+    {"luma://t1?proxy=http://attacker.example:8080&ssl-strict=false", "proxy"},
+    {"luma://t1?ssl-strict=false", "ssl-strict"},
+    {"luma://t1?user-agent=x%0D%0AX-Injected:%201", "user-agent"},
+    {"luma://t1?retries=5&proxy=http://attacker.example", "proxy"},
+    {"luma://t1?api-url=http://attacker.example/", "KIE_API_URL"},
+    {"luma://t1?poll-interval=abc", "poll-interval"},
+    {"luma://t1?poll-interval=5", "poll-interval"},
+    {"luma://t1?poll-interval=-1", "poll-interval"},
+    {"luma://t1?retries=101", "retries"},
+    {"luma://t1?timeout=99999999999999999999", "timeout"},
+    {"luma://t1?wait-timeout=", "wait-timeout"},
+    {"luma://t1?retries=1&retries=2", "retries"},
+    {"luma://t1?retries=1&timeout=5&poll-interval=x", "poll-interval"},
+    {"luma://t1#frag", "luma://TASKID"},
+    {"luma://t1:8080", "luma://TASKID"},
+  };
+  guint i;
+
+  g_object_set (src, "task-id", "before", "poll-interval", 1234, NULL);
+  for (i = 0; i < G_N_ELEMENTS (refused); i++) {
+    assert_uri_refused (src, refused[i].uri, refused[i].words);
+    assert_settings_untouched (src);
+  }
+  gst_object_unref (src);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_uri_takes_the_wait_settings_whole)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autoptr (GError) error = NULL;
+  guint interval, retries, wait, timeout;
+
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (src),
+          "luma://t2?poll-interval=10&wait-timeout=0&retries=100&timeout=3600",
+          &error), "%s", error ? error->message : "");
+  g_object_get (src, "poll-interval", &interval, "retries", &retries,
+      "wait-timeout", &wait, "timeout", &timeout, NULL);
+  fail_unless_equals_int (interval, 10);
+  fail_unless_equals_int (wait, 0);
+  fail_unless_equals_int (retries, 100);
+  fail_unless_equals_int (timeout, 3600);
+  gst_object_unref (src);
+}
+
+GST_END_TEST;
+
+/* A task id holding what a URI gives meaning to comes back as a task id,
+ * never as settings. */
+GST_START_TEST (test_uri_round_trips_any_task_id)
+{
+  const gchar *ids[] = { "a?poll-interval=10&retries=0", "x#y", "a/b", "50%",
+    "été", "a&proxy=http://h"
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (ids); i++) {
+    GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+    GstElement *copy = gst_element_factory_make ("lumasrc", NULL);
+    g_autofree gchar *uri = NULL, *task = NULL, *proxy = NULL;
+    g_autoptr (GError) error = NULL;
+    guint interval, retries;
+
+    g_object_set (src, "task-id", ids[i], NULL);
+    uri = gst_uri_handler_get_uri (GST_URI_HANDLER (src));
+    fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (copy), uri, &error),
+        "%s: %s", uri, error ? error->message : "");
+    g_object_get (copy, "task-id", &task, "poll-interval", &interval,
+        "retries", &retries, "proxy", &proxy, NULL);
+    fail_unless_equals_string (task, ids[i]);
+    fail_unless_equals_int (interval, 30000);
+    fail_unless_equals_int (retries, 3);
+    fail_unless (proxy == NULL);
+    gst_object_unref (src);
+    gst_object_unref (copy);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_task_id_too_long_or_unprintable)
+{
+  g_autofree gchar *long_id = g_strnfill (257, 'a');
+  g_autofree gchar *long_uri = g_strconcat ("luma://", long_id, NULL);
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  LumaRun *run;
+
+  g_object_set (src, "task-id", "before", "poll-interval", 1234, NULL);
+  assert_uri_refused (src, long_uri, "256");
+  assert_uri_refused (src, "luma://a%0Ab", "control");
+  assert_uri_refused (src, "luma://a%1B%5B2J", "control");
+  assert_settings_untouched (src);
+  gst_object_unref (src);
+
+  /* through the property: refused at start, before any request */
+  luma_test_add_ready_task (em, long_id, video);
+  run = luma_run_new (em, long_id, NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "256");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, long_id), 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* ----- header values ----- */
+
+static void
+assert_refused_before_any_request (const gchar * prop, const gchar * value,
+    const gchar * words)
+{
+  LumaRun *run;
+
+  luma_test_add_ready_task (em, "t-hdr", video);
+  run = luma_run_new (em, "t-hdr", NULL);
+  if (prop != NULL)
+    g_object_set (run->src, prop, value, NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, words);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-hdr"), 0);
+  luma_run_free (run);
+}
+
+GST_START_TEST (test_no_control_characters_in_headers)
+{
+  assert_refused_before_any_request ("user-agent", "x\r\nX-Injected: 1",
+      "user-agent");
+  assert_refused_before_any_request ("user-agent", "tab\there", "user-agent");
+  assert_refused_before_any_request ("api-key", TEST_KEY "\r\nX-Injected: 1",
+      "API key");
+  assert_refused_before_any_request ("api-key", "\x7f" TEST_KEY, "API key");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_no_control_characters_in_key_from_environment)
+{
+  LumaRun *run;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+
+  luma_test_add_ready_task (em, "t-env", video);
+  run = luma_run_new (em, "t-env", NULL);
+  g_object_set (run->src, "api-key", NULL, NULL);
+  g_setenv ("KIE_API_KEY", TEST_KEY "\nX-Injected: 1", TRUE);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "KIE_API_KEY");
+  gst_message_parse_error (run->error, &error, &debug);
+  fail_if (strstr (error->message, TEST_KEY) != NULL, "the key is shown");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-env"), 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* ----- server text ----- */
+
+/* Every string of every message the run posted is valid UTF-8 without
+ * control characters. */
+static void
+assert_error_text_safe (LumaRun * run, const gchar * words)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+
+  fail_unless (run->error != NULL);
+  gst_message_parse_error (run->error, &error, &debug);
+  fail_unless (luma_text_is_safe (error->message), "unsafe: %s",
+      error->message);
+  fail_unless (strstr (error->message, words) != NULL, "\"%s\" not in \"%s\"",
+      words, error->message);
+}
+
+GST_START_TEST (test_server_text_reaches_the_bus_made_safe)
+{
+  LumaRun *run;
+
+  /* a lone surrogate, which json-glib turns into invalid UTF-8 */
+  luma_emulator_push_record_reply (em, "t-utf", 200, NULL, NULL,
+      "{\"code\":404,\"msg\":\"no \\ud800 task\"}");
+  run = luma_run_new (em, "t-utf", NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND, "task");
+  assert_error_text_safe (run, "no ");
+  luma_run_free (run);
+
+  /* a terminal escape in a failed task's errorMessage */
+  luma_emulator_push_record_reply (em, "t-esc", 200, NULL, NULL,
+      "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t-esc\","
+      "\"successFlag\":3,\"errorCode\":\"\\u001b]0;owned\\u0007\","
+      "\"errorMessage\":\"bad\\u001b[2J\\u009b31mthing\\r\\nX\"}}");
+  run = luma_run_new (em, "t-esc", NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, NULL);
+  assert_error_text_safe (run, "bad[2J31mthing  X");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* ----- api-url ----- */
+
+GST_START_TEST (test_api_url_is_parsed_not_joined)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  const gchar *suffixes[] = { "/#fragment", "/?x=1", "?taskId=other" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (suffixes); i++) {
+    g_autofree gchar *bad = g_strconcat (api_url, suffixes[i], NULL);
+    LumaRun *run;
+
+    luma_test_add_ready_task (em, "t-url", video);
+    run = luma_run_new (em, "t-url", NULL);
+    g_object_set (run->src, "api-url", bad, NULL);
+    luma_run_until_done (run, 20);
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "api-url");
+    luma_run_free (run);
+  }
+  {
+    g_autofree gchar *with_user = g_strconcat ("http://user:pw@",
+        api_url + strlen ("http://"), NULL);
+    LumaRun *run = luma_run_new (em, "t-url", NULL);
+
+    g_object_set (run->src, "api-url", with_user, NULL);
+    luma_run_until_done (run, 20);
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "credentials");
+    luma_run_free (run);
+  }
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"), 0);
+  fail_unless_equals_int (luma_emulator_get_api_auth_requests (em), 0);
+
+  /* trailing slashes are fine */
+  {
+    g_autofree gchar *slashed = g_strconcat (api_url, "//", NULL);
+    LumaRun *run = luma_run_new (em, "t-url", NULL);
+
+    g_object_set (run->src, "api-url", slashed, NULL);
+    luma_run_until_done (run, 20);
+    fail_unless (run->eos);
+    fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"),
+        1);
+    luma_run_free (run);
+  }
+}
+
+GST_END_TEST;
+
+/* ----- values that make no sense ----- */
+
+GST_START_TEST (test_blocksize_out_of_range_is_a_settings_error)
+{
+  guint sizes[] = { 0, G_MAXUINT };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    LumaRun *run;
+
+    luma_test_add_ready_task (em, "t-bs", video);
+    run = luma_run_new (em, "t-bs", NULL);
+    g_object_set (run->src, "blocksize", sizes[i], NULL);
+    luma_run_until_done (run, 20);
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "blocksize");
+    luma_run_free (run);
+  }
+}
+
+GST_END_TEST;
+
+static Suite *
+surface_suite (void)
+{
+  Suite *s = suite_create ("lumasrc-surface");
+  TCase *tc = tcase_create ("surface");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_uri_cannot_send_the_key_elsewhere);
+  tcase_add_test (tc, test_uri_takes_the_wait_settings_whole);
+  tcase_add_test (tc, test_uri_round_trips_any_task_id);
+  tcase_add_test (tc, test_task_id_too_long_or_unprintable);
+  tcase_add_test (tc, test_no_control_characters_in_headers);
+  tcase_add_test (tc, test_no_control_characters_in_key_from_environment);
+  tcase_add_test (tc, test_server_text_reaches_the_bus_made_safe);
+  tcase_add_test (tc, test_api_url_is_parsed_not_joined);
+  tcase_add_test (tc, test_blocksize_out_of_range_is_a_settings_error);
+  return s;
+}
+
+GST_CHECK_MAIN (surface);
