@@ -246,6 +246,55 @@ GST_START_TEST (test_deep_nesting_in_params_ignored)
 
 GST_END_TEST;
 
+static GstLumaRecord *
+parse_text (const gchar * text, GError ** error)
+{
+  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+
+  return gst_luma_record_parse (body, error);
+}
+
+/* What a server writes reaches messages, errors and tags: every string the
+ * parser gives is valid UTF-8 without control characters. */
+GST_START_TEST (test_server_text_made_safe)
+{
+  g_autoptr (GstLumaRecord) surrogate = parse_text ("{\"code\":404,"
+      "\"msg\":\"no \\ud800 task\"}", NULL);
+  g_autoptr (GstLumaRecord) escapes = parse_text ("{\"code\":200,"
+      "\"msg\":\"ok\",\"data\":{\"taskId\":\"t\\u001b[2J\",\"successFlag\":3,"
+      "\"errorCode\":\"\\u009b1m\",\"errorMessage\":\"a\\u0007b\\nc\\u202ed\","
+      "\"paramJson\":\"{\\\"prompt\\\":\\\"snow\\\\u001b]0;x\\\\u0007\\\"}\"}}",
+      NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) bad_url = parse_text ("{\"code\":200,"
+      "\"msg\":\"ok\",\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":"
+      "[\"https://r/1.mp4\\r\\nX-Injected: 1\"]}}}", &error);
+  g_autoptr (GstLumaRecord) one_good = parse_text ("{\"code\":200,"
+      "\"msg\":\"ok\",\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":"
+      "[\"https://r/\\u001b.mp4\",\"https://r/2.mp4\"]}}}", NULL);
+
+  fail_unless (surrogate != NULL);
+  fail_unless (g_utf8_validate (surrogate->msg, -1, NULL), "invalid UTF-8");
+  fail_unless (g_str_has_prefix (surrogate->msg, "no "));
+  fail_unless (g_str_has_suffix (surrogate->msg, "task"));
+
+  fail_unless (escapes != NULL);
+  fail_unless_equals_string (escapes->task_id, "t[2J");
+  fail_unless_equals_string (escapes->error_code, "1m");
+  fail_unless_equals_string (escapes->error_message, "ab cd");
+  fail_unless_equals_string (escapes->prompt, "snow]0;x");
+
+  /* a URL is taken as it is or not at all */
+  fail_unless (bad_url == NULL);
+  fail_unless (g_error_matches (error, GST_LUMA_RECORD_ERROR,
+          GST_LUMA_RECORD_ERROR_MISSING), "%s", error->message);
+  fail_unless (one_good != NULL);
+  fail_unless_equals_string (one_good->result_urls[0], "https://r/2.mp4");
+  fail_unless (one_good->result_urls[1] == NULL);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_state_enum)
 {
   GEnumClass *klass = g_type_class_ref (GST_TYPE_LUMA_TASK_STATE);
@@ -274,6 +323,7 @@ record_suite (void)
   tcase_add_test (tc, test_deep_nesting_refused);
   tcase_add_test (tc, test_deep_nesting_in_params_ignored);
   tcase_add_test (tc, test_state_enum);
+  tcase_add_test (tc, test_server_text_made_safe);
   return s;
 }
 

@@ -8,7 +8,8 @@
  * each pointer dereferenced and LeakSanitizer sees each allocation released.
  * Besides memory errors, the target aborts when the parser breaks its own
  * contract (luma-record.h): an error with no message, a finished task with
- * no result URL, a state outside the enum.
+ * no result URL, a state outside the enum, a string (error messages
+ * included) that is not valid UTF-8 or holds control characters.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include <gst/luma/luma-record.h>
+#include "lumatext.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
@@ -35,9 +37,13 @@ contract_broken (const gchar * what)
   abort ();
 }
 
+/* Every string the parser gives may reach a bus message, an error or a
+ * tag: valid UTF-8 without control characters (lumatext.c). */
 static gsize
 touch_string (const gchar * text)
 {
+  if (text != NULL && !luma_text_is_safe (text))
+    contract_broken ("a string with invalid UTF-8 or control characters");
   return text != NULL ? strlen (text) + (guchar) text[0] : 0;
 }
 
