@@ -44,7 +44,7 @@ from gi.repository import GES, GLib, Gst, GstPbutils  # noqa: E402
 
 # Names from gst/luma/luma.h, the contract of lumasrc's messages.
 LUMA_MESSAGE_TASK = "luma-task"
-LUMA_FIELD_STATE = "state"
+LUMA_FIELD_TASK_STATE = "task-state"
 LUMA_FIELD_POLLS = "polls"
 LUMA_FIELD_ELAPSED = "elapsed"
 
@@ -120,7 +120,7 @@ class TaskWaiter:
             self._finish(message.parse_error()[0].message)
 
     def _show_poll(self, structure):
-        state = structure.get_value(LUMA_FIELD_STATE)
+        state = structure.get_value(LUMA_FIELD_TASK_STATE)
         state = getattr(state, "value_nick", str(state))
         polls = structure.get_value(LUMA_FIELD_POLLS)
         elapsed = structure.get_value(LUMA_FIELD_ELAPSED) // Gst.SECOND

@@ -35,7 +35,7 @@ from gi.repository import GLib, Gst  # noqa: E402
 # Names from gst/luma/luma.h, the contract of lumasrc's messages.
 LUMA_MESSAGE_TASK = "luma-task"
 LUMA_FIELD_TASK_ID = "task-id"
-LUMA_FIELD_STATE = "state"
+LUMA_FIELD_TASK_STATE = "task-state"
 LUMA_FIELD_POLLS = "polls"
 LUMA_FIELD_ELAPSED = "elapsed"
 LUMA_DETAIL_TASK_STATE = "task-state"
@@ -112,7 +112,7 @@ class TaskDownload:
             self._fail(message)
 
     def _show_poll(self, structure):
-        self.state = enum_nick(structure, LUMA_FIELD_STATE)
+        self.state = enum_nick(structure, LUMA_FIELD_TASK_STATE)
         polls = structure.get_value(LUMA_FIELD_POLLS)
         elapsed = structure.get_value(LUMA_FIELD_ELAPSED) // Gst.SECOND
         print(f"{self.task_id}: {self.state}, {elapsed} s elapsed, "

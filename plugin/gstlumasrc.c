@@ -82,11 +82,11 @@ enum
   PROP_USER_AGENT,
   PROP_PROXY,
   PROP_SSL_STRICT,
-  PROP_STATUS,
-  PROP_LOCATION,
+  PROP_TASK_STATE,
+  PROP_RESULT_URL,
 };
 
-static GParamSpec *status_pspec, *location_pspec;
+static GParamSpec *task_state_pspec, *result_url_pspec;
 
 /* What the user set; guarded by settings_lock, copied out at start(). */
 typedef struct
@@ -210,7 +210,7 @@ gst_luma_src_set_status (GstLumaSrc * self, GstLumaTaskState status)
   self->view.status = status;
   GST_OBJECT_UNLOCK (self);
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), status_pspec);
+    g_object_notify_by_pspec (G_OBJECT (self), task_state_pspec);
 }
 
 static GstLumaTaskState
@@ -231,7 +231,7 @@ gst_luma_src_set_location (GstLumaSrc * self, const gchar * location)
   g_free (self->view.location);
   self->view.location = g_strdup (location);
   GST_OBJECT_UNLOCK (self);
-  g_object_notify_by_pspec (G_OBJECT (self), location_pspec);
+  g_object_notify_by_pspec (G_OBJECT (self), result_url_pspec);
 }
 
 static const gchar *
@@ -257,12 +257,12 @@ gst_luma_src_post_task_message (GstLumaSrc * self,
 {
   GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK,
       GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, status->task_id,
-      GST_LUMA_FIELD_STATE, GST_TYPE_LUMA_TASK_STATE, status->state,
+      GST_LUMA_FIELD_TASK_STATE, GST_TYPE_LUMA_TASK_STATE, status->state,
       GST_LUMA_FIELD_POLLS, G_TYPE_UINT, status->polls,
       GST_LUMA_FIELD_ELAPSED, G_TYPE_UINT64, status->elapsed, NULL);
 
   if (location != NULL)
-    gst_structure_set (s, GST_LUMA_FIELD_LOCATION, G_TYPE_STRING, location,
+    gst_structure_set (s, GST_LUMA_FIELD_RESULT_URL, G_TYPE_STRING, location,
         NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
@@ -458,7 +458,7 @@ gst_luma_src_warn_callback_failed (GstLumaSrc * self)
           "callback URL; streaming the video anyway"), task_id (self));
 
   gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
-      GST_RESOURCE_ERROR_WRITE, text, gst_luma_src_error_details (self,
+      GST_RESOURCE_ERROR_FAILED, text, gst_luma_src_error_details (self,
           GST_LUMA_TASK_STATE_CALLBACK_FAILED), NULL);
 }
 
@@ -997,9 +997,9 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
   GstLumaSrc *self = GST_LUMA_SRC (object);
   LumaSettings *settings = &self->settings;
 
-  if (prop_id == PROP_STATUS || prop_id == PROP_LOCATION) {
+  if (prop_id == PROP_TASK_STATE || prop_id == PROP_RESULT_URL) {
     GST_OBJECT_LOCK (self);
-    if (prop_id == PROP_STATUS)
+    if (prop_id == PROP_TASK_STATE)
       g_value_set_enum (value, self->view.status);
     else
       g_value_set_string (value, self->view.location);
@@ -1241,15 +1241,16 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
           "Refuse servers whose TLS certificate cannot be verified",
           DEFAULT_SSL_STRICT, READY_MUTABLE_FLAGS));
 
-  status_pspec = g_param_spec_enum ("status", "Status",
+  task_state_pspec = g_param_spec_enum ("task-state", "Task state",
       "The task's state as last read", GST_TYPE_LUMA_TASK_STATE,
       GST_LUMA_TASK_STATE_WAITING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property (gobject_class, PROP_STATUS, status_pspec);
-  location_pspec = g_param_spec_string ("location", "Location",
-      "The URL of the task's video, once known", NULL,
+  g_object_class_install_property (gobject_class, PROP_TASK_STATE,
+      task_state_pspec);
+  result_url_pspec = g_param_spec_string ("result-url", "Result URL",
+      "The URL of the task's result video, once known", NULL,
       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property (gobject_class, PROP_LOCATION,
-      location_pspec);
+  g_object_class_install_property (gobject_class, PROP_RESULT_URL,
+      result_url_pspec);
 }
 
 static void

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <gst/luma/luma-record.h>
+#include "lumarecord.h"
 #include <libsoup/soup.h>
 
 G_BEGIN_DECLS

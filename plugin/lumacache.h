@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <gst/luma/luma-record.h>
+#include "lumarecord.h"
 
 G_BEGIN_DECLS
 

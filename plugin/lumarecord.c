@@ -11,7 +11,7 @@
 #include "config.h"
 #endif
 
-#include <gst/luma/luma-record.h>
+#include "lumarecord.h"
 #include "lumatext.h"
 #include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>

@@ -64,7 +64,7 @@ handle_task_message (LumaRun * run, const GstStructure * s)
           G_TYPE_STRING));
   fail_unless (gst_structure_has_field_typed (s, GST_LUMA_FIELD_ELAPSED,
           G_TYPE_UINT64));
-  fail_unless (gst_structure_get_enum (s, GST_LUMA_FIELD_STATE,
+  fail_unless (gst_structure_get_enum (s, GST_LUMA_FIELD_TASK_STATE,
           GST_TYPE_LUMA_TASK_STATE, (gint *) & state));
   fail_unless (gst_structure_get_uint (s, GST_LUMA_FIELD_POLLS,
           &run->last_polls));

@@ -81,7 +81,7 @@ GST_START_TEST (test_waits_then_streams_byte_identical)
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_COMPLETE], 1);
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 0);
   fail_unless (run->duration_changed);
-  g_object_get (run->src, "status", &status, "location", &location, NULL);
+  g_object_get (run->src, "task-state", &status, "result-url", &location, NULL);
   fail_unless_equals_int (status, GST_LUMA_TASK_STATE_SUCCESS);
   fail_unless (g_str_has_prefix (location, "http://127.0.0.1:"));
   /* the key went to the API, never to the video host */
@@ -169,7 +169,7 @@ check_failed_task (gint flag, GstLumaTaskState expected_state)
   fail_unless_equals_int (detail_state (details), expected_state);
   fail_unless_equals_string (gst_structure_get_string (details,
           GST_LUMA_DETAIL_TASK_ID), "t-failed");
-  g_object_get (run->src, "status", &status, NULL);
+  g_object_get (run->src, "task-state", &status, NULL);
   fail_unless_equals_int (status, expected_state);
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 1);
   fail_unless_equals_int (run->data->len, 0);
@@ -204,6 +204,9 @@ GST_START_TEST (test_callback_failed_warns_and_streams)
   gst_message_parse_warning (g_ptr_array_index (run->warnings, 0), &warning,
       NULL);
   fail_unless (strstr (warning->message, "callback") != NULL);
+  /* not a write error: lumasrc wrote nothing; KIE's call failed */
+  fail_unless (g_error_matches (warning, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_FAILED), "%s", warning->message);
   luma_run_free (run);
 }
 

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/check/gstcheck.h>
-#include <gst/luma/luma-record.h>
+#include "lumarecord.h"
 
 #define OK -1
 

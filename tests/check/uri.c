@@ -244,7 +244,7 @@ GST_START_TEST (test_uri_query_gives_redirection)
   fail_unless (gst_element_query (run->src, query));
   gst_query_parse_uri (query, &uri);
   gst_query_parse_uri_redirection (query, &redirect);
-  g_object_get (run->src, "location", &location, NULL);
+  g_object_get (run->src, "result-url", &location, NULL);
   fail_unless_equals_string (uri, "luma://t-query");
   fail_unless (redirect != NULL && g_str_has_prefix (redirect, "http://"));
   fail_unless_equals_string (redirect, location);

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gst/luma/luma-record.h>
+#include "lumarecord.h"
 #include "lumatext.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);

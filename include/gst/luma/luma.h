@@ -8,6 +8,13 @@
 
 G_BEGIN_DECLS
 
+/* What libgstluma-1.0 exports; everything else it builds is hidden. */
+#if defined (BUILDING_GST_LUMA) && defined (__GNUC__)
+#define GST_LUMA_API __attribute__ ((visibility ("default"))) extern
+#else
+#define GST_LUMA_API extern
+#endif
+
 /**
  * GstLumaTaskState:
  * @GST_LUMA_TASK_STATE_WAITING: no answer from the API yet
@@ -21,8 +28,8 @@ G_BEGIN_DECLS
  *   (refused key, unknown task, malformed answer, timeout, ...)
  *
  * The state of a Luma Modify task as lumasrc sees it: the value of the
- * element's `status` property and of the `state` field of its
- * %GST_LUMA_MESSAGE_TASK element messages.
+ * element's `task-state` property, of the `task-state` field of its
+ * %GST_LUMA_MESSAGE_TASK element messages and of the details of its errors.
  */
 typedef enum {
   GST_LUMA_TASK_STATE_WAITING,
@@ -34,6 +41,7 @@ typedef enum {
   GST_LUMA_TASK_STATE_ERROR,
 } GstLumaTaskState;
 
+GST_LUMA_API
 GType gst_luma_task_state_get_type (void);
 #define GST_TYPE_LUMA_TASK_STATE (gst_luma_task_state_get_type ())
 
@@ -44,6 +52,7 @@ GType gst_luma_task_state_get_type (void);
  * Returns: (transfer none): the state's short name ("generating", ...),
  *   the same as its #GEnumValue nick.
  */
+GST_LUMA_API
 const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
 
 /**
@@ -58,8 +67,8 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  *
  * Name of the structure of the element messages lumasrc posts at each poll
  * of the task and when the task's state changes. Fields:
- * %GST_LUMA_FIELD_TASK_ID, %GST_LUMA_FIELD_STATE, %GST_LUMA_FIELD_POLLS,
- * %GST_LUMA_FIELD_ELAPSED and, once known, %GST_LUMA_FIELD_LOCATION.
+ * %GST_LUMA_FIELD_TASK_ID, %GST_LUMA_FIELD_TASK_STATE, %GST_LUMA_FIELD_POLLS,
+ * %GST_LUMA_FIELD_ELAPSED and, once known, %GST_LUMA_FIELD_RESULT_URL.
  */
 #define GST_LUMA_MESSAGE_TASK "luma-task"
 
@@ -83,14 +92,16 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
 
 /** GST_LUMA_FIELD_TASK_ID: (G_TYPE_STRING) the task id. */
 #define GST_LUMA_FIELD_TASK_ID "task-id"
-/** GST_LUMA_FIELD_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state. */
-#define GST_LUMA_FIELD_STATE "state"
+/** GST_LUMA_FIELD_TASK_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state,
+ * as the element's `task-state` property. */
+#define GST_LUMA_FIELD_TASK_STATE "task-state"
 /** GST_LUMA_FIELD_POLLS: (G_TYPE_UINT) record-info requests made so far. */
 #define GST_LUMA_FIELD_POLLS "polls"
 /** GST_LUMA_FIELD_ELAPSED: (G_TYPE_UINT64) nanoseconds since the wait began. */
 #define GST_LUMA_FIELD_ELAPSED "elapsed"
-/** GST_LUMA_FIELD_LOCATION: (G_TYPE_STRING) the result video's URL. */
-#define GST_LUMA_FIELD_LOCATION "location"
+/** GST_LUMA_FIELD_RESULT_URL: (G_TYPE_STRING) the result video's URL, as
+ * the element's `result-url` property. */
+#define GST_LUMA_FIELD_RESULT_URL "result-url"
 
 /*
  * Fields of the details structure of every error and warning message
