@@ -155,6 +155,40 @@ GST_START_TEST (test_resume_with_true_content_range_is_taken)
 
 GST_END_TEST;
 
+/* A host that answers a Range with a part of what was asked (a 206 that
+ * ends before the file does): each part is read to its end, and the next
+ * asked for from there. */
+GST_START_TEST (test_partial_answers_in_pieces_followed)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run = luma_run_new (em, TASK, NULL);
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (video, &size);
+  g_autofree gchar *range = NULL;
+
+  faults.range_piece = 100000;
+  luma_emulator_set_video_faults (em, TASK, &faults);
+  /* no retries: the end of a part is no failure to retry */
+  g_object_set (run->src, "retries", 0, NULL);
+  luma_run_preroll (run, 20 * luma_test_slowdown ());
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, DROP_AT));
+  luma_run_until_done (run, 30 * luma_test_slowdown ());
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_uint64 (run->first_offset, DROP_AT);
+  fail_unless_equals_uint64 (run->data->len, size - DROP_AT);
+  fail_unless (memcmp (run->data->data, bytes + DROP_AT, size - DROP_AT) == 0,
+      "the output differs from the file");
+  /* the first answer, then 748909 bytes in parts of 100000 */
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 9);
+  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_string (range, "bytes=1000000-");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* ----- URL renewals ----- */
 
 /* A host that refuses (403) the request after each dropped connection, a
@@ -352,6 +386,7 @@ integrity_suite (void)
   tcase_add_loop_test (tc, test_resume_with_bad_content_range_is_an_error, 0,
       G_N_ELEMENTS (bad_ranges));
   tcase_add_test (tc, test_resume_with_true_content_range_is_taken);
+  tcase_add_test (tc, test_partial_answers_in_pieces_followed);
   tcase_add_test (tc, test_403_after_every_drop_is_bounded);
   tcase_add_test (tc, test_renewals_giving_nothing_are_bounded);
   tcase_add_test (tc, test_renewals_with_progress_go_on);

@@ -721,6 +721,8 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
 
   answer->kind = VIDEO_CONTENT;
   answer->partial = range_result == RANGE_SATISFIABLE;
+  if (answer->partial && faults->range_piece > 0)
+    answer->length = MIN (answer->length, faults->range_piece);
   answer->status = answer->partial ? SOUP_STATUS_PARTIAL_CONTENT :
       SOUP_STATUS_OK;
   answer->delivery = DELIVERY_WHOLE;

@@ -45,6 +45,8 @@ typedef struct {
                                *   the request that follows each drop */
   const gchar *partial_content_range; /* send this Content-Range on 206 answers
                                *   instead of the true one ("": none at all) */
+  gsize range_piece;          /* answer a Range with at most this many bytes
+                               *   (a 206 for a part of what was asked) */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);
