@@ -45,7 +45,9 @@ void luma_stream_seek (LumaStream * stream, guint64 offset);
 gboolean luma_stream_open (LumaStream * stream, GCancellable * cancellable,
     GError ** error);
 /* Returns the number of bytes read, 0 at the end of the file, -1 on error.
- * A connection that drops is opened again at the offset it stopped at. */
+ * A connection that drops is opened again at the offset it stopped at; a
+ * 429 (or 503 with Retry-After) is waited out, up to `retries` + 5 times in
+ * a row; an answer whose range does not fit the request is an error. */
 gssize luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
     GCancellable * cancellable, GError ** error);
 
