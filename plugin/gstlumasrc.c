@@ -337,7 +337,10 @@ resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_NOT_FOUND;
       case LUMA_STREAM_ERROR_READ:
       case LUMA_STREAM_ERROR_CHANGED:
+      case LUMA_STREAM_ERROR_RANGE:
         return GST_RESOURCE_ERROR_READ;
+      case LUMA_STREAM_ERROR_THROTTLED:
+        return GST_RESOURCE_ERROR_BUSY;
       default:
         return GST_RESOURCE_ERROR_OPEN_READ;
     }
@@ -525,37 +528,53 @@ is_expired (const GError * error)
   return g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED);
 }
 
+/* Renewals of an expired URL in a row after which the fresh URL gave less
+ * than LUMA_STREAM_RENEWAL_PROGRESS bytes before it failed too. */
+#define MAX_RENEWALS_WITHOUT_PROGRESS 3
+
 /* Reads from the result URL. A URL that has expired (they are temporary)
- * is replaced once by the one a fresh read of the record gives, at the
- * same offset. */
+ * is replaced by the one a fresh read of the record gives, at the same
+ * offset: as often as a long download needs, but only a few times in a
+ * row without progress, or a host that refuses every resume (whatever the
+ * URL) would have the record read again for each piece of the file. */
 static gssize
 gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
     GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  g_autoptr (GError) cause = NULL;
-  gssize n;
 
-  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
-  if (n >= 0)
-    return n;
-  if (!is_expired (cause)) {
-    g_propagate_error (error, g_steal_pointer (&cause));
-    return -1;
+  for (;;) {
+    g_autoptr (GError) cause = NULL;
+    guint renewals;
+    gssize n = luma_stream_read (s->stream, data, size, self->cancellable,
+        &cause);
+
+    if (n >= 0)
+      return n;
+    if (!is_expired (cause)) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return -1;
+    }
+
+    renewals = luma_stream_get_renewals_without_progress (s->stream);
+    if (renewals >= MAX_RENEWALS_WITHOUT_PROGRESS) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED,
+          g_dngettext (GETTEXT_PACKAGE,
+              "The video of task %s has expired, and its URL on %s was "
+              "renewed %u time in a row without progress (less than 1 MiB "
+              "read after each renewal): %s",
+              "The video of task %s has expired, and its URL on %s was "
+              "renewed %u times in a row without progress (less than 1 MiB "
+              "read after each renewal): %s", renewals), task_id (self),
+          luma_stream_get_host (s->stream), renewals, cause->message);
+      return -1;
+    }
+    GST_INFO_OBJECT (self, "%s: reading the task's record again (%u "
+        "renewals in a row without progress so far)", cause->message,
+        renewals);
+    if (!gst_luma_src_fetch_record (self, TRUE, error))
+      return -1;
   }
-
-  GST_INFO_OBJECT (self, "%s: reading the task's record again", cause->message);
-  g_clear_error (&cause);
-  if (!gst_luma_src_fetch_record (self, TRUE, error))
-    return -1;
-  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
-  if (n < 0 && is_expired (cause))
-    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED,
-        _("The video of task %s has expired, and reading the task again gave "
-            "no URL that works (%s)"), task_id (self), cause->message);
-  else if (n < 0)
-    g_propagate_error (error, g_steal_pointer (&cause));
-  return n;
 }
 
 /* Tells downstream (qtdemux asks once, before the first buffer) how large

@@ -23,6 +23,7 @@ esac
 targets=(
   "record $seconds"
   "uri 20"
+  "content-range 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)
