@@ -82,6 +82,33 @@ is_host_name_char (gchar c)
   return g_ascii_isalnum (c) || c == '-' || c == '.' || c == '_';
 }
 
+static gboolean
+is_host_name (const gchar * name)
+{
+  for (; *name != '\0'; name++) {
+    if (!is_host_name_char (*name))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* The message may quote what the user wrote, in any bytes; a GError's is
+ * UTF-8. */
+static void G_GNUC_PRINTF (2, 3)
+set_bad_proxy (GError ** error, const gchar * format, ...)
+{
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *valid = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  valid = g_utf8_make_valid (text, -1);
+  g_set_error_literal (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
+      valid);
+}
+
 /* The proxy URL as GIO and libsoup will read it: scheme, user, password,
  * host and port, nothing else. A value they would stumble on later (with a
  * g_warning () and a connection that goes nowhere) is refused here, where
@@ -102,7 +129,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
   /* GUri takes these in a host name; no proxy has them */
   for (p = value; *p != '\0'; p++) {
     if (g_ascii_iscntrl (*p) || *p == ' ') {
-      g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
+      set_bad_proxy (error,
           _("Invalid proxy in %s: it contains a space or a control "
               "character"), source);
       return NULL;
@@ -116,8 +143,8 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
       &cause);
   if (uri == NULL) {
     /* not echoed: it may hold a password */
-    g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
-        _("Invalid proxy in %s: %s"), source, cause->message);
+    set_bad_proxy (error, _("Invalid proxy in %s: %s"), source,
+        cause->message);
     return NULL;
   }
   shown = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
@@ -129,7 +156,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
       && g_strcmp0 (scheme, "socks") != 0 && g_strcmp0 (scheme, "socks4") != 0
       && g_strcmp0 (scheme, "socks4a") != 0
       && g_strcmp0 (scheme, "socks5") != 0) {
-    g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
+    set_bad_proxy (error,
         _("Invalid proxy in %s (\"%s\"): \"%s\" is not a proxy protocol "
             "(http, https, socks4, socks4a, socks5)"), source, shown, scheme);
     return NULL;
@@ -137,25 +164,21 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
 
   host = g_uri_get_host (uri);
   if (host == NULL || host[0] == '\0') {
-    g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
-        _("Invalid proxy in %s (\"%s\"): no host name"), source, shown);
+    set_bad_proxy (error, _("Invalid proxy in %s (\"%s\"): no host name"),
+        source, shown);
     return NULL;
   }
-  if (!g_hostname_is_ip_address (host)) {
-    for (p = host; *p != '\0'; p++) {
-      if (!is_host_name_char (*p)) {
-        g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
-            _("Invalid proxy in %s (\"%s\"): \"%s\" is not a host name"),
-            source, shown, host);
-        return NULL;
-      }
-    }
+  if (!g_hostname_is_ip_address (host) && !is_host_name (host)) {
+    set_bad_proxy (error,
+        _("Invalid proxy in %s (\"%s\"): \"%s\" is not a host name"),
+        source, shown, host);
+    return NULL;
   }
 
   port = g_uri_get_port (uri);
   if (port == 0) {
-    g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
-        _("Invalid proxy in %s (\"%s\"): port 0"), source, shown);
+    set_bad_proxy (error, _("Invalid proxy in %s (\"%s\"): port 0"), source,
+        shown);
     return NULL;
   }
   if (port < 0)
@@ -170,8 +193,8 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
   if (check != NULL)
     address = g_network_address_parse_uri (result, 0, &cause);
   if (address == NULL) {
-    g_set_error (error, LUMA_PROXY_ERROR, LUMA_PROXY_ERROR_BAD_PROXY,
-        _("Invalid proxy in %s (\"%s\"): %s"), source, shown, cause->message);
+    set_bad_proxy (error, _("Invalid proxy in %s (\"%s\"): %s"), source,
+        shown, cause->message);
     return NULL;
   }
   return g_steal_pointer (&result);
@@ -224,9 +247,9 @@ parse_range (const gchar * entry, const gchar * slash)
  * compares the address with a port as text: the text as written and its
  * usual form, which is how most URLs write it. */
 static void
-add_address (GPtrArray * hosts, const gchar * written, guint port)
+add_address (GPtrArray * hosts, GInetAddress * address, const gchar * written,
+    guint port)
 {
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (written);
   g_autofree gchar *canonical = g_inet_address_to_string (address);
   gboolean v6 = g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6;
 
@@ -247,6 +270,7 @@ static void
 add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
 {
   g_autoptr (GInetAddressMask) mask = NULL;
+  g_autoptr (GInetAddress) address = NULL;
   g_autofree gchar *host = NULL;
   g_autofree gchar *ascii = NULL;
   const gchar *port_text = NULL;
@@ -281,8 +305,6 @@ add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
     host = g_strndup (entry + 1, end - entry - 1);
     if (end[1] == ':')
       port_text = end + 2;
-    if (!g_hostname_is_ip_address (host))
-      return;
   } else {
     end = strchr (entry, ':');
     if (end != NULL && strchr (end + 1, ':') != NULL)
@@ -295,10 +317,15 @@ add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
           G_MAXUINT16, &port, NULL))
     return;
 
-  if (g_hostname_is_ip_address (host)) {
-    add_address (hosts, host, port);
+  /* (g_hostname_is_ip_address () also takes what GInetAddress does not,
+   * "fe80::1%eth0") */
+  address = g_inet_address_new_from_string (host);
+  if (address != NULL) {
+    add_address (hosts, address, host, port);
     return;
   }
+  if (entry[0] == '[')
+    return;                     /* only addresses go in brackets */
 
   /* "*.example.com", ".example.com", "example.com." as "example.com" */
   name = host;
@@ -307,13 +334,13 @@ add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
   while (name[0] == '.')
     name++;
   length = strlen (name);
-  while (length > 0 && name[length - 1] == '.')
-    length--;
-  name[length] = '\0';
-  if (length == 0 || strchr (name, '*') != NULL || is_digits_and_dots (name))
+  if (length > 0 && name[length - 1] == '.')
+    name[--length] = '\0';     /* one, as curl: "a.." stays "a." */
+  if (length == 0 || is_digits_and_dots (name))
     return;
+  /* GSimple reads '[', ':', '/', '*' its own way; no host has them */
   ascii = g_hostname_to_ascii (name);
-  if (ascii == NULL)
+  if (ascii == NULL || !is_host_name (ascii))
     return;
 
   if (port == 0) {

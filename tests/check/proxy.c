@@ -111,7 +111,8 @@ GST_START_TEST (test_proxy_url_forms)
     {"https://proxy.example", "https://proxy.example:443"},
     {"socks5h://proxy.example:9", "socks5://proxy.example:9"},
     {"HTTP://proxy.example:8/a/path?q#f", "http://proxy.example:8"},
-    {"http://user:pa%40ss@proxy.example:8", "http://user:pa%40ss@proxy.example:8"},
+    {"http://user:pa%40ss@proxy.example:8",
+        "http://user:pa%40ss@proxy.example:8"},
     {"http://[::1]:8", "http://[::1]:8"},
   };
   guint i;
@@ -177,6 +178,8 @@ GST_START_TEST (test_no_proxy_forms)
     {"example.com:abc,other.example", "http://other.example:80", TRUE},
     {"example.com:abc", "http://example.com:80", FALSE},
     {"[::1,other.example", "http://other.example:80", TRUE},
+    {".[x,other.example", "http://other.example:80", TRUE},
+    {"[fe80::1%eth0]:80,other.example", "http://other.example:80", TRUE},
     /* 65616 wraps around to 80 in a gushort */
     {"example.com:65616", "http://example.com:80", FALSE},
   };
