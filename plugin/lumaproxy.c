@@ -25,11 +25,15 @@
  *   "*.", ":80") is kept as an empty name, and an empty name ends its list
  *   of names: every entry after it would be lost;
  * - "*" alone matches nothing there;
- * - "[::1]" without a port, a port that is not a number, are refused with
- *   a g_warning (), and a port above 65535 wraps around;
+ * - "[::1]" without a port, a port that is not a number, a name with a
+ *   '[' are refused with a g_warning (), and a port above 65535 wraps
+ *   around: such entries, and names with characters no host name has, are
+ *   left out;
+ * - "10.1.2.3/8" is a range in curl, nothing in GLib (bits set beyond the
+ *   length): it is given as "10.0.0.0/8";
  * - a name with a final dot ("example.com.") matches only names written
- *   with one, which curl ignores on both sides: each name is given both
- *   ways;
+ *   with one, which curl ignores on both sides (one dot): each name is
+ *   given both ways;
  * - names are compared with the host as ASCII (IDNA), but not converted;
  * - a name made of digits and dots ("0.1") matches the end of an IPv4
  *   address ("127.0.0.1"), which in curl only an address or range does:

@@ -658,7 +658,9 @@ GST_START_TEST (test_http_proxy_alone_proxies)
   fail_unless (api_requests > 0);
   fail_unless (video_requests > 0);
   /* through the proxy too, the key only goes with the API's requests */
+  g_mutex_lock (&proxy->lock);
   fail_unless_equals_int (proxy->with_authorization, api_requests);
+  g_mutex_unlock (&proxy->lock);
   fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
 }
 
