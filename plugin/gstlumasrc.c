@@ -44,6 +44,7 @@
 #include "gstlumasrc.h"
 #include "lumaapi.h"
 #include "lumahttp.h"
+#include "lumaproxy.h"
 #include "lumastream.h"
 #include "lumatext.h"
 #include "lumauri.h"
@@ -99,7 +100,7 @@ typedef struct
   guint retries;
   guint timeout;
   gchar *user_agent;
-  gchar *proxy;                 /* NULL: $http_proxy, else the system's */
+  gchar *proxy;                 /* NULL: *_proxy, else the system's */
   gboolean ssl_strict;
 } LumaSettings;
 
@@ -194,8 +195,8 @@ luma_settings_resolve (LumaSettings * settings)
     g_free (settings->api_url);
     settings->api_url = g_strdup (env ? env : DEFAULT_API_URL);
   }
-  if (settings->proxy == NULL)
-    settings->proxy = g_strdup (non_empty (g_getenv ("http_proxy")));
+  /* The proxy stays the property's: luma_proxy_resolver_new () reads the
+   * environment (http_proxy, https_proxy, all_proxy, no_proxy). */
 }
 
 /* ----- what the element shows ----- */
@@ -697,14 +698,20 @@ static LumaStreaming *
 luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
     GError ** error)
 {
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GProxyResolver) proxy_resolver =
+      luma_proxy_resolver_new (settings->proxy, envp, NULL, error);
   LumaHttpConfig http = { settings->user_agent, settings->timeout,
-    settings->proxy, settings->ssl_strict
+    proxy_resolver, settings->ssl_strict
   };
-  g_autoptr (SoupSession) session = luma_http_session_new (&http);
-  LumaApi *api = luma_api_new (session, settings->api_url, settings->api_key,
-      error);
+  g_autoptr (SoupSession) session = NULL;
+  LumaApi *api;
   LumaStreaming *s;
 
+  if (proxy_resolver == NULL)
+    return NULL;
+  session = luma_http_session_new (&http);
+  api = luma_api_new (session, settings->api_url, settings->api_key, error);
   if (api == NULL)
     return NULL;
   s = g_new0 (LumaStreaming, 1);
@@ -778,7 +785,10 @@ gst_luma_src_prepare (GstLumaSrc * self, const LumaSettings * settings)
     return NULL;
   }
   s = luma_streaming_new (self, settings, &error);
-  if (s == NULL) {
+  if (s == NULL && error->domain == LUMA_PROXY_ERROR) {
+    /* the message names the property or the variable */
+    gst_luma_src_settings_error (self, settings, error->message);
+  } else if (s == NULL) {
     text = g_strdup_printf (_("Invalid api-url or KIE_API_URL: %s"),
         error->message);
     gst_luma_src_settings_error (self, settings, text);
@@ -1253,8 +1263,10 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
           "clients without one)", DEFAULT_USER_AGENT, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_PROXY,
       g_param_spec_string ("proxy", "Proxy",
-          "HTTP proxy URI; when unset, the http_proxy environment variable, "
-          "else the system's proxy settings", NULL, READY_MUTABLE_FLAGS));
+          "HTTP proxy URI for http and https URLs; when unset, the "
+          "http_proxy, https_proxy and all_proxy environment variables as "
+          "curl reads them, else the system's proxy settings; no_proxy "
+          "applies either way", NULL, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_SSL_STRICT,
       g_param_spec_boolean ("ssl-strict", "SSL strict",
           "Refuse servers whose TLS certificate cannot be verified",

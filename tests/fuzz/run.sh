@@ -24,6 +24,7 @@ targets=(
   "record $seconds"
   "uri 20"
   "content-range 20"
+  "proxy 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)
