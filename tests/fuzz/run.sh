@@ -22,6 +22,7 @@ esac
 # their time: the record parser gets the most, being the largest.
 targets=(
   "record $seconds"
+  "retry-after 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)
