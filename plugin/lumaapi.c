@@ -337,8 +337,10 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
   g_autoptr (GError) parse_error = NULL;
 
   *retry_after = luma_http_retry_after (msg);
-  body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE,
-      soup_session_get_timeout (api->session), cancellable, error);
+  /* no bound of its own on the body: the request's deadline (@cancellable)
+   * is the one bound on the whole answer */
+  body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE, 0,
+      cancellable, error);
   g_input_stream_close (stream, NULL, NULL);
   if (body == NULL) {
     if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE)
