@@ -20,6 +20,17 @@
 
 #define RECORD_INFO_PATH "/api/v1/modify/record-info"
 
+/* A request must be over, connection, headers and body, within this many
+ * times the session's timeout: the timeout only bounds silence, and a server
+ * that trickles a byte now and then would hold the wait forever. Twice, so
+ * that a plain silence is still reported as the timeout it is. */
+#define REQUEST_DEADLINE_FACTOR 2
+
+/* The first retries after a host could not be reached at all, before it
+ * has ever answered: most likely a wrong api-url, which must be said within
+ * seconds, not after backoffs that grow from the poll interval. */
+#define UNREACHABLE_BACKOFF_BASE_MS 250
+
 G_DEFINE_QUARK (luma-api-error-quark, luma_api_error);
 
 struct _LumaApi
@@ -57,6 +68,8 @@ typedef enum {
   POLL_GENERATING,              /* ask again after the poll interval */
   POLL_THROTTLED,               /* 429, 455: ask again later, for as long as the wait lasts */
   POLL_SERVER_TROUBLE,          /* 5xx, transport: ask again, a bounded number of times */
+  POLL_UNREACHABLE,             /* no such host, nobody listening: the same */
+  POLL_WAIT_OVER,               /* the wait's deadline came during the poll */
   POLL_FAILED,                  /* stop with the error */
 } PollOutcome;
 
@@ -232,34 +245,84 @@ classify_unreadable (guint http_status, GError * parse_error,
   return POLL_FAILED;
 }
 
-static PollOutcome
-poll_once (LumaApi * api, const gchar * task_id, GstLumaRecord ** record,
-    guint64 * retry_after, GCancellable * cancellable, GError ** error)
+/* "host", or "host:port" when the URL names a port */
+static gchar *
+origin_text (GUri * uri)
 {
-  g_autoptr (GUri) uri = record_info_uri (api, task_id);
-  LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
-  g_autoptr (SoupMessage) msg = NULL;
-  g_autoptr (GInputStream) stream = NULL;
+  if (g_uri_get_port (uri) > 0)
+    return g_strdup_printf ("%s:%d", g_uri_get_host (uri),
+        g_uri_get_port (uri));
+  return g_strdup (g_uri_get_host (uri));
+}
+
+/* A 401 from another host than the API's is no verdict on the key: the key
+ * was never sent there (luma_http_send() keeps it to the API's origin). */
+static PollOutcome
+explain_other_host (GUri * api_uri, SoupMessage * msg, PollOutcome outcome,
+    GError ** error)
+{
+  GUri *answered_by = soup_message_get_uri (msg);
+  g_autofree gchar *api = NULL;
+  g_autofree gchar *other = NULL;
+
+  if (!g_error_matches (*error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED)
+      || luma_http_same_origin (answered_by, api_uri))
+    return outcome;
+  api = origin_text (api_uri);
+  other = origin_text (answered_by);
+  g_clear_error (error);
+  g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED,
+      _("The API at %s redirected to another host, %s, which refused the "
+          "request (401): the API key was not sent to %s, as it only ever "
+          "goes to %s"), api, other, other, api);
+  return outcome;
+}
+
+/* What an answer whose body could not be had for what it is (too large,
+ * in an encoding that cannot be read) means. */
+static PollOutcome
+classify_unkept (LumaApi * api, guint status, const gchar * task_id,
+    GError ** error)
+{
+  g_autoptr (GError) cause = g_steal_pointer (error);
+
+  /* a server in trouble may send a long page: its status tells what to
+   * do, not the page */
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
+    api->last_code = (gint) status;
+    return classify_code ((gint) status, soup_status_get_phrase (status),
+        task_id, error);
+  }
+  if (g_error_matches (cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING))
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,
+        _("KIE's answer for task %s cannot be read: %s"), task_id,
+        cause->message);
+  else
+    g_propagate_error (error, g_steal_pointer (&cause));
+  return POLL_FAILED;
+}
+
+static PollOutcome
+read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
+    GInputStream * stream, GstLumaRecord ** record, guint64 * retry_after,
+    GCancellable * cancellable, GError ** error)
+{
+  guint status = api->last_http_status = soup_message_get_status (msg);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) parse_error = NULL;
-  guint status;
 
-  api->last_code = 0;
-  api->last_http_status = 0;
-  stream = luma_http_send (api->session, &request, &msg, cancellable, error);
-  if (stream == NULL)
-    goto transport_failed;
-
-  status = api->last_http_status = soup_message_get_status (msg);
   *retry_after = luma_http_retry_after (msg);
-  body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE,
-      soup_session_get_timeout (api->session), cancellable, error);
+  /* no bound of its own on the body: the request's deadline (@cancellable)
+   * is the one bound on the whole answer */
+  body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE, 0,
+      cancellable, error);
   g_input_stream_close (stream, NULL, NULL);
   if (body == NULL) {
-    if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE))
-      return POLL_FAILED;
+    if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE)
+        || g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING))
+      return classify_unkept (api, status, task_id, error);
     /* a slow answer is server trouble like any other: retried */
-    goto transport_failed;
+    return POLL_SERVER_TROUBLE;
   }
 
   *record = gst_luma_record_parse (body, &parse_error);
@@ -272,10 +335,57 @@ poll_once (LumaApi * api, const gchar * task_id, GstLumaRecord ** record,
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
     return classify_code ((gint) status, (*record)->msg, task_id, error);
   return classify_record (*record, task_id, error);
+}
 
-transport_failed:
-  if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+/* One record-info request, over by min(its own deadline, @wait_deadline)
+ * whatever the server does, or at once when @cancellable is cancelled. */
+static PollOutcome
+poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
+    GstLumaRecord ** record, guint64 * retry_after, GCancellable * cancellable,
+    GError ** error)
+{
+  g_autoptr (GUri) uri = record_info_uri (api, task_id);
+  LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
+  guint timeout = soup_session_get_timeout (api->session);
+  gint64 request_deadline = timeout == 0 ? G_MAXINT64
+      : g_get_monotonic_time () +
+      (gint64) REQUEST_DEADLINE_FACTOR * timeout * G_USEC_PER_SEC;
+  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
+      MIN (request_deadline, wait_deadline));
+  GCancellable *request_cancellable =
+      luma_http_deadline_get_cancellable (deadline);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  gboolean unreachable = FALSE;
+  PollOutcome outcome;
+
+  api->last_code = 0;
+  api->last_http_status = 0;
+  stream = luma_http_send_full (api->session, &request, &msg, &unreachable,
+      request_cancellable, error);
+  if (stream != NULL) {
+    outcome = read_answer (api, task_id, msg, stream, record, retry_after,
+        request_cancellable, error);
+    if (outcome != POLL_SERVER_TROUBLE)
+      return explain_other_host (uri, msg, outcome, error);
+  }
+
+  /* a redirect refused once is refused again */
+  if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT))
     return POLL_FAILED;
+  if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return unreachable ? POLL_UNREACHABLE : POLL_SERVER_TROUBLE;
+  if (!luma_http_deadline_has_passed (deadline))
+    return POLL_FAILED;         /* the caller cancelled */
+  g_clear_error (error);
+  if (wait_deadline <= request_deadline) {
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_TIMEOUT,
+        _("no answer from %s yet"), g_uri_get_host (uri));
+    return POLL_WAIT_OVER;
+  }
+  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+      _("%s did not answer within %u seconds (twice the timeout)"),
+      g_uri_get_host (uri), REQUEST_DEADLINE_FACTOR * timeout);
   return POLL_SERVER_TROUBLE;
 }
 
@@ -316,9 +426,10 @@ report (LumaWaitFunc on_poll, gpointer user_data, LumaWaitStatus * status,
  * @params->fresh. Otherwise polls the task's record at once, then every
  * poll interval, until the task
  * is finished (the record is returned), has failed, or the wait has lasted
- * longer than its timeout. Rate limits and maintenance are waited out
- * (honouring Retry-After); server and network errors are retried with a
- * growing backoff, up to @params->retries times in a row.
+ * longer than its timeout (even in the middle of a request). Rate limits
+ * and maintenance are waited out (honouring Retry-After); server and network
+ * errors are retried with a growing backoff, up to @params->retries times in
+ * a row.
  */
 GstLumaRecord *
 luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
@@ -330,6 +441,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
   LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL };
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
+  gboolean answered = FALSE;    /* the API has given an answer in this wait */
+  g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
   GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
 
   if (cached != NULL) {
@@ -342,11 +455,20 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
 
   for (;;) {
     g_autoptr (GstLumaRecord) record = NULL;
-    g_autoptr (GError) poll_error = NULL;
-    guint64 retry_after = G_MAXUINT64, delay;
+    guint64 retry_after = LUMA_HTTP_RETRY_AFTER_NONE, delay;
     gint64 left;
-    PollOutcome outcome = poll_once (api, task_id, &record, &retry_after,
+    PollOutcome outcome;
+
+    /* the sleep before this poll ran to the end of the wait: over, without
+     * a request that would have no time left */
+    if (status.polls > 0 && g_get_monotonic_time () >= deadline) {
+      set_timeout_error (error, task_id, params->wait_timeout, poll_error);
+      return NULL;
+    }
+    g_clear_error (&poll_error);
+    outcome = poll_once (api, task_id, deadline, &record, &retry_after,
         cancellable, &poll_error);
+    answered |= api->last_http_status != 0;
 
     report (on_poll, user_data, &status, record, start);
     switch (outcome) {
@@ -363,7 +485,11 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       case POLL_THROTTLED:
         delay = luma_http_backoff (params->poll_interval, throttles_in_a_row++);
         break;
+      case POLL_WAIT_OVER:
+        set_timeout_error (error, task_id, params->wait_timeout, poll_error);
+        return NULL;
       case POLL_SERVER_TROUBLE:
+      case POLL_UNREACHABLE:
         if (troubles_in_a_row++ >= params->retries) {
           g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
               g_dngettext (GETTEXT_PACKAGE,
@@ -374,15 +500,22 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
           return NULL;
         }
         delay = luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);
+        /* once the host has answered, the URL is right: a refusal is then
+         * passing trouble (a restart), waited out like any other */
+        if (outcome == POLL_UNREACHABLE && !answered)
+          delay = MIN (delay, luma_http_backoff (UNREACHABLE_BACKOFF_BASE_MS,
+                  troubles_in_a_row - 1));
         break;
       default:
         g_assert_not_reached ();
     }
     /* never sooner than the server asked; never sooner than our own
      * schedule either, which a Retry-After of 0 would turn into a flood */
-    if (retry_after != G_MAXUINT64)
+    if (retry_after != LUMA_HTTP_RETRY_AFTER_NONE)
       delay = MAX (delay, retry_after);
 
+    /* never past the end of the wait: it ends at wait-timeout, whatever
+     * the server asked for */
     left = deadline - g_get_monotonic_time ();
     if (left <= 0) {
       set_timeout_error (error, task_id, params->wait_timeout, poll_error);

@@ -3,9 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Redirects are followed here rather than by libsoup so that each hop can be
- * checked: only http(s), a bounded number, and the bearer token only ever
- * sent to the origin it was meant for (Debian's libsoup carries request
- * headers to any host a redirect names).
+ * checked: only http(s), never from https down to http, a bounded number,
+ * and the bearer token only ever sent to the origin it was meant for
+ * (Debian's libsoup carries request headers to any host a redirect names).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -101,6 +101,12 @@ same_origin (GUri * a, GUri * b)
       && effective_port (a) == effective_port (b);
 }
 
+gboolean
+luma_http_same_origin (GUri * a, GUri * b)
+{
+  return same_origin (a, b);
+}
+
 static SoupMessage *
 build_message (const LumaHttpRequest * request, GUri * uri)
 {
@@ -119,6 +125,9 @@ build_message (const LumaHttpRequest * request, GUri * uri)
   if (request->json) {
     soup_message_headers_replace (headers, "Accept", "application/json");
     soup_message_headers_set_content_type (headers, "application/json", NULL);
+    /* decoded by luma_http_read_body(); the session has no content
+     * decoder, so nothing else asks for compressed answers */
+    soup_message_headers_replace (headers, "Accept-Encoding", "gzip");
   }
   return msg;
 }
@@ -148,6 +157,15 @@ luma_http_set_transport_error (GError ** error, GError * cause, GUri * uri)
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT,
         _("Network error with %s: %s"), host, cause->message);
   }
+}
+
+/* Not a passing trouble but, more likely, a wrong URL: no such host name,
+ * or nobody listening on the port. */
+static gboolean
+is_unreachable (GError * cause)
+{
+  return g_error_matches (cause, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND)
+      || g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 }
 
 static gboolean
@@ -188,6 +206,22 @@ next_hop (SoupMessage * msg, guint hops, GError ** error)
         safe);
     return NULL;
   }
+  /* What came over TLS must not go on in clear text, where anyone on the
+   * way could read or change it. */
+  if (g_ascii_strcasecmp (g_uri_get_scheme (soup_message_get_uri (msg)),
+          "https") == 0
+      && g_ascii_strcasecmp (g_uri_get_scheme (target), "http") == 0) {
+    g_autofree gchar *from =
+        g_uri_to_string_partial (soup_message_get_uri (msg),
+        G_URI_HIDE_PASSWORD);
+    g_autofree gchar *to = g_uri_to_string_partial (target,
+        G_URI_HIDE_PASSWORD);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT,
+        _("Refusing a redirect from %s to %s: it would leave https for "
+            "plain http"), from, to);
+    return NULL;
+  }
   return g_steal_pointer (&target);
 }
 
@@ -202,9 +236,20 @@ GInputStream *
 luma_http_send (SoupSession * session, const LumaHttpRequest * request,
     SoupMessage ** final_message, GCancellable * cancellable, GError ** error)
 {
+  return luma_http_send_full (session, request, final_message, NULL,
+      cancellable, error);
+}
+
+GInputStream *
+luma_http_send_full (SoupSession * session, const LumaHttpRequest * request,
+    SoupMessage ** final_message, gboolean * unreachable,
+    GCancellable * cancellable, GError ** error)
+{
   g_autoptr (GUri) uri = g_uri_ref (request->uri);
   guint hops;
 
+  if (unreachable != NULL)
+    *unreachable = FALSE;
   for (hops = 0;; hops++) {
     g_autoptr (SoupMessage) msg = build_message (request, uri);
     g_autoptr (GError) cause = NULL;
@@ -213,6 +258,8 @@ luma_http_send (SoupSession * session, const LumaHttpRequest * request,
 
     body = soup_session_send (session, msg, cancellable, &cause);
     if (body == NULL) {
+      if (unreachable != NULL)
+        *unreachable = is_unreachable (cause);
       luma_http_set_transport_error (error, cause, uri);
       return NULL;
     }
@@ -228,6 +275,116 @@ luma_http_send (SoupSession * session, const LumaHttpRequest * request,
     g_uri_unref (uri);
     uri = target;
   }
+}
+
+/* ----- deadlines ----- */
+
+struct _LumaHttpDeadline
+{
+  GCancellable *parent;
+  gulong parent_handler;
+  GCancellable *cancellable;
+  GSource *timer;
+};
+
+static gpointer
+run_timers (gpointer context)
+{
+  for (;;)
+    g_main_context_iteration (context, TRUE);
+  return NULL;
+}
+
+/* The deadlines of every request in the process fire in one thread of
+ * their own: a request blocks its thread in libsoup's sync API, so its
+ * timer must fire elsewhere, and one thread is plenty for the hundreds of
+ * timers that many sources waiting at once need. It lives as long as the
+ * process. */
+static GMainContext *
+timer_context (void)
+{
+  static GMainContext *context;
+
+  if (g_once_init_enter (&context)) {
+    GMainContext *made = g_main_context_new ();
+
+    g_thread_unref (g_thread_new ("luma-deadlines", run_timers, made));
+    g_once_init_leave (&context, made);
+  }
+  return context;
+}
+
+static void
+cancel_child (GCancellable * parent, gpointer child)
+{
+  g_cancellable_cancel (child);
+}
+
+static gboolean
+on_deadline (gpointer child)
+{
+  g_cancellable_cancel (child);
+  return G_SOURCE_REMOVE;
+}
+
+LumaHttpDeadline *
+luma_http_deadline_new (GCancellable * parent, gint64 deadline)
+{
+  LumaHttpDeadline *self = g_new0 (LumaHttpDeadline, 1);
+  gint64 left;
+
+  self->cancellable = g_cancellable_new ();
+  if (parent != NULL) {
+    /* called at once if @parent is already cancelled */
+    self->parent = g_object_ref (parent);
+    self->parent_handler = g_cancellable_connect (parent,
+        G_CALLBACK (cancel_child), g_object_ref (self->cancellable),
+        g_object_unref);
+  }
+  if (deadline == G_MAXINT64)
+    return self;
+
+  left = deadline - g_get_monotonic_time ();
+  if (left <= 0) {
+    g_cancellable_cancel (self->cancellable);
+    return self;
+  }
+  self->timer = g_timeout_source_new (MIN ((left + 999) / 1000, G_MAXUINT));
+  g_source_set_callback (self->timer, on_deadline,
+      g_object_ref (self->cancellable), g_object_unref);
+  g_source_attach (self->timer, timer_context ());
+  return self;
+}
+
+GCancellable *
+luma_http_deadline_get_cancellable (LumaHttpDeadline * self)
+{
+  return self->cancellable;
+}
+
+gboolean
+luma_http_deadline_has_passed (LumaHttpDeadline * self)
+{
+  return g_cancellable_is_cancelled (self->cancellable)
+      && !g_cancellable_is_cancelled (self->parent);
+}
+
+void
+luma_http_deadline_free (LumaHttpDeadline * self)
+{
+  if (self == NULL)
+    return;
+  if (self->timer != NULL) {
+    g_source_destroy (self->timer);
+    g_source_unref (self->timer);
+  }
+  if (self->parent != NULL) {
+    /* waits for a cancel_child() running in another thread to return */
+    g_cancellable_disconnect (self->parent, self->parent_handler);
+    g_object_unref (self->parent);
+  }
+  g_object_unref (self->cancellable);
+  g_free (self);
 }
 
 /* Sleeps, but wakes up at once when @cancellable is cancelled, so that a
@@ -266,34 +423,104 @@ luma_http_backoff (guint64 base_ms, guint attempt)
   return MIN (MAX (base_ms, 1) << shift, cap);
 }
 
-/* Retry-After in milliseconds (seconds or an HTTP date), G_MAXUINT64 when
- * the answer has none that can be read. */
+/**
+ * luma_http_parse_retry_after:
+ * @value: (nullable): a Retry-After header's value
+ * @now: the time to count an HTTP date from
+ *
+ * Returns: the milliseconds to wait (seconds or an HTTP date), at most
+ * %LUMA_HTTP_RETRY_AFTER_MAX_MS; 0 for a date that has passed;
+ * %LUMA_HTTP_RETRY_AFTER_NONE when @value cannot be read. A pure function
+ * of its arguments, fuzzed by tests/fuzz/fuzz-retry-after.c.
+ */
+guint64
+luma_http_parse_retry_after (const gchar * value, GDateTime * now)
+{
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) number_error = NULL;
+  g_autoptr (GDateTime) when = NULL;
+  guint64 seconds;
+  GTimeSpan span;
+
+  if (value == NULL)
+    return LUMA_HTTP_RETRY_AFTER_NONE;
+  text = g_strstrip (g_strdup (value));
+  if (g_ascii_string_to_unsigned (text, 10, 0,
+          LUMA_HTTP_RETRY_AFTER_MAX_MS / 1000, &seconds, &number_error))
+    return seconds * 1000;
+  /* a number of seconds too large even for 64 bits is still a number: a
+   * server that wants us gone for long gets the longest wait we give */
+  if (g_error_matches (number_error, G_NUMBER_PARSER_ERROR,
+          G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS))
+    return LUMA_HTTP_RETRY_AFTER_MAX_MS;
+
+  when = soup_date_time_new_from_http_string (text);
+  if (when == NULL)
+    return LUMA_HTTP_RETRY_AFTER_NONE;
+  span = g_date_time_difference (when, now);
+  if (span <= 0)
+    return 0;
+  return MIN (((guint64) span + 999) / 1000, LUMA_HTTP_RETRY_AFTER_MAX_MS);
+}
+
+/* Retry-After in milliseconds, LUMA_HTTP_RETRY_AFTER_NONE when the answer
+ * has none that can be read. Only the statuses that say "come back later"
+ * are heeded (429, KIE's 455, 503): on any other (a 200, a 500) the header
+ * is no promise that waiting helps, and a stray one could stall a wait for
+ * an hour. */
 guint64
 luma_http_retry_after (SoupMessage * msg)
 {
   const gchar *value =
       soup_message_headers_get_one (soup_message_get_response_headers (msg),
       "Retry-After");
-  guint64 seconds;
-  g_autoptr (GDateTime) when = NULL;
   g_autoptr (GDateTime) now = NULL;
-  GTimeSpan span;
+  guint status = soup_message_get_status (msg);
 
+  if (status != 429 && status != 455
+      && status != SOUP_STATUS_SERVICE_UNAVAILABLE)
+    return LUMA_HTTP_RETRY_AFTER_NONE;
   if (value == NULL)
-    return G_MAXUINT64;
-  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &seconds, NULL))
-    return seconds * 1000;
-
-  when = soup_date_time_new_from_http_string (value);
-  if (when == NULL)
-    return G_MAXUINT64;
+    return LUMA_HTTP_RETRY_AFTER_NONE;
   now = g_date_time_new_now_utc ();
-  span = g_date_time_difference (when, now);
-  return span > 0 ? (guint64) span / 1000 : 0;
+  return luma_http_parse_retry_after (value, now);
+}
+
+/* API answers may come compressed (build_message() asks for gzip): they are
+ * decoded here, where a whole answer is read, and not by the session, so
+ * that the video's bytes stay those the server holds. */
+static GInputStream *
+decoded_body (SoupMessage * msg, GInputStream * body, gboolean * decoding,
+    GError ** error)
+{
+  const gchar *encoding =
+      soup_message_headers_get_list (soup_message_get_response_headers (msg),
+      "Content-Encoding");
+  g_autoptr (GZlibDecompressor) decompressor = NULL;
+  GInputStream *decoded;
+
+  *decoding = FALSE;
+  if (encoding == NULL || g_ascii_strcasecmp (encoding, "identity") == 0)
+    return g_object_ref (body);
+  if (g_ascii_strcasecmp (encoding, "gzip") != 0
+      && g_ascii_strcasecmp (encoding, "x-gzip") != 0) {
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING,
+        _("The answer of %s is encoded as \"%s\", which lumasrc cannot "
+            "decode"), g_uri_get_host (soup_message_get_uri (msg)), encoding);
+    return NULL;
+  }
+  decompressor = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+  decoded = g_converter_input_stream_new (body, G_CONVERTER (decompressor));
+  /* the caller closes @body, as it would without an encoding */
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM
+      (decoded), FALSE);
+  *decoding = TRUE;
+  return decoded;
 }
 
 /* Reads a whole answer, but never more than @max_size bytes: a body that is
- * larger (by Content-Length, or as it comes) is refused without being kept.
+ * larger (by Content-Length, or as it comes, after decoding: a small gzip
+ * bomb is no way around the limit) is refused without being kept.
  * The inactivity timeout does not stop a server that sends a byte now and
  * then, so the whole body must also come within @max_seconds (0: no limit). */
 GBytes *
@@ -306,16 +533,28 @@ luma_http_read_body (SoupMessage * msg, GInputStream * body, gsize max_size,
       soup_message_headers_get_content_length (soup_message_get_response_headers
       (msg));
   g_autoptr (GByteArray) data = g_byte_array_new ();
+  g_autoptr (GInputStream) decoded = NULL;
+  gboolean decoding;
   guint8 chunk[16384];
 
   if (length > (goffset) max_size)
     goto too_large;
+  decoded = decoded_body (msg, body, &decoding, error);
+  if (decoded == NULL)
+    return NULL;
 
   for (;;) {
     g_autoptr (GError) cause = NULL;
-    gssize n = g_input_stream_read (body, chunk, sizeof (chunk), cancellable,
-        &cause);
+    gssize n = g_input_stream_read (decoded, chunk, sizeof (chunk),
+        cancellable, &cause);
 
+    if (n < 0 && decoding && g_error_matches (cause, G_IO_ERROR,
+            G_IO_ERROR_INVALID_DATA)) {
+      g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING,
+          _("The answer of %s is not valid gzip: %s"),
+          g_uri_get_host (soup_message_get_uri (msg)), cause->message);
+      return NULL;
+    }
     if (n < 0) {
       luma_http_set_transport_error (error, cause, soup_message_get_uri (msg));
       return NULL;

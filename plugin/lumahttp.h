@@ -17,6 +17,7 @@ typedef enum {
   LUMA_HTTP_ERROR_TRANSPORT,        /* DNS, connection, TLS, timeout, drop */
   LUMA_HTTP_ERROR_TOO_LARGE,        /* an answer larger than asked for */
   LUMA_HTTP_ERROR_TOO_SLOW,         /* an answer that takes too long to come */
+  LUMA_HTTP_ERROR_ENCODING,         /* a body that cannot be decoded */
 } LumaHttpError;
 
 #define LUMA_HTTP_MAX_REDIRECTS 10
@@ -39,12 +40,37 @@ typedef struct {
   GUri *uri;
   const gchar *bearer;          /* nullable */
   guint64 range_start;          /* 0: no Range header */
-  gboolean json;                /* send Content-Type/Accept: application/json */
+  gboolean json;                /* send Content-Type/Accept: application/json,
+                                 * and Accept-Encoding: gzip (read the body
+                                 * with luma_http_read_body(), which decodes) */
 } LumaHttpRequest;
 
 GInputStream *luma_http_send (SoupSession * session,
     const LumaHttpRequest * request, SoupMessage ** final_message,
     GCancellable * cancellable, GError ** error);
+/* The same, and on failure says in @unreachable (nullable) whether the host
+ * could not be reached at all: no such host name, nobody listening. */
+GInputStream *luma_http_send_full (SoupSession * session,
+    const LumaHttpRequest * request, SoupMessage ** final_message,
+    gboolean * unreachable, GCancellable * cancellable, GError ** error);
+
+/* Same scheme, host and port (the default port of the scheme if none). */
+gboolean luma_http_same_origin (GUri * a, GUri * b);
+
+/* A cancellable for one request that is cancelled when @parent is, or at
+ * @deadline (g_get_monotonic_time() microseconds; G_MAXINT64: never),
+ * whichever comes first. The timers of all requests run in one shared
+ * thread. */
+typedef struct _LumaHttpDeadline LumaHttpDeadline;
+
+LumaHttpDeadline *luma_http_deadline_new (GCancellable * parent,
+    gint64 deadline);
+GCancellable *luma_http_deadline_get_cancellable (LumaHttpDeadline * self);
+/* TRUE when the deadline cancelled it, and @parent was not cancelled */
+gboolean luma_http_deadline_has_passed (LumaHttpDeadline * self);
+void luma_http_deadline_free (LumaHttpDeadline * self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaHttpDeadline, luma_http_deadline_free)
 
 gboolean luma_http_sleep (guint64 milliseconds, GCancellable * cancellable,
     GError ** error);
@@ -55,6 +81,13 @@ G_BEGIN_DECLS
 void luma_http_set_transport_error (GError ** error, GError * cause,
     GUri * uri);
 guint64 luma_http_backoff (guint64 base_ms, guint attempt);
+
+/* No Retry-After (or one that cannot be read): G_MAXUINT64. */
+#define LUMA_HTTP_RETRY_AFTER_NONE G_MAXUINT64
+/* A Retry-After is never followed for longer than this (milliseconds). */
+#define LUMA_HTTP_RETRY_AFTER_MAX_MS (3600 * 1000)
+
+guint64 luma_http_parse_retry_after (const gchar * value, GDateTime * now);
 guint64 luma_http_retry_after (SoupMessage * msg);
 GBytes *luma_http_read_body (SoupMessage * msg, GInputStream * body,
     gsize max_size, guint max_seconds, GCancellable * cancellable,

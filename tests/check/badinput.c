@@ -6,6 +6,7 @@
  */
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
+#include <gio/gio.h>
 
 #include "harness.h"
 #include "badservers.h"
@@ -181,11 +182,55 @@ GST_START_TEST (test_trickling_server_cut_off)
   LumaRun *run = run_against (server, 2, 0);
 
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
-      "took more than 2 seconds");
+      "did not answer within 4 seconds");
   fail_unless (g_get_monotonic_time () - before <
       10 * G_USEC_PER_SEC * luma_test_slowdown ());
   luma_run_free (run);
   bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* Headers that never end: the wait still ends at wait-timeout, in the
+ * middle of the request. */
+GST_START_TEST (test_trickled_headers_end_at_wait_timeout)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaRun *run = luma_run_new (em, "t-bad-server", NULL);
+  gint64 before = g_get_monotonic_time ();
+
+  g_object_set (run->src, "api-url", url, "timeout", 30, "wait-timeout", 2,
+      NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "after 2 seconds");
+  fail_unless (g_get_monotonic_time () - before <
+      5 * G_USEC_PER_SEC * luma_test_slowdown ());
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* With the default poll interval (30 s), a wrong api-url is still said
+ * within seconds. */
+GST_START_TEST (test_refused_api_fails_fast)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u", port);
+  g_autofree gchar *words = g_strdup_printf ("Connection refused by "
+      "127.0.0.1:%u", port);
+  LumaRun *run = luma_run_new (em, "t-typo", NULL);
+  gint64 before = g_get_monotonic_time ();
+
+  g_socket_listener_close (listener);
+  g_object_set (run->src, "api-url", url, "poll-interval", 30000, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, words);
+  fail_unless (g_get_monotonic_time () - before <
+      5 * G_USEC_PER_SEC * luma_test_slowdown ());
+  luma_run_free (run);
 }
 
 GST_END_TEST;
@@ -230,6 +275,29 @@ GST_START_TEST (test_untrusted_certificate_allowed_when_lax)
 
 GST_END_TEST;
 
+/* A result URL on https that redirects to http: refused, for the video as
+ * for the API, before a byte is asked of the plain host. */
+GST_START_TEST (test_video_https_to_http_redirect_refused)
+{
+  TlsServer *server = tls_server_start (video);
+  g_autofree gchar *tls_url = tls_server_get_url (server);
+  g_autofree gchar *base = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *plain = g_strconcat (base, "/r/t-tls/1.mp4", NULL);
+  LumaRun *run;
+
+  tls_server_set_redirect (server, plain);
+  run = run_over_tls (server, FALSE);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, tls_url);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, plain);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "plain http");
+  fail_unless_equals_int (luma_emulator_get_video_requests (em, "t-tls"), 0);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+  tls_server_stop (server);
+}
+
+GST_END_TEST;
+
 static Suite *
 badinput_suite (void)
 {
@@ -245,8 +313,11 @@ badinput_suite (void)
   tcase_add_test (tc, test_flood_refused_as_it_comes);
   tcase_add_test (tc, test_silent_server_times_out);
   tcase_add_test (tc, test_trickling_server_cut_off);
+  tcase_add_test (tc, test_trickled_headers_end_at_wait_timeout);
+  tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);
+  tcase_add_test (tc, test_video_https_to_http_redirect_refused);
   return s;
 }
 

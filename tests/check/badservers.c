@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * What the emulator cannot play because libsoup's server is too well
- * behaved: a server that never answers, one that trickles, one that floods.
+ * behaved: a server that never answers, one that trickles (its body or its
+ * headers), one that floods.
  * They write raw bytes on purpose: the point is to be a broken HTTP server.
  */
 #include <gio/gio.h>
@@ -45,6 +46,7 @@ serve (BadServer * server, GSocketConnection * connection)
       "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n";
   static const gchar flood_head[] = "HTTP/1.1 200 OK\r\n"
       "Content-Type: application/json\r\nConnection: close\r\n\r\n";
+  static const gchar slow_head[] = "HTTP/1.1 200 OK\r\nX-Slow: ";
   g_autofree gchar *spaces = NULL;
   guint64 sent;
 
@@ -56,6 +58,15 @@ serve (BadServer * server, GSocketConnection * connection)
         return;
       while (!g_cancellable_is_cancelled (server->cancellable)
           && send_all (server, out, " ", 1, TRUE))
+        g_usleep (G_USEC_PER_SEC);
+      return;
+    case BAD_SERVER_TRICKLE_HEADERS:
+      /* a header value that never ends: every byte resets an inactivity
+       * timeout, and the headers never arrive */
+      if (!send_all (server, out, slow_head, strlen (slow_head), FALSE))
+        return;
+      while (!g_cancellable_is_cancelled (server->cancellable)
+          && send_all (server, out, "a", 1, TRUE))
         g_usleep (G_USEC_PER_SEC);
       return;
     case BAD_SERVER_FLOOD:
@@ -137,6 +148,7 @@ bad_server_stop (BadServer * server)
 struct _TlsServer
 {
   GBytes *body;
+  gchar *redirect;              /* under lock */
   GMainContext *context;
   GMainLoop *loop;
   SoupServer *soup;
@@ -153,7 +165,15 @@ answer_with_body (SoupServer * soup, SoupServerMessage * msg,
   TlsServer *server = user_data;
   gsize size;
   gconstpointer data = g_bytes_get_data (server->body, &size);
+  g_autofree gchar *redirect = NULL;
 
+  g_mutex_lock (&server->lock);
+  redirect = g_strdup (server->redirect);
+  g_mutex_unlock (&server->lock);
+  if (redirect != NULL) {
+    soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, redirect);
+    return;
+  }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "video/mp4", SOUP_MEMORY_COPY, data,
       size);
@@ -213,6 +233,15 @@ tls_server_get_url (TlsServer * server)
   return g_strdup_printf ("https://127.0.0.1:%u/video.mp4", server->port);
 }
 
+void
+tls_server_set_redirect (TlsServer * server, const gchar * location)
+{
+  g_mutex_lock (&server->lock);
+  g_free (server->redirect);
+  server->redirect = g_strdup (location);
+  g_mutex_unlock (&server->lock);
+}
+
 static gboolean
 quit_loop (gpointer user_data)
 {
@@ -228,6 +257,7 @@ tls_server_stop (TlsServer * server)
   g_main_loop_unref (server->loop);
   g_main_context_unref (server->context);
   g_bytes_unref (server->body);
+  g_free (server->redirect);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->ready);
   g_free (server);

@@ -11,6 +11,8 @@ G_BEGIN_DECLS
 typedef enum {
   BAD_SERVER_SILENT,            /* accepts, then never says a word */
   BAD_SERVER_TRICKLE,           /* headers, then one body byte a second */
+  BAD_SERVER_TRICKLE_HEADERS,   /* a status line, then one header byte a
+                                 * second, never ending the headers */
   BAD_SERVER_FLOOD,             /* headers with no length, then 50 MB */
 } BadServerKind;
 
@@ -29,6 +31,8 @@ typedef struct _TlsServer TlsServer;
  * @body, in a thread of its own. */
 TlsServer *tls_server_start (GBytes * body);
 gchar *tls_server_get_url (TlsServer * server);
+/* From now on, answers every request with a 302 to @location instead. */
+void tls_server_set_redirect (TlsServer * server, const gchar * location);
 void tls_server_stop (TlsServer * server);
 
 G_END_DECLS

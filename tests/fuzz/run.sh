@@ -25,6 +25,7 @@ targets=(
   "uri 20"
   "content-range 20"
   "proxy 20"
+  "retry-after 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)

@@ -1,0 +1,736 @@
+/* gst-luma: the API client alone (LumaApi), against the emulator, a small
+ * SoupServer and the misbehaving servers: redirects, Retry-After, deadlines,
+ * hosts that cannot be reached, compressed and oversized answers
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+
+#include "lumaapi.h"
+#include "lumahttp.h"
+#include "harness.h"
+#include "badservers.h"
+
+#define GENERATING_BODY \
+    "{\"code\":200,\"msg\":\"success\",\"data\":{\"successFlag\":0}}"
+
+static LumaEmulator *em;
+static GBytes *video;
+
+static void
+setup (void)
+{
+  em = luma_test_emulator_new ();
+  video = luma_test_random_bytes (4096, 3);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+static SoupSession *
+make_session (guint timeout, gboolean ssl_strict)
+{
+  LumaHttpConfig config = { "gst-luma-test", timeout, NULL, ssl_strict };
+
+  return luma_http_session_new (&config);
+}
+
+static LumaApi *
+make_api (SoupSession * session, const gchar * api_url)
+{
+  g_autoptr (GError) error = NULL;
+  LumaApi *api = luma_api_new (session, api_url, TEST_KEY, &error);
+
+  fail_unless (api != NULL, "%s", error ? error->message : "");
+  return api;
+}
+
+/* Waits for @task_id on @api_url (the emulator's when NULL); the time it
+ * took, in microseconds, goes to @took. */
+static GstLumaRecord *
+wait_for (const gchar * api_url, guint timeout, const gchar * task_id,
+    guint poll_interval, guint wait_timeout, guint retries, gint64 * took,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *own_url = luma_emulator_get_api_url (em);
+  g_autoptr (SoupSession) session = make_session (timeout, FALSE);
+  g_autoptr (LumaApi) api = make_api (session, api_url ? api_url : own_url);
+  LumaWaitParams params = { poll_interval, wait_timeout, retries, TRUE };
+  gint64 before = g_get_monotonic_time ();
+  GstLumaRecord *record;
+
+  record = luma_api_wait_for_task (api, task_id, &params, NULL, NULL,
+      cancellable, error);
+  if (took != NULL)
+    *took = g_get_monotonic_time () - before;
+  return record;
+}
+
+#define SECONDS(s) ((gint64) (s) * G_USEC_PER_SEC * luma_test_slowdown ())
+
+static void
+assert_error_says (GError * error, const gchar * words)
+{
+  fail_unless (error != NULL, "no error");
+  fail_unless (strstr (error->message, words) != NULL,
+      "\"%s\" is not in \"%s\"", words, error->message);
+}
+
+/* ----- 5: never from https down to http ----- */
+
+GST_START_TEST (test_https_to_http_redirect_refused)
+{
+  TlsServer *tls = tls_server_start (video);
+  g_autofree gchar *tls_url = tls_server_get_url (tls);
+  g_autofree gchar *plain_api = luma_emulator_get_api_url (em);
+  g_autofree gchar *plain = g_strconcat (plain_api,
+      "/api/v1/modify/record-info?taskId=t-down", NULL);
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+
+  luma_test_add_ready_task (em, "t-down", video);
+  tls_server_set_redirect (tls, plain);
+  record = wait_for (tls_url, 5, "t-down", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_HTTP_ERROR,
+          LUMA_HTTP_ERROR_REDIRECT), "%s", error->message);
+  /* both ends named, so that a user sees who sent it where */
+  assert_error_says (error, tls_url);
+  assert_error_says (error, plain);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-down"), 0);
+  tls_server_stop (tls);
+}
+
+GST_END_TEST;
+
+/* ----- 10: Retry-After, only where it means "come back later" ----- */
+
+GST_START_TEST (test_retry_after_parsing)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_utc (2026, 3, 1, 12, 0, 0);
+
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("0", now), 0);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("120", now),
+      120000);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after (" 5 ", now), 5000);
+  /* an hour at the most, however it is said */
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("7200", now),
+      LUMA_HTTP_RETRY_AFTER_MAX_MS);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after
+      ("99999999999999999999999999", now), LUMA_HTTP_RETRY_AFTER_MAX_MS);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after
+      ("Sun, 01 Mar 2026 12:00:30 GMT", now), 30000);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after
+      ("Mon, 02 Mar 2026 12:00:00 GMT", now), LUMA_HTTP_RETRY_AFTER_MAX_MS);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after
+      ("Sat, 28 Feb 2026 12:00:00 GMT", now), 0);
+  /* garbage is no Retry-After */
+  fail_unless_equals_uint64 (luma_http_parse_retry_after (NULL, now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("", now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("-5", now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("+5", now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("1.5", now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("soon", now),
+      LUMA_HTTP_RETRY_AFTER_NONE);
+}
+
+GST_END_TEST;
+
+/* A 200 (the task still generating) with a Retry-After is polled again on
+ * the poll interval: the header means nothing there. */
+GST_START_TEST (test_retry_after_ignored_on_200)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  gint64 took;
+
+  luma_test_add_ready_task (em, "t-200", video);
+  luma_emulator_push_record_reply (em, "t-200", 200, "30", NULL,
+      GENERATING_BODY);
+  record = wait_for (NULL, 5, "t-200", 10, 0, 3, &took, NULL, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-200"), 2);
+  fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_after_ignored_on_500)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  gint64 took;
+
+  luma_test_add_ready_task (em, "t-500", video);
+  luma_emulator_push_record_reply (em, "t-500", 500, "30", NULL,
+      "{\"code\":500,\"msg\":\"oops\"}");
+  record = wait_for (NULL, 5, "t-500", 10, 0, 3, &took, NULL, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-500"), 2);
+  fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_after_honoured_on_455_and_503)
+{
+  static const guint statuses[] = { 455, 503 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (statuses); i++) {
+    g_autofree gchar *id = g_strdup_printf ("t-ra-%u", statuses[i]);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstLumaRecord) record = NULL;
+    gint64 took;
+
+    luma_test_add_ready_task (em, id, video);
+    luma_emulator_push_record_reply (em, id, statuses[i], "1", NULL,
+        "{\"code\":503,\"msg\":\"later\"}");
+    record = wait_for (NULL, 5, id, 10, 0, 3, &took, NULL, &error);
+    fail_unless (record != NULL, "%s", error ? error->message : "");
+    fail_unless (took >= 950 * 1000, "Retry-After: 1 was not waited for "
+        "after %u", statuses[i]);
+  }
+}
+
+GST_END_TEST;
+
+/* A number of seconds too large for 32 bits is still a Retry-After: the
+ * longest wait, here cut by wait-timeout, not "no Retry-After". */
+GST_START_TEST (test_huge_retry_after_waits_until_wait_timeout)
+{
+  /* time enough for the first answer, however slow this run is */
+  guint wait_timeout = 2 * luma_test_slowdown ();
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  luma_test_add_ready_task (em, "t-huge", video);
+  luma_emulator_push_record_reply (em, "t-huge", 429, "99999999999", NULL,
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  record = wait_for (NULL, 5, "t-huge", 10, wait_timeout, 3, &took, NULL,
+      &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_TIMEOUT), "%s", error->message);
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-huge"), 1);
+  fail_unless (took < SECONDS (wait_timeout + 2), "took %" G_GINT64_FORMAT
+      " us", took);
+}
+
+GST_END_TEST;
+
+/* ----- 11: one deadline for the whole request ----- */
+
+/* Headers that never end keep an inactivity timeout happy forever. */
+GST_START_TEST (test_trickled_headers_cut_by_request_deadline)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  /* a byte a second, well within a timeout of 2 s */
+  record = wait_for (url, 2, "t-slow", 10, 0, 0, &took, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_UNAVAILABLE), "%s", error->message);
+  assert_error_says (error, "127.0.0.1 did not answer within 4 seconds");
+  fail_unless (took >= 4 * G_USEC_PER_SEC - 10000);
+  fail_unless (took < SECONDS (8), "took %" G_GINT64_FORMAT " us", took);
+  fail_unless (bad_server_get_bytes_sent (server) > 0);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_wait_timeout_ends_a_poll_in_the_middle)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  record = wait_for (url, 30, "t-slow", 10, 2, 3, &took, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_TIMEOUT), "%s", error->message);
+  assert_error_says (error, "after 2 seconds");
+  assert_error_says (error, "no answer from 127.0.0.1");
+  fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+static gpointer
+cancel_later (gpointer cancellable)
+{
+  g_usleep (300 * 1000);
+  g_cancellable_cancel (cancellable);
+  return NULL;
+}
+
+/* The element's cancellable still stops a request at once, deadline or
+ * not. */
+GST_START_TEST (test_cancel_stops_a_trickling_request)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  GThread *thread = g_thread_new ("cancel", cancel_later, cancellable);
+  GstLumaRecord *record;
+  gint64 took;
+
+  record = wait_for (url, 30, "t-slow", 10, 0, 3, &took, cancellable, &error);
+  g_thread_join (thread);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "%s", error->message);
+  fail_unless (took < SECONDS (2), "took %" G_GINT64_FORMAT " us", took);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* ----- 12: a wrong api-url is said within seconds ----- */
+
+static guint16
+refused_port (void)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+
+  fail_unless (port != 0);
+  g_socket_listener_close (listener);
+  return port;
+}
+
+GST_START_TEST (test_refused_connection_fails_fast)
+{
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u",
+      refused_port ());
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  record = wait_for (url, 5, "t-typo", 30000, 0, 3, &took, NULL, &error);
+  fail_unless (record == NULL);
+  assert_error_says (error, "Connection refused by 127.0.0.1");
+  assert_error_says (error, "4 attempts");
+  /* 250 ms, 500 ms, 1 s between the four */
+  fail_unless (took >= 1700 * 1000, "took %" G_GINT64_FORMAT " us", took);
+  fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
+}
+
+GST_END_TEST;
+
+/* A resolver that knows no name, so that "no such host" does not depend on
+ * this machine's DNS. */
+typedef GResolver NoNameResolver;
+typedef GResolverClass NoNameResolverClass;
+
+GType no_name_resolver_get_type (void);
+G_DEFINE_TYPE (NoNameResolver, no_name_resolver, G_TYPE_RESOLVER);
+
+static GList *
+no_name_lookup (GResolver * resolver, const gchar * host,
+    GCancellable * cancellable, GError ** error)
+{
+  g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+      "Name or service not known");
+  return NULL;
+}
+
+static GList *
+no_name_lookup_with_flags (GResolver * resolver, const gchar * host,
+    GResolverNameLookupFlags flags, GCancellable * cancellable,
+    GError ** error)
+{
+  return no_name_lookup (resolver, host, cancellable, error);
+}
+
+static void
+no_name_lookup_async (GResolver * resolver, const gchar * host,
+    GCancellable * cancellable, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (resolver, cancellable, callback,
+      user_data);
+
+  g_task_return_new_error (task, G_RESOLVER_ERROR,
+      G_RESOLVER_ERROR_NOT_FOUND, "Name or service not known");
+}
+
+static void
+no_name_lookup_with_flags_async (GResolver * resolver, const gchar * host,
+    GResolverNameLookupFlags flags, GCancellable * cancellable,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  no_name_lookup_async (resolver, host, cancellable, callback, user_data);
+}
+
+static GList *
+no_name_lookup_finish (GResolver * resolver, GAsyncResult * result,
+    GError ** error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+no_name_resolver_class_init (NoNameResolverClass * klass)
+{
+  klass->lookup_by_name = no_name_lookup;
+  klass->lookup_by_name_async = no_name_lookup_async;
+  klass->lookup_by_name_finish = no_name_lookup_finish;
+  klass->lookup_by_name_with_flags = no_name_lookup_with_flags;
+  klass->lookup_by_name_with_flags_async = no_name_lookup_with_flags_async;
+  klass->lookup_by_name_with_flags_finish = no_name_lookup_finish;
+}
+
+static void
+no_name_resolver_init (NoNameResolver * resolver)
+{
+}
+
+GST_START_TEST (test_unknown_host_fails_fast)
+{
+  g_autoptr (GResolver) system = g_resolver_get_default ();
+  g_autoptr (GResolver) none = g_object_new (no_name_resolver_get_type (),
+      NULL);
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  g_resolver_set_default (none);
+  record = wait_for ("https://api.kie.invalid", 5, "t-typo", 30000, 0, 3,
+      &took, NULL, &error);
+  g_resolver_set_default (system);
+  fail_unless (record == NULL);
+  assert_error_says (error, "Could not resolve host name \"api.kie.invalid\"");
+  assert_error_says (error, "Name or service not known");
+  fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
+}
+
+GST_END_TEST;
+
+static void
+stop_emulator (const LumaWaitStatus * status, gpointer user_data)
+{
+  LumaEmulator **emulator = user_data;
+
+  if (status->polls == 1)
+    g_clear_pointer (emulator, luma_emulator_free);
+}
+
+/* Once the API has answered, its URL is right: a refusal then is a restart
+ * or an outage, retried on the ordinary schedule. */
+GST_START_TEST (test_refusal_after_an_answer_is_ordinary_trouble)
+{
+  LumaEmulatorTask task = { "t-gone", video, G_MAXUINT, 0, 1, NULL, NULL,
+    NULL
+  };
+  g_autofree gchar *url = luma_emulator_get_api_url (em);
+  g_autoptr (SoupSession) session = make_session (5, TRUE);
+  g_autoptr (LumaApi) api = make_api (session, url);
+  LumaWaitParams params = { 1000, 0, 1, TRUE };
+  g_autoptr (GError) error = NULL;
+  gint64 before = g_get_monotonic_time ();
+  GstLumaRecord *record;
+
+  luma_emulator_add_task (em, &task);
+  record = luma_api_wait_for_task (api, "t-gone", &params, stop_emulator, &em,
+      NULL, &error);
+  fail_unless (record == NULL);
+  assert_error_says (error, "Connection refused by 127.0.0.1");
+  /* 1 s after the answer, then 1 s after the first refusal */
+  fail_unless (g_get_monotonic_time () - before >= 1950 * 1000);
+}
+
+GST_END_TEST;
+
+/* ----- 13: compressed answers, large error pages, a 401 elsewhere ----- */
+
+/* A SoupServer that answers every request alike, in its own thread. */
+typedef struct
+{
+  guint status;
+  const gchar *encoding;
+  GBytes *body;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  GThread *thread;
+  guint port;
+  gint requests;                /* atomic */
+  gchar *accept_encoding;       /* of the last request, under lock */
+  GMutex lock;
+  GCond ready;
+} FixedServer;
+
+static void
+answer_fixed (SoupServer * soup, SoupServerMessage * msg, const gchar * path,
+    GHashTable * query, gpointer user_data)
+{
+  FixedServer *server = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  gsize size;
+  gconstpointer data = g_bytes_get_data (server->body, &size);
+
+  g_atomic_int_inc (&server->requests);
+  g_mutex_lock (&server->lock);
+  g_free (server->accept_encoding);
+  server->accept_encoding =
+      g_strdup (soup_message_headers_get_one
+      (soup_server_message_get_request_headers (msg), "Accept-Encoding"));
+  g_mutex_unlock (&server->lock);
+  soup_server_message_set_status (msg, server->status, NULL);
+  if (server->encoding != NULL)
+    soup_message_headers_replace (headers, "Content-Encoding",
+        server->encoding);
+  soup_server_message_set_response (msg, "application/json",
+      SOUP_MEMORY_COPY, data, size);
+}
+
+static gpointer
+fixed_server_main (gpointer user_data)
+{
+  FixedServer *server = user_data;
+  g_autoptr (GError) error = NULL;
+  GSList *uris;
+
+  g_main_context_push_thread_default (server->context);
+  server->soup = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server->soup, NULL, answer_fixed, server, NULL);
+  g_assert_true (soup_server_listen_local (server->soup, 0,
+          SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  uris = soup_server_get_uris (server->soup);
+  g_mutex_lock (&server->lock);
+  server->port = g_uri_get_port (uris->data);
+  g_cond_signal (&server->ready);
+  g_mutex_unlock (&server->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (server->loop);
+  soup_server_disconnect (server->soup);
+  g_object_unref (server->soup);
+  g_main_context_pop_thread_default (server->context);
+  return NULL;
+}
+
+static FixedServer *
+fixed_server_start (guint status, const gchar * encoding, GBytes * body)
+{
+  FixedServer *server = g_new0 (FixedServer, 1);
+
+  server->status = status;
+  server->encoding = encoding;
+  server->body = g_bytes_ref (body);
+  server->context = g_main_context_new ();
+  server->loop = g_main_loop_new (server->context, FALSE);
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->ready);
+  g_mutex_lock (&server->lock);
+  server->thread = g_thread_new ("fixed-server", fixed_server_main, server);
+  while (server->port == 0)
+    g_cond_wait (&server->ready, &server->lock);
+  g_mutex_unlock (&server->lock);
+  return server;
+}
+
+static gchar *
+fixed_server_get_url (FixedServer * server)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u", server->port);
+}
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+fixed_server_stop (FixedServer * server)
+{
+  g_main_context_invoke (server->context, quit_loop, server->loop);
+  g_thread_join (server->thread);
+  g_main_loop_unref (server->loop);
+  g_main_context_unref (server->context);
+  g_bytes_unref (server->body);
+  g_free (server->accept_encoding);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->ready);
+  g_free (server);
+}
+
+static GBytes *
+gzip (gconstpointer data, gsize size)
+{
+  g_autoptr (GZlibCompressor) compressor =
+      g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
+  g_autoptr (GOutputStream) memory =
+      g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) out =
+      g_converter_output_stream_new (memory, G_CONVERTER (compressor));
+
+  fail_unless (g_output_stream_write_all (out, data, size, NULL, NULL, NULL));
+  fail_unless (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM
+      (memory));
+}
+
+GST_START_TEST (test_gzip_answer_is_read)
+{
+  static const gchar record_text[] = "{\"code\":200,\"msg\":\"success\","
+      "\"data\":{\"taskId\":\"t-gz\",\"successFlag\":1,\"response\":"
+      "{\"resultUrls\":[\"http://127.0.0.1:9/gz.mp4\"]}}}";
+  g_autoptr (GBytes) body = gzip (record_text, strlen (record_text));
+  FixedServer *server = fixed_server_start (200, "gzip", body);
+  g_autofree gchar *url = fixed_server_get_url (server);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+
+  record = wait_for (url, 5, "t-gz", 10, 0, 0, NULL, NULL, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_string (record->result_urls[0],
+      "http://127.0.0.1:9/gz.mp4");
+  g_mutex_lock (&server->lock);
+  fail_unless_equals_string (server->accept_encoding, "gzip");
+  g_mutex_unlock (&server->lock);
+  fixed_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* 20 MB of spaces in 20 kB: the limit counts what it decodes to. */
+GST_START_TEST (test_gzip_bomb_refused)
+{
+  gsize size = 20 * 1024 * 1024;
+  g_autofree gchar *spaces = g_malloc (size);
+  g_autoptr (GBytes) body = NULL;
+  FixedServer *server;
+  g_autofree gchar *url = NULL;
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+
+  memset (spaces, ' ', size);
+  body = gzip (spaces, size);
+  fail_unless (g_bytes_get_size (body) < GST_LUMA_RECORD_MAX_SIZE);
+  server = fixed_server_start (200, "gzip", body);
+  url = fixed_server_get_url (server);
+  record = wait_for (url, 5, "t-bomb", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_HTTP_ERROR,
+          LUMA_HTTP_ERROR_TOO_LARGE), "%s", error->message);
+  assert_error_says (error, "larger than 1048576 bytes");
+  fail_unless_equals_int (g_atomic_int_get (&server->requests), 1);
+  fixed_server_stop (server);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_unknown_encoding_is_a_bad_answer)
+{
+  g_autoptr (GBytes) body = g_bytes_new_static ("\x1b\x00\x00", 3);
+  FixedServer *server = fixed_server_start (200, "br", body);
+  g_autofree gchar *url = fixed_server_get_url (server);
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+
+  record = wait_for (url, 5, "t-br", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_BAD_ANSWER), "%s", error->message);
+  assert_error_says (error, "\"br\"");
+  fixed_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* A server in trouble may send a long page: it is a 5xx, retried. */
+GST_START_TEST (test_large_5xx_page_is_retried)
+{
+  gsize size = 2 * 1024 * 1024;
+  g_autofree gchar *page = g_malloc (size + 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+
+  memset (page, 'x', size);
+  page[size] = '\0';
+  luma_test_add_ready_task (em, "t-5xx", video);
+  luma_emulator_push_record_reply (em, "t-5xx", 502, NULL, "text/html", page);
+  record = wait_for (NULL, 5, "t-5xx", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-5xx"), 2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_401_from_other_host_says_key_was_not_sent)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *other_api = luma_emulator_get_api_url (other);
+  g_autofree gchar *target = g_strconcat (other_api,
+      "/api/v1/modify/record-info?taskId=t-moved", NULL);
+  g_autofree gchar *other_origin = g_strdup (other_api + strlen ("http://"));
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+
+  luma_test_add_ready_task (em, "t-moved", video);
+  luma_test_add_ready_task (other, "t-moved", video);
+  luma_emulator_push_record_redirect (em, "t-moved", target);
+  record = wait_for (NULL, 5, "t-moved", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_NOT_AUTHORIZED), "%s", error->message);
+  assert_error_says (error, other_origin);
+  assert_error_says (error, "the API key was not sent to");
+  fail_unless_equals_int (luma_emulator_get_api_auth_requests (other), 0);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
+static Suite *
+apiclient_suite (void)
+{
+  Suite *s = suite_create ("lumaapi");
+  TCase *tc = tcase_create ("apiclient");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_https_to_http_redirect_refused);
+  tcase_add_test (tc, test_retry_after_parsing);
+  tcase_add_test (tc, test_retry_after_ignored_on_200);
+  tcase_add_test (tc, test_retry_after_ignored_on_500);
+  tcase_add_test (tc, test_retry_after_honoured_on_455_and_503);
+  tcase_add_test (tc, test_huge_retry_after_waits_until_wait_timeout);
+  tcase_add_test (tc, test_trickled_headers_cut_by_request_deadline);
+  tcase_add_test (tc, test_wait_timeout_ends_a_poll_in_the_middle);
+  tcase_add_test (tc, test_cancel_stops_a_trickling_request);
+  tcase_add_test (tc, test_refused_connection_fails_fast);
+  tcase_add_test (tc, test_unknown_host_fails_fast);
+  tcase_add_test (tc, test_refusal_after_an_answer_is_ordinary_trouble);
+  tcase_add_test (tc, test_gzip_answer_is_read);
+  tcase_add_test (tc, test_gzip_bomb_refused);
+  tcase_add_test (tc, test_unknown_encoding_is_a_bad_answer);
+  tcase_add_test (tc, test_large_5xx_page_is_retried);
+  tcase_add_test (tc, test_401_from_other_host_says_key_was_not_sent);
+  return s;
+}
+
+GST_CHECK_MAIN (apiclient);
