@@ -104,6 +104,14 @@ same_origin (GUri * a, GUri * b)
       && effective_port (a) == effective_port (b);
 }
 
+/* The server has the whole request: from here on, what it did with it can
+ * only be learnt from its answer. */
+static void
+mark_sent (gboolean * sent)
+{
+  *sent = TRUE;
+}
+
 static SoupMessage *
 build_message (const LumaHttpRequest * request, GUri * uri)
 {
@@ -123,6 +131,12 @@ build_message (const LumaHttpRequest * request, GUri * uri)
     soup_message_headers_replace (headers, "Accept", "application/json");
     soup_message_headers_set_content_type (headers, "application/json", NULL);
   }
+  if (request->body != NULL)
+    soup_message_set_request_body_from_bytes (msg, "application/json",
+        request->body);
+  if (request->body_sent != NULL)
+    g_signal_connect_swapped (msg, "wrote-body", G_CALLBACK (mark_sent),
+        request->body_sent);
   return msg;
 }
 
@@ -225,6 +239,12 @@ luma_http_send (SoupSession * session, const LumaHttpRequest * request,
     }
 
     g_input_stream_close (body, NULL, NULL);
+    if (request->no_redirect) {
+      g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT,
+          _("%s answered %u (a redirect) to a request that is not sent "
+              "twice"), g_uri_get_host (uri), soup_message_get_status (msg));
+      return NULL;
+    }
     target = next_hop (msg, hops, error);
     if (target == NULL)
       return NULL;

@@ -40,6 +40,10 @@ typedef struct {
   const gchar *bearer;          /* nullable */
   guint64 range_start;          /* 0: no Range header */
   gboolean json;                /* send Content-Type/Accept: application/json */
+  GBytes *body;                 /* a JSON body to send, or NULL */
+  gboolean no_redirect;         /* a redirect is an error: a billed POST is
+                                 * never sent twice */
+  gboolean *body_sent;          /* nullable: set once the whole body went out */
 } LumaHttpRequest;
 
 GInputStream *luma_http_send (SoupSession * session,
