@@ -45,6 +45,7 @@
 #include "lumaapi.h"
 #include "lumacreate.h"
 #include "lumahttp.h"
+#include "lumaproxy.h"
 #include "lumastream.h"
 #include "lumatext.h"
 #include "lumauri.h"
@@ -105,7 +106,7 @@ typedef struct
   guint retries;
   guint timeout;
   gchar *user_agent;
-  gchar *proxy;                 /* NULL: $http_proxy, else the system's */
+  gchar *proxy;                 /* NULL: *_proxy, else the system's */
   gboolean ssl_strict;
   /* creating a task, when task_id is unset */
   gchar *prompt;
@@ -225,8 +226,8 @@ luma_settings_resolve (LumaSettings * settings)
     g_free (settings->api_url);
     settings->api_url = g_strdup (env ? env : DEFAULT_API_URL);
   }
-  if (settings->proxy == NULL)
-    settings->proxy = g_strdup (non_empty (g_getenv ("http_proxy")));
+  /* The proxy stays the property's: luma_proxy_resolver_new () reads the
+   * environment (http_proxy, https_proxy, all_proxy, no_proxy). */
 }
 
 /* ----- what the element shows ----- */
@@ -380,7 +381,10 @@ resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_NOT_FOUND;
       case LUMA_STREAM_ERROR_READ:
       case LUMA_STREAM_ERROR_CHANGED:
+      case LUMA_STREAM_ERROR_RANGE:
         return GST_RESOURCE_ERROR_READ;
+      case LUMA_STREAM_ERROR_THROTTLED:
+        return GST_RESOURCE_ERROR_BUSY;
       default:
         return GST_RESOURCE_ERROR_OPEN_READ;
     }
@@ -655,37 +659,53 @@ is_expired (const GError * error)
   return g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED);
 }
 
+/* Renewals of an expired URL in a row after which the fresh URL gave less
+ * than LUMA_STREAM_RENEWAL_PROGRESS bytes before it failed too. */
+#define MAX_RENEWALS_WITHOUT_PROGRESS 3
+
 /* Reads from the result URL. A URL that has expired (they are temporary)
- * is replaced once by the one a fresh read of the record gives, at the
- * same offset. */
+ * is replaced by the one a fresh read of the record gives, at the same
+ * offset: as often as a long download needs, but only a few times in a
+ * row without progress, or a host that refuses every resume (whatever the
+ * URL) would have the record read again for each piece of the file. */
 static gssize
 gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
     GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  g_autoptr (GError) cause = NULL;
-  gssize n;
 
-  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
-  if (n >= 0)
-    return n;
-  if (!is_expired (cause)) {
-    g_propagate_error (error, g_steal_pointer (&cause));
-    return -1;
+  for (;;) {
+    g_autoptr (GError) cause = NULL;
+    guint renewals;
+    gssize n = luma_stream_read (s->stream, data, size, self->cancellable,
+        &cause);
+
+    if (n >= 0)
+      return n;
+    if (!is_expired (cause)) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return -1;
+    }
+
+    renewals = luma_stream_get_renewals_without_progress (s->stream);
+    if (renewals >= MAX_RENEWALS_WITHOUT_PROGRESS) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED,
+          g_dngettext (GETTEXT_PACKAGE,
+              "The video of task %s has expired, and its URL on %s was "
+              "renewed %u time in a row without progress (less than 1 MiB "
+              "read after each renewal): %s",
+              "The video of task %s has expired, and its URL on %s was "
+              "renewed %u times in a row without progress (less than 1 MiB "
+              "read after each renewal): %s", renewals), task_id (self),
+          luma_stream_get_host (s->stream), renewals, cause->message);
+      return -1;
+    }
+    GST_INFO_OBJECT (self, "%s: reading the task's record again (%u "
+        "renewals in a row without progress so far)", cause->message,
+        renewals);
+    if (!gst_luma_src_fetch_record (self, TRUE, error))
+      return -1;
   }
-
-  GST_INFO_OBJECT (self, "%s: reading the task's record again", cause->message);
-  g_clear_error (&cause);
-  if (!gst_luma_src_fetch_record (self, TRUE, error))
-    return -1;
-  n = luma_stream_read (s->stream, data, size, self->cancellable, &cause);
-  if (n < 0 && is_expired (cause))
-    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED,
-        _("The video of task %s has expired, and reading the task again gave "
-            "no URL that works (%s)"), task_id (self), cause->message);
-  else if (n < 0)
-    g_propagate_error (error, g_steal_pointer (&cause));
-  return n;
 }
 
 /* Tells downstream (qtdemux asks once, before the first buffer) how large
@@ -810,14 +830,20 @@ static LumaStreaming *
 luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
     GError ** error)
 {
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GProxyResolver) proxy_resolver =
+      luma_proxy_resolver_new (settings->proxy, envp, NULL, error);
   LumaHttpConfig http = { settings->user_agent, settings->timeout,
-    settings->proxy, settings->ssl_strict
+    proxy_resolver, settings->ssl_strict
   };
-  g_autoptr (SoupSession) session = luma_http_session_new (&http);
-  LumaApi *api = luma_api_new (session, settings->api_url, settings->api_key,
-      error);
+  g_autoptr (SoupSession) session = NULL;
+  LumaApi *api;
   LumaStreaming *s;
 
+  if (proxy_resolver == NULL)
+    return NULL;
+  session = luma_http_session_new (&http);
+  api = luma_api_new (session, settings->api_url, settings->api_key, error);
   if (api == NULL)
     return NULL;
   s = g_new0 (LumaStreaming, 1);
@@ -945,7 +971,10 @@ gst_luma_src_prepare (GstLumaSrc * self, const LumaSettings * settings)
     return NULL;
   }
   s = luma_streaming_new (self, settings, &error);
-  if (s == NULL) {
+  if (s == NULL && error->domain == LUMA_PROXY_ERROR) {
+    /* the message names the property or the variable */
+    gst_luma_src_settings_error (self, settings, error->message);
+  } else if (s == NULL) {
     text = g_strdup_printf (_("Invalid api-url or KIE_API_URL: %s"),
         error->message);
     gst_luma_src_settings_error (self, settings, text);
@@ -1458,8 +1487,10 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
           "clients without one)", DEFAULT_USER_AGENT, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_PROXY,
       g_param_spec_string ("proxy", "Proxy",
-          "HTTP proxy URI; when unset, the http_proxy environment variable, "
-          "else the system's proxy settings", NULL, READY_MUTABLE_FLAGS));
+          "HTTP proxy URI for http and https URLs; when unset, the "
+          "http_proxy, https_proxy and all_proxy environment variables as "
+          "curl reads them, else the system's proxy settings; no_proxy "
+          "applies either way", NULL, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_SSL_STRICT,
       g_param_spec_boolean ("ssl-strict", "SSL strict",
           "Refuse servers whose TLS certificate cannot be verified",

@@ -44,12 +44,9 @@ luma_http_session_new (const LumaHttpConfig * config)
    * byte positions in the file, which a content decoder would break. */
   soup_session_remove_feature_by_type (session, SOUP_TYPE_CONTENT_DECODER);
 
-  if (config->proxy != NULL && config->proxy[0] != '\0') {
-    g_autoptr (GProxyResolver) resolver =
-        g_simple_proxy_resolver_new (config->proxy, NULL);
-
-    soup_session_set_proxy_resolver (session, resolver);
-  }
+  /* luma_proxy_resolver_new () makes it from the settings */
+  if (config->proxy_resolver != NULL)
+    soup_session_set_proxy_resolver (session, config->proxy_resolver);
   if (!config->ssl_strict)
     g_signal_connect (session, "request-queued",
         G_CALLBACK (on_request_queued), NULL);

@@ -24,7 +24,7 @@ typedef enum {
 typedef struct {
   const gchar *user_agent;
   guint timeout;                /* seconds of inactivity, 0 = none */
-  const gchar *proxy;           /* NULL: the system's */
+  GProxyResolver *proxy_resolver;       /* NULL: the system's */
   gboolean ssl_strict;
 } LumaHttpConfig;
 

@@ -8,19 +8,30 @@
  * handed out, whatever the server does: a server that ignores Range has the
  * bytes before the offset skipped, a dropped connection is asked again from
  * the offset, and a file whose size changed between two requests is an
- * error rather than a splice of two files.
+ * error rather than a splice of two files. For the same reason a partial
+ * answer is only taken when its Content-Range says it starts where it was
+ * asked to, and is read no further than the end that range gives.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "lumastream.h"
+#include "lumastream-private.h"
 #include "lumahttp.h"
 
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
 #define RESUME_BACKOFF_BASE_MS 250
+/* A 429 (or a 503 with Retry-After) is waited out: for as long as the
+ * server asks, but never more than five minutes at a time (a server's
+ * Retry-After of hours would look like a hang), and at most `retries` plus
+ * this many times in a row, since the host is not broken, only busy. */
+#define THROTTLE_BACKOFF_BASE_MS 1000
+#define THROTTLE_WAIT_CAP_MS (5 * 60 * 1000)
+#define THROTTLE_EXTRA_WAITS 5
+#define HTTP_TOO_MANY_REQUESTS 429
 
 G_DEFINE_QUARK (luma-stream-error-quark, luma_stream_error);
 
@@ -32,9 +43,16 @@ struct _LumaStream
 
   SoupMessage *msg;             /* the open request, or NULL */
   GInputStream *body;
+  guint64 answer_end;           /* where the open answer's body ends in the file */
   guint64 offset;
   guint64 size;
   guint http_status;
+  guint64 retry_after;          /* of the last failed answer, in ms; G_MAXUINT64: none */
+
+  /* URL renewals (luma_stream_get_renewals_without_progress()) */
+  gboolean renewed;             /* the URL replaced another one */
+  guint64 url_bytes;            /* handed out since the URL was set */
+  guint idle_renewals;          /* before this URL, in a row */
 };
 
 LumaStream *
@@ -45,6 +63,8 @@ luma_stream_new (SoupSession * session, guint retries)
   stream->session = g_object_ref (session);
   stream->retries = retries;
   stream->size = LUMA_STREAM_SIZE_UNKNOWN;
+  stream->answer_end = LUMA_STREAM_SIZE_UNKNOWN;
+  stream->retry_after = G_MAXUINT64;
   return stream;
 }
 
@@ -75,6 +95,15 @@ luma_stream_set_url (LumaStream * stream, const gchar * url, GError ** error)
 
   if (uri == NULL)
     return FALSE;
+  if (stream->uri != NULL) {
+    /* a renewal: the previous one made progress if its URL gave enough */
+    if (stream->renewed && stream->url_bytes < LUMA_STREAM_RENEWAL_PROGRESS)
+      stream->idle_renewals++;
+    else
+      stream->idle_renewals = 0;
+    stream->renewed = TRUE;
+  }
+  stream->url_bytes = 0;
   close_request (stream);
   g_clear_pointer (&stream->uri, g_uri_unref);
   stream->uri = uri;
@@ -108,6 +137,31 @@ luma_stream_get_http_status (LumaStream * stream)
   return stream->http_status;
 }
 
+const gchar *
+luma_stream_get_host (LumaStream * stream)
+{
+  return stream->uri != NULL ? g_uri_get_host (stream->uri) : NULL;
+}
+
+guint
+luma_stream_get_renewals_without_progress (LumaStream * stream)
+{
+  gboolean last_idle = stream->renewed
+      && stream->url_bytes < LUMA_STREAM_RENEWAL_PROGRESS;
+
+  return stream->idle_renewals + (last_idle ? 1 : 0);
+}
+
+/* A host that asks to be left alone for a while, rather than one that is
+ * broken: a 503 counts only when it says for how long. */
+static gboolean
+is_throttling (LumaStream * stream)
+{
+  return stream->http_status == HTTP_TOO_MANY_REQUESTS
+      || (stream->http_status == SOUP_STATUS_SERVICE_UNAVAILABLE
+      && stream->retry_after != G_MAXUINT64);
+}
+
 static gboolean
 answer_is_html (SoupMessage * msg)
 {
@@ -124,7 +178,16 @@ set_status_error (LumaStream * stream, GError ** error)
   guint status = stream->http_status;
   const gchar *host = g_uri_get_host (stream->uri);
 
-  if (status == SOUP_STATUS_FORBIDDEN && answer_is_html (stream->msg))
+  /* libsoup 3.2 has no phrase for 429 */
+  if (is_throttling (stream) && status == HTTP_TOO_MANY_REQUESTS)
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED,
+        _("The video host %s is rate limiting downloads (429 Too Many "
+            "Requests)"), host);
+  else if (is_throttling (stream))
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED,
+        _("The video host %s asks to wait (%u %s)"), host, status,
+        soup_status_get_phrase (status));
+  else if (status == SOUP_STATUS_FORBIDDEN && answer_is_html (stream->msg))
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED,
         _("The video host %s refused the download with an HTML page (403): "
             "a CDN block, not a problem with the API key"), host);
@@ -139,35 +202,85 @@ set_status_error (LumaStream * stream, GError ** error)
         soup_status_get_phrase (status));
 }
 
-/* The file's size as this answer gives it. */
-static guint64
-answer_file_size (SoupMessage * msg)
+static gboolean
+range_error (GError ** error, const gchar * host, guint64 asked,
+    gchar * reason)
 {
-  SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
-  goffset start, end, total;
+  g_autofree gchar *owned = reason;
 
-  if (soup_message_get_status (msg) == SOUP_STATUS_PARTIAL_CONTENT) {
-    if (soup_message_headers_get_content_range (headers, &start, &end, &total)
-        && total >= 0)
-      return total;
-    return LUMA_STREAM_SIZE_UNKNOWN;
-  }
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
-    return soup_message_headers_get_content_length (headers);
-  return LUMA_STREAM_SIZE_UNKNOWN;
+  g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+      _("The video host %s answered the request for the bytes from %" PRIu64
+          " with a partial answer that does not fit it: %s"), host, asked,
+      reason);
+  return FALSE;
 }
 
-/* Where in the file the answer's body begins. */
-static guint64
-answer_start (SoupMessage * msg)
+gboolean
+luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
+    guint64 asked, const gchar * host, LumaStreamAnswer * answer,
+    GError ** error)
 {
-  goffset start = 0, end, total;
+  const gchar *range = soup_message_headers_get_one (headers, "Content-Range");
+  goffset length = -1, start, end, total;
 
-  if (soup_message_get_status (msg) == SOUP_STATUS_PARTIAL_CONTENT
-      && soup_message_headers_get_content_range
-      (soup_message_get_response_headers (msg), &start, &end, &total))
-    return start;
-  return 0;
+  if (soup_message_headers_get_encoding (headers) ==
+      SOUP_ENCODING_CONTENT_LENGTH) {
+    length = soup_message_headers_get_content_length (headers);
+    if (length < 0) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+          _("The video host %s sent a Content-Length that is not a size "
+              "(\"%s\")"), host,
+          soup_message_headers_get_one (headers, "Content-Length"));
+      return FALSE;
+    }
+  }
+
+  if (status != SOUP_STATUS_PARTIAL_CONTENT) {
+    /* Range ignored (or none asked for): the whole file from its start */
+    answer->start = 0;
+    answer->end = answer->size = length >= 0 ? (guint64) length
+        : LUMA_STREAM_SIZE_UNKNOWN;
+    if (answer->size != LUMA_STREAM_SIZE_UNKNOWN && asked > answer->size) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+          _("The video host %s sent a file of %" PRIu64 " bytes when asked "
+              "for the bytes from %" PRIu64), host, answer->size, asked);
+      return FALSE;
+    }
+    return TRUE;
+  }
+
+  /* A 206 that cannot say where its bytes belong is not read from byte 0
+   * on a guess: that would put them at the wrong place in the file. The
+   * parser is lenient (signs, overflows), hence the checks after it. */
+  if (range == NULL)
+    return range_error (error, host, asked,
+        g_strdup (_("it has no Content-Range")));
+  if (!soup_message_headers_get_content_range (headers, &start, &end, &total))
+    return range_error (error, host, asked,
+        g_strdup_printf (_("its Content-Range \"%s\" cannot be read"),
+            range));
+  if (total < 0)
+    return range_error (error, host, asked,
+        g_strdup_printf (_("its Content-Range \"%s\" gives no file size"),
+            range));
+  if (start < 0 || end < start || end >= total)
+    return range_error (error, host, asked,
+        g_strdup_printf (_("its Content-Range \"%s\" is not a range within "
+                "the file"), range));
+  if ((guint64) start != asked)
+    return range_error (error, host, asked,
+        g_strdup_printf (_("its Content-Range \"%s\" starts at byte %"
+                PRIu64), range, (guint64) start));
+  if (length >= 0 && length != end - start + 1)
+    return range_error (error, host, asked,
+        g_strdup_printf (_("its Content-Length %" PRIu64 " is not the "
+                "length of its Content-Range \"%s\""), (guint64) length,
+            range));
+
+  answer->start = start;
+  answer->end = (guint64) end + 1;
+  answer->size = total;
+  return TRUE;
 }
 
 /* Brings the body to the offset: a server that ignores Range sends the file
@@ -222,7 +335,10 @@ static gboolean
 open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
 {
   LumaHttpRequest request = { "GET", stream->uri, NULL, stream->offset, FALSE };
+  LumaStreamAnswer answer;
 
+  stream->answer_end = LUMA_STREAM_SIZE_UNKNOWN;
+  stream->retry_after = G_MAXUINT64;
   stream->body = luma_http_send (stream->session, &request, &stream->msg,
       cancellable, error);
   if (stream->body == NULL)
@@ -234,11 +350,18 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
       && stream->offset > 0 && stream->offset == stream->size)
     return TRUE;
   if (!SOUP_STATUS_IS_SUCCESSFUL (stream->http_status)) {
+    stream->retry_after = luma_http_retry_after (stream->msg);
     set_status_error (stream, error);
     return FALSE;
   }
-  return check_same_file (stream, answer_file_size (stream->msg), error)
-      && skip_to_offset (stream, answer_start (stream->msg), cancellable, error);
+  /* the host that answered, which a redirect may have made another */
+  if (!luma_stream_check_answer (stream->http_status,
+          soup_message_get_response_headers (stream->msg), stream->offset,
+          g_uri_get_host (soup_message_get_uri (stream->msg)), &answer, error)
+      || !check_same_file (stream, answer.size, error))
+    return FALSE;
+  stream->answer_end = answer.end;
+  return skip_to_offset (stream, answer.start, cancellable, error);
 }
 
 gboolean
@@ -269,6 +392,39 @@ at_end (LumaStream * stream)
 {
   return stream->size != LUMA_STREAM_SIZE_UNKNOWN
       && stream->offset >= stream->size;
+}
+
+/* The open answer has given all its range, and the file goes on: a server
+ * may send a file in pieces, each asked for again from where it stopped. */
+static gboolean
+answer_spent (LumaStream * stream)
+{
+  return stream->body != NULL
+      && stream->answer_end != LUMA_STREAM_SIZE_UNKNOWN
+      && stream->offset >= stream->answer_end && !at_end (stream);
+}
+
+static void
+set_throttled_error (LumaStream * stream, GError ** error, guint waits,
+    GError * cause)
+{
+  g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED,
+      g_dngettext (GETTEXT_PACKAGE,
+          "The video host %s still asks to wait after %u wait: %s",
+          "The video host %s still asks to wait after %u waits: %s", waits),
+      g_uri_get_host (stream->uri), waits, cause->message);
+}
+
+/* As long as the host asked (Retry-After), else a growing wait; within
+ * bounds either way. */
+static guint64
+throttle_delay (LumaStream * stream, guint waits)
+{
+  guint64 delay = stream->retry_after;
+
+  if (delay == G_MAXUINT64)
+    delay = luma_http_backoff (THROTTLE_BACKOFF_BASE_MS, waits);
+  return CLAMP (delay, RESUME_BACKOFF_BASE_MS, THROTTLE_WAIT_CAP_MS);
 }
 
 static void
@@ -302,9 +458,13 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
 
   if (at_end (stream))
     return 0;
+  /* never past the range the answer said it holds */
+  if (stream->answer_end != LUMA_STREAM_SIZE_UNKNOWN)
+    size = MIN (size, stream->answer_end - stream->offset);
   n = g_input_stream_read (stream->body, data, size, cancellable, &cause);
   if (n > 0) {
     stream->offset += n;
+    stream->url_bytes += n;
     return n;
   }
   if (n == 0 && stream->size == LUMA_STREAM_SIZE_UNKNOWN)
@@ -320,18 +480,31 @@ gssize
 luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
     GCancellable * cancellable, GError ** error)
 {
-  guint attempt;
+  guint attempt = 0, waits = 0;
 
-  for (attempt = 0;; attempt++) {
+  for (;;) {
     g_autoptr (GError) cause = NULL;
     gssize n = -1;
 
+    if (answer_spent (stream))
+      close_request (stream);
     if (luma_stream_open (stream, cancellable, &cause))
       n = read_body (stream, data, size, cancellable, &cause);
     if (n >= 0)
       return n;
 
     close_request (stream);
+    if (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED)
+        && !g_cancellable_is_cancelled (cancellable)) {
+      if (waits >= stream->retries + THROTTLE_EXTRA_WAITS) {
+        set_throttled_error (stream, error, waits, cause);
+        return -1;
+      }
+      if (!luma_http_sleep (throttle_delay (stream, waits++), cancellable,
+              error))
+        return -1;
+      continue;
+    }
     if (!is_worth_retrying (stream, cause) || g_cancellable_is_cancelled (cancellable)) {
       g_propagate_error (error, g_steal_pointer (&cause));
       return -1;
@@ -343,5 +516,6 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
     if (!luma_http_sleep (luma_http_backoff (RESUME_BACKOFF_BASE_MS, attempt),
             cancellable, error))
       return -1;
+    attempt++;
   }
 }

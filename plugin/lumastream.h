@@ -18,9 +18,15 @@ typedef enum {
   LUMA_STREAM_ERROR_CHANGED,    /* the file is not the one streaming began with */
   LUMA_STREAM_ERROR_OPEN,       /* no answer could be had, retries spent */
   LUMA_STREAM_ERROR_READ,       /* the body could not be read, retries spent */
+  LUMA_STREAM_ERROR_RANGE,      /* an answer whose range is not what was asked */
+  LUMA_STREAM_ERROR_THROTTLED,  /* 429 (or 503 with Retry-After), waits spent */
 } LumaStreamError;
 
 #define LUMA_STREAM_SIZE_UNKNOWN G_MAXUINT64
+
+/* A renewed URL that gives fewer bytes than this before it fails too has
+ * not really been renewed: see luma_stream_get_renewals_without_progress(). */
+#define LUMA_STREAM_RENEWAL_PROGRESS (1024 * 1024)
 
 typedef struct _LumaStream LumaStream;
 
@@ -39,13 +45,22 @@ void luma_stream_seek (LumaStream * stream, guint64 offset);
 gboolean luma_stream_open (LumaStream * stream, GCancellable * cancellable,
     GError ** error);
 /* Returns the number of bytes read, 0 at the end of the file, -1 on error.
- * A connection that drops is opened again at the offset it stopped at. */
+ * A connection that drops is opened again at the offset it stopped at; a
+ * 429 (or 503 with Retry-After) is waited out, up to `retries` + 5 times in
+ * a row; an answer whose range does not fit the request is an error. */
 gssize luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
     GCancellable * cancellable, GError ** error);
 
 guint64 luma_stream_get_offset (LumaStream * stream);
 guint64 luma_stream_get_size (LumaStream * stream);
 guint luma_stream_get_http_status (LumaStream * stream);
+const gchar *luma_stream_get_host (LumaStream * stream);
+
+/* luma_stream_set_url() on a stream that had a URL is a renewal. Returns
+ * how many renewals in a row were not followed by progress (fewer than
+ * LUMA_STREAM_RENEWAL_PROGRESS bytes read from the URL they gave), the
+ * last one included while its URL has not given that much. */
+guint luma_stream_get_renewals_without_progress (LumaStream * stream);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaStream, luma_stream_free)
 

@@ -6,6 +6,7 @@
 
 #include "lumahttp.h"
 #include "lumastream.h"
+#include "lumastream-private.h"
 #include "luma-emulator.h"
 
 #define TASK "t-unit"
@@ -120,6 +121,88 @@ GST_START_TEST (test_seek_reads_from_offset)
 
 GST_END_TEST;
 
+/* What luma_stream_check_answer() makes of an answer's headers. NULL: the
+ * header is not sent. */
+#define UNKNOWN LUMA_STREAM_SIZE_UNKNOWN
+static const struct
+{
+  guint status;
+  const gchar *content_range;
+  const gchar *content_length;
+  const gchar *transfer_encoding;
+  guint64 asked;
+  gboolean ok;
+  guint64 start, end, size;
+} answers[] = {
+  /* 200: the whole file, whatever was asked, if it reaches that far */
+  {200, NULL, "1000", NULL, 0, TRUE, 0, 1000, 1000},
+  {200, NULL, "1000", NULL, 500, TRUE, 0, 1000, 1000},
+  {200, NULL, "1000", NULL, 1000, TRUE, 0, 1000, 1000},
+  {200, NULL, "1000", NULL, 1001, FALSE},
+  {200, NULL, NULL, "chunked", 500, TRUE, 0, UNKNOWN, UNKNOWN},
+  {200, NULL, "-5", NULL, 0, FALSE},
+  /* 206: from the byte asked for, within the file */
+  {206, "bytes 500-999/1000", "500", NULL, 500, TRUE, 500, 1000, 1000},
+  {206, "bytes 500-999/1000", NULL, "chunked", 500, TRUE, 500, 1000, 1000},
+  {206, "bytes 500-599/1000", "100", NULL, 500, TRUE, 500, 600, 1000},
+  {206, "bytes 0-0/1", "1", NULL, 0, TRUE, 0, 1, 1},
+  {206, NULL, "500", NULL, 500, FALSE},
+  {206, "", "500", NULL, 500, FALSE},
+  {206, "bytes 500-999", "500", NULL, 500, FALSE},
+  {206, "bytes */1000", "500", NULL, 500, FALSE},
+  {206, "bytes 500-999/*", "500", NULL, 500, FALSE},
+  {206, "bytes 0-999/1000", "1000", NULL, 500, FALSE},
+  {206, "bytes 501-999/1000", "499", NULL, 500, FALSE},
+  {206, "bytes 500-1000/1000", "501", NULL, 500, FALSE},
+  {206, "bytes 500-999/999", "500", NULL, 500, FALSE},
+  {206, "bytes 500-499/1000", "0", NULL, 500, FALSE},
+  {206, "bytes 500-/1000", NULL, "chunked", 500, FALSE},
+  {206, "bytes 500--3/1000", NULL, "chunked", 500, FALSE},
+  {206, "bytes 500-999/-1000", NULL, "chunked", 500, FALSE},
+  {206, "bytes 500-999/99999999999999999999999", "500", NULL, 500, FALSE},
+  {206, "bytes 18446744073709551615-2/3", NULL, "chunked", 0, FALSE},
+  {206, "bytes 500-999/1000", "400", NULL, 500, FALSE},
+  {206, "bytes 500-999/1000", "600", NULL, 500, FALSE},
+};
+
+GST_START_TEST (test_check_answer)
+{
+  SoupMessageHeaders *headers =
+      soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+  LumaStreamAnswer answer = { 0, };
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  if (answers[__i__].content_range != NULL)
+    soup_message_headers_replace (headers, "Content-Range",
+        answers[__i__].content_range);
+  if (answers[__i__].content_length != NULL)
+    soup_message_headers_replace (headers, "Content-Length",
+        answers[__i__].content_length);
+  if (answers[__i__].transfer_encoding != NULL)
+    soup_message_headers_replace (headers, "Transfer-Encoding",
+        answers[__i__].transfer_encoding);
+  ok = luma_stream_check_answer (answers[__i__].status, headers,
+      answers[__i__].asked, "cdn.example", &answer, &error);
+  soup_message_headers_unref (headers);
+
+  if (!answers[__i__].ok) {
+    fail_if (ok, "taken: %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%"
+        G_GUINT64_FORMAT, answer.start, answer.end, answer.size);
+    fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
+            LUMA_STREAM_ERROR_RANGE));
+    fail_unless (strstr (error->message, "cdn.example") != NULL,
+        "no host in \"%s\"", error->message);
+    return;
+  }
+  fail_unless (ok, "refused: %s", error ? error->message : "");
+  fail_unless_equals_uint64 (answer.start, answers[__i__].start);
+  fail_unless_equals_uint64 (answer.end, answers[__i__].end);
+  fail_unless_equals_uint64 (answer.size, answers[__i__].size);
+}
+
+GST_END_TEST;
+
 static Suite *
 stream_suite (void)
 {
@@ -131,6 +214,7 @@ stream_suite (void)
   tcase_add_test (tc, test_reads_whole_file_with_size);
   tcase_add_test (tc, test_leaving_a_stalled_body_is_prompt);
   tcase_add_test (tc, test_seek_reads_from_offset);
+  tcase_add_loop_test (tc, test_check_answer, 0, G_N_ELEMENTS (answers));
   return s;
 }
 

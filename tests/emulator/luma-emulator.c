@@ -68,8 +68,11 @@ typedef struct
   guint record_requests;
 
   /* the result-file host */
-  LumaEmulatorVideoFaults faults;       /* redirect_to unused: see below */
+  LumaEmulatorVideoFaults faults;       /* its strings unused: see below */
   gchar *redirect_to;
+  gchar *fail_retry_after;
+  gchar *partial_content_range;
+  gboolean dropped;             /* the last answer was cut (drop_fail_status) */
   guint fail_left;
   guint drop_left;
   guint video_requests;
@@ -138,6 +141,8 @@ task_entry_free (TaskEntry * entry)
   g_free (entry->result_url);
   g_queue_clear_full (&entry->scripted, (GDestroyNotify) scripted_reply_free);
   g_free (entry->redirect_to);
+  g_free (entry->fail_retry_after);
+  g_free (entry->partial_content_range);
   g_free (entry->last_range);
   g_free (entry);
 }
@@ -827,6 +832,8 @@ typedef struct
   VideoAnswerKind kind;
   guint status;
   gboolean html;                /* VIDEO_FAIL */
+  gchar *retry_after;           /* VIDEO_FAIL, or NULL */
+  gchar *content_range;         /* VIDEO_CONTENT: instead of the true one */
   gchar *location;              /* VIDEO_REDIRECT */
   GBytes *video;                /* VIDEO_CONTENT */
   gsize total;
@@ -841,6 +848,8 @@ static void
 video_answer_clear (VideoAnswer * answer)
 {
   g_free (answer->location);
+  g_free (answer->retry_after);
+  g_free (answer->content_range);
   g_clear_pointer (&answer->video, g_bytes_unref);
 }
 
@@ -931,9 +940,13 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
 
   answer->kind = VIDEO_CONTENT;
   answer->partial = range_result == RANGE_SATISFIABLE;
+  if (answer->partial && faults->range_piece > 0)
+    answer->length = MIN (answer->length, faults->range_piece);
   answer->status = answer->partial ? SOUP_STATUS_PARTIAL_CONTENT :
       SOUP_STATUS_OK;
   answer->delivery = DELIVERY_WHOLE;
+  if (answer->partial)
+    answer->content_range = g_strdup (entry->partial_content_range);
 
   /* a HEAD answer has no body to cut short */
   if (is_head)
@@ -945,6 +958,7 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
     answer->cut = faults->stall_after;
   } else if (entry->drop_left > 0 && faults->drop_after < answer->length) {
     entry->drop_left--;
+    entry->dropped = TRUE;
     answer->delivery = DELIVERY_DROP;
     answer->cut = faults->drop_after;
   }
@@ -959,13 +973,18 @@ plan_video_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
   g_free (entry->last_range);
   entry->last_range = g_strdup (range);
 
-  if (entry->faults.fail_status != 0 && entry->fail_left > 0
+  if (entry->dropped && entry->faults.drop_fail_status != 0) {
+    entry->dropped = FALSE;
+    answer->kind = VIDEO_FAIL;
+    answer->status = entry->faults.drop_fail_status;
+  } else if (entry->faults.fail_status != 0 && entry->fail_left > 0
       && entry->video_requests > entry->faults.fail_after) {
     if (entry->fail_left != G_MAXUINT)
       entry->fail_left--;
     answer->kind = VIDEO_FAIL;
     answer->status = entry->faults.fail_status;
     answer->html = entry->faults.fail_html;
+    answer->retry_after = g_strdup (entry->fail_retry_after);
   } else if (entry->redirect_to != NULL) {
     answer->kind = VIDEO_REDIRECT;
     answer->status = SOUP_STATUS_FOUND;
@@ -1091,6 +1110,10 @@ send_failure (SoupServerMessage * msg, const VideoAnswer * answer)
   const gchar *phrase = soup_status_get_phrase (answer->status);
   g_autofree gchar *text = NULL;
 
+  if (answer->retry_after != NULL)
+    soup_message_headers_replace (soup_server_message_get_response_headers
+        (msg), "Retry-After", answer->retry_after);
+
   /* what a CDN that blocks a client tends to send */
   if (answer->html) {
     text = g_strdup_printf ("<html>\n<head><title>%u %s</title></head>\n"
@@ -1158,7 +1181,11 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
   /* the full length, also when less will come */
   soup_message_headers_set_content_length (headers, answer->length);
-  if (answer->partial)
+  /* a broken Content-Range, or none, goes with the true body */
+  if (answer->content_range != NULL && answer->content_range[0] != '\0')
+    soup_message_headers_replace (headers, "Content-Range",
+        answer->content_range);
+  else if (answer->partial && answer->content_range == NULL)
     soup_message_headers_set_content_range (headers, answer->start,
         answer->start + answer->length - 1, answer->total);
 
@@ -1510,7 +1537,13 @@ luma_emulator_set_video_faults (LumaEmulator * em, const gchar * task_id,
   entry = lookup_entry (em, task_id, TRUE);
   entry->faults = *faults;
   entry->faults.redirect_to = NULL;
+  entry->faults.fail_retry_after = NULL;
+  entry->faults.partial_content_range = NULL;
   replace_string (&entry->redirect_to, faults->redirect_to);
+  replace_string (&entry->fail_retry_after, faults->fail_retry_after);
+  replace_string (&entry->partial_content_range,
+      faults->partial_content_range);
+  entry->dropped = FALSE;
   entry->fail_left = faults->fail_count;
   entry->drop_left = faults->drop_count;
   g_mutex_unlock (&em->lock);

@@ -40,6 +40,13 @@ typedef struct {
   gboolean fail_html;         /*   with an HTML page as body (a CDN block) */
   const gchar *redirect_to;   /* answer 302 with this Location (a URL, any scheme) */
   guint fail_after;           /* answer this many requests before the failures */
+  const gchar *fail_retry_after; /* with fail_status: send this Retry-After */
+  guint drop_fail_status;     /* with drop_after: answer this status (403...) to
+                               *   the request that follows each drop */
+  const gchar *partial_content_range; /* send this Content-Range on 206 answers
+                               *   instead of the true one ("": none at all) */
+  gsize range_piece;          /* answer a Range with at most this many bytes
+                               *   (a 206 for a part of what was asked) */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);

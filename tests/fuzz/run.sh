@@ -23,6 +23,8 @@ esac
 targets=(
   "record $seconds"
   "uri 20"
+  "content-range 20"
+  "proxy 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)

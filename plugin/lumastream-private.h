@@ -1,0 +1,30 @@
+/* gst-luma: what lumastream.c checks of an answer, for its tests and fuzzer
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "lumastream.h"
+
+G_BEGIN_DECLS
+
+/* Where the body of an answer lies in the file (byte positions; end is one
+ * past the last byte) and how large the file is, LUMA_STREAM_SIZE_UNKNOWN
+ * when the answer does not say. */
+typedef struct {
+  guint64 start;
+  guint64 end;
+  guint64 size;
+} LumaStreamAnswer;
+
+/* Checks what a successful answer (@status 2xx) to a request for the bytes
+ * from @asked on says of its body: a 206 must have a Content-Range that
+ * parses, starts at @asked, ends before the total it gives, and agrees with
+ * its Content-Length; a 200 (Range ignored) is the whole file from byte 0,
+ * which must reach @asked. Pure: no I/O, only @headers read. On failure,
+ * a LUMA_STREAM_ERROR_RANGE error that names @host and what was wrong. */
+gboolean luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
+    guint64 asked, const gchar * host, LumaStreamAnswer * answer,
+    GError ** error);
+
+G_END_DECLS
