@@ -444,6 +444,21 @@ GST_START_TEST (test_crash_between_post_and_commit)
 
 GST_END_TEST;
 
+/* A commit that died after writing the task entry, before removing the
+ * creating entry, left both: the task is known, and reused. */
+GST_START_TEST (test_crash_inside_commit)
+{
+  g_autofree gchar *task_path = entry (journal, ".task");
+  g_autofree gchar *task = NULL;
+
+  luma_journal_abandon (claim_in (journal));
+  fail_unless (g_file_set_contents (task_path, "task-c\n", -1, NULL));
+  task = reuse_in (journal);
+  fail_unless_equals_string (task, "task-c");
+}
+
+GST_END_TEST;
+
 /* Three processes begin the same request at once, twenty times: each time
  * exactly one creates the task, the two others get its id. */
 GST_START_TEST (test_three_processes_one_claims)
@@ -848,6 +863,7 @@ journal_suite (void)
   tcase_add_test (tc, test_dropped_claim_is_abandoned);
   tcase_add_test (tc, test_forget_committed_task);
   tcase_add_test (tc, test_crash_between_post_and_commit);
+  tcase_add_test (tc, test_crash_inside_commit);
   tcase_add_test (tc, test_three_processes_one_claims);
   tcase_add_test (tc, test_cancel_while_locked);
   tcase_add_test (tc, test_threads_of_one_process);
