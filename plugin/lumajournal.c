@@ -324,7 +324,15 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
         g_strerror (errsv));
     return FALSE;
   }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+  if (fstat (fd, &st) != 0) {
+    gint errsv = errno;
+
+    g_close (fd, NULL);
+    set_io_error (error, _("Cannot read the journal entry %s: %s"), path,
+        g_strerror (errsv));
+    return FALSE;
+  }
+  if (!S_ISREG (st.st_mode)) {
     g_close (fd, NULL);
     set_corrupt_error (error, path, _("it is not a regular file"));
     return FALSE;
@@ -370,10 +378,14 @@ static void
 add_member (JsonBuilder * builder, const gchar * name, const gchar * value)
 {
   json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
+  if (value != NULL) {
+    /* json-glib would write invalid UTF-8 as it is: not JSON any more */
+    g_autofree gchar *valid = g_utf8_make_valid (value, -1);
+
+    json_builder_add_string_value (builder, valid);
+  } else {
     json_builder_add_null_value (builder);
+  }
 }
 
 /* What a person needs to find the task on KIE's dashboard, or to see that

@@ -837,6 +837,34 @@ GST_START_TEST (test_entries_are_private)
 
 GST_END_TEST;
 
+/* Whatever the prompt holds, the creating entry stays JSON a person or a
+ * tool can read. */
+GST_START_TEST (test_creating_entry_is_json)
+{
+  static const LumaJournalRequest odd = { NULL, "sha256:00",
+    "line one\nline \"two\"\x01 \xff\xfe end", "" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree gchar *creating = entry (journal, ".creating");
+  LumaJournalClaim *claim = NULL;
+  g_autofree gchar *existing = NULL;
+  JsonObject *object;
+
+  fail_unless (luma_journal_begin (journal, key, &odd, NULL, &claim,
+          &existing, &error));
+  fail_unless (json_parser_load_from_file (parser, creating, &error), "%s",
+      error ? error->message : "");
+  object = json_node_get_object (json_parser_get_root (parser));
+  fail_unless (g_str_has_prefix (json_object_get_string_member (object,
+              "prompt"), "line one\nline \"two\"\x01 "));
+  fail_unless (json_object_get_null_member (object, "apiUrl"));
+  fail_unless_equals_string (json_object_get_string_member (object,
+          "watermark"), "");
+  luma_journal_abort (claim);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_default_dir)
 {
   g_autofree gchar *dir = luma_journal_default_dir ();
@@ -872,6 +900,7 @@ journal_suite (void)
   tcase_add_test (tc, test_bad_key_and_task_id);
   tcase_add_test (tc, test_commit_failure_keeps_creating);
   tcase_add_test (tc, test_entries_are_private);
+  tcase_add_test (tc, test_creating_entry_is_json);
   tcase_add_test (tc, test_default_dir);
   return s;
 }
