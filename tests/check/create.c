@@ -8,6 +8,9 @@
 
 #include "harness.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #define PROMPT "Make it snow"
 
 static LumaEmulator *em;
@@ -174,6 +177,9 @@ run_refused_create (guint http_status, gint code, GstResourceError expected,
 
   luma_emulator_push_generate_reply (em, http_status, NULL, body);
   run = creating_run (PROMPT);
+  /* each case POSTs: after an uncertain one (500) the journal would stop
+   * the next (test_uncertain_answer_stops_a_rerun) */
+  g_object_set (run->src, "force-new", TRUE, NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, expected, words);
   fail_unless (gst_structure_get_int (details, GST_LUMA_DETAIL_API_CODE,
@@ -298,6 +304,195 @@ GST_START_TEST (test_stop_during_create_is_prompt)
 
 GST_END_TEST;
 
+/* ----- the money rule ----- */
+
+static LumaRun *
+run_to_end (const gchar * prompt, gboolean force_new, CreatedWatch * watch)
+{
+  LumaRun *run = creating_run (prompt);
+
+  g_object_set (run->src, "force-new", force_new, NULL);
+  if (watch != NULL)
+    watch_created (run, watch);
+  luma_run_until_done (run, 30);
+  return run;
+}
+
+GST_START_TEST (test_same_request_reuses_its_task)
+{
+  CreatedWatch w1 = { 0, }, w2 = { 0, };
+  LumaRun *run;
+
+  run = run_to_end (PROMPT, FALSE, &w1);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  run = run_to_end (PROMPT, FALSE, &w2);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  luma_run_free (run);
+
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_if (w1.reused);
+  fail_unless (w2.reused);
+  fail_unless_equals_string (w1.task_id, w2.task_id);
+
+  /* another prompt is another request */
+  run = run_to_end ("Make it rain", FALSE, NULL);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+  g_free (w1.task_id);
+  g_free (w2.task_id);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_force_new_creates_again)
+{
+  LumaRun *run;
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_free (run);
+  run = run_to_end (PROMPT, TRUE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+}
+
+GST_END_TEST;
+
+/* An answer that does not say whether a task was created (a 500): the
+ * next run refuses to create, and says how to go on. */
+GST_START_TEST (test_uncertain_answer_stops_a_rerun)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+
+  luma_emulator_push_generate_reply (em, 500, NULL,
+      "{\"code\":500,\"msg\":\"oops\"}");
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist");
+  luma_run_free (run);
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "force-new=true");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist) && may_exist);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+
+  run = run_to_end (PROMPT, TRUE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+/* wait-timeout ends a run; the task goes on at KIE; the rerun waits on the
+ * same task instead of creating another. */
+GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
+{
+  LumaRun *run;
+
+  luma_emulator_set_created_timing (em, 0, 3000);
+  run = creating_run (PROMPT);
+  g_object_set (run->src, "wait-timeout", 1, "poll-interval", 200, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
+  luma_run_free (run);
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+}
+
+GST_END_TEST;
+
+/* gst-launch-1.0 lumasrc creating the test's task, as a process of its own */
+static GPid
+spawn_creator (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_arg = g_strconcat ("api-url=", api_url, NULL);
+  g_autofree gchar *video_arg = g_strconcat ("video-url=", clip_url, NULL);
+  const gchar *argv[] = { "gst-launch-1.0", "-q", "lumasrc", api_arg,
+    "prompt=" PROMPT, video_arg, "poll-interval=10", "!", "fakesink", NULL
+  };
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+
+  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
+  fail_unless (g_spawn_async (NULL, (gchar **) argv, envp,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+          | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s",
+      error ? error->message : "");
+  return pid;
+}
+
+static gint
+wait_for_exit (GPid pid)
+{
+  gint status;
+
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  g_spawn_close_pid (pid);
+  return status;
+}
+
+GST_START_TEST (test_three_processes_create_one_task)
+{
+  GPid pids[3];
+  guint i;
+
+  /* a slow answer keeps the others waiting on the first one's claim */
+  luma_emulator_set_generate_answer_delay (em, 500);
+  for (i = 0; i < G_N_ELEMENTS (pids); i++)
+    pids[i] = spawn_creator ();
+  for (i = 0; i < G_N_ELEMENTS (pids); i++) {
+    gint status = wait_for_exit (pids[i]);
+
+    fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+        "process %u ended with %d", i, status);
+  }
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+/* Killed after its POST went out, before the answer reached the journal:
+ * the task was created at KIE; the rerun says so and creates nothing. */
+GST_START_TEST (test_crash_between_post_and_journal)
+{
+  GPid pid;
+  LumaRun *run;
+  gint i, status;
+
+  luma_emulator_set_generate_answer_delay (em, 5000);
+  pid = spawn_creator ();
+  for (i = 0; i < 1000 && luma_emulator_get_creates (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  kill (pid, SIGKILL);
+  status = wait_for_exit (pid);
+  fail_unless (WIFSIGNALED (status));
+
+  luma_emulator_set_generate_answer_delay (em, 0);
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "billed");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+}
+
+GST_END_TEST;
+
 static Suite *
 create_suite (void)
 {
@@ -314,6 +509,12 @@ create_suite (void)
   tcase_add_test (tc, test_prompt_not_english_warns_once);
   tcase_add_test (tc, test_no_answer_means_a_task_may_exist);
   tcase_add_test (tc, test_stop_during_create_is_prompt);
+  tcase_add_test (tc, test_same_request_reuses_its_task);
+  tcase_add_test (tc, test_force_new_creates_again);
+  tcase_add_test (tc, test_uncertain_answer_stops_a_rerun);
+  tcase_add_test (tc, test_timeout_then_rerun_waits_on_the_same_task);
+  tcase_add_test (tc, test_three_processes_create_one_task);
+  tcase_add_test (tc, test_crash_between_post_and_journal);
   return s;
 }
 
