@@ -43,6 +43,8 @@
 
 #include "gstlumasrc.h"
 #include "lumaapi.h"
+#include "lumacreate.h"
+#include "lumajournal.h"
 #include "lumahttp.h"
 #include "lumaproxy.h"
 #include "lumastream.h"
@@ -85,6 +87,11 @@ enum
   PROP_SSL_STRICT,
   PROP_TASK_STATE,
   PROP_RESULT_URL,
+  PROP_PROMPT,
+  PROP_VIDEO_URL,
+  PROP_WATERMARK,
+  PROP_CALLBACK_URL,
+  PROP_FORCE_NEW,
 };
 
 static GParamSpec *task_state_pspec, *result_url_pspec;
@@ -102,6 +109,12 @@ typedef struct
   gchar *user_agent;
   gchar *proxy;                 /* NULL: *_proxy, else the system's */
   gboolean ssl_strict;
+  /* creating a task, when task_id is unset */
+  gchar *prompt;
+  gchar *video_url;
+  gchar *watermark;
+  gchar *callback_url;
+  gboolean force_new;
 } LumaSettings;
 
 /* What the element shows of the task; guarded by the object lock. */
@@ -109,12 +122,23 @@ typedef struct
 {
   GstLumaTaskState status;
   gchar *location;
+  gchar *created_task_id;       /* the task this element created, or reused */
 } LumaTaskView;
+
+/* Where the streaming thread is: what a failure is about. */
+typedef enum
+{
+  PHASE_CREATING,               /* asking KIE to create the task */
+  PHASE_WAITING,                /* polling the record until it is done */
+  PHASE_STREAMING,              /* reading the result video */
+} LumaPhase;
 
 /* The streaming thread's own: made in start(), dropped in stop(). */
 typedef struct
 {
   LumaSettings settings;
+  LumaPhase phase;
+  LumaCreateResult create_result;       /* of the last creation request */
   LumaApi *api;
   LumaStream *stream;
   GstLumaRecord *record;        /* the finished task's record; NULL while waiting */
@@ -161,6 +185,10 @@ luma_settings_clear (LumaSettings * settings)
   g_clear_pointer (&settings->api_url, g_free);
   g_clear_pointer (&settings->user_agent, g_free);
   g_clear_pointer (&settings->proxy, g_free);
+  g_clear_pointer (&settings->prompt, g_free);
+  g_clear_pointer (&settings->video_url, g_free);
+  g_clear_pointer (&settings->watermark, g_free);
+  g_clear_pointer (&settings->callback_url, g_free);
 }
 
 static void
@@ -172,6 +200,10 @@ luma_settings_copy (LumaSettings * dest, const LumaSettings * src)
   dest->api_url = g_strdup (src->api_url);
   dest->user_agent = g_strdup (src->user_agent);
   dest->proxy = g_strdup (src->proxy);
+  dest->prompt = g_strdup (src->prompt);
+  dest->video_url = g_strdup (src->video_url);
+  dest->watermark = g_strdup (src->watermark);
+  dest->callback_url = g_strdup (src->callback_url);
 }
 
 static const gchar *
@@ -304,7 +336,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   gst_luma_src_post_task_message (self, status, location);
 
   /* a record read again for a fresh URL is not a wait */
-  if (self->streaming->record != NULL)
+  if (self->streaming->phase == PHASE_STREAMING)
     return;
   text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
       task_state_label (status->state), status->polls,
@@ -332,6 +364,20 @@ resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_OPEN_READ;
     }
   }
+  if (error->domain == LUMA_CREATE_ERROR) {
+    switch (error->code) {
+      case LUMA_CREATE_ERROR_NOT_AUTHORIZED:
+        return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+      case LUMA_CREATE_ERROR_UNAVAILABLE:
+        return GST_RESOURCE_ERROR_BUSY;
+      case LUMA_CREATE_ERROR_BAD_ANSWER:
+        return GST_RESOURCE_ERROR_READ;
+      default:
+        return GST_RESOURCE_ERROR_OPEN_WRITE;
+    }
+  }
+  if (error->domain == LUMA_JOURNAL_ERROR)
+    return GST_RESOURCE_ERROR_OPEN_WRITE;
   if (error->domain == LUMA_STREAM_ERROR) {
     switch (error->code) {
       case LUMA_STREAM_ERROR_EXPIRED:
@@ -357,13 +403,21 @@ gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
   gint api_code = luma_api_get_last_code (s->api);
   GstStructure *details;
 
-  if (s->record != NULL && luma_stream_get_http_status (s->stream) != 0)
+  if (s->phase == PHASE_CREATING) {
+    http_status = s->create_result.http_status;
+    api_code = s->create_result.api_code;
+  } else if (s->phase == PHASE_STREAMING
+      && luma_stream_get_http_status (s->stream) != 0) {
     http_status = luma_stream_get_http_status (s->stream);
+  }
   details = gst_structure_new ("details",
       GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, task_id (self),
       GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE, state,
       GST_LUMA_DETAIL_API_CODE, G_TYPE_INT, api_code,
       GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT, http_status, NULL);
+  if (s->phase == PHASE_CREATING)
+    gst_structure_set (details, GST_LUMA_DETAIL_TASK_MAY_EXIST,
+        G_TYPE_BOOLEAN, s->create_result.outcome == LUMA_CREATE_MAYBE, NULL);
   return details;
 }
 
@@ -388,7 +442,7 @@ static GstFlowReturn
 gst_luma_src_fail (GstLumaSrc * self, GError * error)
 {
   GstLumaTaskState status = gst_luma_src_get_status (self);
-  gboolean waiting = self->streaming->record == NULL;
+  gboolean waiting = self->streaming->phase != PHASE_STREAMING;
   GstStructure *details;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -518,6 +572,136 @@ gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
     gst_luma_src_warn_callback_failed (self);
   done_text = g_strdup_printf (_("Task %s is ready"), task_id (self));
   gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_COMPLETE, done_text);
+  self->streaming->phase = PHASE_STREAMING;
+  return TRUE;
+}
+
+/* ----- creating the task ----- */
+
+/* KIE takes English prompts only. A prompt whose letters are mostly not
+ * Latin is worth a warning (a refusal would be wrong: names, quotes and
+ * loanwords are fine). */
+static gboolean
+prompt_looks_english (const gchar * prompt)
+{
+  guint latin = 0, other = 0;
+  const gchar *p;
+
+  for (p = prompt; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (g_ascii_isalpha (c))
+      latin++;
+    else if (g_unichar_isalpha (c))
+      other++;
+  }
+  return latin >= other;
+}
+
+static void
+gst_luma_src_post_created (GstLumaSrc * self, gboolean reused)
+{
+  const LumaSettings *settings = &self->streaming->settings;
+  g_autofree gchar *prompt = luma_text_make_safe (settings->prompt, -1);
+  GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK_CREATED,
+      GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, settings->task_id,
+      GST_LUMA_FIELD_PROMPT, G_TYPE_STRING, prompt,
+      GST_LUMA_FIELD_VIDEO_URL, G_TYPE_STRING, settings->video_url,
+      GST_LUMA_FIELD_REUSED, G_TYPE_BOOLEAN, reused, NULL);
+
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* From here on the element streams @id as if task-id had been set. */
+static void
+gst_luma_src_take_task_id (GstLumaSrc * self, gchar * id, gboolean reused)
+{
+  LumaStreaming *s = self->streaming;
+
+  GST_INFO_OBJECT (self, "%s task %s", reused ? "reusing" : "created", id);
+  s->settings.task_id = id;
+  GST_OBJECT_LOCK (self);
+  g_free (self->view.created_task_id);
+  self->view.created_task_id = g_strdup (id);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify (G_OBJECT (self), "task-id");
+  gst_luma_src_post_created (self, reused);
+  s->phase = PHASE_WAITING;
+}
+
+/* One POST, under the journal's claim, which ends as what the POST did:
+ * committed with the task id, aborted when nothing was created, abandoned
+ * when a billed task may exist (the next run then says so). */
+static gchar *
+gst_luma_src_post_create (GstLumaSrc * self, LumaJournalClaim * claim,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  const LumaSettings *settings = &s->settings;
+  LumaCreateRequest request = { settings->prompt, settings->video_url,
+    settings->callback_url, settings->watermark
+  };
+  g_autoptr (GError) journal_error = NULL;
+  gchar *id;
+
+  if (!prompt_looks_english (settings->prompt))
+    gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
+        GST_RESOURCE_ERROR_SETTINGS, _("The prompt does not look like "
+            "English: KIE accepts prompts in English only"), NULL, NULL);
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START,
+      _("Creating a Luma Modify task"));
+  id = luma_create_task (s->api, &request, settings->wait_timeout,
+      &s->create_result, self->cancellable, error);
+  if (id == NULL) {
+    if (s->create_result.outcome == LUMA_CREATE_MAYBE)
+      luma_journal_abandon (claim);
+    else
+      luma_journal_abort (claim);
+    return NULL;
+  }
+  /* the task exists and is billed: use it even if the journal failed */
+  if (!luma_journal_commit (claim, id, &journal_error))
+    gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
+        GST_RESOURCE_ERROR_OPEN_WRITE, journal_error->message, NULL, NULL);
+  return id;
+}
+
+/* The task of this request: the one the journal has (created before, by
+ * this or another process), or a new one. */
+static gboolean
+gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  const LumaSettings *settings = &s->settings;
+  g_autofree gchar *dir = luma_journal_default_dir ();
+  g_autofree gchar *key = luma_journal_key (settings->api_url,
+      settings->api_key, settings->video_url, settings->prompt,
+      settings->watermark);
+  LumaJournalRequest what = { settings->api_url, settings->video_url,
+    settings->prompt, settings->watermark
+  };
+  LumaJournalClaim *claim = NULL;
+  gchar *id = NULL;
+
+  if (settings->force_new
+      && !luma_journal_forget (dir, key, self->cancellable, error))
+    return FALSE;
+  if (!luma_journal_begin (dir, key, &what, self->cancellable, &claim, &id,
+          error)) {
+    if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
+            LUMA_JOURNAL_ERROR_CREATING_LEFT))
+      s->create_result.outcome = LUMA_CREATE_MAYBE;
+    return FALSE;
+  }
+  if (id != NULL) {
+    gst_luma_src_take_task_id (self, id, TRUE);
+    return TRUE;
+  }
+  id = gst_luma_src_post_create (self, claim, error);
+  if (id == NULL)
+    return FALSE;
+  gst_luma_src_take_task_id (self, id, FALSE);
   return TRUE;
 }
 
@@ -660,7 +844,9 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   guint64 offset;
   gssize n;
 
-  if (s->record == NULL && !gst_luma_src_wait_for_video (self, &error))
+  if (s->phase == PHASE_CREATING && !gst_luma_src_create_task (self, &error))
+    return gst_luma_src_fail (self, error);
+  if (s->phase == PHASE_WAITING && !gst_luma_src_wait_for_video (self, &error))
     return gst_luma_src_fail (self, error);
   if (!check_blocksize (self, &error)) {
     gst_luma_src_settings_error (self, &s->settings, error->message);
@@ -716,6 +902,7 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
     return NULL;
   s = g_new0 (LumaStreaming, 1);
   luma_settings_copy (&s->settings, settings);
+  s->phase = non_empty (settings->task_id) ? PHASE_WAITING : PHASE_CREATING;
   s->api = api;
   s->stream = luma_stream_new (session, settings->retries);
   return s;
@@ -732,24 +919,47 @@ luma_streaming_free (LumaStreaming * s)
 }
 
 
-/* Values that would make no sense to run with, found before any request:
- * a header value with a line break in it would add headers of its own. */
+/* What creating a task needs: a prompt and a video URL that KIE can
+ * fetch; the optional texts as one line each. */
 static gboolean
-check_settings (const LumaSettings * settings, GError ** error)
+check_create_settings (const LumaSettings * settings, GError ** error)
 {
-  g_autoptr (GError) task_error = NULL;
+  g_autoptr (GUri) video = NULL;
+  g_autoptr (GError) url_error = NULL;
 
-  if (non_empty (settings->task_id) == NULL) {
+  if (non_empty (settings->prompt) == NULL
+      || !g_utf8_validate (settings->prompt, -1, NULL)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("No task id given: set the task-id property or use a luma://TASKID "
-            "URI"));
+        _("Creating a task needs a prompt in valid UTF-8"));
     return FALSE;
   }
-  if (!luma_task_id_check (settings->task_id, &task_error)) {
+  if (settings->video_url == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("Creating a task needs video-url: the public http(s) URL of the "
+            "clip to modify"));
+    return FALSE;
+  }
+  video = luma_text_is_safe (settings->video_url) ?
+      luma_http_parse_url (settings->video_url, &url_error) : NULL;
+  if (video == NULL) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("Invalid task-id: %s"), task_error->message);
+        _("Invalid video-url: %s"), url_error ? url_error->message :
+        _("it holds control characters"));
     return FALSE;
   }
+  if ((settings->watermark && !luma_text_is_safe (settings->watermark))
+      || (settings->callback_url
+          && !luma_text_is_safe (settings->callback_url))) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("watermark and callback-url may not hold control characters"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+check_common_settings (const LumaSettings * settings, GError ** error)
+{
   if (settings->api_key == NULL) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("No KIE API key: set the api-key property or the KIE_API_KEY "
@@ -769,6 +979,36 @@ check_settings (const LumaSettings * settings, GError ** error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* Values that would make no sense to run with, found before any request:
+ * a header value with a line break in it would add headers of its own. */
+static gboolean
+check_settings (const LumaSettings * settings, GError ** error)
+{
+  g_autoptr (GError) task_error = NULL;
+
+  if (non_empty (settings->task_id) == NULL && settings->prompt == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("No task id given: set the task-id property or use a luma://TASKID "
+            "URI, or set prompt and video-url to create a task"));
+    return FALSE;
+  }
+  if (non_empty (settings->task_id) == NULL)
+    return check_create_settings (settings, error)
+        && check_common_settings (settings, error);
+  if (settings->prompt != NULL || settings->video_url != NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("task-id names an existing task, prompt and video-url create a new "
+            "one: set one or the other"));
+    return FALSE;
+  }
+  if (!luma_task_id_check (settings->task_id, &task_error)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("Invalid task-id: %s"), task_error->message);
+    return FALSE;
+  }
+  return check_common_settings (settings, error);
 }
 
 /* Builds what the streaming thread needs, or posts why it cannot. */
@@ -1012,6 +1252,21 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
     case PROP_SSL_STRICT:
       settings->ssl_strict = g_value_get_boolean (value);
       break;
+    case PROP_PROMPT:
+      replace_string (&settings->prompt, value);
+      break;
+    case PROP_VIDEO_URL:
+      replace_string (&settings->video_url, value);
+      break;
+    case PROP_WATERMARK:
+      replace_string (&settings->watermark, value);
+      break;
+    case PROP_CALLBACK_URL:
+      replace_string (&settings->callback_url, value);
+      break;
+    case PROP_FORCE_NEW:
+      settings->force_new = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1039,7 +1294,14 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
   g_mutex_lock (&self->settings_lock);
   switch (prop_id) {
     case PROP_TASK_ID:
-      g_value_set_string (value, settings->task_id);
+      if (settings->task_id != NULL) {
+        g_value_set_string (value, settings->task_id);
+      } else {
+        /* the task this element created: read under the object lock */
+        GST_OBJECT_LOCK (self);
+        g_value_set_string (value, self->view.created_task_id);
+        GST_OBJECT_UNLOCK (self);
+      }
       break;
     case PROP_API_KEY:
       /* never the key itself: properties end up in logs and dumps */
@@ -1070,6 +1332,21 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SSL_STRICT:
       g_value_set_boolean (value, settings->ssl_strict);
+      break;
+    case PROP_PROMPT:
+      g_value_set_string (value, settings->prompt);
+      break;
+    case PROP_VIDEO_URL:
+      g_value_set_string (value, settings->video_url);
+      break;
+    case PROP_WATERMARK:
+      g_value_set_string (value, settings->watermark);
+      break;
+    case PROP_CALLBACK_URL:
+      g_value_set_string (value, settings->callback_url);
+      break;
+    case PROP_FORCE_NEW:
+      g_value_set_boolean (value, settings->force_new);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1214,6 +1491,7 @@ gst_luma_src_finalize (GObject * object)
 
   luma_settings_clear (&self->settings);
   g_free (self->view.location);
+  g_free (self->view.created_task_id);
   g_clear_pointer (&self->streaming, luma_streaming_free);
   g_object_unref (self->cancellable);
   g_mutex_clear (&self->settings_lock);
@@ -1271,6 +1549,28 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
       g_param_spec_boolean ("ssl-strict", "SSL strict",
           "Refuse servers whose TLS certificate cannot be verified",
           DEFAULT_SSL_STRICT, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_PROMPT,
+      g_param_spec_string ("prompt", "Prompt",
+          "Creates a task when task-id is unset: the modification to apply, "
+          "in English (with video-url). The same request again reuses the "
+          "task it created", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_VIDEO_URL,
+      g_param_spec_string ("video-url", "Video URL",
+          "Creates a task when task-id is unset: the public http(s) URL of "
+          "the clip to modify (MP4, MOV or AVI, at most 10 s and 500 MB)",
+          NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_WATERMARK,
+      g_param_spec_string ("watermark", "Watermark",
+          "A watermark for a task this element creates, optional", NULL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_CALLBACK_URL,
+      g_param_spec_string ("callback-url", "Callback URL",
+          "The URL KIE calls when a task this element creates is done, "
+          "optional", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_FORCE_NEW,
+      g_param_spec_boolean ("force-new", "Force new",
+          "Create a new task (billed) even when the same request already "
+          "created one", FALSE, READY_MUTABLE_FLAGS));
 
   task_state_pspec = g_param_spec_enum ("task-state", "Task state",
       "The task's state as last read", GST_TYPE_LUMA_TASK_STATE,

@@ -136,6 +136,24 @@ luma_api_free (LumaApi * api)
   g_free (api);
 }
 
+SoupSession *
+luma_api_get_session (LumaApi * api)
+{
+  return api->session;
+}
+
+GUri *
+luma_api_get_base (LumaApi * api)
+{
+  return api->base;
+}
+
+const gchar *
+luma_api_get_key (LumaApi * api)
+{
+  return api->api_key;
+}
+
 gint
 luma_api_get_last_code (LumaApi * api)
 {

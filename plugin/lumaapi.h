@@ -46,6 +46,11 @@ LumaApi *luma_api_new (SoupSession * session, const gchar * api_url,
     const gchar * api_key, GError ** error);
 void luma_api_free (LumaApi * api);
 
+/* For the other requests to the same API (lumacreate.c). */
+SoupSession *luma_api_get_session (LumaApi * api);
+GUri *luma_api_get_base (LumaApi * api);
+const gchar *luma_api_get_key (LumaApi * api);
+
 GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error);

@@ -107,6 +107,14 @@ luma_http_same_origin (GUri * a, GUri * b)
   return same_origin (a, b);
 }
 
+/* The server has the whole request: from here on, what it did with it can
+ * only be learnt from its answer. */
+static void
+mark_sent (gboolean * sent)
+{
+  *sent = TRUE;
+}
+
 static SoupMessage *
 build_message (const LumaHttpRequest * request, GUri * uri)
 {
@@ -129,6 +137,12 @@ build_message (const LumaHttpRequest * request, GUri * uri)
      * decoder, so nothing else asks for compressed answers */
     soup_message_headers_replace (headers, "Accept-Encoding", "gzip");
   }
+  if (request->body != NULL)
+    soup_message_set_request_body_from_bytes (msg, "application/json",
+        request->body);
+  if (request->body_sent != NULL)
+    g_signal_connect_swapped (msg, "wrote-body", G_CALLBACK (mark_sent),
+        request->body_sent);
   return msg;
 }
 
@@ -269,6 +283,12 @@ luma_http_send_full (SoupSession * session, const LumaHttpRequest * request,
     }
 
     g_input_stream_close (body, NULL, NULL);
+    if (request->no_redirect) {
+      g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT,
+          _("%s answered %u (a redirect) to a request that is not sent "
+              "twice"), g_uri_get_host (uri), soup_message_get_status (msg));
+      return NULL;
+    }
     target = next_hop (msg, hops, error);
     if (target == NULL)
       return NULL;

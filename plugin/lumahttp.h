@@ -43,6 +43,10 @@ typedef struct {
   gboolean json;                /* send Content-Type/Accept: application/json,
                                  * and Accept-Encoding: gzip (read the body
                                  * with luma_http_read_body(), which decodes) */
+  GBytes *body;                 /* a JSON body to send, or NULL */
+  gboolean no_redirect;         /* a redirect is an error: a billed POST is
+                                 * never sent twice */
+  gboolean *body_sent;          /* nullable: set once the whole body went out */
 } LumaHttpRequest;
 
 GInputStream *luma_http_send (SoupSession * session,

@@ -126,7 +126,7 @@ GST_START_TEST (test_settings_error)
   text = error_text (run);
   fail_unless_equals_string (text,
       chinese ("No task id given: set the task-id property or use a "
-          "luma://TASKID URI"));
+          "luma://TASKID URI, or set prompt and video-url to create a task"));
   luma_run_free (run);
 }
 

@@ -20,6 +20,9 @@
 
 #define RECORD_INFO_PATH "/api/v1/modify/record-info"
 #define DOWNLOAD_URL_PATH "/api/v1/common/download-url"
+#define GENERATE_PATH "/api/v1/modify/generate"
+/* the most the emulator fetches of a videoUrl: KIE's own limit */
+#define GENERATE_MAX_INPUT (500 * 1024 * 1024)
 #define RESULT_PATH_PREFIX "/r/"
 #define ORIGIN_PATH_PREFIX "/o/"
 
@@ -51,6 +54,7 @@ typedef struct
   gchar *error_code;
   gchar *error_message;
   gchar *prompt;
+  gchar *video_url;             /* the videoUrl it was created with, if any */
   gint64 create_time_ms;
 
   /* its progress, as record-info answers show it */
@@ -101,6 +105,16 @@ struct _LumaEmulator
   SoupServer *api_server;
   SoupServer *video_server;
   gboolean shutting_down;
+
+  /* task creation (POST /api/v1/modify/generate), under the lock */
+  GQueue generate_scripted;     /* of ScriptedReply */
+  guint generate_requests;
+  guint creates;
+  guint created_generating_polls;
+  guint created_generating_ms;
+  guint generate_answer_delay_ms;
+  gchar *last_generate_body;
+  SoupSession *fetcher;         /* the emulator thread's own */
 };
 
 /* --- task entries (all called with the lock held) --- */
@@ -123,6 +137,7 @@ task_entry_free (TaskEntry * entry)
   g_free (entry->error_code);
   g_free (entry->error_message);
   g_free (entry->prompt);
+  g_free (entry->video_url);
   g_free (entry->result_url);
   g_queue_clear_full (&entry->scripted, (GDestroyNotify) scripted_reply_free);
   g_free (entry->redirect_to);
@@ -227,8 +242,8 @@ build_param_json (LumaEmulator * em, TaskEntry * entry)
   g_autofree gchar *escaped_id = g_uri_escape_string (entry->task_id, NULL,
       FALSE);
   /* where the user's input would be: not served, like originUrls */
-  g_autofree gchar *input_url = g_strdup_printf ("%s/input/%s.mp4", base,
-      escaped_id);
+  g_autofree gchar *input_url = entry->video_url ? g_strdup (entry->video_url)
+      : g_strdup_printf ("%s/input/%s.mp4", base, escaped_id);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "callBackUrl");
@@ -565,6 +580,204 @@ handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
           json_node_init_string (json_node_alloc (), fresh)));
 }
 
+/* --- task creation --- */
+
+typedef struct
+{
+  LumaEmulator *em;
+  SoupServerMessage *msg;
+  gchar *prompt;
+  gchar *video_url;
+} PendingCreate;
+
+static void
+pending_create_free (PendingCreate * pending)
+{
+  g_object_unref (pending->msg);
+  g_free (pending->prompt);
+  g_free (pending->video_url);
+  g_free (pending);
+}
+
+static gboolean
+is_loopback_url (const gchar * url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
+  const gchar *host = uri ? g_uri_get_host (uri) : NULL;
+
+  return host != NULL && (strcmp (host, "127.0.0.1") == 0
+      || strcmp (host, "localhost") == 0 || strcmp (host, "::1") == 0)
+      && (g_strcmp0 (g_uri_get_scheme (uri), "http") == 0
+      || g_strcmp0 (g_uri_get_scheme (uri), "https") == 0);
+}
+
+static gchar *
+random_task_id (void)
+{
+  g_autofree gchar *uuid = g_uuid_string_random ();
+
+  return g_compute_checksum_for_string (G_CHECKSUM_MD5, uuid, -1);
+}
+
+static gboolean
+answer_paused (gpointer user_data)
+{
+  SoupServerMessage *msg = user_data;
+
+  soup_server_message_unpause (msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answers a paused message, after the configured delay. */
+static void
+finish_paused (LumaEmulator * em, SoupServerMessage * msg, guint delay_ms)
+{
+  GSource *source = g_timeout_source_new (delay_ms);
+
+  g_source_set_callback (source, answer_paused, g_object_ref (msg),
+      g_object_unref);
+  g_source_attach (source, em->context);
+  g_source_unref (source);
+}
+
+/* {"taskId": ...}, the data of generate's answer */
+static JsonNode *
+task_id_data (const gchar * task_id)
+{
+  JsonObject *data = json_object_new ();
+  JsonNode *node = json_node_alloc ();
+
+  json_object_set_string_member (data, "taskId", task_id);
+  json_node_init_object (node, data);
+  json_object_unref (data);
+  return node;
+}
+
+static void
+on_input_fetched (GObject * session, GAsyncResult * result,
+    gpointer user_data)
+{
+  PendingCreate *pending = user_data;
+  LumaEmulator *em = pending->em;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) video = soup_session_send_and_read_finish (SOUP_SESSION
+      (session), result, &error);
+  SoupMessage *fetch = soup_session_get_async_result_message (SOUP_SESSION
+      (session), result);
+  g_autofree gchar *task_id = NULL;
+  guint delay;
+  TaskEntry *entry;
+
+  if (video == NULL || !SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status
+          (fetch)) || g_bytes_get_size (video) == 0
+      || g_bytes_get_size (video) > GENERATE_MAX_INPUT) {
+    reply_api_error (pending->msg, 422, "The video URL could not be fetched");
+    soup_server_message_unpause (pending->msg);
+    pending_create_free (pending);
+    return;
+  }
+
+  task_id = random_task_id ();
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, TRUE);
+  entry->known = TRUE;
+  entry->video = g_bytes_ref (video);
+  entry->generating_polls = em->created_generating_polls;
+  entry->generating_ms = em->created_generating_ms;
+  entry->final_flag = 1;
+  entry->prompt = g_strdup (pending->prompt);
+  entry->video_url = g_strdup (pending->video_url);
+  entry->create_time_ms = g_get_real_time () / 1000;
+  em->creates++;
+  delay = em->generate_answer_delay_ms;
+  g_mutex_unlock (&em->lock);
+
+  reply_json (pending->msg, build_envelope (200, "success", TRUE,
+          task_id_data (task_id)));
+  finish_paused (em, pending->msg, delay);
+  pending_create_free (pending);
+}
+
+/* The request's JSON object, or NULL. */
+static JsonObject *
+read_json_object (SoupServerMessage * msg)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  JsonNode *root;
+  gsize length;
+  const gchar *data = g_bytes_get_data (bytes, &length);
+
+  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return JSON_NODE_HOLDS_OBJECT (root) ?
+      json_object_ref (json_node_get_object (root)) : NULL;
+}
+
+/* Creates a task: fetches the videoUrl (only on loopback: the emulator
+ * reaches no network) and makes its bytes the task's result, as if the
+ * modification had been applied. */
+static void
+handle_generate (LumaEmulator * em, SoupServerMessage * msg)
+{
+  g_autoptr (GBytes) raw =
+      soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr (JsonObject) request = NULL;
+  g_autoptr (SoupMessage) fetch = NULL;
+  ScriptedReply *scripted;
+  PendingCreate *pending;
+  const gchar *prompt, *video_url;
+
+  g_mutex_lock (&em->lock);
+  em->generate_requests++;
+  if (soup_message_headers_get_one (soup_server_message_get_request_headers
+          (msg), "Authorization") != NULL)
+    em->api_auth_requests++;
+  g_free (em->last_generate_body);
+  em->last_generate_body = g_strndup (g_bytes_get_data (raw, NULL),
+      g_bytes_get_size (raw));
+  scripted = g_queue_pop_head (&em->generate_scripted);
+  g_mutex_unlock (&em->lock);
+
+  if (scripted != NULL) {
+    reply_scripted (msg, scripted);
+    scripted_reply_free (scripted);
+    return;
+  }
+  if (!request_is_authorized (em, msg)) {
+    reply_no_access (msg);
+    return;
+  }
+
+  request = read_json_object (msg);
+  prompt = request ? json_object_get_string_member_with_default (request,
+      "prompt", NULL) : NULL;
+  video_url = request ? json_object_get_string_member_with_default (request,
+      "videoUrl", NULL) : NULL;
+  if (prompt == NULL || prompt[0] == '\0' || video_url == NULL) {
+    reply_api_error (msg, 422, "prompt and videoUrl are required");
+    return;
+  }
+  if (!is_loopback_url (video_url)) {
+    reply_api_error (msg, 422, "The video URL could not be fetched");
+    return;
+  }
+
+  if (em->fetcher == NULL)
+    em->fetcher = soup_session_new ();
+  pending = g_new0 (PendingCreate, 1);
+  pending->em = em;
+  pending->msg = g_object_ref (msg);
+  pending->prompt = g_strdup (prompt);
+  pending->video_url = g_strdup (video_url);
+  soup_server_message_pause (msg);
+  fetch = soup_message_new (SOUP_METHOD_GET, video_url);
+  soup_session_send_and_read_async (em->fetcher, fetch, G_PRIORITY_DEFAULT,
+      NULL, on_input_fetched, pending);
+}
+
 static void
 handle_api_request (SoupServer * server G_GNUC_UNUSED,
     SoupServerMessage * msg, const char *path, GHashTable * query,
@@ -576,6 +789,12 @@ handle_api_request (SoupServer * server G_GNUC_UNUSED,
   if (strcmp (path, RECORD_INFO_PATH) == 0) {
     if (method == SOUP_METHOD_GET)
       handle_record_info (em, msg, query);
+    else
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+          NULL);
+  } else if (strcmp (path, GENERATE_PATH) == 0) {
+    if (method == SOUP_METHOD_POST)
+      handle_generate (em, msg);
     else
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
           NULL);
@@ -1113,9 +1332,12 @@ destroy_servers (LumaEmulator * em)
     soup_server_disconnect (em->video_server);
   g_clear_object (&em->api_server);
   g_clear_object (&em->video_server);
+  if (em->fetcher != NULL)
+    soup_session_abort (em->fetcher);
 
   /* let libsoup finish what it queued while disconnecting */
   for (i = 0; i < 100 && g_main_context_iteration (em->context, FALSE); i++);
+  g_clear_object (&em->fetcher);
 }
 
 static void
@@ -1231,6 +1453,9 @@ luma_emulator_free (LumaEmulator * em)
   g_clear_pointer (&em->context, g_main_context_unref);
 
   g_hash_table_unref (em->entries);
+  g_queue_clear_full (&em->generate_scripted,
+      (GDestroyNotify) scripted_reply_free);
+  g_free (em->last_generate_body);
   g_free (em->api_key);
   g_clear_error (&em->start_error);
   g_cond_clear (&em->start_cond);
@@ -1434,4 +1659,61 @@ luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id)
   range = entry != NULL ? g_strdup (entry->last_range) : NULL;
   g_mutex_unlock (&em->lock);
   return range;
+}
+
+/* --- task creation --- */
+
+void
+luma_emulator_set_created_timing (LumaEmulator * em, guint generating_polls,
+    guint generating_ms)
+{
+  g_mutex_lock (&em->lock);
+  em->created_generating_polls = generating_polls;
+  em->created_generating_ms = generating_ms;
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_set_generate_answer_delay (LumaEmulator * em, guint delay_ms)
+{
+  g_mutex_lock (&em->lock);
+  em->generate_answer_delay_ms = delay_ms;
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_push_generate_reply (LumaEmulator * em, guint http_status,
+    const gchar * retry_after, const gchar * body)
+{
+  ScriptedReply *reply = g_new0 (ScriptedReply, 1);
+
+  reply->http_status = http_status;
+  reply->retry_after = g_strdup (retry_after);
+  reply->body = g_strdup (body);
+  g_mutex_lock (&em->lock);
+  g_queue_push_tail (&em->generate_scripted, reply);
+  g_mutex_unlock (&em->lock);
+}
+
+guint
+luma_emulator_get_creates (LumaEmulator * em)
+{
+  return read_counter (em, &em->creates);
+}
+
+guint
+luma_emulator_get_generate_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->generate_requests);
+}
+
+gchar *
+luma_emulator_get_last_generate_body (LumaEmulator * em)
+{
+  gchar *body;
+
+  g_mutex_lock (&em->lock);
+  body = g_strdup (em->last_generate_body);
+  g_mutex_unlock (&em->lock);
+  return body;
 }

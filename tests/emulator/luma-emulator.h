@@ -92,4 +92,22 @@ guint luma_emulator_get_video_auth_requests (LumaEmulator * em);
 /* the Range header of the last video request for the task, or NULL (free it) */
 gchar *luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id);
 
+/* Task creation: POST /api/v1/modify/generate checks the key, fetches the
+ * videoUrl (loopback only) and makes a task whose result is that video.
+ * Tasks it creates generate for this many polls and milliseconds. */
+void luma_emulator_set_created_timing (LumaEmulator * em,
+    guint generating_polls, guint generating_ms);
+/* Answers generate only this long after creating the task. */
+void luma_emulator_set_generate_answer_delay (LumaEmulator * em,
+    guint delay_ms);
+/* Scripted answers to generate, in order, before the normal ones; a
+ * scripted answer creates nothing. @retry_after and @body may be NULL. */
+void luma_emulator_push_generate_reply (LumaEmulator * em, guint http_status,
+    const gchar * retry_after, const gchar * body);
+/* tasks created, and generate requests of any outcome */
+guint luma_emulator_get_creates (LumaEmulator * em);
+guint luma_emulator_get_generate_requests (LumaEmulator * em);
+/* the body of the last generate request (free it), or NULL */
+gchar *luma_emulator_get_last_generate_body (LumaEmulator * em);
+
 G_END_DECLS

@@ -90,6 +90,16 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  */
 #define GST_LUMA_TAG_TASK_ID "luma-task-id"
 
+/**
+ * GST_LUMA_MESSAGE_TASK_CREATED:
+ *
+ * Name of the structure of the element message lumasrc posts once, when it
+ * created a task (properties `prompt` and `video-url`) or found the one the
+ * same request created before. Fields: %GST_LUMA_FIELD_TASK_ID,
+ * %GST_LUMA_FIELD_PROMPT, %GST_LUMA_FIELD_VIDEO_URL, %GST_LUMA_FIELD_REUSED.
+ */
+#define GST_LUMA_MESSAGE_TASK_CREATED "luma-task-created"
+
 /** GST_LUMA_FIELD_TASK_ID: (G_TYPE_STRING) the task id. */
 #define GST_LUMA_FIELD_TASK_ID "task-id"
 /** GST_LUMA_FIELD_TASK_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state,
@@ -102,6 +112,14 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
 /** GST_LUMA_FIELD_RESULT_URL: (G_TYPE_STRING) the result video's URL, as
  * the element's `result-url` property. */
 #define GST_LUMA_FIELD_RESULT_URL "result-url"
+
+/** GST_LUMA_FIELD_PROMPT: (G_TYPE_STRING) the prompt of a created task. */
+#define GST_LUMA_FIELD_PROMPT "prompt"
+/** GST_LUMA_FIELD_VIDEO_URL: (G_TYPE_STRING) the clip a task modifies. */
+#define GST_LUMA_FIELD_VIDEO_URL "video-url"
+/** GST_LUMA_FIELD_REUSED: (G_TYPE_BOOLEAN) the task was created before, by
+ * the same request, and is used again rather than created twice. */
+#define GST_LUMA_FIELD_REUSED "reused"
 
 /*
  * Fields of the details structure of every error and warning message
@@ -116,6 +134,10 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
 /** GST_LUMA_DETAIL_HTTP_STATUS: (G_TYPE_UINT) the last HTTP status, 0 if none. */
 #define GST_LUMA_DETAIL_HTTP_STATUS "http-status"
 /** GST_LUMA_DETAIL_ERROR_CODE: (G_TYPE_STRING) the task's errorCode, if any. */
+/** GST_LUMA_DETAIL_TASK_MAY_EXIST: (G_TYPE_BOOLEAN) on a failure to create
+ * a task: whether a billed task may exist all the same (the request was
+ * sent and no answer told). */
+#define GST_LUMA_DETAIL_TASK_MAY_EXIST "task-may-exist"
 #define GST_LUMA_DETAIL_ERROR_CODE "error-code"
 
 G_END_DECLS

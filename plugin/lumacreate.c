@@ -1,0 +1,270 @@
+/* gst-luma: creating a Luma Modify task (POST /api/v1/modify/generate)
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One POST, sent once: every task KIE creates is billed, there is no
+ * idempotency key and no cancel. So a request is never repeated unless an
+ * answer said that nothing was created (429: rate limited), a redirect is
+ * not followed, and every failure tells the caller whether a task may exist
+ * (the journal keeps that), besides why.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumacreate.h"
+#include "lumahttp.h"
+#include "lumatext.h"
+#include "lumauri.h"
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#define GENERATE_PATH "/api/v1/modify/generate"
+/* KIE allows about 20 creations per 10 s per account: a 429 is waited out
+ * from 10 s on, doubling, within the caller's wait. */
+#define RATE_LIMIT_BACKOFF_MS 10000
+#define ANSWER_MAX_SIZE (64 * 1024)
+
+G_DEFINE_QUARK (luma-create-error-quark, luma_create_error);
+
+static GBytes *
+build_body (const LumaCreateRequest * request)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  gsize length;
+  gchar *text;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "prompt");
+  json_builder_add_string_value (builder, request->prompt);
+  json_builder_set_member_name (builder, "videoUrl");
+  json_builder_add_string_value (builder, request->video_url);
+  if (request->callback_url != NULL) {
+    json_builder_set_member_name (builder, "callBackUrl");
+    json_builder_add_string_value (builder, request->callback_url);
+  }
+  if (request->watermark != NULL) {
+    json_builder_set_member_name (builder, "watermark");
+    json_builder_add_string_value (builder, request->watermark);
+  }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, &length);
+  return g_bytes_new_take (text, length);
+}
+
+static GUri *
+generate_uri (LumaApi * api)
+{
+  GUri *base = luma_api_get_base (api);
+  g_autofree gchar *path = g_strconcat (g_uri_get_path (base), GENERATE_PATH,
+      NULL);
+
+  return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
+      g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
+}
+
+/* The answer's code (the HTTP status when that is an error), message and
+ * task id; FALSE when a 200 answer cannot be read. */
+static gboolean
+read_answer (GBytes * body, guint status, gint * code, gchar ** msg,
+    gchar ** task_id)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *object, *data;
+
+  *code = SOUP_STATUS_IS_SUCCESSFUL (status) ? 0 : (gint) status;
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL)
+      || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
+    return *code != 0;
+  object = json_node_get_object (root);
+  if (*code == 0)
+    *code = (gint) json_object_get_int_member_with_default (object, "code", 0);
+  *msg = luma_text_make_safe (json_object_get_string_member_with_default
+      (object, "msg", NULL), -1);
+  data = json_object_get_object_member (object, "data");
+  if (data != NULL && json_object_has_member (data, "taskId"))
+    *task_id = g_strdup (json_object_get_string_member_with_default (data,
+            "taskId", NULL));
+  return *code != 0;
+}
+
+static LumaCreateOutcome
+set_code_error (gint code, const gchar * msg, GError ** error)
+{
+  if (msg == NULL || msg[0] == '\0')
+    msg = _("no message");
+
+  switch (code) {
+    case 401:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_NOT_AUTHORIZED,
+          _("KIE refused the API key (401: %s); no task was created"), msg);
+      return LUMA_CREATE_NOTHING;
+    case 402:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_NO_CREDITS,
+          _("KIE refused to create the task: no credits left (402: %s)"), msg);
+      return LUMA_CREATE_NOTHING;
+    case 422:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_INPUT_REFUSED,
+          _("KIE refused the input (422: %s): the video must be an MP4, MOV "
+              "or AVI of at most 10 s and 500 MB at a public URL, and the "
+              "prompt in English"), msg);
+      return LUMA_CREATE_NOTHING;
+    case 433:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
+          _("KIE refused to create the task: a usage limit of this key was "
+              "reached (433: %s)"), msg);
+      return LUMA_CREATE_NOTHING;
+    case 455:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
+          _("KIE is under maintenance (455: %s): no task was created, try "
+              "again later"), msg);
+      return LUMA_CREATE_NOTHING;
+    case 505:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
+          _("Video modification is disabled for this account (505: %s)"),
+          msg);
+      return LUMA_CREATE_NOTHING;
+    case 501:
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
+          _("KIE could not generate the video (501: %s)"), msg);
+      return LUMA_CREATE_NOTHING;
+    default:
+      break;
+  }
+  if (code >= 500) {
+    /* a server that failed after reading the request may have created the
+     * task before failing: only the record can tell */
+    g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNKNOWN_OUTCOME,
+        _("KIE's server failed while creating the task (%d: %s): a billed "
+            "task may exist"), code, msg);
+    return LUMA_CREATE_MAYBE;
+  }
+  g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
+      _("KIE refused to create the task (%d: %s)"), code, msg);
+  return LUMA_CREATE_NOTHING;
+}
+
+/* One POST. Returns the task id, or NULL with @result saying what KIE may
+ * have done. */
+static gchar *
+post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
+    guint64 * retry_after, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GUri) uri = generate_uri (api);
+  gboolean sent = FALSE;
+  LumaHttpRequest request = { "POST", uri, luma_api_get_key (api), 0, TRUE,
+    body, TRUE, &sent
+  };
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *task_id = NULL;
+  g_autoptr (GError) cause = NULL;
+  gint code = 0;
+
+  stream = luma_http_send (luma_api_get_session (api), &request, &msg,
+      cancellable, &cause);
+  if (stream != NULL) {
+    result->http_status = soup_message_get_status (msg);
+    *retry_after = luma_http_retry_after (msg);
+    answer = luma_http_read_body (msg, stream, ANSWER_MAX_SIZE,
+        soup_session_get_timeout (luma_api_get_session (api)), cancellable,
+        &cause);
+    g_input_stream_close (stream, NULL, NULL);
+  }
+  if (answer == NULL) {
+    /* no answer: if the request went out, KIE may have created the task */
+    result->outcome = sent ? LUMA_CREATE_MAYBE : LUMA_CREATE_NOTHING;
+    if (!sent || g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_propagate_error (error, g_steal_pointer (&cause));
+    else
+      g_set_error (error, LUMA_CREATE_ERROR,
+          LUMA_CREATE_ERROR_UNKNOWN_OUTCOME,
+          _("The request to create the task was sent, but no answer came "
+              "(%s): a billed task may exist"), cause->message);
+    return NULL;
+  }
+
+  if (read_answer (answer, result->http_status, &code, &text, &task_id)
+      && code == 200 && luma_task_id_check (task_id, NULL)) {
+    result->api_code = code;
+    result->outcome = LUMA_CREATE_CREATED;
+    return g_steal_pointer (&task_id);
+  }
+  result->api_code = code;
+  if (code == 429) {
+    result->outcome = LUMA_CREATE_NOTHING;
+    g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
+        _("KIE is rate limiting task creation (429: %s)"),
+        text ? text : _("no message"));
+    return NULL;
+  }
+  if (code == 200 || code == 0) {
+    /* a success without a usable task id: something was created, maybe */
+    result->outcome = LUMA_CREATE_MAYBE;
+    g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_BAD_ANSWER,
+        _("KIE's answer to creating the task cannot be read (HTTP %u): a "
+            "billed task may exist"), result->http_status);
+    return NULL;
+  }
+  result->outcome = set_code_error (code, text, error);
+  return NULL;
+}
+
+/**
+ * luma_create_task:
+ * @wait_seconds: how long rate limiting (429) may be waited out, 0: forever
+ * @result: (out caller-allocates): what the last request did, and said
+ *
+ * Creates a task. Only a 429, which creates nothing, is tried again.
+ *
+ * Returns: (transfer full): the new task's id, or %NULL
+ */
+gchar *
+luma_create_task (LumaApi * api, const LumaCreateRequest * request,
+    guint wait_seconds, LumaCreateResult * result, GCancellable * cancellable,
+    GError ** error)
+{
+  g_autoptr (GBytes) body = build_body (request);
+  gint64 deadline = wait_seconds == 0 ? G_MAXINT64
+      : g_get_monotonic_time () + (gint64) wait_seconds * G_USEC_PER_SEC;
+  guint attempt;
+
+  for (attempt = 0;; attempt++) {
+    g_autoptr (GError) cause = NULL;
+    guint64 retry_after = G_MAXUINT64, delay;
+    gint64 left;
+    gchar *task_id;
+
+    *result = (LumaCreateResult) { LUMA_CREATE_NOTHING, 0, 0 };
+    task_id = post_once (api, body, result, &retry_after, cancellable, &cause);
+    if (task_id != NULL)
+      return task_id;
+    if (result->api_code != 429) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return NULL;
+    }
+
+    /* the server's word, but never a flood of POSTs */
+    delay = luma_http_backoff (RATE_LIMIT_BACKOFF_MS, attempt);
+    if (retry_after != G_MAXUINT64)
+      delay = MAX (retry_after, 1000);
+    left = deadline - g_get_monotonic_time ();
+    if (left <= 0 || (guint64) left / 1000 < delay) {
+      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
+          _("KIE kept rate limiting task creation (429) beyond the wait "
+              "allowed (%u s): no task was created"), wait_seconds);
+      return NULL;
+    }
+    if (!luma_http_sleep (delay, cancellable, error))
+      return NULL;
+  }
+}

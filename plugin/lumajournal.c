@@ -1,0 +1,638 @@
+/* gst-luma: the idempotency journal of task creation
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * KIE bills every task it creates, has no idempotency key and no cancel: a
+ * request sent twice is paid twice. The journal makes sure the same request
+ * never creates a second task by accident, across runs and processes.
+ *
+ * A request is named by a key, the SHA-256 of what it asks for. Its entry
+ * is a few files in the journal's directory:
+ *   KEY.lock      flock(2)ed by whoever looks at or changes the entry; never
+ *                 deleted, so that everyone always locks the same inode
+ *   KEY.creating  "a POST may be on its way": written, durably, before the
+ *                 POST is sent; says what was asked, for a person to look
+ *   KEY.task      the task id the POST answered
+ * Under the lock: a task entry is reused; a creating entry alone means an
+ * earlier attempt died or gave up after sending (its lock went with it, or
+ * it was released on purpose), so a billed task may exist, and nothing is
+ * created until a person decides (force-new); otherwise a creating entry is
+ * written and the lock is kept until the POST's outcome is known. A crash
+ * anywhere leaves one of these states, never a silent second POST.
+ *
+ * Pure GLib/GIO and POSIX file code: no HTTP.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumajournal.h"
+#include "lumauri.h"
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The key's serialization starts with this (its NUL included), so that a
+ * future format cannot give an old key to a different request. */
+#define KEY_FORMAT "gst-luma journal key 1"
+#define KEY_LENGTH 64
+
+#define LOCK_SUFFIX ".lock"
+#define CREATING_SUFFIX ".creating"
+#define TASK_SUFFIX ".task"
+
+/* A task entry is the task id and a newline: anything longer is not ours. */
+#define MAX_TASK_ENTRY (LUMA_TASK_ID_MAX_LENGTH + 1)
+
+/* While another process holds an entry (for as long as its POST takes), the
+ * lock is tried again after 2 ms, then ever less often, up to every 50 ms;
+ * a cancellation ends the wait at once, whatever the interval. */
+#define LOCK_RETRY_MIN_MS 2
+#define LOCK_RETRY_MAX_MS 50
+
+G_DEFINE_QUARK (luma-journal-error-quark, luma_journal_error);
+
+struct _LumaJournalClaim
+{
+  gchar *dir;
+  gchar *key;
+  gint lock_fd;
+};
+
+gchar *
+luma_journal_default_dir (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "gst-luma", "journal",
+      NULL);
+}
+
+static void
+add_field (GChecksum * sum, const gchar * value)
+{
+  gchar head[32];
+  gsize length;
+
+  /* "N" for NULL, "S<length>:<bytes>" for a string: no two lists of
+   * fields serialize alike ("ab","c" is not "a","bc"; NULL is not ""). */
+  if (value == NULL) {
+    g_checksum_update (sum, (const guchar *) "N", 1);
+    return;
+  }
+  length = strlen (value);
+  g_snprintf (head, sizeof head, "S%" G_GSIZE_FORMAT ":", length);
+  g_checksum_update (sum, (const guchar *) head, -1);
+  g_checksum_update (sum, (const guchar *) value, length);
+}
+
+/* The API's base URL in the form the API client uses (lumaapi.c,
+ * parse_api_url): scheme and host in lower case, no default port, no
+ * trailing slashes. "https://API.kie.ai/" and "https://api.kie.ai" are the
+ * same API, and must not make a second task. A URL that does not parse is
+ * taken as it is: the API client refuses it anyway. */
+static gchar *
+normalize_api_url (const gchar * api_url)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autofree gchar *host = NULL;
+  g_autofree gchar *path = NULL;
+  const GUriFlags flags = G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE;
+  gsize length;
+
+  if (api_url == NULL)
+    return NULL;
+  uri = g_uri_parse (api_url, flags, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return g_strdup (api_url);
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  path = g_strdup (g_uri_get_path (uri));
+  for (length = strlen (path); length > 0 && path[length - 1] == '/'; length--)
+    path[length - 1] = '\0';
+  return g_uri_join (flags, g_uri_get_scheme (uri), g_uri_get_userinfo (uri),
+      host, g_uri_get_port (uri), path, g_uri_get_query (uri),
+      g_uri_get_fragment (uri));
+}
+
+gchar *
+luma_journal_key (const gchar * api_url, const gchar * api_key,
+    const gchar * input, const gchar * prompt, const gchar * watermark)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree gchar *url = normalize_api_url (api_url);
+  g_autofree gchar *key_digest = NULL;
+
+  /* Tasks belong to an account: another key is another request. The key
+   * itself is a secret and never enters the journal, not even through a
+   * hash that covers other known fields. */
+  if (api_key != NULL)
+    key_digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, api_key,
+        -1);
+
+  g_checksum_update (sum, (const guchar *) KEY_FORMAT, sizeof KEY_FORMAT);
+  add_field (sum, url);
+  add_field (sum, key_digest);
+  add_field (sum, input);
+  add_field (sum, prompt);
+  add_field (sum, watermark);
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+/* Keys become file names: only what luma_journal_key() makes is taken, so
+ * that no key can name a file outside the journal. */
+static gboolean
+check_key (const gchar * key, GError ** error)
+{
+  gsize i;
+
+  for (i = 0; i < KEY_LENGTH; i++)
+    if (!g_ascii_isxdigit (key[i]) || g_ascii_isupper (key[i]))
+      break;
+  if (i != KEY_LENGTH || key[i] != '\0') {
+    g_set_error_literal (error, LUMA_JOURNAL_ERROR,
+        LUMA_JOURNAL_ERROR_INVALID,
+        _("A journal key is 64 lower-case hexadecimal digits"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gchar *
+entry_path (const gchar * dir, const gchar * key, const gchar * suffix)
+{
+  g_autofree gchar *name = g_strconcat (key, suffix, NULL);
+
+  return g_build_filename (dir, name, NULL);
+}
+
+/* @format takes the path, then the cause (two %s). */
+static void
+set_io_error (GError ** error, const gchar * format, const gchar * path,
+    const gchar * cause)
+{
+  g_autofree gchar *display = g_filename_display_name (path);
+
+  g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_IO, format,
+      display, cause);
+}
+
+static void
+set_corrupt_error (GError ** error, const gchar * path, const gchar * why)
+{
+  g_autofree gchar *display = g_filename_display_name (path);
+
+  g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_CORRUPT,
+      _("The journal entry %s cannot be read (%s). It should hold the id of "
+          "a task created earlier for this request: look for that task on "
+          "KIE's dashboard, or delete the file or set force-new=true to "
+          "create a new task"), display, why);
+}
+
+static gboolean
+ensure_dir (const gchar * dir, GError ** error)
+{
+  /* 0700: the entries name prompts and inputs, which are the user's own */
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    gint errsv = errno;
+
+    set_io_error (error, _("Cannot create the journal directory %s: %s"),
+        dir, g_strerror (errsv));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Makes the directory's entries (a file renamed into it, one removed) last
+ * through a power cut: GLib's DURABLE syncs a file, not its name. */
+static gboolean
+sync_dir (const gchar * dir, GError ** error)
+{
+  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  gint errsv;
+
+  if (fd >= 0 && fsync (fd) == 0) {
+    g_close (fd, NULL);
+    return TRUE;
+  }
+  errsv = errno;
+  if (fd >= 0)
+    g_close (fd, NULL);
+  set_io_error (error, _("Cannot write the journal directory %s to disk: %s"),
+      dir, g_strerror (errsv));
+  return FALSE;
+}
+
+/* Waits up to @ms, or less if @cancellable is cancelled; FALSE if it is. */
+static gboolean
+wait_cancellable (GCancellable * cancellable, guint ms, GError ** error)
+{
+  GPollFD pollfd;
+
+  if (g_cancellable_make_pollfd (cancellable, &pollfd)) {
+    g_poll (&pollfd, 1, ms);
+    g_cancellable_release_fd (cancellable);
+  } else {
+    g_usleep (ms * 1000);
+  }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+static void
+unlock_entry (gint fd)
+{
+  /* LOCK_UN first: a child forked without exec shares the open file, and
+   * would otherwise keep the entry locked for as long as it lives. */
+  flock (fd, LOCK_UN);
+  g_close (fd, NULL);
+}
+
+/* flock(2), not fcntl() locks: flock locks belong to the open file, so two
+ * threads of one process that each open the entry exclude each other too,
+ * and the kernel drops the lock when its holder dies, however it dies.
+ * GLib has no lock API; LOCK_NB in a loop keeps the wait cancellable. */
+static gboolean
+lock_entry (const gchar * dir, const gchar * key, GCancellable * cancellable,
+    gint * lock_fd, GError ** error)
+{
+  g_autofree gchar *path = entry_path (dir, key, LOCK_SUFFIX);
+  guint delay = LOCK_RETRY_MIN_MS;
+  gint fd;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  /* O_CLOEXEC: a program spawned meanwhile must not keep the lock after we
+   * are gone; O_NOFOLLOW: the lock is this file, not one a link points at */
+  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    gint errsv = errno;
+
+    set_io_error (error, _("Cannot open the journal lock %s: %s"), path,
+        g_strerror (errsv));
+    return FALSE;
+  }
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    gint errsv = errno;
+
+    if (errsv == EINTR)
+      continue;
+    if (errsv != EWOULDBLOCK) {
+      set_io_error (error, _("Cannot lock the journal entry %s: %s"), path,
+          g_strerror (errsv));
+      g_close (fd, NULL);
+      return FALSE;
+    }
+    /* another process or thread is creating this very task right now */
+    if (!wait_cancellable (cancellable, delay, error)) {
+      g_close (fd, NULL);
+      return FALSE;
+    }
+    delay = MIN (delay * 2, LOCK_RETRY_MAX_MS);
+  }
+  *lock_fd = fd;
+  return TRUE;
+}
+
+/* TRUE with *task_id NULL: there is no task entry. Read with a bound, and
+ * never through a link or from a FIFO (which would block the open). */
+static gboolean
+read_task (const gchar * path, gchar ** task_id, GError ** error)
+{
+  gchar buffer[MAX_TASK_ENTRY + 1];
+  g_autoptr (GError) invalid = NULL;
+  struct stat st;
+  gssize n;
+  gsize length = 0;
+  gint fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) {
+    gint errsv = errno;
+
+    if (errsv == ENOENT)
+      return TRUE;
+    if (errsv == ELOOP) {
+      set_corrupt_error (error, path, _("it is a symbolic link"));
+      return FALSE;
+    }
+    set_io_error (error, _("Cannot open the journal entry %s: %s"), path,
+        g_strerror (errsv));
+    return FALSE;
+  }
+  if (fstat (fd, &st) != 0) {
+    gint errsv = errno;
+
+    g_close (fd, NULL);
+    set_io_error (error, _("Cannot read the journal entry %s: %s"), path,
+        g_strerror (errsv));
+    return FALSE;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    g_close (fd, NULL);
+    set_corrupt_error (error, path, _("it is not a regular file"));
+    return FALSE;
+  }
+  while (length < sizeof buffer) {
+    n = read (fd, buffer + length, sizeof buffer - length);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      gint errsv = errno;
+
+      g_close (fd, NULL);
+      set_io_error (error, _("Cannot read the journal entry %s: %s"), path,
+          g_strerror (errsv));
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    length += n;
+  }
+  g_close (fd, NULL);
+
+  if (length > MAX_TASK_ENTRY) {
+    set_corrupt_error (error, path, _("it is too long"));
+    return FALSE;
+  }
+  if (length > 0 && buffer[length - 1] == '\n')
+    length--;
+  buffer[length] = '\0';
+  if (memchr (buffer, '\0', length) != NULL) {
+    set_corrupt_error (error, path, _("it holds a NUL byte"));
+    return FALSE;
+  }
+  if (!luma_task_id_check (buffer, &invalid)) {
+    set_corrupt_error (error, path, invalid->message);
+    return FALSE;
+  }
+  *task_id = g_strdup (buffer);
+  return TRUE;
+}
+
+static void
+add_member (JsonBuilder * builder, const gchar * name, const gchar * value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL) {
+    /* json-glib would write invalid UTF-8 as it is: not JSON any more */
+    g_autofree gchar *valid = g_utf8_make_valid (value, -1);
+
+    json_builder_add_string_value (builder, valid);
+  } else {
+    json_builder_add_null_value (builder);
+  }
+}
+
+/* What a person needs to find the task on KIE's dashboard, or to see that
+ * it was never created: what was asked, when, by which process. No key. */
+static gchar *
+describe_attempt (const LumaJournalRequest * what)
+{
+  static const LumaJournalRequest nothing = { NULL, };
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *time = g_date_time_format_iso8601 (now);
+
+  if (what == NULL)
+    what = &nothing;
+  json_builder_begin_object (builder);
+  add_member (builder, "time", time);
+  add_member (builder, "host", g_get_host_name ());
+  json_builder_set_member_name (builder, "pid");
+  json_builder_add_int_value (builder, getpid ());
+  add_member (builder, "apiUrl", what->api_url);
+  add_member (builder, "input", what->input);
+  add_member (builder, "prompt", what->prompt);
+  add_member (builder, "watermark", what->watermark);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  return json_generator_to_data (generator, NULL);
+}
+
+/* Atomic (a temporary file renamed) and durable (synced): after a crash the
+ * file is there whole, or not at all. */
+static gboolean
+write_entry (const gchar * path, const gchar * contents, GError ** error)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (!g_file_set_contents_full (path, contents, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
+          &local)) {
+    set_io_error (error, _("Cannot write the journal entry %s: %s"), path,
+        local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+entry_exists (const gchar * path, gboolean * exists, GError ** error)
+{
+  GStatBuf st;
+  gint errsv;
+
+  if (g_lstat (path, &st) == 0) {
+    *exists = TRUE;
+    return TRUE;
+  }
+  errsv = errno;
+  if (errsv == ENOENT) {
+    *exists = FALSE;
+    return TRUE;
+  }
+  /* not knowing is not "no": that could create the task twice */
+  set_io_error (error, _("Cannot look at the journal entry %s: %s"), path,
+      g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+remove_entry (const gchar * path, GError ** error)
+{
+  if (g_unlink (path) != 0 && errno != ENOENT) {
+    gint errsv = errno;
+
+    set_io_error (error, _("Cannot remove the journal entry %s: %s"), path,
+        g_strerror (errsv));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+set_creating_left_error (GError ** error, const gchar * path)
+{
+  g_autofree gchar *display = g_filename_display_name (path);
+
+  g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_CREATING_LEFT,
+      _("An earlier run sent this request to create a task and never "
+          "recorded the answer (journal entry %s): KIE may have created the "
+          "task, and billed it. Look for it on KIE's dashboard (the entry "
+          "says what was asked, and when), or set force-new=true to create "
+          "a new task anyway"), display);
+}
+
+gboolean
+luma_journal_begin (const gchar * dir, const gchar * key,
+    const LumaJournalRequest * what, GCancellable * cancellable,
+    LumaJournalClaim ** claim, gchar ** existing_task_id, GError ** error)
+{
+  g_autofree gchar *task_path = NULL;
+  g_autofree gchar *creating_path = NULL;
+  g_autofree gchar *contents = NULL;
+  gchar *task_id = NULL;
+  gboolean creating_left;
+  gint fd;
+
+  g_return_val_if_fail (dir != NULL && key != NULL, FALSE);
+  g_return_val_if_fail (claim != NULL && *claim == NULL, FALSE);
+  g_return_val_if_fail (existing_task_id != NULL && *existing_task_id == NULL,
+      FALSE);
+
+  if (!check_key (key, error) || !ensure_dir (dir, error)
+      || !lock_entry (dir, key, cancellable, &fd, error))
+    return FALSE;
+
+  /* The task entry first: a commit that died between writing it and
+   * removing the creating entry left both, and the task is known. */
+  task_path = entry_path (dir, key, TASK_SUFFIX);
+  if (!read_task (task_path, &task_id, error))
+    goto failed;
+  if (task_id != NULL) {
+    unlock_entry (fd);
+    *existing_task_id = task_id;
+    return TRUE;
+  }
+
+  /* We hold the lock, so whoever wrote a creating entry is gone or gave
+   * up: its POST may have created a task that nobody recorded. */
+  creating_path = entry_path (dir, key, CREATING_SUFFIX);
+  if (!entry_exists (creating_path, &creating_left, error))
+    goto failed;
+  if (creating_left) {
+    set_creating_left_error (error, creating_path);
+    goto failed;
+  }
+
+  /* The creating entry must be on disk before the POST is sent: after a
+   * power cut between the two, the next run has to see it. */
+  contents = describe_attempt (what);
+  if (!write_entry (creating_path, contents, error))
+    goto failed;
+  if (!sync_dir (dir, error)) {
+    g_unlink (creating_path);
+    goto failed;
+  }
+
+  *claim = g_new0 (LumaJournalClaim, 1);
+  (*claim)->dir = g_strdup (dir);
+  (*claim)->key = g_strdup (key);
+  (*claim)->lock_fd = fd;
+  return TRUE;
+
+failed:
+  unlock_entry (fd);
+  return FALSE;
+}
+
+static void
+claim_free (LumaJournalClaim * claim)
+{
+  unlock_entry (claim->lock_fd);
+  g_free (claim->dir);
+  g_free (claim->key);
+  g_free (claim);
+}
+
+gboolean
+luma_journal_commit (LumaJournalClaim * claim, const gchar * task_id,
+    GError ** error)
+{
+  g_autofree gchar *task_path = NULL;
+  g_autofree gchar *creating_path = NULL;
+  g_autofree gchar *contents = NULL;
+  g_autoptr (GError) invalid = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (claim != NULL, FALSE);
+
+  task_path = entry_path (claim->dir, claim->key, TASK_SUFFIX);
+  creating_path = entry_path (claim->dir, claim->key, CREATING_SUFFIX);
+
+  /* A task id that could not be read back would make the entry corrupt:
+   * refused, and the creating entry stays (a task was made, unrecorded). */
+  if (!luma_task_id_check (task_id, &invalid)) {
+    g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_INVALID,
+        _("The task id KIE gave cannot be journalled: %s"), invalid->message);
+  } else {
+    contents = g_strconcat (task_id, "\n", NULL);
+    /* The task entry must be on disk before the creating entry goes: the
+     * other order has a moment, after a crash, with neither. */
+    if (write_entry (task_path, contents, error)
+        && sync_dir (claim->dir, error)) {
+      /* A creating entry that cannot be removed is harmless now: the task
+       * entry is read first. */
+      g_unlink (creating_path);
+      ok = TRUE;
+    }
+  }
+  claim_free (claim);
+  return ok;
+}
+
+void
+luma_journal_abort (LumaJournalClaim * claim)
+{
+  g_autofree gchar *creating_path = NULL;
+
+  if (claim == NULL)
+    return;
+  creating_path = entry_path (claim->dir, claim->key, CREATING_SUFFIX);
+  /* If this fails the next run reports CREATING_LEFT: a question to the
+   * user, never a second task. */
+  g_unlink (creating_path);
+  claim_free (claim);
+}
+
+void
+luma_journal_abandon (LumaJournalClaim * claim)
+{
+  /* The creating entry stays, durably written before the POST: releasing
+   * the lock is all there is to do. */
+  if (claim != NULL)
+    claim_free (claim);
+}
+
+gboolean
+luma_journal_forget (const gchar * dir, const gchar * key,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *task_path = NULL;
+  g_autofree gchar *creating_path = NULL;
+  gboolean ok;
+  gint fd;
+
+  g_return_val_if_fail (dir != NULL && key != NULL, FALSE);
+
+  /* Under the lock: never remove the creating entry of a POST that another
+   * process is sending right now. */
+  if (!check_key (key, error) || !ensure_dir (dir, error)
+      || !lock_entry (dir, key, cancellable, &fd, error))
+    return FALSE;
+  task_path = entry_path (dir, key, TASK_SUFFIX);
+  creating_path = entry_path (dir, key, CREATING_SUFFIX);
+  ok = remove_entry (task_path, error) && remove_entry (creating_path, error);
+  unlock_entry (fd);
+  return ok;
+}

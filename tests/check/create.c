@@ -1,0 +1,521 @@
+/* gst-luma: lumasrc creating its task (prompt + video-url): one POST, its
+ * answers, and the money rule (never a second task by accident)
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+
+#include "harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#define PROMPT "Make it snow"
+
+static LumaEmulator *em;
+static GBytes *clip;
+static gchar *clip_url;
+static gchar *state_dir;
+
+static void
+setup (void)
+{
+  g_autofree gchar *base = NULL;
+
+  em = luma_test_emulator_new ();
+  clip = luma_test_random_bytes (200 * 1024, 11);
+  /* the clip to modify: served on loopback by the emulator's video host */
+  luma_test_add_ready_task (em, "input-clip", clip);
+  base = luma_emulator_get_video_url_base (em);
+  clip_url = g_strconcat (base, "/r/input-clip/1.mp4", NULL);
+  /* a journal of this test's own */
+  state_dir = g_dir_make_tmp ("luma-create-XXXXXX", NULL);
+  g_setenv ("XDG_STATE_HOME", state_dir, TRUE);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&clip, g_bytes_unref);
+  g_clear_pointer (&clip_url, g_free);
+  g_clear_pointer (&state_dir, g_free);
+}
+
+/* A run that creates its task: no task-id, a prompt and the clip's URL. */
+static LumaRun *
+creating_run (const gchar * prompt)
+{
+  LumaRun *run = luma_run_new (em, "unused", NULL);
+
+  g_object_set (run->src, "task-id", NULL, "prompt", prompt, "video-url",
+      clip_url, NULL);
+  return run;
+}
+
+typedef struct
+{
+  guint count;
+  gchar *task_id;
+  gboolean reused;
+} CreatedWatch;
+
+static void
+on_element_message (GstBus * bus, GstMessage * msg, CreatedWatch * watch)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (!gst_structure_has_name (s, GST_LUMA_MESSAGE_TASK_CREATED))
+    return;
+  watch->count++;
+  g_free (watch->task_id);
+  watch->task_id = g_strdup (gst_structure_get_string (s,
+          GST_LUMA_FIELD_TASK_ID));
+  fail_unless (gst_structure_get_boolean (s, GST_LUMA_FIELD_REUSED,
+          &watch->reused));
+  fail_unless_equals_string (gst_structure_get_string (s,
+          GST_LUMA_FIELD_VIDEO_URL), clip_url);
+}
+
+static void
+watch_created (LumaRun * run, CreatedWatch * watch)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message::element",
+      G_CALLBACK (on_element_message), watch);
+}
+
+GST_START_TEST (test_creates_then_streams)
+{
+  CreatedWatch watch = { 0, };
+  LumaRun *run = creating_run (PROMPT);
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *body = NULL;
+
+  watch_created (run, &watch);
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  fail_unless (memcmp (run->data->data, g_bytes_get_data (clip, NULL),
+          run->data->len) == 0, "the video differs from the clip");
+
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (watch.count, 1);
+  fail_if (watch.reused);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  fail_unless (task_id != NULL && strlen (task_id) == 32);
+  fail_unless_equals_string (task_id, watch.task_id);
+
+  body = luma_emulator_get_last_generate_body (em);
+  fail_unless (strstr (body, "\"prompt\":\"" PROMPT "\"") != NULL, "%s", body);
+  fail_unless (strstr (body, clip_url) != NULL, "%s", body);
+  /* the key went to the API, never to the video host */
+  fail_unless (luma_emulator_get_api_auth_requests (em) >= 2);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  g_free (watch.task_id);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+static void
+assert_settings_error (const gchar * task_id, const gchar * prompt,
+    const gchar * video_url, const gchar * words)
+{
+  LumaRun *run = luma_run_new (em, "unused", NULL);
+
+  g_object_set (run->src, "task-id", task_id, "prompt", prompt, "video-url",
+      video_url, NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, words);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+}
+
+GST_START_TEST (test_settings_that_cannot_create)
+{
+  assert_settings_error ("abc", PROMPT, NULL, "one or the other");
+  assert_settings_error ("abc", NULL, "http://127.0.0.1:9/x.mp4",
+      "one or the other");
+  assert_settings_error (NULL, PROMPT, NULL, "video-url");
+  assert_settings_error (NULL, PROMPT, "file:///etc/passwd", "video-url");
+  assert_settings_error (NULL, PROMPT, "http://h/x\r\nX: 1", "video-url");
+  assert_settings_error (NULL, "", "http://127.0.0.1:9/x.mp4", "prompt");
+}
+
+GST_END_TEST;
+
+/* Editors open a URI several times: a URI that created would bill each. */
+GST_START_TEST (test_uri_cannot_create)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autoptr (GError) error = NULL;
+
+  fail_if (gst_uri_handler_set_uri (GST_URI_HANDLER (src),
+          "luma://x?prompt=snow&video-url=http://h/c.mp4", &error));
+  fail_unless (strstr (error->message, "prompt") != NULL, "%s",
+      error->message);
+  gst_object_unref (src);
+}
+
+GST_END_TEST;
+
+static void
+run_refused_create (guint http_status, gint code, GstResourceError expected,
+    const gchar * words)
+{
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":%d,\"msg\":\"said %d\"}",
+      code, code);
+  LumaRun *run;
+  const GstStructure *details;
+  gint api_code;
+  gboolean may_exist;
+
+  luma_emulator_push_generate_reply (em, http_status, NULL, body);
+  run = creating_run (PROMPT);
+  /* each case POSTs: after an uncertain one (500) the journal would stop
+   * the next (test_uncertain_answer_stops_a_rerun) */
+  g_object_set (run->src, "force-new", TRUE, NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, expected, words);
+  fail_unless (gst_structure_get_int (details, GST_LUMA_DETAIL_API_CODE,
+          &api_code));
+  fail_unless_equals_int (api_code, code);
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless_equals_int (may_exist, code >= 500 && code != 501
+      && code != 505);
+  luma_run_free (run);
+}
+
+GST_START_TEST (test_each_refusal_has_its_error)
+{
+  const struct
+  {
+    gint code;
+    GstResourceError error;
+    const gchar *words;
+  } cases[] = {
+    {401, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "API key"},
+    {402, GST_RESOURCE_ERROR_OPEN_WRITE, "credits"},
+    {422, GST_RESOURCE_ERROR_OPEN_WRITE, "input"},
+    {433, GST_RESOURCE_ERROR_OPEN_WRITE, "limit"},
+    {455, GST_RESOURCE_ERROR_BUSY, "maintenance"},
+    {500, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist"},
+    {501, GST_RESOURCE_ERROR_OPEN_WRITE, "could not generate"},
+    {505, GST_RESOURCE_ERROR_OPEN_WRITE, "disabled"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    /* in the body of a 200, and as the HTTP status */
+    run_refused_create (200, cases[i].code, cases[i].error, cases[i].words);
+    run_refused_create (cases[i].code, cases[i].code, cases[i].error,
+        cases[i].words);
+  }
+  run_refused_create (200, 401, GST_RESOURCE_ERROR_NOT_AUTHORIZED, NULL);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_rate_limit_is_waited_out)
+{
+  LumaRun *run;
+
+  luma_emulator_push_generate_reply (em, 429, "1",
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  luma_emulator_push_generate_reply (em, 200, "1",
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  run = creating_run (PROMPT);
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 3);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_prompt_not_english_warns_once)
+{
+  LumaRun *run = creating_run ("让视频里下雪");
+  g_autoptr (GError) warning = NULL;
+
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->warnings->len, 1);
+  gst_message_parse_warning (g_ptr_array_index (run->warnings, 0), &warning,
+      NULL);
+  fail_unless (strstr (warning->message, "English") != NULL);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  luma_run_free (run);
+
+  run = creating_run ("Make it look like Kyōto in 雪");
+  luma_run_until_done (run, 30);
+  fail_unless_equals_int (run->warnings->len, 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* Sent, and no answer: KIE may have created (and billed) the task. */
+GST_START_TEST (test_no_answer_means_a_task_may_exist)
+{
+  LumaRun *run = creating_run (PROMPT);
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+
+  luma_emulator_set_generate_answer_delay (em, 4000);
+  g_object_set (run->src, "timeout", 1, NULL);
+  luma_run_until_done (run, 30);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "may exist");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless (may_exist);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stop_during_create_is_prompt)
+{
+  LumaRun *run = creating_run (PROMPT);
+  gint64 start, took;
+  gint i;
+
+  luma_emulator_set_generate_answer_delay (em, 3000);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  for (i = 0; i < 500 && luma_emulator_get_generate_requests (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  start = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - start;
+  fail_unless (took < 50000 * luma_test_slowdown (), "took %" G_GINT64_FORMAT
+      " us", took);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* ----- the money rule ----- */
+
+static LumaRun *
+run_to_end (const gchar * prompt, gboolean force_new, CreatedWatch * watch)
+{
+  LumaRun *run = creating_run (prompt);
+
+  g_object_set (run->src, "force-new", force_new, NULL);
+  if (watch != NULL)
+    watch_created (run, watch);
+  luma_run_until_done (run, 30);
+  return run;
+}
+
+GST_START_TEST (test_same_request_reuses_its_task)
+{
+  CreatedWatch w1 = { 0, }, w2 = { 0, };
+  LumaRun *run;
+
+  run = run_to_end (PROMPT, FALSE, &w1);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  run = run_to_end (PROMPT, FALSE, &w2);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  luma_run_free (run);
+
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_if (w1.reused);
+  fail_unless (w2.reused);
+  fail_unless_equals_string (w1.task_id, w2.task_id);
+
+  /* another prompt is another request */
+  run = run_to_end ("Make it rain", FALSE, NULL);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+  g_free (w1.task_id);
+  g_free (w2.task_id);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_force_new_creates_again)
+{
+  LumaRun *run;
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_free (run);
+  run = run_to_end (PROMPT, TRUE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+}
+
+GST_END_TEST;
+
+/* An answer that does not say whether a task was created (a 500): the
+ * next run refuses to create, and says how to go on. */
+GST_START_TEST (test_uncertain_answer_stops_a_rerun)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+
+  luma_emulator_push_generate_reply (em, 500, NULL,
+      "{\"code\":500,\"msg\":\"oops\"}");
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist");
+  luma_run_free (run);
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "force-new=true");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist) && may_exist);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+
+  run = run_to_end (PROMPT, TRUE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+/* wait-timeout ends a run; the task goes on at KIE; the rerun waits on the
+ * same task instead of creating another. */
+GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
+{
+  LumaRun *run;
+
+  luma_emulator_set_created_timing (em, 0, 3000);
+  run = creating_run (PROMPT);
+  g_object_set (run->src, "wait-timeout", 1, "poll-interval", 200, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
+  luma_run_free (run);
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+}
+
+GST_END_TEST;
+
+/* gst-launch-1.0 lumasrc creating the test's task, as a process of its own */
+static GPid
+spawn_creator (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_arg = g_strconcat ("api-url=", api_url, NULL);
+  g_autofree gchar *video_arg = g_strconcat ("video-url=", clip_url, NULL);
+  const gchar *argv[] = { "gst-launch-1.0", "-q", "lumasrc", api_arg,
+    "prompt=" PROMPT, video_arg, "poll-interval=10", "!", "fakesink", NULL
+  };
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+
+  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
+  fail_unless (g_spawn_async (NULL, (gchar **) argv, envp,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+          | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s",
+      error ? error->message : "");
+  return pid;
+}
+
+static gint
+wait_for_exit (GPid pid)
+{
+  gint status;
+
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  g_spawn_close_pid (pid);
+  return status;
+}
+
+GST_START_TEST (test_three_processes_create_one_task)
+{
+  GPid pids[3];
+  guint i;
+
+  /* a slow answer keeps the others waiting on the first one's claim */
+  luma_emulator_set_generate_answer_delay (em, 500);
+  for (i = 0; i < G_N_ELEMENTS (pids); i++)
+    pids[i] = spawn_creator ();
+  for (i = 0; i < G_N_ELEMENTS (pids); i++) {
+    gint status = wait_for_exit (pids[i]);
+
+    fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+        "process %u ended with %d", i, status);
+  }
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+/* Killed after its POST went out, before the answer reached the journal:
+ * the task was created at KIE; the rerun says so and creates nothing. */
+GST_START_TEST (test_crash_between_post_and_journal)
+{
+  GPid pid;
+  LumaRun *run;
+  gint i, status;
+
+  luma_emulator_set_generate_answer_delay (em, 5000);
+  pid = spawn_creator ();
+  for (i = 0; i < 1000 && luma_emulator_get_creates (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  kill (pid, SIGKILL);
+  status = wait_for_exit (pid);
+  fail_unless (WIFSIGNALED (status));
+
+  luma_emulator_set_generate_answer_delay (em, 0);
+  run = run_to_end (PROMPT, FALSE, NULL);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "billed");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+}
+
+GST_END_TEST;
+
+static Suite *
+create_suite (void)
+{
+  Suite *s = suite_create ("lumasrc-create");
+  TCase *tc = tcase_create ("create");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_creates_then_streams);
+  tcase_add_test (tc, test_settings_that_cannot_create);
+  tcase_add_test (tc, test_uri_cannot_create);
+  tcase_add_test (tc, test_each_refusal_has_its_error);
+  tcase_add_test (tc, test_rate_limit_is_waited_out);
+  tcase_add_test (tc, test_prompt_not_english_warns_once);
+  tcase_add_test (tc, test_no_answer_means_a_task_may_exist);
+  tcase_add_test (tc, test_stop_during_create_is_prompt);
+  tcase_add_test (tc, test_same_request_reuses_its_task);
+  tcase_add_test (tc, test_force_new_creates_again);
+  tcase_add_test (tc, test_uncertain_answer_stops_a_rerun);
+  tcase_add_test (tc, test_timeout_then_rerun_waits_on_the_same_task);
+  tcase_add_test (tc, test_three_processes_create_one_task);
+  tcase_add_test (tc, test_crash_between_post_and_journal);
+  return s;
+}
+
+GST_CHECK_MAIN (create);
