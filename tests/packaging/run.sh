@@ -207,8 +207,9 @@ output_has() {
   fi
 }
 
+# (GStreamer may name it /lib/...: the same folder, /lib is /usr/lib)
 check "gst-inspect-1.0 lumasrc: from /usr/lib/$multiarch/gstreamer-1.0" \
-  output_has inspect "Filename +/usr/lib/$multiarch/gstreamer-1.0/libgstluma.so$" \
+  output_has inspect "Filename +(/usr)?/lib/$multiarch/gstreamer-1.0/libgstluma.so$" \
   clean gst-inspect-1.0 lumasrc
 check "gst-inspect-1.0 lumasrc: handles luma:// URIs" \
   output_has inspect-uri '^ +luma$' clean gst-inspect-1.0 lumasrc
