@@ -301,12 +301,13 @@ emulator_pid=
 
 # --- purge -----------------------------------------------------------------
 
-if apt_get purge "${packages[@]}" "${pulled_in[@]}" >"$tmp/purge.log" 2>&1; then
+purge=("${packages[@]}" "${pulled_in[@]}")
+if apt_get purge "${purge[@]}" >"$tmp/purge.log" 2>&1; then
   we_installed=false
-  ok "apt-get purge ${packages[*]} ${pulled_in[*]}"
+  ok "apt-get purge ${purge[*]}"
 else
   sed 's/^/#   /' "$tmp/purge.log"
-  not_ok "apt-get purge ${packages[*]} ${pulled_in[*]}"
+  not_ok "apt-get purge ${purge[*]}"
 fi
 none_left() {
   local p
