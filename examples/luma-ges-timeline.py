@@ -26,7 +26,10 @@ Exit status: 0 rendered, 1 any error (a task failed, timed out...), 2 bad
 command line, 130 interrupted.
 
 The interpreter is Debian's /usr/bin/python3, the one python3-gi and
-gir1.2-ges-1.0 are installed for.
+gir1.2-ges-1.0 are installed for. The names of lumasrc's messages and its
+task states come from the GstLuma typelib (package gir1.2-gstluma-1.0; from
+a build tree: GI_TYPELIB_PATH and LD_LIBRARY_PATH set to its plugin/
+folder).
 """
 
 import argparse
@@ -40,13 +43,15 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstPbutils", "1.0")
 gi.require_version("GES", "1.0")
-from gi.repository import GES, GLib, Gst, GstPbutils  # noqa: E402
-
-# Names from gst/luma/luma.h, the contract of lumasrc's messages.
-LUMA_MESSAGE_TASK = "luma-task"
-LUMA_FIELD_TASK_STATE = "task-state"
-LUMA_FIELD_POLLS = "polls"
-LUMA_FIELD_ELAPSED = "elapsed"
+try:
+    # gst/luma/luma.h, the contract of lumasrc's messages: GstLuma.TaskState
+    # and the names of the messages' fields (GstLuma.FIELD_POLLS, ...)
+    gi.require_version("GstLuma", "1.0")
+except ValueError:
+    sys.exit("luma-ges-timeline: the GstLuma typelib is missing: install "
+             "gir1.2-gstluma-1.0, or set GI_TYPELIB_PATH and "
+             "LD_LIBRARY_PATH to a build's plugin/ folder")
+from gi.repository import GES, GLib, Gst, GstLuma, GstPbutils  # noqa: E402
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -66,7 +71,7 @@ def luma_uri(task_id, args):
         query["poll-interval"] = args.poll_interval
     if args.wait_timeout is not None:
         query["wait-timeout"] = args.wait_timeout
-    uri = "luma://" + urllib.parse.quote(task_id, safe="")
+    uri = GstLuma.URI_SCHEME + "://" + urllib.parse.quote(task_id, safe="")
     if query:
         uri += "?" + urllib.parse.urlencode(query)
     return uri
@@ -112,7 +117,7 @@ class TaskWaiter:
             return
         if message.type == Gst.MessageType.ELEMENT:
             structure = message.get_structure()
-            if structure.has_name(LUMA_MESSAGE_TASK):
+            if structure.has_name(GstLuma.MESSAGE_TASK):
                 self._show_poll(structure)
         elif message.type == Gst.MessageType.ASYNC_DONE:
             self._finish()
@@ -120,11 +125,11 @@ class TaskWaiter:
             self._finish(message.parse_error()[0].message)
 
     def _show_poll(self, structure):
-        state = structure.get_value(LUMA_FIELD_TASK_STATE)
-        state = getattr(state, "value_nick", str(state))
-        polls = structure.get_value(LUMA_FIELD_POLLS)
-        elapsed = structure.get_value(LUMA_FIELD_ELAPSED) // Gst.SECOND
-        print(f"{self.task_id}: {state}, {elapsed} s elapsed, "
+        state = GstLuma.TaskState(
+            structure.get_value(GstLuma.FIELD_TASK_STATE))
+        polls = structure.get_value(GstLuma.FIELD_POLLS)
+        elapsed = structure.get_value(GstLuma.FIELD_ELAPSED) // Gst.SECOND
+        print(f"{self.task_id}: {state.value_nick}, {elapsed} s elapsed, "
               f"{polls} poll{'s' if polls != 1 else ''}", flush=True)
 
     def _finish(self, error=None, quiet=False):

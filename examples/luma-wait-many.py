@@ -19,7 +19,9 @@ Exit status: 0 when every task was saved, 1 when any was not, 2 for a bad
 command line, 130 when interrupted.
 
 The interpreter is Debian's /usr/bin/python3, the one python3-gi
-(PyGObject) is installed for.
+(PyGObject) is installed for. The names of lumasrc's messages and its task
+states come from the GstLuma typelib (package gir1.2-gstluma-1.0; from a
+build tree: GI_TYPELIB_PATH and LD_LIBRARY_PATH set to its plugin/ folder).
 """
 
 import argparse
@@ -30,15 +32,15 @@ import sys
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
-
-# Names from gst/luma/luma.h, the contract of lumasrc's messages.
-LUMA_MESSAGE_TASK = "luma-task"
-LUMA_FIELD_TASK_ID = "task-id"
-LUMA_FIELD_TASK_STATE = "task-state"
-LUMA_FIELD_POLLS = "polls"
-LUMA_FIELD_ELAPSED = "elapsed"
-LUMA_DETAIL_TASK_STATE = "task-state"
+try:
+    # gst/luma/luma.h, the contract of lumasrc's messages: GstLuma.TaskState
+    # and the names of the messages' fields (GstLuma.FIELD_POLLS, ...)
+    gi.require_version("GstLuma", "1.0")
+except ValueError:
+    sys.exit("luma-wait-many: the GstLuma typelib is missing: install "
+             "gir1.2-gstluma-1.0, or set GI_TYPELIB_PATH and "
+             "LD_LIBRARY_PATH to a build's plugin/ folder")
+from gi.repository import GLib, Gst, GstLuma  # noqa: E402
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,14 +48,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def enum_nick(structure, field):
-    """The short name of a GstLumaTaskState field ("generating", ...)."""
+def task_state(structure, field):
+    """The GstLuma.TaskState of a field, None if there is none."""
     if structure is None or not structure.has_field(field):
         return None
-    value = structure.get_value(field)
-    # PyGObject wraps an enum it has no typelib for in a class of its own,
-    # which still knows the nick
-    return getattr(value, "value_nick", str(value))
+    return GstLuma.TaskState(structure.get_value(field))
 
 
 class TaskDownload:
@@ -63,7 +62,7 @@ class TaskDownload:
         self.task_id = task_id
         self.path = os.path.join(outdir, task_id + ".mp4")
         self.part_path = self.path + ".part"
-        self.state = "waiting"
+        self.state = GstLuma.TaskState.WAITING
         self.error = None
         self.finished = False
         self._on_finished = on_finished
@@ -104,7 +103,7 @@ class TaskDownload:
             return
         if message.type == Gst.MessageType.ELEMENT:
             structure = message.get_structure()
-            if structure.has_name(LUMA_MESSAGE_TASK):
+            if structure.has_name(GstLuma.MESSAGE_TASK):
                 self._show_poll(structure)
         elif message.type == Gst.MessageType.EOS:
             self._finish()
@@ -112,10 +111,11 @@ class TaskDownload:
             self._fail(message)
 
     def _show_poll(self, structure):
-        self.state = enum_nick(structure, LUMA_FIELD_TASK_STATE)
-        polls = structure.get_value(LUMA_FIELD_POLLS)
-        elapsed = structure.get_value(LUMA_FIELD_ELAPSED) // Gst.SECOND
-        print(f"{self.task_id}: {self.state}, {elapsed} s elapsed, "
+        self.state = task_state(structure, GstLuma.FIELD_TASK_STATE)
+        polls = structure.get_value(GstLuma.FIELD_POLLS)
+        elapsed = structure.get_value(GstLuma.FIELD_ELAPSED) // Gst.SECOND
+        print(f"{self.task_id}: {self.state.value_nick}, "
+              f"{elapsed} s elapsed, "
               f"{polls} poll{'s' if polls != 1 else ''}", flush=True)
 
     def _fail(self, message):
@@ -125,8 +125,8 @@ class TaskDownload:
         error, _debug = message.parse_error()
         # the details say what became of the task: generate-failed,
         # generating (a wait that timed out), ...
-        state = enum_nick(message.parse_error_details(),
-                          LUMA_DETAIL_TASK_STATE)
+        state = task_state(message.parse_error_details(),
+                           GstLuma.DETAIL_TASK_STATE)
         if state is not None:
             self.state = state
         self._finish(error=error.message)
@@ -146,7 +146,8 @@ class TaskDownload:
         if self.error is None:
             print(f"{self.task_id}: saved {self.path}", flush=True)
         else:
-            print(f"{self.task_id}: failed ({self.state}): {self.error}",
+            print(f"{self.task_id}: failed ({self.state.value_nick}): "
+                  f"{self.error}",
                   file=sys.stderr, flush=True)
         self._on_finished()
 

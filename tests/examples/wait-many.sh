@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 
 "$PYTHON" -c 'import gi; gi.require_version("Gst", "1.0")' 2>/dev/null \
   || bail_out "$PYTHON has no PyGObject for GStreamer: install python3-gi gir1.2-gstreamer-1.0"
+"$PYTHON" -c 'import gi; gi.require_version("GstLuma", "1.0")' 2>/dev/null \
+  || bail_out "no GstLuma typelib in GI_TYPELIB_PATH (${GI_TYPELIB_PATH:-unset}): build with -Dintrospection=enabled (gobject-introspection, libgirepository1.0-dev)"
 
 make_sample video.mp4
 make_sample av.mp4 audio

@@ -100,44 +100,100 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  */
 #define GST_LUMA_MESSAGE_TASK_CREATED "luma-task-created"
 
-/** GST_LUMA_FIELD_TASK_ID: (G_TYPE_STRING) the task id. */
+/**
+ * GST_LUMA_FIELD_TASK_ID:
+ *
+ * (G_TYPE_STRING) the task id.
+ */
 #define GST_LUMA_FIELD_TASK_ID "task-id"
-/** GST_LUMA_FIELD_TASK_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state,
- * as the element's `task-state` property. */
+/**
+ * GST_LUMA_FIELD_TASK_STATE:
+ *
+ * (GST_TYPE_LUMA_TASK_STATE) the task's state,
+ * as the element's `task-state` property.
+ */
 #define GST_LUMA_FIELD_TASK_STATE "task-state"
-/** GST_LUMA_FIELD_POLLS: (G_TYPE_UINT) record-info requests made so far. */
+/**
+ * GST_LUMA_FIELD_POLLS:
+ *
+ * (G_TYPE_UINT) record-info requests made so far.
+ */
 #define GST_LUMA_FIELD_POLLS "polls"
-/** GST_LUMA_FIELD_ELAPSED: (G_TYPE_UINT64) nanoseconds since the wait began. */
+/**
+ * GST_LUMA_FIELD_ELAPSED:
+ *
+ * (G_TYPE_UINT64) nanoseconds since the wait began.
+ */
 #define GST_LUMA_FIELD_ELAPSED "elapsed"
-/** GST_LUMA_FIELD_RESULT_URL: (G_TYPE_STRING) the result video's URL, as
- * the element's `result-url` property. */
+/**
+ * GST_LUMA_FIELD_RESULT_URL:
+ *
+ * (G_TYPE_STRING) the result video's URL, as
+ * the element's `result-url` property.
+ */
 #define GST_LUMA_FIELD_RESULT_URL "result-url"
 
-/** GST_LUMA_FIELD_PROMPT: (G_TYPE_STRING) the prompt of a created task. */
+/**
+ * GST_LUMA_FIELD_PROMPT:
+ *
+ * (G_TYPE_STRING) the prompt of a created task.
+ */
 #define GST_LUMA_FIELD_PROMPT "prompt"
-/** GST_LUMA_FIELD_VIDEO_URL: (G_TYPE_STRING) the clip a task modifies. */
+/**
+ * GST_LUMA_FIELD_VIDEO_URL:
+ *
+ * (G_TYPE_STRING) the clip a created task modifies.
+ */
 #define GST_LUMA_FIELD_VIDEO_URL "video-url"
-/** GST_LUMA_FIELD_REUSED: (G_TYPE_BOOLEAN) the task was created before, by
- * the same request, and is used again rather than created twice. */
+/**
+ * GST_LUMA_FIELD_REUSED:
+ *
+ * (G_TYPE_BOOLEAN) the task was created before, by the same request, and is
+ * used again rather than created twice.
+ */
 #define GST_LUMA_FIELD_REUSED "reused"
 
 /*
  * Fields of the details structure of every error and warning message
  * lumasrc posts (gst_message_parse_error_details()).
  */
-/** GST_LUMA_DETAIL_TASK_ID: (G_TYPE_STRING) the task id. */
+/**
+ * GST_LUMA_DETAIL_TASK_ID:
+ *
+ * (G_TYPE_STRING) the task id.
+ */
 #define GST_LUMA_DETAIL_TASK_ID "task-id"
-/** GST_LUMA_DETAIL_TASK_STATE: (GST_TYPE_LUMA_TASK_STATE) the task's state. */
+/**
+ * GST_LUMA_DETAIL_TASK_STATE:
+ *
+ * (GST_TYPE_LUMA_TASK_STATE) the task's state.
+ */
 #define GST_LUMA_DETAIL_TASK_STATE "task-state"
-/** GST_LUMA_DETAIL_API_CODE: (G_TYPE_INT) the API's `code`, 0 if none. */
+/**
+ * GST_LUMA_DETAIL_API_CODE:
+ *
+ * (G_TYPE_INT) the API's `code`, 0 if none.
+ */
 #define GST_LUMA_DETAIL_API_CODE "api-code"
-/** GST_LUMA_DETAIL_HTTP_STATUS: (G_TYPE_UINT) the last HTTP status, 0 if none. */
+/**
+ * GST_LUMA_DETAIL_HTTP_STATUS:
+ *
+ * (G_TYPE_UINT) the last HTTP status, 0 if none.
+ */
 #define GST_LUMA_DETAIL_HTTP_STATUS "http-status"
-/** GST_LUMA_DETAIL_ERROR_CODE: (G_TYPE_STRING) the task's errorCode, if any. */
-/** GST_LUMA_DETAIL_TASK_MAY_EXIST: (G_TYPE_BOOLEAN) on a failure to create
- * a task: whether a billed task may exist all the same (the request was
- * sent and no answer told). */
-#define GST_LUMA_DETAIL_TASK_MAY_EXIST "task-may-exist"
+/**
+ * GST_LUMA_DETAIL_ERROR_CODE:
+ *
+ * (G_TYPE_STRING) the task's errorCode, if any.
+ */
 #define GST_LUMA_DETAIL_ERROR_CODE "error-code"
+/**
+ * GST_LUMA_DETAIL_TASK_MAY_EXIST:
+ *
+ * (G_TYPE_BOOLEAN) on a failure to create a task: whether a billed task may
+ * exist all the same (the request was sent and no answer told, or an
+ * earlier run's was).
+ */
+#define GST_LUMA_DETAIL_TASK_MAY_EXIST "task-may-exist"
 
 G_END_DECLS
