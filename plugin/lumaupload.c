@@ -44,6 +44,7 @@
 #define RETRY_AFTER_MIN_MS 250
 #define RETRY_AFTER_MAX_MS (10 * 60 * 1000)
 
+#define FILE_READ_SIZE (64 * 1024)
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 
 G_DEFINE_QUARK (luma-upload-error-quark, luma_upload_error);
@@ -580,6 +581,7 @@ open_body (Upload * up, GError ** error)
 {
   g_autoptr (GFileInputStream) file = NULL;
   g_autoptr (GFileInfo) info = NULL;
+  g_autoptr (GInputStream) buffered = NULL;
   g_autoptr (GError) cause = NULL;
 
   file = g_file_read (up->file, up->cancellable, &cause);
@@ -594,7 +596,11 @@ open_body (Upload * up, GError ** error)
           _("Could not read %s: %s"), up->file_label, cause->message);
     return NULL;
   }
-  return luma_upload_stream_new (up->framing.head, G_INPUT_STREAM (file),
+  /* libsoup asks for 8 KiB at a time (GIO's splice): read the file in
+   * larger blocks, a quarter of the system calls */
+  buffered = g_buffered_input_stream_new_sized (G_INPUT_STREAM (file),
+      FILE_READ_SIZE);
+  return luma_upload_stream_new (up->framing.head, buffered,
       g_file_info_get_size (info), up->framing.tail, up->file_label,
       up->progress, up->user_data);
 }
