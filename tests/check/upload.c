@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "lumahttp.h"
@@ -667,6 +668,60 @@ GST_START_TEST (test_bad_arguments)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GFile *file;
+  gboolean grow;
+  gboolean done;
+} ChangeFile;
+
+/* The first report comes before the file's first byte is read. */
+static void
+change_file (guint64 sent, guint64 total, gpointer user_data)
+{
+  ChangeFile *change = user_data;
+  g_autofree gchar *path = g_file_get_path (change->file);
+
+  if (change->done)
+    return;
+  change->done = TRUE;
+  if (change->grow) {
+    g_autoptr (GFileOutputStream) out = g_file_append_to (change->file,
+        G_FILE_CREATE_NONE, NULL, NULL);
+
+    fail_unless (out != NULL);
+    fail_unless (g_output_stream_write_all (G_OUTPUT_STREAM (out), "more", 4,
+            NULL, NULL, NULL));
+  } else {
+    fail_unless (truncate (path, 1000) == 0);
+  }
+}
+
+/* The Content-Length was the file's size: a file that changes meanwhile
+ * is an error, never a clip cut short or one with its end missing. */
+GST_START_TEST (test_file_changing_is_an_error)
+{
+  gboolean grow;
+
+  for (grow = FALSE; grow <= TRUE; grow++) {
+    GFile *file = make_file ("luma-upload-XXXXXX.mp4", 300000, 16, NULL);
+    ChangeFile change = { file, grow, FALSE };
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *url = luma_upload_file (session, upload_url, TEST_KEY,
+        file, UPLOAD_FOLDER, change_file, &change, NULL, &error);
+
+    fail_unless (change.done);
+    fail_unless (url == NULL, "uploaded %s", url);
+    fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
+            LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
+    fail_unless (strstr (error->message, grow ? "grew" : "shorter") != NULL,
+        "%s", error->message);
+  }
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 0);
+}
+
+GST_END_TEST;
+
 static Suite *
 upload_suite (void)
 {
@@ -689,6 +744,7 @@ upload_suite (void)
   tcase_add_test (tc, test_progress_reaches_the_total);
   tcase_add_test (tc, test_answers_without_a_usable_url);
   tcase_add_test (tc, test_bad_arguments);
+  tcase_add_test (tc, test_file_changing_is_an_error);
   return s;
 }
 
