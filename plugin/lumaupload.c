@@ -587,7 +587,8 @@ open_body (Upload * up, GError ** error)
   file = g_file_read (up->file, up->cancellable, &cause);
   if (file != NULL)
     info = g_file_input_stream_query_info (file,
-        G_FILE_ATTRIBUTE_STANDARD_SIZE, up->cancellable, &cause);
+        G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
+        up->cancellable, &cause);
   if (info == NULL) {
     if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       g_propagate_error (error, g_steal_pointer (&cause));
@@ -596,8 +597,20 @@ open_body (Upload * up, GError ** error)
           _("Could not read %s: %s"), up->file_label, cause->message);
     return NULL;
   }
+  /* the size goes into Content-Length before a byte is read: a pipe or a
+   * device has none to give */
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        _("%s is not a regular file"), up->file_label);
+    return NULL;
+  }
+  if (g_file_info_get_size (info) <= 0) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        _("%s is empty"), up->file_label);
+    return NULL;
+  }
   /* libsoup asks for 8 KiB at a time (GIO's splice): read the file in
-   * larger blocks, a quarter of the system calls */
+   * larger blocks, an eighth of the read calls */
   buffered = g_buffered_input_stream_new_sized (G_INPUT_STREAM (file),
       FILE_READ_SIZE);
   return luma_upload_stream_new (up->framing.head, buffered,

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
 
 #include "harness.h"
 #include "lumahttp.h"
@@ -631,7 +634,16 @@ GST_START_TEST (test_bad_arguments)
       g_file_new_for_path ("/nonexistent/luma-upload/clip.mp4");
   g_autoptr (GError) error = NULL;
   g_autofree gchar *with_query = g_strconcat (upload_url, "/?x=1", NULL);
+  GFile *empty = make_file ("luma-upload-XXXXXX.mp4", 0, 15, NULL);
+  /* a pipe with a writer: opening it does not block, its size is 0 */
+  GFile *fifo = make_file ("luma-upload-XXXXXX.mp4", 0, 15, NULL);
+  g_autofree gchar *fifo_path = g_file_get_path (fifo);
+  gint writer;
   gchar *url;
+
+  fail_unless (g_unlink (fifo_path) == 0 && mkfifo (fifo_path, 0600) == 0);
+  writer = open (fifo_path, O_RDWR | O_NONBLOCK);
+  fail_unless (writer >= 0);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, missing,
       UPLOAD_FOLDER, NULL, NULL, NULL, &error);
@@ -640,6 +652,22 @@ GST_START_TEST (test_bad_arguments)
           LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
   fail_unless (strstr (error->message, "/nonexistent/luma-upload/clip.mp4"),
       "%s", error->message);
+  g_clear_error (&error);
+
+  url = luma_upload_file (session, upload_url, TEST_KEY, empty,
+      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+  fail_unless (url == NULL);
+  fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
+          LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
+  fail_unless (strstr (error->message, "empty") != NULL, "%s",
+      error->message);
+  g_clear_error (&error);
+
+  url = luma_upload_file (session, upload_url, TEST_KEY, fifo,
+      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+  fail_unless (url == NULL);
+  fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
+          LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
   g_clear_error (&error);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, file, "a\r\nb",
@@ -664,6 +692,7 @@ GST_START_TEST (test_bad_arguments)
   fail_if (strstr (error->message, "X-Evil") != NULL);
 
   fail_unless_equals_int (luma_emulator_get_upload_requests (em), 0);
+  close (writer);
 }
 
 GST_END_TEST;
