@@ -99,10 +99,15 @@ start_emulator () {
   [ -n "$UPLOAD_URL" ] || { cat "$work/emulator.log" >&2; die "the emulator did not start"; }
 }
 
-# CPU seconds (user + sys) the emulator has used so far.
+# CPU seconds (user + sys) the emulator has used so far, and its peak RSS
+# in KiB: it should hold the file once, not twice.
 emulator_cpu () {
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' \
     "/proc/$emulator_pid/stat"
+}
+
+emulator_peak_rss () {
+  awk '$1 == "VmHWM:" { print $2 }' "/proc/$emulator_pid/status"
 }
 
 # ----- the two uploaders -----
@@ -143,8 +148,8 @@ verify () {
   log "$tool uploads the file byte for byte"
 }
 
-# One timed run: appends "TOOL wall user sys maxrss_kib emulator_cpu" to
-# the results. A failed upload stops the benchmark.
+# One timed run: appends "TOOL wall user sys maxrss_kib emulator_cpu
+# emulator_maxrss_kib" to the results. A failed upload stops the benchmark.
 measure () {
   local tool=$1 timing=$work/time.out cmd out
 
@@ -156,7 +161,8 @@ measure () {
     die "$tool failed"
   fi
   [ -n "$(download_url_of "$tool" <<<"$out")" ] || die "$tool: no downloadUrl in $out"
-  echo "$tool $(tail -n 1 "$timing") $(emulator_cpu)" >>"$results"
+  echo "$tool $(tail -n 1 "$timing") $(emulator_cpu) $(emulator_peak_rss)" \
+    >>"$results"
   stop_emulator
 }
 
@@ -188,6 +194,7 @@ column_of () {
       else if (what == "cpu") print $3 + $4
       else if (what == "rss") print $5 / 1024
       else if (what == "server") print $6
+      else if (what == "server_rss") print $7 / 1024
     }' "$results"
 }
 
@@ -205,7 +212,7 @@ print_machine () {
 
 print_table () {
   local bytes tool
-  local -A w c r s
+  local -A w c r s sr
 
   bytes=$(stat -c %s "$input")
   for tool in luma curl; do
@@ -213,16 +220,18 @@ print_table () {
     c[$tool]=$(column_of "$tool" cpu | median)
     r[$tool]=$(column_of "$tool" rss | median)
     s[$tool]=$(column_of "$tool" server | median)
+    sr[$tool]=$(column_of "$tool" server_rss | median)
   done
 
   echo
   echo "$RUNS runs each, alternating; input $((bytes / 1000000)) MB (MB = 10^6 bytes)"
   echo "CPU = user + sys of the uploading process; RSS = its peak resident set (time %M);"
-  echo "emulator CPU = what the receiving server spent on the same upload (not ours)"
+  echo "emulator CPU, RSS = what the receiving server spent on the same upload (not ours)"
   echo
   awk -v b="$bytes" \
     -v wl="${w[luma]}" -v wc="${w[curl]}" -v cl="${c[luma]}" -v cc="${c[curl]}" \
-    -v rl="${r[luma]}" -v rc="${r[curl]}" -v sl="${s[luma]}" -v sc="${s[curl]}" '
+    -v rl="${r[luma]}" -v rc="${r[curl]}" -v sl="${s[luma]}" -v sc="${s[curl]}" \
+    -v srl="${sr[luma]}" -v src="${sr[curl]}" '
     function row(name, fmt, l, c) {
       printf "%-28s " fmt " " fmt "   %6.2f\n", name, l, c, l / c
     }
@@ -233,6 +242,7 @@ print_table () {
       row("CPU, median (s)", "%11.2f", cl, cc)
       row("peak RSS, median (MiB)", "%11.1f", rl, rc)
       row("emulator CPU, median (s)", "%11.2f", sl, sc)
+      row("emulator peak RSS (MiB)", "%11.0f", srl, src)
       print ""
       printf "target: wall <= 1.2 x curl        %s (%.2f)\n",
         wl <= 1.2 * wc ? "met" : "MISSED", wl / wc
@@ -240,7 +250,7 @@ print_table () {
         rl < 64 ? "met" : "MISSED", rl
     }'
   echo
-  echo "all runs (tool wall user sys maxrss_KiB emulator_cpu):"
+  echo "all runs (tool wall user sys maxrss_KiB emulator_cpu emulator_maxrss_KiB):"
   sed 's/^/  /' "$results"
 }
 
