@@ -7,9 +7,11 @@
  *       --task ID=PATH[,generating-ms=MS][,generating-polls=N][,flag=F]
  *                     [,url=URL]
  *       [--task ...] [--ready-file FILE]
+ *       [--upload-port N] [--print-upload-url]
  *
- * Prints "KIE_API_URL=http://127.0.0.1:PORT" once it listens, and runs
- * until SIGINT or SIGTERM.
+ * Prints "KIE_API_URL=http://127.0.0.1:PORT" once it listens (and, with
+ * --print-upload-url, "KIE_UPLOAD_URL=http://127.0.0.1:PORT" on the next
+ * line), and runs until SIGINT or SIGTERM.
  */
 
 #include "luma-emulator.h"
@@ -242,7 +244,11 @@ describe_tasks (LumaEmulator * em, GPtrArray * specs)
   const TaskSpec *spec;
   guint i;
 
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+
   g_printerr ("luma-emulator: result files on %s\n", video_base);
+  g_printerr ("luma-emulator: file uploads (POST /api/file-stream-upload) "
+      "on %s\n", upload_url);
   for (i = 0; i < specs->len; i++) {
     spec = g_ptr_array_index (specs, i);
     g_printerr ("luma-emulator: task %s: %s (%" G_GSIZE_FORMAT " bytes), "
@@ -259,10 +265,14 @@ describe_tasks (LumaEmulator * em, GPtrArray * specs)
 
 /* The line a script waits for, on stdout and in the ready file. */
 static gboolean
-announce_ready (LumaEmulator * em, const gchar * ready_file, GError ** error)
+announce_ready (LumaEmulator * em, const gchar * ready_file,
+    gboolean print_upload_url, GError ** error)
 {
   g_autofree gchar *api_url = luma_emulator_get_api_url (em);
-  g_autofree gchar *line = g_strdup_printf ("KIE_API_URL=%s\n", api_url);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  g_autofree gchar *line = print_upload_url ?
+      g_strdup_printf ("KIE_API_URL=%s\nKIE_UPLOAD_URL=%s\n", api_url,
+      upload_url) : g_strdup_printf ("KIE_API_URL=%s\n", api_url);
 
   /* written whole, through a rename: a reader never sees half a line */
   if (ready_file != NULL && !g_file_set_contents (ready_file, line, -1, error))
@@ -294,7 +304,8 @@ run_until_signalled (void)
 
 static int
 run_emulator (const gchar * key, guint api_port, guint video_port,
-    GPtrArray * specs, const gchar * ready_file)
+    guint upload_port, gboolean print_upload_url, GPtrArray * specs,
+    const gchar * ready_file)
 {
   LumaEmulator *em = luma_emulator_new (key);
   g_autoptr (GError) error = NULL;
@@ -302,6 +313,7 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
 
   for (i = 0; i < specs->len; i++)
     add_task_spec (em, g_ptr_array_index (specs, i));
+  luma_emulator_set_upload_port (em, upload_port);
 
   if (!luma_emulator_start (em, api_port, video_port, &error)) {
     g_printerr ("luma-emulator: cannot listen: %s\n", error->message);
@@ -310,7 +322,7 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
   }
 
   describe_tasks (em, specs);
-  if (!announce_ready (em, ready_file, &error)) {
+  if (!announce_ready (em, ready_file, print_upload_url, &error)) {
     g_printerr ("luma-emulator: cannot write the ready file: %s\n",
         error->message);
     luma_emulator_free (em);
@@ -325,7 +337,8 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
 int
 main (int argc, char **argv)
 {
-  gint api_port = 0, video_port = 0;
+  gint api_port = 0, video_port = 0, upload_port = 0;
+  gboolean print_upload_url = FALSE;
   g_autofree gchar *key = NULL;
   g_autofree gchar *ready_file = NULL;
   g_auto (GStrv) task_texts = NULL;
@@ -346,6 +359,12 @@ main (int argc, char **argv)
         "ID=PATH[,generating-ms=MS][,flag=F][,url=URL]"},
     {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
         "Also write the KIE_API_URL line into FILE once listening", "FILE"},
+    {"upload-port", 0, 0, G_OPTION_ARG_INT, &upload_port,
+        "Port of the file upload host (default: a free one)", "N"},
+    {"print-upload-url", 0, 0, G_OPTION_ARG_NONE, &print_upload_url,
+          "Also print KIE_UPLOAD_URL=http://127.0.0.1:PORT (the file upload "
+          "host) after the KIE_API_URL line, and write it to the ready file",
+        NULL},
     G_OPTION_ENTRY_NULL
   };
 
@@ -371,7 +390,7 @@ main (int argc, char **argv)
     return EXIT_USAGE;
   }
   if (api_port < 0 || api_port > 65535 || video_port < 0
-      || video_port > 65535) {
+      || video_port > 65535 || upload_port < 0 || upload_port > 65535) {
     g_printerr ("luma-emulator: a port is a number from 0 to 65535\n");
     return EXIT_USAGE;
   }
@@ -383,5 +402,6 @@ main (int argc, char **argv)
     return error->domain == G_FILE_ERROR ? EXIT_FAILURE : EXIT_USAGE;
   }
 
-  return run_emulator (key, api_port, video_port, specs, ready_file);
+  return run_emulator (key, api_port, video_port, upload_port,
+      print_upload_url, specs, ready_file);
 }

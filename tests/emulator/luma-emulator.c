@@ -115,6 +115,8 @@ struct _LumaEmulator
   guint generate_answer_delay_ms;
   gchar *last_generate_body;
   SoupSession *fetcher;         /* the emulator thread's own */
+  /* the upload host (KIE's File Upload API): see the end of this file */
+  struct _UploadHost *upload;
 };
 
 /* --- task entries (all called with the lock held) --- */
@@ -1268,6 +1270,13 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
   video_answer_clear (&answer);
 }
 
+/* --- the upload host, defined at the end of this file --- */
+
+static struct _UploadHost *upload_host_new (void);
+static void upload_host_free (struct _UploadHost *upload);
+static gboolean upload_host_listen (LumaEmulator * em, GError ** error);
+static void upload_host_close (LumaEmulator * em);
+
 /* --- the emulator thread --- */
 
 static SoupServer *
@@ -1314,7 +1323,7 @@ create_servers (LumaEmulator * em, guint * api_port, guint * video_port,
       NULL);
   soup_server_add_handler (em->video_server, NULL, handle_video_request, em,
       NULL);
-  return TRUE;
+  return upload_host_listen (em, error);
 }
 
 static void
@@ -1330,6 +1339,7 @@ destroy_servers (LumaEmulator * em)
     soup_server_disconnect (em->api_server);
   if (em->video_server != NULL)
     soup_server_disconnect (em->video_server);
+  upload_host_close (em);
   g_clear_object (&em->api_server);
   g_clear_object (&em->video_server);
   if (em->fetcher != NULL)
@@ -1400,6 +1410,7 @@ luma_emulator_new (const gchar * api_key)
   em->api_key = g_strdup (api_key);
   em->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) task_entry_free);
+  em->upload = upload_host_new ();
   return em;
 }
 
@@ -1456,6 +1467,7 @@ luma_emulator_free (LumaEmulator * em)
   g_queue_clear_full (&em->generate_scripted,
       (GDestroyNotify) scripted_reply_free);
   g_free (em->last_generate_body);
+  upload_host_free (em->upload);
   g_free (em->api_key);
   g_clear_error (&em->start_error);
   g_cond_clear (&em->start_cond);
@@ -1659,6 +1671,585 @@ luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id)
   range = entry != NULL ? g_strdup (entry->last_range) : NULL;
   g_mutex_unlock (&em->lock);
   return range;
+}
+
+/* --- the upload host: KIE's File Upload API --- */
+
+/* A third server, like KIE's kieai.redpandaai.co: POST
+ * /api/file-stream-upload takes a multipart/form-data body (file,
+ * uploadPath, fileName) with the API key, keeps the file in memory and
+ * serves it, without a key, at /files/<uploadPath>/<fileName>. */
+
+#define UPLOAD_PATH "/api/file-stream-upload"
+#define FILES_PATH_PREFIX "/files/"
+#define UPLOAD_BODY_KEY "luma-emulator-upload-body"
+/* a GByteArray counts its length in a guint: stay well below */
+#define UPLOAD_MAX_BODY (G_GUINT64_CONSTANT (2) << 30)
+
+typedef struct _UploadHost
+{
+  /* under em->lock */
+  guint wanted_port;
+  guint port;                   /* 0 until started */
+  GHashTable *files;            /* "uploadPath/fileName" -> GBytes */
+  GHashTable *last_fields;      /* form fields of the last stored upload */
+  GQueue scripted;              /* of ScriptedReply */
+  guint answer_delay_ms;
+  guint requests;               /* to the API paths (not /files/) */
+  guint auth_requests;          /*   of which with Authorization */
+  guint downloads;              /* GET and HEAD of /files/ */
+  guint download_auth_requests; /*   of which with Authorization */
+  guint uploads;                /* files stored */
+
+  /* the emulator thread only */
+  SoupServer *server;
+  GHashTable *delayed;          /* SoupServerMessage -> DelayedAnswer */
+} UploadHost;
+
+/* What arrives of an upload's body. SoupServer would keep the chunks and
+ * copy them into one block when the handler flattens the body (twice the
+ * file in memory); collecting them here into one block sized from
+ * Content-Length keeps a single copy, which the stored file then shares. */
+typedef struct
+{
+  GByteArray *data;
+  gboolean too_large;
+} UploadBody;
+
+/* An answer held back for answer_delay_ms after the body arrived. */
+typedef struct
+{
+  LumaEmulator *em;
+  SoupServerMessage *msg;
+  GSource *timer;
+} DelayedAnswer;
+
+static void
+upload_body_free (UploadBody * body)
+{
+  g_clear_pointer (&body->data, g_byte_array_unref);
+  g_free (body);
+}
+
+static void
+delayed_answer_free (DelayedAnswer * delayed)
+{
+  g_signal_handlers_disconnect_by_data (delayed->msg, delayed);
+  g_source_destroy (delayed->timer);
+  g_source_unref (delayed->timer);
+  g_object_unref (delayed->msg);
+  g_free (delayed);
+}
+
+static UploadHost *
+upload_host_new (void)
+{
+  UploadHost *up = g_new0 (UploadHost, 1);
+
+  up->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  g_queue_init (&up->scripted);
+  up->delayed = g_hash_table_new_full (NULL, NULL, NULL,
+      (GDestroyNotify) delayed_answer_free);
+  return up;
+}
+
+static void
+upload_host_free (UploadHost * up)
+{
+  g_hash_table_unref (up->files);
+  g_clear_pointer (&up->last_fields, g_hash_table_unref);
+  g_queue_clear_full (&up->scripted, (GDestroyNotify) scripted_reply_free);
+  g_hash_table_unref (up->delayed);
+  g_free (up);
+}
+
+static gboolean
+has_authorization (SoupServerMessage * msg)
+{
+  return soup_message_headers_get_one (soup_server_message_get_request_headers
+      (msg), "Authorization") != NULL;
+}
+
+/* {"success":..,"code":..,"msg":..[,"data":..]}, with @http_status; takes
+ * @data. */
+static void
+upload_reply (SoupServerMessage * msg, guint http_status, gint code,
+    const gchar * text, JsonNode * data)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  gchar *body;
+  gsize length;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "success");
+  json_builder_add_boolean_value (builder, code == 200);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_int_value (builder, code);
+  json_builder_set_member_name (builder, "msg");
+  json_builder_add_string_value (builder, text);
+  if (data != NULL) {
+    json_builder_set_member_name (builder, "data");
+    json_builder_add_value (builder, data);
+  }
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  body = json_generator_to_data (generator, &length);
+  soup_server_message_set_status (msg, http_status, NULL);
+  soup_server_message_set_response (msg, "application/json",
+      SOUP_MEMORY_TAKE, body, length);
+}
+
+static void
+upload_reply_error (SoupServerMessage * msg, gint code, const gchar * text)
+{
+  upload_reply (msg, code, code, text, NULL);
+}
+
+static void
+on_upload_chunk (SoupServerMessage * msg G_GNUC_UNUSED, GBytes * chunk,
+    gpointer user_data)
+{
+  UploadBody *body = user_data;
+  gsize size;
+  gconstpointer data = g_bytes_get_data (chunk, &size);
+
+  if (body->too_large || body->data->len + (guint64) size > UPLOAD_MAX_BODY) {
+    /* the rest is read and dropped: the answer says why */
+    body->too_large = TRUE;
+    return;
+  }
+  g_byte_array_append (body->data, data, size);
+}
+
+/* Called once the headers of a request are in, before its body. */
+static void
+handle_upload_host_headers (SoupServer * server G_GNUC_UNUSED,
+    SoupServerMessage * msg, const char *path,
+    GHashTable * query G_GNUC_UNUSED, gpointer user_data G_GNUC_UNUSED)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gboolean has_length = soup_message_headers_get_encoding (headers) ==
+      SOUP_ENCODING_CONTENT_LENGTH;
+  goffset length = has_length ?
+      soup_message_headers_get_content_length (headers) : 0;
+  UploadBody *body;
+
+  if (strcmp (path, UPLOAD_PATH) != 0
+      || soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    return;
+
+  body = g_new0 (UploadBody, 1);
+  body->too_large = (guint64) length > UPLOAD_MAX_BODY;
+  body->data = g_byte_array_sized_new (body->too_large ? 0 : length);
+  g_object_set_data_full (G_OBJECT (msg), UPLOAD_BODY_KEY, body,
+      (GDestroyNotify) upload_body_free);
+  soup_message_body_set_accumulate (soup_server_message_get_request_body
+      (msg), FALSE);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_upload_chunk), body);
+}
+
+static gboolean
+release_delayed_answer (gpointer user_data)
+{
+  DelayedAnswer *delayed = user_data;
+
+  soup_server_message_unpause (delayed->msg);
+  /* frees @delayed and destroys this source */
+  g_hash_table_remove (delayed->em->upload->delayed, delayed->msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* The client went away (or the server stops) before the answer was due. */
+static void
+on_delayed_message_finished (SoupServerMessage * msg, gpointer user_data)
+{
+  DelayedAnswer *delayed = user_data;
+
+  g_hash_table_remove (delayed->em->upload->delayed, msg);
+}
+
+/* Holds the answer that is already set on @msg back for @delay_ms, in the
+ * emulator's context: its thread goes on serving others meanwhile. */
+static void
+delay_answer (LumaEmulator * em, SoupServerMessage * msg, guint delay_ms)
+{
+  DelayedAnswer *delayed = g_new0 (DelayedAnswer, 1);
+
+  delayed->em = em;
+  delayed->msg = g_object_ref (msg);
+  delayed->timer = g_timeout_source_new (delay_ms);
+  g_source_set_callback (delayed->timer, release_delayed_answer, delayed,
+      NULL);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_delayed_message_finished),
+      delayed);
+  g_hash_table_insert (em->upload->delayed, msg, delayed);
+
+  soup_server_message_pause (msg);
+  g_source_attach (delayed->timer, em->context);
+}
+
+/* A folder name: relative, no empty, "." or ".." segment, no control
+ * character. */
+static gboolean
+upload_path_is_valid (const gchar * path)
+{
+  g_auto (GStrv) segments = NULL;
+  guint i;
+
+  if (path == NULL || *path == '\0' || !g_utf8_validate (path, -1, NULL))
+    return FALSE;
+  segments = g_strsplit (path, "/", -1);
+  for (i = 0; segments[i] != NULL; i++) {
+    const gchar *p;
+
+    if (*segments[i] == '\0' || strcmp (segments[i], ".") == 0
+        || strcmp (segments[i], "..") == 0)
+      return FALSE;
+    for (p = segments[i]; *p != '\0'; p++)
+      if (g_ascii_iscntrl (*p))
+        return FALSE;
+  }
+  return TRUE;
+}
+
+static JsonNode *
+build_upload_data (const gchar * file_name, const gchar * file_path,
+    const gchar * download_url, gsize size, const gchar * mime_type)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *uploaded_at = g_date_time_format_iso8601 (now);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "fileName");
+  json_builder_add_string_value (builder, file_name);
+  json_builder_set_member_name (builder, "filePath");
+  json_builder_add_string_value (builder, file_path);
+  json_builder_set_member_name (builder, "downloadUrl");
+  json_builder_add_string_value (builder, download_url);
+  json_builder_set_member_name (builder, "fileSize");
+  json_builder_add_int_value (builder, size);
+  json_builder_set_member_name (builder, "mimeType");
+  json_builder_add_string_value (builder, mime_type);
+  json_builder_set_member_name (builder, "uploadedAt");
+  json_builder_add_string_value (builder, uploaded_at);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+/* Reads the form with libsoup's multipart parser, stores the file and
+ * answers with its download URL. */
+static void
+store_upload (LumaEmulator * em, SoupServerMessage * msg, UploadBody * body)
+{
+  UploadHost *up = em->upload;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GHashTable) fields = NULL;
+  g_autoptr (GBytes) file = NULL;
+  g_autofree gchar *part_filename = NULL;
+  g_autofree gchar *part_type = NULL;
+  g_autofree gchar *key = NULL;
+  g_autofree gchar *escaped_path = NULL;
+  g_autofree gchar *escaped_name = NULL;
+  g_autofree gchar *download_url = NULL;
+  SoupMultipart *multipart;
+  const gchar *upload_path, *file_name;
+
+  if (body == NULL || body->too_large) {
+    upload_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+        "File too large");
+    return;
+  }
+  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&body->data));
+  multipart = soup_multipart_new_from_message
+      (soup_server_message_get_request_headers (msg), bytes);
+  if (multipart == NULL) {
+    upload_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "Expected a multipart/form-data body");
+    return;
+  }
+  /* frees the multipart */
+  fields = soup_form_decode_multipart (multipart, "file", &part_filename,
+      &part_type, &file);
+  if (fields == NULL || file == NULL) {
+    upload_reply_error (msg, 422, "file is required");
+    return;
+  }
+
+  upload_path = g_hash_table_lookup (fields, "uploadPath");
+  file_name = g_hash_table_lookup (fields, "fileName");
+  if (file_name == NULL || *file_name == '\0')
+    file_name = part_filename;
+  if (!upload_path_is_valid (upload_path)) {
+    upload_reply_error (msg, 422, "uploadPath is required (a folder name)");
+    return;
+  }
+  if (file_name == NULL || strchr (file_name, '/') != NULL
+      || !upload_path_is_valid (file_name)) {
+    upload_reply_error (msg, 422, "fileName is required (a file name)");
+    return;
+  }
+
+  key = g_strconcat (upload_path, "/", file_name, NULL);
+  escaped_path = g_uri_escape_string (upload_path, "/", FALSE);
+  escaped_name = g_uri_escape_string (file_name, NULL, FALSE);
+
+  g_mutex_lock (&em->lock);
+  download_url = g_strdup_printf ("http://127.0.0.1:%u" FILES_PATH_PREFIX
+      "%s/%s", up->port, escaped_path, escaped_name);
+  /* the part is a slice of the body: nothing is copied */
+  g_hash_table_replace (up->files, g_strdup (key), g_bytes_ref (file));
+  g_clear_pointer (&up->last_fields, g_hash_table_unref);
+  up->last_fields = g_hash_table_ref (fields);
+  up->uploads++;
+  g_mutex_unlock (&em->lock);
+
+  upload_reply (msg, SOUP_STATUS_OK, 200, "File uploaded successfully",
+      build_upload_data (file_name, key, download_url,
+          g_bytes_get_size (file),
+          part_type != NULL ? part_type : "application/octet-stream"));
+}
+
+static void
+handle_upload (LumaEmulator * em, SoupServerMessage * msg)
+{
+  UploadHost *up = em->upload;
+  UploadBody *body = g_object_steal_data (G_OBJECT (msg), UPLOAD_BODY_KEY);
+  ScriptedReply *scripted;
+  guint delay_ms;
+
+  g_mutex_lock (&em->lock);
+  scripted = g_queue_pop_head (&up->scripted);
+  delay_ms = up->answer_delay_ms;
+  g_mutex_unlock (&em->lock);
+
+  /* scripted replies come before anything else, even the key check */
+  if (scripted != NULL) {
+    reply_scripted (msg, scripted);
+    scripted_reply_free (scripted);
+  } else if (!request_is_authorized (em, msg)) {
+    upload_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, NO_ACCESS_TEXT);
+  } else {
+    store_upload (em, msg, body);
+  }
+  if (body != NULL)
+    upload_body_free (body);
+
+  if (delay_ms > 0)
+    delay_answer (em, msg, delay_ms);
+}
+
+static void
+handle_download (LumaEmulator * em, SoupServerMessage * msg,
+    const gchar * path)
+{
+  UploadHost *up = em->upload;
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  const gchar *method = soup_server_message_get_method (msg);
+  g_autoptr (GBytes) file = NULL;
+
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        NULL);
+    return;
+  }
+
+  g_mutex_lock (&em->lock);
+  up->downloads++;
+  /* public URLs: the key must never come here */
+  if (has_authorization (msg))
+    up->download_auth_requests++;
+  file = g_hash_table_lookup (up->files, path + strlen (FILES_PATH_PREFIX));
+  if (file != NULL)
+    g_bytes_ref (file);
+  g_mutex_unlock (&em->lock);
+
+  if (file == NULL) {
+    send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
+        "404 Not Found\n");
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (headers, "application/octet-stream",
+      NULL);
+  soup_message_headers_set_content_length (headers, g_bytes_get_size (file));
+  /* served from the stored bytes, not a copy */
+  soup_message_body_set_accumulate (body, FALSE);
+  if (method == SOUP_METHOD_GET && g_bytes_get_size (file) > 0)
+    soup_message_body_append_bytes (body, file);
+  soup_message_body_complete (body);
+}
+
+static void
+handle_upload_host_request (SoupServer * server G_GNUC_UNUSED,
+    SoupServerMessage * msg, const char *path,
+    GHashTable * query G_GNUC_UNUSED, gpointer user_data)
+{
+  LumaEmulator *em = user_data;
+  UploadHost *up = em->upload;
+
+  if (g_str_has_prefix (path, FILES_PATH_PREFIX)) {
+    handle_download (em, msg, path);
+    return;
+  }
+
+  g_mutex_lock (&em->lock);
+  up->requests++;
+  if (has_authorization (msg))
+    up->auth_requests++;
+  g_mutex_unlock (&em->lock);
+
+  if (strcmp (path, UPLOAD_PATH) != 0)
+    upload_reply_error (msg, SOUP_STATUS_NOT_FOUND, "Not found");
+  else if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    upload_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        "Method not allowed");
+  else
+    handle_upload (em, msg);
+}
+
+static gboolean
+upload_host_listen (LumaEmulator * em, GError ** error)
+{
+  UploadHost *up = em->upload;
+  guint wanted, port = 0;
+
+  g_mutex_lock (&em->lock);
+  wanted = up->wanted_port;
+  g_mutex_unlock (&em->lock);
+
+  up->server = listen_on_loopback (wanted, &port, error);
+  if (up->server == NULL)
+    return FALSE;
+  soup_server_add_early_handler (up->server, NULL,
+      handle_upload_host_headers, em, NULL);
+  soup_server_add_handler (up->server, NULL, handle_upload_host_request, em,
+      NULL);
+
+  g_mutex_lock (&em->lock);
+  up->port = port;
+  g_mutex_unlock (&em->lock);
+  return TRUE;
+}
+
+static void
+upload_host_close (LumaEmulator * em)
+{
+  UploadHost *up = em->upload;
+
+  /* the held answers are dropped with their connections */
+  g_hash_table_remove_all (up->delayed);
+  if (up->server != NULL)
+    soup_server_disconnect (up->server);
+  g_clear_object (&up->server);
+}
+
+/* --- public API of the upload host --- */
+
+void
+luma_emulator_set_upload_port (LumaEmulator * em, guint port)
+{
+  g_mutex_lock (&em->lock);
+  em->upload->wanted_port = port;
+  g_mutex_unlock (&em->lock);
+}
+
+gchar *
+luma_emulator_get_upload_url (LumaEmulator * em)
+{
+  return local_url (em, &em->upload->port);
+}
+
+void
+luma_emulator_push_upload_reply (LumaEmulator * em, guint http_status,
+    const gchar * retry_after, const gchar * body)
+{
+  ScriptedReply *reply = g_new0 (ScriptedReply, 1);
+
+  reply->http_status = http_status;
+  reply->retry_after = g_strdup (retry_after);
+  reply->body = g_strdup (body);
+
+  g_mutex_lock (&em->lock);
+  g_queue_push_tail (&em->upload->scripted, reply);
+  g_mutex_unlock (&em->lock);
+}
+
+void
+luma_emulator_set_upload_answer_delay (LumaEmulator * em, guint ms)
+{
+  g_mutex_lock (&em->lock);
+  em->upload->answer_delay_ms = ms;
+  g_mutex_unlock (&em->lock);
+}
+
+guint
+luma_emulator_get_uploads (LumaEmulator * em)
+{
+  return read_counter (em, &em->upload->uploads);
+}
+
+guint
+luma_emulator_get_upload_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->upload->requests);
+}
+
+guint
+luma_emulator_get_upload_auth_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->upload->auth_requests);
+}
+
+guint
+luma_emulator_get_upload_downloads (LumaEmulator * em)
+{
+  return read_counter (em, &em->upload->downloads);
+}
+
+guint
+luma_emulator_get_upload_download_auth_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->upload->download_auth_requests);
+}
+
+GBytes *
+luma_emulator_get_uploaded_file (LumaEmulator * em, const gchar * download_url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (download_url, G_URI_FLAGS_NONE, NULL);
+  const gchar *path = uri != NULL ? g_uri_get_path (uri) : NULL;
+  GBytes *file = NULL;
+
+  if (path == NULL || !g_str_has_prefix (path, FILES_PATH_PREFIX))
+    return NULL;
+
+  g_mutex_lock (&em->lock);
+  if (g_uri_get_port (uri) == (gint) em->upload->port) {
+    file = g_hash_table_lookup (em->upload->files,
+        path + strlen (FILES_PATH_PREFIX));
+    if (file != NULL)
+      g_bytes_ref (file);
+  }
+  g_mutex_unlock (&em->lock);
+  return file;
+}
+
+gchar *
+luma_emulator_get_last_upload_field (LumaEmulator * em, const gchar * name)
+{
+  gchar *value = NULL;
+
+  g_mutex_lock (&em->lock);
+  if (em->upload->last_fields != NULL)
+    value = g_strdup (g_hash_table_lookup (em->upload->last_fields, name));
+  g_mutex_unlock (&em->lock);
+  return value;
 }
 
 /* --- task creation --- */

@@ -110,4 +110,47 @@ guint luma_emulator_get_generate_requests (LumaEmulator * em);
 /* the body of the last generate request (free it), or NULL */
 gchar *luma_emulator_get_last_generate_body (LumaEmulator * em);
 
+/* --- the upload host (KIE's File Upload API) ---
+ * A third server on 127.0.0.1, started with the others:
+ * POST /api/file-stream-upload (multipart/form-data: file, uploadPath,
+ * fileName; the API key as Bearer) stores the file in memory and answers
+ * {"success":true,"code":200,"msg":..,"data":{"fileName","filePath",
+ * "downloadUrl","fileSize","mimeType","uploadedAt"}}; a missing or wrong
+ * key gets HTTP 401 with {"success":false,"code":401,"msg":..}. The file is
+ * then served by GET (and HEAD) at downloadUrl,
+ * http://127.0.0.1:PORT/files/<uploadPath>/<fileName>, without a key. */
+
+/* The port to listen on (before start; default 0: a free one). */
+void luma_emulator_set_upload_port (LumaEmulator * em, guint port);
+/* "http://127.0.0.1:PORT", no trailing slash (free with g_free) */
+gchar *luma_emulator_get_upload_url (LumaEmulator * em);
+
+/* Scripted answers to uploads, served in order (one per POST) before the
+ * normal ones, even before the key check; nothing is stored for them.
+ * @retry_after and @body may be NULL; the body goes as application/json. */
+void luma_emulator_push_upload_reply (LumaEmulator * em, guint http_status,
+    const gchar * retry_after, const gchar * body);
+/* Every upload answer (scripted ones too) is sent @ms after the body has
+ * arrived; 0: at once. The emulator serves other requests meanwhile. */
+void luma_emulator_set_upload_answer_delay (LumaEmulator * em, guint ms);
+
+/* Observations, safe from any thread. */
+/* files stored (an upload to a name already used counts again) */
+guint luma_emulator_get_uploads (LumaEmulator * em);
+/* requests to the upload API (every path but /files/), and of those the
+ * ones that carried an Authorization header */
+guint luma_emulator_get_upload_requests (LumaEmulator * em);
+guint luma_emulator_get_upload_auth_requests (LumaEmulator * em);
+/* GET and HEAD requests of /files/, and of those the ones that carried an
+ * Authorization header (must stay 0: the URLs are public) */
+guint luma_emulator_get_upload_downloads (LumaEmulator * em);
+guint luma_emulator_get_upload_download_auth_requests (LumaEmulator * em);
+/* the file stored under a downloadUrl the host gave, or NULL (unref it) */
+GBytes *luma_emulator_get_uploaded_file (LumaEmulator * em,
+    const gchar * download_url);
+/* a form field (uploadPath, fileName...) of the last stored upload, or NULL
+ * (free it) */
+gchar *luma_emulator_get_last_upload_field (LumaEmulator * em,
+    const gchar * name);
+
 G_END_DECLS

@@ -1,0 +1,832 @@
+/* gst-luma: a local file to a public URL through KIE's File Upload API
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * POST {upload}/api/file-stream-upload with a multipart/form-data body
+ * (uploadPath, fileName, file) and the API key, and read the downloadUrl
+ * of the answer: the public URL that generate is given.
+ *
+ * The clip can be 500 MB: the body is streamed from the file, never held in
+ * memory. libsoup 3 builds multipart bodies only in memory
+ * (soup_multipart_to_message() gives one GBytes), so the body here is a
+ * stream of three pieces: the framing libsoup writes for the form with an
+ * empty file part, cut where the file's bytes belong, then the file, then
+ * the closing delimiter. The boundary, the part headers and their quoting
+ * stay libsoup's; only the cut is ours, and it is checked.
+ *
+ * The API key goes in this one request to the upload host, which is never
+ * redirected (a redirect would have to carry the body and the key
+ * elsewhere), and never into an error text.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumaupload.h"
+#include "lumahttp.h"
+#include "lumatext.h"
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#define UPLOAD_PATH "/api/file-stream-upload"
+#define ANSWER_MAX_SIZE (1024 * 1024)
+
+/* 5xx and transport errors: attempts after the first, 1 s, 2 s, 4 s apart */
+#define SERVER_RETRIES 3
+#define SERVER_BACKOFF_MS 1000
+/* 429 and 455 (nothing was stored): waits in all, 5 s, 10 s ... apart
+ * unless Retry-After says otherwise, and never longer than 10 min each */
+#define THROTTLE_WAITS 5
+#define THROTTLE_BACKOFF_MS 5000
+#define RETRY_AFTER_MIN_MS 250
+#define RETRY_AFTER_MAX_MS (10 * 60 * 1000)
+
+#define FILE_READ_SIZE (64 * 1024)
+#define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
+
+G_DEFINE_QUARK (luma-upload-error-quark, luma_upload_error);
+
+/* ------------------------------------------------------------------------
+ * The request body: head (framing), the file, tail (framing)
+ * ------------------------------------------------------------------------ */
+
+#define LUMA_TYPE_UPLOAD_STREAM (luma_upload_stream_get_type ())
+G_DECLARE_FINAL_TYPE (LumaUploadStream, luma_upload_stream, LUMA,
+    UPLOAD_STREAM, GInputStream);
+
+struct _LumaUploadStream
+{
+  GInputStream parent;
+
+  GBytes *head;
+  GInputStream *file;
+  guint64 file_size;
+  GBytes *tail;
+  gchar *file_name;             /* for messages: the user's path, made safe */
+
+  guint64 position;
+  guint64 total;
+  /* why reading the file failed (not the network): kept, because libsoup
+   * gives back only its own error */
+  GError *file_error;
+
+  LumaUploadProgress progress;
+  gpointer user_data;
+  gint64 last_report;           /* monotonic, us */
+};
+
+G_DEFINE_TYPE (LumaUploadStream, luma_upload_stream, G_TYPE_INPUT_STREAM);
+
+static void
+report_progress (LumaUploadStream * self)
+{
+  gint64 now;
+
+  if (self->progress == NULL)
+    return;
+  now = g_get_monotonic_time ();
+  if (self->position < self->total
+      && now - self->last_report < PROGRESS_INTERVAL_US)
+    return;
+  self->last_report = now;
+  self->progress (self->position, self->total, self->user_data);
+}
+
+/* Copies what is left of @bytes from @offset. */
+static gssize
+read_from_bytes (GBytes * bytes, guint64 offset, void *buffer, gsize count)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  gsize n = MIN (count, size - offset);
+
+  memcpy (buffer, data + offset, n);
+  return n;
+}
+
+static void
+set_file_error (LumaUploadStream * self, GError ** error, GError * cause,
+    const gchar * format)
+{
+  g_clear_error (&self->file_error);
+  if (cause != NULL)
+    g_set_error (&self->file_error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        format, self->file_name, cause->message);
+  else
+    g_set_error (&self->file_error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        format, self->file_name);
+  g_propagate_error (error, g_error_copy (self->file_error));
+}
+
+/* A file that changes while it is sent would not match the Content-Length
+ * given: a shorter one is an error, and so is a longer one, rather than a
+ * clip cut short without a word. */
+static gssize
+read_from_file (LumaUploadStream * self, void *buffer, gsize count,
+    GCancellable * cancellable, GError ** error)
+{
+  guint64 offset = self->position - g_bytes_get_size (self->head);
+  guint64 left = self->file_size - offset;
+  g_autoptr (GError) cause = NULL;
+  gssize n;
+
+  n = g_input_stream_read (self->file, buffer, MIN (count, left), cancellable,
+      &cause);
+  if (n < 0) {
+    if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_propagate_error (error, g_steal_pointer (&cause));
+    else
+      set_file_error (self, error, cause, _("Could not read %s: %s"));
+    return -1;
+  }
+  if (n == 0) {
+    set_file_error (self, error, NULL,
+        _("%s became shorter while it was uploaded"));
+    return -1;
+  }
+
+  if ((guint64) n == left) {
+    guint8 probe;
+    gssize more = g_input_stream_read (self->file, &probe, 1, cancellable,
+        &cause);
+
+    if (more < 0 && g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return -1;
+    }
+    if (more != 0) {
+      set_file_error (self, error, NULL,
+          _("%s grew while it was uploaded"));
+      return -1;
+    }
+  }
+  return n;
+}
+
+static gssize
+luma_upload_stream_read (GInputStream * stream, void *buffer, gsize count,
+    GCancellable * cancellable, GError ** error)
+{
+  LumaUploadStream *self = LUMA_UPLOAD_STREAM (stream);
+  guint64 head_size = g_bytes_get_size (self->head);
+  guint64 tail_start = head_size + self->file_size;
+  gssize n;
+
+  if (count == 0 || self->position >= self->total)
+    return 0;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return -1;
+
+  if (self->position < head_size)
+    n = read_from_bytes (self->head, self->position, buffer, count);
+  else if (self->position < tail_start)
+    n = read_from_file (self, buffer, count, cancellable, error);
+  else
+    n = read_from_bytes (self->tail, self->position - tail_start, buffer,
+        count);
+  if (n < 0)
+    return -1;
+
+  self->position += n;
+  report_progress (self);
+  return n;
+}
+
+static gboolean
+luma_upload_stream_close (GInputStream * stream, GCancellable * cancellable,
+    GError ** error)
+{
+  LumaUploadStream *self = LUMA_UPLOAD_STREAM (stream);
+
+  return g_input_stream_close (self->file, cancellable, error);
+}
+
+static void
+luma_upload_stream_finalize (GObject * object)
+{
+  LumaUploadStream *self = LUMA_UPLOAD_STREAM (object);
+
+  g_bytes_unref (self->head);
+  g_object_unref (self->file);
+  g_bytes_unref (self->tail);
+  g_free (self->file_name);
+  g_clear_error (&self->file_error);
+  G_OBJECT_CLASS (luma_upload_stream_parent_class)->finalize (object);
+}
+
+static void
+luma_upload_stream_class_init (LumaUploadStreamClass * klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = luma_upload_stream_finalize;
+  stream_class->read_fn = luma_upload_stream_read;
+  stream_class->close_fn = luma_upload_stream_close;
+}
+
+static void
+luma_upload_stream_init (LumaUploadStream * self)
+{
+}
+
+static LumaUploadStream *
+luma_upload_stream_new (GBytes * head, GInputStream * file,
+    guint64 file_size, GBytes * tail, const gchar * file_name,
+    LumaUploadProgress progress, gpointer user_data)
+{
+  LumaUploadStream *self = g_object_new (LUMA_TYPE_UPLOAD_STREAM, NULL);
+
+  self->head = g_bytes_ref (head);
+  self->file = g_object_ref (file);
+  self->file_size = file_size;
+  self->tail = g_bytes_ref (tail);
+  self->file_name = g_strdup (file_name);
+  self->total = g_bytes_get_size (head) + file_size + g_bytes_get_size (tail);
+  self->progress = progress;
+  self->user_data = user_data;
+  /* the first read is reported: the upload has begun */
+  self->last_report = G_MININT64 / 2;
+  return self;
+}
+
+/* ------------------------------------------------------------------------
+ * The form
+ * ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  gchar *content_type;          /* multipart/form-data; boundary=... */
+  GBytes *head;                 /* up to where the file's bytes go */
+  GBytes *tail;                 /* the closing delimiter */
+} Framing;
+
+static void
+framing_clear (Framing * framing)
+{
+  g_clear_pointer (&framing->content_type, g_free);
+  g_clear_pointer (&framing->head, g_bytes_unref);
+  g_clear_pointer (&framing->tail, g_bytes_unref);
+}
+
+/* The form as libsoup writes it, with an empty file part last: the file's
+ * bytes then belong right before the closing delimiter,
+ * "\r\n--BOUNDARY--\r\n", which must be what the serialization ends with. */
+static gboolean
+build_framing (const gchar * upload_path, const gchar * file_name,
+    const gchar * mime_type, Framing * framing, GError ** error)
+{
+  SoupMultipart *multipart =
+      soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
+  g_autoptr (SoupMessageHeaders) headers =
+      soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
+  g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr (GBytes) form = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autofree gchar *closing = NULL;
+  const gchar *boundary = NULL;
+  const guint8 *data;
+  gsize size, closing_size;
+
+  soup_multipart_append_form_string (multipart, "uploadPath", upload_path);
+  soup_multipart_append_form_string (multipart, "fileName", file_name);
+  soup_multipart_append_form_file (multipart, "file", file_name, mime_type,
+      empty);
+  soup_multipart_to_message (multipart, headers, &form);
+  soup_multipart_free (multipart);
+
+  if (soup_message_headers_get_content_type (headers, &params) != NULL)
+    boundary = g_hash_table_lookup (params, "boundary");
+  if (boundary != NULL)
+    closing = g_strconcat ("\r\n--", boundary, "--\r\n", NULL);
+  closing_size = closing != NULL ? strlen (closing) : 0;
+  data = g_bytes_get_data (form, &size);
+  if (closing == NULL || size < closing_size
+      || memcmp (data + size - closing_size, closing, closing_size) != 0) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ARGUMENT,
+        _("This libsoup writes multipart forms in a way gst-luma does not "
+            "know: cannot stream the upload"));
+    return FALSE;
+  }
+
+  framing->content_type = g_strdup (soup_message_headers_get_one (headers,
+          "Content-Type"));
+  framing->head = g_bytes_new_from_bytes (form, 0, size - closing_size);
+  framing->tail = g_bytes_new (closing, closing_size);
+  return TRUE;
+}
+
+/* A new random name each time, with the clip's extension in lower case: an
+ * upload under a name used before replaces the old file at KIE. */
+static gchar *
+random_file_name (GFile * file)
+{
+  g_autofree gchar *base = g_file_get_basename (file);
+  g_autofree gchar *uuid = g_uuid_string_random ();
+  const gchar *dot = base != NULL ? strrchr (base, '.') : NULL;
+  gsize i, length;
+
+  if (dot == NULL || dot == base)
+    return g_steal_pointer (&uuid);
+  /* an extension is a few letters and digits, nothing else */
+  length = strlen (dot + 1);
+  if (length == 0 || length > 8)
+    return g_steal_pointer (&uuid);
+  for (i = 0; i < length; i++)
+    if (!g_ascii_isalnum (dot[1 + i]))
+      return g_steal_pointer (&uuid);
+  {
+    g_autofree gchar *extension = g_ascii_strdown (dot + 1, -1);
+
+    return g_strconcat (uuid, ".", extension, NULL);
+  }
+}
+
+static gchar *
+guess_mime_type (const gchar * file_name)
+{
+  g_autofree gchar *content_type = g_content_type_guess (file_name, NULL, 0,
+      NULL);
+  gchar *mime_type = content_type != NULL ?
+      g_content_type_get_mime_type (content_type) : NULL;
+
+  return mime_type != NULL ? mime_type : g_strdup ("application/octet-stream");
+}
+
+/* ------------------------------------------------------------------------
+ * One upload, and what its answer means
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+  ATTEMPT_DONE,
+  ATTEMPT_THROTTLED,            /* 429, 455: nothing stored, wait and retry */
+  ATTEMPT_SERVER_TROUBLE,       /* 5xx, transport: retry a bounded number of times */
+  ATTEMPT_FAILED,
+} AttemptOutcome;
+
+typedef struct
+{
+  SoupSession *session;
+  GUri *uri;                    /* of the upload endpoint */
+  const gchar *host;
+  const gchar *api_key;
+  GFile *file;
+  gchar *file_label;            /* the user's path, safe to show */
+  Framing framing;
+  LumaUploadProgress progress;
+  gpointer user_data;
+  GCancellable *cancellable;
+} Upload;
+
+/* What an error code (the HTTP status, or the code in the body) means. */
+static AttemptOutcome
+classify_code (Upload * up, gint code, const gchar * msg, GError ** error)
+{
+  if (msg == NULL || msg[0] == '\0')
+    msg = _("no message");
+
+  switch (code) {
+    case 401:
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_NOT_AUTHORIZED,
+          _("The upload host %s refused the API key (401: %s); set the "
+              "api-key property or KIE_API_KEY"), up->host, msg);
+      return ATTEMPT_FAILED;
+    case 402:
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_NO_CREDITS,
+          _("The upload host %s refused the upload: insufficient credits "
+              "(402: %s)"), up->host, msg);
+      return ATTEMPT_FAILED;
+    case 413:
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_TOO_LARGE,
+          _("The upload host %s refused %s as too large (413: %s)"),
+          up->host, up->file_label, msg);
+      return ATTEMPT_FAILED;
+    case 429:
+    case 455:
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_UNAVAILABLE,
+          code == 429 ? _("The upload host %s is rate limiting (429: %s)")
+          : _("The upload host %s is under maintenance (455: %s)"),
+          up->host, msg);
+      return ATTEMPT_THROTTLED;
+    case 501:
+    case 505:
+      break;
+    default:
+      if (code >= 500 && code <= 599) {
+        g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_UNAVAILABLE,
+            _("The upload host %s failed (%d: %s)"), up->host, code, msg);
+        return ATTEMPT_SERVER_TROUBLE;
+      }
+      break;
+  }
+  g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
+      _("The upload host %s refused %s (%d: %s)"), up->host, up->file_label,
+      code, msg);
+  return ATTEMPT_FAILED;
+}
+
+/* "code" as a number, or a string of digits (the type is not documented). */
+static gboolean
+read_code (JsonObject * object, gint * code)
+{
+  JsonNode *node = json_object_get_member (object, "code");
+  guint64 number;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_INT64) {
+    gint64 value = json_node_get_int (node);
+
+    if (value < G_MININT || value > G_MAXINT)
+      return FALSE;
+    *code = value;
+    return TRUE;
+  }
+  if (json_node_get_value_type (node) == G_TYPE_STRING
+      && g_ascii_string_to_unsigned (json_node_get_string (node), 10, 0,
+          G_MAXINT, &number, NULL)) {
+    *code = number;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+static const gchar *
+get_string_member (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name)
+      : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gchar *
+read_download_url (Upload * up, JsonObject * data, GError ** error)
+{
+  const gchar *url = get_string_member (data, "downloadUrl");
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GError) cause = NULL;
+
+  if (url == NULL || url[0] == '\0') {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The upload host %s answered success without a downloadUrl"),
+        up->host);
+    return NULL;
+  }
+  /* it goes into generate's request and into messages as it is */
+  if (!luma_text_is_safe (url)) {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The upload host %s gave a downloadUrl with control characters: "
+            "\"%s\""), up->host, safe);
+    return NULL;
+  }
+  uri = luma_http_parse_url (url, &cause);
+  if (uri == NULL) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The upload host %s gave an unusable downloadUrl: %s"), up->host,
+        cause->message);
+    return NULL;
+  }
+  return g_strdup (url);
+}
+
+/* Reads the answer: the HTTP status first (an error status wins over a body
+ * that claims success), then "code" and "success", then data.downloadUrl. */
+static AttemptOutcome
+classify_answer (Upload * up, guint status, GBytes * body,
+    gchar ** download_url, GError ** error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) parse_error = NULL;
+  g_autofree gchar *msg = NULL;
+  JsonObject *root = NULL, *data = NULL;
+  JsonNode *success;
+  gsize size;
+  const gchar *text = g_bytes_get_data (body, &size);
+  gint code;
+
+  if (size == 0) {
+    g_set_error_literal (&parse_error, JSON_PARSER_ERROR,
+        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
+  } else if (json_parser_load_from_data (parser, text, size, &parse_error)
+      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    root = json_node_get_object (json_parser_get_root (parser));
+    msg = luma_text_make_safe (get_string_member (root, "msg"), -1);
+    if (json_object_has_member (root, "data")
+        && JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "data")))
+      data = json_object_get_object_member (root, "data");
+  }
+
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status))
+    return classify_code (up, (gint) status,
+        msg != NULL ? msg : soup_status_get_phrase (status), error);
+
+  if (root == NULL) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The answer of the upload host %s cannot be read: %s"), up->host,
+        parse_error != NULL ? parse_error->message : _("not a JSON object"));
+    return ATTEMPT_FAILED;
+  }
+  if (read_code (root, &code) && code != 200)
+    return classify_code (up, code, msg, error);
+
+  success = json_object_get_member (root, "success");
+  if (success != NULL && JSON_NODE_HOLDS_VALUE (success)
+      && json_node_get_value_type (success) == G_TYPE_BOOLEAN
+      && !json_node_get_boolean (success)) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
+        _("The upload host %s refused %s (%s)"), up->host, up->file_label,
+        msg != NULL ? msg : _("no message"));
+    return ATTEMPT_FAILED;
+  }
+
+  *download_url = read_download_url (up, data, error);
+  return *download_url != NULL ? ATTEMPT_DONE : ATTEMPT_FAILED;
+}
+
+static SoupMessage *
+build_message (Upload * up, LumaUploadStream * body)
+{
+  SoupMessage *msg = soup_message_new_from_uri (SOUP_METHOD_POST, up->uri);
+  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+
+  /* a redirect or an authentication retry would send the body again,
+   * which has been read: neither happens here */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  soup_message_disable_feature (msg, SOUP_TYPE_AUTH_MANAGER);
+  if (up->api_key != NULL) {
+    gchar *value = g_strconcat ("Bearer ", up->api_key, NULL);
+
+    soup_message_headers_replace (headers, "Authorization", value);
+    luma_secret_free (value);
+  }
+  soup_message_headers_replace (headers, "Accept", "application/json");
+  /* the length is known: no chunked encoding */
+  soup_message_set_request_body (msg, up->framing.content_type,
+      G_INPUT_STREAM (body), body->total);
+  return msg;
+}
+
+/* Opens the file anew (a retry starts from its first byte) and streams it. */
+static LumaUploadStream *
+open_body (Upload * up, GError ** error)
+{
+  g_autoptr (GFileInputStream) file = NULL;
+  g_autoptr (GFileInfo) info = NULL;
+  g_autoptr (GInputStream) buffered = NULL;
+  g_autoptr (GError) cause = NULL;
+
+  file = g_file_read (up->file, up->cancellable, &cause);
+  if (file != NULL)
+    info = g_file_input_stream_query_info (file,
+        G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
+        up->cancellable, &cause);
+  if (info == NULL) {
+    if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_propagate_error (error, g_steal_pointer (&cause));
+    else
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+          _("Could not read %s: %s"), up->file_label, cause->message);
+    return NULL;
+  }
+  /* the size goes into Content-Length before a byte is read: a pipe or a
+   * device has none to give */
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        _("%s is not a regular file"), up->file_label);
+    return NULL;
+  }
+  if (g_file_info_get_size (info) <= 0) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_FILE,
+        _("%s is empty"), up->file_label);
+    return NULL;
+  }
+  /* libsoup asks for 8 KiB at a time (GIO's splice): read the file in
+   * larger blocks, an eighth of the read calls */
+  buffered = g_buffered_input_stream_new_sized (G_INPUT_STREAM (file),
+      FILE_READ_SIZE);
+  return luma_upload_stream_new (up->framing.head, buffered,
+      g_file_info_get_size (info), up->framing.tail, up->file_label,
+      up->progress, up->user_data);
+}
+
+static AttemptOutcome
+upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
+    GError ** error)
+{
+  g_autoptr (LumaUploadStream) body = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) answer = NULL;
+  g_autoptr (GBytes) answer_body = NULL;
+  g_autoptr (GError) cause = NULL;
+  guint status;
+
+  body = open_body (up, error);
+  if (body == NULL)
+    return ATTEMPT_FAILED;
+  msg = build_message (up, body);
+
+  answer = soup_session_send (up->session, msg, up->cancellable, &cause);
+  if (answer == NULL) {
+    if (body->file_error != NULL) {
+      g_propagate_error (error, g_steal_pointer (&body->file_error));
+      return ATTEMPT_FAILED;
+    }
+    luma_http_set_transport_error (error, cause, up->uri);
+    return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
+        ATTEMPT_FAILED : ATTEMPT_SERVER_TROUBLE;
+  }
+
+  status = soup_message_get_status (msg);
+  *retry_after = luma_http_retry_after (msg);
+  if (SOUP_STATUS_IS_REDIRECTION (status)) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
+        _("The upload host %s answered %u (a redirect): uploads are not "
+            "redirected; set the upload URL to where it points"), up->host,
+        status);
+    return ATTEMPT_FAILED;
+  }
+
+  answer_body = luma_http_read_body (msg, answer, ANSWER_MAX_SIZE,
+      soup_session_get_timeout (up->session), up->cancellable, error);
+  g_input_stream_close (answer, NULL, NULL);
+  if (answer_body == NULL) {
+    if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return ATTEMPT_FAILED;
+    if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE)) {
+      g_autoptr (GError) too_large = g_steal_pointer (error);
+
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+          "%s", too_large->message);
+      return ATTEMPT_FAILED;
+    }
+    return ATTEMPT_SERVER_TROUBLE;
+  }
+  return classify_answer (up, status, answer_body, download_url, error);
+}
+
+/* The base URL is parsed, not joined as a string: a query, a fragment or
+ * credentials in it would change where the key goes. */
+static GUri *
+upload_endpoint (const gchar * upload_url, GError ** error)
+{
+  g_autoptr (GUri) base = luma_http_parse_url (upload_url, error);
+  g_autofree gchar *path = NULL;
+  gsize length;
+
+  if (base == NULL)
+    return NULL;
+  if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
+      || g_uri_get_userinfo (base) != NULL) {
+    g_autofree gchar *safe = luma_text_make_safe (upload_url, -1);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "
+            "(#) or credentials (user@)"), safe);
+    return NULL;
+  }
+  path = g_strdup (g_uri_get_path (base));
+  for (length = strlen (path); length > 0 && path[length - 1] == '/'; length--)
+    path[length - 1] = '\0';
+  {
+    g_autofree gchar *full = g_strconcat (path, UPLOAD_PATH, NULL);
+
+    return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
+        g_uri_get_host (base), g_uri_get_port (base), full, NULL, NULL);
+  }
+}
+
+/* How long to wait before the next attempt, or FALSE to give up. */
+static gboolean
+next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
+    guint * troubles, guint64 * delay)
+{
+  if (outcome == ATTEMPT_THROTTLED) {
+    if (*throttles >= THROTTLE_WAITS)
+      return FALSE;
+    *delay = luma_http_backoff (THROTTLE_BACKOFF_MS, (*throttles)++);
+  } else {
+    if (*troubles >= SERVER_RETRIES)
+      return FALSE;
+    *delay = luma_http_backoff (SERVER_BACKOFF_MS, (*troubles)++);
+  }
+  /* the server knows best when it will take the file, within reason */
+  if (retry_after != G_MAXUINT64) {
+    if (retry_after > RETRY_AFTER_MAX_MS)
+      return FALSE;
+    *delay = MAX (retry_after, RETRY_AFTER_MIN_MS);
+  }
+  return TRUE;
+}
+
+/**
+ * luma_upload_file:
+ * @session: the session to use (its timeout and proxy apply)
+ * @upload_url: the upload host's base URL, e.g. %LUMA_UPLOAD_DEFAULT_URL
+ * @api_key: (nullable): sent as Bearer to the upload host only
+ * @file: the clip
+ * @upload_path: the folder at KIE (uploadPath)
+ * @progress_cb: (nullable): told how much of the body has been sent
+ *
+ * Uploads @file under a new random name with its extension, streaming it
+ * from disk. Rate limits and maintenance (429, 455) are waited out, server
+ * and network errors retried with a backoff, both a bounded number of
+ * times; other refusals fail at once. Cancelling @cancellable stops the
+ * upload at once with %G_IO_ERROR_CANCELLED.
+ *
+ * Returns: (transfer full): the public downloadUrl of the uploaded file
+ *   (an http or https URL), or %NULL with @error set
+ */
+gchar *
+luma_upload_file (SoupSession * session, const gchar * upload_url,
+    const gchar * api_key, GFile * file, const gchar * upload_path,
+    LumaUploadProgress progress_cb, gpointer user_data,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autofree gchar *file_name = NULL;
+  g_autofree gchar *mime_type = NULL;
+  g_autofree gchar *parse_name = NULL;
+  Upload up = { 0, };
+  guint throttles = 0, troubles = 0;
+  gchar *download_url = NULL;
+
+  g_return_val_if_fail (SOUP_IS_SESSION (session), NULL);
+  g_return_val_if_fail (upload_url != NULL, NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  g_return_val_if_fail (upload_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  uri = upload_endpoint (upload_url, error);
+  if (uri == NULL)
+    return NULL;
+  if (api_key != NULL && !luma_text_is_header_safe (api_key)) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_NOT_AUTHORIZED,
+        _("The API key holds characters that cannot be sent in an HTTP "
+            "header"));
+    return NULL;
+  }
+  /* it is sent as a form field, and KIE makes it part of a URL */
+  if (upload_path[0] == '\0' || !luma_text_is_header_safe (upload_path)) {
+    g_autofree gchar *safe = luma_text_make_safe (upload_path, -1);
+
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ARGUMENT,
+        _("\"%s\" is not an upload path: it must be one line of text"), safe);
+    return NULL;
+  }
+
+  parse_name = g_file_get_parse_name (file);
+  file_name = random_file_name (file);
+  mime_type = guess_mime_type (file_name);
+
+  up.session = session;
+  up.uri = uri;
+  up.host = g_uri_get_host (uri);
+  up.api_key = api_key;
+  up.file = file;
+  up.file_label = luma_text_make_safe (parse_name, -1);
+  up.progress = progress_cb;
+  up.user_data = user_data;
+  up.cancellable = cancellable;
+  if (!build_framing (upload_path, file_name, mime_type, &up.framing, error))
+    goto out;
+
+  for (;;) {
+    g_autoptr (GError) attempt_error = NULL;
+    guint64 retry_after = G_MAXUINT64, delay = 0;
+    AttemptOutcome outcome = upload_once (&up, &download_url, &retry_after,
+        &attempt_error);
+
+    if (outcome == ATTEMPT_DONE)
+      break;
+    if (outcome == ATTEMPT_FAILED) {
+      g_propagate_error (error, g_steal_pointer (&attempt_error));
+      break;
+    }
+    if (!next_delay (outcome, retry_after, &throttles, &troubles, &delay)) {
+      guint attempts = throttles + troubles + 1;
+
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_UNAVAILABLE,
+          g_dngettext (GETTEXT_PACKAGE,
+              "Could not upload %s to %s after %u attempt: %s",
+              "Could not upload %s to %s after %u attempts: %s", attempts),
+          up.file_label, up.host, attempts, attempt_error->message);
+      break;
+    }
+    if (!luma_http_sleep (delay, cancellable, error))
+      break;
+  }
+
+out:
+  framing_clear (&up.framing);
+  g_free (up.file_label);
+  return download_url;
+}
