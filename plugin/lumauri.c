@@ -129,7 +129,7 @@ read_query (const gchar * query, const LumaUriParam * table, guint n_table,
     g_autofree gchar *owned_name = name;
     g_autofree gchar *owned_value = value;
 
-    if (!read_param (name, value, table, n_table, result, error))
+    if (!read_param (owned_name, owned_value, table, n_table, result, error))
       return FALSE;
   }
   if (parse_error != NULL) {
