@@ -76,10 +76,6 @@ set_escaped (JsonObject * json, const gchar * key, const gchar * str)
 
 static void
 set_printf (JsonObject * json, const gchar * key, const gchar * format, ...)
-    G_GNUC_PRINTF (3, 4);
-
-static void
-set_printf (JsonObject * json, const gchar * key, const gchar * format, ...)
 {
   va_list args;
   gchar *str;
@@ -674,8 +670,7 @@ describe_element (Scan * scan, GstElementFactory * factory)
   }
   gst_object_ref_sink (element);
 
-  rank = rank_name (gst_plugin_feature_get_rank (GST_PLUGIN_FEATURE
-          (factory)));
+  rank = rank_name (gst_plugin_feature_get_rank (GST_PLUGIN_FEATURE (factory)));
   set_doc_string (json, "rank", rank);
   g_free (rank);
 
