@@ -20,7 +20,9 @@
 
 #define RECORD_INFO_PATH "/api/v1/modify/record-info"
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-api-error-quark, luma_api_error);
+/* *INDENT-ON* */
 
 struct _LumaApi
 {

@@ -22,7 +22,9 @@
 
 #define RESUME_BACKOFF_BASE_MS 250
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-stream-error-quark, luma_stream_error);
+/* *INDENT-ON* */
 
 struct _LumaStream
 {

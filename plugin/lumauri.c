@@ -21,7 +21,9 @@
 
 #define SCHEME "luma"
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-uri-error-quark, luma_uri_error);
+/* *INDENT-ON* */
 
 /* Task ids go into URLs (escaped), messages and file names: one line of
  * text of a sane length. */
