@@ -31,7 +31,9 @@
  * seconds, not after backoffs that grow from the poll interval. */
 #define UNREACHABLE_BACKOFF_BASE_MS 250
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-api-error-quark, luma_api_error);
+/* *INDENT-ON* */
 
 struct _LumaApi
 {

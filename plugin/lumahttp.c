@@ -16,7 +16,9 @@
 
 #include <glib/gi18n-lib.h>
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-http-error-quark, luma_http_error);
+/* *INDENT-ON* */
 
 static gboolean
 accept_any_certificate (SoupMessage * msg, GTlsCertificate * certificate,

@@ -17,7 +17,9 @@
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (gst-luma-record-error-quark, gst_luma_record_error);
+/* *INDENT-ON* */
 
 static gboolean
 node_is_integer (JsonNode * node)

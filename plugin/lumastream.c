@@ -33,7 +33,9 @@
 #define THROTTLE_EXTRA_WAITS 5
 #define HTTP_TOO_MANY_REQUESTS 429
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-stream-error-quark, luma_stream_error);
+/* *INDENT-ON* */
 
 struct _LumaStream
 {

@@ -21,7 +21,9 @@
 
 #define SCHEME "luma"
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-uri-error-quark, luma_uri_error);
+/* *INDENT-ON* */
 
 /* Task ids go into URLs (escaped), messages and file names: one line of
  * text of a sane length. */
@@ -129,7 +131,7 @@ read_query (const gchar * query, const LumaUriParam * table, guint n_table,
     g_autofree gchar *owned_name = name;
     g_autofree gchar *owned_value = value;
 
-    if (!read_param (name, value, table, n_table, result, error))
+    if (!read_param (owned_name, owned_value, table, n_table, result, error))
       return FALSE;
   }
   if (parse_error != NULL) {

@@ -10,7 +10,8 @@
 #
 # The stages, in order; a failing one does not stop the next, so that one
 # run tells everything, and the exit status is non-zero if any failed:
-#   main      the GstCheck suite in build/ ($BUILDDIR)
+#   main      the GstCheck suite in build/ ($BUILDDIR), built with
+#             -Dwerror=true: a compiler warning fails the stage
 #   asan      the same with AddressSanitizer and UBSan (tests/sanitize.sh)
 #   valgrind  the same under valgrind's memcheck (tests/valgrind.sh)
 #   fuzz      the record-info parser under libFuzzer (tests/fuzz/run.sh)
@@ -38,13 +39,17 @@ done
 main_suite () {
   local builddir=${BUILDDIR:-build}
 
+  # werror always, not only in CI: the compiler is Debian 12's everywhere,
+  # so a warning seen here is the one CI would fail on.
+  local setup_args=(-Dtests=enabled -Dwerror=true)
+
   # && rather than set -e, which does not apply inside a function whose
   # status is tested
   .ci/deps &&
     if [ -f "$builddir/build.ninja" ]; then
-      meson setup --reconfigure "$builddir" -Dtests=enabled >/dev/null
+      meson setup --reconfigure "$builddir" "${setup_args[@]}" >/dev/null
     else
-      meson setup "$builddir" -Dtests=enabled >/dev/null
+      meson setup "$builddir" "${setup_args[@]}" >/dev/null
     fi &&
     meson compile -C "$builddir" &&
     meson test -C "$builddir" --print-errorlogs "$@"

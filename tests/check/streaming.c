@@ -137,7 +137,6 @@ GST_START_TEST (test_moov_at_end_plays_to_eos)
 {
   /* qtdemux only seeks over an mdat in files larger than 4 MiB */
   g_autoptr (GBytes) mp4 = luma_test_make_mp4 (450, TRUE);
-  g_autofree gchar *range = NULL;
   LumaRun *run;
 
   luma_test_add_ready_task (em, "t-moov", mp4);
