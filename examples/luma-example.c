@@ -138,8 +138,8 @@ show_task_poll (LumaProgressLine * line, const GstStructure * s)
   guint seconds;
   g_autofree gchar *text = NULL;
 
-  gst_structure_get_enum (s, GST_LUMA_FIELD_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
-      &state);
+  gst_structure_get_enum (s, GST_LUMA_FIELD_TASK_STATE,
+      GST_TYPE_LUMA_TASK_STATE, &state);
   gst_structure_get_uint (s, GST_LUMA_FIELD_POLLS, &polls);
   gst_structure_get_uint64 (s, GST_LUMA_FIELD_ELAPSED, &elapsed);
   seconds = elapsed / GST_SECOND;

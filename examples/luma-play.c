@@ -253,8 +253,7 @@ seek_test_start (Player * p)
 
   if (!gst_element_query_duration (p->playbin, GST_FORMAT_TIME, &duration)
       || duration <= 0) {
-    g_printerr ("%s: seek test: the video has no duration\n",
-        g_get_prgname ());
+    g_printerr ("%s: seek test: the video has no duration\n", g_get_prgname ());
     quit (p, LUMA_EXIT_ERROR);
     return;
   }

@@ -144,8 +144,7 @@ make_mp4_profile (void)
   g_autoptr (GstCaps) mp4 =
       gst_caps_from_string ("video/quicktime,variant=iso");
   g_autoptr (GstCaps) h264 = gst_caps_from_string ("video/x-h264");
-  g_autoptr (GstCaps) aac =
-      gst_caps_from_string ("audio/mpeg,mpegversion=4");
+  g_autoptr (GstCaps) aac = gst_caps_from_string ("audio/mpeg,mpegversion=4");
   GstEncodingContainerProfile *container =
       gst_encoding_container_profile_new ("mp4", NULL, mp4, NULL);
   GstEncodingVideoProfile *video =
@@ -362,8 +361,7 @@ parse_options (int *argc, char ***argv, Options * options)
     return FALSE;
   }
   if (*argc != 3) {
-    g_printerr ("%s: expected TASK_ID OUTPUT\nTry --help.\n",
-        g_get_prgname ());
+    g_printerr ("%s: expected TASK_ID OUTPUT\nTry --help.\n", g_get_prgname ());
     return FALSE;
   }
   if (!luma_example_check_wait_options (options->poll_interval,

@@ -755,8 +755,7 @@ gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
       return -1;
     }
     GST_INFO_OBJECT (self, "%s: reading the task's record again (%u "
-        "renewals in a row without progress so far)", cause->message,
-        renewals);
+        "renewals in a row without progress so far)", cause->message, renewals);
     if (!gst_luma_src_fetch_record (self, TRUE, error))
       return -1;
   }

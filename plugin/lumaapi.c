@@ -52,8 +52,7 @@ cache_lookup (LumaApi * api, const gchar * task_id)
 }
 
 static void
-cache_store (LumaApi * api, const gchar * task_id,
-    const GstLumaRecord * record)
+cache_store (LumaApi * api, const gchar * task_id, const GstLumaRecord * record)
 {
   luma_cache_store (api->cache_scope, task_id, record, g_get_monotonic_time ());
 }
@@ -65,7 +64,8 @@ luma_api_forget_task (LumaApi * api, const gchar * task_id)
 }
 
 /* What one poll tells the wait loop to do next. */
-typedef enum {
+typedef enum
+{
   POLL_FINISHED,                /* the video is ready */
   POLL_GENERATING,              /* ask again after the poll interval */
   POLL_THROTTLED,               /* 429, 455: ask again later, for as long as the wait lasts */
@@ -519,7 +519,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
               poll_error->message);
           return NULL;
         }
-        delay = luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);
+        delay =
+            luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);
         /* once the host has answered, the URL is right: a refusal is then
          * passing trouble (a restart), waited out like any other */
         if (outcome == POLL_UNREACHABLE && !answered)

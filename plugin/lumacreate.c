@@ -26,7 +26,9 @@
 #define RATE_LIMIT_BACKOFF_MS 10000
 #define ANSWER_MAX_SIZE (64 * 1024)
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-create-error-quark, luma_create_error);
+/* *INDENT-ON* */
 
 static GBytes *
 build_body (const LumaCreateRequest * request)
@@ -128,8 +130,7 @@ set_code_error (gint code, const gchar * msg, GError ** error)
       return LUMA_CREATE_NOTHING;
     case 505:
       g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
-          _("Video modification is disabled for this account (505: %s)"),
-          msg);
+          _("Video modification is disabled for this account (505: %s)"), msg);
       return LUMA_CREATE_NOTHING;
     case 501:
       g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_REFUSED,
@@ -244,7 +245,8 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     gint64 left;
     gchar *task_id;
 
-    *result = (LumaCreateResult) { LUMA_CREATE_NOTHING, 0, 0 };
+    *result = (LumaCreateResult) {
+    LUMA_CREATE_NOTHING, 0, 0};
     task_id = post_once (api, body, result, &retry_after, cancellable, &cause);
     if (task_id != NULL)
       return task_id;

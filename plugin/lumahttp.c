@@ -29,8 +29,7 @@ accept_any_certificate (SoupMessage * msg, GTlsCertificate * certificate,
 
 /* ssl-strict=false: every message of the session takes any certificate. */
 static void
-on_request_queued (SoupSession * session, SoupMessage * msg,
-    gpointer user_data)
+on_request_queued (SoupSession * session, SoupMessage * msg, gpointer user_data)
 {
   g_signal_connect (msg, "accept-certificate",
       G_CALLBACK (accept_any_certificate), NULL);

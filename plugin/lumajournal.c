@@ -58,7 +58,9 @@
 #define LOCK_RETRY_MIN_MS 2
 #define LOCK_RETRY_MAX_MS 50
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-journal-error-quark, luma_journal_error);
+/* *INDENT-ON* */
 
 struct _LumaJournalClaim
 {
@@ -132,8 +134,7 @@ luma_journal_key (const gchar * api_url, const gchar * api_key,
    * itself is a secret and never enters the journal, not even through a
    * hash that covers other known fields. */
   if (api_key != NULL)
-    key_digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, api_key,
-        -1);
+    key_digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, api_key, -1);
 
   g_checksum_update (sum, (const guchar *) KEY_FORMAT, sizeof KEY_FORMAT);
   add_field (sum, url);

@@ -51,7 +51,9 @@
 #include <libsoup/soup.h>
 #include <glib/gi18n-lib.h>
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-proxy-error-quark, luma_proxy_error);
+/* *INDENT-ON* */
 
 /* What GSimpleProxyResolver answers for a URL that the system's resolver
  * must decide (never leaves this file). */
@@ -98,7 +100,8 @@ is_host_name (const gchar * name)
 
 /* The message may quote what the user wrote, in any bytes; a GError's is
  * UTF-8. */
-static void G_GNUC_PRINTF (2, 3)
+static void
+G_GNUC_PRINTF (2, 3)
 set_bad_proxy (GError ** error, const gchar * format, ...)
 {
   g_autofree gchar *text = NULL;
@@ -147,8 +150,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
       &cause);
   if (uri == NULL) {
     /* not echoed: it may hold a password */
-    set_bad_proxy (error, _("Invalid proxy in %s: %s"), source,
-        cause->message);
+    set_bad_proxy (error, _("Invalid proxy in %s: %s"), source, cause->message);
     return NULL;
   }
   shown = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
@@ -339,7 +341,7 @@ add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
     name++;
   length = strlen (name);
   if (length > 0 && name[length - 1] == '.')
-    name[--length] = '\0';     /* one, as curl: "a.." stays "a." */
+    name[--length] = '\0';      /* one, as curl: "a.." stays "a." */
   if (length == 0 || is_digits_and_dots (name))
     return;
   /* GSimple reads '[', ':', '/', '*' its own way; no host has them */
@@ -533,8 +535,7 @@ luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
     http = env_value (envp, "http_proxy", NULL, &http_name);
     https = env_value (envp, "https_proxy", "HTTPS_PROXY", &https_name);
     all = env_value (envp, "all_proxy", "ALL_PROXY", &all_name);
-    if (http != NULL
-        && !(http_url = normalize_proxy (http, http_name, error)))
+    if (http != NULL && !(http_url = normalize_proxy (http, http_name, error)))
       return NULL;
     if (https != NULL
         && !(https_url = normalize_proxy (https, https_name, error)))
@@ -555,8 +556,7 @@ luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
   if (default_url == NULL && http_url == NULL && https_url == NULL) {
     /* no_proxy alone: it still applies, in front of the system's */
     excluding = g_object_new (LUMA_TYPE_EXCLUDING_RESOLVER, NULL);
-    excluding->rules = g_simple_proxy_resolver_new (SYSTEM_PROXY,
-        ignore_hosts);
+    excluding->rules = g_simple_proxy_resolver_new (SYSTEM_PROXY, ignore_hosts);
     excluding->system = g_object_ref (system);
     return G_PROXY_RESOLVER (excluding);
   }

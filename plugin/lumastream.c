@@ -205,8 +205,7 @@ set_status_error (LumaStream * stream, GError ** error)
 }
 
 static gboolean
-range_error (GError ** error, const gchar * host, guint64 asked,
-    gchar * reason)
+range_error (GError ** error, const gchar * host, guint64 asked, gchar * reason)
 {
   g_autofree gchar *owned = reason;
 
@@ -259,8 +258,7 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
         g_strdup (_("it has no Content-Range")));
   if (!soup_message_headers_get_content_range (headers, &start, &end, &total))
     return range_error (error, host, asked,
-        g_strdup_printf (_("its Content-Range \"%s\" cannot be read"),
-            range));
+        g_strdup_printf (_("its Content-Range \"%s\" cannot be read"), range));
   if (total < 0)
     return range_error (error, host, asked,
         g_strdup_printf (_("its Content-Range \"%s\" gives no file size"),
@@ -507,7 +505,8 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
         return -1;
       continue;
     }
-    if (!is_worth_retrying (stream, cause) || g_cancellable_is_cancelled (cancellable)) {
+    if (!is_worth_retrying (stream, cause)
+        || g_cancellable_is_cancelled (cancellable)) {
       g_propagate_error (error, g_steal_pointer (&cause));
       return -1;
     }

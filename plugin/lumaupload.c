@@ -47,7 +47,9 @@
 #define FILE_READ_SIZE (64 * 1024)
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 
+/* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-upload-error-quark, luma_upload_error);
+/* *INDENT-ON* */
 
 /* ------------------------------------------------------------------------
  * The request body: head (framing), the file, tail (framing)
@@ -158,8 +160,7 @@ read_from_file (LumaUploadStream * self, void *buffer, gsize count,
       return -1;
     }
     if (more != 0) {
-      set_file_error (self, error, NULL,
-          _("%s grew while it was uploaded"));
+      set_file_error (self, error, NULL, _("%s grew while it was uploaded"));
       return -1;
     }
   }
@@ -279,8 +280,7 @@ static gboolean
 build_framing (const gchar * upload_path, const gchar * file_name,
     const gchar * mime_type, Framing * framing, GError ** error)
 {
-  SoupMultipart *multipart =
-      soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
+  SoupMultipart *multipart = soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
   g_autoptr (SoupMessageHeaders) headers =
       soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
   g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
@@ -360,7 +360,8 @@ guess_mime_type (const gchar * file_name)
  * One upload, and what its answer means
  * ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum
+{
   ATTEMPT_DONE,
   ATTEMPT_THROTTLED,            /* 429, 455: nothing stored, wait and retry */
   ATTEMPT_SERVER_TROUBLE,       /* 5xx, transport: retry a bounded number of times */

@@ -114,8 +114,7 @@ GST_START_TEST (test_retry_after_parsing)
   g_autoptr (GDateTime) now = g_date_time_new_utc (2026, 3, 1, 12, 0, 0);
 
   fail_unless_equals_uint64 (luma_http_parse_retry_after ("0", now), 0);
-  fail_unless_equals_uint64 (luma_http_parse_retry_after ("120", now),
-      120000);
+  fail_unless_equals_uint64 (luma_http_parse_retry_after ("120", now), 120000);
   fail_unless_equals_uint64 (luma_http_parse_retry_after (" 5 ", now), 5000);
   /* an hour at the most, however it is said */
   fail_unless_equals_uint64 (luma_http_parse_retry_after ("7200", now),
@@ -356,8 +355,7 @@ no_name_lookup (GResolver * resolver, const gchar * host,
 
 static GList *
 no_name_lookup_with_flags (GResolver * resolver, const gchar * host,
-    GResolverNameLookupFlags flags, GCancellable * cancellable,
-    GError ** error)
+    GResolverNameLookupFlags flags, GCancellable * cancellable, GError ** error)
 {
   return no_name_lookup (resolver, host, cancellable, error);
 }
@@ -582,8 +580,7 @@ gzip (gconstpointer data, gsize size)
 {
   g_autoptr (GZlibCompressor) compressor =
       g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
-  g_autoptr (GOutputStream) memory =
-      g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
   g_autoptr (GOutputStream) out =
       g_converter_output_stream_new (memory, G_CONVERTER (compressor));
 

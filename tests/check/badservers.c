@@ -106,8 +106,7 @@ bad_server_start (BadServerKind kind)
   BadServer *server = g_new0 (BadServer, 1);
   g_autoptr (GInetAddress) loopback =
       g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address =
-      g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr (GSocketAddress) bound = NULL;
 
   server->kind = kind;

@@ -157,8 +157,7 @@ GST_START_TEST (test_uri_cannot_create)
 
   fail_if (gst_uri_handler_set_uri (GST_URI_HANDLER (src),
           "luma://x?prompt=snow&video-url=http://h/c.mp4", &error));
-  fail_unless (strstr (error->message, "prompt") != NULL, "%s",
-      error->message);
+  fail_unless (strstr (error->message, "prompt") != NULL, "%s", error->message);
   gst_object_unref (src);
 }
 
@@ -187,8 +186,7 @@ run_refused_create (guint http_status, gint code, GstResourceError expected,
   fail_unless_equals_int (api_code, code);
   fail_unless (gst_structure_get_boolean (details,
           GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
-  fail_unless_equals_int (may_exist, code >= 500 && code != 501
-      && code != 505);
+  fail_unless_equals_int (may_exist, code >= 500 && code != 501 && code != 505);
   luma_run_free (run);
 }
 

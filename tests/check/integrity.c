@@ -124,11 +124,9 @@ GST_START_TEST (test_resume_with_bad_content_range_is_an_error)
   luma_emulator_set_video_faults (em, TASK, &faults);
   run = run_to_end (-1);
   assert_true_prefix_then_error (run);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
-      bad_ranges[__i__].words);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, bad_ranges[__i__].words);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, HOST);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
-      "bytes from 300000");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "bytes from 300000");
   /* the file from the resume on never went out */
   fail_unless (run->data->len <= DROP_AT);
   /* no retry of a server that answers like that */

@@ -132,8 +132,7 @@ reuse_in (const gchar * dir)
 
 /* begin, expecting an error; returns it */
 static GError *
-refused_in (const gchar * dir, const gchar * with_key, GQuark domain,
-    gint code)
+refused_in (const gchar * dir, const gchar * with_key, GQuark domain, gint code)
 {
   GError *error = NULL;
   LumaJournalClaim *claim = NULL;
@@ -198,8 +197,7 @@ helper_main (int argc, char **argv)
 
   if (strcmp (mode, "race") == 0 && read (0, &start, 1) != 1)
     return 2;
-  if (!luma_journal_begin (dir, key, &request, NULL, &claim, &existing,
-          &error)) {
+  if (!luma_journal_begin (dir, key, &request, NULL, &claim, &existing, &error)) {
     printf ("error %s\n", error->message);
     return 1;
   }
@@ -273,7 +271,10 @@ GST_START_TEST (test_keys)
     luma_journal_key (API_URL, "", INPUT, PROMPT, NULL),
     luma_journal_key (API_URL, API_KEY, "https://in.example/other.mp4",
         PROMPT, NULL),
-    luma_journal_key (API_URL, API_KEY, "sha256:" "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", PROMPT, NULL),
+    luma_journal_key (API_URL, API_KEY,
+        "sha256:"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        PROMPT, NULL),
     luma_journal_key (API_URL, API_KEY, NULL, PROMPT, NULL),
     luma_journal_key (API_URL, API_KEY, "", PROMPT, NULL),
     luma_journal_key (API_URL, API_KEY, INPUT, "Make it rain", NULL),
@@ -351,8 +352,7 @@ GST_START_TEST (test_abandon_then_creating_left)
       LUMA_JOURNAL_ERROR_CREATING_LEFT);
   fail_unless (strstr (error->message, "force-new=true") != NULL, "%s",
       error->message);
-  fail_unless (strstr (error->message, creating) != NULL, "%s",
-      error->message);
+  fail_unless (strstr (error->message, creating) != NULL, "%s", error->message);
   fail_unless (strstr (error->message, "dashboard") != NULL, "%s",
       error->message);
   /* it stays until someone decides */
@@ -518,7 +518,7 @@ GST_START_TEST (test_three_processes_one_claims)
 
 GST_END_TEST;
 
-static gint64 cancelled_at;    /* read after the thread is joined */
+static gint64 cancelled_at;     /* read after the thread is joined */
 
 static gpointer
 cancel_after_50_ms (gpointer data)
@@ -842,7 +842,8 @@ GST_END_TEST;
 GST_START_TEST (test_creating_entry_is_json)
 {
   static const LumaJournalRequest odd = { NULL, "sha256:00",
-    "line one\nline \"two\"\x01 \xff\xfe end", "" };
+    "line one\nline \"two\"\x01 \xff\xfe end", ""
+  };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autofree gchar *creating = entry (journal, ".creating");

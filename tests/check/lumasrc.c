@@ -104,8 +104,8 @@ GST_START_TEST (test_state_change_is_async_while_generating)
   ret = gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
   took = g_get_monotonic_time () - before;
   fail_unless_equals_int (ret, GST_STATE_CHANGE_ASYNC);
-  fail_unless (took < 200 * G_TIME_SPAN_MILLISECOND * luma_test_slowdown (), "took %" G_GINT64_FORMAT
-      " us", took);
+  fail_unless (took < 200 * G_TIME_SPAN_MILLISECOND * luma_test_slowdown (),
+      "took %" G_GINT64_FORMAT " us", took);
   luma_run_until_done (run, 20);
   assert_output_is (run, video);
   luma_run_free (run);
@@ -139,8 +139,8 @@ GST_START_TEST (test_stop_during_wait_is_prompt)
   fail_unless_equals_int (gst_element_set_state (run->pipeline,
           GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   took = g_get_monotonic_time () - before;
-  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (), "stopping took %" G_GINT64_FORMAT " us",
-      took);
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "stopping took %" G_GINT64_FORMAT " us", took);
   luma_run_drain_bus (run);
   fail_unless (run->error == NULL);
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_CANCELED], 1);
@@ -377,8 +377,8 @@ check_bad_answer (const gchar * body, gint resource_code, const gchar * words)
 
 GST_START_TEST (test_bad_answers)
 {
-  check_bad_answer ("{\"code\":200,\"data\":{\"successFl", GST_RESOURCE_ERROR_READ,
-      "not valid JSON");
+  check_bad_answer ("{\"code\":200,\"data\":{\"successFl",
+      GST_RESOURCE_ERROR_READ, "not valid JSON");
   check_bad_answer ("[1,2,3]", GST_RESOURCE_ERROR_READ, "not a JSON object");
   check_bad_answer ("{\"code\":200,\"data\":null}", GST_RESOURCE_ERROR_READ,
       "no \"data\"");

@@ -40,7 +40,7 @@ resolver_for (const gchar * proxy, GError ** error, ...)
 
   va_start (args, error);
   while ((name = va_arg (args, const gchar *)) != NULL)
-    envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
+      envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
   va_end (args);
   return luma_proxy_resolver_new (proxy, envp, system, error);
 }
@@ -214,8 +214,7 @@ GST_START_TEST (test_property_replaces_variables)
 {
   g_autoptr (GProxyResolver) r = resolver_for ("http://prop.example:1", NULL,
       "http_proxy", "http://h.example:2", "https_proxy", "http://s.example:3",
-      "all_proxy", "http://a.example:4", "no_proxy", ".excluded.example",
-      NULL);
+      "all_proxy", "http://a.example:4", "no_proxy", ".excluded.example", NULL);
 
   assert_lookup (r, "http://origin.example:80", "http://prop.example:1");
   assert_lookup (r, "https://origin.example:443", "http://prop.example:1");
@@ -426,18 +425,15 @@ test_proxy_thread (gpointer user_data)
   TestProxy *proxy = user_data;
   g_autoptr (GInetAddress) loopback =
       g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback,
-      0);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr (GSocketAddress) bound = NULL;
-  g_autoptr (GProxyResolver) direct = g_simple_proxy_resolver_new (NULL,
-      NULL);
+  g_autoptr (GProxyResolver) direct = g_simple_proxy_resolver_new (NULL, NULL);
   GSList *listeners;
 
   /* libsoup attaches its sources to the thread-default context */
   g_main_context_push_thread_default (proxy->context);
   proxy->server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (proxy->server, NULL, on_proxy_request, proxy,
-      NULL);
+  soup_server_add_handler (proxy->server, NULL, on_proxy_request, proxy, NULL);
   fail_unless (soup_server_listen (proxy->server, address, 0, NULL));
   listeners = soup_server_get_listeners (proxy->server);
   bound = g_socket_get_local_address (listeners->data, NULL);
@@ -448,8 +444,7 @@ test_proxy_thread (gpointer user_data)
       SOUP_TYPE_CONTENT_DECODER);
 
   g_mutex_lock (&proxy->lock);
-  proxy->port =
-      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  proxy->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   proxy->ready = TRUE;
   g_cond_signal (&proxy->cond);
   g_mutex_unlock (&proxy->lock);
@@ -518,8 +513,7 @@ test_proxy_count (TestProxy * proxy, const gchar * prefix)
 
   g_mutex_lock (&proxy->lock);
   for (i = 0; i < proxy->requests->len; i++) {
-    if (prefix == NULL || g_str_has_prefix (proxy->requests->pdata[i],
-            prefix))
+    if (prefix == NULL || g_str_has_prefix (proxy->requests->pdata[i], prefix))
       n++;
   }
   g_mutex_unlock (&proxy->lock);

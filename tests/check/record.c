@@ -28,14 +28,15 @@ static const BodyCase cases[] = {
         "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t\"," PARAMS
         ",\"completeTime\":1755078480000," RESPONSE ",\"successFlag\":1,"
         "\"createTime\":1755078171000,\"errorCode\":null,\"errorMessage\":null}}",
-      OK, 200, GST_LUMA_TASK_STATE_SUCCESS, "https://r/1.mp4", NULL, NULL,
+        OK, 200, GST_LUMA_TASK_STATE_SUCCESS, "https://r/1.mp4", NULL, NULL,
       1755078480000},
   {"generating, no response",
         "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t\","
         "\"successFlag\":0,\"response\":null,\"completeTime\":null}}",
       OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
-  {"callback failed", "{\"code\":200,\"data\":{" RESPONSE ",\"successFlag\":4}}",
-      OK, 200, GST_LUMA_TASK_STATE_CALLBACK_FAILED, "https://r/1.mp4", NULL,
+  {"callback failed",
+        "{\"code\":200,\"data\":{" RESPONSE ",\"successFlag\":4}}",
+        OK, 200, GST_LUMA_TASK_STATE_CALLBACK_FAILED, "https://r/1.mp4", NULL,
       NULL, -1},
   {"create failed, numeric errorCode",
         "{\"code\":200,\"data\":{\"successFlag\":2,\"errorCode\":400,"
@@ -44,7 +45,7 @@ static const BodyCase cases[] = {
   {"generate failed, string errorCode",
         "{\"code\":200,\"data\":{\"successFlag\":3,\"errorCode\":\"E42\","
         "\"errorMessage\":\"model crashed\"}}",
-      OK, 200, GST_LUMA_TASK_STATE_GENERATE_FAILED, NULL, "E42",
+        OK, 200, GST_LUMA_TASK_STATE_GENERATE_FAILED, NULL, "E42",
       "model crashed", -1},
   {"times as strings",
         "{\"code\":200,\"data\":{\"successFlag\":0,\"createTime\":\"2025-08-13 10:00:00\","
@@ -56,7 +57,8 @@ static const BodyCase cases[] = {
   {"unknown fields ignored",
         "{\"code\":200,\"extra\":[1,2],\"data\":{\"successFlag\":0,\"new\":{}}}",
       OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
-  {"401 in the body", "{\"code\":401,\"msg\":\"You do not have access permissions\"}",
+  {"401 in the body",
+        "{\"code\":401,\"msg\":\"You do not have access permissions\"}",
       OK, 401, GST_LUMA_TASK_STATE_ERROR, NULL, NULL, NULL, -1},
   {"404 with data null", "{\"code\":404,\"msg\":\"not found\",\"data\":null}",
       OK, 404, GST_LUMA_TASK_STATE_ERROR, NULL, NULL, NULL, -1},
@@ -66,7 +68,8 @@ static const BodyCase cases[] = {
   {"empty body", "", GST_LUMA_RECORD_ERROR_SYNTAX},
   {"an array", "[{\"code\":200}]", GST_LUMA_RECORD_ERROR_NOT_OBJECT},
   {"a string", "\"success\"", GST_LUMA_RECORD_ERROR_NOT_OBJECT},
-  {"no code", "{\"msg\":\"success\",\"data\":{}}", GST_LUMA_RECORD_ERROR_MISSING},
+  {"no code", "{\"msg\":\"success\",\"data\":{}}",
+      GST_LUMA_RECORD_ERROR_MISSING},
   {"code as string", "{\"code\":\"200\",\"data\":{}}",
       GST_LUMA_RECORD_ERROR_WRONG_TYPE},
   {"data null", "{\"code\":200,\"data\":null}", GST_LUMA_RECORD_ERROR_MISSING},
@@ -302,8 +305,7 @@ GST_START_TEST (test_state_enum)
   fail_unless_equals_string (gst_luma_task_state_get_nick
       (GST_LUMA_TASK_STATE_CALLBACK_FAILED), "callback-failed");
   fail_unless_equals_string (g_enum_get_value (klass,
-          GST_LUMA_TASK_STATE_GENERATE_FAILED)->value_nick,
-      "generate-failed");
+          GST_LUMA_TASK_STATE_GENERATE_FAILED)->value_nick, "generate-failed");
   g_type_class_unref (klass);
 }
 

@@ -106,7 +106,7 @@ append_message_text (GString * text, GstMessage * msg)
 
 /* Plays @desc to its end, and returns all that its bus carried. */
 static gchar *
-play_and_collect (const gchar * desc, GstMessageType *ended_with)
+play_and_collect (const gchar * desc, GstMessageType * ended_with)
 {
   g_autoptr (GError) error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);

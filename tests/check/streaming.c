@@ -329,8 +329,8 @@ GST_START_TEST (test_stop_during_stall_is_prompt)
   before = g_get_monotonic_time ();
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   took = g_get_monotonic_time () - before;
-  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (), "stopping took %" G_GINT64_FORMAT " us",
-      took);
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "stopping took %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);
 }
 

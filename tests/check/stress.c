@@ -83,8 +83,8 @@ GST_START_TEST (test_state_changes_at_random_points)
     slowest = MAX (slowest, timed_set_state (run->pipeline, GST_STATE_NULL));
   }
   GST_INFO ("slowest state change down: %" G_GINT64_FORMAT " us", slowest);
-  fail_unless (slowest < 2 * G_USEC_PER_SEC * luma_test_slowdown (), "a state change took %"
-      G_GINT64_FORMAT " us", slowest);
+  fail_unless (slowest < 2 * G_USEC_PER_SEC * luma_test_slowdown (),
+      "a state change took %" G_GINT64_FORMAT " us", slowest);
   fail_unless (luma_emulator_get_record_requests (em, "t-waiting") > 0);
   fail_unless (luma_emulator_get_video_requests (em, "t-ready") > 0);
   luma_run_free (run);

@@ -315,8 +315,7 @@ GST_START_TEST (test_api_url_is_parsed_not_joined)
     g_object_set (run->src, "api-url", slashed, NULL);
     luma_run_until_done (run, 20);
     fail_unless (run->eos);
-    fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"),
-        1);
+    fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"), 1);
     luma_run_free (run);
   }
 }

@@ -172,8 +172,7 @@ GST_START_TEST (test_round_trip_small)
   fail_unless (stored != NULL, "the emulator has nothing under %s", url);
   fail_unless (g_bytes_equal (stored, original),
       "stored %" G_GSIZE_FORMAT " bytes that differ from the file's %"
-      G_GSIZE_FORMAT, g_bytes_get_size (stored),
-      g_bytes_get_size (original));
+      G_GSIZE_FORMAT, g_bytes_get_size (stored), g_bytes_get_size (original));
   fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
   fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
 
@@ -266,8 +265,7 @@ GST_START_TEST (test_key_only_on_the_upload)
 
   /* the result is fetched as lumasrc fetches files: never with the key */
   fail_unless (luma_stream_set_url (stream, url, NULL));
-  while ((n = luma_stream_read (stream, chunk, sizeof (chunk), NULL,
-              NULL)) > 0)
+  while ((n = luma_stream_read (stream, chunk, sizeof (chunk), NULL, NULL)) > 0)
     g_byte_array_append (got, chunk, n);
   fail_unless_equals_int (n, 0);
   fail_unless (got->len == g_bytes_get_size (original)
@@ -456,8 +454,7 @@ listen_and_never_read (gchar ** url)
 {
   g_autoptr (GInetAddress) loopback =
       g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback,
-      0);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
   GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
@@ -659,8 +656,7 @@ GST_START_TEST (test_bad_arguments)
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
           LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
-  fail_unless (strstr (error->message, "empty") != NULL, "%s",
-      error->message);
+  fail_unless (strstr (error->message, "empty") != NULL, "%s", error->message);
   g_clear_error (&error);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, fifo,

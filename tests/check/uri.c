@@ -163,8 +163,8 @@ GST_START_TEST (test_discoverer_and_cache)
   info = discover ("luma://t-disc?poll-interval=200", &took);
   gst_discoverer_info_unref (info);
   fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-disc"), 3);
-  fail_unless (took < GST_SECOND * (guint) luma_test_slowdown (), "took %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (took));
+  fail_unless (took < GST_SECOND * (guint) luma_test_slowdown (),
+      "took %" GST_TIME_FORMAT, GST_TIME_ARGS (took));
 }
 
 GST_END_TEST;

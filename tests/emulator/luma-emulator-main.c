@@ -87,13 +87,11 @@ apply_task_setting (TaskSpec * spec, const gchar * spec_text,
   }
 
   if (strcmp (name, "generating-ms") == 0) {
-    if (!parse_uint_setting (spec_text, name, value, G_MAXUINT, &number,
-            error))
+    if (!parse_uint_setting (spec_text, name, value, G_MAXUINT, &number, error))
       return FALSE;
     spec->generating_ms = number;
   } else if (strcmp (name, "generating-polls") == 0) {
-    if (!parse_uint_setting (spec_text, name, value, G_MAXUINT, &number,
-            error))
+    if (!parse_uint_setting (spec_text, name, value, G_MAXUINT, &number, error))
       return FALSE;
     spec->generating_polls = number;
   } else if (strcmp (name, "flag") == 0) {

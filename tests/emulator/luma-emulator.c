@@ -519,8 +519,7 @@ read_url_from_body (SoupServerMessage * msg)
   gsize length;
   const gchar *data = g_bytes_get_data (bytes, &length);
 
-  if (length == 0
-      || !json_parser_load_from_data (parser, data, length, NULL))
+  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
     return NULL;
 
   root = json_parser_get_root (parser);
@@ -656,8 +655,7 @@ task_id_data (const gchar * task_id)
 }
 
 static void
-on_input_fetched (GObject * session, GAsyncResult * result,
-    gpointer user_data)
+on_input_fetched (GObject * session, GAsyncResult * result, gpointer user_data)
 {
   PendingCreate *pending = user_data;
   LumaEmulator *em = pending->em;
@@ -1246,7 +1244,7 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const gchar *method = soup_server_message_get_method (msg);
   g_autofree gchar *task_id = task_id_from_result_path (path);
-  VideoAnswer answer = { 0, };   /* VIDEO_NOT_FOUND */
+  VideoAnswer answer = { 0, };  /* VIDEO_NOT_FOUND */
 
   g_mutex_lock (&em->lock);
   /* the key must never reach this host, whatever the path */
@@ -1255,8 +1253,7 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     g_mutex_unlock (&em->lock);
-    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-        NULL);
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
     return;
   }
 
@@ -1319,8 +1316,7 @@ create_servers (LumaEmulator * em, guint * api_port, guint * video_port,
     return FALSE;
 
   /* default handlers: every path comes to us, to be counted */
-  soup_server_add_handler (em->api_server, NULL, handle_api_request, em,
-      NULL);
+  soup_server_add_handler (em->api_server, NULL, handle_api_request, em, NULL);
   soup_server_add_handler (em->video_server, NULL, handle_video_request, em,
       NULL);
   return upload_host_listen (em, error);
@@ -1553,8 +1549,7 @@ luma_emulator_set_video_faults (LumaEmulator * em, const gchar * task_id,
   entry->faults.partial_content_range = NULL;
   replace_string (&entry->redirect_to, faults->redirect_to);
   replace_string (&entry->fail_retry_after, faults->fail_retry_after);
-  replace_string (&entry->partial_content_range,
-      faults->partial_content_range);
+  replace_string (&entry->partial_content_range, faults->partial_content_range);
   entry->dropped = FALSE;
   entry->fail_left = faults->fail_count;
   entry->drop_left = faults->drop_count;
@@ -1645,13 +1640,15 @@ luma_emulator_get_api_auth_requests (LumaEmulator * em)
 guint
 luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id)
 {
-  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry, record_requests));
+  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry,
+          record_requests));
 }
 
 guint
 luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id)
 {
-  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry, video_requests));
+  return read_task_counter (em, task_id, G_STRUCT_OFFSET (TaskEntry,
+          video_requests));
 }
 
 guint
@@ -1883,8 +1880,7 @@ delay_answer (LumaEmulator * em, SoupServerMessage * msg, guint delay_ms)
   delayed->em = em;
   delayed->msg = g_object_ref (msg);
   delayed->timer = g_timeout_source_new (delay_ms);
-  g_source_set_callback (delayed->timer, release_delayed_answer, delayed,
-      NULL);
+  g_source_set_callback (delayed->timer, release_delayed_answer, delayed, NULL);
   g_signal_connect (msg, "finished", G_CALLBACK (on_delayed_message_finished),
       delayed);
   g_hash_table_insert (em->upload->delayed, msg, delayed);
@@ -2045,8 +2041,7 @@ handle_upload (LumaEmulator * em, SoupServerMessage * msg)
 }
 
 static void
-handle_download (LumaEmulator * em, SoupServerMessage * msg,
-    const gchar * path)
+handle_download (LumaEmulator * em, SoupServerMessage * msg, const gchar * path)
 {
   UploadHost *up = em->upload;
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
@@ -2055,8 +2050,7 @@ handle_download (LumaEmulator * em, SoupServerMessage * msg,
   g_autoptr (GBytes) file = NULL;
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
-    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-        NULL);
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
     return;
   }
 

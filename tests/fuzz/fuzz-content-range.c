@@ -122,8 +122,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   set_header (headers, "Content-Length", lines, 2);
   set_header (headers, "Transfer-Encoding", lines, 3);
 
-  if (luma_stream_check_answer (status, headers, asked, HOST, &answer,
-          &error)) {
+  if (luma_stream_check_answer (status, headers, asked, HOST, &answer, &error)) {
     if (error != NULL)
       contract_broken ("taken with an error", status, asked, &answer);
     check_taken (status, headers, asked, &answer);

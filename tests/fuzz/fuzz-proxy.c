@@ -107,8 +107,7 @@ on_lookup (GObject * source, GAsyncResult * result, gpointer user_data)
 static gchar *
 lookup (GProxyResolver * resolver, const gchar * uri)
 {
-  g_auto (GStrv) proxies = g_proxy_resolver_lookup (resolver, uri, NULL,
-      NULL);
+  g_auto (GStrv) proxies = g_proxy_resolver_lookup (resolver, uri, NULL, NULL);
   g_auto (GStrv) async_proxies = NULL;
   guint i;
 
@@ -162,8 +161,7 @@ is_plain_host (const gchar * host)
 /* Whether the no_proxy value lists @target or its @host as they are, or
  * "*". */
 static gboolean
-lists_target (const gchar * no_proxy, const gchar * target,
-    const gchar * host)
+lists_target (const gchar * no_proxy, const gchar * target, const gchar * host)
 {
   g_auto (GStrv) entries = NULL;
   g_autofree gchar *bracketed = g_strdup_printf ("[%s]", host);
@@ -241,8 +239,7 @@ abort_on_warnings (GLogLevelFlags level, const GLogField * fields,
   GLogWriterOutput output = g_log_writer_standard_streams (level, fields,
       n_fields, user_data);
 
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
-          G_LOG_LEVEL_WARNING))
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
     contract_broken ("GLib warned", NULL);
   return output;
 }
