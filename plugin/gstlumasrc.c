@@ -630,78 +630,37 @@ gst_luma_src_take_task_id (GstLumaSrc * self, gchar * id, gboolean reused)
   s->phase = PHASE_WAITING;
 }
 
-/* One POST, under the journal's claim, which ends as what the POST did:
- * committed with the task id, aborted when nothing was created, abandoned
- * when a billed task may exist (the next run then says so). */
-static gchar *
-gst_luma_src_post_create (GstLumaSrc * self, LumaJournalClaim * claim,
-    GError ** error)
+/* The task of this request: the one the journal has (created before, by
+ * this or another process), or a new one (lumacreate.c). */
+static gboolean
+gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   const LumaSettings *settings = &s->settings;
   LumaCreateRequest request = { settings->prompt, settings->video_url,
     settings->callback_url, settings->watermark
   };
-  g_autoptr (GError) journal_error = NULL;
+  g_autofree gchar *dir = luma_journal_default_dir ();
+  LumaCreateJournal journal = { dir, settings->api_url, settings->video_url,
+    settings->force_new, NULL, NULL
+  };
+  g_autoptr (GError) journal_warning = NULL;
+  gboolean reused;
   gchar *id;
 
   if (!prompt_looks_english (settings->prompt))
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_SETTINGS, _("The prompt does not look like "
             "English: KIE accepts prompts in English only"), NULL, NULL);
-  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START,
-      _("Creating a Luma Modify task"));
-  id = luma_create_task (s->api, &request, settings->wait_timeout,
-      &s->create_result, self->cancellable, error);
-  if (id == NULL) {
-    if (s->create_result.outcome == LUMA_CREATE_MAYBE)
-      luma_journal_abandon (claim);
-    else
-      luma_journal_abort (claim);
-    return NULL;
-  }
-  /* the task exists and is billed: use it even if the journal failed */
-  if (!luma_journal_commit (claim, id, &journal_error))
+  id = luma_create_task_once (s->api, &request, &journal,
+      settings->wait_timeout, &s->create_result, &reused, &journal_warning,
+      self->cancellable, error);
+  if (journal_warning != NULL)
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
-        GST_RESOURCE_ERROR_OPEN_WRITE, journal_error->message, NULL, NULL);
-  return id;
-}
-
-/* The task of this request: the one the journal has (created before, by
- * this or another process), or a new one. */
-static gboolean
-gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
-{
-  LumaStreaming *s = self->streaming;
-  const LumaSettings *settings = &s->settings;
-  g_autofree gchar *dir = luma_journal_default_dir ();
-  g_autofree gchar *key = luma_journal_key (settings->api_url,
-      settings->api_key, settings->video_url, settings->prompt,
-      settings->watermark);
-  LumaJournalRequest what = { settings->api_url, settings->video_url,
-    settings->prompt, settings->watermark
-  };
-  LumaJournalClaim *claim = NULL;
-  gchar *id = NULL;
-
-  if (settings->force_new
-      && !luma_journal_forget (dir, key, self->cancellable, error))
-    return FALSE;
-  if (!luma_journal_begin (dir, key, &what, self->cancellable, &claim, &id,
-          error)) {
-    if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
-            LUMA_JOURNAL_ERROR_CREATING_LEFT))
-      s->create_result.outcome = LUMA_CREATE_MAYBE;
-    return FALSE;
-  }
-  if (id != NULL) {
-    gst_luma_src_take_task_id (self, id, TRUE);
-    return TRUE;
-  }
-  id = gst_luma_src_post_create (self, claim, error);
+        GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message, NULL, NULL);
   if (id == NULL)
     return FALSE;
-  gst_luma_src_take_task_id (self, id, FALSE);
+  gst_luma_src_take_task_id (self, id, reused);
   return TRUE;
 }
 

@@ -270,3 +270,84 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
       return NULL;
   }
 }
+
+/* One POST under the journal's claim, which ends as what the POST did:
+ * committed with the task id, aborted when nothing was created, abandoned
+ * when a billed task may exist (the next run then says so). */
+static gchar *
+create_under_claim (LumaApi * api, const LumaCreateRequest * request,
+    const LumaCreateJournal * journal, LumaJournalClaim * claim,
+    guint wait_seconds, LumaCreateResult * result, GError ** journal_warning,
+    GCancellable * cancellable, GError ** error)
+{
+  LumaCreateRequest with_url = *request;
+  g_autofree gchar *video_url = NULL;
+  gchar *id;
+
+  if (journal->get_video_url != NULL) {
+    video_url = journal->get_video_url (journal->user_data, cancellable, error);
+    if (video_url == NULL) {
+      luma_journal_abort (claim);
+      return NULL;
+    }
+    with_url.video_url = video_url;
+  }
+  id = luma_create_task (api, &with_url, wait_seconds, result, cancellable,
+      error);
+  if (id == NULL) {
+    if (result->outcome == LUMA_CREATE_MAYBE)
+      luma_journal_abandon (claim);
+    else
+      luma_journal_abort (claim);
+    return NULL;
+  }
+  /* the task exists and is billed: it is used even if the journal failed */
+  luma_journal_commit (claim, id, journal_warning);
+  return id;
+}
+
+/**
+ * luma_create_task_once:
+ * @reused: (out): the task was created before, by the same request
+ * @journal_warning: (out): set when the task was created but the journal
+ *   could not record it
+ *
+ * The task of this request: the one the journal has (created before, by
+ * this or another process, which may still be creating it: then this
+ * waits), or a new one, created once.
+ */
+gchar *
+luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
+    const LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *key = luma_journal_key (journal->api_url,
+      luma_api_get_key (api), journal->input, request->prompt,
+      request->watermark);
+  LumaJournalRequest what = { journal->api_url, journal->input,
+    request->prompt, request->watermark
+  };
+  LumaJournalClaim *claim = NULL;
+  gchar *id = NULL;
+
+  *result = (LumaCreateResult) {
+  LUMA_CREATE_NOTHING, 0, 0};
+  *reused = FALSE;
+  if (journal->force_new
+      && !luma_journal_forget (journal->dir, key, cancellable, error))
+    return NULL;
+  if (!luma_journal_begin (journal->dir, key, &what, cancellable, &claim, &id,
+          error)) {
+    if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
+            LUMA_JOURNAL_ERROR_CREATING_LEFT))
+      result->outcome = LUMA_CREATE_MAYBE;
+    return NULL;
+  }
+  if (id != NULL) {
+    *reused = TRUE;
+    return id;
+  }
+  return create_under_claim (api, request, journal, claim, wait_seconds,
+      result, journal_warning, cancellable, error);
+}

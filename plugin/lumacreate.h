@@ -5,6 +5,7 @@
 #pragma once
 
 #include "lumaapi.h"
+#include "lumajournal.h"
 
 G_BEGIN_DECLS
 
@@ -46,5 +47,27 @@ typedef struct {
 gchar *luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     guint wait_seconds, LumaCreateResult * result, GCancellable * cancellable,
     GError ** error);
+
+/* Gives the URL of the clip once the journal's claim is held (lumamodify
+ * uploads it then, and only then). */
+typedef gchar *(*LumaCreateInputFunc) (gpointer user_data,
+    GCancellable * cancellable, GError ** error);
+
+/* How a request is journalled (lumajournal.c): under the journal in @dir,
+ * keyed by the API, the key, @input (what names the clip: its URL, or
+ * "sha256:<hex>" of a file), the prompt and the watermark. */
+typedef struct {
+  const gchar *dir;
+  const gchar *api_url;
+  const gchar *input;
+  gboolean force_new;
+  LumaCreateInputFunc get_video_url;    /* nullable: request->video_url */
+  gpointer user_data;
+} LumaCreateJournal;
+
+gchar *luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
+    const LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
+    GCancellable * cancellable, GError ** error);
 
 G_END_DECLS
