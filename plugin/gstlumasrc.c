@@ -139,6 +139,10 @@ typedef struct
   LumaSettings settings;
   LumaPhase phase;
   LumaCreateResult create_result;       /* of the last creation request */
+  /* what the last poll of the record said, for error details */
+  gint poll_api_code;
+  guint poll_http_status;
+  gchar *task_error_code;       /* a failed task's errorCode */
   LumaApi *api;
   LumaStream *stream;
   GstLumaRecord *record;        /* the finished task's record; NULL while waiting */
@@ -327,11 +331,18 @@ static void
 gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
 {
   GstLumaSrc *self = user_data;
+  LumaStreaming *s = self->streaming;
   const gchar *location = NULL;
   g_autofree gchar *text = NULL;
 
   if (status->record != NULL && status->record->result_urls != NULL)
     location = status->record->result_urls[0];
+  s->poll_api_code = status->api_code;
+  s->poll_http_status = status->http_status;
+  if (status->record != NULL && status->record->error_code != NULL) {
+    g_free (s->task_error_code);
+    s->task_error_code = g_strdup (status->record->error_code);
+  }
   gst_luma_src_set_status (self, status->state);
   gst_luma_src_post_task_message (self, status, location);
 
@@ -399,8 +410,8 @@ static GstStructure *
 gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
 {
   LumaStreaming *s = self->streaming;
-  guint http_status = luma_api_get_last_http_status (s->api);
-  gint api_code = luma_api_get_last_code (s->api);
+  guint http_status = s->poll_http_status;
+  gint api_code = s->poll_api_code;
   GstStructure *details;
 
   if (s->phase == PHASE_CREATING) {
@@ -418,6 +429,9 @@ gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
   if (s->phase == PHASE_CREATING)
     gst_structure_set (details, GST_LUMA_DETAIL_TASK_MAY_EXIST,
         G_TYPE_BOOLEAN, s->create_result.outcome == LUMA_CREATE_MAYBE, NULL);
+  if (s->task_error_code != NULL)
+    gst_structure_set (details, GST_LUMA_DETAIL_ERROR_CODE, G_TYPE_STRING,
+        s->task_error_code, NULL);
   return details;
 }
 
@@ -870,6 +884,7 @@ static void
 luma_streaming_free (LumaStreaming * s)
 {
   luma_settings_clear (&s->settings);
+  g_free (s->task_error_code);
   luma_api_free (s->api);
   luma_stream_free (s->stream);
   gst_luma_record_free (s->record);

@@ -156,18 +156,6 @@ luma_api_get_key (LumaApi * api)
   return api->api_key;
 }
 
-gint
-luma_api_get_last_code (LumaApi * api)
-{
-  return api->last_code;
-}
-
-guint
-luma_api_get_last_http_status (LumaApi * api)
-{
-  return api->last_http_status;
-}
-
 static GUri *
 record_info_uri (LumaApi * api, const gchar * task_id)
 {
@@ -426,12 +414,14 @@ set_timeout_error (GError ** error, const gchar * task_id, guint seconds,
 }
 
 static void
-report (LumaWaitFunc on_poll, gpointer user_data, LumaWaitStatus * status,
-    const GstLumaRecord * record, gint64 start)
+report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
+    LumaWaitStatus * status, const GstLumaRecord * record, gint64 start)
 {
   status->polls++;
   status->elapsed = (g_get_monotonic_time () - start) * 1000;
   status->record = record;
+  status->api_code = api->last_code;
+  status->http_status = api->last_http_status;
   if (record != NULL && record->code == 200)
     status->state = record->state;
   if (on_poll != NULL)
@@ -459,7 +449,9 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = params->wait_timeout == 0 ? G_MAXINT64
       : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
-  LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL };
+  LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL,
+    0, 0
+  };
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
   gboolean answered = FALSE;    /* the API has given an answer in this wait */
   g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
@@ -490,7 +482,7 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
         cancellable, &poll_error);
     answered |= api->last_http_status != 0;
 
-    report (on_poll, user_data, &status, record, start);
+    report (api, on_poll, user_data, &status, record, start);
     switch (outcome) {
       case POLL_FINISHED:
         cache_store (api, task_id, record);

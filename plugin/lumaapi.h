@@ -38,6 +38,9 @@ typedef struct {
   guint polls;
   guint64 elapsed;              /* nanoseconds since the wait began */
   const GstLumaRecord *record;  /* the last record read, or NULL */
+  /* what the last poll's answer said, for error details (0: no answer) */
+  gint api_code;
+  guint http_status;
 } LumaWaitStatus;
 
 typedef void (*LumaWaitFunc) (const LumaWaitStatus * status, gpointer user_data);
@@ -59,9 +62,6 @@ GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
  * result URL has expired. */
 void luma_api_forget_task (LumaApi * api, const gchar * task_id);
 
-/* What the last answer said, for error details (0 when there was none). */
-gint luma_api_get_last_code (LumaApi * api);
-guint luma_api_get_last_http_status (LumaApi * api);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaApi, luma_api_free)
 

@@ -169,6 +169,9 @@ check_failed_task (gint flag, GstLumaTaskState expected_state)
   fail_unless_equals_int (detail_state (details), expected_state);
   fail_unless_equals_string (gst_structure_get_string (details,
           GST_LUMA_DETAIL_TASK_ID), "t-failed");
+  /* KIE's errorCode (sent as a number) as text */
+  fail_unless_equals_string (gst_structure_get_string (details,
+          GST_LUMA_DETAIL_ERROR_CODE), "1234");
   g_object_get (run->src, "task-state", &status, NULL);
   fail_unless_equals_int (status, expected_state);
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 1);
