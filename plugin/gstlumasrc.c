@@ -435,25 +435,46 @@ gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
   return details;
 }
 
-static void
-gst_luma_src_post_resource_message (GstLumaSrc * self, GstMessageType type,
-    GstResourceError code, const gchar * text, GstStructure * details,
-    const GError * cause)
+/* What a developer reading a log needs besides the translated text: in
+ * English, the error's domain and code and the details (task, state, API
+ * code, HTTP status). */
+static gchar *
+debug_text (const GError * cause, const GstStructure * details)
 {
-  gchar *debug = cause == NULL ? NULL : g_strdup_printf ("%s error %d",
-      g_quark_to_string (cause->domain), cause->code);
+  g_autofree gchar *fields = details ? gst_structure_to_string (details)
+      : NULL;
+
+  if (cause == NULL)
+    return g_strdup (fields);
+  return g_strdup_printf ("%s error %d%s%s", g_quark_to_string (cause->domain),
+      cause->code, fields ? ": " : "", fields ? fields : "");
+}
+
+/* Posts an error or a warning with the source location of the code that
+ * found it (see the macro below). */
+static void
+post_resource_message_at (GstLumaSrc * self, GstMessageType type,
+    GstResourceError code, const gchar * text, GstStructure * details,
+    const GError * cause, const gchar * file, const gchar * function, gint line)
+{
+  gchar *debug = debug_text (cause, details);
 
   /* the one door of every error and warning text: whatever part of it
    * came from outside leaves as valid UTF-8 without control characters */
   gst_element_message_full_with_details (GST_ELEMENT (self), type,
-      GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, __FILE__,
-      GST_FUNCTION, __LINE__, details);
+      GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, file,
+      function, line, details);
 }
+
+#define gst_luma_src_post_resource_message(self, type, code, text, details, \
+    cause) post_resource_message_at (self, type, code, text, details, cause, \
+    __FILE__, GST_FUNCTION, __LINE__)
 
 /* Posts @error as a specific resource error (or, for a cancelled wait,
  * nothing) and says what the streaming thread is to return. */
 static GstFlowReturn
-gst_luma_src_fail (GstLumaSrc * self, GError * error)
+fail_at (GstLumaSrc * self, GError * error, const gchar * file,
+    const gchar * function, gint line)
 {
   GstLumaTaskState status = gst_luma_src_get_status (self);
   gboolean waiting = self->streaming->phase != PHASE_STREAMING;
@@ -480,10 +501,15 @@ gst_luma_src_fail (GstLumaSrc * self, GError * error)
   }
 
   GST_WARNING_OBJECT (self, "%s", error->message);
-  gst_luma_src_post_resource_message (self, GST_MESSAGE_ERROR,
-      resource_error_code (error), error->message, details, error);
+  post_resource_message_at (self, GST_MESSAGE_ERROR,
+      resource_error_code (error), error->message, details, error, file,
+      function, line);
   return GST_FLOW_ERROR;
 }
+
+/* The location given is the caller's: where the failure was found. */
+#define gst_luma_src_fail(self, error) \
+    fail_at (self, error, __FILE__, GST_FUNCTION, __LINE__)
 
 /* ----- waiting for the task ----- */
 

@@ -231,6 +231,18 @@ GST_START_TEST (test_wrong_key_is_not_authorized)
   fail_unless_equals_int (detail_state (details), GST_LUMA_TASK_STATE_ERROR);
   text = gst_structure_to_string (details);
   fail_unless (strstr (text, "wrong-key") == NULL);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *debug = NULL;
+
+    /* the debug text: in English, the details, and where in lumasrc the
+     * failure was found (the streaming function, not the poster's) */
+    gst_message_parse_error (run->error, &error, &debug);
+    fail_unless (debug != NULL);
+    fail_unless (strstr (debug, "api-code=(int)401") != NULL, "%s", debug);
+    fail_unless (strstr (debug, "gst_luma_src_create") != NULL, "%s", debug);
+    fail_unless (strstr (debug, "wrong-key") == NULL);
+  }
   luma_run_free (run);
 }
 
