@@ -19,7 +19,6 @@
 #include <libsoup/soup.h>
 
 #define RECORD_INFO_PATH "/api/v1/modify/record-info"
-#define DOWNLOAD_URL_PATH "/api/v1/common/download-url"
 #define GENERATE_PATH "/api/v1/modify/generate"
 /* the most the emulator fetches of a videoUrl: KIE's own limit */
 #define GENERATE_MAX_INPUT (500 * 1024 * 1024)
@@ -507,80 +506,6 @@ handle_record_info (LumaEmulator * em, SoupServerMessage * msg,
   reply_json (msg, build_envelope (200, "success", TRUE, data));
 }
 
-/* Reads "url" from a {"url": "..."} request body, or NULL. */
-static gchar *
-read_url_from_body (SoupServerMessage * msg)
-{
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-  JsonNode *root;
-  JsonObject *object;
-  gsize length;
-  const gchar *data = g_bytes_get_data (bytes, &length);
-
-  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
-    return NULL;
-
-  root = json_parser_get_root (parser);
-  if (!JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-
-  object = json_node_get_object (root);
-  return g_strdup (json_object_get_string_member_with_default (object, "url",
-          NULL));
-}
-
-/* Only URLs of our result-file host are "KIE files": a result URL of a
- * known task gets a fresh one, any other URL of the host comes back as it
- * is. NULL for foreign URLs. */
-static gchar *
-fresh_download_url (LumaEmulator * em, const gchar * url)
-{
-  g_autofree gchar *base = video_base_url (em);
-  g_autofree gchar *task_id = NULL;
-  TaskEntry *entry;
-
-  if (!g_str_has_prefix (url, base) || url[strlen (base)] != '/')
-    return NULL;
-
-  task_id = task_id_from_result_path (url + strlen (base));
-  entry = task_id != NULL ? lookup_entry (em, task_id, FALSE) : NULL;
-  if (entry == NULL || !entry->known)
-    return g_strdup (url);
-
-  return fresh_result_url (em, entry);
-}
-
-static void
-handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
-{
-  g_autofree gchar *url = NULL;
-  g_autofree gchar *fresh = NULL;
-
-  if (!request_is_authorized (em, msg)) {
-    reply_no_access (msg);
-    return;
-  }
-
-  url = read_url_from_body (msg);
-  if (url == NULL) {
-    reply_api_error (msg, 422, "url is required");
-    return;
-  }
-
-  g_mutex_lock (&em->lock);
-  fresh = fresh_download_url (em, url);
-  g_mutex_unlock (&em->lock);
-
-  if (fresh == NULL) {
-    reply_api_error (msg, 422, "Only KIE generated file URLs are supported");
-    return;
-  }
-  reply_json (msg, build_envelope (200, "success", TRUE,
-          json_node_init_string (json_node_alloc (), fresh)));
-}
-
 /* --- task creation --- */
 
 typedef struct
@@ -795,12 +720,6 @@ handle_api_request (SoupServer * server G_GNUC_UNUSED,
   } else if (strcmp (path, GENERATE_PATH) == 0) {
     if (method == SOUP_METHOD_POST)
       handle_generate (em, msg);
-    else
-      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-          NULL);
-  } else if (strcmp (path, DOWNLOAD_URL_PATH) == 0) {
-    if (method == SOUP_METHOD_POST)
-      handle_download_url (em, msg);
     else
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
           NULL);

@@ -3,10 +3,10 @@
  * Copyright (C) 2026 gst-luma developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Two servers on 127.0.0.1: the API (GET /api/v1/modify/record-info,
- * POST /api/v1/common/download-url) and a result-file host that serves each
- * task's video with HTTP Range. Both run in a thread of their own with its
- * own GMainContext, so that a caller may block (as lumasrc does in its
+ * Three servers on 127.0.0.1: the API (GET /api/v1/modify/record-info,
+ * POST /api/v1/modify/generate), a result-file host that serves each
+ * task's video with HTTP Range, and an upload host (KIE's File Upload API).
+ * They run in a thread of their own with its own GMainContext, so that a caller may block (as lumasrc does in its
  * streaming thread) while the emulator answers.
  */
 #pragma once
