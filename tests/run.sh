@@ -14,14 +14,16 @@
 #             -Dwerror=true: a compiler warning fails the stage
 #   asan      the same with AddressSanitizer and UBSan (tests/sanitize.sh)
 #   valgrind  the same under valgrind's memcheck (tests/valgrind.sh)
-#   fuzz      the record-info parser under libFuzzer (tests/fuzz/run.sh)
+#   fuzz      the parsers under libFuzzer (tests/fuzz/run.sh)
+#   packaging the Debian packages: built, installed, used from the system
+#             paths, purged (tests/packaging/run.sh)
 #
 # For developers: LUMA_QUICK=1 runs the main suite only; LUMA_STAGES picks
 # stages ("main valgrind"); LUMA_FUZZ_SECONDS sets the fuzzing time (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(main asan valgrind fuzz)
+all_stages=(main asan valgrind fuzz packaging)
 if [ -n "${LUMA_STAGES:-}" ]; then
   read -r -a stages <<<"$LUMA_STAGES"
 elif [ "${LUMA_QUICK:-0}" = 1 ]; then
@@ -73,7 +75,8 @@ for stage in "${all_stages[@]}"; do
     main) title="the GstCheck suite (${BUILDDIR:-build}/)" ;;
     asan) title="the suite with AddressSanitizer and UBSan (build-asan/)" ;;
     valgrind) title="the suite under valgrind (${BUILDDIR:-build}/)" ;;
-    fuzz) title="fuzzing the record parser for ${LUMA_FUZZ_SECONDS:-60} s (build-fuzz/)" ;;
+    fuzz) title="fuzzing the parsers: the record ${LUMA_FUZZ_SECONDS:-60} s, the others 20 s each (build-fuzz/)" ;;
+    packaging) title="the Debian packages, built, installed, used and purged (tests/packaging/run.sh)" ;;
   esac
   echo
   echo "==== tests/run.sh: $stage: $title ===="
@@ -84,6 +87,7 @@ for stage in "${all_stages[@]}"; do
     asan) tests/sanitize.sh "$@" || rc=$? ;;
     valgrind) tests/valgrind.sh "$@" || rc=$? ;;
     fuzz) tests/fuzz/run.sh "${LUMA_FUZZ_SECONDS:-60}" || rc=$? ;;
+    packaging) tests/packaging/run.sh || rc=$? ;;
   esac
   elapsed=$((SECONDS - start))
   if [ "$rc" -eq 0 ]; then
