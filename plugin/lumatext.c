@@ -84,13 +84,20 @@ luma_text_is_header_safe (const gchar * value)
   return g_utf8_validate (value, -1, NULL);
 }
 
+/* Overwrites a copy of the API key with zeros, in a way the compiler does
+ * not drop as a dead store. */
+void
+luma_secret_wipe (gchar * secret)
+{
+  if (secret != NULL)
+    explicit_bzero (secret, strlen (secret));
+}
+
 /* Frees a copy of the API key, overwritten first, so that a core dump
  * taken after the pipeline is gone holds as few copies as possible. */
 void
 luma_secret_free (gchar * secret)
 {
-  if (secret == NULL)
-    return;
-  explicit_bzero (secret, strlen (secret));
+  luma_secret_wipe (secret);
   g_free (secret);
 }

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 gchar *luma_text_make_safe (const gchar * text, gssize length);
 gboolean luma_text_is_safe (const gchar * text);
 gboolean luma_text_is_header_safe (const gchar * value);
+void luma_secret_wipe (gchar * secret);
 void luma_secret_free (gchar * secret);
 
 G_END_DECLS

@@ -343,6 +343,22 @@ GST_START_TEST (test_blocksize_out_of_range_is_a_settings_error)
 
 GST_END_TEST;
 
+/* ----- the key's copies ----- */
+
+GST_START_TEST (test_secret_wipe_overwrites_the_copy)
+{
+  gchar *copy = g_strdup (TEST_KEY);
+  gsize i, length = strlen (TEST_KEY);
+
+  luma_secret_wipe (copy);
+  for (i = 0; i < length; i++)
+    fail_unless (copy[i] == '\0', "byte %" G_GSIZE_FORMAT " kept", i);
+  g_free (copy);
+  luma_secret_free (NULL);
+}
+
+GST_END_TEST;
+
 static Suite *
 surface_suite (void)
 {
@@ -360,6 +376,7 @@ surface_suite (void)
   tcase_add_test (tc, test_server_text_reaches_the_bus_made_safe);
   tcase_add_test (tc, test_api_url_is_parsed_not_joined);
   tcase_add_test (tc, test_blocksize_out_of_range_is_a_settings_error);
+  tcase_add_test (tc, test_secret_wipe_overwrites_the_copy);
   return s;
 }
 
