@@ -401,7 +401,7 @@ GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
   run = creating_run (PROMPT);
   g_object_set (run->src, "wait-timeout", 1, "poll-interval", 200, NULL);
   luma_run_until_done (run, 30);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "run again");
   luma_run_free (run);
 
   run = run_to_end (PROMPT, FALSE, NULL);
