@@ -153,6 +153,13 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
     set_bad_proxy (error, _("Invalid proxy in %s: %s"), source, cause->message);
     return NULL;
   }
+  /* before anything prints the URI: GLib cannot print a URI without a
+   * host whose path starts with "//" (it would read as a host) */
+  host = g_uri_get_host (uri);
+  if (host == NULL || host[0] == '\0') {
+    set_bad_proxy (error, _("Invalid proxy in %s: no host name"), source);
+    return NULL;
+  }
   shown = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
 
   scheme = g_uri_get_scheme (uri);
@@ -168,12 +175,6 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
     return NULL;
   }
 
-  host = g_uri_get_host (uri);
-  if (host == NULL || host[0] == '\0') {
-    set_bad_proxy (error, _("Invalid proxy in %s (\"%s\"): no host name"),
-        source, shown);
-    return NULL;
-  }
   if (!g_hostname_is_ip_address (host) && !is_host_name (host)) {
     set_bad_proxy (error,
         _("Invalid proxy in %s (\"%s\"): \"%s\" is not a host name"),
