@@ -1381,11 +1381,27 @@ gst_luma_modify_init (GstLumaModify * self)
   gst_luma_modify_init_pads (self);
 }
 
+/* An element dropped in PAUSED or PLAYING (which GStreamer warns about)
+ * still ends its worker before what the worker uses goes away. */
+static void
+gst_luma_modify_dispose (GObject * object)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (object);
+
+  if (self->worker != NULL) {
+    g_cancellable_cancel (self->cancellable);
+    g_thread_join (g_steal_pointer (&self->worker));
+  }
+  G_OBJECT_CLASS (parent_class)->dispose (object);
+}
+
 static void
 gst_luma_modify_finalize (GObject * object)
 {
   GstLumaModify *self = GST_LUMA_MODIFY (object);
 
+  collector_clear (&self->collector);
+  g_clear_pointer (&self->job, modify_job_free);
   modify_settings_clear (&self->settings);
   g_free (self->task_id);
   g_free (self->uploaded_url);
@@ -1482,6 +1498,7 @@ gst_luma_modify_class_init (GstLumaModifyClass * klass)
 
   gobject_class->set_property = gst_luma_modify_set_property;
   gobject_class->get_property = gst_luma_modify_get_property;
+  gobject_class->dispose = gst_luma_modify_dispose;
   gobject_class->finalize = gst_luma_modify_finalize;
   gst_luma_modify_install_task_properties (gobject_class);
   gst_luma_modify_install_host_properties (gobject_class);
