@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo that needs no KIE account: installs what is missing, builds,
-# starts the KIE emulator with a sample clip as a task that "generates" for a
-# few seconds, and lets lumasrc wait for it and save its video.
+# makes a 5 s sample clip, starts the KIE emulator (its API, its result-file
+# host and its file upload host), and has lumamodify upload the clip, create
+# the task, wait while it "generates" for a few seconds and save its video.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,22 +23,32 @@ if [ ! -s "$sample" ]; then
     ! filesink location="$sample"
 fi
 
+# A journal of the demo's own, empty at each run: the emulator forgets its
+# tasks when it stops, so a task the journal kept from the last run would
+# be unknown to this one.
+export XDG_STATE_HOME="$demo/state"
+rm -rf "$XDG_STATE_HOME"
+
 ready="$demo/emulator.ready"
 rm -f "$ready" "$out"
 "$builddir/tests/emulator/luma-emulator" --key demo-key --ready-file "$ready" \
-  --task "demo-task=$sample,generating-ms=6000" >/dev/null &
+  --print-upload-url --created-generating-ms 6000 >/dev/null 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$ready" ] && break; sleep 0.1; done
 [ -s "$ready" ] || { echo "the emulator did not start" >&2; exit 1; }
+# KIE_API_URL and KIE_UPLOAD_URL
 export $(cat "$ready")
 
-echo "KIE emulator at $KIE_API_URL; the task generates for 6 s."
+echo "KIE emulator at $KIE_API_URL, uploads at $KIE_UPLOAD_URL;" \
+  "a task generates for 6 s."
 GST_PLUGIN_PATH="$builddir/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}" \
 KIE_API_KEY=demo-key \
-  gst-launch-1.0 lumasrc task-id=demo-task poll-interval=1000 \
+  gst-launch-1.0 filesrc location="$sample" \
+  ! lumamodify prompt="Make it look like a snowy night" poll-interval=1000 \
   ! filesink location="$out"
 
+# the emulator's "modification" gives the clip back as it was
 cmp -s "$sample" "$out" && echo "The saved video is byte for byte the task's result."
 echo "Saved: $(realpath "$out")"
 gst-discoverer-1.0 "$out" | grep -E 'Duration|video' || true

@@ -60,6 +60,33 @@ luma_example_exit_status (GstMessage * error_message)
   }
 }
 
+/* Creating a task adds two causes to the details: the input was refused
+ * (by lumamodify before any upload, or by KIE), and a billed task may exist
+ * although no answer said so. Rate limiting or maintenance while creating
+ * (BUSY) is not a wait that timed out. */
+LumaExitStatus
+luma_example_create_exit_status (GstMessage * error_message)
+{
+  g_autoptr (GError) error = NULL;
+  const GstStructure *details = NULL;
+  gboolean may_exist = FALSE;
+
+  gst_message_parse_error (error_message, &error, NULL);
+  gst_message_parse_error_details (error_message, &details);
+  if (error->domain != GST_RESOURCE_ERROR || details == NULL)
+    return LUMA_EXIT_ERROR;
+  if (gst_structure_has_field (details, GST_LUMA_DETAIL_INPUT_REFUSED))
+    return LUMA_EXIT_INPUT_REFUSED;
+  if (gst_structure_get_boolean (details, GST_LUMA_DETAIL_TASK_MAY_EXIST,
+          &may_exist)) {
+    if (may_exist)
+      return LUMA_EXIT_TASK_MAY_EXIST;
+    if (error->code == GST_RESOURCE_ERROR_BUSY)
+      return LUMA_EXIT_ERROR;
+  }
+  return luma_example_exit_status (error_message);
+}
+
 void
 luma_example_print_error (GstMessage * error_message)
 {
@@ -105,6 +132,7 @@ luma_progress_line_init (LumaProgressLine * line)
 {
   line->is_tty = isatty (STDOUT_FILENO);
   line->open = FALSE;
+  line->upload_step = -1;
 }
 
 void
@@ -150,8 +178,30 @@ show_task_poll (LumaProgressLine * line, const GstStructure * s)
   luma_progress_line_show (line, text);
 }
 
-/* The luma-task element message carries the task's state at each poll;
- * the luma-wait progress messages say when the wait starts and ends. */
+static void
+show_upload (LumaProgressLine * line, const GstStructure * s)
+{
+  guint64 sent = 0, total = 0;
+  g_autofree gchar *size = NULL;
+  g_autofree gchar *text = NULL;
+
+  guint percent;
+
+  gst_structure_get_uint64 (s, GST_LUMA_FIELD_BYTES_SENT, &sent);
+  gst_structure_get_uint64 (s, GST_LUMA_FIELD_BYTES_TOTAL, &total);
+  percent = total > 0 ? (guint) (sent * 100 / total) : 0;
+  /* in a file, a line per tenth of the upload is enough */
+  if (!line->is_tty && (gint) (percent / 10) == line->upload_step)
+    return;
+  line->upload_step = percent / 10;
+  size = g_format_size (total);
+  text = g_strdup_printf ("Uploading: %u %% of %s", percent, size);
+  luma_progress_line_show (line, text);
+}
+
+/* The luma-task element message carries the task's state at each poll,
+ * luma-upload what an upload has sent; the luma-wait and luma-upload
+ * progress messages say when each starts and ends. */
 gboolean
 luma_progress_line_handle (LumaProgressLine * line, GstMessage * message)
 {
@@ -162,6 +212,10 @@ luma_progress_line_handle (LumaProgressLine * line, GstMessage * message)
 
   if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ELEMENT) {
     s = gst_message_get_structure (message);
+    if (gst_structure_has_name (s, GST_LUMA_MESSAGE_UPLOAD)) {
+      show_upload (line, s);
+      return TRUE;
+    }
     if (!gst_structure_has_name (s, GST_LUMA_MESSAGE_TASK))
       return FALSE;
     show_task_poll (line, s);
@@ -171,7 +225,8 @@ luma_progress_line_handle (LumaProgressLine * line, GstMessage * message)
     return FALSE;
 
   gst_message_parse_progress (message, &type, &code, &text);
-  is_luma = g_strcmp0 (code, GST_LUMA_PROGRESS_CODE) == 0;
+  is_luma = g_strcmp0 (code, GST_LUMA_PROGRESS_CODE) == 0
+      || g_strcmp0 (code, GST_LUMA_PROGRESS_UPLOAD_CODE) == 0;
   if (is_luma) {
     /* CONTINUE is skipped: the luma-task message of the same poll said it
      * all. After ERROR or CANCELED, the error has a line of its own. */

@@ -21,6 +21,8 @@ typedef enum
   LUMA_EXIT_EXPIRED = 4,
   LUMA_EXIT_NOT_AUTHORIZED = 5,
   LUMA_EXIT_TIMEOUT = 6,
+  LUMA_EXIT_INPUT_REFUSED = 7,
+  LUMA_EXIT_TASK_MAY_EXIST = 8,
   LUMA_EXIT_INTERRUPTED = 130,
 } LumaExitStatus;
 
@@ -40,6 +42,9 @@ typedef enum
   "Environment: KIE_API_KEY (required), KIE_API_URL (default: the KIE API)."
 
 LumaExitStatus luma_example_exit_status (GstMessage * error_message);
+/* The same for a run that creates its task (lumamodify, lumasrc with a
+ * prompt): an input refused (7), a billed task that may exist (8). */
+LumaExitStatus luma_example_create_exit_status (GstMessage * error_message);
 /* Checks the --poll-interval (0: lumasrc's default) and --wait-timeout (-1:
  * lumasrc's default) options both programs take; prints why they are bad. */
 gboolean luma_example_check_wait_options (gint poll_interval,
@@ -49,12 +54,13 @@ void luma_example_print_error (GstMessage * error_message);
 void luma_example_print_warning (GstMessage * warning_message);
 LumaExitStatus luma_example_status_of_failed_start (GstBus * bus);
 
-/* One line on a terminal that each poll of the task rewrites; one line per
- * poll when stdout is a file or a pipe. */
+/* One line on a terminal that each poll of the task (and each step of an
+ * upload) rewrites; one line per poll when stdout is a file or a pipe. */
 typedef struct
 {
   gboolean is_tty;
   gboolean open;                /* a line was drawn and not yet ended */
+  gint upload_step;             /* tens of percent of the upload last shown */
 } LumaProgressLine;
 
 void luma_progress_line_init (LumaProgressLine * line);

@@ -57,7 +57,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
 #define GST_CAT_DEFAULT gst_luma_src_debug
 
-#define DEFAULT_API_URL "https://api.kie.ai"
+#define DEFAULT_API_URL LUMA_API_DEFAULT_URL
 #define DEFAULT_POLL_INTERVAL 30000
 #define DEFAULT_WAIT_TIMEOUT 3600
 #define DEFAULT_RETRIES 3
@@ -432,6 +432,10 @@ gst_luma_src_error_details (GstLumaSrc * self, GstLumaTaskState state)
   if (s->task_error_code != NULL)
     gst_structure_set (details, GST_LUMA_DETAIL_ERROR_CODE, G_TYPE_STRING,
         s->task_error_code, NULL);
+  /* KIE refused the clip: no point in trying it again as it is */
+  if (s->phase == PHASE_CREATING && api_code == 422)
+    gst_structure_set (details, GST_LUMA_DETAIL_INPUT_REFUSED, G_TYPE_STRING,
+        "kie", NULL);
   return details;
 }
 

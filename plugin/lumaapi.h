@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* KIE's API host: where api-url points when neither it nor KIE_API_URL is
+ * set (lumasrc, lumamodify) */
+#define LUMA_API_DEFAULT_URL "https://api.kie.ai"
+
 #define LUMA_API_ERROR (luma_api_error_quark ())
 GQuark luma_api_error_quark (void);
 

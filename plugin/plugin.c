@@ -9,6 +9,7 @@
 #include <gst/gst.h>
 #include <glib/gi18n-lib.h>
 
+#include "gstlumamodify.h"
 #include "gstlumasrc.h"
 
 static gboolean
@@ -18,9 +19,10 @@ plugin_init (GstPlugin * plugin)
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 #endif
-  return GST_ELEMENT_REGISTER (lumasrc, plugin);
+  return GST_ELEMENT_REGISTER (lumasrc, plugin)
+      && GST_ELEMENT_REGISTER (lumamodify, plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, luma,
-    "Streams the videos of KIE.AI Luma Modify tasks",
+    "Streams the videos of KIE.AI Luma Modify tasks, and has clips modified",
     plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

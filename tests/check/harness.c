@@ -28,19 +28,17 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, LumaRun * run)
 }
 
 LumaRun *
-luma_run_new (LumaEmulator * em, const gchar * task_id, const gchar * sink)
+luma_run_new_launch (const gchar * desc, const gchar * element_name)
 {
   LumaRun *run = g_new0 (LumaRun, 1);
-  g_autofree gchar *desc = g_strdup_printf ("lumasrc name=src ! %s",
-      sink ? sink : "fakesink name=sink sync=false signal-handoffs=true");
-  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autoptr (GError) error = NULL;
   GstElement *fakesink;
 
-  run->pipeline = gst_parse_launch (desc, NULL);
-  fail_unless (run->pipeline != NULL);
-  run->src = gst_bin_get_by_name (GST_BIN (run->pipeline), "src");
-  g_object_set (run->src, "api-url", api_url, "api-key", TEST_KEY,
-      "task-id", task_id, "poll-interval", 10, NULL);
+  run->pipeline = gst_parse_launch (desc, &error);
+  fail_unless (run->pipeline != NULL, "%s: %s", desc,
+      error ? error->message : "");
+  run->src = gst_bin_get_by_name (GST_BIN (run->pipeline), element_name);
+  fail_unless (run->src != NULL, "no %s in %s", element_name, desc);
   run->data = g_byte_array_new ();
   run->warnings = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_message_unref);
@@ -51,6 +49,19 @@ luma_run_new (LumaEmulator * em, const gchar * task_id, const gchar * sink)
     g_signal_connect (fakesink, "handoff", G_CALLBACK (on_handoff), run);
     gst_object_unref (fakesink);
   }
+  return run;
+}
+
+LumaRun *
+luma_run_new (LumaEmulator * em, const gchar * task_id, const gchar * sink)
+{
+  g_autofree gchar *desc = g_strdup_printf ("lumasrc name=src ! %s",
+      sink ? sink : "fakesink name=sink sync=false signal-handoffs=true");
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  LumaRun *run = luma_run_new_launch (desc, "src");
+
+  g_object_set (run->src, "api-url", api_url, "api-key", TEST_KEY,
+      "task-id", task_id, "poll-interval", 10, NULL);
   return run;
 }
 

@@ -35,6 +35,10 @@ typedef struct
  * 10 ms poll interval; @sink NULL: a fakesink that keeps the bytes. */
 LumaRun *luma_run_new (LumaEmulator * em, const gchar * task_id,
     const gchar * sink);
+/* Any pipeline: @desc parsed, @element_name the element whose errors
+ * luma_run_assert_error() checks (run->src); a fakesink named "sink" with
+ * signal-handoffs=true keeps the bytes. */
+LumaRun *luma_run_new_launch (const gchar * desc, const gchar * element_name);
 /* Plays until EOS or an error, at most @timeout_s seconds (a test failure
  * after that). Stops at EOS or error; the pipeline is left in PLAYING. */
 void luma_run_until_done (LumaRun * run, guint timeout_s);

@@ -7,7 +7,7 @@
  *       --task ID=PATH[,generating-ms=MS][,generating-polls=N][,flag=F]
  *                     [,url=URL]
  *       [--task ...] [--ready-file FILE]
- *       [--upload-port N] [--print-upload-url]
+ *       [--upload-port N] [--print-upload-url] [--created-generating-ms MS]
  *
  * Prints "KIE_API_URL=http://127.0.0.1:PORT" once it listens (and, with
  * --print-upload-url, "KIE_UPLOAD_URL=http://127.0.0.1:PORT" on the next
@@ -202,13 +202,8 @@ parse_task_specs (gchar ** texts, GError ** error)
   TaskSpec *spec;
   guint i;
 
-  if (texts == NULL || texts[0] == NULL) {
-    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "at least one --task ID=PATH is needed");
-    return NULL;
-  }
-
-  for (i = 0; texts[i] != NULL; i++) {
+  /* none: the tasks are created through generate (lumamodify, the demo) */
+  for (i = 0; texts != NULL && texts[i] != NULL; i++) {
     spec = parse_task_spec (texts[i], error);
     if (spec == NULL)
       return NULL;
@@ -302,8 +297,8 @@ run_until_signalled (void)
 
 static int
 run_emulator (const gchar * key, guint api_port, guint video_port,
-    guint upload_port, gboolean print_upload_url, GPtrArray * specs,
-    const gchar * ready_file)
+    guint upload_port, gboolean print_upload_url, guint created_generating_ms,
+    GPtrArray * specs, const gchar * ready_file)
 {
   LumaEmulator *em = luma_emulator_new (key);
   g_autoptr (GError) error = NULL;
@@ -312,6 +307,7 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
   for (i = 0; i < specs->len; i++)
     add_task_spec (em, g_ptr_array_index (specs, i));
   luma_emulator_set_upload_port (em, upload_port);
+  luma_emulator_set_created_timing (em, 0, created_generating_ms);
 
   if (!luma_emulator_start (em, api_port, video_port, &error)) {
     g_printerr ("luma-emulator: cannot listen: %s\n", error->message);
@@ -336,6 +332,7 @@ int
 main (int argc, char **argv)
 {
   gint api_port = 0, video_port = 0, upload_port = 0;
+  gint created_generating_ms = 0;
   gboolean print_upload_url = FALSE;
   g_autofree gchar *key = NULL;
   g_autofree gchar *ready_file = NULL;
@@ -363,6 +360,10 @@ main (int argc, char **argv)
           "Also print KIE_UPLOAD_URL=http://127.0.0.1:PORT (the file upload "
           "host) after the KIE_API_URL line, and write it to the ready file",
         NULL},
+    {"created-generating-ms", 0, 0, G_OPTION_ARG_INT, &created_generating_ms,
+          "Tasks created through POST /api/v1/modify/generate generate for "
+          "MS milliseconds after their first poll (default: 0, done at once)",
+        "MS"},
     G_OPTION_ENTRY_NULL
   };
 
@@ -392,6 +393,10 @@ main (int argc, char **argv)
     g_printerr ("luma-emulator: a port is a number from 0 to 65535\n");
     return EXIT_USAGE;
   }
+  if (created_generating_ms < 0) {
+    g_printerr ("luma-emulator: --created-generating-ms cannot be negative\n");
+    return EXIT_USAGE;
+  }
 
   specs = parse_task_specs (task_texts, &error);
   if (specs == NULL) {
@@ -401,5 +406,5 @@ main (int argc, char **argv)
   }
 
   return run_emulator (key, api_port, video_port, upload_port,
-      print_upload_url, specs, ready_file);
+      print_upload_url, created_generating_ms, specs, ready_file);
 }

@@ -71,7 +71,8 @@ make_sample() {
 }
 
 # start_emulator PROGRAM ARGS... READY_FILE: runs a KIE emulator that writes
-# KIE_API_URL=... into READY_FILE (its last argument), and exports it.
+# KIE_API_URL=... (and KIE_UPLOAD_URL=... with --print-upload-url) into
+# READY_FILE (its last argument), and exports each line.
 start_emulator() {
   local ready=${!#}
   rm -f "$ready"
@@ -82,7 +83,10 @@ start_emulator() {
     sleep 0.1
   done
   [ -s "$ready" ] || bail_out "the emulator did not start: $(cat emulator.log)"
-  export "$(cat "$ready")"
+  local line
+  while IFS= read -r line; do
+    export "$line"
+  done <"$ready"
   export KIE_API_KEY=$KEY
 }
 

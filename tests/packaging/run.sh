@@ -144,6 +144,14 @@ field_is() { # DEB FIELD VALUE
   echo "# $(basename "$1"): $2: $value"
   [ "$value" = "$3" ]
 }
+field_lists() { # DEB FIELD ITEM...: a comma-separated field holds each ITEM
+  local value item
+  value=$(dpkg-deb -f "$1" "$2")
+  echo "# $(basename "$1"): $2: $value"
+  for item in "${@:3}"; do
+    echo "$value" | tr ',' '\n' | grep -qx " *$item *" || return 1
+  done
+}
 depends_on() { # DEB PACKAGE
   dpkg-deb -f "$1" Depends | tr ',' '\n' | grep -q "^ *$2\b"
 }
@@ -152,8 +160,8 @@ lists() { # DEB PATH
 }
 check "gstreamer1.0-luma declares the URI source: Gstreamer-Uri-Sources: luma" \
   field_is "$plugin_deb" Gstreamer-Uri-Sources luma
-check "gstreamer1.0-luma declares its element: Gstreamer-Elements: lumasrc" \
-  field_is "$plugin_deb" Gstreamer-Elements lumasrc
+check "gstreamer1.0-luma declares its elements: Gstreamer-Elements: lumasrc, lumamodify" \
+  field_lists "$plugin_deb" Gstreamer-Elements lumasrc lumamodify
 check "gstreamer1.0-luma: Gstreamer-Version: 1.22" \
   field_is "$plugin_deb" Gstreamer-Version 1.22
 check "gstreamer1.0-luma depends on libgstluma-1.0-0 and GStreamer (shlibs)" \

@@ -95,10 +95,31 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  *
  * Name of the structure of the element message lumasrc posts once, when it
  * created a task (properties `prompt` and `video-url`) or found the one the
- * same request created before. Fields: %GST_LUMA_FIELD_TASK_ID,
- * %GST_LUMA_FIELD_PROMPT, %GST_LUMA_FIELD_VIDEO_URL, %GST_LUMA_FIELD_REUSED.
+ * same request created before; lumamodify posts it too, once it has the
+ * task of its input. Fields: %GST_LUMA_FIELD_TASK_ID,
+ * %GST_LUMA_FIELD_PROMPT, %GST_LUMA_FIELD_VIDEO_URL (from lumamodify, only
+ * when it uploaded the clip in this run), %GST_LUMA_FIELD_REUSED.
  */
 #define GST_LUMA_MESSAGE_TASK_CREATED "luma-task-created"
+
+/**
+ * GST_LUMA_MESSAGE_UPLOAD:
+ *
+ * Name of the structure of the element messages lumamodify posts while it
+ * uploads its input clip to KIE's file host: at most every 100 ms, and
+ * once when all is sent. Fields: %GST_LUMA_FIELD_BYTES_SENT,
+ * %GST_LUMA_FIELD_BYTES_TOTAL. An upload that is tried again starts over
+ * from 0.
+ */
+#define GST_LUMA_MESSAGE_UPLOAD "luma-upload"
+
+/**
+ * GST_LUMA_PROGRESS_UPLOAD_CODE:
+ *
+ * The code of the GST_MESSAGE_PROGRESS messages lumamodify posts around
+ * the upload of its input clip (START, then COMPLETE, ERROR or CANCELED).
+ */
+#define GST_LUMA_PROGRESS_UPLOAD_CODE "luma-upload"
 
 /**
  * GST_LUMA_FIELD_TASK_ID:
@@ -153,6 +174,20 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  */
 #define GST_LUMA_FIELD_REUSED "reused"
 
+/**
+ * GST_LUMA_FIELD_BYTES_SENT:
+ *
+ * (G_TYPE_UINT64) bytes of the upload request sent so far.
+ */
+#define GST_LUMA_FIELD_BYTES_SENT "bytes-sent"
+/**
+ * GST_LUMA_FIELD_BYTES_TOTAL:
+ *
+ * (G_TYPE_UINT64) bytes of the whole upload request: the clip, and the
+ * multipart form around it.
+ */
+#define GST_LUMA_FIELD_BYTES_TOTAL "bytes-total"
+
 /*
  * Fields of the details structure of every error and warning message
  * lumasrc posts (gst_message_parse_error_details()).
@@ -195,5 +230,16 @@ const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  * earlier run's was).
  */
 #define GST_LUMA_DETAIL_TASK_MAY_EXIST "task-may-exist"
+/**
+ * GST_LUMA_DETAIL_INPUT_REFUSED:
+ *
+ * (G_TYPE_STRING) on a failure to create a task because of its input clip,
+ * why it was refused: `live` (a live stream), `size` (larger than
+ * lumamodify's `max-input-size`, or than the upload host takes),
+ * `container` (not MP4, MOV or AVI), `duration` (longer than 10 s),
+ * `unreadable` (its duration cannot be read), all found by lumamodify
+ * before any upload; or `kie` (KIE's own refusal, code 422).
+ */
+#define GST_LUMA_DETAIL_INPUT_REFUSED "input-refused"
 
 G_END_DECLS

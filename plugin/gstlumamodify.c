@@ -1,0 +1,1519 @@
+/* gst-luma: lumamodify, a bin that has a clip modified by KIE.AI Luma Modify
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-lumamodify
+ * @title: lumamodify
+ *
+ * lumamodify has a clip modified by KIE.AI Luma Modify. It takes the bytes
+ * of the clip, an MP4, MOV or AVI file of at most 10 s and 500 MB, on its
+ * sink pad; uploads them to KIE's file host; creates the task with the
+ * #GstLumaModify:prompt; waits for it; and streams the result video out of
+ * its src pad, as lumasrc does (an inner lumasrc does it: seeking, resume
+ * and renewal of an expired URL work downstream, and a seek never reaches
+ * the input side).
+ *
+ * The input is written into a temporary file, never held in memory, at the
+ * byte offsets its BYTES segments give (muxers such as mp4mux go back to
+ * rewrite their headers), and refused before any request when it is live,
+ * larger than #GstLumaModify:max-input-size, not an MP4, MOV or AVI file,
+ * or longer than 10 s (read with GstDiscoverer). The upload and the task
+ * are made in a thread of lumamodify's own once the input has ended;
+ * setting the pipeline to NULL stops them at once.
+ *
+ * Every task is billed: the same clip (by its SHA-256) with the same prompt
+ * and watermark, to the same API with the same key, gets the task created
+ * before (the journal of lumasrc, in `$XDG_STATE_HOME/gst-luma/journal`),
+ * with no second upload; #GstLumaModify:force-new creates a new one.
+ *
+ * The API key comes from #GstLumaModify:api-key or `KIE_API_KEY`; it goes to
+ * the API host and the upload host only, never to the host of the uploaded
+ * clip nor to that of the result.
+ *
+ * ## Example launch lines
+ * |[
+ * export KIE_API_KEY=...
+ * gst-launch-1.0 filesrc location=clip.mp4 ! lumamodify prompt="Make it snow" ! filesink location=snowy.mp4
+ * ]| Uploads clip.mp4, has it modified and saves the result as it is.
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=100 ! x264enc ! mp4mux ! lumamodify prompt="Make it look like a watercolour" ! decodebin ! autovideosink
+ * ]| Has a 4 s clip made on the spot modified, then plays the result.
+ *
+ * Since: 0.1
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstlumamodify.h"
+#include "gstlumasrc.h"
+#include "lumaapi.h"
+#include "lumacreate.h"
+#include "lumahttp.h"
+#include "lumajournal.h"
+#include "lumaproxy.h"
+#include "lumatext.h"
+#include "lumaupload.h"
+
+#include <gst/base/gsttypefindhelper.h>
+#include <gst/luma/luma.h>
+#include <gst/pbutils/pbutils.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
+#include <errno.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_luma_modify_debug);
+#define GST_CAT_DEFAULT gst_luma_modify_debug
+
+#define DEFAULT_POLL_INTERVAL 30000
+#define DEFAULT_WAIT_TIMEOUT 3600
+/* KIE's limits for an input clip */
+#define DEFAULT_MAX_INPUT_SIZE G_GUINT64_CONSTANT (500000000)
+#define MAX_DURATION (10 * GST_SECOND)
+#define USER_AGENT "gst-luma/" VERSION " (GStreamer lumamodify)"
+#define HTTP_TIMEOUT 15
+/* the folder of the uploads at KIE */
+#define UPLOAD_FOLDER "gst-luma"
+/* enough for the typefinders of MP4, MOV and AVI, which read the first
+ * boxes or the RIFF header */
+#define TYPEFIND_HEAD_SIZE (1024 * 1024)
+#define DISCOVER_TIMEOUT (30 * GST_SECOND)
+#define READ_SIZE (64 * 1024)
+#define MASKED_KEY "********"
+
+/* Why an input was refused (GST_LUMA_DETAIL_INPUT_REFUSED). */
+#define LUMA_MODIFY_ERROR (luma_modify_error_quark ())
+static GQuark luma_modify_error_quark (void);
+
+typedef enum
+{
+  LUMA_MODIFY_ERROR_LIVE,
+  LUMA_MODIFY_ERROR_SIZE,
+  LUMA_MODIFY_ERROR_CONTAINER,
+  LUMA_MODIFY_ERROR_DURATION,
+  LUMA_MODIFY_ERROR_UNREADABLE,
+  LUMA_MODIFY_ERROR_TEMP_FILE,  /* the temporary file: not the input's fault */
+} LumaModifyError;
+
+/* *INDENT-OFF* */
+G_DEFINE_QUARK (luma-modify-error-quark, luma_modify_error);
+/* *INDENT-ON* */
+
+enum
+{
+  PROP_0,
+  PROP_PROMPT,
+  PROP_WATERMARK,
+  PROP_CALLBACK_URL,
+  PROP_FORCE_NEW,
+  PROP_API_KEY,
+  PROP_API_URL,
+  PROP_UPLOAD_URL,
+  PROP_MAX_INPUT_SIZE,
+  PROP_POLL_INTERVAL,
+  PROP_WAIT_TIMEOUT,
+  PROP_TASK_ID,
+  PROP_TASK_STATE,
+  PROP_UPLOADED_URL,
+};
+
+static GParamSpec *task_id_pspec, *task_state_pspec, *uploaded_url_pspec;
+
+/* What the user set; guarded by settings_lock, copied out at
+ * READY->PAUSED. */
+typedef struct
+{
+  gchar *prompt;
+  gchar *watermark;
+  gchar *callback_url;
+  gboolean force_new;
+  gchar *api_key;               /* NULL: $KIE_API_KEY */
+  gchar *api_url;               /* NULL: $KIE_API_URL, else the default */
+  gchar *upload_url;            /* NULL: $KIE_UPLOAD_URL, else the default */
+  guint64 max_input_size;
+  guint poll_interval;
+  guint wait_timeout;
+} ModifySettings;
+
+/* The input on its way into the temporary file: the upstream streaming
+ * thread's own, from READY->PAUSED to PAUSED->READY. */
+typedef struct
+{
+  gchar *path;                  /* NULL until the first buffer */
+  GFileIOStream *file;
+  guint64 position;             /* where the next buffer goes */
+  guint64 file_offset;          /* where the file's own offset is */
+  guint64 size;                 /* the furthest byte written */
+  gboolean refused;             /* an error was posted: the rest is dropped */
+  gboolean ended;               /* EOS came */
+} Collector;
+
+/* One run: made at READY->PAUSED (no network), handed to the worker thread
+ * at EOS, freed at PAUSED->READY once the worker is joined. */
+typedef struct
+{
+  ModifySettings settings;      /* with the environment's values resolved */
+  SoupSession *session;
+  LumaApi *api;
+  gchar *path;                  /* the collected clip, once the input ended */
+  guint64 size;
+  gchar *task_id;
+  gboolean creating;            /* a failure now is one to create the task */
+  LumaCreateResult create_result;
+} ModifyJob;
+
+struct _GstLumaModify
+{
+  GstBin parent;
+
+  GstPad *sinkpad;
+  GstElement *src;              /* the inner lumasrc, locked until the task is known */
+
+  GMutex settings_lock;
+  ModifySettings settings;
+
+  Collector collector;
+  ModifyJob *job;
+  GThread *worker;
+  GCancellable *cancellable;    /* cut by PAUSED->READY */
+  /* held while the worker hands the task to the inner lumasrc, so that a
+   * stop never comes between its check and the start of lumasrc */
+  GMutex handover_lock;
+
+  /* what the element shows; guarded by the object lock */
+  gchar *task_id;
+  GstLumaTaskState task_state;
+  gchar *uploaded_url;
+};
+
+/* Container bytes: MP4, MOV (video/quicktime), AVI (video/x-msvideo), or
+ * none said (filesrc sets no caps): the bytes are checked, whatever the
+ * caps. */
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS_ANY);
+
+#define gst_luma_modify_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstLumaModify, gst_luma_modify, GST_TYPE_BIN,
+    GST_DEBUG_CATEGORY_INIT (gst_luma_modify_debug, "lumamodify", 0,
+        "KIE.AI Luma Modify of a clip"));
+GST_ELEMENT_REGISTER_DEFINE (lumamodify, "lumamodify", GST_RANK_NONE,
+    GST_TYPE_LUMA_MODIFY);
+
+/* ----- settings ----- */
+
+static void
+modify_settings_clear (ModifySettings * settings)
+{
+  g_clear_pointer (&settings->prompt, g_free);
+  g_clear_pointer (&settings->watermark, g_free);
+  g_clear_pointer (&settings->callback_url, g_free);
+  g_clear_pointer (&settings->api_key, luma_secret_free);
+  g_clear_pointer (&settings->api_url, g_free);
+  g_clear_pointer (&settings->upload_url, g_free);
+}
+
+static void
+modify_settings_copy (ModifySettings * dest, const ModifySettings * src)
+{
+  *dest = *src;
+  dest->prompt = g_strdup (src->prompt);
+  dest->watermark = g_strdup (src->watermark);
+  dest->callback_url = g_strdup (src->callback_url);
+  dest->api_key = g_strdup (src->api_key);
+  dest->api_url = g_strdup (src->api_url);
+  dest->upload_url = g_strdup (src->upload_url);
+}
+
+static const gchar *
+non_empty (const gchar * value)
+{
+  return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/* A property when set, else the environment variable, else the default. */
+static const gchar *
+effective (const gchar * property, const gchar * variable,
+    const gchar * fallback)
+{
+  if (non_empty (property) != NULL)
+    return property;
+  if (variable != NULL && non_empty (g_getenv (variable)) != NULL)
+    return g_getenv (variable);
+  return fallback;
+}
+
+static void
+resolve_string (gchar ** value, const gchar * variable, const gchar * fallback)
+{
+  gchar *resolved = g_strdup (effective (*value, variable, fallback));
+
+  g_free (*value);
+  *value = resolved;
+}
+
+/* Resolved once, when a run starts: what the worker and the inner lumasrc
+ * use is what the checks saw. */
+static void
+modify_settings_resolve (ModifySettings * settings)
+{
+  gchar *key = g_strdup (effective (settings->api_key, "KIE_API_KEY", NULL));
+
+  luma_secret_free (settings->api_key);
+  settings->api_key = key;
+  resolve_string (&settings->api_url, "KIE_API_URL", LUMA_API_DEFAULT_URL);
+  resolve_string (&settings->upload_url, "KIE_UPLOAD_URL",
+      LUMA_UPLOAD_DEFAULT_URL);
+}
+
+/* Values that would make no sense to run with, found before any request. */
+static gboolean
+check_settings (const ModifySettings * settings, GError ** error)
+{
+  g_autoptr (GUri) upload = NULL;
+  g_autoptr (GError) url_error = NULL;
+
+  if (non_empty (settings->prompt) == NULL
+      || !g_utf8_validate (settings->prompt, -1, NULL)) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("lumamodify needs a prompt in valid UTF-8: the modification to "
+            "apply, in English"));
+    return FALSE;
+  }
+  if (settings->api_key == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("No KIE API key: set the api-key property or the KIE_API_KEY "
+            "environment variable"));
+    return FALSE;
+  }
+  if (!luma_text_is_header_safe (settings->api_key)) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
+            "or invalid UTF-8: it cannot be sent"));
+    return FALSE;
+  }
+  if ((settings->watermark && !luma_text_is_safe (settings->watermark))
+      || (settings->callback_url
+          && !luma_text_is_safe (settings->callback_url))) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("watermark and callback-url may not hold control characters"));
+    return FALSE;
+  }
+  upload = luma_text_is_safe (settings->upload_url) ?
+      luma_http_parse_url (settings->upload_url, &url_error) : NULL;
+  if (upload == NULL) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("Invalid upload-url or KIE_UPLOAD_URL: %s"), url_error ?
+        url_error->message : _("it holds control characters"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ----- what the element shows ----- */
+
+static void
+gst_luma_modify_set_view (GstLumaModify * self, gchar ** field,
+    const gchar * value, GParamSpec * pspec)
+{
+  GST_OBJECT_LOCK (self);
+  g_free (*field);
+  *field = g_strdup (value);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify_by_pspec (G_OBJECT (self), pspec);
+}
+
+static void
+gst_luma_modify_set_task_state (GstLumaModify * self, GstLumaTaskState state)
+{
+  gboolean changed;
+
+  GST_OBJECT_LOCK (self);
+  changed = self->task_state != state;
+  self->task_state = state;
+  GST_OBJECT_UNLOCK (self);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), task_state_pspec);
+}
+
+/* The inner lumasrc's state is the element's, once it has the task. */
+static void
+on_src_task_state (GObject * src, GParamSpec * pspec, gpointer user_data)
+{
+  GstLumaModify *self = user_data;
+  GstLumaTaskState state;
+
+  g_object_get (src, "task-state", &state, NULL);
+  gst_luma_modify_set_task_state (self, state);
+}
+
+static void
+gst_luma_modify_post_progress (GstLumaModify * self, GstProgressType type,
+    const gchar * text)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_progress (GST_OBJECT (self), type,
+          GST_LUMA_PROGRESS_UPLOAD_CODE, text));
+}
+
+/* ----- errors ----- */
+
+static const gchar *
+input_refusal (const GError * error)
+{
+  static const gchar *reasons[] = { "live", "size", "container", "duration",
+    "unreadable"
+  };
+
+  if (error->domain == LUMA_MODIFY_ERROR
+      && (guint) error->code < G_N_ELEMENTS (reasons))
+    return reasons[error->code];
+  if (g_error_matches (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_TOO_LARGE))
+    return "size";
+  if (g_error_matches (error, LUMA_CREATE_ERROR,
+          LUMA_CREATE_ERROR_INPUT_REFUSED))
+    return "kie";
+  return NULL;
+}
+
+static GstResourceError
+resource_error_code (const GError * error)
+{
+  if (error->domain == LUMA_MODIFY_ERROR)
+    return error->code == LUMA_MODIFY_ERROR_TEMP_FILE
+        ? GST_RESOURCE_ERROR_WRITE : GST_RESOURCE_ERROR_OPEN_WRITE;
+  if (error->domain == LUMA_UPLOAD_ERROR) {
+    switch (error->code) {
+      case LUMA_UPLOAD_ERROR_NOT_AUTHORIZED:
+        return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+      case LUMA_UPLOAD_ERROR_FILE:
+      case LUMA_UPLOAD_ERROR_BAD_ANSWER:
+        return GST_RESOURCE_ERROR_READ;
+      case LUMA_UPLOAD_ERROR_UNAVAILABLE:
+        return GST_RESOURCE_ERROR_WRITE;
+      case LUMA_UPLOAD_ERROR_BAD_ARGUMENT:
+        return GST_RESOURCE_ERROR_SETTINGS;
+      default:
+        return GST_RESOURCE_ERROR_OPEN_WRITE;
+    }
+  }
+  if (error->domain == LUMA_CREATE_ERROR) {
+    switch (error->code) {
+      case LUMA_CREATE_ERROR_NOT_AUTHORIZED:
+        return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+      case LUMA_CREATE_ERROR_UNAVAILABLE:
+        return GST_RESOURCE_ERROR_BUSY;
+      case LUMA_CREATE_ERROR_BAD_ANSWER:
+        return GST_RESOURCE_ERROR_READ;
+      default:
+        return GST_RESOURCE_ERROR_OPEN_WRITE;
+    }
+  }
+  if (error->domain == LUMA_HTTP_ERROR)
+    return error->code == LUMA_HTTP_ERROR_BAD_URL
+        ? GST_RESOURCE_ERROR_SETTINGS : GST_RESOURCE_ERROR_WRITE;
+  if (error->domain == LUMA_JOURNAL_ERROR)
+    return GST_RESOURCE_ERROR_OPEN_WRITE;
+  if (error->domain == GST_RESOURCE_ERROR)
+    return error->code;
+  return GST_RESOURCE_ERROR_READ;
+}
+
+/* The details lumasrc's errors have, with what lumamodify adds: whether a
+ * billed task may exist (a failure to create it), and why the input was
+ * refused. */
+static GstStructure *
+error_details (const ModifyJob * job, const GError * error)
+{
+  const gchar *refused = input_refusal (error);
+  GstStructure *details = gst_structure_new ("details",
+      GST_LUMA_DETAIL_TASK_ID, G_TYPE_STRING, job ? job->task_id : NULL,
+      GST_LUMA_DETAIL_TASK_STATE, GST_TYPE_LUMA_TASK_STATE,
+      GST_LUMA_TASK_STATE_ERROR,
+      GST_LUMA_DETAIL_API_CODE, G_TYPE_INT,
+      job ? job->create_result.api_code : 0,
+      GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT,
+      job ? job->create_result.http_status : 0, NULL);
+
+  if (job != NULL && job->creating)
+    gst_structure_set (details, GST_LUMA_DETAIL_TASK_MAY_EXIST,
+        G_TYPE_BOOLEAN, job->create_result.outcome == LUMA_CREATE_MAYBE, NULL);
+  if (refused != NULL)
+    gst_structure_set (details, GST_LUMA_DETAIL_INPUT_REFUSED, G_TYPE_STRING,
+        refused, NULL);
+  return details;
+}
+
+static void
+gst_luma_modify_post_resource_message (GstLumaModify * self,
+    GstMessageType type, GstResourceError code, const gchar * text,
+    GstStructure * details, const GError * cause)
+{
+  gchar *debug = cause == NULL ? NULL : g_strdup_printf ("%s error %d",
+      g_quark_to_string (cause->domain), cause->code);
+
+  /* text from servers and file names leaves as valid UTF-8 without
+   * control characters */
+  gst_element_message_full_with_details (GST_ELEMENT (self), type,
+      GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, __FILE__,
+      GST_FUNCTION, __LINE__, details);
+}
+
+/* Posts @error (a cancelled run posts nothing). */
+static void
+gst_luma_modify_fail (GstLumaModify * self, const ModifyJob * job,
+    const GError * error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    GST_DEBUG_OBJECT (self, "cancelled");
+    return;
+  }
+  GST_WARNING_OBJECT (self, "%s", error->message);
+  gst_luma_modify_set_task_state (self, GST_LUMA_TASK_STATE_ERROR);
+  gst_luma_modify_post_resource_message (self, GST_MESSAGE_ERROR,
+      resource_error_code (error), error->message, error_details (job, error),
+      error);
+}
+
+/* ----- the collector: the input into a temporary file ----- */
+
+static gboolean
+upstream_is_live (GstLumaModify * self)
+{
+  g_autoptr (GstQuery) query = gst_query_new_latency ();
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (self->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  return live;
+}
+
+static void
+set_temp_file_error (GError ** error, const gchar * path, GError * cause)
+{
+  g_autofree gchar *name = g_filename_display_name (path ? path : "");
+
+  g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_TEMP_FILE,
+      _("Cannot write the input into the temporary file %s: %s"), name,
+      cause->message);
+}
+
+/* At the first buffer: a live input never ends, and could not be a clip
+ * of 10 s anyway; anything else goes into a new temporary file. */
+static gboolean
+collector_open (GstLumaModify * self, GError ** error)
+{
+  Collector *c = &self->collector;
+  g_autoptr (GError) cause = NULL;
+  g_autoptr (GFile) file = NULL;
+  gint fd;
+
+  if (upstream_is_live (self)) {
+    g_set_error_literal (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_LIVE,
+        _("The input is a live stream: lumamodify needs a clip that ends "
+            "(of at most 10 s), not a live source"));
+    return FALSE;
+  }
+  fd = g_file_open_tmp ("luma-modify-XXXXXX", &c->path, &cause);
+  if (fd < 0) {
+    set_temp_file_error (error, c->path, cause);
+    return FALSE;
+  }
+  g_close (fd, NULL);
+  file = g_file_new_for_path (c->path);
+  c->file = g_file_open_readwrite (file, NULL, &cause);
+  if (c->file == NULL) {
+    set_temp_file_error (error, c->path, cause);
+    return FALSE;
+  }
+  GST_DEBUG_OBJECT (self, "collecting the input into %s", c->path);
+  return TRUE;
+}
+
+/* Writes @buffer at the collector's position: muxers seek back (a BYTES
+ * segment) to rewrite what they wrote before. */
+static gboolean
+collector_write (Collector * c, GstBuffer * buffer, GError ** error)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c->file));
+  g_autoptr (GError) cause = NULL;
+  GstMapInfo map;
+  gboolean written;
+
+  if (c->position != c->file_offset
+      && !g_seekable_seek (G_SEEKABLE (c->file), c->position, G_SEEK_SET,
+          NULL, &cause)) {
+    set_temp_file_error (error, c->path, cause);
+    return FALSE;
+  }
+  c->file_offset = c->position;
+  gst_buffer_map (buffer, &map, GST_MAP_READ);
+  written = g_output_stream_write_all (out, map.data, map.size, NULL, NULL,
+      &cause);
+  gst_buffer_unmap (buffer, &map);
+  if (!written) {
+    set_temp_file_error (error, c->path, cause);
+    return FALSE;
+  }
+  c->position += map.size;
+  c->file_offset = c->position;
+  c->size = MAX (c->size, c->position);
+  return TRUE;
+}
+
+/* Posts why the input is refused, once: upstream may go on trying (a
+ * refused caps event is sent again). */
+static void
+gst_luma_modify_refuse (GstLumaModify * self, const GError * error)
+{
+  if (self->collector.refused)
+    return;
+  self->collector.refused = TRUE;
+  gst_luma_modify_fail (self, NULL, error);
+}
+
+static GstFlowReturn
+gst_luma_modify_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (parent);
+  Collector *c = &self->collector;
+  guint64 limit = self->job->settings.max_input_size;
+  g_autoptr (GError) error = NULL;
+  gsize size = gst_buffer_get_size (buffer);
+
+  if (c->refused || c->ended) {
+    gst_buffer_unref (buffer);
+    return c->refused ? GST_FLOW_ERROR : GST_FLOW_EOS;
+  }
+  if (c->file == NULL && !collector_open (self, &error))
+    goto refused;
+  /* before the bytes are written: nothing beyond the limit reaches the disk */
+  if (c->position + size > limit) {
+    g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_SIZE,
+        _("The input is larger than the limit of %" G_GUINT64_FORMAT
+            " bytes (max-input-size; KIE takes clips of at most 500 MB)"),
+        limit);
+    goto refused;
+  }
+  if (!collector_write (c, buffer, &error))
+    goto refused;
+  gst_buffer_unref (buffer);
+  return GST_FLOW_OK;
+
+refused:
+  gst_buffer_unref (buffer);
+  gst_luma_modify_refuse (self, error);
+  return GST_FLOW_ERROR;
+}
+
+/* Caps that name something else than container bytes (raw video, an
+ * elementary stream, another container) are refused at once, rather than
+ * after the whole input has been written. */
+static gboolean
+gst_luma_modify_check_caps (GstLumaModify * self, GstCaps * caps)
+{
+  static const gchar *accepted[] = { "video/quicktime", "video/x-msvideo",
+    "application/octet-stream"
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *description = NULL;
+  const gchar *name;
+  guint i;
+
+  if (gst_caps_is_any (caps) || gst_caps_is_empty (caps))
+    return TRUE;
+  name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  for (i = 0; i < G_N_ELEMENTS (accepted); i++)
+    if (g_str_equal (name, accepted[i]))
+      return TRUE;
+
+  description = gst_pb_utils_get_codec_description (caps);
+  g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_CONTAINER,
+      _("The input is not an MP4, MOV or AVI file (it is %s): KIE takes "
+          "only those"), description ? description : name);
+  gst_luma_modify_refuse (self, error);
+  return FALSE;
+}
+
+static gpointer gst_luma_modify_work (gpointer data);
+
+/* The input has ended: the file goes to the worker, which checks it,
+ * uploads it and creates the task, off the upstream streaming thread. */
+static void
+gst_luma_modify_input_ended (GstLumaModify * self)
+{
+  Collector *c = &self->collector;
+  g_autoptr (GError) cause = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (c->refused || c->ended)
+    return;
+  c->ended = TRUE;
+  if (c->file == NULL) {
+    g_set_error_literal (&error, LUMA_MODIFY_ERROR,
+        LUMA_MODIFY_ERROR_CONTAINER,
+        _("The input ended before its first byte: there is no clip to "
+            "modify"));
+    gst_luma_modify_refuse (self, error);
+    return;
+  }
+  if (!g_io_stream_close (G_IO_STREAM (c->file), NULL, &cause)) {
+    set_temp_file_error (&error, c->path, cause);
+    gst_luma_modify_refuse (self, error);
+    return;
+  }
+  g_clear_object (&c->file);
+  GST_INFO_OBJECT (self, "input of %" G_GUINT64_FORMAT " bytes collected",
+      c->size);
+  self->job->path = g_steal_pointer (&c->path);
+  self->job->size = c->size;
+  self->worker = g_thread_try_new ("lumamodify", gst_luma_modify_work, self,
+      &cause);
+  if (self->worker == NULL) {
+    g_set_error (&error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+        _("Cannot start a thread: %s"), cause->message);
+    gst_luma_modify_refuse (self, error);
+  }
+}
+
+/* Nothing of the input goes downstream: the output is the inner lumasrc's.
+ * Every event is taken here. */
+static gboolean
+gst_luma_modify_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (parent);
+  gboolean ret = TRUE;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+
+      gst_event_parse_caps (event, &caps);
+      ret = gst_luma_modify_check_caps (self, caps);
+      break;
+    }
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *segment;
+
+      /* as filesink: a BYTES segment says where the next bytes go */
+      gst_event_parse_segment (event, &segment);
+      if (segment->format == GST_FORMAT_BYTES)
+        self->collector.position = segment->start;
+      break;
+    }
+    case GST_EVENT_EOS:
+      gst_luma_modify_input_ended (self);
+      break;
+    default:
+      break;
+  }
+  gst_event_unref (event);
+  return ret;
+}
+
+static gboolean
+gst_luma_modify_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_SEEKING) {
+    GstFormat format;
+
+    /* each byte goes to its offset in the file: muxers (mp4mux) may go
+     * back to rewrite their headers */
+    gst_query_parse_seeking (query, &format, NULL, NULL, NULL);
+    gst_query_set_seeking (query, format, format == GST_FORMAT_BYTES, 0, -1);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* The input and the output are two streams: no query crosses from one to
+ * the other. */
+static GstIterator *
+gst_luma_modify_no_internal_links (GstPad * pad, GstObject * parent)
+{
+  return NULL;
+}
+
+static void
+collector_clear (Collector * c)
+{
+  if (c->file != NULL)
+    g_io_stream_close (G_IO_STREAM (c->file), NULL, NULL);
+  g_clear_object (&c->file);
+  if (c->path != NULL)
+    g_unlink (c->path);
+  g_clear_pointer (&c->path, g_free);
+  memset (c, 0, sizeof (*c));
+}
+
+/* ----- the worker: checks, upload, task ----- */
+
+/* The extension KIE's file host gets, for the types it takes; NULL for
+ * anything else. */
+static const gchar *
+container_extension (GstCaps * caps)
+{
+  const GstStructure *s;
+  const gchar *variant;
+
+  if (caps == NULL || gst_caps_is_empty (caps))
+    return NULL;
+  s = gst_caps_get_structure (caps, 0);
+  if (gst_structure_has_name (s, "video/x-msvideo"))
+    return "avi";
+  if (!gst_structure_has_name (s, "video/quicktime"))
+    return NULL;
+  variant = gst_structure_get_string (s, "variant");
+  return g_strcmp0 (variant, "apple") == 0 ? "mov" : "mp4";
+}
+
+/* The file's type from its first bytes; renamed with the extension of that
+ * type, which the upload keeps. */
+static gboolean
+check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (job->path);
+  g_autoptr (GFileInputStream) in = g_file_read (file, self->cancellable,
+      error);
+  gsize head_size = MIN (job->size, TYPEFIND_HEAD_SIZE), n = 0;
+  g_autofree guint8 *head = g_malloc (MAX (head_size, 1));
+  g_autoptr (GstCaps) caps = NULL;
+  g_autofree gchar *description = NULL;
+  g_autofree gchar *named = NULL;
+  const gchar *extension;
+
+  if (in == NULL || !g_input_stream_read_all (G_INPUT_STREAM (in), head,
+          head_size, &n, self->cancellable, error))
+    return FALSE;
+  caps = gst_type_find_helper_for_data (GST_OBJECT (self), head, n, NULL);
+  extension = container_extension (caps);
+  if (extension == NULL) {
+    description = caps ? gst_pb_utils_get_codec_description (caps) : NULL;
+    if (description != NULL)
+      g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_CONTAINER,
+          _("The input is not an MP4, MOV or AVI file (it looks like %s): "
+              "KIE takes only those"), description);
+    else
+      g_set_error_literal (error, LUMA_MODIFY_ERROR,
+          LUMA_MODIFY_ERROR_CONTAINER,
+          _("The input is not an MP4, MOV or AVI file (its type cannot be "
+              "recognised): KIE takes only those"));
+    return FALSE;
+  }
+  GST_DEBUG_OBJECT (self, "input is %" GST_PTR_FORMAT, caps);
+  named = g_strconcat (job->path, ".", extension, NULL);
+  if (g_rename (job->path, named) != 0) {
+    g_autoptr (GError) cause = g_error_new_literal (G_IO_ERROR,
+        g_io_error_from_errno (errno), g_strerror (errno));
+
+    set_temp_file_error (error, named, cause);
+    return FALSE;
+  }
+  g_free (job->path);
+  job->path = g_steal_pointer (&named);
+  return TRUE;
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  GstDiscovererInfo *info;
+  GError *error;                /* what the discoverer said went wrong */
+} Discovery;
+
+static void
+on_discovered (GstDiscoverer * discoverer, GstDiscovererInfo * info,
+    const GError * error, Discovery * discovery)
+{
+  discovery->info = g_object_ref (info);
+  if (error != NULL)
+    discovery->error = g_error_copy (error);
+}
+
+static void
+on_discovery_finished (GstDiscoverer * discoverer, Discovery * discovery)
+{
+  g_main_loop_quit (discovery->loop);
+}
+
+static gboolean
+on_discovery_cancelled (GCancellable * cancellable, gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* The clip's duration, read by GstDiscoverer in this thread's own main
+ * context, so that a stop (@cancellable) ends it at once; or
+ * GST_CLOCK_TIME_NONE and why. */
+static GstClockTime
+discover_duration (const gchar * path, GCancellable * cancellable,
+    GError ** error)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr (GstDiscoverer) discoverer = NULL;
+  g_autofree gchar *uri = gst_filename_to_uri (path, error);
+  g_autoptr (GSource) cancelled = g_cancellable_source_new (cancellable);
+  Discovery discovery = { loop, NULL, NULL };
+  GstClockTime duration = GST_CLOCK_TIME_NONE;
+
+  if (uri == NULL)
+    return GST_CLOCK_TIME_NONE;
+  g_main_context_push_thread_default (context);
+  discoverer = gst_discoverer_new (DISCOVER_TIMEOUT, error);
+  if (discoverer != NULL) {
+    g_signal_connect (discoverer, "discovered", G_CALLBACK (on_discovered),
+        &discovery);
+    g_signal_connect (discoverer, "finished",
+        G_CALLBACK (on_discovery_finished), &discovery);
+    g_source_set_callback (cancelled, G_SOURCE_FUNC (on_discovery_cancelled),
+        loop, NULL);
+    g_source_attach (cancelled, context);
+    gst_discoverer_start (discoverer);
+    if (gst_discoverer_discover_uri_async (discoverer, uri))
+      g_main_loop_run (loop);
+    gst_discoverer_stop (discoverer);
+    g_source_destroy (cancelled);
+  }
+  g_main_context_pop_thread_default (context);
+
+  if (discovery.info != NULL
+      && gst_discoverer_info_get_result (discovery.info) == GST_DISCOVERER_OK)
+    duration = gst_discoverer_info_get_duration (discovery.info);
+  if (discoverer == NULL
+      || g_cancellable_set_error_if_cancelled (cancellable, error)) {
+    duration = GST_CLOCK_TIME_NONE;
+  } else if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0) {
+    duration = GST_CLOCK_TIME_NONE;
+    g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UNREADABLE,
+        _("Cannot tell how long the clip is (%s): KIE takes clips of at "
+            "most 10 s"), discovery.error ? discovery.error->message :
+        _("no duration found"));
+  }
+  g_clear_object (&discovery.info);
+  g_clear_error (&discovery.error);
+  return duration;
+}
+
+static gboolean
+check_duration (GstLumaModify * self, ModifyJob * job, GError ** error)
+{
+  GstClockTime duration = discover_duration (job->path, self->cancellable,
+      error);
+
+  if (duration == GST_CLOCK_TIME_NONE)
+    return FALSE;
+  GST_INFO_OBJECT (self, "input lasts %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (duration));
+  if (duration > MAX_DURATION) {
+    g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_DURATION,
+        _("The clip lasts %.2f s, more than the 10 s KIE takes"),
+        (gdouble) duration / GST_SECOND);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* "sha256:<hex>", what names the clip in the journal. */
+static gchar *
+file_digest (const gchar * path, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileInputStream) in = g_file_read (file, cancellable, error);
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *buffer = g_malloc (READ_SIZE);
+  gssize n;
+
+  if (in == NULL)
+    return NULL;
+  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, READ_SIZE,
+              cancellable, error)) > 0)
+    g_checksum_update (checksum, buffer, n);
+  if (n < 0)
+    return NULL;
+  return g_strconcat ("sha256:", g_checksum_get_string (checksum), NULL);
+}
+
+static void
+on_upload_progress (guint64 sent, guint64 total, gpointer user_data)
+{
+  GstLumaModify *self = user_data;
+
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new (GST_LUMA_MESSAGE_UPLOAD,
+              GST_LUMA_FIELD_BYTES_SENT, G_TYPE_UINT64, sent,
+              GST_LUMA_FIELD_BYTES_TOTAL, G_TYPE_UINT64, total, NULL)));
+}
+
+/* The hook of luma_create_task_once(): called only once the journal's claim
+ * is held, so that a clip whose task exists is never uploaded again. */
+static gchar *
+upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
+{
+  GstLumaModify *self = user_data;
+  ModifyJob *job = self->job;
+  g_autoptr (GFile) file = g_file_new_for_path (job->path);
+  g_autofree gchar *size = g_format_size (job->size);
+  g_autofree gchar *text = g_strdup_printf (_("Uploading the clip (%s)"),
+      size);
+  gchar *url;
+
+  gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
+  url = luma_upload_file (job->session, job->settings.upload_url,
+      job->settings.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
+      cancellable, error);
+  if (url == NULL) {
+    gboolean cancelled = g_error_matches (*error, G_IO_ERROR,
+        G_IO_ERROR_CANCELLED);
+
+    gst_luma_modify_post_progress (self, cancelled ? GST_PROGRESS_TYPE_CANCELED
+        : GST_PROGRESS_TYPE_ERROR, cancelled ? _("Upload stopped")
+        : (*error)->message);
+    return NULL;
+  }
+  GST_INFO_OBJECT (self, "uploaded to %s", url);
+  gst_luma_modify_set_view (self, &self->uploaded_url, url, uploaded_url_pspec);
+  gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_COMPLETE,
+      _("Uploaded the clip"));
+  return url;
+}
+
+static void
+gst_luma_modify_post_created (GstLumaModify * self, ModifyJob * job,
+    gboolean reused)
+{
+  g_autofree gchar *prompt = luma_text_make_safe (job->settings.prompt, -1);
+  g_autofree gchar *video_url = NULL;
+  GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK_CREATED,
+      GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, job->task_id,
+      GST_LUMA_FIELD_PROMPT, G_TYPE_STRING, prompt,
+      GST_LUMA_FIELD_REUSED, G_TYPE_BOOLEAN, reused, NULL);
+
+  GST_OBJECT_LOCK (self);
+  video_url = g_strdup (self->uploaded_url);
+  GST_OBJECT_UNLOCK (self);
+  if (video_url != NULL && !reused)
+    gst_structure_set (s, GST_LUMA_FIELD_VIDEO_URL, G_TYPE_STRING, video_url,
+        NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* The task of this clip and prompt: the journal's, or a new one, for which
+ * the clip is uploaded first (lumacreate.c). */
+static gboolean
+gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
+    GError ** error)
+{
+  const ModifySettings *s = &job->settings;
+  LumaCreateRequest request = { s->prompt, NULL, s->callback_url,
+    s->watermark
+  };
+  g_autofree gchar *dir = luma_journal_default_dir ();
+  g_autofree gchar *input = file_digest (job->path, self->cancellable, error);
+  LumaCreateJournal journal = { dir, s->api_url, input, s->force_new,
+    upload_clip, self
+  };
+  g_autoptr (GError) journal_warning = NULL;
+  gboolean reused = FALSE;
+
+  if (input == NULL)
+    return FALSE;
+  job->creating = TRUE;
+  job->task_id = luma_create_task_once (job->api, &request, &journal,
+      s->wait_timeout, &job->create_result, &reused, &journal_warning,
+      self->cancellable, error);
+  if (journal_warning != NULL)
+    gst_luma_modify_post_resource_message (self, GST_MESSAGE_WARNING,
+        GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message,
+        error_details (job, journal_warning), NULL);
+  if (job->task_id == NULL)
+    return FALSE;
+  job->creating = FALSE;
+  GST_INFO_OBJECT (self, "%s task %s", reused ? "reusing" : "created",
+      job->task_id);
+  gst_luma_modify_set_view (self, &self->task_id, job->task_id, task_id_pspec);
+  gst_luma_modify_post_created (self, job, reused);
+  return TRUE;
+}
+
+/* The inner lumasrc streams the task's result from here on, in the state
+ * of the bin; a stop that came first wins. */
+static void
+gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
+{
+  g_mutex_lock (&self->handover_lock);
+  if (!g_cancellable_is_cancelled (self->cancellable)) {
+    g_object_set (self->src, "task-id", job->task_id,
+        "api-key", job->settings.api_key, "api-url", job->settings.api_url,
+        "poll-interval", job->settings.poll_interval,
+        "wait-timeout", job->settings.wait_timeout, NULL);
+    gst_element_set_locked_state (self->src, FALSE);
+    if (!gst_element_sync_state_with_parent (self->src))
+      GST_WARNING_OBJECT (self, "the inner lumasrc did not start");
+  }
+  g_mutex_unlock (&self->handover_lock);
+}
+
+static gpointer
+gst_luma_modify_work (gpointer data)
+{
+  GstLumaModify *self = data;
+  ModifyJob *job = self->job;
+  g_autoptr (GError) error = NULL;
+
+  if (!check_container (self, job, &error)
+      || !check_duration (self, job, &error)
+      || !gst_luma_modify_get_task (self, job, &error)) {
+    gst_luma_modify_fail (self, job, error);
+    return NULL;
+  }
+  /* the task has the clip now (or had it before): no need to keep it */
+  g_unlink (job->path);
+  g_clear_pointer (&job->path, g_free);
+  gst_luma_modify_start_source (self, job);
+  return NULL;
+}
+
+/* ----- state ----- */
+
+static void
+modify_job_free (ModifyJob * job)
+{
+  if (job->path != NULL)
+    g_unlink (job->path);
+  g_free (job->path);
+  g_free (job->task_id);
+  modify_settings_clear (&job->settings);
+  g_clear_pointer (&job->api, luma_api_free);
+  g_clear_object (&job->session);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ModifyJob, modify_job_free);
+
+/* What a run needs, without any network; or NULL and why. */
+static ModifyJob *
+modify_job_new (const ModifySettings * settings, GError ** error)
+{
+  g_autoptr (ModifyJob) job = g_new0 (ModifyJob, 1);
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GProxyResolver) resolver = NULL;
+  g_autoptr (GError) cause = NULL;
+  LumaHttpConfig http = { USER_AGENT, HTTP_TIMEOUT, NULL, TRUE };
+
+  modify_settings_copy (&job->settings, settings);
+  modify_settings_resolve (&job->settings);
+  if (!check_settings (&job->settings, error))
+    return NULL;
+  resolver = luma_proxy_resolver_new (NULL, envp, NULL, &cause);
+  if (resolver == NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        cause->message);
+    return NULL;
+  }
+  http.proxy_resolver = resolver;
+  job->session = luma_http_session_new (&http);
+  job->api = luma_api_new (job->session, job->settings.api_url,
+      job->settings.api_key, &cause);
+  if (job->api == NULL) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("Invalid api-url or KIE_API_URL: %s"), cause->message);
+    return NULL;
+  }
+  return g_steal_pointer (&job);
+}
+
+static gboolean
+gst_luma_modify_prepare (GstLumaModify * self)
+{
+  ModifySettings settings;
+  g_autoptr (GError) error = NULL;
+
+  g_mutex_lock (&self->settings_lock);
+  modify_settings_copy (&settings, &self->settings);
+  g_mutex_unlock (&self->settings_lock);
+  self->job = modify_job_new (&settings, &error);
+  modify_settings_clear (&settings);
+  if (self->job == NULL) {
+    gst_luma_modify_fail (self, NULL, error);
+    return FALSE;
+  }
+
+  g_cancellable_reset (self->cancellable);
+  GST_OBJECT_LOCK (self);
+  g_clear_pointer (&self->task_id, g_free);
+  g_clear_pointer (&self->uploaded_url, g_free);
+  self->task_state = GST_LUMA_TASK_STATE_WAITING;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* Stops the worker (an upload, a request, a wait for the journal end at
+ * once) and puts the inner lumasrc back to sleep for the next run. Called
+ * once the sink pad is inactive: no EOS can start a worker any more. */
+static void
+gst_luma_modify_stop (GstLumaModify * self)
+{
+  if (self->worker != NULL)
+    g_thread_join (g_steal_pointer (&self->worker));
+  gst_element_set_locked_state (self->src, TRUE);
+  gst_element_set_state (self->src, GST_STATE_NULL);
+  collector_clear (&self->collector);
+  g_clear_pointer (&self->job, modify_job_free);
+}
+
+static GstStateChangeReturn
+gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_luma_modify_prepare (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      g_mutex_lock (&self->handover_lock);
+      g_cancellable_cancel (self->cancellable);
+      g_mutex_unlock (&self->handover_lock);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (ret == GST_STATE_CHANGE_FAILURE)
+        gst_luma_modify_stop (self);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_luma_modify_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* ----- properties ----- */
+
+static void
+replace_string (gchar ** dest, const GValue * value)
+{
+  g_free (*dest);
+  *dest = g_value_dup_string (value);
+}
+
+static void
+gst_luma_modify_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (object);
+  ModifySettings *settings = &self->settings;
+
+  g_mutex_lock (&self->settings_lock);
+  switch (prop_id) {
+    case PROP_PROMPT:
+      replace_string (&settings->prompt, value);
+      break;
+    case PROP_WATERMARK:
+      replace_string (&settings->watermark, value);
+      break;
+    case PROP_CALLBACK_URL:
+      replace_string (&settings->callback_url, value);
+      break;
+    case PROP_FORCE_NEW:
+      settings->force_new = g_value_get_boolean (value);
+      break;
+    case PROP_API_KEY:
+      luma_secret_free (settings->api_key);
+      settings->api_key = g_value_dup_string (value);
+      break;
+    case PROP_API_URL:
+      replace_string (&settings->api_url, value);
+      break;
+    case PROP_UPLOAD_URL:
+      replace_string (&settings->upload_url, value);
+      break;
+    case PROP_MAX_INPUT_SIZE:
+      settings->max_input_size = g_value_get_uint64 (value);
+      break;
+    case PROP_POLL_INTERVAL:
+      settings->poll_interval = g_value_get_uint (value);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      settings->wait_timeout = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->settings_lock);
+}
+
+static void
+gst_luma_modify_get_view (GstLumaModify * self, guint prop_id, GValue * value)
+{
+  GST_OBJECT_LOCK (self);
+  if (prop_id == PROP_TASK_ID)
+    g_value_set_string (value, self->task_id);
+  else if (prop_id == PROP_TASK_STATE)
+    g_value_set_enum (value, self->task_state);
+  else
+    g_value_set_string (value, self->uploaded_url);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_luma_modify_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (object);
+  ModifySettings *settings = &self->settings;
+
+  if (prop_id == PROP_TASK_ID || prop_id == PROP_TASK_STATE
+      || prop_id == PROP_UPLOADED_URL) {
+    gst_luma_modify_get_view (self, prop_id, value);
+    return;
+  }
+
+  g_mutex_lock (&self->settings_lock);
+  switch (prop_id) {
+    case PROP_PROMPT:
+      g_value_set_string (value, settings->prompt);
+      break;
+    case PROP_WATERMARK:
+      g_value_set_string (value, settings->watermark);
+      break;
+    case PROP_CALLBACK_URL:
+      g_value_set_string (value, settings->callback_url);
+      break;
+    case PROP_FORCE_NEW:
+      g_value_set_boolean (value, settings->force_new);
+      break;
+    case PROP_API_KEY:
+      /* never the key itself: properties end up in logs and dumps */
+      g_value_set_string (value, settings->api_key ? MASKED_KEY : NULL);
+      break;
+    case PROP_API_URL:
+      g_value_set_string (value, effective (settings->api_url, "KIE_API_URL",
+              LUMA_API_DEFAULT_URL));
+      break;
+    case PROP_UPLOAD_URL:
+      g_value_set_string (value, effective (settings->upload_url,
+              "KIE_UPLOAD_URL", LUMA_UPLOAD_DEFAULT_URL));
+      break;
+    case PROP_MAX_INPUT_SIZE:
+      g_value_set_uint64 (value, settings->max_input_size);
+      break;
+    case PROP_POLL_INTERVAL:
+      g_value_set_uint (value, settings->poll_interval);
+      break;
+    case PROP_WAIT_TIMEOUT:
+      g_value_set_uint (value, settings->wait_timeout);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->settings_lock);
+}
+
+/* ----- GObject ----- */
+
+static void
+gst_luma_modify_init_pads (GstLumaModify * self)
+{
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
+  g_autoptr (GstPad) target = gst_element_get_static_pad (self->src, "src");
+  GstPad *srcpad;
+
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_luma_modify_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_luma_modify_sink_event));
+  gst_pad_set_query_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_luma_modify_sink_query));
+  gst_pad_set_iterate_internal_links_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_luma_modify_no_internal_links));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  srcpad = gst_ghost_pad_new_from_template ("src", target,
+      gst_element_class_get_pad_template (klass, "src"));
+  gst_element_add_pad (GST_ELEMENT (self), srcpad);
+}
+
+static void
+gst_luma_modify_init (GstLumaModify * self)
+{
+  g_mutex_init (&self->settings_lock);
+  g_mutex_init (&self->handover_lock);
+  self->settings.max_input_size = DEFAULT_MAX_INPUT_SIZE;
+  self->settings.poll_interval = DEFAULT_POLL_INTERVAL;
+  self->settings.wait_timeout = DEFAULT_WAIT_TIMEOUT;
+  self->task_state = GST_LUMA_TASK_STATE_WAITING;
+  self->cancellable = g_cancellable_new ();
+
+  /* asleep until the task is known: it has nothing to stream before */
+  self->src = g_object_new (GST_TYPE_LUMA_SRC, "name", "lumasrc", NULL);
+  gst_element_set_locked_state (self->src, TRUE);
+  gst_bin_add (GST_BIN (self), self->src);
+  g_signal_connect (self->src, "notify::task-state",
+      G_CALLBACK (on_src_task_state), self);
+  gst_luma_modify_init_pads (self);
+}
+
+/* An element dropped in PAUSED or PLAYING (which GStreamer warns about)
+ * still ends its worker before what the worker uses goes away. */
+static void
+gst_luma_modify_dispose (GObject * object)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (object);
+
+  if (self->worker != NULL) {
+    g_cancellable_cancel (self->cancellable);
+    g_thread_join (g_steal_pointer (&self->worker));
+  }
+  G_OBJECT_CLASS (parent_class)->dispose (object);
+}
+
+static void
+gst_luma_modify_finalize (GObject * object)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (object);
+
+  collector_clear (&self->collector);
+  g_clear_pointer (&self->job, modify_job_free);
+  modify_settings_clear (&self->settings);
+  g_free (self->task_id);
+  g_free (self->uploaded_url);
+  g_object_unref (self->cancellable);
+  g_mutex_clear (&self->settings_lock);
+  g_mutex_clear (&self->handover_lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define READY_MUTABLE_FLAGS \
+    (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_luma_modify_install_task_properties (GObjectClass * gobject_class)
+{
+  g_object_class_install_property (gobject_class, PROP_PROMPT,
+      g_param_spec_string ("prompt", "Prompt",
+          "The modification to apply, in English (required). The same clip "
+          "and prompt again reuse the task they created", NULL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_WATERMARK,
+      g_param_spec_string ("watermark", "Watermark",
+          "A watermark for the task, optional", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_CALLBACK_URL,
+      g_param_spec_string ("callback-url", "Callback URL",
+          "The URL KIE calls when the task is done, optional", NULL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_FORCE_NEW,
+      g_param_spec_boolean ("force-new", "Force new",
+          "Upload the clip and create a new task (billed) even when the same "
+          "clip and prompt already created one", FALSE, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_MAX_INPUT_SIZE,
+      g_param_spec_uint64 ("max-input-size", "Maximum input size",
+          "The most bytes of input taken (KIE takes clips of at most "
+          "500 MB); more is an error at once, before any upload",
+          1, G_MAXUINT64, DEFAULT_MAX_INPUT_SIZE, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_POLL_INTERVAL,
+      g_param_spec_uint ("poll-interval", "Poll interval",
+          "Milliseconds between two readings of the task's record (the "
+          "first is at once); given to the inner lumasrc", 10, G_MAXUINT,
+          DEFAULT_POLL_INTERVAL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_WAIT_TIMEOUT,
+      g_param_spec_uint ("wait-timeout", "Wait timeout",
+          "Seconds to wait for the task to finish at the most, 0 = forever; "
+          "given to the inner lumasrc", 0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT,
+          READY_MUTABLE_FLAGS));
+}
+
+static void
+gst_luma_modify_install_host_properties (GObjectClass * gobject_class)
+{
+  g_object_class_install_property (gobject_class, PROP_API_KEY,
+      g_param_spec_string ("api-key", "API key",
+          "The KIE API key; when unset, the KIE_API_KEY environment variable. "
+          "Reads back masked, never in clear", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_API_URL,
+      g_param_spec_string ("api-url", "API URL",
+          "Base URL of the KIE API; when unset, the KIE_API_URL environment "
+          "variable, else " LUMA_API_DEFAULT_URL, LUMA_API_DEFAULT_URL,
+          READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_UPLOAD_URL,
+      g_param_spec_string ("upload-url", "Upload URL",
+          "Base URL of KIE's file upload host; when unset, the "
+          "KIE_UPLOAD_URL environment variable, else "
+          LUMA_UPLOAD_DEFAULT_URL, LUMA_UPLOAD_DEFAULT_URL,
+          READY_MUTABLE_FLAGS));
+}
+
+static void
+gst_luma_modify_install_view_properties (GObjectClass * gobject_class)
+{
+  task_id_pspec = g_param_spec_string ("task-id", "Task id",
+      "The id of the task of the clip, once created or found in the journal",
+      NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_TASK_ID, task_id_pspec);
+  task_state_pspec = g_param_spec_enum ("task-state", "Task state",
+      "The task's state as last read", GST_TYPE_LUMA_TASK_STATE,
+      GST_LUMA_TASK_STATE_WAITING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_TASK_STATE,
+      task_state_pspec);
+  uploaded_url_pspec = g_param_spec_string ("uploaded-url", "Uploaded URL",
+      "The public URL of the clip at KIE's file host, once uploaded (not "
+      "set when the journal had the task)", NULL,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (gobject_class, PROP_UPLOADED_URL,
+      uploaded_url_pspec);
+}
+
+static void
+gst_luma_modify_class_init (GstLumaModifyClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_luma_modify_set_property;
+  gobject_class->get_property = gst_luma_modify_get_property;
+  gobject_class->dispose = gst_luma_modify_dispose;
+  gobject_class->finalize = gst_luma_modify_finalize;
+  gst_luma_modify_install_task_properties (gobject_class);
+  gst_luma_modify_install_host_properties (gobject_class);
+  gst_luma_modify_install_view_properties (gobject_class);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Luma Modify of a clip", "Filter/Network",
+      "Has a clip (MP4, MOV or AVI, at most 10 s) modified by KIE.AI Luma "
+      "Modify: uploads it, creates the task and streams its result video",
+      "gst-luma developers");
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_luma_modify_change_state);
+
+  gst_pb_utils_init ();
+  gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
+}

@@ -1,0 +1,649 @@
+/* gst-luma: lumamodify, a clip in and its modified video out: the
+ * collector, the checks before any request, the upload under the journal's
+ * claim, the inner lumasrc
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+#include <sys/wait.h>
+
+#define PROMPT "Make it snow"
+#define FAKESINK "fakesink name=sink sync=false signal-handoffs=true"
+#define X264 "video/x-raw,format=I420,width=160,height=120,framerate=25/1 ! " \
+    "x264enc speed-preset=ultrafast key-int-max=25"
+
+static LumaEmulator *em;
+static GBytes *clip;            /* a 2 s MP4 */
+static gchar *clip_path;
+static gchar *state_dir;
+static gchar *tmp_dir;          /* where lumamodify's temporary files go */
+
+static gchar *
+write_file (const gchar * name, GBytes * bytes)
+{
+  gchar *path = g_build_filename (state_dir, name, NULL);
+
+  fail_unless (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), NULL));
+  return path;
+}
+
+static void
+setup (void)
+{
+  /* a journal of this test's own */
+  state_dir = g_dir_make_tmp ("luma-test-state-XXXXXX", NULL);
+  g_setenv ("XDG_STATE_HOME", state_dir, TRUE);
+  em = luma_test_emulator_new ();
+  clip = luma_test_make_mp4 (50, FALSE);
+  clip_path = write_file ("clip.mp4", clip);
+}
+
+static void
+teardown (void)
+{
+  g_clear_pointer (&em, luma_emulator_free);
+  g_clear_pointer (&clip, g_bytes_unref);
+  g_clear_pointer (&clip_path, g_free);
+  g_clear_pointer (&state_dir, g_free);
+}
+
+/* "@input ! lumamodify ! @sink" against the emulator, with a 10 ms poll. */
+static LumaRun *
+modify_run (const gchar * input, const gchar * prompt, const gchar * sink)
+{
+  g_autofree gchar *desc = g_strdup_printf ("%s ! lumamodify name=modify ! %s",
+      input, sink ? sink : FAKESINK);
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  LumaRun *run = luma_run_new_launch (desc, "modify");
+
+  g_object_set (run->src, "api-url", api_url, "upload-url", upload_url,
+      "api-key", TEST_KEY, "prompt", prompt, "poll-interval", 10, NULL);
+  return run;
+}
+
+static LumaRun *
+file_run (const gchar * path, const gchar * prompt)
+{
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\"", path);
+
+  return modify_run (input, prompt, NULL);
+}
+
+/* What lumamodify posted: luma-task-created and luma-upload. */
+typedef struct
+{
+  GMutex lock;
+  guint created;
+  gchar *task_id;
+  gboolean reused;
+  gchar *video_url;
+  guint upload_messages;
+  guint64 sent, total;
+} Watch;
+
+static void
+on_element_message (GstBus * bus, GstMessage * msg, Watch * watch)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  g_mutex_lock (&watch->lock);
+  if (gst_structure_has_name (s, GST_LUMA_MESSAGE_TASK_CREATED)) {
+    watch->created++;
+    g_free (watch->task_id);
+    watch->task_id = g_strdup (gst_structure_get_string (s,
+            GST_LUMA_FIELD_TASK_ID));
+    g_free (watch->video_url);
+    watch->video_url = g_strdup (gst_structure_get_string (s,
+            GST_LUMA_FIELD_VIDEO_URL));
+    fail_unless (gst_structure_get_boolean (s, GST_LUMA_FIELD_REUSED,
+            &watch->reused));
+  } else if (gst_structure_has_name (s, GST_LUMA_MESSAGE_UPLOAD)) {
+    watch->upload_messages++;
+    fail_unless (gst_structure_get_uint64 (s, GST_LUMA_FIELD_BYTES_SENT,
+            &watch->sent));
+    fail_unless (gst_structure_get_uint64 (s, GST_LUMA_FIELD_BYTES_TOTAL,
+            &watch->total));
+  }
+  g_mutex_unlock (&watch->lock);
+}
+
+static void
+watch_run (LumaRun * run, Watch * watch)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message::element",
+      G_CALLBACK (on_element_message), watch);
+}
+
+static void
+watch_clear (Watch * watch)
+{
+  g_free (watch->task_id);
+  g_free (watch->video_url);
+}
+
+static void
+assert_got_clip (LumaRun * run)
+{
+  fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  fail_unless (memcmp (run->data->data, g_bytes_get_data (clip, NULL),
+          run->data->len) == 0, "the video differs from the clip");
+}
+
+/* Nothing left the machine: no upload, no task. */
+static void
+assert_no_request (void)
+{
+  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+}
+
+static const GstStructure *
+assert_refused (LumaRun * run, const gchar * words, const gchar * reason)
+{
+  const GstStructure *details =
+      luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, words);
+
+  fail_unless_equals_string (gst_structure_get_string (details,
+          GST_LUMA_DETAIL_INPUT_REFUSED), reason);
+  return details;
+}
+
+GST_START_TEST (test_modifies_a_file)
+{
+  Watch watch = { 0, };
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *uploaded_url = NULL;
+  g_autofree gchar *body = NULL;
+  g_autoptr (GBytes) uploaded = NULL;
+  GstLumaTaskState state;
+
+  watch_run (run, &watch);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+
+  g_object_get (run->src, "task-id", &task_id, "uploaded-url", &uploaded_url,
+      "task-state", &state, NULL);
+  fail_unless (task_id != NULL && strlen (task_id) == 32);
+  fail_unless_equals_int (state, GST_LUMA_TASK_STATE_SUCCESS);
+  fail_unless_equals_int (watch.created, 1);
+  fail_if (watch.reused);
+  fail_unless_equals_string (watch.task_id, task_id);
+  fail_unless_equals_string (watch.video_url, uploaded_url);
+  /* the upload host has the clip itself, and generate was given its URL */
+  uploaded = luma_emulator_get_uploaded_file (em, uploaded_url);
+  fail_unless (uploaded != NULL && g_bytes_equal (uploaded, clip));
+  body = luma_emulator_get_last_generate_body (em);
+  fail_unless (strstr (body, uploaded_url) != NULL, "%s", body);
+  fail_unless (strstr (body, "\"prompt\":\"" PROMPT "\"") != NULL, "%s", body);
+  /* progress, ending with all of the request sent */
+  fail_unless (watch.upload_messages >= 1);
+  fail_unless (watch.sent == watch.total && watch.total > g_bytes_get_size
+      (clip), "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, watch.sent,
+      watch.total);
+  luma_run_free (run);
+  watch_clear (&watch);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_same_clip_and_prompt_reuse_the_task)
+{
+  Watch w1 = { 0, }, w2 = { 0, };
+  g_autofree gchar *copy = write_file ("copy.mp4", clip);
+  g_autofree gchar *uploaded_url = NULL;
+  LumaRun *run;
+
+  run = file_run (clip_path, PROMPT);
+  watch_run (run, &w1);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+
+  /* the same bytes under another name: the journal knows the clip by them */
+  run = file_run (copy, PROMPT);
+  watch_run (run, &w2);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  g_object_get (run->src, "uploaded-url", &uploaded_url, NULL);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_if (w1.reused);
+  fail_unless (w2.reused);
+  fail_unless_equals_string (w1.task_id, w2.task_id);
+  fail_unless (uploaded_url == NULL);
+  fail_unless (w2.video_url == NULL);
+
+  /* another prompt is another task, of another upload */
+  run = file_run (clip_path, "Make it rain");
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 2);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+  watch_clear (&w1);
+  watch_clear (&w2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_force_new_uploads_and_creates_again)
+{
+  LumaRun *run;
+
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  run = file_run (clip_path, PROMPT);
+  g_object_set (run->src, "force-new", TRUE, NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 2);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_longer_than_10_s_is_refused)
+{
+  g_autoptr (GBytes) long_clip = luma_test_make_mp4 (275, FALSE);
+  g_autofree gchar *path = write_file ("long.mp4", long_clip);
+  LumaRun *run = file_run (path, PROMPT);
+  GstLumaTaskState state;
+
+  luma_run_until_done (run, 60);
+  assert_refused (run, "11.00 s, more than the 10 s", "duration");
+  g_object_get (run->src, "task-state", &state, NULL);
+  fail_unless_equals_int (state, GST_LUMA_TASK_STATE_ERROR);
+  luma_run_free (run);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_larger_than_max_input_size_is_refused)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  g_object_set (run->src, "max-input-size", (guint64) 1000, NULL);
+  luma_run_until_done (run, 60);
+  assert_refused (run, "1000 bytes", "size");
+  luma_run_free (run);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_live_input_is_refused)
+{
+  LumaRun *run = modify_run ("videotestsrc is-live=true ! " X264
+      " tune=zerolatency ! mp4mux", PROMPT, NULL);
+
+  luma_run_until_done (run, 60);
+  assert_refused (run, "live", "live");
+  luma_run_free (run);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_not_a_container_is_refused)
+{
+  g_autoptr (GBytes) noise = luma_test_random_bytes (100 * 1024, 3);
+  g_autofree gchar *path = write_file ("noise.mp4", noise);
+  LumaRun *run;
+
+  /* bytes of no known type */
+  run = file_run (path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_refused (run, "not an MP4, MOV or AVI file", "container");
+  luma_run_free (run);
+
+  /* raw video: refused at its caps, before a byte is written */
+  run = modify_run ("videotestsrc num-buffers=10", PROMPT, NULL);
+  luma_run_until_done (run, 60);
+  assert_refused (run, "not an MP4, MOV or AVI file", "container");
+  luma_run_free (run);
+
+  /* nothing at all */
+  run = modify_run ("filesrc location=/dev/null", PROMPT, NULL);
+  luma_run_until_done (run, 60);
+  assert_refused (run, "before its first byte", "container");
+  luma_run_free (run);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
+/* Prerolls "filesrc ! qtdemux ! h264parse ! fakesink" on @bytes: the
+ * demuxer must find an H.264 track; returns the duration it reads. */
+static GstClockTime
+mp4_duration (GBytes * bytes)
+{
+  g_autofree gchar *path = write_file ("check.mp4", bytes);
+  g_autofree gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! "
+      "qtdemux ! video/x-h264 ! h264parse ! fakesink name=sink", path);
+  LumaRun *run = luma_run_new_launch (desc, "sink");
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (run->src, "sink");
+  g_autoptr (GstCaps) caps = NULL;
+  gint64 duration = -1;
+
+  luma_run_preroll (run, 30);
+  caps = gst_pad_get_current_caps (pad);
+  fail_unless (caps != NULL && gst_structure_has_name
+      (gst_caps_get_structure (caps, 0), "video/x-h264"));
+  fail_unless (gst_element_query_duration (run->pipeline, GST_FORMAT_TIME,
+          &duration));
+  luma_run_free (run);
+  return duration;
+}
+
+/* mp4mux goes back to the start of the file (a BYTES segment) to write the
+ * size of its mdat box once it knows it: the collector puts those bytes
+ * where they belong, and the result is a valid file. */
+GST_START_TEST (test_muxer_output_arrives_valid)
+{
+  LumaRun *run = modify_run ("videotestsrc num-buffers=100 ! " X264
+      " ! mp4mux", PROMPT, NULL);
+  g_autoptr (GBytes) result = NULL;
+  g_autofree gchar *uploaded_url = NULL;
+  g_autoptr (GBytes) uploaded = NULL;
+  GstClockTime duration;
+
+  luma_run_until_done (run, 60);
+  fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
+  g_object_get (run->src, "uploaded-url", &uploaded_url, NULL);
+  uploaded = luma_emulator_get_uploaded_file (em, uploaded_url);
+  result = g_bytes_new (run->data->data, run->data->len);
+  luma_run_free (run);
+
+  /* the uploaded file is what mp4mux wrote, no more: no byte appended */
+  fail_unless (g_bytes_equal (uploaded, result));
+  duration = mp4_duration (result);
+  fail_unless (duration > 3900 * GST_MSECOND && duration < 4100 * GST_MSECOND,
+      "duration %" GST_TIME_FORMAT, GST_TIME_ARGS (duration));
+}
+
+GST_END_TEST;
+
+static gboolean
+tmp_has_collected_file (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "luma-modify-"))
+      return TRUE;
+  return FALSE;
+}
+
+/* Set to NULL during a slow upload: at once, with nothing created; the
+ * journal's claim was given up (the upload never finished, no task can
+ * exist), so a rerun uploads and creates. */
+GST_START_TEST (test_stop_during_upload_is_prompt)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  gint64 start, took;
+  gint i;
+
+  luma_emulator_set_upload_answer_delay (em, 5000);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  /* the body has arrived: the answer is held */
+  for (i = 0; i < 3000 && luma_emulator_get_uploads (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  fail_unless (tmp_has_collected_file ());
+
+  start = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - start;
+  fail_unless (took < 50000 * luma_test_slowdown (), "took %" G_GINT64_FORMAT
+      " us", took);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+  fail_if (tmp_has_collected_file (), "the temporary file was left");
+
+  luma_emulator_set_upload_answer_delay (em, 0);
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_if (tmp_has_collected_file (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
+/* The key goes to the API and the upload host, and to no other host: not
+ * to the uploaded file's URL (fetched by KIE), not to the result's host. */
+GST_START_TEST (test_key_goes_to_api_and_upload_hosts_only)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_auth_requests (em), 1);
+  /* generate, and at least one reading of the record */
+  fail_unless (luma_emulator_get_api_auth_requests (em) >= 2);
+  fail_unless (luma_emulator_get_upload_downloads (em) >= 1);
+  fail_unless_equals_int (luma_emulator_get_upload_download_auth_requests
+      (em), 0);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+}
+
+GST_END_TEST;
+
+/* A seek from downstream ends at the inner lumasrc: a new Range request
+ * for the result, never the input side again. */
+GST_START_TEST (test_seek_after_preroll_does_not_upload_again)
+{
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\"",
+      clip_path);
+  LumaRun *run = modify_run (input, PROMPT,
+      "qtdemux ! fakesink name=sink sync=false");
+  g_autofree gchar *task_id = NULL;
+  guint requests;
+
+  luma_run_preroll (run, 60);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  requests = luma_emulator_get_video_requests (em, task_id);
+  fail_unless (requests >= 1);
+
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, GST_SECOND));
+  luma_run_until_done (run, 60);
+  fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
+  luma_run_free (run);
+
+  fail_unless (luma_emulator_get_video_requests (em, task_id) > requests);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+/* KIE's answers to generate, in the details of lumamodify's error. */
+GST_START_TEST (test_creation_failures_have_details)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  gboolean may_exist = TRUE;
+  gint api_code = 0;
+
+  luma_emulator_push_generate_reply (em, 422, NULL,
+      "{\"code\":422,\"msg\":\"video too long\"}");
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  details = assert_refused (run, "video too long", "kie");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_if (may_exist);
+  fail_unless (gst_structure_get_int (details, GST_LUMA_DETAIL_API_CODE,
+          &api_code));
+  fail_unless_equals_int (api_code, 422);
+  luma_run_free (run);
+
+  luma_emulator_push_generate_reply (em, 500, NULL,
+      "{\"code\":500,\"msg\":\"oops\"}");
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "may exist");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless (may_exist);
+  fail_unless (gst_structure_get_string (details,
+          GST_LUMA_DETAIL_INPUT_REFUSED) == NULL);
+  luma_run_free (run);
+
+  /* the rerun does not create blindly: the journal says a task may exist */
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "force-new");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist) && may_exist);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 2);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_settings)
+{
+  GstElement *modify = gst_element_factory_make ("lumamodify", NULL);
+  g_autofree gchar *key = NULL;
+  g_autofree gchar *upload_url = NULL;
+  guint64 max_input_size;
+  LumaRun *run;
+
+  g_setenv ("KIE_UPLOAD_URL", "http://127.0.0.1:9/up", TRUE);
+  g_object_set (modify, "api-key", TEST_KEY, NULL);
+  g_object_get (modify, "api-key", &key, "upload-url", &upload_url,
+      "max-input-size", &max_input_size, NULL);
+  fail_unless (strstr (key, TEST_KEY) == NULL);
+  fail_unless_equals_string (upload_url, "http://127.0.0.1:9/up");
+  fail_unless_equals_uint64 (max_input_size, 500000000);
+  gst_object_unref (modify);
+  g_unsetenv ("KIE_UPLOAD_URL");
+
+  /* no prompt: refused when it starts, before the input is read */
+  run = file_run (clip_path, PROMPT);
+  g_object_set (run->src, "prompt", NULL, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "prompt");
+  luma_run_free (run);
+
+  run = file_run (clip_path, PROMPT);
+  g_object_set (run->src, "upload-url", "ftp://127.0.0.1/", NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "upload-url");
+  luma_run_free (run);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
+/* The README's line, in a process of its own, configured from the
+ * environment only. */
+GST_START_TEST (test_launch_line)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  g_autofree gchar *input = g_strconcat ("location=", clip_path, NULL);
+  g_autofree gchar *out_path = g_build_filename (state_dir, "snowy.mp4", NULL);
+  g_autofree gchar *output = g_strconcat ("location=", out_path, NULL);
+  const gchar *argv[] = { "gst-launch-1.0", "-q", "filesrc", input, "!",
+    "lumamodify", "prompt=" PROMPT, "poll-interval=10", "!", "filesink",
+    output, NULL
+  };
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *contents = NULL;
+  gsize length;
+  gint status;
+
+  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
+  envp = g_environ_setenv (envp, "KIE_API_URL", api_url, TRUE);
+  envp = g_environ_setenv (envp, "KIE_UPLOAD_URL", upload_url, TRUE);
+  fail_unless (g_spawn_sync (NULL, (gchar **) argv, envp,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+          NULL, &status, &error), "%s", error ? error->message : "");
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "gst-launch-1.0 ended with %d", status);
+  fail_unless (g_file_get_contents (out_path, &contents, &length, NULL));
+  fail_unless (length == g_bytes_get_size (clip)
+      && memcmp (contents, g_bytes_get_data (clip, NULL), length) == 0);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
+static Suite *
+modify_suite (void)
+{
+  Suite *s = suite_create ("lumamodify");
+  TCase *tc = tcase_create ("modify");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_modifies_a_file);
+  tcase_add_test (tc, test_same_clip_and_prompt_reuse_the_task);
+  tcase_add_test (tc, test_force_new_uploads_and_creates_again);
+  tcase_add_test (tc, test_longer_than_10_s_is_refused);
+  tcase_add_test (tc, test_larger_than_max_input_size_is_refused);
+  tcase_add_test (tc, test_live_input_is_refused);
+  tcase_add_test (tc, test_not_a_container_is_refused);
+  tcase_add_test (tc, test_muxer_output_arrives_valid);
+  tcase_add_test (tc, test_stop_during_upload_is_prompt);
+  tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);
+  tcase_add_test (tc, test_seek_after_preroll_does_not_upload_again);
+  tcase_add_test (tc, test_creation_failures_have_details);
+  tcase_add_test (tc, test_settings);
+  tcase_add_test (tc, test_launch_line);
+  return s;
+}
+
+/* GST_CHECK_MAIN, with a temporary folder of this process's own, set
+ * before GLib reads TMPDIR (once, for the process): the tests look there
+ * for the files lumamodify leaves or not. */
+int
+main (int argc, char **argv)
+{
+  gchar template[] = "/tmp/luma-modify-tmp-XXXXXX";
+  int status;
+
+  tmp_dir = g_mkdtemp (template);
+  g_assert (tmp_dir != NULL);
+  g_setenv ("TMPDIR", tmp_dir, TRUE);
+  gst_check_init (&argc, &argv);
+  status = gst_check_run_suite (modify_suite (), "modify", __FILE__);
+  g_rmdir (tmp_dir);
+  return status;
+}
