@@ -437,8 +437,11 @@ stop_emulator (const LumaWaitStatus * status, gpointer user_data)
  * or an outage, retried on the ordinary schedule. */
 GST_START_TEST (test_refusal_after_an_answer_is_ordinary_trouble)
 {
-  LumaEmulatorTask task = { "t-gone", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-gone",
+    .video = video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   g_autofree gchar *url = luma_emulator_get_api_url (em);
   g_autoptr (SoupSession) session = make_session (5, TRUE);

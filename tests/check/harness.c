@@ -267,7 +267,11 @@ void
 luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
     GBytes * video)
 {
-  LumaEmulatorTask task = { task_id, video, 0, 0, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = task_id,
+    .video = video,
+    .final_flag = 1,
+  };
 
   luma_emulator_add_task (em, &task);
 }

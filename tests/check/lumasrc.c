@@ -62,7 +62,12 @@ detail_state (const GstStructure * details)
 
 GST_START_TEST (test_waits_then_streams_byte_identical)
 {
-  LumaEmulatorTask task = { "t-happy", video, 3, 0, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-happy",
+    .video = video,
+    .generating_polls = 3,
+    .final_flag = 1,
+  };
   LumaRun *run;
   GstLumaTaskState status;
   g_autofree gchar *location = NULL;
@@ -93,7 +98,12 @@ GST_END_TEST;
 
 GST_START_TEST (test_state_change_is_async_while_generating)
 {
-  LumaEmulatorTask task = { "t-slow", video, 0, 400, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-slow",
+    .video = video,
+    .generating_ms = 400,
+    .final_flag = 1,
+  };
   LumaRun *run;
   gint64 before, took;
   GstStateChangeReturn ret;
@@ -115,8 +125,11 @@ GST_END_TEST;
 
 GST_START_TEST (test_stop_during_wait_is_prompt)
 {
-  LumaEmulatorTask task = { "t-forever", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-forever",
+    .video = video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaRun *run;
   gint64 deadline, before, took;
@@ -152,8 +165,12 @@ GST_END_TEST;
 static void
 check_failed_task (gint flag, GstLumaTaskState expected_state)
 {
-  LumaEmulatorTask task = { "t-failed", NULL, 1, 0, flag, "1234",
-    "the input video could not be read", NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-failed",
+    .generating_polls = 1,
+    .final_flag = flag,
+    .error_code = "1234",
+    .error_message = "the input video could not be read",
   };
   LumaRun *run;
   const GstStructure *details;
@@ -195,7 +212,11 @@ GST_END_TEST;
 
 GST_START_TEST (test_callback_failed_warns_and_streams)
 {
-  LumaEmulatorTask task = { "t-cb", video, 0, 0, 4, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-cb",
+    .video = video,
+    .final_flag = 4,
+  };
   LumaRun *run;
   g_autoptr (GError) warning = NULL;
 
@@ -432,8 +453,11 @@ GST_END_TEST;
 
 GST_START_TEST (test_wait_timeout_says_resume)
 {
-  LumaEmulatorTask task = { "t-long", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-long",
+    .video = video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaRun *run;
   const GstStructure *details;

@@ -151,7 +151,12 @@ launch_line (const gchar * task_id, const gchar * key)
 
 GST_START_TEST (test_key_not_in_log_messages_or_dump)
 {
-  LumaEmulatorTask task = { "t-secret", video, 2, 0, 4, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-secret",
+    .video = video,
+    .generating_polls = 2,
+    .final_flag = 4,
+  };
   g_autofree gchar *desc = NULL;
   g_autofree gchar *bus_text = NULL;
   GstMessageType ended;

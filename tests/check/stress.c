@@ -55,8 +55,11 @@ timed_set_state (GstElement * pipeline, GstState state)
 GST_START_TEST (test_state_changes_at_random_points)
 {
   static const gchar *tasks[] = { "t-waiting", "t-ready", "t-stalled" };
-  LumaEmulatorTask waiting = { "t-waiting", video, G_MAXUINT, 0, 1, NULL,
-    NULL, NULL
+  LumaEmulatorTask waiting = {
+    .task_id = "t-waiting",
+    .video = video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaEmulatorVideoFaults stall = { 0 };
   g_autoptr (GRand) rand = g_rand_new_with_seed (2026);
@@ -130,7 +133,12 @@ GST_START_TEST (test_many_sources_wait_at_once)
   raise_fd_limit ();
   for (i = 0; i < INSTANCES; i++) {
     g_autofree gchar *id = g_strdup_printf ("t-many-%u", i);
-    LumaEmulatorTask task = { id, small, 3, 0, 1, NULL, NULL, NULL };
+    LumaEmulatorTask task = {
+      .task_id = id,
+      .video = small,
+      .generating_polls = 3,
+      .final_flag = 1,
+    };
     GstElement *src = gst_element_factory_make ("lumasrc", NULL);
     GstElement *sink = gst_element_factory_make ("fakesink", NULL);
 

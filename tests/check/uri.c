@@ -36,8 +36,12 @@ teardown (void)
 static void
 add_mp4_task (const gchar * task_id)
 {
-  LumaEmulatorTask task = { task_id, mp4, 2, 0, 1, NULL, NULL,
-    "A calm lake at dawn"
+  LumaEmulatorTask task = {
+    .task_id = task_id,
+    .video = mp4,
+    .generating_polls = 2,
+    .final_flag = 1,
+    .prompt = "A calm lake at dawn",
   };
 
   luma_emulator_add_task (em, &task);
