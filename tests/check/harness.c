@@ -173,6 +173,49 @@ luma_run_free (LumaRun * run)
   g_free (run);
 }
 
+static void
+assert_ended_well (LumaRun * run)
+{
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *debug = NULL;
+
+    gst_message_parse_error (run->error, &error, &debug);
+    fail ("error: %s (%s)", error->message, debug ? debug : "no debug text");
+  }
+  fail_unless (run->eos, "the run ended without EOS");
+}
+
+static void
+assert_data_is (LumaRun * run, const guint8 * bytes, gsize size)
+{
+  fail_unless_equals_uint64 (run->data->len, size);
+  fail_unless (memcmp (run->data->data, bytes, size) == 0,
+      "the output differs from the served file");
+}
+
+void
+luma_run_assert_output (LumaRun * run, GBytes * expected)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (expected, &size);
+
+  assert_ended_well (run);
+  assert_data_is (run, bytes, size);
+}
+
+void
+luma_run_assert_output_from (LumaRun * run, GBytes * expected, guint64 offset)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (expected, &size);
+
+  fail_unless (offset <= size);
+  assert_ended_well (run);
+  fail_unless_equals_uint64 (run->first_offset, offset);
+  assert_data_is (run, bytes + offset, size - offset);
+}
+
 const GstStructure *
 luma_run_assert_error (LumaRun * run, gint code, const gchar * words)
 {
@@ -274,4 +317,31 @@ luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
   };
 
   luma_emulator_add_task (em, &task);
+}
+
+LumaTestFixture fixture;
+
+void
+luma_test_fixture_setup (GBytes * video)
+{
+  fixture.em = luma_test_emulator_new ();
+  fixture.video = video;
+}
+
+void
+luma_test_fixture_set_environment (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+
+  g_setenv ("KIE_API_URL", api_url, TRUE);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+}
+
+void
+luma_test_fixture_teardown (void)
+{
+  g_unsetenv ("KIE_API_URL");
+  g_unsetenv ("KIE_API_KEY");
+  g_clear_pointer (&fixture.em, luma_emulator_free);
+  g_clear_pointer (&fixture.video, g_bytes_unref);
 }
