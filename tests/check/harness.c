@@ -5,6 +5,8 @@
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
 #include <glib/gstdio.h>
+#include <errno.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -260,8 +262,9 @@ luma_test_random_bytes (gsize size, guint32 seed)
   return g_bytes_new_take (words, size);
 }
 
-GBytes *
-luma_test_make_mp4 (guint frames, gboolean noisy)
+/* Encodes the MP4 @recipe describes into a file of its own. */
+static GBytes *
+encode_mp4 (const gchar * recipe)
 {
   g_autofree gchar *path = NULL;
   g_autofree gchar *desc = NULL;
@@ -274,11 +277,7 @@ luma_test_make_mp4 (guint frames, gboolean noisy)
 
   fail_unless (fd >= 0);
   g_close (fd, NULL);
-  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=%s ! "
-      "video/x-raw,format=I420,width=%d,height=%d,framerate=25/1 ! x264enc "
-      "speed-preset=ultrafast key-int-max=25 ! mp4mux ! filesink location=%s",
-      frames, noisy ? "snow" : "ball", noisy ? 320 : 160, noisy ? 240 : 120,
-      path);
+  desc = g_strdup_printf ("%s ! filesink location=%s", recipe, path);
   pipeline = gst_parse_launch (desc, &error);
   fail_unless (pipeline != NULL, "%s", error ? error->message : "");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
@@ -293,6 +292,54 @@ luma_test_make_mp4 (guint frames, gboolean noisy)
   fail_unless (g_file_get_contents (path, &contents, &length, NULL));
   g_unlink (path);
   return g_bytes_new_take (contents, length);
+}
+
+/* An MP4 as encode_mp4 () writes it: an ftyp box first (a file that is not
+ * is no cached sample: it is made again). */
+static gboolean
+looks_like_mp4 (const gchar * contents, gsize length)
+{
+  return length > 8 && memcmp (contents + 4, "ftyp", 4) == 0;
+}
+
+GBytes *
+luma_test_make_mp4 (guint frames, gboolean noisy)
+{
+  g_autofree gchar *recipe = NULL;
+  g_autofree gchar *digest = NULL;
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *path = NULL;
+  g_autoptr (GError) error = NULL;
+  GBytes *mp4;
+  gchar *contents;
+  gsize length;
+
+  recipe = g_strdup_printf ("videotestsrc num-buffers=%u pattern=%s ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=25/1 ! x264enc "
+      "speed-preset=ultrafast key-int-max=25 ! mp4mux", frames,
+      noisy ? "snow" : "ball", noisy ? 320 : 160, noisy ? 240 : 120);
+
+  /* Made once for all the suites and all the runs of this build tree:
+   * named by the whole recipe, so that a changed recipe is a new file. */
+  digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, recipe, -1);
+  name = g_strdup_printf ("%u-%s-%.16s.mp4", frames, noisy ? "snow" : "ball",
+      digest);
+  path = g_build_filename (LUMA_TEST_CACHE_DIR, name, NULL);
+  if (g_file_get_contents (path, &contents, &length, NULL)) {
+    if (looks_like_mp4 (contents, length))
+      return g_bytes_new_take (contents, length);
+    g_free (contents);
+  }
+
+  mp4 = encode_mp4 (recipe);
+  /* through a rename: a suite running at the same time reads the whole
+   * file or none; if both make it, both write the same kind of file */
+  if (g_mkdir_with_parents (LUMA_TEST_CACHE_DIR, 0755) != 0
+      || !g_file_set_contents (path, g_bytes_get_data (mp4, NULL),
+          g_bytes_get_size (mp4), &error))
+    g_printerr ("harness: the sample MP4 is not kept in %s: %s\n",
+        LUMA_TEST_CACHE_DIR, error ? error->message : g_strerror (errno));
+  return mp4;
 }
 
 LumaEmulator *

@@ -64,7 +64,9 @@ gint luma_test_slowdown (void);
 
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
 /* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
- * are large (about 11 kB a frame), the others small. */
+ * are large (about 11 kB a frame), the others small. Encoded once per build
+ * tree: kept in LUMA_TEST_CACHE_DIR (tests/meson.build) under a name made
+ * of its recipe, and read from there by the suites and runs after. */
 GBytes *luma_test_make_mp4 (guint frames, gboolean noisy);
 /* A running emulator with the test key. */
 LumaEmulator *luma_test_emulator_new (void);
