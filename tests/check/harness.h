@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/luma/luma.h>
 #include "luma-emulator.h"
 
 G_BEGIN_DECLS
