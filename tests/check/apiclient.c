@@ -14,21 +14,10 @@
 #define GENERATING_BODY \
     "{\"code\":200,\"msg\":\"success\",\"data\":{\"successFlag\":0}}"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (4096, 3);
-}
-
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_setup (luma_test_random_bytes (4096, 3));
 }
 
 static SoupSession *
@@ -56,7 +45,7 @@ wait_for (const gchar * api_url, guint timeout, const gchar * task_id,
     guint poll_interval, guint wait_timeout, guint retries, gint64 * took,
     GCancellable * cancellable, GError ** error)
 {
-  g_autofree gchar *own_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *own_url = luma_emulator_get_api_url (fixture.em);
   g_autoptr (SoupSession) session = make_session (timeout, FALSE);
   g_autoptr (LumaApi) api = make_api (session, api_url ? api_url : own_url);
   LumaWaitParams params = { poll_interval, wait_timeout, retries, TRUE };
@@ -84,15 +73,15 @@ assert_error_says (GError * error, const gchar * words)
 
 GST_START_TEST (test_https_to_http_redirect_refused)
 {
-  TlsServer *tls = tls_server_start (video);
+  TlsServer *tls = tls_server_start (fixture.video);
   g_autofree gchar *tls_url = tls_server_get_url (tls);
-  g_autofree gchar *plain_api = luma_emulator_get_api_url (em);
+  g_autofree gchar *plain_api = luma_emulator_get_api_url (fixture.em);
   g_autofree gchar *plain = g_strconcat (plain_api,
       "/api/v1/modify/record-info?taskId=t-down", NULL);
   g_autoptr (GError) error = NULL;
   GstLumaRecord *record;
 
-  luma_test_add_ready_task (em, "t-down", video);
+  luma_test_add_ready_task (fixture.em, "t-down", fixture.video);
   tls_server_set_redirect (tls, plain);
   record = wait_for (tls_url, 5, "t-down", 10, 0, 3, NULL, NULL, &error);
   fail_unless (record == NULL);
@@ -101,7 +90,8 @@ GST_START_TEST (test_https_to_http_redirect_refused)
   /* both ends named, so that a user sees who sent it where */
   assert_error_says (error, tls_url);
   assert_error_says (error, plain);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-down"), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-down"), 0);
   tls_server_stop (tls);
 }
 
@@ -152,12 +142,13 @@ GST_START_TEST (test_retry_after_ignored_on_200)
   g_autoptr (GstLumaRecord) record = NULL;
   gint64 took;
 
-  luma_test_add_ready_task (em, "t-200", video);
-  luma_emulator_push_record_reply (em, "t-200", 200, "30", NULL,
+  luma_test_add_ready_task (fixture.em, "t-200", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-200", 200, "30", NULL,
       GENERATING_BODY);
   record = wait_for (NULL, 5, "t-200", 10, 0, 3, &took, NULL, &error);
   fail_unless (record != NULL, "%s", error ? error->message : "");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-200"), 2);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-200"), 2);
   fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
 }
 
@@ -169,12 +160,13 @@ GST_START_TEST (test_retry_after_ignored_on_500)
   g_autoptr (GstLumaRecord) record = NULL;
   gint64 took;
 
-  luma_test_add_ready_task (em, "t-500", video);
-  luma_emulator_push_record_reply (em, "t-500", 500, "30", NULL,
+  luma_test_add_ready_task (fixture.em, "t-500", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-500", 500, "30", NULL,
       "{\"code\":500,\"msg\":\"oops\"}");
   record = wait_for (NULL, 5, "t-500", 10, 0, 3, &took, NULL, &error);
   fail_unless (record != NULL, "%s", error ? error->message : "");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-500"), 2);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-500"), 2);
   fail_unless (took < SECONDS (5), "took %" G_GINT64_FORMAT " us", took);
 }
 
@@ -191,8 +183,8 @@ GST_START_TEST (test_retry_after_honoured_on_455_and_503)
     g_autoptr (GstLumaRecord) record = NULL;
     gint64 took;
 
-    luma_test_add_ready_task (em, id, video);
-    luma_emulator_push_record_reply (em, id, statuses[i], "1", NULL,
+    luma_test_add_ready_task (fixture.em, id, fixture.video);
+    luma_emulator_push_record_reply (fixture.em, id, statuses[i], "1", NULL,
         "{\"code\":503,\"msg\":\"later\"}");
     record = wait_for (NULL, 5, id, 10, 0, 3, &took, NULL, &error);
     fail_unless (record != NULL, "%s", error ? error->message : "");
@@ -213,17 +205,18 @@ GST_START_TEST (test_huge_retry_after_waits_until_wait_timeout)
   GstLumaRecord *record;
   gint64 took;
 
-  luma_test_add_ready_task (em, "t-huge", video);
-  luma_emulator_push_record_reply (em, "t-huge", 429, "99999999999", NULL,
-      "{\"code\":429,\"msg\":\"slow down\"}");
-  record = wait_for (NULL, 5, "t-huge", 10, wait_timeout, 3, &took, NULL,
-      &error);
+  luma_test_add_ready_task (fixture.em, "t-huge", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-huge", 429, "99999999999",
+      NULL, "{\"code\":429,\"msg\":\"slow down\"}");
+  record =
+      wait_for (NULL, 5, "t-huge", 10, wait_timeout, 3, &took, NULL, &error);
   fail_unless (record == NULL);
   fail_unless (g_error_matches (error, LUMA_API_ERROR,
           LUMA_API_ERROR_TIMEOUT), "%s", error->message);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-huge"), 1);
-  fail_unless (took < SECONDS (wait_timeout + 2), "took %" G_GINT64_FORMAT
-      " us", took);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-huge"), 1);
+  fail_unless (took < SECONDS (wait_timeout + 2),
+      "took %" G_GINT64_FORMAT " us", took);
 }
 
 GST_END_TEST;
@@ -437,10 +430,13 @@ stop_emulator (const LumaWaitStatus * status, gpointer user_data)
  * or an outage, retried on the ordinary schedule. */
 GST_START_TEST (test_refusal_after_an_answer_is_ordinary_trouble)
 {
-  LumaEmulatorTask task = { "t-gone", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-gone",
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
-  g_autofree gchar *url = luma_emulator_get_api_url (em);
+  g_autofree gchar *url = luma_emulator_get_api_url (fixture.em);
   g_autoptr (SoupSession) session = make_session (5, TRUE);
   g_autoptr (LumaApi) api = make_api (session, url);
   LumaWaitParams params = { 1000, 0, 1, TRUE };
@@ -448,9 +444,10 @@ GST_START_TEST (test_refusal_after_an_answer_is_ordinary_trouble)
   gint64 before = g_get_monotonic_time ();
   GstLumaRecord *record;
 
-  luma_emulator_add_task (em, &task);
-  record = luma_api_wait_for_task (api, "t-gone", &params, stop_emulator, &em,
-      NULL, &error);
+  luma_emulator_add_task (fixture.em, &task);
+  record =
+      luma_api_wait_for_task (api, "t-gone", &params, stop_emulator,
+      &fixture.em, NULL, &error);
   fail_unless (record == NULL);
   assert_error_says (error, "Connection refused by 127.0.0.1");
   /* 1 s after the answer, then 1 s after the first refusal */
@@ -668,11 +665,13 @@ GST_START_TEST (test_large_5xx_page_is_retried)
 
   memset (page, 'x', size);
   page[size] = '\0';
-  luma_test_add_ready_task (em, "t-5xx", video);
-  luma_emulator_push_record_reply (em, "t-5xx", 502, NULL, "text/html", page);
+  luma_test_add_ready_task (fixture.em, "t-5xx", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-5xx", 502, NULL, "text/html",
+      page);
   record = wait_for (NULL, 5, "t-5xx", 10, 0, 3, NULL, NULL, &error);
   fail_unless (record != NULL, "%s", error ? error->message : "");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-5xx"), 2);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-5xx"), 2);
 }
 
 GST_END_TEST;
@@ -687,9 +686,9 @@ GST_START_TEST (test_401_from_other_host_says_key_was_not_sent)
   g_autoptr (GError) error = NULL;
   GstLumaRecord *record;
 
-  luma_test_add_ready_task (em, "t-moved", video);
-  luma_test_add_ready_task (other, "t-moved", video);
-  luma_emulator_push_record_redirect (em, "t-moved", target);
+  luma_test_add_ready_task (fixture.em, "t-moved", fixture.video);
+  luma_test_add_ready_task (other, "t-moved", fixture.video);
+  luma_emulator_push_record_redirect (fixture.em, "t-moved", target);
   record = wait_for (NULL, 5, "t-moved", 10, 0, 3, NULL, NULL, &error);
   fail_unless (record == NULL);
   fail_unless (g_error_matches (error, LUMA_API_ERROR,
@@ -709,7 +708,7 @@ apiclient_suite (void)
   TCase *tc = tcase_create ("apiclient");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_https_to_http_redirect_refused);
   tcase_add_test (tc, test_retry_after_parsing);
   tcase_add_test (tc, test_retry_after_ignored_on_200);

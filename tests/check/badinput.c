@@ -11,31 +11,10 @@
 #include "harness.h"
 #include "badservers.h"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (100 * 1024 + 1, 5);
-}
-
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
-}
-
-static void
-assert_streamed_whole (LumaRun * run)
-{
-  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->data->len, g_bytes_get_size (video));
-  fail_unless (memcmp (run->data->data, g_bytes_get_data (video, NULL),
-          run->data->len) == 0);
+  luma_test_fixture_setup (luma_test_random_bytes (100 * 1024 + 1, 5));
 }
 
 /* The codes that mean "wait and ask again", as `code` and as the status. */
@@ -51,13 +30,14 @@ GST_START_TEST (test_waiting_codes_both_ways)
           codes[i]);
       LumaRun *run;
 
-      luma_test_add_ready_task (em, id, video);
-      luma_emulator_push_record_reply (em, id, as_status ? codes[i] : 200,
-          NULL, NULL, body);
-      run = luma_run_new (em, id, NULL);
+      luma_test_add_ready_task (fixture.em, id, fixture.video);
+      luma_emulator_push_record_reply (fixture.em, id,
+          as_status ? codes[i] : 200, NULL, NULL, body);
+      run = luma_run_new (fixture.em, id, NULL);
       luma_run_until_done (run, 20);
-      assert_streamed_whole (run);
-      fail_unless_equals_int (luma_emulator_get_record_requests (em, id), 2);
+      luma_run_assert_output (run, fixture.video);
+      fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+              id), 2);
       luma_run_free (run);
     }
   }
@@ -72,19 +52,20 @@ GST_START_TEST (test_retry_after_zero_is_not_a_flood)
   LumaRun *run;
   gint64 before;
 
-  luma_test_add_ready_task (em, "t-zero", video);
-  luma_emulator_push_record_reply (em, "t-zero", 429, "0", NULL,
+  luma_test_add_ready_task (fixture.em, "t-zero", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-zero", 429, "0", NULL,
       "{\"code\":429,\"msg\":\"slow down\"}");
-  luma_emulator_push_record_reply (em, "t-zero", 429, "0", NULL,
+  luma_emulator_push_record_reply (fixture.em, "t-zero", 429, "0", NULL,
       "{\"code\":429,\"msg\":\"slow down\"}");
-  run = luma_run_new (em, "t-zero", NULL);
+  run = luma_run_new (fixture.em, "t-zero", NULL);
   g_object_set (run->src, "poll-interval", 200, NULL);
   before = g_get_monotonic_time ();
   luma_run_until_done (run, 20);
   /* 200 ms, then 400 ms */
   fail_unless (g_get_monotonic_time () - before >= 600 * 1000);
-  assert_streamed_whole (run);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-zero"), 3);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-zero"), 3);
   luma_run_free (run);
 }
 
@@ -96,10 +77,10 @@ GST_START_TEST (test_api_html_403_page)
   const GstStructure *details;
   guint status = 0;
 
-  luma_test_add_ready_task (em, "t-403", video);
-  luma_emulator_push_record_reply (em, "t-403", 403, NULL, "text/html",
+  luma_test_add_ready_task (fixture.em, "t-403", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-403", 403, NULL, "text/html",
       "<html><body>Access denied</body></html>");
-  run = luma_run_new (em, "t-403", NULL);
+  run = luma_run_new (fixture.em, "t-403", NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "403");
   fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
@@ -118,10 +99,10 @@ GST_START_TEST (test_50mb_answer_refused_by_length)
 
   memset (body, ' ', size);
   body[size] = '\0';
-  luma_test_add_ready_task (em, "t-huge", video);
-  luma_emulator_push_record_reply (em, "t-huge", 200, NULL, NULL, body);
+  luma_test_add_ready_task (fixture.em, "t-huge", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-huge", 200, NULL, NULL, body);
   g_free (body);
-  run = luma_run_new (em, "t-huge", NULL);
+  run = luma_run_new (fixture.em, "t-huge", NULL);
   luma_run_until_done (run, 30);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "larger than");
   luma_run_free (run);
@@ -133,7 +114,7 @@ static LumaRun *
 run_against (BadServer * server, guint timeout, guint retries)
 {
   g_autofree gchar *url = bad_server_get_url (server);
-  LumaRun *run = luma_run_new (em, "t-bad-server", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "t-bad-server", NULL);
 
   g_object_set (run->src, "api-url", url, "timeout", timeout, "retries",
       retries, NULL);
@@ -197,7 +178,7 @@ GST_START_TEST (test_trickled_headers_end_at_wait_timeout)
 {
   BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
   g_autofree gchar *url = bad_server_get_url (server);
-  LumaRun *run = luma_run_new (em, "t-bad-server", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "t-bad-server", NULL);
   gint64 before = g_get_monotonic_time ();
 
   g_object_set (run->src, "api-url", url, "timeout", 30, "wait-timeout", 2,
@@ -221,7 +202,7 @@ GST_START_TEST (test_refused_api_fails_fast)
   g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u", port);
   g_autofree gchar *words = g_strdup_printf ("Connection refused by "
       "127.0.0.1:%u", port);
-  LumaRun *run = luma_run_new (em, "t-typo", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "t-typo", NULL);
   gint64 before = g_get_monotonic_time ();
 
   g_socket_listener_close (listener);
@@ -241,9 +222,9 @@ run_over_tls (TlsServer * server, gboolean strict)
   g_autofree gchar *url = tls_server_get_url (server);
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-tls", video);
-  luma_emulator_set_result_url (em, "t-tls", url);
-  run = luma_run_new (em, "t-tls", NULL);
+  luma_test_add_ready_task (fixture.em, "t-tls", fixture.video);
+  luma_emulator_set_result_url (fixture.em, "t-tls", url);
+  run = luma_run_new (fixture.em, "t-tls", NULL);
   g_object_set (run->src, "ssl-strict", strict, "retries", 0, NULL);
   luma_run_until_done (run, 20);
   return run;
@@ -251,7 +232,7 @@ run_over_tls (TlsServer * server, gboolean strict)
 
 GST_START_TEST (test_untrusted_certificate_refused)
 {
-  TlsServer *server = tls_server_start (video);
+  TlsServer *server = tls_server_start (fixture.video);
   LumaRun *run = run_over_tls (server, TRUE);
 
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
@@ -265,10 +246,10 @@ GST_END_TEST;
 
 GST_START_TEST (test_untrusted_certificate_allowed_when_lax)
 {
-  TlsServer *server = tls_server_start (video);
+  TlsServer *server = tls_server_start (fixture.video);
   LumaRun *run = run_over_tls (server, FALSE);
 
-  assert_streamed_whole (run);
+  luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
   tls_server_stop (server);
 }
@@ -279,9 +260,9 @@ GST_END_TEST;
  * for the API, before a byte is asked of the plain host. */
 GST_START_TEST (test_video_https_to_http_redirect_refused)
 {
-  TlsServer *server = tls_server_start (video);
+  TlsServer *server = tls_server_start (fixture.video);
   g_autofree gchar *tls_url = tls_server_get_url (server);
-  g_autofree gchar *base = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
   g_autofree gchar *plain = g_strconcat (base, "/r/t-tls/1.mp4", NULL);
   LumaRun *run;
 
@@ -290,7 +271,8 @@ GST_START_TEST (test_video_https_to_http_redirect_refused)
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, tls_url);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, plain);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "plain http");
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, "t-tls"), 0);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          "t-tls"), 0);
   fail_unless_equals_int (run->data->len, 0);
   luma_run_free (run);
   tls_server_stop (server);
@@ -305,7 +287,7 @@ badinput_suite (void)
   TCase *tc = tcase_create ("badinput");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_waiting_codes_both_ways);
   tcase_add_test (tc, test_retry_after_zero_is_not_a_flood);
   tcase_add_test (tc, test_api_html_403_page);

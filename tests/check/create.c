@@ -13,8 +13,6 @@
 
 #define PROMPT "Make it snow"
 
-static LumaEmulator *em;
-static GBytes *clip;
 static gchar *clip_url;
 static gchar *state_dir;
 
@@ -23,11 +21,10 @@ setup (void)
 {
   g_autofree gchar *base = NULL;
 
-  em = luma_test_emulator_new ();
-  clip = luma_test_random_bytes (200 * 1024, 11);
+  luma_test_fixture_setup (luma_test_random_bytes (200 * 1024, 11));
   /* the clip to modify: served on loopback by the emulator's video host */
-  luma_test_add_ready_task (em, "input-clip", clip);
-  base = luma_emulator_get_video_url_base (em);
+  luma_test_add_ready_task (fixture.em, "input-clip", fixture.video);
+  base = luma_emulator_get_video_url_base (fixture.em);
   clip_url = g_strconcat (base, "/r/input-clip/1.mp4", NULL);
   /* a journal of this test's own */
   state_dir = g_dir_make_tmp ("luma-create-XXXXXX", NULL);
@@ -37,8 +34,7 @@ setup (void)
 static void
 teardown (void)
 {
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&clip, g_bytes_unref);
+  luma_test_fixture_teardown ();
   g_clear_pointer (&clip_url, g_free);
   g_clear_pointer (&state_dir, g_free);
 }
@@ -47,7 +43,7 @@ teardown (void)
 static LumaRun *
 creating_run (const gchar * prompt)
 {
-  LumaRun *run = luma_run_new (em, "unused", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "unused", NULL);
 
   g_object_set (run->src, "task-id", NULL, "prompt", prompt, "video-url",
       clip_url, NULL);
@@ -97,25 +93,22 @@ GST_START_TEST (test_creates_then_streams)
 
   watch_created (run, &watch);
   luma_run_until_done (run, 30);
-  fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
-  fail_unless (run->eos);
-  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
-  fail_unless (memcmp (run->data->data, g_bytes_get_data (clip, NULL),
-          run->data->len) == 0, "the video differs from the clip");
+  luma_run_assert_output (run, fixture.video);
 
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   fail_unless_equals_int (watch.count, 1);
   fail_if (watch.reused);
   g_object_get (run->src, "task-id", &task_id, NULL);
   fail_unless (task_id != NULL && strlen (task_id) == 32);
   fail_unless_equals_string (task_id, watch.task_id);
 
-  body = luma_emulator_get_last_generate_body (em);
+  body = luma_emulator_get_last_generate_body (fixture.em);
   fail_unless (strstr (body, "\"prompt\":\"" PROMPT "\"") != NULL, "%s", body);
   fail_unless (strstr (body, clip_url) != NULL, "%s", body);
   /* the key went to the API, never to the video host */
-  fail_unless (luma_emulator_get_api_auth_requests (em) >= 2);
-  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  fail_unless (luma_emulator_get_api_auth_requests (fixture.em) >= 2);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
   g_free (watch.task_id);
   luma_run_free (run);
 }
@@ -126,14 +119,14 @@ static void
 assert_settings_error (const gchar * task_id, const gchar * prompt,
     const gchar * video_url, const gchar * words)
 {
-  LumaRun *run = luma_run_new (em, "unused", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "unused", NULL);
 
   g_object_set (run->src, "task-id", task_id, "prompt", prompt, "video-url",
       video_url, NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, words);
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 0);
 }
 
 GST_START_TEST (test_settings_that_cannot_create)
@@ -174,7 +167,7 @@ run_refused_create (guint http_status, gint code, GstResourceError expected,
   gint api_code;
   gboolean may_exist;
 
-  luma_emulator_push_generate_reply (em, http_status, NULL, body);
+  luma_emulator_push_generate_reply (fixture.em, http_status, NULL, body);
   run = creating_run (PROMPT);
   /* each case POSTs: after an uncertain one (500) the journal would stop
    * the next (test_uncertain_answer_stops_a_rerun) */
@@ -216,7 +209,7 @@ GST_START_TEST (test_each_refusal_has_its_error)
         cases[i].words);
   }
   run_refused_create (200, 401, GST_RESOURCE_ERROR_NOT_AUTHORIZED, NULL);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 0);
 }
 
 GST_END_TEST;
@@ -225,15 +218,15 @@ GST_START_TEST (test_rate_limit_is_waited_out)
 {
   LumaRun *run;
 
-  luma_emulator_push_generate_reply (em, 429, "1",
+  luma_emulator_push_generate_reply (fixture.em, 429, "1",
       "{\"code\":429,\"msg\":\"slow down\"}");
-  luma_emulator_push_generate_reply (em, 200, "1",
+  luma_emulator_push_generate_reply (fixture.em, 200, "1",
       "{\"code\":429,\"msg\":\"slow down\"}");
   run = creating_run (PROMPT);
   luma_run_until_done (run, 30);
   fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 3);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 3);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   luma_run_free (run);
 }
 
@@ -250,7 +243,7 @@ GST_START_TEST (test_prompt_not_english_warns_once)
   gst_message_parse_warning (g_ptr_array_index (run->warnings, 0), &warning,
       NULL);
   fail_unless (strstr (warning->message, "English") != NULL);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   luma_run_free (run);
 
   run = creating_run ("Make it look like Kyōto in 雪");
@@ -268,7 +261,7 @@ GST_START_TEST (test_no_answer_means_a_task_may_exist)
   const GstStructure *details;
   gboolean may_exist = FALSE;
 
-  luma_emulator_set_generate_answer_delay (em, 4000);
+  luma_emulator_set_generate_answer_delay (fixture.em, 4000);
   g_object_set (run->src, "timeout", 1, NULL);
   luma_run_until_done (run, 30);
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
@@ -287,11 +280,12 @@ GST_START_TEST (test_stop_during_create_is_prompt)
   gint64 start, took;
   gint i;
 
-  luma_emulator_set_generate_answer_delay (em, 3000);
+  luma_emulator_set_generate_answer_delay (fixture.em, 3000);
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-  for (i = 0; i < 500 && luma_emulator_get_generate_requests (em) == 0; i++)
+  for (i = 0; i < 500 && luma_emulator_get_generate_requests (fixture.em) == 0;
+      i++)
     g_usleep (10 * 1000);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
   start = g_get_monotonic_time ();
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   took = g_get_monotonic_time () - start;
@@ -328,11 +322,11 @@ GST_START_TEST (test_same_request_reuses_its_task)
   luma_run_free (run);
   run = run_to_end (PROMPT, FALSE, &w2);
   fail_unless (run->eos);
-  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (fixture.video));
   luma_run_free (run);
 
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   fail_if (w1.reused);
   fail_unless (w2.reused);
   fail_unless_equals_string (w1.task_id, w2.task_id);
@@ -340,7 +334,7 @@ GST_START_TEST (test_same_request_reuses_its_task)
   /* another prompt is another request */
   run = run_to_end ("Make it rain", FALSE, NULL);
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 2);
   g_free (w1.task_id);
   g_free (w2.task_id);
 }
@@ -356,7 +350,7 @@ GST_START_TEST (test_force_new_creates_again)
   run = run_to_end (PROMPT, TRUE, NULL);
   fail_unless (run->eos);
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 2);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 2);
 }
 
 GST_END_TEST;
@@ -369,7 +363,7 @@ GST_START_TEST (test_uncertain_answer_stops_a_rerun)
   const GstStructure *details;
   gboolean may_exist = FALSE;
 
-  luma_emulator_push_generate_reply (em, 500, NULL,
+  luma_emulator_push_generate_reply (fixture.em, 500, NULL,
       "{\"code\":500,\"msg\":\"oops\"}");
   run = run_to_end (PROMPT, FALSE, NULL);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist");
@@ -381,12 +375,12 @@ GST_START_TEST (test_uncertain_answer_stops_a_rerun)
   fail_unless (gst_structure_get_boolean (details,
           GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist) && may_exist);
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
 
   run = run_to_end (PROMPT, TRUE, NULL);
   fail_unless (run->eos);
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -397,7 +391,7 @@ GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
 {
   LumaRun *run;
 
-  luma_emulator_set_created_timing (em, 0, 3000);
+  luma_emulator_set_created_timing (fixture.em, 0, 3000);
   run = creating_run (PROMPT);
   g_object_set (run->src, "wait-timeout", 1, "poll-interval", 200, NULL);
   luma_run_until_done (run, 30);
@@ -406,10 +400,10 @@ GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
 
   run = run_to_end (PROMPT, FALSE, NULL);
   fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
-  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (fixture.video));
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -418,7 +412,7 @@ GST_END_TEST;
 static GPid
 spawn_creator (void)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
   g_autofree gchar *api_arg = g_strconcat ("api-url=", api_url, NULL);
   g_autofree gchar *video_arg = g_strconcat ("video-url=", clip_url, NULL);
   const gchar *argv[] = { "gst-launch-1.0", "-q", "lumasrc", api_arg,
@@ -452,7 +446,7 @@ GST_START_TEST (test_three_processes_create_one_task)
   guint i;
 
   /* a slow answer keeps the others waiting on the first one's claim */
-  luma_emulator_set_generate_answer_delay (em, 500);
+  luma_emulator_set_generate_answer_delay (fixture.em, 500);
   for (i = 0; i < G_N_ELEMENTS (pids); i++)
     pids[i] = spawn_creator ();
   for (i = 0; i < G_N_ELEMENTS (pids); i++) {
@@ -461,8 +455,8 @@ GST_START_TEST (test_three_processes_create_one_task)
     fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
         "process %u ended with %d", i, status);
   }
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -475,20 +469,20 @@ GST_START_TEST (test_crash_between_post_and_journal)
   LumaRun *run;
   gint i, status;
 
-  luma_emulator_set_generate_answer_delay (em, 5000);
+  luma_emulator_set_generate_answer_delay (fixture.em, 5000);
   pid = spawn_creator ();
-  for (i = 0; i < 1000 && luma_emulator_get_creates (em) == 0; i++)
+  for (i = 0; i < 1000 && luma_emulator_get_creates (fixture.em) == 0; i++)
     g_usleep (10 * 1000);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   kill (pid, SIGKILL);
   status = wait_for_exit (pid);
   fail_unless (WIFSIGNALED (status));
 
-  luma_emulator_set_generate_answer_delay (em, 0);
+  luma_emulator_set_generate_answer_delay (fixture.em, 0);
   run = run_to_end (PROMPT, FALSE, NULL);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "billed");
   luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
 }
 
 GST_END_TEST;

@@ -5,6 +5,8 @@
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
 #include <glib/gstdio.h>
+#include <errno.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -184,6 +186,49 @@ luma_run_free (LumaRun * run)
   g_free (run);
 }
 
+static void
+assert_ended_well (LumaRun * run)
+{
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *debug = NULL;
+
+    gst_message_parse_error (run->error, &error, &debug);
+    fail ("error: %s (%s)", error->message, debug ? debug : "no debug text");
+  }
+  fail_unless (run->eos, "the run ended without EOS");
+}
+
+static void
+assert_data_is (LumaRun * run, const guint8 * bytes, gsize size)
+{
+  fail_unless_equals_uint64 (run->data->len, size);
+  fail_unless (memcmp (run->data->data, bytes, size) == 0,
+      "the output differs from the served file");
+}
+
+void
+luma_run_assert_output (LumaRun * run, GBytes * expected)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (expected, &size);
+
+  assert_ended_well (run);
+  assert_data_is (run, bytes, size);
+}
+
+void
+luma_run_assert_output_from (LumaRun * run, GBytes * expected, guint64 offset)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (expected, &size);
+
+  fail_unless (offset <= size);
+  assert_ended_well (run);
+  fail_unless_equals_uint64 (run->first_offset, offset);
+  assert_data_is (run, bytes + offset, size - offset);
+}
+
 const GstStructure *
 luma_run_assert_error (LumaRun * run, gint code, const gchar * words)
 {
@@ -228,8 +273,9 @@ luma_test_random_bytes (gsize size, guint32 seed)
   return g_bytes_new_take (words, size);
 }
 
-GBytes *
-luma_test_make_mp4 (guint frames, gboolean noisy)
+/* Encodes the MP4 @recipe describes into a file of its own. */
+static GBytes *
+encode_mp4 (const gchar * recipe)
 {
   g_autofree gchar *path = NULL;
   g_autofree gchar *desc = NULL;
@@ -242,11 +288,7 @@ luma_test_make_mp4 (guint frames, gboolean noisy)
 
   fail_unless (fd >= 0);
   g_close (fd, NULL);
-  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=%s ! "
-      "video/x-raw,format=I420,width=%d,height=%d,framerate=25/1 ! x264enc "
-      "speed-preset=ultrafast key-int-max=25 ! mp4mux ! filesink location=%s",
-      frames, noisy ? "snow" : "ball", noisy ? 320 : 160, noisy ? 240 : 120,
-      path);
+  desc = g_strdup_printf ("%s ! filesink location=%s", recipe, path);
   pipeline = gst_parse_launch (desc, &error);
   fail_unless (pipeline != NULL, "%s", error ? error->message : "");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
@@ -261,6 +303,54 @@ luma_test_make_mp4 (guint frames, gboolean noisy)
   fail_unless (g_file_get_contents (path, &contents, &length, NULL));
   g_unlink (path);
   return g_bytes_new_take (contents, length);
+}
+
+/* An MP4 as encode_mp4 () writes it: an ftyp box first (a file that is not
+ * is no cached sample: it is made again). */
+static gboolean
+looks_like_mp4 (const gchar * contents, gsize length)
+{
+  return length > 8 && memcmp (contents + 4, "ftyp", 4) == 0;
+}
+
+GBytes *
+luma_test_make_mp4 (guint frames, gboolean noisy)
+{
+  g_autofree gchar *recipe = NULL;
+  g_autofree gchar *digest = NULL;
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *path = NULL;
+  g_autoptr (GError) error = NULL;
+  GBytes *mp4;
+  gchar *contents;
+  gsize length;
+
+  recipe = g_strdup_printf ("videotestsrc num-buffers=%u pattern=%s ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=25/1 ! x264enc "
+      "speed-preset=ultrafast key-int-max=25 ! mp4mux", frames,
+      noisy ? "snow" : "ball", noisy ? 320 : 160, noisy ? 240 : 120);
+
+  /* Made once for all the suites and all the runs of this build tree:
+   * named by the whole recipe, so that a changed recipe is a new file. */
+  digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, recipe, -1);
+  name = g_strdup_printf ("%u-%s-%.16s.mp4", frames, noisy ? "snow" : "ball",
+      digest);
+  path = g_build_filename (LUMA_TEST_CACHE_DIR, name, NULL);
+  if (g_file_get_contents (path, &contents, &length, NULL)) {
+    if (looks_like_mp4 (contents, length))
+      return g_bytes_new_take (contents, length);
+    g_free (contents);
+  }
+
+  mp4 = encode_mp4 (recipe);
+  /* through a rename: a suite running at the same time reads the whole
+   * file or none; if both make it, both write the same kind of file */
+  if (g_mkdir_with_parents (LUMA_TEST_CACHE_DIR, 0755) != 0
+      || !g_file_set_contents (path, g_bytes_get_data (mp4, NULL),
+          g_bytes_get_size (mp4), &error))
+    g_printerr ("harness: the sample MP4 is not kept in %s: %s\n",
+        LUMA_TEST_CACHE_DIR, error ? error->message : g_strerror (errno));
+  return mp4;
 }
 
 LumaEmulator *
@@ -278,7 +368,38 @@ void
 luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
     GBytes * video)
 {
-  LumaEmulatorTask task = { task_id, video, 0, 0, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = task_id,
+    .video = video,
+    .final_flag = 1,
+  };
 
   luma_emulator_add_task (em, &task);
+}
+
+LumaTestFixture fixture;
+
+void
+luma_test_fixture_setup (GBytes * video)
+{
+  fixture.em = luma_test_emulator_new ();
+  fixture.video = video;
+}
+
+void
+luma_test_fixture_set_environment (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+
+  g_setenv ("KIE_API_URL", api_url, TRUE);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+}
+
+void
+luma_test_fixture_teardown (void)
+{
+  g_unsetenv ("KIE_API_URL");
+  g_unsetenv ("KIE_API_KEY");
+  g_clear_pointer (&fixture.em, luma_emulator_free);
+  g_clear_pointer (&fixture.video, g_bytes_unref);
 }

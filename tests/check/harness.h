@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/luma/luma.h>
 #include "luma-emulator.h"
 
 G_BEGIN_DECLS
@@ -48,6 +49,14 @@ void luma_run_preroll (LumaRun * run, guint timeout_s);
 void luma_run_drain_bus (LumaRun * run);
 void luma_run_free (LumaRun * run);
 
+/* Asserts that the run ended in EOS without an error and that what reached
+ * the fakesink is @expected, byte for byte. */
+void luma_run_assert_output (LumaRun * run, GBytes * expected);
+/* The same for @expected from @offset on, which is where what reached the
+ * fakesink (since its last restart) began: run->first_offset. */
+void luma_run_assert_output_from (LumaRun * run, GBytes * expected,
+    guint64 offset);
+
 /* Asserts that the run ended in a resource error with @code whose text
  * holds @words (if not NULL), and returns the error's details. */
 const GstStructure *luma_run_assert_error (LumaRun * run, gint code,
@@ -60,11 +69,36 @@ gint luma_test_slowdown (void);
 
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
 /* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
- * are large (about 11 kB a frame), the others small. */
+ * are large (about 11 kB a frame), the others small. Encoded once per build
+ * tree: kept in LUMA_TEST_CACHE_DIR (tests/meson.build) under a name made
+ * of its recipe, and read from there by the suites and runs after. */
 GBytes *luma_test_make_mp4 (guint frames, gboolean noisy);
 /* A running emulator with the test key. */
 LumaEmulator *luma_test_emulator_new (void);
 void luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,
     GBytes * video);
+
+/* What most suites' tests start from: a running emulator with the test key,
+ * and a result file to serve (the suite's own, or NULL). */
+typedef struct
+{
+  LumaEmulator *em;
+  GBytes *video;
+} LumaTestFixture;
+
+/* The running test's, between luma_test_fixture_setup () and
+ * luma_test_fixture_teardown () (each test runs in a process of its own:
+ * nothing is shared between tests). */
+extern LumaTestFixture fixture;
+
+/* For a suite's checked fixture: starts fixture.em and takes @video (may be
+ * NULL) as fixture.video. */
+void luma_test_fixture_setup (GBytes * video);
+/* KIE_API_URL set to fixture.em's API and KIE_API_KEY to the test key, as a
+ * user would set them (lumasrc made without properties reads them). */
+void luma_test_fixture_set_environment (void);
+/* Frees fixture.em and fixture.video, and unsets KIE_API_KEY and
+ * KIE_API_URL. */
+void luma_test_fixture_teardown (void);
 
 G_END_DECLS

@@ -29,9 +29,6 @@
 #define LOCALE_NAME "zh_CN.UTF-8"
 #define WRONG_KEY "wrong-key-for-the-i18n-test"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 /* The START progress text, posted from the streaming thread. */
 static GMutex progress_lock;
 static gchar *start_text;
@@ -39,15 +36,13 @@ static gchar *start_text;
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (4096, 7);
+  luma_test_fixture_setup (luma_test_random_bytes (4096, 7));
 }
 
 static void
 teardown (void)
 {
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_teardown ();
   g_mutex_lock (&progress_lock);
   g_clear_pointer (&start_text, g_free);
   g_mutex_unlock (&progress_lock);
@@ -116,7 +111,7 @@ keep_start_text (GstBus * bus, GstMessage * msg, gpointer user_data)
 
 GST_START_TEST (test_settings_error)
 {
-  LumaRun *run = luma_run_new (em, "", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "", NULL);
   g_autofree gchar *text = NULL;
 
   fail_unless_equals_int (gst_element_set_state (run->pipeline,
@@ -142,8 +137,8 @@ GST_START_TEST (test_refused_key_and_progress)
   g_autofree gchar *text = NULL;
   g_autofree gchar *expected_start = NULL;
 
-  luma_test_add_ready_task (em, "t-key", video);
-  run = luma_run_new (em, "t-key", NULL);
+  luma_test_add_ready_task (fixture.em, "t-key", fixture.video);
+  run = luma_run_new (fixture.em, "t-key", NULL);
   g_object_set (run->src, "api-key", WRONG_KEY, NULL);
   bus = gst_element_get_bus (run->pipeline);
   gst_bus_set_sync_handler (bus, keep_start_text, NULL, NULL);
@@ -177,11 +172,11 @@ GST_START_TEST (test_bad_answer_with_64_bit_number)
   g_autofree gchar *cause = NULL;
   g_autofree gchar *expected = NULL;
 
-  luma_test_add_ready_task (em, "t-flag", video);
-  luma_emulator_push_record_reply (em, "t-flag", 200, NULL, NULL,
+  luma_test_add_ready_task (fixture.em, "t-flag", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-flag", 200, NULL, NULL,
       "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t-flag\","
       "\"successFlag\":7}}");
-  run = luma_run_new (em, "t-flag", NULL);
+  run = luma_run_new (fixture.em, "t-flag", NULL);
   luma_run_until_done (run, 20);
 
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, NULL);
@@ -204,10 +199,10 @@ GST_START_TEST (test_plural_after_server_error)
   g_autofree gchar *cause = NULL;
   g_autofree gchar *expected = NULL;
 
-  luma_test_add_ready_task (em, "t-down", video);
-  luma_emulator_push_record_reply (em, "t-down", 503, NULL, NULL,
+  luma_test_add_ready_task (fixture.em, "t-down", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-down", 503, NULL, NULL,
       "{\"code\":503,\"msg\":\"down\"}");
-  run = luma_run_new (em, "t-down", NULL);
+  run = luma_run_new (fixture.em, "t-down", NULL);
   g_object_set (run->src, "retries", 0, NULL);
   luma_run_until_done (run, 20);
 

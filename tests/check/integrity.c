@@ -15,37 +15,26 @@
 #define VIDEO_SIZE (1024 * 1024 + 333)
 #define DROP_AT 300000
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (VIDEO_SIZE, 11);
-  luma_test_add_ready_task (em, TASK, video);
-}
-
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_setup (luma_test_random_bytes (VIDEO_SIZE, 11));
+  luma_test_add_ready_task (fixture.em, TASK, fixture.video);
 }
 
 /* A larger file for the task, for the tests that need many pieces. */
 static void
 use_video_of_size (gsize size)
 {
-  g_clear_pointer (&video, g_bytes_unref);
-  video = luma_test_random_bytes (size, 13);
-  luma_test_add_ready_task (em, TASK, video);
+  g_clear_pointer (&fixture.video, g_bytes_unref);
+  fixture.video = luma_test_random_bytes (size, 13);
+  luma_test_add_ready_task (fixture.em, TASK, fixture.video);
 }
 
 static LumaRun *
 run_to_end (gint retries)
 {
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
 
   if (retries >= 0)
     g_object_set (run->src, "retries", retries, NULL);
@@ -57,20 +46,7 @@ run_to_end (gint retries)
 static void
 assert_whole_file (LumaRun * run)
 {
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (video, &size);
-
-  if (run->error != NULL) {
-    g_autoptr (GError) error = NULL;
-
-    gst_message_parse_error (run->error, &error, NULL);
-    fail ("error: %s", error->message);
-  }
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->first_offset, 0);
-  fail_unless_equals_uint64 (run->data->len, size);
-  fail_unless (memcmp (run->data->data, bytes, size) == 0,
-      "the output differs from the file");
+  luma_run_assert_output_from (run, fixture.video, 0);
   fail_unless (run->offsets_contiguous);
 }
 
@@ -80,7 +56,7 @@ static void
 assert_true_prefix_then_error (LumaRun * run)
 {
   gsize size;
-  const guint8 *bytes = g_bytes_get_data (video, &size);
+  const guint8 *bytes = g_bytes_get_data (fixture.video, &size);
 
   fail_unless (run->error != NULL, "no error was posted");
   fail_unless (run->offsets_contiguous);
@@ -121,7 +97,7 @@ GST_START_TEST (test_resume_with_bad_content_range_is_an_error)
   faults.drop_after = DROP_AT;
   faults.drop_count = 1;
   faults.partial_content_range = bad_ranges[__i__].content_range;
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_true_prefix_then_error (run);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, bad_ranges[__i__].words);
@@ -130,7 +106,8 @@ GST_START_TEST (test_resume_with_bad_content_range_is_an_error)
   /* the file from the resume on never went out */
   fail_unless (run->data->len <= DROP_AT);
   /* no retry of a server that answers like that */
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      2);
   luma_run_free (run);
 }
 
@@ -145,10 +122,11 @@ GST_START_TEST (test_resume_with_true_content_range_is_taken)
   faults.drop_after = DROP_AT;
   faults.drop_count = 1;
   faults.partial_content_range = "bytes 300000-1048908/1048909";
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_whole_file (run);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      2);
   luma_run_free (run);
 }
 
@@ -160,28 +138,22 @@ GST_END_TEST;
 GST_START_TEST (test_partial_answers_in_pieces_followed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
-  LumaRun *run = luma_run_new (em, TASK, NULL);
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (video, &size);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   g_autofree gchar *range = NULL;
 
   faults.range_piece = 100000;
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   /* no retries: the end of a part is no failure to retry */
   g_object_set (run->src, "retries", 0, NULL);
   luma_run_preroll (run, 20 * luma_test_slowdown ());
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
           GST_SEEK_FLAG_FLUSH, DROP_AT));
   luma_run_until_done (run, 30 * luma_test_slowdown ());
-  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->first_offset, DROP_AT);
-  fail_unless_equals_uint64 (run->data->len, size - DROP_AT);
-  fail_unless (memcmp (run->data->data, bytes + DROP_AT, size - DROP_AT) == 0,
-      "the output differs from the file");
+  luma_run_assert_output_from (run, fixture.video, DROP_AT);
   /* the first answer, then 748909 bytes in parts of 100000 */
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 9);
-  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      9);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless_equals_string (range, "bytes=1000000-");
   luma_run_free (run);
 }
@@ -203,7 +175,7 @@ GST_START_TEST (test_403_after_every_drop_is_bounded)
   faults.drop_after = 65536;
   faults.drop_count = G_MAXUINT;
   faults.drop_fail_status = 403;
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_true_prefix_then_error (run);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND, TASK);
@@ -211,7 +183,8 @@ GST_START_TEST (test_403_after_every_drop_is_bounded)
   luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND,
       "renewed 3 times in a row without progress");
   /* the first reading, then one for each of the three renewals */
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 4);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      4);
   /* what each URL gave before it was refused */
   fail_unless_equals_int (run->data->len, 4 * 65536);
   luma_run_free (run);
@@ -227,12 +200,13 @@ GST_START_TEST (test_renewals_giving_nothing_are_bounded)
 
   faults.fail_status = 403;
   faults.fail_count = G_MAXUINT;
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_true_prefix_then_error (run);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND,
       "renewed 3 times in a row without progress");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 4);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      4);
   fail_unless_equals_int (run->data->len, 0);
   luma_run_free (run);
 }
@@ -250,11 +224,12 @@ GST_START_TEST (test_renewals_with_progress_go_on)
   faults.drop_after = 1280 * 1024;
   faults.drop_count = G_MAXUINT;
   faults.drop_fail_status = 403;
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_whole_file (run);
   /* cut at 1.25, 2.5, 3.75 and 5 MiB: four renewals, more than the bound */
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 5);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      5);
   luma_run_free (run);
 }
 
@@ -273,14 +248,15 @@ GST_START_TEST (test_429_with_retry_after_waited_out)
   faults.fail_status = 429;
   faults.fail_count = 2;
   faults.fail_retry_after = "1";
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   before = g_get_monotonic_time ();
   run = run_to_end (0);
   took = g_get_monotonic_time () - before;
   assert_whole_file (run);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 3);
-  fail_unless (took >= 2 * G_USEC_PER_SEC, "waited only %" G_GINT64_FORMAT
-      " us", took);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      3);
+  fail_unless (took >= 2 * G_USEC_PER_SEC,
+      "waited only %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);
 }
 
@@ -301,14 +277,15 @@ GST_START_TEST (test_503_with_retry_after_mid_stream_waited_out)
   faults.fail_count = 2;
   faults.fail_after = 1;
   faults.fail_retry_after = "1";
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   before = g_get_monotonic_time ();
   /* one retry for the drop; none would be left for a 503 */
   run = run_to_end (1);
   took = g_get_monotonic_time () - before;
   assert_whole_file (run);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 4);
-  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      4);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless_equals_string (range, "bytes=300000-");
   fail_unless (took >= 2 * G_USEC_PER_SEC, "waited only %" G_GINT64_FORMAT
       " us", took);
@@ -327,14 +304,15 @@ GST_START_TEST (test_429_forever_is_bounded)
   faults.fail_status = 429;
   faults.fail_count = G_MAXUINT;
   faults.fail_retry_after = "0";
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (0);
   assert_true_prefix_then_error (run);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY,
       "still asks to wait after 5 waits");
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, HOST);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "429");
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 6);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      6);
   luma_run_free (run);
 }
 
@@ -344,25 +322,27 @@ GST_END_TEST;
 GST_START_TEST (test_stop_during_429_wait_is_prompt)
 {
   LumaEmulatorVideoFaults faults = { 0 };
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   gint64 before, took, deadline;
 
   faults.fail_status = 429;
   faults.fail_count = G_MAXUINT;
   faults.fail_retry_after = "3600";
-  luma_emulator_set_video_faults (em, TASK, &faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
 
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while (luma_emulator_get_video_requests (em, TASK) == 0
+  while (luma_emulator_get_video_requests (fixture.em, TASK) == 0
       && g_get_monotonic_time () < deadline)
     g_usleep (10000);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 1);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      1);
   /* waiting, not failed */
   g_usleep (200000);
   luma_run_drain_bus (run);
   fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 1);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      1);
 
   before = g_get_monotonic_time ();
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
@@ -381,7 +361,7 @@ integrity_suite (void)
   TCase *tc = tcase_create ("integrity");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_loop_test (tc, test_resume_with_bad_content_range_is_an_error, 0,
       G_N_ELEMENTS (bad_ranges));
   tcase_add_test (tc, test_resume_with_true_content_range_is_taken);

@@ -8,37 +8,19 @@
 
 #include "harness.h"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (300 * 1024 + 17, 42);
+  luma_test_fixture_setup (luma_test_random_bytes (300 * 1024 + 17, 42));
 }
 
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
-}
-
+/* The file, and in one go: from the start, without a restart. */
 static void
 assert_output_is (LumaRun * run, GBytes * expected)
 {
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (expected, &size);
-
-  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->data->len, size);
-  fail_unless (memcmp (run->data->data, bytes, size) == 0,
-      "the output differs from the served file");
+  luma_run_assert_output_from (run, expected, 0);
   fail_unless (run->offsets_contiguous);
   fail_unless_equals_int (run->restarts, 0);
-  fail_unless_equals_uint64 (run->first_offset, 0);
 }
 
 static gint
@@ -62,18 +44,24 @@ detail_state (const GstStructure * details)
 
 GST_START_TEST (test_waits_then_streams_byte_identical)
 {
-  LumaEmulatorTask task = { "t-happy", video, 3, 0, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-happy",
+    .video = fixture.video,
+    .generating_polls = 3,
+    .final_flag = 1,
+  };
   LumaRun *run;
   GstLumaTaskState status;
   g_autofree gchar *location = NULL;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-happy", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-happy", NULL);
   luma_run_until_done (run, 20);
 
-  assert_output_is (run, video);
+  assert_output_is (run, fixture.video);
   /* three answers "generating", then the one that gives the URL */
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-happy"), 4);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-happy"), 4);
   fail_unless_equals_int (run->task_messages, 4);
   fail_unless_equals_int (run->last_polls, 4);
   fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_START], 1);
@@ -85,7 +73,8 @@ GST_START_TEST (test_waits_then_streams_byte_identical)
   fail_unless_equals_int (status, GST_LUMA_TASK_STATE_SUCCESS);
   fail_unless (g_str_has_prefix (location, "http://127.0.0.1:"));
   /* the key went to the API, never to the video host */
-  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
   luma_run_free (run);
 }
 
@@ -93,13 +82,18 @@ GST_END_TEST;
 
 GST_START_TEST (test_state_change_is_async_while_generating)
 {
-  LumaEmulatorTask task = { "t-slow", video, 0, 400, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-slow",
+    .video = fixture.video,
+    .generating_ms = 400,
+    .final_flag = 1,
+  };
   LumaRun *run;
   gint64 before, took;
   GstStateChangeReturn ret;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-slow", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-slow", NULL);
   before = g_get_monotonic_time ();
   ret = gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
   took = g_get_monotonic_time () - before;
@@ -107,7 +101,7 @@ GST_START_TEST (test_state_change_is_async_while_generating)
   fail_unless (took < 200 * G_TIME_SPAN_MILLISECOND * luma_test_slowdown (),
       "took %" G_GINT64_FORMAT " us", took);
   luma_run_until_done (run, 20);
-  assert_output_is (run, video);
+  assert_output_is (run, fixture.video);
   luma_run_free (run);
 }
 
@@ -115,23 +109,26 @@ GST_END_TEST;
 
 GST_START_TEST (test_stop_during_wait_is_prompt)
 {
-  LumaEmulatorTask task = { "t-forever", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-forever",
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaRun *run;
   gint64 deadline, before, took;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-forever", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-forever", NULL);
   /* a whole minute between polls: only a cancelled sleep returns in time */
   g_object_set (run->src, "poll-interval", 60000, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (luma_emulator_get_record_requests (em, "t-forever") < 1
+  while (luma_emulator_get_record_requests (fixture.em, "t-forever") < 1
       && g_get_monotonic_time () < deadline)
     g_usleep (10000);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-forever"),
-      1);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-forever"), 1);
   g_usleep (50000);
 
   /* to READY, not NULL, so that the bus keeps its messages */
@@ -152,15 +149,19 @@ GST_END_TEST;
 static void
 check_failed_task (gint flag, GstLumaTaskState expected_state)
 {
-  LumaEmulatorTask task = { "t-failed", NULL, 1, 0, flag, "1234",
-    "the input video could not be read", NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-failed",
+    .generating_polls = 1,
+    .final_flag = flag,
+    .error_code = "1234",
+    .error_message = "the input video could not be read",
   };
   LumaRun *run;
   const GstStructure *details;
   GstLumaTaskState status;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-failed", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-failed", NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
       "the input video could not be read");
@@ -195,14 +196,18 @@ GST_END_TEST;
 
 GST_START_TEST (test_callback_failed_warns_and_streams)
 {
-  LumaEmulatorTask task = { "t-cb", video, 0, 0, 4, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-cb",
+    .video = fixture.video,
+    .final_flag = 4,
+  };
   LumaRun *run;
   g_autoptr (GError) warning = NULL;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-cb", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-cb", NULL);
   luma_run_until_done (run, 20);
-  assert_output_is (run, video);
+  assert_output_is (run, fixture.video);
   fail_unless_equals_int (run->warnings->len, 1);
   gst_message_parse_warning (g_ptr_array_index (run->warnings, 0), &warning,
       NULL);
@@ -221,8 +226,8 @@ GST_START_TEST (test_wrong_key_is_not_authorized)
   const GstStructure *details;
   g_autofree gchar *text = NULL;
 
-  luma_test_add_ready_task (em, "t-key", video);
-  run = luma_run_new (em, "t-key", NULL);
+  luma_test_add_ready_task (fixture.em, "t-key", fixture.video);
+  run = luma_run_new (fixture.em, "t-key", NULL);
   g_object_set (run->src, "api-key", "wrong-key", NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
@@ -250,7 +255,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_unknown_task_is_not_found)
 {
-  LumaRun *run = luma_run_new (em, "t-nobody-knows", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "t-nobody-knows", NULL);
   const GstStructure *details;
 
   luma_run_until_done (run, 20);
@@ -273,15 +278,16 @@ check_code (guint http_status, gint code, gint resource_code,
   LumaRun *run;
   const GstStructure *details;
 
-  luma_test_add_ready_task (em, "t-code", video);
-  luma_emulator_push_record_reply (em, "t-code", http_status, NULL, NULL, body);
-  run = luma_run_new (em, "t-code", NULL);
+  luma_test_add_ready_task (fixture.em, "t-code", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-code", http_status, NULL,
+      NULL, body);
+  run = luma_run_new (fixture.em, "t-code", NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, resource_code, words);
   fail_unless_equals_int (detail_int (details, GST_LUMA_DETAIL_API_CODE), code);
   luma_run_free (run);
-  luma_emulator_free (em);
-  em = luma_test_emulator_new ();
+  luma_emulator_free (fixture.em);
+  fixture.em = luma_test_emulator_new ();
 }
 
 GST_START_TEST (test_refusing_codes)
@@ -309,15 +315,15 @@ check_retried_then_streams (guint http_status, const gchar * body,
   LumaRun *run;
   guint i;
 
-  luma_test_add_ready_task (em, "t-retry", video);
+  luma_test_add_ready_task (fixture.em, "t-retry", fixture.video);
   for (i = 0; i < replies; i++)
-    luma_emulator_push_record_reply (em, "t-retry", http_status, retry_after,
-        NULL, body);
-  run = luma_run_new (em, "t-retry", NULL);
+    luma_emulator_push_record_reply (fixture.em, "t-retry", http_status,
+        retry_after, NULL, body);
+  run = luma_run_new (fixture.em, "t-retry", NULL);
   luma_run_until_done (run, 30);
-  assert_output_is (run, video);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-retry"),
-      replies + 1);
+  assert_output_is (run, fixture.video);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-retry"), replies + 1);
   luma_run_free (run);
 }
 
@@ -360,15 +366,16 @@ GST_START_TEST (test_server_errors_give_up_after_retries)
   LumaRun *run;
   guint i;
 
-  luma_test_add_ready_task (em, "t-down", video);
+  luma_test_add_ready_task (fixture.em, "t-down", fixture.video);
   for (i = 0; i < 10; i++)
-    luma_emulator_push_record_reply (em, "t-down", 503, NULL, "text/plain",
-        "down");
-  run = luma_run_new (em, "t-down", NULL);
+    luma_emulator_push_record_reply (fixture.em, "t-down", 503, NULL,
+        "text/plain", "down");
+  run = luma_run_new (fixture.em, "t-down", NULL);
   g_object_set (run->src, "retries", 2, NULL);
   luma_run_until_done (run, 30);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "after 3 attempts");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-down"), 3);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-down"), 3);
   luma_run_free (run);
 }
 
@@ -379,15 +386,15 @@ check_bad_answer (const gchar * body, gint resource_code, const gchar * words)
 {
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-bad", video);
-  luma_emulator_push_record_reply (em, "t-bad", 200, NULL, NULL, body);
-  run = luma_run_new (em, "t-bad", NULL);
+  luma_test_add_ready_task (fixture.em, "t-bad", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-bad", 200, NULL, NULL, body);
+  run = luma_run_new (fixture.em, "t-bad", NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, resource_code, words);
   fail_unless_equals_int (run->data->len, 0);
   luma_run_free (run);
-  luma_emulator_free (em);
-  em = luma_test_emulator_new ();
+  luma_emulator_free (fixture.em);
+  fixture.em = luma_test_emulator_new ();
 }
 
 GST_START_TEST (test_bad_answers)
@@ -418,9 +425,9 @@ GST_START_TEST (test_non_http_result_url_refused)
 {
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-file", video);
-  luma_emulator_set_result_url (em, "t-file", "file:///etc/passwd");
-  run = luma_run_new (em, "t-file", NULL);
+  luma_test_add_ready_task (fixture.em, "t-file", fixture.video);
+  luma_emulator_set_result_url (fixture.em, "t-file", "file:///etc/passwd");
+  run = luma_run_new (fixture.em, "t-file", NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
       "not an http or https URL");
@@ -432,14 +439,17 @@ GST_END_TEST;
 
 GST_START_TEST (test_wait_timeout_says_resume)
 {
-  LumaEmulatorTask task = { "t-long", video, G_MAXUINT, 0, 1, NULL, NULL,
-    NULL
+  LumaEmulatorTask task = {
+    .task_id = "t-long",
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaRun *run;
   const GstStructure *details;
 
-  luma_emulator_add_task (em, &task);
-  run = luma_run_new (em, "t-long", NULL);
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-long", NULL);
   g_object_set (run->src, "wait-timeout", 1, "poll-interval", 100, NULL);
   luma_run_until_done (run, 20);
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY,
@@ -447,7 +457,7 @@ GST_START_TEST (test_wait_timeout_says_resume)
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "same task id");
   fail_unless_equals_int (detail_state (details),
       GST_LUMA_TASK_STATE_GENERATING);
-  fail_unless (luma_emulator_get_record_requests (em, "t-long") >=
+  fail_unless (luma_emulator_get_record_requests (fixture.em, "t-long") >=
       (guint) MAX (5 / luma_test_slowdown (), 1));
   luma_run_free (run);
 }
@@ -456,7 +466,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_missing_task_id)
 {
-  LumaRun *run = luma_run_new (em, "", NULL);
+  LumaRun *run = luma_run_new (fixture.em, "", NULL);
 
   fail_unless_equals_int (gst_element_set_state (run->pipeline,
           GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
@@ -472,13 +482,13 @@ GST_START_TEST (test_key_from_environment_and_masked)
   LumaRun *run;
   g_autofree gchar *read_back = NULL;
 
-  luma_test_add_ready_task (em, "t-env", video);
-  run = luma_run_new (em, "t-env", NULL);
+  luma_test_add_ready_task (fixture.em, "t-env", fixture.video);
+  run = luma_run_new (fixture.em, "t-env", NULL);
   g_object_set (run->src, "api-key", NULL, NULL);
   g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
   luma_run_until_done (run, 20);
   g_setenv ("KIE_API_KEY", "", TRUE);
-  assert_output_is (run, video);
+  assert_output_is (run, fixture.video);
 
   g_object_set (run->src, "api-key", TEST_KEY, NULL);
   g_object_get (run->src, "api-key", &read_back, NULL);
@@ -493,8 +503,8 @@ GST_START_TEST (test_decodebin_plays_the_video)
   g_autoptr (GBytes) mp4 = luma_test_make_mp4 (50, FALSE);
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-mp4", mp4);
-  run = luma_run_new (em, "t-mp4", "decodebin ! fakesink sync=false");
+  luma_test_add_ready_task (fixture.em, "t-mp4", mp4);
+  run = luma_run_new (fixture.em, "t-mp4", "decodebin ! fakesink sync=false");
   luma_run_until_done (run, 30);
   fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
   fail_unless (run->eos);
@@ -510,7 +520,7 @@ lumasrc_suite (void)
   TCase *tc = tcase_create ("task");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_waits_then_streams_byte_identical);
   tcase_add_test (tc, test_state_change_is_async_while_generating);
   tcase_add_test (tc, test_stop_during_wait_is_prompt);

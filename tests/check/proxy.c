@@ -531,8 +531,6 @@ test_proxy_forget (TestProxy * proxy)
   g_mutex_unlock (&proxy->lock);
 }
 
-static LumaEmulator *em;
-static GBytes *video;
 static TestProxy *proxy;
 static guint api_port, video_port;
 /* A task is read once per process (lumasrc keeps finished ones): each run
@@ -564,10 +562,9 @@ setup (void)
   g_autofree gchar *video_base = NULL;
 
   clear_proxy_variables ();
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (200 * 1024, 11);
-  api = luma_emulator_get_api_url (em);
-  video_base = luma_emulator_get_video_url_base (em);
+  luma_test_fixture_setup (luma_test_random_bytes (200 * 1024, 11));
+  api = luma_emulator_get_api_url (fixture.em);
+  video_base = luma_emulator_get_video_url_base (fixture.em);
   api_port = port_of (api);
   video_port = port_of (video_base);
   proxy = test_proxy_start ();
@@ -578,8 +575,7 @@ teardown (void)
 {
   clear_proxy_variables ();
   g_clear_pointer (&proxy, test_proxy_stop);
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_teardown ();
   g_clear_pointer (&task, g_free);
 }
 
@@ -595,25 +591,15 @@ run_new (const gchar * scheme)
 
   g_free (task);
   task = g_strdup_printf ("t-proxy-%u", ++runs);
-  luma_test_add_ready_task (em, task, video);
+  luma_test_add_ready_task (fixture.em, task, fixture.video);
   /* the result on a name that no_proxy can tell from the API's */
   result = g_strdup_printf ("http://" VIDEO_HOST ":%u/r/%s/1.mp4",
       video_port, task);
-  luma_emulator_set_result_url (em, task, result);
-  run = luma_run_new (em, task, NULL);
+  luma_emulator_set_result_url (fixture.em, task, result);
+  run = luma_run_new (fixture.em, task, NULL);
 
   g_object_set (run->src, "api-url", api, NULL);
   return run;
-}
-
-static void
-assert_video_arrived (LumaRun * run)
-{
-  fail_unless (run->error == NULL);
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->data->len, g_bytes_get_size (video));
-  fail_unless (memcmp (run->data->data, g_bytes_get_data (video, NULL),
-          run->data->len) == 0);
 }
 
 static gchar *
@@ -635,7 +621,7 @@ run_and_count (guint * api_requests, guint * video_requests)
 
   test_proxy_forget (proxy);
   luma_run_until_done (run, 30 * luma_test_slowdown ());
-  assert_video_arrived (run);
+  luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
   *api_requests = test_proxy_count (proxy, api);
   *video_requests = test_proxy_count (proxy, result);
@@ -657,7 +643,8 @@ GST_START_TEST (test_http_proxy_alone_proxies)
   g_mutex_lock (&proxy->lock);
   fail_unless_equals_int (proxy->with_authorization, api_requests);
   g_mutex_unlock (&proxy->lock);
-  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
 }
 
 GST_END_TEST;
@@ -672,8 +659,8 @@ GST_START_TEST (test_no_proxy_host_excludes)
   g_setenv ("no_proxy", "localhost, " API_HOST "," VIDEO_HOST, TRUE);
   run_and_count (&api_requests, &video_requests);
   fail_unless_equals_int (api_requests + video_requests, 0);
-  fail_unless (luma_emulator_get_record_requests (em, task) > 0);
-  fail_unless (luma_emulator_get_video_requests (em, task) > 0);
+  fail_unless (luma_emulator_get_record_requests (fixture.em, task) > 0);
+  fail_unless (luma_emulator_get_video_requests (fixture.em, task) > 0);
 }
 
 GST_END_TEST;
@@ -692,7 +679,7 @@ GST_START_TEST (test_no_proxy_suffix_excludes)
     run_and_count (&api_requests, &video_requests);
     fail_unless_equals_int (api_requests + video_requests, 0);
   }
-  fail_unless (luma_emulator_get_record_requests (em, task) > 0);
+  fail_unless (luma_emulator_get_record_requests (fixture.em, task) > 0);
 }
 
 GST_END_TEST;
@@ -730,7 +717,7 @@ GST_START_TEST (test_property_with_no_proxy)
   run = run_new ("http");
   g_object_set (run->src, "proxy", url, NULL);
   luma_run_until_done (run, 30 * luma_test_slowdown ());
-  assert_video_arrived (run);
+  luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
   fail_unless (test_proxy_count (proxy, "GET " API_HOST) > 0);
   fail_unless (test_proxy_count (proxy, "GET " VIDEO_HOST) > 0);
@@ -740,7 +727,7 @@ GST_START_TEST (test_property_with_no_proxy)
   run = run_new ("http");
   g_object_set (run->src, "proxy", url, NULL);
   luma_run_until_done (run, 30 * luma_test_slowdown ());
-  assert_video_arrived (run);
+  luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
   fail_unless_equals_int (test_proxy_count (proxy, NULL), 0);
 }
@@ -770,7 +757,8 @@ GST_START_TEST (test_https_proxy_for_https_urls)
   fail_unless_equals_int (test_proxy_count (proxy, NULL),
       test_proxy_count (proxy, connect));
   fail_unless_equals_int (test_proxy_count (http_only, NULL), 0);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, task), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, task),
+      0);
   test_proxy_stop (http_only);
 }
 
@@ -793,7 +781,8 @@ GST_START_TEST (test_bad_proxy_is_a_settings_error)
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "proxy property");
   luma_run_free (run);
 
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, task), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, task),
+      0);
   fail_unless_equals_int (test_proxy_count (proxy, NULL), 0);
 }
 

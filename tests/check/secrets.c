@@ -10,8 +10,6 @@
 
 #define WRONG_KEY "wrong-secret-key-9876543210"
 
-static LumaEmulator *em;
-static GBytes *video;
 static GMutex log_lock;
 static GString *log_text;
 
@@ -42,8 +40,7 @@ glib_log_to_text (const gchar * domain, GLogLevelFlags level,
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (64 * 1024, 3);
+  luma_test_fixture_setup (luma_test_random_bytes (64 * 1024, 3));
   log_text = g_string_new (NULL);
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   g_log_set_default_handler (glib_log_to_text, NULL);
@@ -58,9 +55,7 @@ teardown (void)
 {
   gst_debug_set_default_threshold (GST_LEVEL_NONE);
   gst_debug_remove_log_function (log_to_text);
-  g_unsetenv ("KIE_API_KEY");
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_teardown ();
   g_string_free (log_text, TRUE);
 }
 
@@ -142,7 +137,7 @@ play_and_collect (const gchar * desc, GstMessageType * ended_with)
 static gchar *
 launch_line (const gchar * task_id, const gchar * key)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
 
   g_setenv ("KIE_API_KEY", key, TRUE);
   return g_strdup_printf ("lumasrc api-url=%s task-id=%s poll-interval=10 "
@@ -151,12 +146,17 @@ launch_line (const gchar * task_id, const gchar * key)
 
 GST_START_TEST (test_key_not_in_log_messages_or_dump)
 {
-  LumaEmulatorTask task = { "t-secret", video, 2, 0, 4, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = "t-secret",
+    .video = fixture.video,
+    .generating_polls = 2,
+    .final_flag = 4,
+  };
   g_autofree gchar *desc = NULL;
   g_autofree gchar *bus_text = NULL;
   GstMessageType ended;
 
-  luma_emulator_add_task (em, &task);
+  luma_emulator_add_task (fixture.em, &task);
   desc = launch_line ("t-secret", TEST_KEY);
   bus_text = play_and_collect (desc, &ended);
   fail_unless_equals_int (ended, GST_MESSAGE_EOS);
@@ -164,8 +164,9 @@ GST_START_TEST (test_key_not_in_log_messages_or_dump)
   fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
   assert_log_clean (TEST_KEY);
   /* the key did its job, at the API only */
-  fail_unless (luma_emulator_get_api_auth_requests (em) >= 3);
-  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  fail_unless (luma_emulator_get_api_auth_requests (fixture.em) >= 3);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
 }
 
 GST_END_TEST;
@@ -176,7 +177,7 @@ GST_START_TEST (test_refused_key_not_in_error)
   g_autofree gchar *bus_text = NULL;
   GstMessageType ended;
 
-  luma_test_add_ready_task (em, "t-refused", video);
+  luma_test_add_ready_task (fixture.em, "t-refused", fixture.video);
   desc = launch_line ("t-refused", WRONG_KEY);
   bus_text = play_and_collect (desc, &ended);
   fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
@@ -195,10 +196,10 @@ GST_START_TEST (test_api_redirect_to_other_host_drops_key)
       "/api/v1/modify/record-info?taskId=t-moved", NULL);
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-moved", video);
-  luma_test_add_ready_task (other, "t-moved", video);
-  luma_emulator_push_record_redirect (em, "t-moved", target);
-  run = luma_run_new (em, "t-moved", NULL);
+  luma_test_add_ready_task (fixture.em, "t-moved", fixture.video);
+  luma_test_add_ready_task (other, "t-moved", fixture.video);
+  luma_emulator_push_record_redirect (fixture.em, "t-moved", target);
+  run = luma_run_new (fixture.em, "t-moved", NULL);
   luma_run_until_done (run, 20);
   /* the other host saw the request, without the key, and refused it */
   luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED, NULL);
@@ -213,18 +214,18 @@ GST_END_TEST;
 
 GST_START_TEST (test_api_redirect_same_host_keeps_key)
 {
-  g_autofree gchar *api = luma_emulator_get_api_url (em);
+  g_autofree gchar *api = luma_emulator_get_api_url (fixture.em);
   g_autofree gchar *target = g_strconcat (api,
       "/api/v1/modify/record-info?taskId=t-same", NULL);
   LumaRun *run;
   gsize size;
 
-  luma_test_add_ready_task (em, "t-same", video);
-  luma_emulator_push_record_redirect (em, "t-same", target);
-  run = luma_run_new (em, "t-same", NULL);
+  luma_test_add_ready_task (fixture.em, "t-same", fixture.video);
+  luma_emulator_push_record_redirect (fixture.em, "t-same", target);
+  run = luma_run_new (fixture.em, "t-same", NULL);
   luma_run_until_done (run, 20);
   fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
-  g_bytes_get_data (video, &size);
+  g_bytes_get_data (fixture.video, &size);
   fail_unless_equals_uint64 (run->data->len, size);
   luma_run_free (run);
 }

@@ -18,7 +18,10 @@ static SoupSession *session;
 static void
 setup (void)
 {
-  LumaEmulatorTask task = { TASK, NULL, 0, 0, 1, NULL, NULL, NULL };
+  LumaEmulatorTask task = {
+    .task_id = TASK,
+    .final_flag = 1,
+  };
   LumaHttpConfig config = { "gst-luma-test", 5, NULL, TRUE };
   g_autoptr (GError) error = NULL;
   guint8 *bytes = g_malloc (1024 * 1024);

@@ -10,50 +10,31 @@
 
 #define TASK "t-stream"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (1024 * 1024 + 333, 7);
-  luma_test_add_ready_task (em, TASK, video);
-}
-
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_setup (luma_test_random_bytes (1024 * 1024 + 333, 7));
+  luma_test_add_ready_task (fixture.em, TASK, fixture.video);
 }
 
 static void
 set_faults (const LumaEmulatorVideoFaults * faults)
 {
-  luma_emulator_set_video_faults (em, TASK, faults);
+  luma_emulator_set_video_faults (fixture.em, TASK, faults);
 }
 
 /* The bytes from @offset on, exactly, and nothing else. */
 static void
 assert_output_from (LumaRun * run, guint64 offset)
 {
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (video, &size);
-
-  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
-  fail_unless (run->eos);
-  fail_unless_equals_uint64 (run->first_offset, offset);
-  fail_unless_equals_uint64 (run->data->len, size - offset);
-  fail_unless (memcmp (run->data->data, bytes + offset, size - offset) == 0,
-      "the output differs from the file");
+  luma_run_assert_output_from (run, fixture.video, offset);
   fail_unless (run->offsets_contiguous);
 }
 
 static LumaRun *
 run_to_end (gint retries, guint timeout)
 {
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
 
   if (retries >= 0)
     g_object_set (run->src, "retries", retries, NULL);
@@ -66,7 +47,7 @@ run_to_end (gint retries, guint timeout)
 static void
 check_seek_to (guint64 offset)
 {
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
 
   luma_run_preroll (run, 20);
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
@@ -81,7 +62,7 @@ GST_START_TEST (test_seek_to_byte_n)
   g_autofree gchar *range = NULL;
 
   check_seek_to (500001);
-  range = luma_emulator_get_last_range (em, TASK);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless_equals_string (range, "bytes=500001-");
 }
 
@@ -100,7 +81,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_size_and_scheduling_known_at_preroll)
 {
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   gint64 duration = 0;
   GstQuery *query;
   GstSchedulingFlags flags;
@@ -108,7 +89,7 @@ GST_START_TEST (test_size_and_scheduling_known_at_preroll)
   luma_run_preroll (run, 20);
   fail_unless (gst_element_query_duration (run->src, GST_FORMAT_BYTES,
           &duration));
-  fail_unless_equals_int64 (duration, g_bytes_get_size (video));
+  fail_unless_equals_int64 (duration, g_bytes_get_size (fixture.video));
   luma_run_drain_bus (run);
   fail_unless (run->duration_changed);
 
@@ -139,13 +120,13 @@ GST_START_TEST (test_moov_at_end_plays_to_eos)
   g_autoptr (GBytes) mp4 = luma_test_make_mp4 (450, TRUE);
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-moov", mp4);
-  run = luma_run_new (em, "t-moov", "qtdemux ! fakesink sync=false");
+  luma_test_add_ready_task (fixture.em, "t-moov", mp4);
+  run = luma_run_new (fixture.em, "t-moov", "qtdemux ! fakesink sync=false");
   luma_run_until_done (run, 30);
   fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
   fail_unless (run->eos);
   /* qtdemux jumped over mdat to the moov, then back */
-  fail_unless (luma_emulator_get_video_requests (em, "t-moov") >= 2);
+  fail_unless (luma_emulator_get_video_requests (fixture.em, "t-moov") >= 2);
   luma_run_free (run);
 }
 
@@ -162,8 +143,9 @@ GST_START_TEST (test_drops_mid_body_resumed)
   set_faults (&faults);
   run = run_to_end (-1, 0);
   assert_output_from (run, 0);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 4);
-  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      4);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless (range != NULL && g_str_has_prefix (range, "bytes="));
   luma_run_free (run);
 }
@@ -180,7 +162,8 @@ GST_START_TEST (test_drops_beyond_retries_fail)
   set_faults (&faults);
   run = run_to_end (2, 0);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "after 3 attempts");
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 3);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      3);
   luma_run_free (run);
 }
 
@@ -197,7 +180,8 @@ GST_START_TEST (test_expired_url_renewed)
   run = run_to_end (-1, 0);
   assert_output_from (run, 0);
   /* the record was read again for a fresh URL */
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 2);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      2);
   luma_run_free (run);
 }
 
@@ -219,9 +203,11 @@ GST_START_TEST (test_url_expiring_mid_stream_renewed)
   set_faults (&faults);
   run = run_to_end (-1, 0);
   assert_output_from (run, 0);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, TASK), 2);
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 3);
-  range = luma_emulator_get_last_range (em, TASK);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      3);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless_equals_string (range, "bytes=300000-");
   luma_run_free (run);
 }
@@ -293,7 +279,8 @@ GST_START_TEST (test_stall_before_headers_times_out)
   set_faults (&faults);
   run = run_to_end (1, 1);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "timeout");
-  fail_unless_equals_int (luma_emulator_get_video_requests (em, TASK), 2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      2);
   luma_run_free (run);
 }
 
@@ -303,7 +290,8 @@ GST_START_TEST (test_connection_refused_named)
 {
   LumaRun *run;
 
-  luma_emulator_set_result_url (em, TASK, "http://127.0.0.1:9/gone.mp4");
+  luma_emulator_set_result_url (fixture.em, TASK,
+      "http://127.0.0.1:9/gone.mp4");
   run = run_to_end (0, 0);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
       "Connection refused");
@@ -315,7 +303,7 @@ GST_END_TEST;
 GST_START_TEST (test_stop_during_stall_is_prompt)
 {
   LumaEmulatorVideoFaults faults = { 0 };
-  LumaRun *run = luma_run_new (em, TASK, NULL);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   gint64 before, took;
 
   faults.stall = TRUE;
@@ -344,14 +332,15 @@ GST_START_TEST (test_redirect_to_other_host_without_key)
   LumaEmulatorVideoFaults faults = { 0 };
   LumaRun *run;
 
-  luma_test_add_ready_task (other, TASK, video);
+  luma_test_add_ready_task (other, TASK, fixture.video);
   faults.redirect_to = target;
   set_faults (&faults);
   run = run_to_end (-1, 0);
   assert_output_from (run, 0);
   fail_unless_equals_int (luma_emulator_get_video_requests (other, TASK), 1);
   fail_unless_equals_int (luma_emulator_get_video_auth_requests (other), 0);
-  fail_unless_equals_int (luma_emulator_get_video_auth_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
   luma_run_free (run);
   luma_emulator_free (other);
 }
@@ -376,7 +365,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_redirect_loop_bounded)
 {
-  g_autofree gchar *base = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
   g_autofree gchar *self_url = g_strconcat (base, "/r/" TASK "/1.mp4", NULL);
   LumaEmulatorVideoFaults faults = { 0 };
   LumaRun *run;
@@ -397,7 +386,7 @@ streaming_suite (void)
   TCase *tc = tcase_create ("streaming");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_seek_to_byte_n);
   tcase_add_test (tc, test_range_ignored_gives_right_bytes);
   tcase_add_test (tc, test_size_and_scheduling_known_at_preroll);

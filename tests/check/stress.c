@@ -11,21 +11,10 @@
 #define CYCLES 500
 #define INSTANCES 200
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (2 * 1024 * 1024, 11);
-}
-
-static void
-teardown (void)
-{
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_setup (luma_test_random_bytes (2 * 1024 * 1024, 11));
 }
 
 static void
@@ -55,8 +44,11 @@ timed_set_state (GstElement * pipeline, GstState state)
 GST_START_TEST (test_state_changes_at_random_points)
 {
   static const gchar *tasks[] = { "t-waiting", "t-ready", "t-stalled" };
-  LumaEmulatorTask waiting = { "t-waiting", video, G_MAXUINT, 0, 1, NULL,
-    NULL, NULL
+  LumaEmulatorTask waiting = {
+    .task_id = "t-waiting",
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
   };
   LumaEmulatorVideoFaults stall = { 0 };
   g_autoptr (GRand) rand = g_rand_new_with_seed (2026);
@@ -64,14 +56,14 @@ GST_START_TEST (test_state_changes_at_random_points)
   gint64 slowest = 0;
   guint i;
 
-  luma_emulator_add_task (em, &waiting);
-  luma_test_add_ready_task (em, "t-ready", video);
-  luma_test_add_ready_task (em, "t-stalled", video);
+  luma_emulator_add_task (fixture.em, &waiting);
+  luma_test_add_ready_task (fixture.em, "t-ready", fixture.video);
+  luma_test_add_ready_task (fixture.em, "t-stalled", fixture.video);
   stall.stall = TRUE;
   stall.stall_after = 300000;
-  luma_emulator_set_video_faults (em, "t-stalled", &stall);
+  luma_emulator_set_video_faults (fixture.em, "t-stalled", &stall);
 
-  run = luma_run_new (em, "t-ready", NULL);
+  run = luma_run_new (fixture.em, "t-ready", NULL);
   for (i = 0; i < CYCLES; i++) {
     g_object_set (run->src, "task-id", tasks[g_rand_int_range (rand, 0, 3)],
         NULL);
@@ -85,8 +77,8 @@ GST_START_TEST (test_state_changes_at_random_points)
   GST_INFO ("slowest state change down: %" G_GINT64_FORMAT " us", slowest);
   fail_unless (slowest < 2 * G_USEC_PER_SEC * luma_test_slowdown (),
       "a state change took %" G_GINT64_FORMAT " us", slowest);
-  fail_unless (luma_emulator_get_record_requests (em, "t-waiting") > 0);
-  fail_unless (luma_emulator_get_video_requests (em, "t-ready") > 0);
+  fail_unless (luma_emulator_get_record_requests (fixture.em, "t-waiting") > 0);
+  fail_unless (luma_emulator_get_video_requests (fixture.em, "t-ready") > 0);
   luma_run_free (run);
 }
 
@@ -120,7 +112,7 @@ raise_fd_limit (void)
  * finish, with every byte. */
 GST_START_TEST (test_many_sources_wait_at_once)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
   g_autoptr (GBytes) small = luma_test_random_bytes (32 * 1024 + 5, 12);
   GstElement *pipeline = gst_pipeline_new (NULL);
   Counts *counts = g_new0 (Counts, 1);
@@ -130,11 +122,16 @@ GST_START_TEST (test_many_sources_wait_at_once)
   raise_fd_limit ();
   for (i = 0; i < INSTANCES; i++) {
     g_autofree gchar *id = g_strdup_printf ("t-many-%u", i);
-    LumaEmulatorTask task = { id, small, 3, 0, 1, NULL, NULL, NULL };
+    LumaEmulatorTask task = {
+      .task_id = id,
+      .video = small,
+      .generating_polls = 3,
+      .final_flag = 1,
+    };
     GstElement *src = gst_element_factory_make ("lumasrc", NULL);
     GstElement *sink = gst_element_factory_make ("fakesink", NULL);
 
-    luma_emulator_add_task (em, &task);
+    luma_emulator_add_task (fixture.em, &task);
     g_object_set (src, "api-url", api_url, "api-key", TEST_KEY, "task-id",
         id, "poll-interval", 200, NULL);
     g_object_set (sink, "sync", FALSE, "signal-handoffs", TRUE, NULL);
@@ -157,7 +154,7 @@ GST_START_TEST (test_many_sources_wait_at_once)
     fail_unless_equals_int64 (counts->bytes[i], g_bytes_get_size (small));
     /* three answers "generating", then the URL: one more if a poll had to
      * be retried on a very busy machine */
-    fail_unless (luma_emulator_get_record_requests (em, id) >= 4);
+    fail_unless (luma_emulator_get_record_requests (fixture.em, id) >= 4);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
@@ -173,7 +170,7 @@ stress_suite (void)
   TCase *tc = tcase_create ("stress");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_state_changes_at_random_points);
   tcase_add_test (tc, test_many_sources_wait_at_once);
   return s;

@@ -10,22 +10,10 @@
 #include "harness.h"
 #include "lumatext.h"
 
-static LumaEmulator *em;
-static GBytes *video;
-
 static void
 setup (void)
 {
-  em = luma_test_emulator_new ();
-  video = luma_test_random_bytes (32 * 1024, 7);
-}
-
-static void
-teardown (void)
-{
-  g_unsetenv ("KIE_API_KEY");
-  g_clear_pointer (&em, luma_emulator_free);
-  g_clear_pointer (&video, g_bytes_unref);
+  luma_test_fixture_setup (luma_test_random_bytes (32 * 1024, 7));
 }
 
 /* ----- luma:// URIs ----- */
@@ -170,11 +158,12 @@ GST_START_TEST (test_task_id_too_long_or_unprintable)
   gst_object_unref (src);
 
   /* through the property: refused at start, before any request */
-  luma_test_add_ready_task (em, long_id, video);
-  run = luma_run_new (em, long_id, NULL);
+  luma_test_add_ready_task (fixture.em, long_id, fixture.video);
+  run = luma_run_new (fixture.em, long_id, NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "256");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, long_id), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          long_id), 0);
   luma_run_free (run);
 }
 
@@ -188,13 +177,14 @@ assert_refused_before_any_request (const gchar * prop, const gchar * value,
 {
   LumaRun *run;
 
-  luma_test_add_ready_task (em, "t-hdr", video);
-  run = luma_run_new (em, "t-hdr", NULL);
+  luma_test_add_ready_task (fixture.em, "t-hdr", fixture.video);
+  run = luma_run_new (fixture.em, "t-hdr", NULL);
   if (prop != NULL)
     g_object_set (run->src, prop, value, NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, words);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-hdr"), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-hdr"), 0);
   luma_run_free (run);
 }
 
@@ -216,15 +206,16 @@ GST_START_TEST (test_no_control_characters_in_key_from_environment)
   g_autoptr (GError) error = NULL;
   g_autofree gchar *debug = NULL;
 
-  luma_test_add_ready_task (em, "t-env", video);
-  run = luma_run_new (em, "t-env", NULL);
+  luma_test_add_ready_task (fixture.em, "t-env", fixture.video);
+  run = luma_run_new (fixture.em, "t-env", NULL);
   g_object_set (run->src, "api-key", NULL, NULL);
   g_setenv ("KIE_API_KEY", TEST_KEY "\nX-Injected: 1", TRUE);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "KIE_API_KEY");
   gst_message_parse_error (run->error, &error, &debug);
   fail_if (strstr (error->message, TEST_KEY) != NULL, "the key is shown");
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-env"), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-env"), 0);
   luma_run_free (run);
 }
 
@@ -253,20 +244,20 @@ GST_START_TEST (test_server_text_reaches_the_bus_made_safe)
   LumaRun *run;
 
   /* a lone surrogate, which json-glib turns into invalid UTF-8 */
-  luma_emulator_push_record_reply (em, "t-utf", 200, NULL, NULL,
+  luma_emulator_push_record_reply (fixture.em, "t-utf", 200, NULL, NULL,
       "{\"code\":404,\"msg\":\"no \\ud800 task\"}");
-  run = luma_run_new (em, "t-utf", NULL);
+  run = luma_run_new (fixture.em, "t-utf", NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND, "task");
   assert_error_text_safe (run, "no ");
   luma_run_free (run);
 
   /* a terminal escape in a failed task's errorMessage */
-  luma_emulator_push_record_reply (em, "t-esc", 200, NULL, NULL,
+  luma_emulator_push_record_reply (fixture.em, "t-esc", 200, NULL, NULL,
       "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t-esc\","
       "\"successFlag\":3,\"errorCode\":\"\\u001b]0;owned\\u0007\","
       "\"errorMessage\":\"bad\\u001b[2J\\u009b31mthing\\r\\nX\"}}");
-  run = luma_run_new (em, "t-esc", NULL);
+  run = luma_run_new (fixture.em, "t-esc", NULL);
   luma_run_until_done (run, 20);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, NULL);
   assert_error_text_safe (run, "bad[2J31mthing  X");
@@ -279,7 +270,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_api_url_is_parsed_not_joined)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
   const gchar *suffixes[] = { "/#fragment", "/?x=1", "?taskId=other" };
   guint i;
 
@@ -287,8 +278,8 @@ GST_START_TEST (test_api_url_is_parsed_not_joined)
     g_autofree gchar *bad = g_strconcat (api_url, suffixes[i], NULL);
     LumaRun *run;
 
-    luma_test_add_ready_task (em, "t-url", video);
-    run = luma_run_new (em, "t-url", NULL);
+    luma_test_add_ready_task (fixture.em, "t-url", fixture.video);
+    run = luma_run_new (fixture.em, "t-url", NULL);
     g_object_set (run->src, "api-url", bad, NULL);
     luma_run_until_done (run, 20);
     luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "api-url");
@@ -297,25 +288,27 @@ GST_START_TEST (test_api_url_is_parsed_not_joined)
   {
     g_autofree gchar *with_user = g_strconcat ("http://user:pw@",
         api_url + strlen ("http://"), NULL);
-    LumaRun *run = luma_run_new (em, "t-url", NULL);
+    LumaRun *run = luma_run_new (fixture.em, "t-url", NULL);
 
     g_object_set (run->src, "api-url", with_user, NULL);
     luma_run_until_done (run, 20);
     luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "credentials");
     luma_run_free (run);
   }
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"), 0);
-  fail_unless_equals_int (luma_emulator_get_api_auth_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-url"), 0);
+  fail_unless_equals_int (luma_emulator_get_api_auth_requests (fixture.em), 0);
 
   /* trailing slashes are fine */
   {
     g_autofree gchar *slashed = g_strconcat (api_url, "//", NULL);
-    LumaRun *run = luma_run_new (em, "t-url", NULL);
+    LumaRun *run = luma_run_new (fixture.em, "t-url", NULL);
 
     g_object_set (run->src, "api-url", slashed, NULL);
     luma_run_until_done (run, 20);
     fail_unless (run->eos);
-    fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-url"), 1);
+    fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+            "t-url"), 1);
     luma_run_free (run);
   }
 }
@@ -332,8 +325,8 @@ GST_START_TEST (test_blocksize_out_of_range_is_a_settings_error)
   for (i = 0; i < G_N_ELEMENTS (sizes); i++) {
     LumaRun *run;
 
-    luma_test_add_ready_task (em, "t-bs", video);
-    run = luma_run_new (em, "t-bs", NULL);
+    luma_test_add_ready_task (fixture.em, "t-bs", fixture.video);
+    run = luma_run_new (fixture.em, "t-bs", NULL);
     g_object_set (run->src, "blocksize", sizes[i], NULL);
     luma_run_until_done (run, 20);
     luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "blocksize");
@@ -366,7 +359,7 @@ surface_suite (void)
   TCase *tc = tcase_create ("surface");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_uri_cannot_send_the_key_elsewhere);
   tcase_add_test (tc, test_uri_takes_the_wait_settings_whole);
   tcase_add_test (tc, test_uri_round_trips_any_task_id);

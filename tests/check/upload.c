@@ -21,7 +21,6 @@
 #define UPLOAD_FOLDER "gst-luma/tests"
 #define BIG_SIZE (50 * 1024 * 1024)
 
-static LumaEmulator *em;
 static SoupSession *session;
 static gchar *upload_url;
 static GPtrArray *temp_files;
@@ -31,9 +30,9 @@ setup (void)
 {
   LumaHttpConfig config = { "gst-luma-test", 5, NULL, TRUE };
 
-  em = luma_test_emulator_new ();
+  luma_test_fixture_setup (NULL);
   session = luma_http_session_new (&config);
-  upload_url = luma_emulator_get_upload_url (em);
+  upload_url = luma_emulator_get_upload_url (fixture.em);
   fail_unless (upload_url != NULL);
   temp_files = g_ptr_array_new_with_free_func (g_object_unref);
 }
@@ -51,7 +50,7 @@ teardown (void)
   g_clear_pointer (&temp_files, g_ptr_array_unref);
   g_clear_pointer (&upload_url, g_free);
   g_clear_object (&session);
-  g_clear_pointer (&em, luma_emulator_free);
+  luma_test_fixture_teardown ();
 }
 
 /* A temporary file of @size pseudo-random bytes, written a MiB at a time
@@ -165,7 +164,7 @@ GST_START_TEST (test_round_trip_small)
   GFile *file = make_file ("luma-upload-XXXXXX.mp4", 100000, 1, NULL);
   g_autoptr (GBytes) original = file_contents (file);
   g_autofree gchar *url = upload_ok (file);
-  g_autoptr (GBytes) stored = luma_emulator_get_uploaded_file (em, url);
+  g_autoptr (GBytes) stored = luma_emulator_get_uploaded_file (fixture.em, url);
   g_autoptr (GBytes) served = NULL;
 
   fail_unless (g_str_has_prefix (url, upload_url), "%s", url);
@@ -173,8 +172,8 @@ GST_START_TEST (test_round_trip_small)
   fail_unless (g_bytes_equal (stored, original),
       "stored %" G_GSIZE_FORMAT " bytes that differ from the file's %"
       G_GSIZE_FORMAT, g_bytes_get_size (stored), g_bytes_get_size (original));
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 1);
 
   /* the URL is public: the bytes come back without a key */
   served = download (url, NULL);
@@ -190,14 +189,14 @@ GST_START_TEST (test_round_trip_big)
   g_autofree gchar *sha256 = NULL;
   GFile *file = make_file ("luma-upload-XXXXXX.mov", BIG_SIZE, 2, &sha256);
   g_autofree gchar *url = upload_ok (file);
-  g_autoptr (GBytes) stored = luma_emulator_get_uploaded_file (em, url);
+  g_autoptr (GBytes) stored = luma_emulator_get_uploaded_file (fixture.em, url);
   g_autofree gchar *stored_sha256 = NULL;
 
   fail_unless (stored != NULL);
   fail_unless_equals_uint64 (g_bytes_get_size (stored), BIG_SIZE);
   stored_sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, stored);
   fail_unless_equals_string (stored_sha256, sha256);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -224,15 +223,15 @@ GST_START_TEST (test_form_fields)
   GFile *bare = make_file ("luma-upload-XXXXXX", 5000, 4, NULL);
   g_autofree gchar *url1 = upload_ok (file);
   g_autofree gchar *path1 =
-      luma_emulator_get_last_upload_field (em, "uploadPath");
+      luma_emulator_get_last_upload_field (fixture.em, "uploadPath");
   g_autofree gchar *name1 =
-      luma_emulator_get_last_upload_field (em, "fileName");
+      luma_emulator_get_last_upload_field (fixture.em, "fileName");
   g_autofree gchar *url2 = upload_ok (file);
   g_autofree gchar *name2 =
-      luma_emulator_get_last_upload_field (em, "fileName");
+      luma_emulator_get_last_upload_field (fixture.em, "fileName");
   g_autofree gchar *url3 = upload_ok (bare);
   g_autofree gchar *name3 =
-      luma_emulator_get_last_upload_field (em, "fileName");
+      luma_emulator_get_last_upload_field (fixture.em, "fileName");
 
   fail_unless_equals_string (path1, UPLOAD_FOLDER);
   /* the extension, in lower case, after a random name */
@@ -243,7 +242,7 @@ GST_START_TEST (test_form_fields)
   fail_unless (g_str_has_suffix (url1, name1), "%s", url1);
   /* no extension: none is made up */
   assert_random_name (name3, NULL);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 3);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 3);
 }
 
 GST_END_TEST;
@@ -260,8 +259,9 @@ GST_START_TEST (test_key_only_on_the_upload)
   gssize n;
 
   /* the upload carried the key (the emulator refuses it otherwise) */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
-  fail_unless_equals_int (luma_emulator_get_upload_auth_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_auth_requests (fixture.em),
+      1);
 
   /* the result is fetched as lumasrc fetches files: never with the key */
   fail_unless (luma_stream_set_url (stream, url, NULL));
@@ -270,14 +270,14 @@ GST_START_TEST (test_key_only_on_the_upload)
   fail_unless_equals_int (n, 0);
   fail_unless (got->len == g_bytes_get_size (original)
       && memcmp (got->data, g_bytes_get_data (original, NULL), got->len) == 0);
-  fail_unless (luma_emulator_get_upload_downloads (em) >= 1);
+  fail_unless (luma_emulator_get_upload_downloads (fixture.em) >= 1);
   fail_unless_equals_int (luma_emulator_get_upload_download_auth_requests
-      (em), 0);
+      (fixture.em), 0);
 
   /* and the emulator would have seen it: a request with a key is counted */
   with_key = download (url, "someone-else's-key");
   fail_unless_equals_int (luma_emulator_get_upload_download_auth_requests
-      (em), 1);
+      (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -297,8 +297,8 @@ GST_START_TEST (test_wrong_key_is_401)
       error->message);
   fail_if (strstr (error->message, "not-the-key") != NULL);
   /* not retried */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 0);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 0);
 }
 
 GST_END_TEST;
@@ -308,31 +308,32 @@ GST_START_TEST (test_refusals_fail_at_once)
 {
   GFile *file = make_file ("luma-upload-XXXXXX.mp4", 1000, 7, NULL);
 
-  luma_emulator_push_upload_reply (em, 200, NULL,
+  luma_emulator_push_upload_reply (fixture.em, 200, NULL,
       "{\"success\":false,\"code\":402,\"msg\":\"Insufficient credits\"}");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_NO_CREDITS, "402");
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 1);
 
-  luma_emulator_push_upload_reply (em, 422, NULL,
+  luma_emulator_push_upload_reply (fixture.em, 422, NULL,
       "{\"success\":false,\"code\":422,\"msg\":\"File type not allowed\"}");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_REFUSED,
       "File type not allowed");
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 2);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 2);
 
-  luma_emulator_push_upload_reply (em, 413, NULL, "<html>too big</html>");
+  luma_emulator_push_upload_reply (fixture.em, 413, NULL,
+      "<html>too big</html>");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_TOO_LARGE, "413");
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 3);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 3);
 
-  luma_emulator_push_upload_reply (em, 200, NULL,
+  luma_emulator_push_upload_reply (fixture.em, 200, NULL,
       "{\"success\":false,\"code\":200,\"msg\":\"no\"}");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_REFUSED, NULL);
 
   /* a redirect is not followed: it would take the key and the body
    * elsewhere */
-  luma_emulator_push_upload_reply (em, 307, NULL, "");
+  luma_emulator_push_upload_reply (fixture.em, 307, NULL, "");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_REFUSED, "307");
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 5);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 0);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 5);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 0);
 }
 
 GST_END_TEST;
@@ -345,12 +346,12 @@ GST_START_TEST (test_server_error_then_ok)
   g_autofree gchar *url = NULL;
   g_autoptr (GBytes) stored = NULL;
 
-  luma_emulator_push_upload_reply (em, 500, NULL,
+  luma_emulator_push_upload_reply (fixture.em, 500, NULL,
       "{\"success\":false,\"code\":500,\"msg\":\"Internal error\"}");
   url = upload_ok (file);
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 2);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
-  stored = luma_emulator_get_uploaded_file (em, url);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 2);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
+  stored = luma_emulator_get_uploaded_file (fixture.em, url);
   fail_unless (stored != NULL && g_bytes_equal (stored, original));
 }
 
@@ -363,10 +364,10 @@ GST_START_TEST (test_server_errors_give_up)
   guint i;
 
   for (i = 0; i < 5; i++)
-    luma_emulator_push_upload_reply (em, 503, NULL, "");
+    luma_emulator_push_upload_reply (fixture.em, 503, NULL, "");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_UNAVAILABLE, "4 attempts");
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 4);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 0);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 4);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 0);
 }
 
 GST_END_TEST;
@@ -377,7 +378,7 @@ GST_START_TEST (test_rate_limit_waits_retry_after)
   g_autofree gchar *url = NULL;
   gint64 start, took;
 
-  luma_emulator_push_upload_reply (em, 429, "1",
+  luma_emulator_push_upload_reply (fixture.em, 429, "1",
       "{\"success\":false,\"code\":429,\"msg\":\"Too many requests\"}");
   start = g_get_monotonic_time ();
   url = upload_ok (file);
@@ -388,8 +389,8 @@ GST_START_TEST (test_rate_limit_waits_retry_after)
   /* Retry-After, not the 5 s backoff */
   fail_unless (took < 4 * G_USEC_PER_SEC * luma_test_slowdown (),
       "took %" G_GINT64_FORMAT " us", took);
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 2);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 2);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -439,12 +440,12 @@ GST_START_TEST (test_cancel_while_waiting_for_the_answer)
   GFile *file = make_file ("luma-upload-XXXXXX.mp4", 100000, 11, NULL);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
-  CancelLater later = { cancellable, 300, 0, body_has_arrived, em };
+  CancelLater later = { cancellable, 300, 0, body_has_arrived, fixture.em };
   g_autofree gchar *url = NULL;
   GThread *thread;
   gint64 took;
 
-  luma_emulator_set_upload_answer_delay (em, 20000);
+  luma_emulator_set_upload_answer_delay (fixture.em, 20000);
   thread = g_thread_new ("cancel", cancel_later, &later);
   url = luma_upload_file (session, upload_url, TEST_KEY, file,
       UPLOAD_FOLDER, NULL, NULL, cancellable, &error);
@@ -457,7 +458,7 @@ GST_START_TEST (test_cancel_while_waiting_for_the_answer)
   fail_unless (took < cancel_limit_us (),
       "returned %" G_GINT64_FORMAT " us after the cancellation", took);
   /* the body had arrived: the wait was for the answer */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -606,7 +607,7 @@ GST_END_TEST;
 static void
 assert_bad_answer (GFile * file, const gchar * body, const gchar * words)
 {
-  luma_emulator_push_upload_reply (em, 200, NULL, body);
+  luma_emulator_push_upload_reply (fixture.em, 200, NULL, body);
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_BAD_ANSWER, words);
 }
 
@@ -642,7 +643,7 @@ GST_START_TEST (test_answers_without_a_usable_url)
     g_string_free (big, TRUE);
   }
   /* none of these is retried */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 10);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 10);
 }
 
 GST_END_TEST;
@@ -710,7 +711,7 @@ GST_START_TEST (test_bad_arguments)
           LUMA_UPLOAD_ERROR_NOT_AUTHORIZED), "%s", error->message);
   fail_if (strstr (error->message, "X-Evil") != NULL);
 
-  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 0);
   close (writer);
 }
 
@@ -765,7 +766,7 @@ GST_START_TEST (test_file_changing_is_an_error)
     fail_unless (strstr (error->message, grow ? "grew" : "shorter") != NULL,
         "%s", error->message);
   }
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 0);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 0);
 }
 
 GST_END_TEST;

@@ -9,38 +9,25 @@
 
 #include "harness.h"
 
-static LumaEmulator *em;
-static GBytes *mp4;
-
 static void
 setup (void)
 {
-  g_autofree gchar *api_url = NULL;
-
-  if (mp4 == NULL)
-    mp4 = luma_test_make_mp4 (50, FALSE);
-  em = luma_test_emulator_new ();
-  api_url = luma_emulator_get_api_url (em);
-  g_setenv ("KIE_API_URL", api_url, TRUE);
-  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
-}
-
-static void
-teardown (void)
-{
-  g_unsetenv ("KIE_API_URL");
-  g_unsetenv ("KIE_API_KEY");
-  g_clear_pointer (&em, luma_emulator_free);
+  luma_test_fixture_setup (luma_test_make_mp4 (50, FALSE));
+  luma_test_fixture_set_environment ();
 }
 
 static void
 add_mp4_task (const gchar * task_id)
 {
-  LumaEmulatorTask task = { task_id, mp4, 2, 0, 1, NULL, NULL,
-    "A calm lake at dawn"
+  LumaEmulatorTask task = {
+    .task_id = task_id,
+    .video = fixture.video,
+    .generating_polls = 2,
+    .final_flag = 1,
+    .prompt = "A calm lake at dawn",
   };
 
-  luma_emulator_add_task (em, &task);
+  luma_emulator_add_task (fixture.em, &task);
 }
 
 GST_START_TEST (test_uri_sets_task_and_properties)
@@ -157,12 +144,14 @@ GST_START_TEST (test_discoverer_and_cache)
   g_free (value);
   gst_discoverer_info_unref (info);
   /* two polls "generating" at 200 ms, then the one that gives the URL */
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-disc"), 3);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-disc"), 3);
 
   /* a second opening of the same task, as editors do: no poll, no wait */
   info = discover ("luma://t-disc?poll-interval=200", &took);
   gst_discoverer_info_unref (info);
-  fail_unless_equals_int (luma_emulator_get_record_requests (em, "t-disc"), 3);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-disc"), 3);
   fail_unless (took < GST_SECOND * (guint) luma_test_slowdown (),
       "took %" GST_TIME_FORMAT, GST_TIME_ARGS (took));
 }
@@ -203,7 +192,7 @@ GST_START_TEST (test_tags_before_first_buffer)
   g_autofree gchar *base = NULL;
 
   add_mp4_task ("t-tags");
-  run = watch.run = luma_run_new (em, "t-tags", NULL);
+  run = watch.run = luma_run_new (fixture.em, "t-tags", NULL);
   bus = gst_element_get_bus (run->pipeline);
   gst_bus_enable_sync_message_emission (bus);
   g_signal_connect (bus, "sync-message::tag", G_CALLBACK (on_tag), &watch);
@@ -218,7 +207,7 @@ GST_START_TEST (test_tags_before_first_buffer)
   fail_unless (gst_tag_list_get_string (tags, GST_TAG_DESCRIPTION, &value));
   fail_unless_equals_string (value, "A calm lake at dawn");
   g_free (value);
-  base = luma_emulator_get_video_url_base (em);
+  base = luma_emulator_get_video_url_base (fixture.em);
   source = g_strconcat (base, "/input/t-tags.mp4", NULL);
   fail_unless (gst_tag_list_get_string (tags, GST_TAG_LOCATION, &value));
   fail_unless_equals_string (value, source);
@@ -239,7 +228,7 @@ GST_START_TEST (test_uri_query_gives_redirection)
   gchar *uri = NULL, *redirect = NULL, *location = NULL;
 
   add_mp4_task ("t-query");
-  run = luma_run_new (em, "t-query", NULL);
+  run = luma_run_new (fixture.em, "t-query", NULL);
   luma_run_preroll (run, 20);
   fail_unless (gst_element_query (run->src, query));
   gst_query_parse_uri (query, &uri);
@@ -264,7 +253,7 @@ uri_suite (void)
   TCase *tc = tcase_create ("uri");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_uri_sets_task_and_properties);
   tcase_add_test (tc, test_uri_refuses_secrets_and_nonsense);
   tcase_add_test (tc, test_playbin_plays_luma_uri);

@@ -5,9 +5,13 @@
  *
  *   luma-emulator [--port N] [--video-port N] [--key KEY]
  *       --task ID=PATH[,generating-ms=MS][,generating-polls=N][,flag=F]
- *                     [,url=URL]
+ *                     [,url=URL][,FAULT...]
  *       [--task ...] [--ready-file FILE]
- *       [--upload-port N] [--print-upload-url] [--created-generating-ms MS]
+ *       [--created-generating-polls N] [--created-generating-ms MS]
+ *       [--upload-port N] [--print-upload-url]
+ *
+ * The FAULTs are how the result-file host misbehaves for the task, the
+ * fields of LumaEmulatorVideoFaults (see FAULTS_HELP below).
  *
  * Prints "KIE_API_URL=http://127.0.0.1:PORT" once it listens (and, with
  * --print-upload-url, "KIE_UPLOAD_URL=http://127.0.0.1:PORT" on the next
@@ -27,6 +31,35 @@
 
 #define EXIT_USAGE 2
 
+#define TASK_SETTINGS "generating-ms, generating-polls, flag, error-code, " \
+  "error-message, prompt, url"
+#define FAULT_SETTINGS "ignore-range, drop-after, drop-count, " \
+  "drop-fail-status, stall, stall-after, fail-status, fail-count, " \
+  "fail-after, fail-html, fail-retry-after, redirect-to, " \
+  "partial-content-range, range-piece"
+
+#define FAULTS_HELP \
+  "How the result-file host misbehaves for a task, as more NAME=VALUE of\n" \
+  "its --task (N a number; a yes/no setting alone means yes):\n" \
+  "  ignore-range[=yes]    answer 200 with the whole file to Range requests\n" \
+  "  range-piece=N         answer a Range with at most N bytes (a 206 for a\n" \
+  "                        part of what was asked)\n" \
+  "  partial-content-range=TEXT  send this Content-Range on 206 answers\n" \
+  "                        instead of the true one (empty: none at all)\n" \
+  "  drop-after=N          close the connection after N body bytes...\n" \
+  "  drop-count=N|always   ...for the first N answers (default 1)\n" \
+  "  drop-fail-status=S    answer status S to the request after each drop\n" \
+  "  stall[=yes]           send nothing, not even the headers; never close\n" \
+  "  stall-after=N         stall after N body bytes (0: as stall)\n" \
+  "  fail-status=S         answer status S (403, 404, 410, 503...)...\n" \
+  "  fail-count=N|always   ...to N requests (default: always)...\n" \
+  "  fail-after=N          ...once N requests have been answered (default 0)\n" \
+  "  fail-html[=yes]       ...with an HTML page as body (a CDN's block)\n" \
+  "  fail-retry-after=TEXT ...and this Retry-After\n" \
+  "  redirect-to=URL       answer 302 with this Location (any scheme)\n" \
+  "as in --task t1=clip.mp4,fail-status=403,fail-after=1 (an expired link\n" \
+  "after the first request) or --task t2=clip.mp4,drop-after=65536.\n"
+
 typedef struct
 {
   gchar *task_id;
@@ -39,6 +72,13 @@ typedef struct
   gchar *error_message;
   gchar *prompt;
   gchar *url;                   /* the result URL the record gives, or NULL */
+  /* the result-file host's faults for the task; its strings are owned */
+  LumaEmulatorVideoFaults faults;
+  gboolean has_faults;
+  gboolean has_drop_after;
+  gboolean has_drop_count;
+  gboolean has_fail_count;
+  GString *fault_text;          /* the fault settings as given, for the log */
 } TaskSpec;
 
 static void
@@ -51,6 +91,11 @@ task_spec_free (TaskSpec * spec)
   g_free (spec->error_message);
   g_free (spec->prompt);
   g_free (spec->url);
+  g_free ((gchar *) spec->faults.redirect_to);
+  g_free ((gchar *) spec->faults.fail_retry_after);
+  g_free ((gchar *) spec->faults.partial_content_range);
+  if (spec->fault_text != NULL)
+    g_string_free (spec->fault_text, TRUE);
   g_free (spec);
 }
 
@@ -70,6 +115,186 @@ parse_uint_setting (const gchar * spec_text, const gchar * name,
   return TRUE;
 }
 
+/* A number, or "always" (G_MAXUINT) where @always is allowed. */
+static gboolean
+parse_count_setting (const gchar * spec_text, const gchar * name,
+    const gchar * value, guint * count, GError ** error)
+{
+  guint64 number;
+
+  if (strcmp (value, "always") == 0) {
+    *count = G_MAXUINT;
+    return TRUE;
+  }
+  if (!parse_uint_setting (spec_text, name, value, G_MAXUINT - 1, &number,
+          error))
+    return FALSE;
+  *count = number;
+  return TRUE;
+}
+
+/* An HTTP status: three digits. */
+static gboolean
+parse_status_setting (const gchar * spec_text, const gchar * name,
+    const gchar * value, guint * status, GError ** error)
+{
+  guint64 number;
+
+  if (!parse_uint_setting (spec_text, name, value, 999, &number, error))
+    return FALSE;
+  if (number < 100) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--task %s: bad %s: %s is no HTTP status", spec_text, name, value);
+    return FALSE;
+  }
+  *status = number;
+  return TRUE;
+}
+
+/* "yes", "no" and the like; a setting without a value is a yes. */
+static gboolean
+parse_bool_setting (const gchar * spec_text, const gchar * name,
+    const gchar * value, gboolean * flag, GError ** error)
+{
+  if (value == NULL || g_ascii_strcasecmp (value, "yes") == 0
+      || g_ascii_strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0) {
+    *flag = TRUE;
+  } else if (g_ascii_strcasecmp (value, "no") == 0
+      || g_ascii_strcasecmp (value, "false") == 0 || strcmp (value, "0") == 0) {
+    *flag = FALSE;
+  } else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--task %s: bad %s: \"%s\" is not yes or no", spec_text, name, value);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+replace_fault_string (const gchar ** field, const gchar * value)
+{
+  g_free ((gchar *) * field);
+  *field = g_strdup (value);
+}
+
+/* One ",name[=value]" of the result-file host's faults; FALSE with @error
+ * unset if @name is none of them. */
+static gboolean
+apply_fault_setting (TaskSpec * spec, const gchar * spec_text,
+    const gchar * name, const gchar * value, gboolean * known, GError ** error)
+{
+  LumaEmulatorVideoFaults *faults = &spec->faults;
+  guint64 number;
+  gboolean is_bool = strcmp (name, "ignore-range") == 0
+      || strcmp (name, "stall") == 0 || strcmp (name, "fail-html") == 0;
+
+  *known = TRUE;
+  if (value == NULL && !is_bool) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--task %s: \"%s\" is not NAME=VALUE", spec_text, name);
+    return FALSE;
+  }
+
+  if (strcmp (name, "ignore-range") == 0) {
+    if (!parse_bool_setting (spec_text, name, value, &faults->ignore_range,
+            error))
+      return FALSE;
+  } else if (strcmp (name, "stall") == 0) {
+    if (!parse_bool_setting (spec_text, name, value, &faults->stall, error))
+      return FALSE;
+  } else if (strcmp (name, "fail-html") == 0) {
+    if (!parse_bool_setting (spec_text, name, value, &faults->fail_html, error))
+      return FALSE;
+  } else if (strcmp (name, "drop-after") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
+      return FALSE;
+    faults->drop_after = number;
+    spec->has_drop_after = TRUE;
+  } else if (strcmp (name, "drop-count") == 0) {
+    if (!parse_count_setting (spec_text, name, value, &faults->drop_count,
+            error))
+      return FALSE;
+    spec->has_drop_count = TRUE;
+  } else if (strcmp (name, "drop-fail-status") == 0) {
+    if (!parse_status_setting (spec_text, name, value,
+            &faults->drop_fail_status, error))
+      return FALSE;
+  } else if (strcmp (name, "stall-after") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
+      return FALSE;
+    faults->stall_after = number;
+    faults->stall = TRUE;
+  } else if (strcmp (name, "fail-status") == 0) {
+    if (!parse_status_setting (spec_text, name, value, &faults->fail_status,
+            error))
+      return FALSE;
+  } else if (strcmp (name, "fail-count") == 0) {
+    if (!parse_count_setting (spec_text, name, value, &faults->fail_count,
+            error))
+      return FALSE;
+    spec->has_fail_count = TRUE;
+  } else if (strcmp (name, "fail-after") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXUINT, &number, error))
+      return FALSE;
+    faults->fail_after = number;
+  } else if (strcmp (name, "fail-retry-after") == 0) {
+    replace_fault_string (&faults->fail_retry_after, value);
+  } else if (strcmp (name, "redirect-to") == 0) {
+    if (*value == '\0') {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--task %s: redirect-to is empty", spec_text);
+      return FALSE;
+    }
+    replace_fault_string (&faults->redirect_to, value);
+  } else if (strcmp (name, "partial-content-range") == 0) {
+    /* empty: 206 answers without a Content-Range */
+    replace_fault_string (&faults->partial_content_range, value);
+  } else if (strcmp (name, "range-piece") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
+      return FALSE;
+    faults->range_piece = number;
+  } else {
+    *known = FALSE;
+    return FALSE;
+  }
+
+  spec->has_faults = TRUE;
+  if (spec->fault_text->len > 0)
+    g_string_append_c (spec->fault_text, ',');
+  g_string_append (spec->fault_text, name);
+  if (value != NULL)
+    g_string_append_printf (spec->fault_text, "=%s", value);
+  return TRUE;
+}
+
+/* What the fault settings mean together, once all are read. */
+static gboolean
+check_faults (TaskSpec * spec, const gchar * spec_text, GError ** error)
+{
+  LumaEmulatorVideoFaults *faults = &spec->faults;
+
+  if (faults->fail_status != 0 && !spec->has_fail_count)
+    faults->fail_count = G_MAXUINT;
+  if (spec->has_drop_after && !spec->has_drop_count)
+    faults->drop_count = 1;
+
+  if ((spec->has_fail_count || faults->fail_after != 0 || faults->fail_html
+          || faults->fail_retry_after != NULL) && faults->fail_status == 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--task %s: fail-count, fail-after, fail-html and fail-retry-after "
+        "go with a fail-status", spec_text);
+    return FALSE;
+  }
+  if ((spec->has_drop_count || faults->drop_fail_status != 0)
+      && !spec->has_drop_after) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--task %s: drop-count and drop-fail-status go with a drop-after",
+        spec_text);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* One ",name=value" after the path. */
 static gboolean
 apply_task_setting (TaskSpec * spec, const gchar * spec_text,
@@ -79,6 +304,12 @@ apply_task_setting (TaskSpec * spec, const gchar * spec_text,
   const gchar *name = pair[0];
   const gchar *value = pair[1];
   guint64 number;
+  gboolean known;
+
+  if (apply_fault_setting (spec, spec_text, name, value, &known, error))
+    return TRUE;
+  if (known)
+    return FALSE;
 
   if (value == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -118,9 +349,8 @@ apply_task_setting (TaskSpec * spec, const gchar * spec_text,
     spec->url = g_strdup (value);
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--task %s: unknown setting \"%s\" (known: generating-ms, "
-        "generating-polls, flag, error-code, error-message, prompt, url)",
-        spec_text, name);
+        "--task %s: unknown setting \"%s\" (known: " TASK_SETTINGS ", "
+        FAULT_SETTINGS ")", spec_text, name);
     return FALSE;
   }
   return TRUE;
@@ -141,11 +371,12 @@ load_task_video (TaskSpec * spec, GError ** error)
 
   if (*spec->path == '\0') {
     /* nothing to serve: the task failed, or its result lives elsewhere */
-    if (task_is_failed (spec) || spec->url != NULL)
+    if (task_is_failed (spec) || spec->url != NULL
+        || spec->faults.redirect_to != NULL)
       return TRUE;
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--task %s: a video file is needed unless flag is 2 or 3 or a url "
-        "is given", spec->task_id);
+        "or redirect-to is given", spec->task_id);
     return FALSE;
   }
 
@@ -176,18 +407,21 @@ parse_task_spec (const gchar * text, GError ** error)
 
   if (equals == NULL || equals == text) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--task %s: expected ID=PATH[,generating-ms=MS][,flag=F][,url=URL]",
-        text);
+        "--task %s: expected ID=PATH[,generating-ms=MS][,flag=F][,url=URL]"
+        "[,FAULT...]", text);
     return NULL;
   }
 
   spec->task_id = g_strndup (text, equals - text);
+  spec->fault_text = g_string_new (NULL);
   parts = g_strsplit (equals + 1, ",", -1);
   spec->path = g_strdup (parts[0] != NULL ? parts[0] : "");
   for (i = 1; parts[0] != NULL && parts[i] != NULL; i++) {
     if (!apply_task_setting (spec, text, parts[i], error))
       return NULL;
   }
+  if (!check_faults (spec, text, error))
+    return NULL;
 
   if (!load_task_video (spec, error))
     return NULL;
@@ -228,6 +462,8 @@ add_task_spec (LumaEmulator * em, const TaskSpec * spec)
   luma_emulator_add_task (em, &task);
   if (spec->url != NULL)
     luma_emulator_set_result_url (em, spec->task_id, spec->url);
+  if (spec->has_faults)
+    luma_emulator_set_video_faults (em, spec->task_id, &spec->faults);
 }
 
 static void
@@ -253,6 +489,9 @@ describe_tasks (LumaEmulator * em, GPtrArray * specs)
     if (spec->url != NULL)
       g_printerr ("luma-emulator: task %s: its record gives %s\n",
           spec->task_id, spec->url);
+    if (spec->has_faults)
+      g_printerr ("luma-emulator: task %s: result-file faults: %s\n",
+          spec->task_id, spec->fault_text->str);
   }
 }
 
@@ -297,8 +536,8 @@ run_until_signalled (void)
 
 static int
 run_emulator (const gchar * key, guint api_port, guint video_port,
-    guint upload_port, gboolean print_upload_url, guint created_generating_ms,
-    GPtrArray * specs, const gchar * ready_file)
+    guint upload_port, gboolean print_upload_url, GPtrArray * specs,
+    guint created_polls, guint created_ms, const gchar * ready_file)
 {
   LumaEmulator *em = luma_emulator_new (key);
   g_autoptr (GError) error = NULL;
@@ -306,8 +545,8 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
 
   for (i = 0; i < specs->len; i++)
     add_task_spec (em, g_ptr_array_index (specs, i));
+  luma_emulator_set_created_timing (em, created_polls, created_ms);
   luma_emulator_set_upload_port (em, upload_port);
-  luma_emulator_set_created_timing (em, 0, created_generating_ms);
 
   if (!luma_emulator_start (em, api_port, video_port, &error)) {
     g_printerr ("luma-emulator: cannot listen: %s\n", error->message);
@@ -316,6 +555,9 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
   }
 
   describe_tasks (em, specs);
+  if (created_polls != 0 || created_ms != 0)
+    g_printerr ("luma-emulator: tasks created through generate: flag 1 "
+        "after %u polls and %u ms\n", created_polls, created_ms);
   if (!announce_ready (em, ready_file, print_upload_url, &error)) {
     g_printerr ("luma-emulator: cannot write the ready file: %s\n",
         error->message);
@@ -332,7 +574,7 @@ int
 main (int argc, char **argv)
 {
   gint api_port = 0, video_port = 0, upload_port = 0;
-  gint created_generating_ms = 0;
+  gint created_polls = 0, created_ms = 0;
   gboolean print_upload_url = FALSE;
   g_autofree gchar *key = NULL;
   g_autofree gchar *ready_file = NULL;
@@ -350,8 +592,16 @@ main (int argc, char **argv)
     {"task", 't', 0, G_OPTION_ARG_STRING_ARRAY, &task_texts,
           "A task: its id, its result file and optionally generating-ms, "
           "generating-polls, flag (1-4), error-code, error-message, prompt, "
-          "url (the result URL its record gives instead of the emulator's)",
-        "ID=PATH[,generating-ms=MS][,flag=F][,url=URL]"},
+          "url (the result URL its record gives instead of the emulator's), "
+          "and faults of the result-file host (below)",
+        "ID=PATH[,generating-ms=MS][,flag=F][,url=URL][,FAULT...]"},
+    {"created-generating-polls", 0, 0, G_OPTION_ARG_INT, &created_polls,
+          "Tasks created through POST /api/v1/modify/generate generate for "
+          "N polls (default 0)",
+        "N"},
+    {"created-generating-ms", 0, 0, G_OPTION_ARG_INT, &created_ms,
+          "... and for MS milliseconds after their first poll (default 0)",
+        "MS"},
     {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
         "Also write the KIE_API_URL line into FILE once listening", "FILE"},
     {"upload-port", 0, 0, G_OPTION_ARG_INT, &upload_port,
@@ -360,10 +610,6 @@ main (int argc, char **argv)
           "Also print KIE_UPLOAD_URL=http://127.0.0.1:PORT (the file upload "
           "host) after the KIE_API_URL line, and write it to the ready file",
         NULL},
-    {"created-generating-ms", 0, 0, G_OPTION_ARG_INT, &created_generating_ms,
-          "Tasks created through POST /api/v1/modify/generate generate for "
-          "MS milliseconds after their first poll (default: 0, done at once)",
-        "MS"},
     G_OPTION_ENTRY_NULL
   };
 
@@ -377,7 +623,7 @@ main (int argc, char **argv)
       "an empty PATH, as in --task t1=,flag=3,error-code=501\n"
       "So may a task whose result is served elsewhere, as in\n"
       "  --task bench=,url=http://127.0.0.1:8080/big.bin\n"
-      "A PATH or a value with a comma in it is not supported.");
+      "A PATH or a value with a comma in it is not supported.\n\n" FAULTS_HELP);
 
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("luma-emulator: %s\nTry --help.\n", error->message);
@@ -393,8 +639,9 @@ main (int argc, char **argv)
     g_printerr ("luma-emulator: a port is a number from 0 to 65535\n");
     return EXIT_USAGE;
   }
-  if (created_generating_ms < 0) {
-    g_printerr ("luma-emulator: --created-generating-ms cannot be negative\n");
+  if (created_polls < 0 || created_ms < 0) {
+    g_printerr ("luma-emulator: --created-generating-polls and "
+        "--created-generating-ms are not negative\n");
     return EXIT_USAGE;
   }
 
@@ -406,5 +653,5 @@ main (int argc, char **argv)
   }
 
   return run_emulator (key, api_port, video_port, upload_port,
-      print_upload_url, created_generating_ms, specs, ready_file);
+      print_upload_url, specs, created_polls, created_ms, ready_file);
 }

@@ -28,7 +28,10 @@ typedef struct {
   const gchar *prompt;        /* goes into paramJson; a default when NULL */
 } LumaEmulatorTask;
 
-/* How the result-file host misbehaves for one task. All zero: a good server. */
+/* How the result-file host misbehaves for one task. All zero: a good server.
+ * Each field is also a --task setting of the luma-emulator program
+ * (luma-emulator-main.c, tested by tests/check/emulatorcli.c): a new one
+ * goes there too. */
 typedef struct {
   gboolean ignore_range;      /* answer 200 with the whole file to Range requests */
   gsize drop_after;           /* with drop_count: close the connection after this */

@@ -1,7 +1,7 @@
 /* gst-luma tests: a KIE emulator with one finished task whose result file
  * has expired (the file host answers 404 to every request), for the exit
- * status the examples give then. The luma-emulator program cannot play
- * this: its result-file faults are only reachable through the library.
+ * status the examples give then. (luma-emulator plays it too, with
+ * --task ID=VIDEO,fail-status=404: this program could give way to it.)
  * Copyright (C) 2026 gst-luma developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
