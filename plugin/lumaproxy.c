@@ -345,7 +345,10 @@ add_no_proxy_entry (GPtrArray * hosts, const gchar * entry, gboolean * all)
     name[--length] = '\0';      /* one, as curl: "a.." stays "a." */
   if (length == 0 || is_digits_and_dots (name))
     return;
-  /* GSimple reads '[', ':', '/', '*' its own way; no host has them */
+  /* GSimple reads '[', ':', '/', '*' its own way; no host has them.
+   * g_hostname_to_ascii () reads past the end of what is not UTF-8 */
+  if (!g_utf8_validate (name, -1, NULL))
+    return;
   ascii = g_hostname_to_ascii (name);
   if (ascii == NULL || !is_host_name (ascii))
     return;

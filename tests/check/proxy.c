@@ -138,6 +138,9 @@ GST_START_TEST (test_no_proxy_forms)
     gboolean direct;
   } cases[] = {
     {"example.com", "http://example.com:80", TRUE},
+    /* not UTF-8: skipped, the rest still read (found by fuzz-proxy) */
+    {"\xf8\xf8\xf8\xf8\xf8\xf8\xf8\xf8,example.com", "http://example.com:80",
+        TRUE},
     {"example.com", "http://sub.example.com:80", TRUE},
     {".example.com", "http://sub.example.com:80", TRUE},
     {".example.com", "http://example.com:80", TRUE},
