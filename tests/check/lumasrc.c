@@ -452,8 +452,10 @@ GST_START_TEST (test_wait_timeout_says_resume)
 
   luma_emulator_add_task (fixture.em, &task);
   run = luma_run_new (fixture.em, "t-long", NULL);
-  g_object_set (run->src, "wait-timeout", 1, "poll-interval", 100, NULL);
-  luma_run_until_done (run, 20);
+  /* long enough for answers to come in even under valgrind */
+  g_object_set (run->src, "wait-timeout", luma_test_slowdown (),
+      "poll-interval", 100, NULL);
+  luma_run_until_done (run, 20 * luma_test_slowdown ());
   details = luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY,
       "still generating");
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "same task id");
