@@ -19,7 +19,7 @@
  * byte offsets its BYTES segments give (muxers such as mp4mux go back to
  * rewrite their headers), and refused before any request when it is live,
  * larger than #GstLumaModify:max-input-size, not an MP4, MOV or AVI file,
- * or longer than 10 s (read with GstDiscoverer). The upload and the task
+ * or longer than 10 s (read by its demuxer). The upload and the task
  * are made in a thread of lumamodify's own once the input has ended;
  * setting the pipeline to NULL stops them at once.
  *
@@ -60,7 +60,6 @@
 
 #include <gst/base/gsttypefindhelper.h>
 #include <gst/luma/luma.h>
-#include <gst/pbutils/pbutils.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
@@ -82,7 +81,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_modify_debug);
 /* enough for the typefinders of MP4, MOV and AVI, which read the first
  * boxes or the RIFF header */
 #define TYPEFIND_HEAD_SIZE (1024 * 1024)
-#define DISCOVER_TIMEOUT (30 * GST_SECOND)
+#define PROBE_TIMEOUT (30 * GST_SECOND)
 #define READ_SIZE (64 * 1024)
 #define MASKED_KEY "********"
 
@@ -627,7 +626,6 @@ gst_luma_modify_check_caps (GstLumaModify * self, GstCaps * caps)
     "application/octet-stream"
   };
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *description = NULL;
   const gchar *name;
   guint i;
 
@@ -638,10 +636,9 @@ gst_luma_modify_check_caps (GstLumaModify * self, GstCaps * caps)
     if (g_str_equal (name, accepted[i]))
       return TRUE;
 
-  description = gst_pb_utils_get_codec_description (caps);
   g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_CONTAINER,
       _("The input is not an MP4, MOV or AVI file (it is %s): KIE takes "
-          "only those"), description ? description : name);
+          "only those"), name);
   gst_luma_modify_refuse (self, error);
   return FALSE;
 }
@@ -789,7 +786,7 @@ check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
   gsize head_size = MIN (job->size, TYPEFIND_HEAD_SIZE), n = 0;
   g_autofree guint8 *head = g_malloc (MAX (head_size, 1));
   g_autoptr (GstCaps) caps = NULL;
-  g_autofree gchar *description = NULL;
+  const gchar *description = NULL;
   g_autofree gchar *named = NULL;
   const gchar *extension;
 
@@ -799,7 +796,8 @@ check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
   caps = gst_type_find_helper_for_data (GST_OBJECT (self), head, n, NULL);
   extension = container_extension (caps);
   if (extension == NULL) {
-    description = caps ? gst_pb_utils_get_codec_description (caps) : NULL;
+    if (caps != NULL && !gst_caps_is_empty (caps))
+      description = gst_structure_get_name (gst_caps_get_structure (caps, 0));
     if (description != NULL)
       g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_CONTAINER,
           _("The input is not an MP4, MOV or AVI file (it looks like %s): "
@@ -825,92 +823,110 @@ check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
   return TRUE;
 }
 
-typedef struct
-{
-  GMainLoop *loop;
-  GstDiscovererInfo *info;
-  GError *error;                /* what the discoverer said went wrong */
-} Discovery;
-
+/* A fakesink for each stream parsebin finds, so that the probe prerolls. */
 static void
-on_discovered (GstDiscoverer * discoverer, GstDiscovererInfo * info,
-    const GError * error, Discovery * discovery)
+on_probe_pad_added (GstElement * parsebin, GstPad * pad, GstBin * probe)
 {
-  discovery->info = g_object_ref (info);
-  if (error != NULL)
-    discovery->error = g_error_copy (error);
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  g_autoptr (GstPad) sinkpad = NULL;
+
+  if (sink == NULL)
+    return;                     /* the probe then ends in its timeout */
+  g_object_set (sink, "sync", FALSE, NULL);
+  gst_bin_add (probe, sink);
+  sinkpad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_link (pad, sinkpad);
+  gst_element_sync_state_with_parent (sink);
 }
 
 static void
-on_discovery_finished (GstDiscoverer * discoverer, Discovery * discovery)
+on_probe_cancelled (GCancellable * cancellable, GstBus * bus)
 {
-  g_main_loop_quit (discovery->loop);
+  gst_bus_post (bus, gst_message_new_application (NULL,
+          gst_structure_new_empty ("cancelled")));
 }
 
+/* The probe's answer: prerolled (TRUE), or the error it posted; a stop
+ * ends the wait at once. */
 static gboolean
-on_discovery_cancelled (GCancellable * cancellable, gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_REMOVE;
-}
-
-/* The clip's duration, read by GstDiscoverer in this thread's own main
- * context, so that a stop (@cancellable) ends it at once; or
- * GST_CLOCK_TIME_NONE and why. */
-static GstClockTime
-discover_duration (const gchar * path, GCancellable * cancellable,
+wait_for_preroll (GstElement * probe, GCancellable * cancellable,
     GError ** error)
 {
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
-  g_autoptr (GstDiscoverer) discoverer = NULL;
-  g_autofree gchar *uri = gst_filename_to_uri (path, error);
-  g_autoptr (GSource) cancelled = g_cancellable_source_new (cancellable);
-  Discovery discovery = { loop, NULL, NULL };
-  GstClockTime duration = GST_CLOCK_TIME_NONE;
+  g_autoptr (GstBus) bus = gst_element_get_bus (probe);
+  g_autoptr (GstMessage) message = NULL;
+  gulong handler;
 
-  if (uri == NULL)
-    return GST_CLOCK_TIME_NONE;
-  g_main_context_push_thread_default (context);
-  discoverer = gst_discoverer_new (DISCOVER_TIMEOUT, error);
-  if (discoverer != NULL) {
-    g_signal_connect (discoverer, "discovered", G_CALLBACK (on_discovered),
-        &discovery);
-    g_signal_connect (discoverer, "finished",
-        G_CALLBACK (on_discovery_finished), &discovery);
-    g_source_set_callback (cancelled, G_SOURCE_FUNC (on_discovery_cancelled),
-        loop, NULL);
-    g_source_attach (cancelled, context);
-    gst_discoverer_start (discoverer);
-    if (gst_discoverer_discover_uri_async (discoverer, uri))
-      g_main_loop_run (loop);
-    gst_discoverer_stop (discoverer);
-    g_source_destroy (cancelled);
+  handler = g_cancellable_connect (cancellable,
+      G_CALLBACK (on_probe_cancelled), gst_object_ref (bus), gst_object_unref);
+  message = gst_bus_timed_pop_filtered (bus, PROBE_TIMEOUT,
+      GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_APPLICATION);
+  g_cancellable_disconnect (cancellable, handler);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (message == NULL) {
+    g_set_error_literal (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+        _("its streams could not be read in 30 s"));
+    return FALSE;
   }
-  g_main_context_pop_thread_default (context);
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    gst_message_parse_error (message, error, NULL);
+    return FALSE;
+  }
+  return GST_MESSAGE_TYPE (message) == GST_MESSAGE_ASYNC_DONE;
+}
 
-  if (discovery.info != NULL
-      && gst_discoverer_info_get_result (discovery.info) == GST_DISCOVERER_OK)
-    duration = gst_discoverer_info_get_duration (discovery.info);
-  if (discoverer == NULL
-      || g_cancellable_set_error_if_cancelled (cancellable, error)) {
-    duration = GST_CLOCK_TIME_NONE;
-  } else if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0) {
-    duration = GST_CLOCK_TIME_NONE;
+/* The clip's duration as its demuxer reads it (filesrc ! parsebin, each
+ * stream into a fakesink, prerolled), or GST_CLOCK_TIME_NONE and why.
+ * Elements made by name rather than GstDiscoverer: linking libgstpbutils
+ * would load it and its video and audio libraries into every pipeline that
+ * uses lumasrc (~0.7 MiB of resident memory). */
+static GstClockTime
+read_duration (const gchar * path, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GstElement) probe = gst_pipeline_new ("lumamodify-probe");
+  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  GstElement *parsebin = gst_element_factory_make ("parsebin", NULL);
+  g_autoptr (GError) cause = NULL;
+  gint64 duration = -1;
+  gboolean prerolled = FALSE;
+
+  if (src == NULL || parsebin == NULL) {
+    g_clear_object (&src);
+    g_clear_object (&parsebin);
     g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UNREADABLE,
         _("Cannot tell how long the clip is (%s): KIE takes clips of at "
-            "most 10 s"), discovery.error ? discovery.error->message :
-        _("no duration found"));
+            "most 10 s"), _("filesrc or parsebin is missing"));
+    return GST_CLOCK_TIME_NONE;
   }
-  g_clear_object (&discovery.info);
-  g_clear_error (&discovery.error);
+  g_object_set (src, "location", path, NULL);
+  gst_bin_add_many (GST_BIN (probe), src, parsebin, NULL);
+  gst_element_link (src, parsebin);
+  g_signal_connect (parsebin, "pad-added", G_CALLBACK (on_probe_pad_added),
+      probe);
+  if (gst_element_set_state (probe, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE)
+    prerolled = wait_for_preroll (probe, cancellable, &cause);
+  if (prerolled && !gst_element_query_duration (probe, GST_FORMAT_TIME,
+          &duration))
+    duration = -1;
+  gst_element_set_state (probe, GST_STATE_NULL);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return GST_CLOCK_TIME_NONE;
+  if (duration <= 0) {
+    g_set_error (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UNREADABLE,
+        _("Cannot tell how long the clip is (%s): KIE takes clips of at "
+            "most 10 s"), cause ? cause->message : _("no duration found"));
+    return GST_CLOCK_TIME_NONE;
+  }
   return duration;
 }
 
 static gboolean
 check_duration (GstLumaModify * self, ModifyJob * job, GError ** error)
 {
-  GstClockTime duration = discover_duration (job->path, self->cancellable,
+  GstClockTime duration = read_duration (job->path, self->cancellable,
       error);
 
   if (duration == GST_CLOCK_TIME_NONE)
@@ -1514,6 +1530,5 @@ gst_luma_modify_class_init (GstLumaModifyClass * klass)
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_luma_modify_change_state);
 
-  gst_pb_utils_init ();
   gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
 }
