@@ -16,6 +16,10 @@ emulator_pid=
 rm -rf "$WORKDIR"
 mkdir -p "$WORKDIR"
 cd "$WORKDIR" || exit 1
+# whatever the examples keep for the user (lumasrc's store of results, the
+# task journal) goes under this test's own folder, never into the real home
+export XDG_DATA_HOME=$WORKDIR/xdg-data XDG_CACHE_HOME=$WORKDIR/xdg-cache
+export XDG_STATE_HOME=$WORKDIR/xdg-state
 
 stop_emulator() {
   if [ -n "$emulator_pid" ]; then
