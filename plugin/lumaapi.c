@@ -20,12 +20,6 @@
 
 #define RECORD_INFO_PATH "/api/v1/modify/record-info"
 
-/* A request must be over, connection, headers and body, within this many
- * times the session's timeout: the timeout only bounds silence, and a server
- * that trickles a byte now and then would hold the wait forever. Twice, so
- * that a plain silence is still reported as the timeout it is. */
-#define REQUEST_DEADLINE_FACTOR 2
-
 /* The first retries after a host could not be reached at all, before it
  * has ever answered: most likely a wrong api-url, which must be said within
  * seconds, not after backoffs that grow from the poll interval. */
@@ -355,9 +349,7 @@ poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
   g_autoptr (GUri) uri = record_info_uri (api, task_id);
   LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
   guint timeout = soup_session_get_timeout (api->session);
-  gint64 request_deadline = timeout == 0 ? G_MAXINT64
-      : g_get_monotonic_time () +
-      (gint64) REQUEST_DEADLINE_FACTOR * timeout * G_USEC_PER_SEC;
+  gint64 request_deadline = luma_http_request_deadline (api->session);
   g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
       MIN (request_deadline, wait_deadline));
   GCancellable *request_cancellable =
@@ -393,7 +385,7 @@ poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
   }
   g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
       _("%s did not answer within %u seconds (twice the timeout)"),
-      g_uri_get_host (uri), REQUEST_DEADLINE_FACTOR * timeout);
+      g_uri_get_host (uri), LUMA_HTTP_REQUEST_DEADLINE_FACTOR * timeout);
   return POLL_SERVER_TROUBLE;
 }
 

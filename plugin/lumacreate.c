@@ -159,6 +159,11 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     guint64 * retry_after, GCancellable * cancellable, GError ** error)
 {
   g_autoptr (GUri) uri = generate_uri (api);
+  SoupSession *session = luma_api_get_session (api);
+  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
+      luma_http_request_deadline (session));
+  GCancellable *request_cancellable =
+      luma_http_deadline_get_cancellable (deadline);
   gboolean sent = FALSE;
   LumaHttpRequest request = { "POST", uri, luma_api_get_key (api), 0, TRUE,
     body, TRUE, &sent
@@ -171,15 +176,22 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
   g_autoptr (GError) cause = NULL;
   gint code = 0;
 
-  stream = luma_http_send (luma_api_get_session (api), &request, &msg,
-      cancellable, &cause);
+  stream = luma_http_send (session, &request, &msg, request_cancellable,
+      &cause);
   if (stream != NULL) {
     result->http_status = soup_message_get_status (msg);
     *retry_after = luma_http_retry_after (msg);
     answer = luma_http_read_body (msg, stream, ANSWER_MAX_SIZE,
-        soup_session_get_timeout (luma_api_get_session (api)), cancellable,
-        &cause);
+        soup_session_get_timeout (session), request_cancellable, &cause);
     g_input_stream_close (stream, NULL, NULL);
+  }
+  if (answer == NULL && luma_http_deadline_has_passed (deadline)) {
+    /* a server that trickles its answer: over, like a silence */
+    g_clear_error (&cause);
+    g_set_error (&cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+        _("%s did not answer within %u seconds (twice the timeout)"),
+        g_uri_get_host (uri), LUMA_HTTP_REQUEST_DEADLINE_FACTOR *
+        soup_session_get_timeout (session));
   }
   if (answer == NULL) {
     /* no answer: if the request went out, KIE may have created the task */

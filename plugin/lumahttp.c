@@ -348,6 +348,19 @@ on_deadline (gpointer child)
   return G_SOURCE_REMOVE;
 }
 
+/* The monotonic time by which a request sent now must be over, or
+ * G_MAXINT64 when the session has no timeout. */
+gint64
+luma_http_request_deadline (SoupSession * session)
+{
+  guint timeout = soup_session_get_timeout (session);
+
+  if (timeout == 0)
+    return G_MAXINT64;
+  return g_get_monotonic_time () +
+      (gint64) LUMA_HTTP_REQUEST_DEADLINE_FACTOR *timeout * G_USEC_PER_SEC;
+}
+
 LumaHttpDeadline *
 luma_http_deadline_new (GCancellable * parent, gint64 deadline)
 {

@@ -67,6 +67,14 @@ gboolean luma_http_same_origin (GUri * a, GUri * b);
  * thread. */
 typedef struct _LumaHttpDeadline LumaHttpDeadline;
 
+/* A request must be over, connection, headers and body, within this many
+ * times the session's timeout: the timeout only bounds silence, and a server
+ * that trickles a byte now and then would hold the wait forever. Twice, so
+ * that a plain silence is still reported as the timeout it is. */
+#define LUMA_HTTP_REQUEST_DEADLINE_FACTOR 2
+
+gint64 luma_http_request_deadline (SoupSession * session);
+
 LumaHttpDeadline *luma_http_deadline_new (GCancellable * parent,
     gint64 deadline);
 GCancellable *luma_http_deadline_get_cancellable (LumaHttpDeadline * self);

@@ -6,6 +6,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
 
+#include "badservers.h"
 #include "harness.h"
 
 #include <signal.h>
@@ -274,6 +275,33 @@ GST_START_TEST (test_no_answer_means_a_task_may_exist)
 
 GST_END_TEST;
 
+/* An answer that trickles in, a header byte a second, keeps the inactivity
+ * timeout happy for ever: the request's deadline (twice the timeout) ends
+ * it, and the task may exist. */
+GST_START_TEST (test_trickled_answer_ends_at_the_request_deadline)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaRun *run = creating_run (PROMPT);
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+  gint64 start = g_get_monotonic_time ();
+
+  g_object_set (run->src, "api-url", url, "timeout", 2, NULL);
+  luma_run_until_done (run, 30);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "did not answer within 4 seconds");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless (may_exist);
+  fail_unless (g_get_monotonic_time () - start < 15 * G_USEC_PER_SEC);
+  fail_unless (bad_server_get_bytes_sent (server) > 0);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stop_during_create_is_prompt)
 {
   LumaRun *run = creating_run (PROMPT);
@@ -502,6 +530,7 @@ create_suite (void)
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_prompt_not_english_warns_once);
   tcase_add_test (tc, test_no_answer_means_a_task_may_exist);
+  tcase_add_test (tc, test_trickled_answer_ends_at_the_request_deadline);
   tcase_add_test (tc, test_stop_during_create_is_prompt);
   tcase_add_test (tc, test_same_request_reuses_its_task);
   tcase_add_test (tc, test_force_new_creates_again);
