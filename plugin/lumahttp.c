@@ -358,7 +358,7 @@ luma_http_request_deadline (SoupSession * session)
   if (timeout == 0)
     return G_MAXINT64;
   return g_get_monotonic_time () +
-      (gint64) LUMA_HTTP_REQUEST_DEADLINE_FACTOR *timeout * G_USEC_PER_SEC;
+      timeout * G_USEC_PER_SEC * (gint64) LUMA_HTTP_REQUEST_DEADLINE_FACTOR;
 }
 
 LumaHttpDeadline *

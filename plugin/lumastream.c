@@ -331,17 +331,43 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
   return FALSE;
 }
 
+/* Sends the request and reads the answer's headers, within twice the
+ * timeout whatever the host does: headers that trickle in a byte at a time
+ * keep the inactivity timeout happy for ever. The body that follows may be
+ * slow, as long as it is never silent for the timeout. */
+static gboolean
+send_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
+{
+  LumaHttpRequest request = { "GET", stream->uri, NULL, stream->offset, FALSE };
+  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
+      luma_http_request_deadline (stream->session));
+  g_autoptr (GError) cause = NULL;
+
+  stream->body = luma_http_send (stream->session, &request, &stream->msg,
+      luma_http_deadline_get_cancellable (deadline), &cause);
+  if (stream->body != NULL)
+    return TRUE;
+  if (luma_http_deadline_has_passed (deadline)) {
+    /* like a silence: the request is tried again */
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT,
+        _("%s did not send its answer within %u seconds (twice the "
+            "timeout)"), g_uri_get_host (stream->uri),
+        LUMA_HTTP_REQUEST_DEADLINE_FACTOR *
+        soup_session_get_timeout (stream->session));
+    return FALSE;
+  }
+  g_propagate_error (error, g_steal_pointer (&cause));
+  return FALSE;
+}
+
 static gboolean
 open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
 {
-  LumaHttpRequest request = { "GET", stream->uri, NULL, stream->offset, FALSE };
   LumaStreamAnswer answer;
 
   stream->answer_end = LUMA_STREAM_SIZE_UNKNOWN;
   stream->retry_after = G_MAXUINT64;
-  stream->body = luma_http_send (stream->session, &request, &stream->msg,
-      cancellable, error);
-  if (stream->body == NULL)
+  if (!send_request (stream, cancellable, error))
     return FALSE;
   stream->http_status = soup_message_get_status (stream->msg);
 

@@ -193,6 +193,31 @@ GST_START_TEST (test_trickled_headers_end_at_wait_timeout)
 
 GST_END_TEST;
 
+/* A video host whose headers never end: each attempt is over within twice
+ * the timeout, and the retries are spent. */
+GST_START_TEST (test_video_host_trickling_headers_cut_off)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaRun *run;
+  gint64 before = g_get_monotonic_time ();
+
+  luma_test_add_ready_task (fixture.em, "t-slow-host", fixture.video);
+  luma_emulator_set_result_url (fixture.em, "t-slow-host", url);
+  run = luma_run_new (fixture.em, "t-slow-host", NULL);
+  g_object_set (run->src, "timeout", 2, "retries", 1, NULL);
+  luma_run_until_done (run, 40);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "did not send its answer within 4 seconds");
+  fail_unless (g_get_monotonic_time () - before <
+      20 * G_USEC_PER_SEC * luma_test_slowdown ());
+  fail_unless (bad_server_get_bytes_sent (server) > 0);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 /* With the default poll interval (30 s), a wrong api-url is still said
  * within seconds. */
 GST_START_TEST (test_refused_api_fails_fast)
@@ -296,6 +321,7 @@ badinput_suite (void)
   tcase_add_test (tc, test_silent_server_times_out);
   tcase_add_test (tc, test_trickling_server_cut_off);
   tcase_add_test (tc, test_trickled_headers_end_at_wait_timeout);
+  tcase_add_test (tc, test_video_host_trickling_headers_cut_off);
   tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);
