@@ -7,6 +7,10 @@
 
 #include <gst/luma/luma.h>
 
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -125,6 +129,59 @@ luma_example_status_of_failed_start (GstBus * bus)
   }
   luma_example_print_error (message);
   return luma_example_exit_status (message);
+}
+
+/* Runs @pipeline towards @state until @loop is quit, by @on_message (the
+ * bus watch) or @on_interrupt (SIGINT, SIGTERM), then stops it. Returns
+ * FALSE, with *status set from what the bus says, when the pipeline refused
+ * to start. */
+gboolean
+luma_example_run_pipeline (GstElement * pipeline, GstState state,
+    GMainLoop * loop, GstBusFunc on_message, GSourceFunc on_interrupt,
+    gpointer data, LumaExitStatus * status)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  guint sigint_id, sigterm_id;
+  gboolean started;
+
+  gst_bus_add_watch (bus, on_message, data);
+  sigint_id = g_unix_signal_add (SIGINT, on_interrupt, data);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, data);
+
+  /* lumasrc waits (and lumamodify uploads) in their own threads: this
+   * returns at once */
+  started = gst_element_set_state (pipeline, state) != GST_STATE_CHANGE_FAILURE;
+  if (started)
+    g_main_loop_run (loop);
+  else
+    *status = luma_example_status_of_failed_start (bus);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  return started;
+}
+
+/* What a run written to @part_path leaves: @output when it succeeded,
+ * nothing otherwise. Returns the run's status, or an error when the file
+ * could not be renamed. */
+LumaExitStatus
+luma_example_keep_output (LumaExitStatus status, const gchar * part_path,
+    const gchar * output)
+{
+  if (status == LUMA_EXIT_OK && g_rename (part_path, output) != 0) {
+    int saved_errno = errno;
+
+    g_printerr ("%s: cannot rename %s to %s: %s\n", g_get_prgname (),
+        part_path, output, g_strerror (saved_errno));
+    status = LUMA_EXIT_ERROR;
+  }
+  if (status != LUMA_EXIT_OK)
+    g_unlink (part_path);
+  else
+    g_print ("Saved %s\n", output);
+  return status;
 }
 
 void

@@ -53,6 +53,11 @@ gboolean luma_example_check_wait_options (gint poll_interval,
 void luma_example_print_error (GstMessage * error_message);
 void luma_example_print_warning (GstMessage * warning_message);
 LumaExitStatus luma_example_status_of_failed_start (GstBus * bus);
+gboolean luma_example_run_pipeline (GstElement * pipeline, GstState state,
+    GMainLoop * loop, GstBusFunc on_message, GSourceFunc on_interrupt,
+    gpointer data, LumaExitStatus * status);
+LumaExitStatus luma_example_keep_output (LumaExitStatus status,
+    const gchar * part_path, const gchar * output);
 
 /* One line on a terminal that each poll of the task (and each step of an
  * upload) rewrites; one line per poll when stdout is a file or a pipe. */

@@ -25,11 +25,7 @@
 #include "luma-example.h"
 
 #include <gst/luma/luma.h>
-#include <glib-unix.h>
-#include <glib/gstdio.h>
-#include <errno.h>
 #include <locale.h>
-#include <signal.h>
 
 #define EXIT_STATUS_HELP \
   "INPUT is a file (MP4, MOV or AVI of at most 10 s and 500 MB), uploaded\n" \
@@ -227,9 +223,7 @@ run (const Options * options)
 {
   Modify m = { 0, };
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstBus) bus = NULL;
   g_autofree gchar *part_path = g_strconcat (options->output, ".part", NULL);
-  guint sigint_id, sigterm_id;
 
   m.status = LUMA_EXIT_ERROR;
   luma_progress_line_init (&m.progress);
@@ -240,37 +234,11 @@ run (const Options * options)
   }
 
   m.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (m.pipeline);
-  gst_bus_add_watch (bus, on_bus_message, &m);
-  sigint_id = g_unix_signal_add (SIGINT, on_interrupt, &m);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, &m);
-
-  /* the upload and the wait happen in the elements' threads */
-  if (gst_element_set_state (m.pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE)
-    m.status = luma_example_status_of_failed_start (bus);
-  else
-    g_main_loop_run (m.loop);
-
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
-  gst_element_set_state (m.pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
+  luma_example_run_pipeline (m.pipeline, GST_STATE_PLAYING, m.loop,
+      on_bus_message, on_interrupt, &m, &m.status);
   gst_object_unref (m.pipeline);
   g_main_loop_unref (m.loop);
-
-  if (m.status == LUMA_EXIT_OK && g_rename (part_path, options->output) != 0) {
-    int saved_errno = errno;
-
-    g_printerr ("%s: cannot rename %s to %s: %s\n", g_get_prgname (),
-        part_path, options->output, g_strerror (saved_errno));
-    m.status = LUMA_EXIT_ERROR;
-  }
-  if (m.status != LUMA_EXIT_OK)
-    g_unlink (part_path);
-  else
-    g_print ("Saved %s\n", options->output);
-  return m.status;
+  return luma_example_keep_output (m.status, part_path, options->output);
 }
 
 /* ----- the command line ----- */

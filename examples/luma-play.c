@@ -20,7 +20,6 @@
 #include "luma-example.h"
 
 #include <glib-unix.h>
-#include <signal.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -434,8 +433,6 @@ static LumaExitStatus
 run (const Options * options)
 {
   Player p = { 0, };
-  g_autoptr (GstBus) bus = NULL;
-  guint sigint_id, sigterm_id;
 
   p.playbin = make_playbin (options);
   if (p.playbin == NULL) {
@@ -448,27 +445,15 @@ run (const Options * options)
   p.seek_test = options->seek_test ? SEEK_TEST_PREROLLING : SEEK_TEST_OFF;
   luma_progress_line_init (&p.progress);
 
-  bus = gst_element_get_bus (p.playbin);
-  gst_bus_add_watch (bus, on_bus_message, &p);
-  sigint_id = g_unix_signal_add (SIGINT, on_interrupt, &p);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, &p);
   if (!options->seek_test)
     keyboard_start (&p);
-
   /* the seek test starts PAUSED, to seek before a frame is played */
-  if (gst_element_set_state (p.playbin, options->seek_test ?
-          GST_STATE_PAUSED : GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
-    g_main_loop_run (p.loop);
-  else
-    p.status = luma_example_status_of_failed_start (bus);
-
+  luma_example_run_pipeline (p.playbin, options->seek_test ?
+      GST_STATE_PAUSED : GST_STATE_PLAYING, p.loop, on_bus_message,
+      on_interrupt, &p, &p.status);
   keyboard_stop (&p);
   if (p.position_id != 0)
     g_source_remove (p.position_id);
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
-  gst_element_set_state (p.playbin, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
   gst_object_unref (p.playbin);
   g_main_loop_unref (p.loop);
   return p.status;

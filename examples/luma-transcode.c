@@ -25,10 +25,6 @@
 #include "luma-example.h"
 
 #include <gst/pbutils/pbutils.h>
-#include <glib-unix.h>
-#include <glib/gstdio.h>
-#include <errno.h>
-#include <signal.h>
 
 typedef struct
 {
@@ -282,9 +278,7 @@ run (const Options * options)
 {
   Transcode t = { 0, };
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstBus) bus = NULL;
   g_autofree gchar *part_path = g_strconcat (options->output, ".part", NULL);
-  guint sigint_id, sigterm_id;
 
   t.reencode = options->reencode;
   t.status = LUMA_EXIT_ERROR;
@@ -296,37 +290,11 @@ run (const Options * options)
   }
 
   t.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (t.pipeline);
-  gst_bus_add_watch (bus, on_bus_message, &t);
-  sigint_id = g_unix_signal_add (SIGINT, on_interrupt, &t);
-  sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, &t);
-
-  /* lumasrc waits in its streaming thread: this returns at once */
-  if (gst_element_set_state (t.pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE)
-    t.status = luma_example_status_of_failed_start (bus);
-  else
-    g_main_loop_run (t.loop);
-
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
-  gst_element_set_state (t.pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
+  luma_example_run_pipeline (t.pipeline, GST_STATE_PLAYING, t.loop,
+      on_bus_message, on_interrupt, &t, &t.status);
   gst_object_unref (t.pipeline);
   g_main_loop_unref (t.loop);
-
-  if (t.status == LUMA_EXIT_OK && g_rename (part_path, options->output) != 0) {
-    int saved_errno = errno;
-
-    g_printerr ("%s: cannot rename %s to %s: %s\n", g_get_prgname (),
-        part_path, options->output, g_strerror (saved_errno));
-    t.status = LUMA_EXIT_ERROR;
-  }
-  if (t.status != LUMA_EXIT_OK)
-    g_unlink (part_path);
-  else
-    g_print ("Saved %s\n", options->output);
-  return t.status;
+  return luma_example_keep_output (t.status, part_path, options->output);
 }
 
 /* ----- the command line ----- */
