@@ -64,6 +64,7 @@
 #include <glib/gstdio.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_luma_modify_debug);
@@ -600,7 +601,7 @@ gst_luma_modify_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   /* before the bytes are written: nothing beyond the limit reaches the disk */
   if (c->position + size > limit) {
     g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_SIZE,
-        _("The input is larger than the limit of %" G_GUINT64_FORMAT
+        _("The input is larger than the limit of %" PRIu64
             " bytes (max-input-size; KIE takes clips of at most 500 MB)"),
         limit);
     goto refused;
