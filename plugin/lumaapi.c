@@ -345,21 +345,29 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
   return classify_record (*record, task_id, error);
 }
 
-/* One record-info request, over by min(its own deadline, @wait_deadline)
- * whatever the server does, or at once when @cancellable is cancelled. */
-static PollOutcome
-poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
-    GstLumaRecord ** record, guint64 * retry_after, GCancellable * cancellable,
-    GError ** error)
+/* What every poll of one wait shares, made once per wait: the request's
+ * URL, and the cancellable of its requests with their deadline. */
+typedef struct
 {
-  g_autoptr (GUri) uri = record_info_uri (api, task_id);
+  const gchar *task_id;
+  GUri *uri;
+  LumaHttpDeadline *deadline;   /* cancelled with the wait's cancellable */
+} LumaPoller;
+
+/* One record-info request, over by min(its own deadline, @wait_deadline)
+ * whatever the server does, or at once when the wait is cancelled. */
+static PollOutcome
+poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
+    GstLumaRecord ** record, guint64 * retry_after, GError ** error)
+{
+  const gchar *task_id = poller->task_id;
+  GUri *uri = poller->uri;
+  LumaHttpDeadline *deadline = poller->deadline;
   LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
   guint timeout = soup_session_get_timeout (api->session);
   gint64 request_deadline = timeout == 0 ? G_MAXINT64
       : g_get_monotonic_time () +
       (gint64) REQUEST_DEADLINE_FACTOR * timeout * G_USEC_PER_SEC;
-  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
-      MIN (request_deadline, wait_deadline));
   GCancellable *request_cancellable =
       luma_http_deadline_get_cancellable (deadline);
   g_autoptr (SoupMessage) msg = NULL;
@@ -367,6 +375,7 @@ poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
   gboolean unreachable = FALSE;
   PollOutcome outcome;
 
+  luma_http_deadline_rearm (deadline, MIN (request_deadline, wait_deadline));
   api->last_code = 0;
   api->last_http_status = 0;
   stream = luma_http_send_full (api->session, &request, &msg, &unreachable,
@@ -428,24 +437,14 @@ report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
     on_poll (status, user_data);
 }
 
-/**
- * luma_api_wait_for_task:
- * @on_poll: (nullable): called after each record-info request
- *
- * Gives the record of a task this process has already seen finished, unless
- * @params->fresh. Otherwise polls the task's record at once, then every
- * poll interval, until the task
- * is finished (the record is returned), has failed, or the wait has lasted
- * longer than its timeout (even in the middle of a request). Rate limits
- * and maintenance are waited out (honouring Retry-After); server and network
- * errors are retried with a growing backoff, up to @params->retries times in
- * a row.
- */
-GstLumaRecord *
-luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+/* The wait itself: polls until the task is over, the wait is, or an
+ * error ends it (see luma_api_wait_for_task ()). */
+static GstLumaRecord *
+poll_until_over (LumaApi * api, LumaPoller * poller,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
+  const gchar *task_id = poller->task_id;
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = params->wait_timeout == 0 ? G_MAXINT64
       : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
@@ -455,15 +454,6 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
   gboolean answered = FALSE;    /* the API has given an answer in this wait */
   g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
-  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
-
-  if (cached != NULL) {
-    status.state = cached->state;
-    status.record = cached;
-    if (on_poll != NULL)
-      on_poll (&status, user_data);
-    return cached;
-  }
 
   for (;;) {
     g_autoptr (GstLumaRecord) record = NULL;
@@ -478,8 +468,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       return NULL;
     }
     g_clear_error (&poll_error);
-    outcome = poll_once (api, task_id, deadline, &record, &retry_after,
-        cancellable, &poll_error);
+    outcome = poll_once (api, poller, deadline, &record, &retry_after,
+        &poll_error);
     answered |= api->last_http_status != 0;
 
     report (api, on_poll, user_data, &status, record, start);
@@ -538,4 +528,57 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
             error))
       return NULL;
   }
+}
+
+/**
+ * luma_api_wait_for_task:
+ * @on_poll: (nullable): called after each record-info request
+ *
+ * Gives the record of a task this process has already seen finished, unless
+ * @params->fresh. Otherwise polls the task's record at once, then every
+ * poll interval, until the task
+ * is finished (the record is returned), has failed, or the wait has lasted
+ * longer than its timeout (even in the middle of a request). Rate limits
+ * and maintenance are waited out (honouring Retry-After); server and network
+ * errors are retried with a growing backoff, up to @params->retries times in
+ * a row.
+ */
+GstLumaRecord *
+luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+    const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
+    GCancellable * cancellable, GError ** error)
+{
+  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (LumaHttpDeadline) deadline = NULL;
+  LumaPoller poller = { task_id };
+  GPollFD wait_fd, request_fd;
+  gboolean has_wait_fd;
+  GstLumaRecord *record;
+
+  if (cached != NULL) {
+    LumaWaitStatus status = { task_id, cached->state, 0, 0, cached, 0, 0 };
+
+    if (on_poll != NULL)
+      on_poll (&status, user_data);
+    return cached;
+  }
+
+  uri = record_info_uri (api, task_id);
+  deadline = luma_http_deadline_new (cancellable, G_MAXINT64);
+  poller.uri = uri;
+  poller.deadline = deadline;
+  /* GIO makes a cancellable's file descriptor (an eventfd) when a socket
+   * or luma_http_sleep () waits on it, and closes it when the wait is
+   * over: held here, the wait's two are made once, not at every poll. */
+  has_wait_fd = cancellable != NULL
+      && g_cancellable_make_pollfd (cancellable, &wait_fd);
+  g_cancellable_make_pollfd (luma_http_deadline_get_cancellable (deadline),
+      &request_fd);
+  record = poll_until_over (api, &poller, params, on_poll, user_data,
+      cancellable, error);
+  g_cancellable_release_fd (luma_http_deadline_get_cancellable (deadline));
+  if (has_wait_fd)
+    g_cancellable_release_fd (cancellable);
+  return record;
 }
