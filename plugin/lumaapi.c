@@ -310,11 +310,43 @@ classify_unkept (LumaApi * api, guint status, const gchar * task_id,
   return POLL_FAILED;
 }
 
+/* What every poll of one wait shares, made once per wait: the request's
+ * URL, the cancellable of its requests with their deadline, the last
+ * answer. */
+typedef struct
+{
+  const gchar *task_id;
+  GUri *uri;
+  LumaHttpDeadline *deadline;   /* cancelled with the wait's cancellable */
+  GBytes *last_body;            /* the last answer read, and its record */
+  GstLumaRecord *last_record;
+} LumaPoller;
+
+/* A task that generates answers the same bytes poll after poll: a body
+ * read before is not parsed again (its record is a pure function of it). */
+static GstLumaRecord *
+parse_record (LumaPoller * poller, GBytes * body, GError ** error)
+{
+  GstLumaRecord *record;
+
+  if (poller->last_body != NULL && g_bytes_equal (body, poller->last_body))
+    return gst_luma_record_copy (poller->last_record);
+  g_clear_pointer (&poller->last_body, g_bytes_unref);
+  g_clear_pointer (&poller->last_record, gst_luma_record_free);
+  record = gst_luma_record_parse (body, error);
+  if (record != NULL) {
+    poller->last_body = g_bytes_ref (body);
+    poller->last_record = gst_luma_record_copy (record);
+  }
+  return record;
+}
+
 static PollOutcome
-read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
+read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
     GInputStream * stream, GstLumaRecord ** record, guint64 * retry_after,
     GCancellable * cancellable, GError ** error)
 {
+  const gchar *task_id = poller->task_id;
   guint status = api->last_http_status = soup_message_get_status (msg);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) parse_error = NULL;
@@ -333,7 +365,7 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
     return POLL_SERVER_TROUBLE;
   }
 
-  *record = gst_luma_record_parse (body, &parse_error);
+  *record = parse_record (poller, body, &parse_error);
   if (*record == NULL)
     return classify_unreadable (status, parse_error, task_id, error);
 
@@ -345,22 +377,12 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
   return classify_record (*record, task_id, error);
 }
 
-/* What every poll of one wait shares, made once per wait: the request's
- * URL, and the cancellable of its requests with their deadline. */
-typedef struct
-{
-  const gchar *task_id;
-  GUri *uri;
-  LumaHttpDeadline *deadline;   /* cancelled with the wait's cancellable */
-} LumaPoller;
-
 /* One record-info request, over by min(its own deadline, @wait_deadline)
  * whatever the server does, or at once when the wait is cancelled. */
 static PollOutcome
 poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
     GstLumaRecord ** record, guint64 * retry_after, GError ** error)
 {
-  const gchar *task_id = poller->task_id;
   GUri *uri = poller->uri;
   LumaHttpDeadline *deadline = poller->deadline;
   LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
@@ -381,7 +403,7 @@ poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
   stream = luma_http_send_full (api->session, &request, &msg, &unreachable,
       request_cancellable, error);
   if (stream != NULL) {
-    outcome = read_answer (api, task_id, msg, stream, record, retry_after,
+    outcome = read_answer (api, poller, msg, stream, record, retry_after,
         request_cancellable, error);
     if (outcome != POLL_SERVER_TROUBLE)
       return explain_other_host (uri, msg, outcome, error);
@@ -578,6 +600,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   record = poll_until_over (api, &poller, params, on_poll, user_data,
       cancellable, error);
   g_cancellable_release_fd (luma_http_deadline_get_cancellable (deadline));
+  g_clear_pointer (&poller.last_body, g_bytes_unref);
+  g_clear_pointer (&poller.last_record, gst_luma_record_free);
   if (has_wait_fd)
     g_cancellable_release_fd (cancellable);
   return record;
