@@ -277,14 +277,86 @@ task_id (GstLumaSrc * self)
   return self->streaming->settings.task_id;
 }
 
+/* ----- posting, one source at a time -----
+ *
+ * GStreamer 1.22 queues a bus's messages in a GstAtomicQueue, whose push
+ * spins, without ever yielding, until every thread that began a push
+ * before it has finished its own (gst_atomic_queue_push (): "wait until
+ * all writers have completed"). Hundreds of sources polling in step post
+ * at the same moments: one poster preempted in the middle of its push, and
+ * every later one spins on the two cores it needs to go on. On the 2-core
+ * machine of BENCHMARKS.md, 200 sources did so for minutes, at 100 % of
+ * both cores. So lumasrc's own messages are posted one at a time, process
+ * wide: a source that finds another posting sleeps until it is done. It
+ * never waits long: not at all when it is being stopped (a bus sync
+ * handler may be waiting for it), and no more than POST_WAIT_MAX_US in
+ * any case, after which it posts as GStreamer would; a post from within
+ * a post (a sync handler) goes on at once. */
+
+#define POST_WAIT_MAX_US (50 * G_TIME_SPAN_MILLISECOND)
+
+static GMutex post_lock;
+static GCond post_done;
+static GThread *post_owner;     /* under post_lock */
+static guint post_depth;
+static guint post_waiters;
+
+/* TRUE when this thread posts alone now: then post_end () */
+static gboolean
+post_begin (GstLumaSrc * self)
+{
+  GThread *me = g_thread_self ();
+  gint64 give_up = g_get_monotonic_time () + POST_WAIT_MAX_US;
+
+  g_mutex_lock (&post_lock);
+  while (post_owner != NULL && post_owner != me) {
+    gint64 now = g_get_monotonic_time ();
+
+    if (now >= give_up || g_cancellable_is_cancelled (self->cancellable)) {
+      g_mutex_unlock (&post_lock);
+      return FALSE;
+    }
+    post_waiters++;
+    g_cond_wait_until (&post_done, &post_lock,
+        MIN (give_up, now + 10 * G_TIME_SPAN_MILLISECOND));
+    post_waiters--;
+  }
+  post_owner = me;
+  post_depth++;
+  g_mutex_unlock (&post_lock);
+  return TRUE;
+}
+
+static void
+post_end (gboolean alone)
+{
+  if (!alone)
+    return;
+  g_mutex_lock (&post_lock);
+  if (--post_depth == 0) {
+    post_owner = NULL;
+    if (post_waiters > 0)
+      g_cond_signal (&post_done);
+  }
+  g_mutex_unlock (&post_lock);
+}
+
+static void
+gst_luma_src_post (GstLumaSrc * self, GstMessage * msg)
+{
+  gboolean alone = post_begin (self);
+
+  gst_element_post_message (GST_ELEMENT (self), msg);
+  post_end (alone);
+}
+
 static void
 gst_luma_src_post_progress (GstLumaSrc * self, GstProgressType type,
     const gchar * text)
 {
   g_autofree gchar *safe = luma_text_make_safe (text, -1);
 
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_progress (GST_OBJECT (self), type,
+  gst_luma_src_post (self, gst_message_new_progress (GST_OBJECT (self), type,
           GST_LUMA_PROGRESS_CODE, safe));
 }
 
@@ -301,8 +373,7 @@ gst_luma_src_post_task_message (GstLumaSrc * self,
   if (location != NULL)
     gst_structure_set (s, GST_LUMA_FIELD_RESULT_URL, G_TYPE_STRING, location,
         NULL);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
+  gst_luma_src_post (self, gst_message_new_element (GST_OBJECT (self), s));
 }
 
 /* The state in words for people (the enum's nicks are for programs). */
@@ -462,12 +533,14 @@ post_resource_message_at (GstLumaSrc * self, GstMessageType type,
     const GError * cause, const gchar * file, const gchar * function, gint line)
 {
   gchar *debug = debug_text (cause, details);
+  gboolean alone = post_begin (self);
 
   /* the one door of every error and warning text: whatever part of it
    * came from outside leaves as valid UTF-8 without control characters */
   gst_element_message_full_with_details (GST_ELEMENT (self), type,
       GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, file,
       function, line, details);
+  post_end (alone);
 }
 
 #define gst_luma_src_post_resource_message(self, type, code, text, details, \
@@ -595,8 +668,8 @@ gst_luma_src_send_tags (GstLumaSrc * self)
   }
   gst_tag_list_set_scope (tags, GST_TAG_SCOPE_GLOBAL);
   GST_DEBUG_OBJECT (self, "tags %" GST_PTR_FORMAT, tags);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_tag (GST_OBJECT (self), gst_tag_list_ref (tags)));
+  gst_luma_src_post (self, gst_message_new_tag (GST_OBJECT (self),
+          gst_tag_list_ref (tags)));
   gst_pad_push_event (GST_BASE_SRC_PAD (self), gst_event_new_tag (tags));
 }
 
@@ -653,8 +726,7 @@ gst_luma_src_post_created (GstLumaSrc * self, gboolean reused)
       GST_LUMA_FIELD_VIDEO_URL, G_TYPE_STRING, settings->video_url,
       GST_LUMA_FIELD_REUSED, G_TYPE_BOOLEAN, reused, NULL);
 
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
+  gst_luma_src_post (self, gst_message_new_element (GST_OBJECT (self), s));
 }
 
 /* From here on the element streams @id as if task-id had been set. */
@@ -780,8 +852,8 @@ gst_luma_src_announce_size (GstLumaSrc * self)
   GST_OBJECT_LOCK (self);
   basesrc->segment.duration = size;
   GST_OBJECT_UNLOCK (self);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_duration_changed (GST_OBJECT (self)));
+  gst_luma_src_post (self, gst_message_new_duration_changed (GST_OBJECT
+          (self)));
 }
 
 /* A read returns what has arrived, on a slow link a small part of the

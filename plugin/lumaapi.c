@@ -304,11 +304,43 @@ classify_unkept (LumaApi * api, guint status, const gchar * task_id,
   return POLL_FAILED;
 }
 
+/* What every poll of one wait shares, made once per wait: the request's
+ * URL, the cancellable of its requests with their deadline, the last
+ * answer. */
+typedef struct
+{
+  const gchar *task_id;
+  GUri *uri;
+  LumaHttpDeadline *deadline;   /* cancelled with the wait's cancellable */
+  GBytes *last_body;            /* the last answer read, and its record */
+  GstLumaRecord *last_record;
+} LumaPoller;
+
+/* A task that generates answers the same bytes poll after poll: a body
+ * read before is not parsed again (its record is a pure function of it). */
+static GstLumaRecord *
+parse_record (LumaPoller * poller, GBytes * body, GError ** error)
+{
+  GstLumaRecord *record;
+
+  if (poller->last_body != NULL && g_bytes_equal (body, poller->last_body))
+    return gst_luma_record_copy (poller->last_record);
+  g_clear_pointer (&poller->last_body, g_bytes_unref);
+  g_clear_pointer (&poller->last_record, gst_luma_record_free);
+  record = gst_luma_record_parse (body, error);
+  if (record != NULL) {
+    poller->last_body = g_bytes_ref (body);
+    poller->last_record = gst_luma_record_copy (record);
+  }
+  return record;
+}
+
 static PollOutcome
-read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
+read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
     GInputStream * stream, GstLumaRecord ** record, guint64 * retry_after,
     GCancellable * cancellable, GError ** error)
 {
+  const gchar *task_id = poller->task_id;
   guint status = api->last_http_status = soup_message_get_status (msg);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) parse_error = NULL;
@@ -327,7 +359,7 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
     return POLL_SERVER_TROUBLE;
   }
 
-  *record = gst_luma_record_parse (body, &parse_error);
+  *record = parse_record (poller, body, &parse_error);
   if (*record == NULL)
     return classify_unreadable (status, parse_error, task_id, error);
 
@@ -340,18 +372,16 @@ read_answer (LumaApi * api, const gchar * task_id, SoupMessage * msg,
 }
 
 /* One record-info request, over by min(its own deadline, @wait_deadline)
- * whatever the server does, or at once when @cancellable is cancelled. */
+ * whatever the server does, or at once when the wait is cancelled. */
 static PollOutcome
-poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
-    GstLumaRecord ** record, guint64 * retry_after, GCancellable * cancellable,
-    GError ** error)
+poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
+    GstLumaRecord ** record, guint64 * retry_after, GError ** error)
 {
-  g_autoptr (GUri) uri = record_info_uri (api, task_id);
+  GUri *uri = poller->uri;
+  LumaHttpDeadline *deadline = poller->deadline;
   LumaHttpRequest request = { "GET", uri, api->api_key, 0, TRUE };
   guint timeout = soup_session_get_timeout (api->session);
   gint64 request_deadline = luma_http_request_deadline (api->session);
-  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
-      MIN (request_deadline, wait_deadline));
   GCancellable *request_cancellable =
       luma_http_deadline_get_cancellable (deadline);
   g_autoptr (SoupMessage) msg = NULL;
@@ -359,12 +389,13 @@ poll_once (LumaApi * api, const gchar * task_id, gint64 wait_deadline,
   gboolean unreachable = FALSE;
   PollOutcome outcome;
 
+  luma_http_deadline_rearm (deadline, MIN (request_deadline, wait_deadline));
   api->last_code = 0;
   api->last_http_status = 0;
   stream = luma_http_send_full (api->session, &request, &msg, &unreachable,
       request_cancellable, error);
   if (stream != NULL) {
-    outcome = read_answer (api, task_id, msg, stream, record, retry_after,
+    outcome = read_answer (api, poller, msg, stream, record, retry_after,
         request_cancellable, error);
     if (outcome != POLL_SERVER_TROUBLE)
       return explain_other_host (uri, msg, outcome, error);
@@ -420,24 +451,14 @@ report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
     on_poll (status, user_data);
 }
 
-/**
- * luma_api_wait_for_task:
- * @on_poll: (nullable): called after each record-info request
- *
- * Gives the record of a task this process has already seen finished, unless
- * @params->fresh. Otherwise polls the task's record at once, then every
- * poll interval, until the task
- * is finished (the record is returned), has failed, or the wait has lasted
- * longer than its timeout (even in the middle of a request). Rate limits
- * and maintenance are waited out (honouring Retry-After); server and network
- * errors are retried with a growing backoff, up to @params->retries times in
- * a row.
- */
-GstLumaRecord *
-luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+/* The wait itself: polls until the task is over, the wait is, or an
+ * error ends it (see luma_api_wait_for_task ()). */
+static GstLumaRecord *
+poll_until_over (LumaApi * api, LumaPoller * poller,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
+  const gchar *task_id = poller->task_id;
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = params->wait_timeout == 0 ? G_MAXINT64
       : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
@@ -447,15 +468,6 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
   gboolean answered = FALSE;    /* the API has given an answer in this wait */
   g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
-  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
-
-  if (cached != NULL) {
-    status.state = cached->state;
-    status.record = cached;
-    if (on_poll != NULL)
-      on_poll (&status, user_data);
-    return cached;
-  }
 
   for (;;) {
     g_autoptr (GstLumaRecord) record = NULL;
@@ -470,8 +482,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
       return NULL;
     }
     g_clear_error (&poll_error);
-    outcome = poll_once (api, task_id, deadline, &record, &retry_after,
-        cancellable, &poll_error);
+    outcome = poll_once (api, poller, deadline, &record, &retry_after,
+        &poll_error);
     answered |= api->last_http_status != 0;
 
     report (api, on_poll, user_data, &status, record, start);
@@ -530,4 +542,59 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
             error))
       return NULL;
   }
+}
+
+/**
+ * luma_api_wait_for_task:
+ * @on_poll: (nullable): called after each record-info request
+ *
+ * Gives the record of a task this process has already seen finished, unless
+ * @params->fresh. Otherwise polls the task's record at once, then every
+ * poll interval, until the task
+ * is finished (the record is returned), has failed, or the wait has lasted
+ * longer than its timeout (even in the middle of a request). Rate limits
+ * and maintenance are waited out (honouring Retry-After); server and network
+ * errors are retried with a growing backoff, up to @params->retries times in
+ * a row.
+ */
+GstLumaRecord *
+luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
+    const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
+    GCancellable * cancellable, GError ** error)
+{
+  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (LumaHttpDeadline) deadline = NULL;
+  LumaPoller poller = { task_id };
+  GPollFD wait_fd, request_fd;
+  gboolean has_wait_fd;
+  GstLumaRecord *record;
+
+  if (cached != NULL) {
+    LumaWaitStatus status = { task_id, cached->state, 0, 0, cached, 0, 0 };
+
+    if (on_poll != NULL)
+      on_poll (&status, user_data);
+    return cached;
+  }
+
+  uri = record_info_uri (api, task_id);
+  deadline = luma_http_deadline_new (cancellable, G_MAXINT64);
+  poller.uri = uri;
+  poller.deadline = deadline;
+  /* GIO makes a cancellable's file descriptor (an eventfd) when a socket
+   * or luma_http_sleep () waits on it, and closes it when the wait is
+   * over: held here, the wait's two are made once, not at every poll. */
+  has_wait_fd = cancellable != NULL
+      && g_cancellable_make_pollfd (cancellable, &wait_fd);
+  g_cancellable_make_pollfd (luma_http_deadline_get_cancellable (deadline),
+      &request_fd);
+  record = poll_until_over (api, &poller, params, on_poll, user_data,
+      cancellable, error);
+  g_cancellable_release_fd (luma_http_deadline_get_cancellable (deadline));
+  g_clear_pointer (&poller.last_body, g_bytes_unref);
+  g_clear_pointer (&poller.last_record, gst_luma_record_free);
+  if (has_wait_fd)
+    g_cancellable_release_fd (cancellable);
+  return record;
 }

@@ -300,39 +300,105 @@ luma_http_send_full (SoupSession * session, const LumaHttpRequest * request,
 
 /* ----- deadlines ----- */
 
+/* The deadlines of every request in the process are kept in one list,
+ * earliest first, and fire in one thread of their own: a request blocks its
+ * thread in libsoup's sync API, so its timer must fire elsewhere, and one
+ * thread is plenty for the hundreds of timers that many sources waiting at
+ * once need. The thread lives as long as the process.
+ *
+ * Arming a deadline costs a lock and a list insertion: the thread is woken
+ * only when a deadline comes before the one it sleeps until. Requests are
+ * over long before their deadline (a poll takes milliseconds, its deadline
+ * is twice the timeout away), so arming is almost always silent, and so is
+ * disarming: a thread that wakes for a deadline that is gone finds nothing
+ * due and sleeps again. (A GSource per deadline in a GMainContext, as
+ * before, woke the thread at every attach: a context switch per poll.)
+ *
+ * A wait arms the same deadline again for each poll (rearm), so that its
+ * cancellable, and the file descriptor GIO makes for it to wait on a
+ * socket, are made once per wait, not once per request. */
+typedef struct
+{
+  GMutex lock;
+  GCond changed;                /* the timer thread waits on it */
+  GCond fired;                  /* a deadline's cancel is over */
+  GSequence *pending;           /* of LumaHttpDeadline, earliest first */
+  gint64 sleeps_until;          /* G_MAXINT64: until signalled */
+} LumaTimers;
+
 struct _LumaHttpDeadline
 {
   GCancellable *parent;
   gulong parent_handler;
   GCancellable *cancellable;
-  GSource *timer;
+  gint64 when;
+  /* under the timers' lock: */
+  GSequenceIter *pending;       /* in timers->pending, or NULL */
+  gboolean firing;              /* the timer thread is cancelling it */
+  gboolean armed_once;          /* the timers exist for it */
 };
 
-static gpointer
-run_timers (gpointer context)
+static gint
+compare_deadlines (gconstpointer a, gconstpointer b, gpointer user_data)
 {
-  for (;;)
-    g_main_context_iteration (context, TRUE);
+  const LumaHttpDeadline *da = a, *db = b;
+
+  return da->when < db->when ? -1 : da->when > db->when;
+}
+
+static gpointer
+run_timers (gpointer data)
+{
+  LumaTimers *timers = data;
+
+  g_mutex_lock (&timers->lock);
+  for (;;) {
+    GSequenceIter *first = g_sequence_get_begin_iter (timers->pending);
+    LumaHttpDeadline *due;
+
+    if (g_sequence_iter_is_end (first)) {
+      timers->sleeps_until = G_MAXINT64;
+      g_cond_wait (&timers->changed, &timers->lock);
+      continue;
+    }
+    due = g_sequence_get (first);
+    if (due->when > g_get_monotonic_time ()) {
+      timers->sleeps_until = due->when;
+      g_cond_wait_until (&timers->changed, &timers->lock, due->when);
+      continue;
+    }
+    /* cancelled without the lock: the cancellable's handlers (libsoup's)
+     * may take locks of their own. Until "firing" is cleared, the deadline
+     * is neither rearmed nor freed (disarm () waits for it). */
+    g_sequence_remove (first);
+    due->pending = NULL;
+    due->firing = TRUE;
+    g_mutex_unlock (&timers->lock);
+    g_cancellable_cancel (due->cancellable);
+    g_mutex_lock (&timers->lock);
+    due->firing = FALSE;
+    g_cond_broadcast (&timers->fired);
+  }
   return NULL;
 }
 
-/* The deadlines of every request in the process fire in one thread of
- * their own: a request blocks its thread in libsoup's sync API, so its
- * timer must fire elsewhere, and one thread is plenty for the hundreds of
- * timers that many sources waiting at once need. It lives as long as the
- * process. */
-static GMainContext *
-timer_context (void)
+static LumaTimers *
+get_timers (void)
 {
-  static GMainContext *context;
+  static LumaTimers *timers;
 
-  if (g_once_init_enter (&context)) {
-    GMainContext *made = g_main_context_new ();
+  if (g_once_init_enter (&timers)) {
+    LumaTimers *made = g_new0 (LumaTimers, 1);
 
+    g_mutex_init (&made->lock);
+    g_cond_init (&made->changed);
+    g_cond_init (&made->fired);
+    made->pending = g_sequence_new (NULL);
+    made->sleeps_until = G_MAXINT64;
     g_thread_unref (g_thread_new ("luma-deadlines", run_timers, made));
-    g_once_init_leave (&context, made);
+    g_once_init_leave (&timers, made);
   }
-  return context;
+  return timers;
 }
 
 static void
@@ -341,11 +407,46 @@ cancel_child (GCancellable * parent, gpointer child)
   g_cancellable_cancel (child);
 }
 
-static gboolean
-on_deadline (gpointer child)
+/* Not due any more, and certainly not being cancelled by the timer
+ * thread once this returns. */
+static void
+disarm (LumaHttpDeadline * self)
 {
-  g_cancellable_cancel (child);
-  return G_SOURCE_REMOVE;
+  LumaTimers *timers;
+
+  if (!self->armed_once)
+    return;
+  timers = get_timers ();
+  g_mutex_lock (&timers->lock);
+  while (self->firing)
+    g_cond_wait (&timers->fired, &timers->lock);
+  /* no signal: a thread that wakes for it finds nothing due */
+  if (self->pending != NULL)
+    g_sequence_remove (self->pending);
+  self->pending = NULL;
+  g_mutex_unlock (&timers->lock);
+}
+
+static void
+arm (LumaHttpDeadline * self, gint64 deadline)
+{
+  LumaTimers *timers;
+
+  self->when = deadline;
+  if (deadline == G_MAXINT64)
+    return;
+  if (deadline <= g_get_monotonic_time ()) {
+    g_cancellable_cancel (self->cancellable);
+    return;
+  }
+  timers = get_timers ();
+  g_mutex_lock (&timers->lock);
+  self->armed_once = TRUE;
+  self->pending = g_sequence_insert_sorted (timers->pending, self,
+      compare_deadlines, NULL);
+  if (deadline < timers->sleeps_until)
+    g_cond_signal (&timers->changed);
+  g_mutex_unlock (&timers->lock);
 }
 
 /* The monotonic time by which a request sent now must be over, or
@@ -365,7 +466,6 @@ LumaHttpDeadline *
 luma_http_deadline_new (GCancellable * parent, gint64 deadline)
 {
   LumaHttpDeadline *self = g_new0 (LumaHttpDeadline, 1);
-  gint64 left;
 
   self->cancellable = g_cancellable_new ();
   if (parent != NULL) {
@@ -375,19 +475,22 @@ luma_http_deadline_new (GCancellable * parent, gint64 deadline)
         G_CALLBACK (cancel_child), g_object_ref (self->cancellable),
         g_object_unref);
   }
-  if (deadline == G_MAXINT64)
-    return self;
-
-  left = deadline - g_get_monotonic_time ();
-  if (left <= 0) {
-    g_cancellable_cancel (self->cancellable);
-    return self;
-  }
-  self->timer = g_timeout_source_new (MIN ((left + 999) / 1000, G_MAXUINT));
-  g_source_set_callback (self->timer, on_deadline,
-      g_object_ref (self->cancellable), g_object_unref);
-  g_source_attach (self->timer, timer_context ());
+  arm (self, deadline);
   return self;
+}
+
+/* For the next request: no longer cancelled (unless @parent is), and due
+ * at @deadline. Not while a request uses the cancellable. */
+void
+luma_http_deadline_rearm (LumaHttpDeadline * self, gint64 deadline)
+{
+  disarm (self);
+  g_cancellable_reset (self->cancellable);
+  /* after the reset: a parent cancelled before it is seen here, one
+   * cancelled after it cancels the child through cancel_child () */
+  if (self->parent != NULL && g_cancellable_is_cancelled (self->parent))
+    g_cancellable_cancel (self->cancellable);
+  arm (self, deadline);
 }
 
 GCancellable *
@@ -408,10 +511,7 @@ luma_http_deadline_free (LumaHttpDeadline * self)
 {
   if (self == NULL)
     return;
-  if (self->timer != NULL) {
-    g_source_destroy (self->timer);
-    g_source_unref (self->timer);
-  }
+  disarm (self);
   if (self->parent != NULL) {
     /* waits for a cancel_child() running in another thread to return */
     g_cancellable_disconnect (self->parent, self->parent_handler);

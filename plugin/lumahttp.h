@@ -77,6 +77,9 @@ gint64 luma_http_request_deadline (SoupSession * session);
 
 LumaHttpDeadline *luma_http_deadline_new (GCancellable * parent,
     gint64 deadline);
+/* The same cancellable, for another request: uncancelled (unless @parent
+ * is cancelled) and cancelled at @deadline. Only between requests. */
+void luma_http_deadline_rearm (LumaHttpDeadline * self, gint64 deadline);
 GCancellable *luma_http_deadline_get_cancellable (LumaHttpDeadline * self);
 /* TRUE when the deadline cancelled it, and @parent was not cancelled */
 gboolean luma_http_deadline_has_passed (LumaHttpDeadline * self);

@@ -280,7 +280,10 @@ read_data (GstLumaRecord * record, JsonObject * root, GError ** error)
   record->error_message = dup_string_member (data, "errorMessage");
   record->create_time = read_timestamp (data, "createTime");
   record->complete_time = read_timestamp (data, "completeTime");
-  read_params (record, data);
+  /* a second JSON document to parse, only informative: not read while the
+   * task generates, when it is polled again and again and nothing uses it */
+  if (record->state != GST_LUMA_TASK_STATE_GENERATING)
+    read_params (record, data);
   return TRUE;
 }
 

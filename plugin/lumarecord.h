@@ -50,8 +50,10 @@ typedef enum {
  * @error_message: `data.errorMessage`, or %NULL
  * @create_time: `data.createTime` in Unix milliseconds, or -1 when unknown
  * @complete_time: `data.completeTime` in Unix milliseconds, or -1 when unknown
- * @prompt: the prompt read from `data.paramJson`, or %NULL
- * @source_url: the input video URL read from `data.paramJson`, or %NULL
+ * @prompt: the prompt read from `data.paramJson`, or %NULL; %NULL too
+ *   while the task generates (paramJson is only read once it is over)
+ * @source_url: the input video URL read from `data.paramJson`, or %NULL;
+ *   %NULL too while the task generates
  *
  * What lumasrc needs of a record-info answer.
  */

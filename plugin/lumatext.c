@@ -26,6 +26,24 @@ is_unsafe_char (gunichar c)
       || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* Text that is safe as it is, checked a byte at a time: most of what a
+ * record holds (ids, URLs, English text), and every progress text. */
+static gboolean
+is_printable_ascii (const gchar * text, gssize length)
+{
+  gssize i;
+
+  for (i = 0; length < 0 || i < length; i++) {
+    guchar c = text[i];
+
+    if (c == '\0')
+      return length < 0;
+    if (c < 0x20 || c >= 0x7f)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /**
  * luma_text_make_safe:
  * @text: (nullable): any bytes, up to @length (or a NUL when -1)
@@ -43,6 +61,8 @@ luma_text_make_safe (const gchar * text, gssize length)
 
   if (text == NULL)
     return NULL;
+  if (is_printable_ascii (text, length))
+    return length < 0 ? g_strdup (text) : g_strndup (text, length);
   valid = g_utf8_make_valid (text, length);
   safe = g_string_sized_new (strlen (valid));
   for (p = valid; *p != '\0'; p = g_utf8_next_char (p)) {

@@ -11,6 +11,10 @@
 #include "harness.h"
 #include "badservers.h"
 
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #define GENERATING_BODY \
     "{\"code\":200,\"msg\":\"success\",\"data\":{\"successFlag\":0}}"
 
@@ -701,6 +705,130 @@ GST_START_TEST (test_401_from_other_host_says_key_was_not_sent)
 
 GST_END_TEST;
 
+/* ----- 14: what a poll costs ----- */
+
+/* GLib makes an eventfd for each GWakeup: the file descriptor of a
+ * cancellable that a socket or a sleep waits on, a main context. They are
+ * counted here, where the test program stands in for libc's eventfd () and
+ * passes the call on. */
+static gint eventfds_made;
+
+int
+eventfd (unsigned int count, int flags)
+{
+  g_atomic_int_inc (&eventfds_made);
+  return syscall (SYS_eventfd2, count, flags);
+}
+
+#define COUNTED_POLLS 6
+
+static void
+count_eventfds (const LumaWaitStatus * status, gpointer user_data)
+{
+  gint *made_by_poll = user_data;
+
+  if (status->polls < COUNTED_POLLS)
+    made_by_poll[status->polls] = g_atomic_int_get (&eventfds_made);
+}
+
+/* A wait makes its cancellables' file descriptors once: the polls after
+ * the first make none (GIO made and closed two a poll, one for the
+ * request's socket wait, one for the sleep). */
+GST_START_TEST (test_polls_make_no_eventfd)
+{
+  LumaEmulatorTask task = {
+    .task_id = "t-fds",
+    .video = fixture.video,
+    .generating_polls = COUNTED_POLLS + 1,
+    .final_flag = 1,
+  };
+  g_autofree gchar *url = luma_emulator_get_api_url (fixture.em);
+  g_autoptr (SoupSession) session = make_session (5, TRUE);
+  g_autoptr (LumaApi) api = make_api (session, url);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  LumaWaitParams params = { 10, 0, 1, TRUE };
+  gint made_by_poll[COUNTED_POLLS] = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+
+  luma_emulator_add_task (fixture.em, &task);
+  record = luma_api_wait_for_task (api, "t-fds", &params, count_eventfds,
+      made_by_poll, cancellable, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless (made_by_poll[1] > 0, "eventfd () was not counted");
+  fail_unless_equals_int (made_by_poll[COUNTED_POLLS - 1] - made_by_poll[2], 0);
+}
+
+GST_END_TEST;
+
+/* Until @cancellable is cancelled, or 30 s (a deadline that never fires) */
+static gboolean
+becomes_cancelled (GCancellable * cancellable)
+{
+  gint64 give_up = g_get_monotonic_time () + SECONDS (30);
+
+  while (!g_cancellable_is_cancelled (cancellable)
+      && g_get_monotonic_time () < give_up)
+    g_usleep (1000);
+  return g_cancellable_is_cancelled (cancellable);
+}
+
+#define FROM_NOW(ms) (g_get_monotonic_time () + (gint64) (ms) * 1000)
+
+/* A deadline armed again serves the next request: uncancelled, and
+ * cancelled at its new time, or when its parent is. */
+GST_START_TEST (test_deadline_rearmed)
+{
+  g_autoptr (GCancellable) parent = g_cancellable_new ();
+  g_autoptr (LumaHttpDeadline) deadline =
+      luma_http_deadline_new (parent, FROM_NOW (20));
+  GCancellable *cancellable = luma_http_deadline_get_cancellable (deadline);
+
+  fail_unless (becomes_cancelled (cancellable));
+  fail_unless (luma_http_deadline_has_passed (deadline));
+
+  luma_http_deadline_rearm (deadline, G_MAXINT64);
+  fail_if (g_cancellable_is_cancelled (cancellable));
+  fail_if (luma_http_deadline_has_passed (deadline));
+
+  luma_http_deadline_rearm (deadline, FROM_NOW (20));
+  fail_unless (becomes_cancelled (cancellable));
+  fail_unless (luma_http_deadline_has_passed (deadline));
+
+  luma_http_deadline_rearm (deadline, FROM_NOW (3600 * 1000));
+  g_cancellable_cancel (parent);
+  fail_unless (g_cancellable_is_cancelled (cancellable));
+  fail_if (luma_http_deadline_has_passed (deadline));
+  /* a cancelled parent stays the child's verdict */
+  luma_http_deadline_rearm (deadline, G_MAXINT64);
+  fail_unless (g_cancellable_is_cancelled (cancellable));
+}
+
+GST_END_TEST;
+
+/* The timer thread sleeps until the earliest deadline it knows: one armed
+ * earlier still fires on time, one disarmed never fires. */
+GST_START_TEST (test_earlier_deadline_fires_first)
+{
+  g_autoptr (LumaHttpDeadline) late =
+      luma_http_deadline_new (NULL, FROM_NOW (3600 * 1000));
+  g_autoptr (LumaHttpDeadline) gone = NULL;
+  g_autoptr (LumaHttpDeadline) early = NULL;
+
+  /* let the thread go to sleep until the late one */
+  g_usleep (20 * 1000);
+  gone = luma_http_deadline_new (NULL, FROM_NOW (50));
+  luma_http_deadline_rearm (gone, G_MAXINT64);
+  early = luma_http_deadline_new (NULL, FROM_NOW (100));
+  fail_unless (becomes_cancelled (luma_http_deadline_get_cancellable (early)));
+  fail_if (g_cancellable_is_cancelled (luma_http_deadline_get_cancellable
+          (gone)));
+  fail_if (g_cancellable_is_cancelled (luma_http_deadline_get_cancellable
+          (late)));
+}
+
+GST_END_TEST;
+
 static Suite *
 apiclient_suite (void)
 {
@@ -726,6 +854,9 @@ apiclient_suite (void)
   tcase_add_test (tc, test_unknown_encoding_is_a_bad_answer);
   tcase_add_test (tc, test_large_5xx_page_is_retried);
   tcase_add_test (tc, test_401_from_other_host_says_key_was_not_sent);
+  tcase_add_test (tc, test_polls_make_no_eventfd);
+  tcase_add_test (tc, test_deadline_rearmed);
+  tcase_add_test (tc, test_earlier_deadline_fires_first);
   return s;
 }
 

@@ -4,6 +4,7 @@
  */
 #include <gst/check/gstcheck.h>
 #include "lumarecord.h"
+#include "lumatext.h"
 
 #define OK -1
 
@@ -311,6 +312,60 @@ GST_START_TEST (test_state_enum)
 
 GST_END_TEST;
 
+/* paramJson, a second JSON document, is only read once the task is over:
+ * nothing uses it while the task generates and is polled again and
+ * again. */
+GST_START_TEST (test_params_read_once_over)
+{
+  g_autoptr (GstLumaRecord) generating = parse_text ("{\"code\":200,"
+      "\"data\":{\"taskId\":\"t\"," PARAMS ",\"successFlag\":0}}", NULL);
+  g_autoptr (GstLumaRecord) failed = parse_text ("{\"code\":200,"
+      "\"data\":{\"taskId\":\"t\"," PARAMS ",\"successFlag\":3}}", NULL);
+
+  fail_unless (generating != NULL);
+  fail_unless_equals_int (generating->state, GST_LUMA_TASK_STATE_GENERATING);
+  fail_unless (generating->prompt == NULL);
+  fail_unless (generating->source_url == NULL);
+  fail_unless (failed != NULL);
+  fail_unless_equals_string (failed->prompt, "A city");
+  fail_unless_equals_string (failed->source_url, "https://x/in.mp4");
+}
+
+GST_END_TEST;
+
+/* Printable ASCII is copied as it is (the quick way); anything else takes
+ * the long way, with the same result as before. */
+GST_START_TEST (test_text_made_safe)
+{
+  static const struct
+  {
+    const gchar *text;
+    gssize length;
+    const gchar *safe;
+  } cases[] = {
+    {"plain text, 100% ASCII ~", -1, "plain text, 100% ASCII ~"},
+    {"cut here|not this", 8, "cut here"},
+    {"", -1, ""},
+    {"tab\tand\nlines\r", -1, "tab and lines "},
+    {"esc\033[2J del\177 c1\302\233x", -1, "esc[2J del c1x"},
+    {"caf\303\251 \342\200\256rtl", -1, "caf\303\251 rtl"},
+    {"bad \377 byte", -1, "bad \357\277\275 byte"},
+    /* an invalid NUL inside the length, as g_utf8_make_valid () has it */
+    {"nul\0after", 9, "nul\357\277\275after"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *safe = luma_text_make_safe (cases[i].text,
+        cases[i].length);
+
+    fail_unless_equals_string (safe, cases[i].safe);
+  }
+  fail_unless (luma_text_make_safe (NULL, -1) == NULL);
+}
+
+GST_END_TEST;
+
 static Suite *
 record_suite (void)
 {
@@ -326,6 +381,8 @@ record_suite (void)
   tcase_add_test (tc, test_deep_nesting_in_params_ignored);
   tcase_add_test (tc, test_state_enum);
   tcase_add_test (tc, test_server_text_made_safe);
+  tcase_add_test (tc, test_params_read_once_over);
+  tcase_add_test (tc, test_text_made_safe);
   return s;
 }
 
