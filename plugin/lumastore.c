@@ -904,6 +904,12 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
   g_free (writer);
 }
 
+void
+luma_store_writer_free_discarded (LumaStoreWriter * writer)
+{
+  luma_store_writer_free (writer, TRUE);
+}
+
 /* ----- eviction ----- */
 
 typedef struct

@@ -102,6 +102,8 @@ gboolean luma_store_writer_commit (LumaStoreWriter * writer,
 /* Stops writing: the `.part` stays for a later run to resume, unless
  * @discard. Releases the lock. */
 void luma_store_writer_free (LumaStoreWriter * writer, gboolean discard);
+/* The same with @discard: a GDestroyNotify. */
+void luma_store_writer_free_discarded (LumaStoreWriter * writer);
 
 /* Brings the store within its limit: entries nobody holds go, those KIE
  * still has (now < kie-until) first, then the only copies, least recently

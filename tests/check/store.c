@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "lumastore.h"
 
 #define API_URL "https://api.kie.ai/"
@@ -40,26 +41,9 @@ setup (void)
 }
 
 static void
-remove_tree (const gchar * path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_unlink (child);
-  }
-  g_rmdir (path);
-}
-
-static void
 teardown (void)
 {
-  remove_tree (tmp_dir);
+  luma_test_remove_tree (tmp_dir);
   g_clear_pointer (&tmp_dir, g_free);
   g_clear_pointer (&video, g_bytes_unref);
 }
@@ -340,19 +324,6 @@ GST_START_TEST (test_resume_part)
 
 GST_END_TEST;
 
-static void
-flip_byte (const gchar * path, goffset offset)
-{
-  gint fd = g_open (path, O_RDWR, 0);
-  guint8 byte;
-
-  fail_unless (fd >= 0);
-  fail_unless (pread (fd, &byte, 1, offset) == 1);
-  byte ^= 0x40;
-  fail_unless (pwrite (fd, &byte, 1, offset) == 1);
-  g_close (fd, NULL);
-}
-
 /* A byte changed in an entry never verified: its digest does not match,
  * the entry is dropped. */
 GST_START_TEST (test_damaged_byte)
@@ -365,7 +336,7 @@ GST_START_TEST (test_damaged_byte)
   store_task (store, TASK, VIDEO_SIZE, in_days (14));
   dir = only_entry_dir ();
   path = g_build_filename (dir, "video", NULL);
-  flip_byte (path, VIDEO_SIZE / 2);
+  luma_test_flip_byte (path, VIDEO_SIZE / 2);
   fail_unless (luma_store_open (store, TASK, NULL, &error) == NULL);
   fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
           LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
@@ -398,34 +369,6 @@ GST_START_TEST (test_truncated)
 
 GST_END_TEST;
 
-static void
-stat_tree (const gchar * path, GString * out)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree gchar *child = g_build_filename (path, name, NULL);
-    struct stat st;
-
-    fail_unless (lstat (child, &st) == 0);
-    g_string_append_printf (out, "%s %ld %ld.%09ld %ld.%09ld\n", child,
-        (long) st.st_size, (long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-        (long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-    if (S_ISDIR (st.st_mode))
-      stat_tree (child, out);
-  }
-}
-
-static gchar *
-describe_tree (void)
-{
-  GString *out = g_string_new (NULL);
-
-  stat_tree (tmp_dir, out);
-  return g_string_free (out, FALSE);
-}
-
 /* Read-only serves an entry, never changes a file (not even the entry's
  * last-used time, nor a damaged entry). */
 GST_START_TEST (test_read_only)
@@ -440,23 +383,23 @@ GST_START_TEST (test_read_only)
   LumaStoreReader *reader;
 
   store_task (store, TASK, VIDEO_SIZE, in_days (14));
-  before = describe_tree ();
+  before = luma_test_describe_tree (tmp_dir);
   g_usleep (20000);
   reader = luma_store_open (read_only, TASK, NULL, &error);
   fail_unless (reader != NULL, "%s", error ? error->message : "");
   assert_reads_video (reader, VIDEO_SIZE);
   luma_store_reader_free (reader);
-  after = describe_tree ();
+  after = luma_test_describe_tree (tmp_dir);
   fail_unless_equals_string (after, before);
 
   dir = only_entry_dir ();
   path = g_build_filename (dir, "video", NULL);
-  flip_byte (path, 10);
+  luma_test_flip_byte (path, 10);
   g_free (before);
-  before = describe_tree ();
+  before = luma_test_describe_tree (tmp_dir);
   fail_unless (luma_store_open (read_only, TASK, NULL, &error) == NULL);
   g_free (after);
-  after = describe_tree ();
+  after = luma_test_describe_tree (tmp_dir);
   fail_unless_equals_string (after, before);
   luma_store_free (store);
   luma_store_free (read_only);
@@ -464,36 +407,12 @@ GST_START_TEST (test_read_only)
 
 GST_END_TEST;
 
-static gboolean
-tree_holds (const gchar * path, const gchar * needle)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree gchar *child = g_build_filename (path, name, NULL);
-    g_autofree gchar *contents = NULL;
-    gsize length;
-
-    if (strstr (name, needle) != NULL)
-      return TRUE;
-    if (g_file_test (child, G_FILE_TEST_IS_DIR)) {
-      if (tree_holds (child, needle))
-        return TRUE;
-    } else if (g_file_get_contents (child, &contents, &length, NULL)
-        && g_strstr_len (contents, length, needle) != NULL) {
-      return TRUE;
-    }
-  }
-  return FALSE;
-}
-
 GST_START_TEST (test_holds_no_key)
 {
   LumaStore *store = store_new (API_KEY, 0, FALSE);
 
   store_task (store, TASK, 1000, in_days (14));
-  fail_if (tree_holds (tmp_dir, API_KEY));
+  fail_if (luma_test_tree_holds (tmp_dir, API_KEY));
   luma_store_free (store);
 }
 

@@ -16,6 +16,9 @@ emulator_pid=
 rm -rf "$WORKDIR"
 mkdir -p "$WORKDIR"
 cd "$WORKDIR" || exit 1
+# lumasrc's store of finished videos: this test's own, never the user's
+export XDG_DATA_HOME=$WORKDIR/data
+unset GST_LUMA_STORE GST_LUMA_STORE_DIR GST_LUMA_STORE_LIMIT
 
 stop_emulator() {
   if [ -n "$emulator_pid" ]; then
