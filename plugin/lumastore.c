@@ -495,8 +495,8 @@ open_entry (LumaStore * store, const gchar * task_id,
     luma_store_reader_free (reader);
     return NULL;
   }
-  if (!store->read_only)
-    reader->lock_fd = lock_shared (dir);
+  /* a shared lock writes nothing: read-only takes it too */
+  reader->lock_fd = lock_shared (dir);
   video = entry_file (dir, VIDEO_NAME);
   reader->fd = g_open (video, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
   if (reader->fd < 0) {
