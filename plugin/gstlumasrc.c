@@ -1014,6 +1014,16 @@ gst_luma_src_finish_storing (GstLumaSrc * self)
   gst_luma_src_evict (self);
 }
 
+/* Known from the first answer: no point writing what cannot be kept. */
+static gboolean
+too_large_to_store (LumaStreaming * s)
+{
+  guint64 size = luma_stream_get_size (s->stream);
+  guint64 limit = (guint64) s->settings.store_limit * 1024 * 1024;
+
+  return limit > 0 && size != LUMA_STREAM_SIZE_UNKNOWN && size > limit;
+}
+
 static void
 gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
     guint64 offset)
@@ -1024,6 +1034,11 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
 
   if (s->writer == NULL || offset != luma_store_writer_get_prefix (s->writer))
     return;
+  if (offset == 0 && too_large_to_store (s)) {
+    GST_INFO_OBJECT (self, "the video is larger than store-limit: not stored");
+    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+    return;
+  }
   bytes = bytes_of_buffer (buffer);
   if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
     g_clear_pointer (&s->writer, luma_store_writer_free_discarded);

@@ -522,6 +522,46 @@ GST_START_TEST (test_eviction_warns_only_copy)
 
 GST_END_TEST;
 
+static guint
+count_files_named (const gchar * path, const gchar * wanted)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+  guint count = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      count += count_files_named (child, wanted);
+    else if (g_strcmp0 (name, wanted) == 0)
+      count++;
+  }
+  return count;
+}
+
+/* A video larger than store-limit is streamed, not stored, and nothing
+ * else is evicted for it. */
+GST_START_TEST (test_larger_than_limit_not_stored)
+{
+  g_autoptr (GBytes) big = luma_test_random_bytes (1024 * 1024 + 1, 3);
+  LumaRun *run;
+
+  stream_once ();
+  luma_test_add_ready_task (fixture.em, "t-big", big);
+  run = luma_run_new (fixture.em, "t-big", NULL);
+  g_object_set (run->src, "store-limit", 1, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, big);
+  fail_unless_equals_int (run->warnings->len, 0);
+  luma_run_free (run);
+  /* the store still holds TASK's video, and no other */
+  fail_unless_equals_int (count_files_named (store_dir (), "video"), 1);
+  fail_unless_equals_int (count_files_named (store_dir (), "video.part"), 0);
+}
+
+GST_END_TEST;
+
 /* A store on a full disk (a tmpfs of 256 KiB): a warning, and the stream
  * goes on to its end, every byte right, no .part left. */
 GST_START_TEST (test_disk_full_keeps_playing)
@@ -672,6 +712,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_two_pipelines_download_once);
   tcase_add_test (tc, test_eviction_warns_only_copy);
+  tcase_add_test (tc, test_larger_than_limit_not_stored);
   tcase_add_test (tc, test_disk_full_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
