@@ -161,6 +161,41 @@ assert_refused (LumaRun * run, const gchar * words, const gchar * reason)
   return details;
 }
 
+/* The result is paid for: the inner lumasrc stores it (in the test's
+ * store, GST_LUMA_STORE_DIR), and its store settings are reachable through
+ * GstChildProxy. */
+GST_START_TEST (test_result_is_stored)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autofree gchar *store = g_strdup (g_getenv ("GST_LUMA_STORE_DIR"));
+
+  fail_unless (store != NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  /* meta.json is written when the entry is complete */
+  fail_unless (luma_test_tree_holds (store, "\"task-id\""),
+      "no stored entry in %s", store);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_store_off_through_child_proxy)
+{
+  g_autofree gchar *dir = g_build_filename (g_getenv ("GST_LUMA_STORE_DIR"),
+      "never", NULL);
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  gst_child_proxy_set (GST_CHILD_PROXY (run->src), "lumasrc::store",
+      GST_LUMA_STORE_MODE_OFF, "lumasrc::store-dir", dir, NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_modifies_a_file)
 {
   Watch watch = { 0, };
@@ -618,6 +653,8 @@ modify_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_modifies_a_file);
+  tcase_add_test (tc, test_result_is_stored);
+  tcase_add_test (tc, test_store_off_through_child_proxy);
   tcase_add_test (tc, test_same_clip_and_prompt_reuse_the_task);
   tcase_add_test (tc, test_force_new_uploads_and_creates_again);
   tcase_add_test (tc, test_longer_than_10_s_is_refused);
