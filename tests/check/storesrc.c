@@ -92,6 +92,14 @@ entry_dir (const gchar * dir)
   return NULL;
 }
 
+static gboolean
+has_entry (const gchar * dir)
+{
+  g_autofree gchar *entry = entry_dir (dir);
+
+  return entry != NULL;
+}
+
 static gchar *
 entry_file (const gchar * name)
 {
@@ -619,7 +627,7 @@ GST_START_TEST (test_read_only_never_writes)
   run = run_task ("store", GST_LUMA_STORE_MODE_READ_ONLY, NULL);
   luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
-  fail_unless (entry_dir (store_dir ()) == NULL, "read-only stored a video");
+  fail_if (has_entry (store_dir ()), "read-only stored a video");
 
   stream_once ();
   before = luma_test_describe_tree (store_dir ());
@@ -637,7 +645,7 @@ GST_END_TEST;
 GST_START_TEST (test_store_holds_no_key)
 {
   stream_once ();
-  fail_unless (entry_dir (store_dir ()) != NULL);
+  fail_unless (has_entry (store_dir ()));
   fail_if (luma_test_tree_holds (store_dir (), TEST_KEY));
 }
 
@@ -660,13 +668,13 @@ GST_START_TEST (test_environment)
   run = run_task ("store", GST_LUMA_STORE_MODE_ON, NULL);
   luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
-  fail_unless (entry_dir (env_dir) != NULL, "GST_LUMA_STORE_DIR unused");
+  fail_unless (has_entry (env_dir), "GST_LUMA_STORE_DIR unused");
 
   g_setenv ("GST_LUMA_STORE", "on", TRUE);
   run = run_task ("store-dir", prop_dir, NULL);
   luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
-  fail_unless (entry_dir (prop_dir) != NULL, "store-dir lost to the variable");
+  fail_unless (has_entry (prop_dir), "store-dir lost to the variable");
 }
 
 GST_END_TEST;
