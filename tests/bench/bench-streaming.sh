@@ -66,7 +66,7 @@ find_nginx () {
 }
 
 install_deps () {
-  local extra=(curl time)
+  local extra=(curl time python3-gi gir1.2-gstreamer-1.0)
 
   if ! find_nginx >/dev/null; then
     # nginx-light is the smallest nginx Debian 12 has; later releases
@@ -271,8 +271,14 @@ fill_store () {
 # The time from PLAYING to the first buffer of the stored big file, in ms:
 # the median of OPENS opens in one process (bench-store-open.py).
 measure_open () {
+  local python
+
+  # a python3 first on PATH (pyenv, a venv) may not have PyGObject: Debian's
+  for python in python3 /usr/bin/python3; do
+    "$python" -c 'import gi' 2>/dev/null && break
+  done
   GST_LUMA_STORE_DIR=$work/store-kept \
-    python3 "$top/tests/bench/bench-store-open.py" big "${OPENS:-21}" \
+    "$python" "$top/tests/bench/bench-store-open.py" big "${OPENS:-21}" \
     || die "the open benchmark failed (python3-gi, gir1.2-gstreamer-1.0)"
 }
 
