@@ -965,12 +965,13 @@ bytes_of_buffer (GstBuffer * buffer)
       mapped_buffer_free, mapped);
 }
 
+/* Over the limit with @incoming bytes more to come: the entries to go. */
 static void
-gst_luma_src_evict (GstLumaSrc * self)
+gst_luma_src_evict (GstLumaSrc * self, guint64 incoming)
 {
   LumaStreaming *s = self->streaming;
   g_auto (GStrv) only_copies = luma_store_evict (s->store, task_id (self),
-      NULL);
+      incoming);
   guint i;
 
   for (i = 0; only_copies != NULL && only_copies[i] != NULL; i++) {
@@ -1011,7 +1012,7 @@ gst_luma_src_finish_storing (GstLumaSrc * self)
     return;
   }
   GST_INFO_OBJECT (self, "task %s stored", task_id (self));
-  gst_luma_src_evict (self);
+  gst_luma_src_evict (self, 0);
 }
 
 /* Known from the first answer: no point writing what cannot be kept. */
@@ -1039,6 +1040,10 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
     g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
     return;
   }
+  /* room first: the store stays within its limit while it writes too */
+  if (offset == 0 && luma_stream_get_size (s->stream) !=
+      LUMA_STREAM_SIZE_UNKNOWN)
+    gst_luma_src_evict (self, luma_stream_get_size (s->stream));
   bytes = bytes_of_buffer (buffer);
   if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
     g_clear_pointer (&s->writer, luma_store_writer_free_discarded);

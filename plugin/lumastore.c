@@ -1027,7 +1027,7 @@ evict_entry (const LumaStoreCandidate * candidate)
 
 GStrv
 luma_store_evict (LumaStore * store, const gchar * keep_task_id,
-    GError ** error)
+    guint64 incoming)
 {
   g_autoptr (GPtrArray) candidates = NULL;
   g_autoptr (GStrvBuilder) only_copies = g_strv_builder_new ();
@@ -1043,6 +1043,7 @@ luma_store_evict (LumaStore * store, const gchar * keep_task_id,
   for (i = 0; i < candidates->len; i++)
     total += ((LumaStoreCandidate *) candidates->pdata[i])->size;
   g_ptr_array_sort (candidates, compare_candidates);
+  total += incoming;
 
   for (i = 0; i < candidates->len && total > store->limit; i++) {
     LumaStoreCandidate *candidate = candidates->pdata[i];

@@ -105,12 +105,13 @@ void luma_store_writer_free (LumaStoreWriter * writer, gboolean discard);
 /* The same with @discard: a GDestroyNotify. */
 void luma_store_writer_free_discarded (LumaStoreWriter * writer);
 
-/* Brings the store within its limit: entries nobody holds go, those KIE
- * still has (now < kie-until) first, then the only copies, least recently
- * used first within each; @keep_task_id's entry stays. Returns the task ids
- * of only copies removed (NULL if none). */
+/* Brings the store within its limit, with room for @incoming bytes more
+ * (a video about to be written): entries nobody holds go, those KIE still
+ * has (now < kie-until) first, then the only copies, least recently used
+ * first within each; @keep_task_id's entry stays. Returns the task ids of
+ * only copies removed (NULL if none). */
 GStrv luma_store_evict (LumaStore * store, const gchar * keep_task_id,
-    GError ** error);
+    guint64 incoming);
 /* The bytes the store holds: videos and `.part` files. */
 guint64 luma_store_get_usage (LumaStore * store);
 

@@ -470,7 +470,7 @@ GST_START_TEST (test_eviction_order)
   fail_unless_equals_uint64 (luma_store_get_usage (store), 5000);
 
   /* "fresh" is the one being written: never evicted, however old */
-  only_copies = luma_store_evict (store, "fresh", &error);
+  only_copies = luma_store_evict (store, "fresh", 0);
   fail_unless_equals_uint64 (luma_store_get_usage (store), 3000);
   fail_if (g_file_test (kie_old, G_FILE_TEST_EXISTS));
   fail_if (g_file_test (kie_new, G_FILE_TEST_EXISTS));
@@ -481,12 +481,22 @@ GST_START_TEST (test_eviction_order)
   /* then the only copies, the least recently used first, and named */
   luma_store_free (store);
   store = store_new (API_KEY, 2500, FALSE);
-  only_copies = luma_store_evict (store, "fresh", &error);
+  only_copies = luma_store_evict (store, "fresh", 0);
   fail_if (g_file_test (only_old, G_FILE_TEST_EXISTS));
   fail_unless (g_file_test (only_new, G_FILE_TEST_EXISTS));
   fail_unless (only_copies != NULL);
   fail_unless_equals_int (g_strv_length (only_copies), 1);
   fail_unless_equals_string (only_copies[0], "only-old");
+  luma_store_free (store);
+
+  /* room for a video about to be written: the only copy left goes too */
+  store = store_new (API_KEY, 2500, FALSE);
+  g_strfreev (only_copies);
+  only_copies = luma_store_evict (store, "fresh", 1000);
+  fail_if (g_file_test (only_new, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  fail_unless (only_copies != NULL);
+  fail_unless_equals_string (only_copies[0], "only-new");
   luma_store_free (store);
   luma_store_free (unlimited);
 }
@@ -505,10 +515,10 @@ GST_START_TEST (test_eviction_skips_held)
   store_task (unlimited, TASK, 1000, in_days (14));
   reader = luma_store_open (unlimited, TASK, NULL, NULL);
   fail_unless (reader != NULL);
-  only_copies = luma_store_evict (store, NULL, NULL);
+  only_copies = luma_store_evict (store, NULL, 0);
   fail_unless_equals_uint64 (luma_store_get_usage (store), 1000);
   luma_store_reader_free (reader);
-  only_copies = luma_store_evict (store, NULL, NULL);
+  only_copies = luma_store_evict (store, NULL, 0);
   fail_unless_equals_uint64 (luma_store_get_usage (store), 0);
   luma_store_free (store);
   luma_store_free (unlimited);
