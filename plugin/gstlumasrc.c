@@ -1738,6 +1738,29 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
   g_mutex_unlock (&self->settings_lock);
 }
 
+/* What the store will use, as for api-url: a property set, else its
+ * variable (when it can be read), else the default. */
+static void
+get_store_property (const LumaSettings * settings, guint prop_id,
+    GValue * value)
+{
+  LumaSettings effective = *settings;
+
+  /* only the plain values: nothing is owned or freed here */
+  effective.store_dir = NULL;
+  luma_settings_resolve_store (&effective, NULL);
+  if (prop_id == PROP_STORE)
+    g_value_set_enum (value, effective.store);
+  else if (prop_id == PROP_STORE_LIMIT)
+    g_value_set_uint (value, effective.store_limit);
+  else
+    /* unset: the variable's, else NULL for the default (which depends on
+     * the user) */
+    g_value_set_string (value, settings->store_dir ? settings->store_dir
+        : non_empty (g_getenv ("GST_LUMA_STORE_DIR")));
+  g_free (effective.store_dir);
+}
+
 static void
 gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
@@ -1813,13 +1836,9 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_boolean (value, settings->force_new);
       break;
     case PROP_STORE:
-      g_value_set_enum (value, settings->store);
-      break;
     case PROP_STORE_DIR:
-      g_value_set_string (value, settings->store_dir);
-      break;
     case PROP_STORE_LIMIT:
-      g_value_set_uint (value, settings->store_limit);
+      get_store_property (settings, prop_id, value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

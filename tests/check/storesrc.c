@@ -651,6 +651,29 @@ GST_START_TEST (test_store_holds_no_key)
 
 GST_END_TEST;
 
+/* What the store properties read: the property set, else the variable. */
+static void
+check_effective (GstLumaStoreMode mode, const gchar * dir, guint limit,
+    const gchar * first, ...)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autofree gchar *read_dir = NULL;
+  GstLumaStoreMode read_mode;
+  guint read_limit;
+  va_list args;
+
+  va_start (args, first);
+  if (first != NULL)
+    g_object_set_valist (G_OBJECT (src), first, args);
+  va_end (args);
+  g_object_get (src, "store", &read_mode, "store-dir", &read_dir,
+      "store-limit", &read_limit, NULL);
+  fail_unless_equals_int (read_mode, mode);
+  fail_unless_equals_string (read_dir, dir);
+  fail_unless_equals_int (read_limit, limit);
+  gst_object_unref (src);
+}
+
 /* The variables apply where the property is unset; a property wins. */
 GST_START_TEST (test_environment)
 {
@@ -660,6 +683,12 @@ GST_START_TEST (test_environment)
 
   g_setenv ("GST_LUMA_STORE_DIR", env_dir, TRUE);
   g_setenv ("GST_LUMA_STORE", "off", TRUE);
+  g_setenv ("GST_LUMA_STORE_LIMIT", "7", TRUE);
+  check_effective (GST_LUMA_STORE_MODE_OFF, env_dir, 7, NULL);
+  check_effective (GST_LUMA_STORE_MODE_READ_ONLY, prop_dir, 9,
+      "store", GST_LUMA_STORE_MODE_READ_ONLY, "store-dir", prop_dir,
+      "store-limit", 9, NULL);
+  g_unsetenv ("GST_LUMA_STORE_LIMIT");
   run = run_task (NULL);
   luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
