@@ -924,7 +924,11 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
       g_propagate_error (error, g_steal_pointer (&cause));
       return FALSE;
     }
-    gst_luma_src_warn_not_stored (self, cause);
+    /* the other one stores it, in its own time: nothing to warn about */
+    if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY))
+      GST_INFO_OBJECT (self, "streaming without the store: %s", cause->message);
+    else
+      gst_luma_src_warn_not_stored (self, cause);
     return TRUE;
   }
   if (reader != NULL) {

@@ -62,6 +62,7 @@ struct _LumaStore
   gchar *scope;                 /* NULL without a key */
   guint64 limit;
   gboolean read_only;
+  guint wait_stall_ms;
 };
 
 struct _LumaStoreReader
@@ -134,6 +135,8 @@ luma_store_new (const LumaStoreConfig * config)
     store->scope = scope_name (config->api_url, config->key_digest);
   store->limit = config->limit;
   store->read_only = config->read_only;
+  store->wait_stall_ms = config->wait_stall_ms ? config->wait_stall_ms
+      : LUMA_STORE_DEFAULT_WAIT_STALL_MS;
   return store;
 }
 
@@ -622,11 +625,61 @@ stop_hasher (LumaStoreWriter * writer)
   return digest;
 }
 
-/* Takes the entry's lock, waiting (cancellably) while another holds it.
- * The lock file is made anew if eviction removed it meanwhile. */
+/* What shows that the holder of an entry is at work: its .part growing,
+ * or the entry completed. */
+static guint64
+writer_progress (const gchar * dir)
+{
+  g_autofree gchar *part = entry_file (dir, PART_NAME);
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  GStatBuf st;
+
+  if (g_lstat (video, &st) == 0)
+    return G_MAXUINT64;
+  return g_lstat (part, &st) == 0 ? (guint64) st.st_size : 0;
+}
+
+/* Waits (cancellably) while another holds the lock on @fd and makes
+ * progress. */
 static gboolean
-lock_entry (const gchar * dir, GCancellable * cancellable, gint * lock_fd,
-    GError ** error)
+wait_for_lock (gint fd, const gchar * dir, guint stall_ms,
+    GCancellable * cancellable, GError ** error)
+{
+  guint64 progress = writer_progress (dir);
+  gint64 last_change = g_get_monotonic_time ();
+
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    guint64 now_progress;
+
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK) {
+      set_io_error (error, _("Cannot lock the stored entry %s: %s"), dir,
+          errno);
+      return FALSE;
+    }
+    /* another process or element is writing this very video */
+    if (!luma_file_wait (cancellable, LOCK_RETRY_MS, error))
+      return FALSE;
+    now_progress = writer_progress (dir);
+    if (now_progress != progress) {
+      progress = now_progress;
+      last_change = g_get_monotonic_time ();
+    } else if (g_get_monotonic_time () - last_change > (gint64) stall_ms * 1000) {
+      g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY,
+          _("Another process or element holds the stored entry %s and has "
+              "written nothing for %u ms"), dir, stall_ms);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Takes the entry's lock, waiting while another holds it and makes
+ * progress. The lock file is made anew if eviction removed it meanwhile. */
+static gboolean
+lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
+    gint * lock_fd, GError ** error)
 {
   g_autofree gchar *path = entry_file (dir, LOCK_NAME);
   guint attempt;
@@ -646,20 +699,9 @@ lock_entry (const gchar * dir, GCancellable * cancellable, gint * lock_fd,
       set_io_error (error, _("Cannot open the store lock %s: %s"), path, errno);
       return FALSE;
     }
-    while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno != EWOULDBLOCK) {
-        set_io_error (error, _("Cannot lock the stored entry %s: %s"), path,
-            errno);
-        g_close (fd, NULL);
-        return FALSE;
-      }
-      /* another process or element is writing this very video */
-      if (!luma_file_wait (cancellable, LOCK_RETRY_MS, error)) {
-        g_close (fd, NULL);
-        return FALSE;
-      }
+    if (!wait_for_lock (fd, dir, stall_ms, cancellable, error)) {
+      g_close (fd, NULL);
+      return FALSE;
     }
     if (lock_is_current (fd, path)) {
       *lock_fd = fd;
@@ -715,7 +757,7 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
   g_return_val_if_fail (store->scope != NULL, FALSE);
 
   dir = entry_dir (store, store->scope, task_id);
-  if (!lock_entry (dir, cancellable, &lock_fd, error))
+  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
     return FALSE;
 
   /* whoever held the lock may have completed the entry meanwhile */
@@ -733,7 +775,7 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
     }
     /* damaged, or a video without its meta.json (a crash between the
      * two): written anew */
-    if (!lock_entry (dir, cancellable, &lock_fd, error))
+    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
       return FALSE;
     g_unlink (video);
   }

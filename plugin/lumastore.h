@@ -15,6 +15,8 @@ typedef enum
   LUMA_STORE_ERROR_IO,          /* a file or a directory: path and cause */
   LUMA_STORE_ERROR_DAMAGED,     /* a stored video that is not what was stored */
   LUMA_STORE_ERROR_TOO_LARGE,   /* a video larger than the store's limit */
+  /* another writer holds the entry and has made no progress for a while */
+  LUMA_STORE_ERROR_BUSY,
 } LumaStoreError;
 
 /* How long KIE keeps a result after the task completed. */
@@ -25,6 +27,13 @@ typedef enum
  * stream (its next open hashes the file). */
 #define LUMA_STORE_HASH_QUEUE_LIMIT (32 * 1024 * 1024)
 
+/* How long a writer waits for another one that holds the entry and writes
+ * nothing (stopped in a paused pipeline, or stalled), before it gives up
+ * on the store for this run: two sources of one task in one pipeline
+ * would otherwise wait for each other for ever (the first for the preroll
+ * that the second holds back). */
+#define LUMA_STORE_DEFAULT_WAIT_STALL_MS 5000
+
 /* What a store is: where, for which API and key, how large at the most. */
 typedef struct
 {
@@ -34,6 +43,7 @@ typedef struct
   const gchar *key_digest;
   guint64 limit;                /* bytes; 0: no limit */
   gboolean read_only;           /* never creates, writes or removes a file */
+  guint wait_stall_ms;          /* 0: LUMA_STORE_DEFAULT_WAIT_STALL_MS */
 } LumaStoreConfig;
 
 /* What meta.json says of a stored video. Times in Unix milliseconds. */
@@ -80,7 +90,9 @@ void luma_store_reader_free (LumaStoreReader * reader);
 /* Takes the task's entry for writing: TRUE and *@writer, with the entry's
  * lock held and the prefix an earlier run left in its `.part`; or TRUE and
  * *@reader, when another process or element held the lock and completed
- * the entry meanwhile (the wait is cancellable). Not in read-only mode. */
+ * the entry meanwhile (the wait is cancellable). LUMA_STORE_ERROR_BUSY when
+ * the one holding it wrote nothing for the config's wait_stall_ms. Not in
+ * read-only mode. */
 gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     GCancellable * cancellable, LumaStoreWriter ** writer,
     LumaStoreReader ** reader, GError ** error);

@@ -600,6 +600,29 @@ GST_START_TEST (test_wait_cancelled)
 
 GST_END_TEST;
 
+/* A holder that writes nothing (a paused pipeline) is waited for only so
+ * long: then the second gives up on the store. */
+GST_START_TEST (test_wait_ends_when_holder_stalls)
+{
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 200 };
+  LumaStore *store = luma_store_new (&config);
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreWriter *second = NULL;
+  LumaStoreReader *reader = NULL;
+  g_autoptr (GError) error = NULL;
+
+  append_range (writer, video, 0, CHUNK);
+  fail_if (luma_store_begin (store, TASK, NULL, &second, &reader, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
+  fail_unless (second == NULL && reader == NULL);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* A write that fails (here the file size limit: EFBIG, as ENOSPC would)
  * says which file and why, and removes the .part. */
 GST_START_TEST (test_write_error_drops_part)
@@ -656,6 +679,7 @@ store_suite (void)
   tcase_add_test (tc, test_eviction_skips_held);
   tcase_add_test (tc, test_second_writer_waits);
   tcase_add_test (tc, test_wait_cancelled);
+  tcase_add_test (tc, test_wait_ends_when_holder_stalls);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_default_dir);
   return s;

@@ -498,6 +498,28 @@ GST_START_TEST (test_two_pipelines_download_once)
 
 GST_END_TEST;
 
+/* Two lumasrc of one task in one pipeline: the first holds the entry and
+ * waits for the pipeline's preroll, which waits for the second. The second
+ * sees the first make no progress, and streams without the store rather
+ * than wait for ever. */
+GST_START_TEST (test_two_sources_in_one_pipeline)
+{
+  g_autofree gchar *desc = NULL;
+  LumaRun *run;
+
+  luma_test_fixture_set_environment ();
+  desc = g_strdup_printf ("lumasrc name=src task-id=" TASK
+      " poll-interval=10 ! fakesink name=sink sync=false signal-handoffs=true "
+      "lumasrc task-id=" TASK " poll-interval=10 ! fakesink sync=false");
+  run = luma_run_new_launch (desc, "src");
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 /* Over store-limit: an only copy (KIE deleted it) goes, with a warning
  * that names its task. */
 GST_START_TEST (test_eviction_warns_only_copy)
@@ -748,6 +770,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_two_pipelines_download_once);
+  tcase_add_test (tc, test_two_sources_in_one_pipeline);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
   tcase_add_test (tc, test_disk_full_keeps_playing);
