@@ -15,8 +15,8 @@
 #
 # Only the build tree's plugin is seen (no system plugins, a private
 # registry), and nothing of this machine's environment: the elements read
-# KIE_API_KEY, KIE_API_URL, KIE_UPLOAD_URL and http_proxy, which would
-# otherwise show as defaults.
+# KIE_API_KEY, KIE_API_URL, KIE_UPLOAD_URL, http_proxy and GST_LUMA_STORE*,
+# which would otherwise show as defaults.
 set -euo pipefail
 
 check=0
@@ -40,6 +40,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 env -u KIE_API_KEY -u KIE_API_URL -u KIE_UPLOAD_URL -u http_proxy -u https_proxy \
+  -u GST_LUMA_STORE -u GST_LUMA_STORE_DIR -u GST_LUMA_STORE_LIMIT \
   -u no_proxy -u LANGUAGE -u GST_PLUGIN_PATH -u GST_PLUGIN_SYSTEM_PATH \
   LC_ALL=C.UTF-8 \
   GST_PLUGIN_SYSTEM_PATH_1_0= \

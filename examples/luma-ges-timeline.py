@@ -321,7 +321,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description="Render the videos of several Luma Modify tasks, one "
                     "after the other, into one MP4 file (GES).",
-        epilog="Environment: KIE_API_KEY (required), KIE_API_URL. Exit "
+        epilog="Environment: KIE_API_KEY (required unless the videos are "
+               "in lumasrc's store), KIE_API_URL, GST_LUMA_STORE*. Exit "
                "status: 0 rendered, 1 error, 2 bad command line, 130 "
                "interrupted.")
     parser.add_argument("--poll-interval", type=int, metavar="MS",

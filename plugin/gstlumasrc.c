@@ -22,6 +22,13 @@
  * to the API host, never to the host of the video, and never shows in a log
  * or a message.
  *
+ * Every video streamed to its end is kept in a store, by default in
+ * `$XDG_DATA_HOME/gst-luma/results` (#GstLumaSrc:store, #GstLumaSrc:store-dir,
+ * #GstLumaSrc:store-limit, or the `GST_LUMA_STORE`, `GST_LUMA_STORE_DIR` and
+ * `GST_LUMA_STORE_LIMIT` environment variables): opened again, the task is
+ * read from there with no poll, no key and no network, after KIE deleted
+ * its copy too.
+ *
  * ## Example launch lines
  * |[
  * export KIE_API_KEY=...
@@ -47,6 +54,7 @@
 #include "lumajournal.h"
 #include "lumahttp.h"
 #include "lumaproxy.h"
+#include "lumastore.h"
 #include "lumastream.h"
 #include "lumatext.h"
 #include "lumauri.h"
@@ -71,6 +79,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
 /* Larger reads gain nothing, and a size near 4 GiB cannot be allocated. */
 #define MAX_BLOCKSIZE (64 * 1024 * 1024)
 #define MASKED_KEY "********"
+#define DEFAULT_STORE GST_LUMA_STORE_MODE_ON
+/* MiB: room for some 200 results of 20 MB */
+#define DEFAULT_STORE_LIMIT 4096
 
 enum
 {
@@ -92,6 +103,9 @@ enum
   PROP_WATERMARK,
   PROP_CALLBACK_URL,
   PROP_FORCE_NEW,
+  PROP_STORE,
+  PROP_STORE_DIR,
+  PROP_STORE_LIMIT,
 };
 
 static GParamSpec *task_state_pspec, *result_url_pspec;
@@ -115,6 +129,12 @@ typedef struct
   gchar *watermark;
   gchar *callback_url;
   gboolean force_new;
+  /* the store: a property set wins over its environment variable */
+  GstLumaStoreMode store;
+  gboolean store_set;
+  gchar *store_dir;             /* NULL: $GST_LUMA_STORE_DIR, else the default */
+  guint store_limit;            /* MiB, 0: no limit */
+  gboolean store_limit_set;
 } LumaSettings;
 
 /* What the element shows of the task; guarded by the object lock. */
@@ -131,6 +151,7 @@ typedef enum
   PHASE_CREATING,               /* asking KIE to create the task */
   PHASE_WAITING,                /* polling the record until it is done */
   PHASE_STREAMING,              /* reading the result video */
+  PHASE_STORED,                 /* reading the video from the store */
 } LumaPhase;
 
 /* The streaming thread's own: made in start(), dropped in stop(). */
@@ -147,6 +168,12 @@ typedef struct
   LumaStream *stream;
   GstLumaRecord *record;        /* the finished task's record; NULL while waiting */
   gboolean size_announced;
+  guint64 offset;               /* of the next byte handed out */
+  /* the store: NULL when off */
+  LumaStore *store;
+  gboolean store_looked_up;
+  LumaStoreReader *stored;      /* PHASE_STORED: the stored video */
+  LumaStoreWriter *writer;      /* the video being stored as it streams */
 } LumaStreaming;
 
 struct _GstLumaSrc
@@ -193,6 +220,7 @@ luma_settings_clear (LumaSettings * settings)
   g_clear_pointer (&settings->video_url, g_free);
   g_clear_pointer (&settings->watermark, g_free);
   g_clear_pointer (&settings->callback_url, g_free);
+  g_clear_pointer (&settings->store_dir, g_free);
 }
 
 static void
@@ -208,6 +236,7 @@ luma_settings_copy (LumaSettings * dest, const LumaSettings * src)
   dest->video_url = g_strdup (src->video_url);
   dest->watermark = g_strdup (src->watermark);
   dest->callback_url = g_strdup (src->callback_url);
+  dest->store_dir = g_strdup (src->store_dir);
 }
 
 static const gchar *
@@ -233,6 +262,60 @@ luma_settings_resolve (LumaSettings * settings)
   }
   /* The proxy stays the property's: luma_proxy_resolver_new () reads the
    * environment (http_proxy, https_proxy, all_proxy, no_proxy). */
+}
+
+static gboolean
+parse_store_mode (const gchar * text, GstLumaStoreMode * mode)
+{
+  g_autoptr (GEnumClass) modes = g_type_class_ref (GST_TYPE_LUMA_STORE_MODE);
+  GEnumValue *value = g_enum_get_value_by_nick (modes, text);
+
+  if (value == NULL)
+    return FALSE;
+  *mode = value->value;
+  return TRUE;
+}
+
+static gboolean
+parse_store_limit (const gchar * text, guint * limit)
+{
+  guint64 value;
+
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT, &value, NULL))
+    return FALSE;
+  *limit = value;
+  return TRUE;
+}
+
+/* The store's settings, for editors and players that cannot set properties:
+ * GST_LUMA_STORE, GST_LUMA_STORE_DIR and GST_LUMA_STORE_LIMIT, where the
+ * property was not set. A value that cannot be read is an error that
+ * names the variable, never a silent default. */
+static gboolean
+luma_settings_resolve_store (LumaSettings * settings, GError ** error)
+{
+  const gchar *mode = non_empty (g_getenv ("GST_LUMA_STORE"));
+  const gchar *dir = non_empty (g_getenv ("GST_LUMA_STORE_DIR"));
+  const gchar *limit = non_empty (g_getenv ("GST_LUMA_STORE_LIMIT"));
+
+  if (!settings->store_set && mode != NULL
+      && !parse_store_mode (mode, &settings->store)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("GST_LUMA_STORE must be on, off or read-only, not \"%s\""), mode);
+    return FALSE;
+  }
+  if (!settings->store_limit_set && limit != NULL
+      && !parse_store_limit (limit, &settings->store_limit)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("GST_LUMA_STORE_LIMIT must be a whole number of MiB, not \"%s\""),
+        limit);
+    return FALSE;
+  }
+  if (non_empty (settings->store_dir) == NULL) {
+    g_free (settings->store_dir);
+    settings->store_dir = dir ? g_strdup (dir) : luma_store_default_dir ();
+  }
+  return TRUE;
 }
 
 /* ----- what the element shows ----- */
@@ -460,6 +543,8 @@ resource_error_code (const GError * error)
   }
   if (error->domain == LUMA_JOURNAL_ERROR)
     return GST_RESOURCE_ERROR_OPEN_WRITE;
+  if (error->domain == LUMA_STORE_ERROR)
+    return GST_RESOURCE_ERROR_READ;
   if (error->domain == LUMA_STREAM_ERROR) {
     switch (error->code) {
       case LUMA_STREAM_ERROR_EXPIRED:
@@ -554,7 +639,8 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
     const gchar * function, gint line)
 {
   GstLumaTaskState status = gst_luma_src_get_status (self);
-  gboolean waiting = self->streaming->phase != PHASE_STREAMING;
+  gboolean waiting = self->streaming->phase == PHASE_CREATING
+      || self->streaming->phase == PHASE_WAITING;
   GstStructure *details;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -780,6 +866,273 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
+/* ----- the store ----- */
+
+/* What a warning about the store says: which task, and why. */
+static void
+gst_luma_src_warn_store (GstLumaSrc * self, const gchar * text,
+    const GError * cause)
+{
+  gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
+      GST_RESOURCE_ERROR_WRITE, text, gst_luma_src_error_details (self,
+          gst_luma_src_get_status (self)), cause);
+}
+
+static void
+gst_luma_src_warn_not_stored (GstLumaSrc * self, const GError * cause)
+{
+  g_autofree gchar *text =
+      g_strdup_printf (_("The video of task %s is not stored, streaming goes "
+          "on: %s"), task_id (self), cause->message);
+
+  GST_WARNING_OBJECT (self, "%s", text);
+  gst_luma_src_warn_store (self, text, cause);
+}
+
+/* The video comes from the store: the element shows what a poll would
+ * have shown (state, result URL, tags), without one. */
+static void
+gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
+{
+  LumaStreaming *s = self->streaming;
+  const LumaStoreMeta *meta = luma_store_reader_get_meta (reader);
+  GstLumaRecord *record = g_new0 (GstLumaRecord, 1);
+  LumaWaitStatus status = {.task_id = task_id (self),
+    .state = GST_LUMA_TASK_STATE_SUCCESS
+  };
+
+  GST_INFO_OBJECT (self, "task %s from the store (%" G_GUINT64_FORMAT
+      " bytes)", task_id (self), meta->size);
+  s->stored = reader;
+  s->phase = PHASE_STORED;
+  record->code = 200;
+  record->task_id = g_strdup (meta->task_id);
+  record->state = GST_LUMA_TASK_STATE_SUCCESS;
+  record->prompt = g_strdup (meta->prompt);
+  record->create_time = meta->created;
+  record->complete_time = -1;
+  gst_luma_record_free (s->record);
+  s->record = record;
+  if (meta->result_url != NULL)
+    gst_luma_src_set_location (self, meta->result_url);
+  gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_SUCCESS);
+  gst_luma_src_post_task_message (self, &status, meta->result_url);
+  gst_luma_src_send_tags (self);
+}
+
+/* Before any poll: a stored video answers the task with no key and no
+ * network. A stored entry that cannot be used is fetched again. */
+static gboolean
+gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) unusable = NULL;
+  g_autofree gchar *text = NULL;
+  LumaStoreReader *reader;
+
+  s->store_looked_up = TRUE;
+  if (s->store == NULL)
+    return TRUE;
+  reader = luma_store_open (s->store, task_id (self), self->cancellable,
+      &unusable);
+  if (reader != NULL) {
+    gst_luma_src_use_stored (self, reader);
+    return TRUE;
+  }
+  if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_propagate_error (error, g_steal_pointer (&unusable));
+    return FALSE;
+  }
+  if (unusable != NULL) {
+    text = g_strdup_printf (_("The stored video of task %s cannot be used, "
+            "it is fetched again: %s"), task_id (self), unusable->message);
+    GST_WARNING_OBJECT (self, "%s", text);
+    gst_luma_src_warn_store (self, text, unusable);
+  }
+  return TRUE;
+}
+
+/* The bytes an earlier run left in the `.part` are served from it; the
+ * network goes on from its end, asked for at once to learn the size. A
+ * `.part` that does not fit the file the host has is dropped. */
+static gboolean
+gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 prefix = luma_store_writer_get_prefix (s->writer);
+  g_autoptr (GError) cause = NULL;
+
+  GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
+      G_GUINT64_FORMAT, prefix);
+  luma_stream_seek (s->stream, prefix);
+  if (luma_stream_open (s->stream, self->cancellable, &cause)
+      && luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN
+      && prefix < luma_stream_get_size (s->stream))
+    return TRUE;
+  if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+    return FALSE;
+  GST_INFO_OBJECT (self, "the .part cannot be resumed: %s",
+      cause ? cause->message : "it is as large as the file");
+  g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+  luma_stream_seek (s->stream, s->offset);
+  return TRUE;
+}
+
+/* The task's video is written into the store as it streams: unless
+ * another process or element is doing that right now, in which case this
+ * one waits for it and reads what it stored (one download). */
+static gboolean
+gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) cause = NULL;
+  LumaStoreReader *reader = NULL;
+
+  if (s->store == NULL || s->settings.store != GST_LUMA_STORE_MODE_ON)
+    return TRUE;
+  if (!luma_store_begin (s->store, task_id (self), self->cancellable,
+          &s->writer, &reader, &cause)) {
+    if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return FALSE;
+    }
+    /* the other one stores it, in its own time: nothing to warn about */
+    if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY))
+      GST_INFO_OBJECT (self, "streaming without the store: %s", cause->message);
+    else
+      gst_luma_src_warn_not_stored (self, cause);
+    return TRUE;
+  }
+  if (reader != NULL) {
+    gst_luma_src_use_stored (self, reader);
+    return TRUE;
+  }
+  if (luma_store_writer_get_prefix (s->writer) > 0)
+    return gst_luma_src_resume_part (self, error);
+  return TRUE;
+}
+
+typedef struct
+{
+  GstBuffer *buffer;
+  GstMapInfo map;
+} LumaMappedBuffer;
+
+static void
+mapped_buffer_free (gpointer data)
+{
+  LumaMappedBuffer *mapped = data;
+
+  gst_buffer_unmap (mapped->buffer, &mapped->map);
+  gst_buffer_unref (mapped->buffer);
+  g_free (mapped);
+}
+
+/* The buffer's bytes as GBytes, without a copy: the store's hasher keeps
+ * a reference for as long as it needs them. */
+static GBytes *
+bytes_of_buffer (GstBuffer * buffer)
+{
+  LumaMappedBuffer *mapped = g_new (LumaMappedBuffer, 1);
+
+  mapped->buffer = gst_buffer_ref (buffer);
+  gst_buffer_map (mapped->buffer, &mapped->map, GST_MAP_READ);
+  return g_bytes_new_with_free_func (mapped->map.data, mapped->map.size,
+      mapped_buffer_free, mapped);
+}
+
+/* Over the limit with @incoming bytes more to come: the entries to go. */
+static void
+gst_luma_src_evict (GstLumaSrc * self, guint64 incoming)
+{
+  LumaStreaming *s = self->streaming;
+  g_auto (GStrv) only_copies = luma_store_evict (s->store, task_id (self),
+      incoming);
+  guint i;
+
+  for (i = 0; only_copies != NULL && only_copies[i] != NULL; i++) {
+    g_autofree gchar *text =
+        g_strdup_printf (_("The store went over its limit: the stored video "
+            "of task %s was removed, and KIE no longer holds it"),
+        only_copies[i]);
+
+    gst_luma_src_warn_store (self, text, NULL);
+  }
+}
+
+/* At the end of the video: a prefix that is the whole file becomes the
+ * stored entry; a shorter one (a seek skipped a part) stays a `.part`. */
+static void
+gst_luma_src_finish_storing (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  const GstLumaRecord *record = s->record;
+  gint64 now = g_get_real_time () / 1000;
+  LumaStoreMeta meta = { NULL, };
+  g_autoptr (GError) cause = NULL;
+
+  if (s->writer == NULL || luma_stream_get_size (s->stream)
+      != luma_store_writer_get_prefix (s->writer))
+    return;
+  meta.prompt = record->prompt;
+  meta.result_url = record->result_urls[0];
+  meta.size = luma_stream_get_size (s->stream);
+  meta.created = record->create_time >= 0 ? record->create_time : now;
+  meta.kie_until = (record->complete_time >= 0 ? record->complete_time : now)
+      + LUMA_STORE_KIE_RETENTION_MS;
+  if (!luma_store_writer_commit (g_steal_pointer (&s->writer), &meta, &cause)) {
+    if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE))
+      GST_INFO_OBJECT (self, "%s", cause->message);
+    else
+      gst_luma_src_warn_not_stored (self, cause);
+    return;
+  }
+  GST_INFO_OBJECT (self, "task %s stored", task_id (self));
+  gst_luma_src_evict (self, 0);
+}
+
+/* Known from the first answer: no point writing what cannot be kept. */
+static gboolean
+too_large_to_store (LumaStreaming * s)
+{
+  guint64 size = luma_stream_get_size (s->stream);
+  guint64 limit = (guint64) s->settings.store_limit * 1024 * 1024;
+
+  return limit > 0 && size != LUMA_STREAM_SIZE_UNKNOWN && size > limit;
+}
+
+static void
+gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
+    guint64 offset)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) cause = NULL;
+
+  if (s->writer == NULL || offset != luma_store_writer_get_prefix (s->writer))
+    return;
+  if (offset == 0 && too_large_to_store (s)) {
+    GST_INFO_OBJECT (self, "the video is larger than store-limit: not stored");
+    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+    return;
+  }
+  /* room first: the store stays within its limit while it writes too */
+  if (offset == 0 && luma_stream_get_size (s->stream) !=
+      LUMA_STREAM_SIZE_UNKNOWN)
+    gst_luma_src_evict (self, luma_stream_get_size (s->stream));
+  bytes = bytes_of_buffer (buffer);
+  if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
+    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+    gst_luma_src_warn_not_stored (self, cause);
+    return;
+  }
+  /* GstBaseSrc ends at the size it knows without asking for more: the
+   * last byte is the end */
+  if (luma_store_writer_get_prefix (s->writer) ==
+      luma_stream_get_size (s->stream))
+    gst_luma_src_finish_storing (self);
+}
+
 /* ----- streaming ----- */
 
 static gboolean
@@ -836,6 +1189,16 @@ gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
   }
 }
 
+static guint64
+gst_luma_src_video_size (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+
+  if (s->phase == PHASE_STORED)
+    return luma_store_reader_get_meta (s->stored)->size;
+  return luma_stream_get_size (s->stream);
+}
+
 /* Tells downstream (qtdemux asks once, before the first buffer) how large
  * the file is, as soon as the first answer says so. */
 static void
@@ -843,7 +1206,7 @@ gst_luma_src_announce_size (GstLumaSrc * self)
 {
   LumaStreaming *s = self->streaming;
   GstBaseSrc *basesrc = GST_BASE_SRC (self);
-  guint64 size = luma_stream_get_size (s->stream);
+  guint64 size = gst_luma_src_video_size (self);
 
   if (s->size_announced || size == LUMA_STREAM_SIZE_UNKNOWN)
     return;
@@ -893,6 +1256,18 @@ gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
       GST_RESOURCE_ERROR_SETTINGS, text, details, NULL);
 }
 
+/* The key is needed once the store has not answered the task. */
+static gboolean
+check_key (const LumaSettings * settings, GError ** error)
+{
+  if (settings->api_key != NULL)
+    return TRUE;
+  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      _("No KIE API key: set the api-key property or the KIE_API_KEY "
+          "environment variable"));
+  return FALSE;
+}
+
 /* GstBaseSrc's blocksize may be set to anything, in any state. */
 static gboolean
 check_blocksize (GstLumaSrc * self, GError ** error)
@@ -907,6 +1282,43 @@ check_blocksize (GstLumaSrc * self, GError ** error)
   return FALSE;
 }
 
+/* Before any poll: the task this element is to create, then the store. */
+static gboolean
+gst_luma_src_find_video (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+
+  if (s->phase == PHASE_CREATING && !gst_luma_src_create_task (self, error))
+    return FALSE;
+  return s->phase != PHASE_WAITING || s->store_looked_up
+      || gst_luma_src_look_up_store (self, error);
+}
+
+/* The store did not have it: the task's record, then the store's entry
+ * taken for writing (or found complete, written meanwhile by another). */
+static gboolean
+gst_luma_src_fetch_video (GstLumaSrc * self, GError ** error)
+{
+  return gst_luma_src_wait_for_video (self, error)
+      && gst_luma_src_begin_storing (self, error);
+}
+
+/* From the store, from what the `.part` holds, or from the network. */
+static gssize
+gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+
+  if (s->phase == PHASE_STORED)
+    return luma_store_reader_read (s->stored, data, size, s->offset, error);
+  if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer))
+    return luma_store_writer_read (s->writer, data, size, s->offset, error);
+  if (luma_stream_get_offset (s->stream) != s->offset)
+    luma_stream_seek (s->stream, s->offset);
+  return gst_luma_src_read_video (self, data, size, error);
+}
+
 static GstFlowReturn
 gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 {
@@ -918,9 +1330,13 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   guint64 offset;
   gssize n;
 
-  if (s->phase == PHASE_CREATING && !gst_luma_src_create_task (self, &error))
+  if (!gst_luma_src_find_video (self, &error))
     return gst_luma_src_fail (self, error);
-  if (s->phase == PHASE_WAITING && !gst_luma_src_wait_for_video (self, &error))
+  if (s->phase == PHASE_WAITING && !check_key (&s->settings, &error)) {
+    gst_luma_src_settings_error (self, &s->settings, error->message);
+    return GST_FLOW_ERROR;
+  }
+  if (s->phase == PHASE_WAITING && !gst_luma_src_fetch_video (self, &error))
     return gst_luma_src_fail (self, error);
   if (!check_blocksize (self, &error)) {
     gst_luma_src_settings_error (self, &s->settings, error->message);
@@ -930,8 +1346,8 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   buffer = gst_buffer_new_allocate (NULL,
       gst_base_src_get_blocksize (GST_BASE_SRC (self)), NULL);
   gst_buffer_map (buffer, &map, GST_MAP_WRITE);
-  offset = luma_stream_get_offset (s->stream);
-  n = gst_luma_src_read_video (self, map.data, map.size, &error);
+  offset = s->offset;
+  n = gst_luma_src_read (self, map.data, map.size, &error);
 
   if (n <= 0) {
     gst_buffer_unmap (buffer, &map);
@@ -939,20 +1355,44 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
     if (n == 0) {
       GST_DEBUG_OBJECT (self, "end of the video at byte %" G_GUINT64_FORMAT,
           offset);
+      if (s->phase == PHASE_STREAMING)
+        gst_luma_src_finish_storing (self);
       return GST_FLOW_EOS;
     }
     return gst_luma_src_fail (self, error);
   }
 
   buffer = fit_buffer (buffer, &map, n);
+  s->offset = offset + n;
   gst_luma_src_announce_size (self);
   GST_BUFFER_OFFSET (buffer) = offset;
   GST_BUFFER_OFFSET_END (buffer) = offset + n;
+  gst_luma_src_store_buffer (self, buffer, offset);
   *outbuf = buffer;
   return GST_FLOW_OK;
 }
 
 /* ----- GstBaseSrc ----- */
+
+/* NULL when the store is off: then no file is touched. */
+static LumaStore *
+luma_store_for (const LumaSettings * settings, LumaApi * api)
+{
+  g_autofree gchar *api_url = NULL;
+  g_autofree gchar *key_digest = NULL;
+  LumaStoreConfig config = { settings->store_dir, NULL, NULL,
+    (guint64) settings->store_limit * 1024 * 1024,
+    settings->store == GST_LUMA_STORE_MODE_READ_ONLY
+  };
+
+  if (settings->store == GST_LUMA_STORE_MODE_OFF)
+    return NULL;
+  /* the API as its client writes it: one entry for "https://API.kie.ai/"
+   * and "https://api.kie.ai" */
+  config.api_url = api_url = g_uri_to_string (luma_api_get_base (api));
+  config.key_digest = key_digest = luma_store_key_digest (settings->api_key);
+  return luma_store_new (&config);
+}
 
 static LumaStreaming *
 luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
@@ -979,12 +1419,17 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
   s->phase = non_empty (settings->task_id) ? PHASE_WAITING : PHASE_CREATING;
   s->api = api;
   s->stream = luma_stream_new (session, settings->retries);
+  s->store = luma_store_for (settings, api);
   return s;
 }
 
 static void
 luma_streaming_free (LumaStreaming * s)
 {
+  /* a .part left stays for the next run to resume */
+  luma_store_writer_free (s->writer, FALSE);
+  luma_store_reader_free (s->stored);
+  luma_store_free (s->store);
   luma_settings_clear (&s->settings);
   g_free (s->task_error_code);
   luma_api_free (s->api);
@@ -1032,16 +1477,18 @@ check_create_settings (const LumaSettings * settings, GError ** error)
   return TRUE;
 }
 
+/* A task the store may hold needs no key: that is known once the store was
+ * looked at (create()). */
 static gboolean
 check_common_settings (const LumaSettings * settings, GError ** error)
 {
-  if (settings->api_key == NULL) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("No KIE API key: set the api-key property or the KIE_API_KEY "
-            "environment variable"));
+  gboolean store_may_answer = non_empty (settings->task_id) != NULL
+      && settings->store != GST_LUMA_STORE_MODE_OFF;
+
+  if (!store_may_answer && !check_key (settings, error))
     return FALSE;
-  }
-  if (!luma_text_is_header_safe (settings->api_key)) {
+  if (settings->api_key != NULL
+      && !luma_text_is_header_safe (settings->api_key)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
             "or invalid UTF-8: it cannot be sent"));
@@ -1116,12 +1563,18 @@ static gboolean
 gst_luma_src_start (GstBaseSrc * basesrc)
 {
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
+  g_autoptr (GError) error = NULL;
   LumaSettings settings;
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);
   g_mutex_unlock (&self->settings_lock);
   luma_settings_resolve (&settings);
+  if (!luma_settings_resolve_store (&settings, &error)) {
+    gst_luma_src_settings_error (self, &settings, error->message);
+    luma_settings_clear (&settings);
+    return FALSE;
+  }
 
   self->streaming = gst_luma_src_prepare (self, &settings);
   luma_settings_clear (&settings);
@@ -1180,6 +1633,7 @@ gst_luma_src_do_seek (GstBaseSrc * basesrc, GstSegment * segment)
   if (segment->format != GST_FORMAT_BYTES || self->streaming == NULL)
     return FALSE;
   GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->start);
+  self->streaming->offset = segment->start;
   luma_stream_seek (self->streaming->stream, segment->start);
   segment->position = segment->time = segment->start;
   return TRUE;
@@ -1192,7 +1646,7 @@ gst_luma_src_get_size (GstBaseSrc * basesrc, guint64 * size)
 
   if (self->streaming == NULL || self->streaming->record == NULL)
     return FALSE;
-  *size = luma_stream_get_size (self->streaming->stream);
+  *size = gst_luma_src_video_size (self);
   return *size != LUMA_STREAM_SIZE_UNKNOWN;
 }
 
@@ -1342,11 +1796,45 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
     case PROP_FORCE_NEW:
       settings->force_new = g_value_get_boolean (value);
       break;
+    case PROP_STORE:
+      settings->store = g_value_get_enum (value);
+      settings->store_set = TRUE;
+      break;
+    case PROP_STORE_DIR:
+      replace_string (&settings->store_dir, value);
+      break;
+    case PROP_STORE_LIMIT:
+      settings->store_limit = g_value_get_uint (value);
+      settings->store_limit_set = TRUE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   g_mutex_unlock (&self->settings_lock);
+}
+
+/* What the store will use, as for api-url: a property set, else its
+ * variable (when it can be read), else the default. */
+static void
+get_store_property (const LumaSettings * settings, guint prop_id,
+    GValue * value)
+{
+  LumaSettings effective = *settings;
+
+  /* only the plain values: nothing is owned or freed here */
+  effective.store_dir = NULL;
+  luma_settings_resolve_store (&effective, NULL);
+  if (prop_id == PROP_STORE)
+    g_value_set_enum (value, effective.store);
+  else if (prop_id == PROP_STORE_LIMIT)
+    g_value_set_uint (value, effective.store_limit);
+  else
+    /* unset: the variable's, else NULL for the default (which depends on
+     * the user) */
+    g_value_set_string (value, settings->store_dir ? settings->store_dir
+        : non_empty (g_getenv ("GST_LUMA_STORE_DIR")));
+  g_free (effective.store_dir);
 }
 
 static void
@@ -1422,6 +1910,11 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_FORCE_NEW:
       g_value_set_boolean (value, settings->force_new);
+      break;
+    case PROP_STORE:
+    case PROP_STORE_DIR:
+    case PROP_STORE_LIMIT:
+      get_store_property (settings, prop_id, value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1552,6 +2045,8 @@ gst_luma_src_init (GstLumaSrc * self)
   self->settings.timeout = DEFAULT_TIMEOUT;
   self->settings.user_agent = g_strdup (DEFAULT_USER_AGENT);
   self->settings.ssl_strict = DEFAULT_SSL_STRICT;
+  self->settings.store = DEFAULT_STORE;
+  self->settings.store_limit = DEFAULT_STORE_LIMIT;
   self->view.status = GST_LUMA_TASK_STATE_WAITING;
   self->cancellable = g_cancellable_new ();
 
@@ -1647,6 +2142,24 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
           "Create a new task (billed) even when the same request already "
           "created one", FALSE, READY_MUTABLE_FLAGS));
 
+  g_object_class_install_property (gobject_class, PROP_STORE,
+      g_param_spec_enum ("store", "Store",
+          "Keep finished videos in the store and serve them from it (on), "
+          "never touch it (off), or only serve what it holds (read-only); "
+          "when unset, the GST_LUMA_STORE environment variable",
+          GST_TYPE_LUMA_STORE_MODE, DEFAULT_STORE, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_STORE_DIR,
+      g_param_spec_string ("store-dir", "Store directory",
+          "Where finished videos are stored; when unset, the "
+          "GST_LUMA_STORE_DIR environment variable, else "
+          "$XDG_DATA_HOME/gst-luma/results", NULL, READY_MUTABLE_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_STORE_LIMIT,
+      g_param_spec_uint ("store-limit", "Store limit",
+          "MiB the store may hold before the least recently used videos go "
+          "(those KIE still holds first), 0 = no limit; when unset, the "
+          "GST_LUMA_STORE_LIMIT environment variable", 0, G_MAXUINT,
+          DEFAULT_STORE_LIMIT, READY_MUTABLE_FLAGS));
+
   task_state_pspec = g_param_spec_enum ("task-state", "Task state",
       "The task's state as last read", GST_TYPE_LUMA_TASK_STATE,
       GST_LUMA_TASK_STATE_WAITING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -1690,6 +2203,7 @@ gst_luma_src_class_init (GstLumaSrcClass * klass)
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_luma_src_create);
 
   gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_LUMA_STORE_MODE, 0);
   gst_tag_register (GST_LUMA_TAG_TASK_ID, GST_TAG_FLAG_META, G_TYPE_STRING,
       "Luma task id", "The id of the KIE.AI Luma Modify task", NULL);
 }

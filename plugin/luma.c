@@ -1,4 +1,4 @@
-/* gst-luma: the task-state enum of the public contract
+/* gst-luma: the enums of the public contract
  * Copyright (C) 2026 gst-luma developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -43,4 +43,26 @@ gst_luma_task_state_get_nick (GstLumaTaskState state)
       return task_states[i].value_nick;
   }
   return "unknown";
+}
+
+static const GEnumValue store_modes[] = {
+  {GST_LUMA_STORE_MODE_ON, "Read and write the store", "on"},
+  {GST_LUMA_STORE_MODE_OFF, "No store", "off"},
+  {GST_LUMA_STORE_MODE_READ_ONLY, "Read the store, never write it",
+      "read-only"},
+  {0, NULL, NULL}
+};
+
+GType
+gst_luma_store_mode_get_type (void)
+{
+  static gsize type = 0;
+
+  if (g_once_init_enter (&type)) {
+    GType registered = g_enum_register_static ("GstLumaStoreMode",
+        store_modes);
+
+    g_once_init_leave (&type, registered);
+  }
+  return (GType) type;
 }

@@ -27,6 +27,7 @@
 #endif
 
 #include "lumajournal.h"
+#include "lumafile.h"
 #include "lumauri.h"
 
 #include <glib/gi18n-lib.h>
@@ -229,30 +230,6 @@ sync_dir (const gchar * dir, GError ** error)
   return FALSE;
 }
 
-/* Waits up to @ms, or less if @cancellable is cancelled; FALSE if it is. */
-static gboolean
-wait_cancellable (GCancellable * cancellable, guint ms, GError ** error)
-{
-  GPollFD pollfd;
-
-  if (g_cancellable_make_pollfd (cancellable, &pollfd)) {
-    g_poll (&pollfd, 1, ms);
-    g_cancellable_release_fd (cancellable);
-  } else {
-    g_usleep (ms * 1000);
-  }
-  return !g_cancellable_set_error_if_cancelled (cancellable, error);
-}
-
-static void
-unlock_entry (gint fd)
-{
-  /* LOCK_UN first: a child forked without exec shares the open file, and
-   * would otherwise keep the entry locked for as long as it lives. */
-  flock (fd, LOCK_UN);
-  g_close (fd, NULL);
-}
-
 /* flock(2), not fcntl() locks: flock locks belong to the open file, so two
  * threads of one process that each open the entry exclude each other too,
  * and the kernel drops the lock when its holder dies, however it dies.
@@ -289,7 +266,7 @@ lock_entry (const gchar * dir, const gchar * key, GCancellable * cancellable,
       return FALSE;
     }
     /* another process or thread is creating this very task right now */
-    if (!wait_cancellable (cancellable, delay, error)) {
+    if (!luma_file_wait (cancellable, delay, error)) {
       g_close (fd, NULL);
       return FALSE;
     }
@@ -375,20 +352,6 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
   return TRUE;
 }
 
-static void
-add_member (JsonBuilder * builder, const gchar * name, const gchar * value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL) {
-    /* json-glib would write invalid UTF-8 as it is: not JSON any more */
-    g_autofree gchar *valid = g_utf8_make_valid (value, -1);
-
-    json_builder_add_string_value (builder, valid);
-  } else {
-    json_builder_add_null_value (builder);
-  }
-}
-
 /* What a person needs to find the task on KIE's dashboard, or to see that
  * it was never created: what was asked, when, by which process. No key. */
 static gchar *
@@ -396,28 +359,22 @@ describe_attempt (const LumaJournalRequest * what)
 {
   static const LumaJournalRequest nothing = { NULL, };
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree gchar *time = g_date_time_format_iso8601 (now);
 
   if (what == NULL)
     what = &nothing;
   json_builder_begin_object (builder);
-  add_member (builder, "time", time);
-  add_member (builder, "host", g_get_host_name ());
+  luma_json_add_string (builder, "time", time);
+  luma_json_add_string (builder, "host", g_get_host_name ());
   json_builder_set_member_name (builder, "pid");
   json_builder_add_int_value (builder, getpid ());
-  add_member (builder, "apiUrl", what->api_url);
-  add_member (builder, "input", what->input);
-  add_member (builder, "prompt", what->prompt);
-  add_member (builder, "watermark", what->watermark);
+  luma_json_add_string (builder, "apiUrl", what->api_url);
+  luma_json_add_string (builder, "input", what->input);
+  luma_json_add_string (builder, "prompt", what->prompt);
+  luma_json_add_string (builder, "watermark", what->watermark);
   json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  return json_generator_to_data (generator, NULL);
+  return luma_json_to_text (builder);
 }
 
 /* Atomic (a temporary file renamed) and durable (synced): after a crash the
@@ -511,7 +468,7 @@ luma_journal_begin (const gchar * dir, const gchar * key,
   if (!read_task (task_path, &task_id, error))
     goto failed;
   if (task_id != NULL) {
-    unlock_entry (fd);
+    luma_file_unlock (fd);
     *existing_task_id = task_id;
     return TRUE;
   }
@@ -543,14 +500,14 @@ luma_journal_begin (const gchar * dir, const gchar * key,
   return TRUE;
 
 failed:
-  unlock_entry (fd);
+  luma_file_unlock (fd);
   return FALSE;
 }
 
 static void
 claim_free (LumaJournalClaim * claim)
 {
-  unlock_entry (claim->lock_fd);
+  luma_file_unlock (claim->lock_fd);
   g_free (claim->dir);
   g_free (claim->key);
   g_free (claim);
@@ -634,6 +591,6 @@ luma_journal_forget (const gchar * dir, const gchar * key,
   task_path = entry_path (dir, key, TASK_SUFFIX);
   creating_path = entry_path (dir, key, CREATING_SUFFIX);
   ok = remove_entry (task_path, error) && remove_entry (creating_path, error);
-  unlock_entry (fd);
+  luma_file_unlock (fd);
   return ok;
 }

@@ -24,6 +24,6 @@ check () {
 }
 
 rc=0
-check "$1" "gst_luma_task_state_get_nick gst_luma_task_state_get_type" || rc=1
+check "$1" "gst_luma_store_mode_get_type gst_luma_task_state_get_nick gst_luma_task_state_get_type" || rc=1
 check "$2" "gst_plugin_luma_get_desc" || rc=1
 exit $rc

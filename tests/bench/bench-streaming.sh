@@ -4,6 +4,11 @@
 # local nginx. lumasrc gets its URL the way it does in real use: from a task
 # record, here served by the bundled KIE emulator (--task ID=,url=URL).
 #
+# The store of finished videos, in the same run: lumasrc's first streaming
+# with the store on (a fresh store each run: every run downloads and
+# writes), lumasrc streaming the stored video against filesrc on the same
+# file, and the time from PLAYING to the first buffer of a stored task.
+#
 # A benchmark, not a test: it prints figures and fails only when a run fails
 # or streams the wrong bytes. See BENCHMARKS.md for how to read the table.
 #
@@ -61,7 +66,7 @@ find_nginx () {
 }
 
 install_deps () {
-  local extra=(curl time)
+  local extra=(curl time python3-gi gir1.2-gstreamer-1.0)
 
   if ! find_nginx >/dev/null; then
     # nginx-light is the smallest nginx Debian 12 has; later releases
@@ -202,7 +207,20 @@ command_for () {
 
   case $tool in
     lumasrc)
+      # the network path as it was before the store: store=off
       cmd=(gst-launch-1.0 -q lumasrc task-id="$file" poll-interval=10
+        store=off ! fakesink sync=false) ;;
+    lumasrc-store)
+      # the first streaming: a store of its own, emptied before each run
+      rm -rf "$work/store-first"
+      cmd=(env GST_LUMA_STORE_DIR="$work/store-first" gst-launch-1.0 -q
+        lumasrc task-id="$file" poll-interval=10 ! fakesink sync=false) ;;
+    stored)
+      cmd=(env GST_LUMA_STORE_DIR="$work/store-kept"
+        gst-launch-1.0 -q lumasrc task-id="$file" poll-interval=10
+        ! fakesink sync=false) ;;
+    filesrc)
+      cmd=(gst-launch-1.0 -q filesrc location="$(stored_video "$file")"
         ! fakesink sync=false) ;;
     souphttpsrc)
       cmd=(gst-launch-1.0 -q souphttpsrc location="$url" ! fakesink sync=false) ;;
@@ -222,6 +240,46 @@ verify () {
   "${cmd[@]:0:${#cmd[@]}-2}" fdsink fd=1 sync=false | cmp - "$www/$file.bin" \
     || die "$tool did not stream $file.bin byte for byte"
   log "$tool streams $file.bin byte for byte"
+}
+
+# The stored video of task $1 in $work/store-kept (which holds it alone).
+stored_video () {
+  local meta
+
+  meta=$(grep -l "\"task-id\" : \"$1\"" "$work"/store-kept/*/*/meta.json) \
+    || die "task $1 is not in the store"
+  echo "$(dirname "$meta")/video"
+}
+
+# Streams each file once into $work/store-kept, and checks what it stored.
+fill_store () {
+  local file
+
+  for file in small big; do
+    GST_LUMA_STORE_DIR=$work/store-kept gst-launch-1.0 -q lumasrc \
+      task-id="$file" poll-interval=10 ! fakesink sync=false \
+      || die "lumasrc did not store $file.bin"
+    cmp "$(stored_video "$file")" "$www/$file.bin" \
+      || die "the stored $file.bin is not the file"
+    # the first open hashes the file once (verified from then on): done
+    # here, not in a timed run
+    verify stored "$file"
+  done
+  log "the store holds both files"
+}
+
+# The time from PLAYING to the first buffer of the stored big file, in ms:
+# the median of OPENS opens in one process (bench-store-open.py).
+measure_open () {
+  local python
+
+  # a python3 first on PATH (pyenv, a venv) may not have PyGObject: Debian's
+  for python in python3 /usr/bin/python3; do
+    "$python" -c 'import gi' 2>/dev/null && break
+  done
+  GST_LUMA_STORE_DIR=$work/store-kept \
+    "$python" "$top/tests/bench/bench-store-open.py" big "${OPENS:-21}" \
+    || die "the open benchmark failed (python3-gi, gir1.2-gstreamer-1.0)"
 }
 
 # One timed run: appends "TOOL FILE wall user sys maxrss_kib" to the results.
@@ -248,7 +306,7 @@ run_all () {
   local file=$1 i tool
 
   for i in $(seq "$RUNS"); do
-    for tool in lumasrc souphttpsrc curl; do
+    for tool in lumasrc souphttpsrc curl lumasrc-store stored filesrc; do
       log "$file.bin run $i/$RUNS: $tool"
       measure "$tool" "$file"
     done
@@ -323,9 +381,41 @@ print_table () {
       row("peak RSS, big file (MiB)", "%11.1f", rl, rs, rc)
       row("peak RSS, small file (MiB)", "%11.1f", sl, ss, sc)
     }'
+  print_store_table "$big_bytes"
   echo
   echo "all runs (tool file wall user sys maxrss_KiB):"
   sed 's/^/  /' "$results"
+}
+
+print_store_table () {
+  local big_bytes=$1 tool cpu
+  local -A w c
+
+  for tool in lumasrc souphttpsrc lumasrc-store stored filesrc; do
+    w[$tool]=$(column_of "$tool" big wall | median)
+    cpu=$(column_of "$tool" big cpu | median)
+    c[$tool]=$(awk -v t="$cpu" -v b="$big_bytes" 'BEGIN { print t * 1073741824 / b }')
+  done
+  echo
+  echo "the store (big file): first streaming with the store on, and the stored video"
+  echo
+  awk -v wl="${w[lumasrc]}" -v ws="${w[souphttpsrc]}" -v wf="${w[lumasrc-store]}" \
+    -v wst="${w[stored]}" -v wfs="${w[filesrc]}" \
+    -v cl="${c[lumasrc]}" -v cf="${c[lumasrc-store]}" -v cst="${c[stored]}" \
+    -v cfs="${c[filesrc]}" -v open="$open_ms" '
+    BEGIN {
+      printf "%-46s %8.2f s   ratio to souphttpsrc %.2f (store=off: %.2f)\n",
+        "first streaming, store on: wall time", wf, wf / ws, wl / ws
+      printf "%-46s %8.3f s   (store=off: %.3f)\n",
+        "first streaming, store on: CPU per GiB", cf, cl
+      printf "%-46s %8.2f s   ratio to filesrc %.2f (target <= 1.2)\n",
+        "stored video: wall time", wst, wst / wfs
+      printf "%-46s %8.2f s\n", "filesrc ! fakesink, same file: wall time", wfs
+      printf "%-46s %8.3f s   (filesrc: %.3f)\n", "stored video: CPU per GiB",
+        cst, cfs
+      printf "%-46s %8.1f ms  (target < 20)\n",
+        "stored task: PLAYING to first buffer, median", open
+    }'
 }
 
 main () {
@@ -353,7 +443,10 @@ main () {
   for file in small big; do
     verify lumasrc "$file"
     verify souphttpsrc "$file"
+    verify lumasrc-store "$file"
   done
+  fill_store
+  open_ms=$(measure_open)
 
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   : >"$results"

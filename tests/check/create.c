@@ -446,26 +446,8 @@ spawn_creator (void)
   const gchar *argv[] = { "gst-launch-1.0", "-q", "lumasrc", api_arg,
     "prompt=" PROMPT, video_arg, "poll-interval=10", "!", "fakesink", NULL
   };
-  g_auto (GStrv) envp = g_get_environ ();
-  g_autoptr (GError) error = NULL;
-  GPid pid;
 
-  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
-  fail_unless (g_spawn_async (NULL, (gchar **) argv, envp,
-          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
-          | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s",
-      error ? error->message : "");
-  return pid;
-}
-
-static gint
-wait_for_exit (GPid pid)
-{
-  gint status;
-
-  fail_unless (waitpid (pid, &status, 0) == pid);
-  g_spawn_close_pid (pid);
-  return status;
+  return luma_test_spawn_with_key (argv);
 }
 
 GST_START_TEST (test_three_processes_create_one_task)
@@ -478,7 +460,7 @@ GST_START_TEST (test_three_processes_create_one_task)
   for (i = 0; i < G_N_ELEMENTS (pids); i++)
     pids[i] = spawn_creator ();
   for (i = 0; i < G_N_ELEMENTS (pids); i++) {
-    gint status = wait_for_exit (pids[i]);
+    gint status = luma_test_wait_for_exit (pids[i]);
 
     fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
         "process %u ended with %d", i, status);
@@ -503,7 +485,7 @@ GST_START_TEST (test_crash_between_post_and_journal)
     g_usleep (10 * 1000);
   fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   kill (pid, SIGKILL);
-  status = wait_for_exit (pid);
+  status = luma_test_wait_for_exit (pid);
   fail_unless (WIFSIGNALED (status));
 
   luma_emulator_set_generate_answer_delay (fixture.em, 0);

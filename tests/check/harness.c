@@ -6,7 +6,11 @@
 #include <gst/luma/luma.h>
 #include <glib/gstdio.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -353,11 +357,145 @@ luma_test_make_mp4 (guint frames, gboolean noisy)
   return mp4;
 }
 
+static gchar *test_store_dir;
+
+GPid
+luma_test_spawn_with_key (const gchar * const *argv)
+{
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+
+  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
+  fail_unless (g_spawn_async (NULL, (gchar **) argv, envp,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+          | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s",
+      error ? error->message : "");
+  return pid;
+}
+
+gint
+luma_test_wait_for_exit (GPid pid)
+{
+  gint status;
+
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  g_spawn_close_pid (pid);
+  return status;
+}
+
+void
+luma_test_flip_byte (const gchar * path, goffset offset)
+{
+  gint fd = g_open (path, O_RDWR, 0);
+  guint8 byte;
+
+  fail_unless (fd >= 0, "%s", path);
+  fail_unless (pread (fd, &byte, 1, offset) == 1);
+  byte ^= 0x40;
+  fail_unless (pwrite (fd, &byte, 1, offset) == 1);
+  g_close (fd, NULL);
+}
+
+gboolean
+luma_test_tree_holds (const gchar * path, const gchar * needle)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+    g_autofree gchar *contents = NULL;
+    gsize length;
+
+    if (strstr (name, needle) != NULL)
+      return TRUE;
+    if (g_file_test (child, G_FILE_TEST_IS_DIR)) {
+      if (luma_test_tree_holds (child, needle))
+        return TRUE;
+    } else if (g_file_get_contents (child, &contents, &length, NULL)
+        && g_strstr_len (contents, length, needle) != NULL) {
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static void
+describe_tree (const gchar * path, GString * out)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+    struct stat st;
+
+    fail_unless (lstat (child, &st) == 0);
+    g_string_append_printf (out, "%s %ld %ld.%09ld %ld.%09ld\n", child,
+        (long) st.st_size, (long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+        (long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+    if (S_ISDIR (st.st_mode))
+      describe_tree (child, out);
+  }
+}
+
+gchar *
+luma_test_describe_tree (const gchar * path)
+{
+  GString *out = g_string_new (NULL);
+
+  describe_tree (path, out);
+  return g_string_free (out, FALSE);
+}
+
+void
+luma_test_remove_tree (const gchar * path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR)
+        && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      luma_test_remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+remove_test_store (void)
+{
+  if (test_store_dir == NULL)
+    return;
+  luma_test_remove_tree (test_store_dir);
+  g_clear_pointer (&test_store_dir, g_free);
+}
+
+const gchar *
+luma_test_use_fresh_store (void)
+{
+  if (test_store_dir != NULL)
+    return test_store_dir;
+  test_store_dir = g_dir_make_tmp ("luma-test-store-XXXXXX", NULL);
+  fail_unless (test_store_dir != NULL);
+  g_setenv ("GST_LUMA_STORE_DIR", test_store_dir, TRUE);
+  atexit (remove_test_store);
+  return test_store_dir;
+}
+
 LumaEmulator *
 luma_test_emulator_new (void)
 {
   LumaEmulator *em = luma_emulator_new (TEST_KEY);
   g_autoptr (GError) error = NULL;
+
+  /* each test streams into a store of its own, never the user's */
+  luma_test_use_fresh_store ();
 
   fail_unless (luma_emulator_start (em, 0, 0, &error), "emulator: %s",
       error ? error->message : "");

@@ -9,11 +9,9 @@
 #include "luma-emulator.h"
 
 G_BEGIN_DECLS
-
 #define TEST_KEY "test-secret-key-0123456789"
-
 /* What a pipeline with lumasrc did, as seen on its bus and at its sink. */
-typedef struct
+    typedef struct
 {
   GstElement *pipeline;
   GstElement *src;
@@ -73,6 +71,25 @@ GBytes *luma_test_random_bytes (gsize size, guint32 seed);
  * tree: kept in LUMA_TEST_CACHE_DIR (tests/meson.build) under a name made
  * of its recipe, and read from there by the suites and runs after. */
 GBytes *luma_test_make_mp4 (guint frames, gboolean noisy);
+/* Files, for the store's tests: removes @path and all below it; changes
+ * one byte; whether a file name or a file's bytes below @path hold
+ * @needle; every file and folder below @path with its size, mtime and
+ * ctime, as text to compare before and after. */
+void luma_test_remove_tree (const gchar * path);
+void luma_test_flip_byte (const gchar * path, goffset offset);
+gboolean luma_test_tree_holds (const gchar * path, const gchar * needle);
+gchar *luma_test_describe_tree (const gchar * path);
+
+/* A program (gst-launch-1.0...) run as a process of its own, with the
+ * environment and KIE_API_KEY set to the test key; its exit status. */
+GPid luma_test_spawn_with_key (const gchar * const *argv);
+gint luma_test_wait_for_exit (GPid pid);
+
+/* A store directory of the running test's own (GST_LUMA_STORE_DIR), made
+ * at the first call, removed when the test's process exits. Every
+ * emulator the harness makes calls it: tests stream the same task ids, and
+ * must not find each other's stored videos. */
+const gchar *luma_test_use_fresh_store (void);
 /* A running emulator with the test key. */
 LumaEmulator *luma_test_emulator_new (void);
 void luma_test_add_ready_task (LumaEmulator * em, const gchar * task_id,

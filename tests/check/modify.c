@@ -161,6 +161,41 @@ assert_refused (LumaRun * run, const gchar * words, const gchar * reason)
   return details;
 }
 
+/* The result is paid for: the inner lumasrc stores it (in the test's
+ * store, GST_LUMA_STORE_DIR), and its store settings are reachable through
+ * GstChildProxy. */
+GST_START_TEST (test_result_is_stored)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autofree gchar *store = g_strdup (g_getenv ("GST_LUMA_STORE_DIR"));
+
+  fail_unless (store != NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  /* meta.json is written when the entry is complete */
+  fail_unless (luma_test_tree_holds (store, "\"task-id\""),
+      "no stored entry in %s", store);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_store_off_through_child_proxy)
+{
+  g_autofree gchar *dir = g_build_filename (g_getenv ("GST_LUMA_STORE_DIR"),
+      "never", NULL);
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  gst_child_proxy_set (GST_CHILD_PROXY (run->src), "lumasrc::store",
+      GST_LUMA_STORE_MODE_OFF, "lumasrc::store-dir", dir, NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_modifies_a_file)
 {
   Watch watch = { 0, };
@@ -463,11 +498,15 @@ GST_START_TEST (test_seek_after_preroll_does_not_upload_again)
 {
   g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\"",
       clip_path);
-  LumaRun *run = modify_run (input, PROMPT,
-      "qtdemux ! fakesink name=sink sync=false");
+  LumaRun *run;
   g_autofree gchar *task_id = NULL;
   guint requests;
 
+  /* without the store: a seek back would be served from the bytes it
+   * holds already, and this test counts the Range request that shows the
+   * seek reached the inner lumasrc */
+  g_setenv ("GST_LUMA_STORE", "off", TRUE);
+  run = modify_run (input, PROMPT, "qtdemux ! fakesink name=sink sync=false");
   luma_run_preroll (run, 60);
   g_object_get (run->src, "task-id", &task_id, NULL);
   requests = luma_emulator_get_video_requests (em, task_id);
@@ -614,6 +653,8 @@ modify_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_modifies_a_file);
+  tcase_add_test (tc, test_result_is_stored);
+  tcase_add_test (tc, test_store_off_through_child_proxy);
   tcase_add_test (tc, test_same_clip_and_prompt_reuse_the_task);
   tcase_add_test (tc, test_force_new_uploads_and_creates_again);
   tcase_add_test (tc, test_longer_than_10_s_is_refused);

@@ -72,6 +72,10 @@ GST_START_TEST (test_uri_refuses_secrets_and_nonsense)
   check_uri_refused ("luma://abc?api-url=http://elsewhere/", "KIE_API_URL");
   check_uri_refused ("luma://user:s3cret@abc", "credentials");
   check_uri_refused ("luma://abc?colour=blue", "colour");
+  /* the store's settings are the user's, not a playlist's */
+  check_uri_refused ("luma://abc?store=off", "store");
+  check_uri_refused ("luma://abc?store-dir=/tmp", "store-dir");
+  check_uri_refused ("luma://abc?store-limit=1", "store-limit");
   check_uri_refused ("luma://", "luma://TASKID");
   check_uri_refused ("luma://abc/some/path", "luma://TASKID");
 }

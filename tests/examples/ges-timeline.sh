@@ -34,4 +34,13 @@ check "video only: no audio stream" lacks_stream twice.mp4 'audio #'
 check "a failed task: exit status 1" exits_with 1 failed timeline failed.mp4 gen failed
 check "a failed task: no output" test ! -e failed.mp4 -a ! -e failed.mp4.part
 
+# KIE deleted the files (here the whole emulator is gone) and there is no
+# key: the clips the renders above stored still make the timeline.
+stop_emulator
+unset KIE_API_KEY
+check "the emulator gone, no key: the stored clips render: exit status 0" \
+  exits_with 0 offline timeline offline.mp4 gen av
+check "offline: the clips end to end: 4 s" has_duration offline.mp4 3.8 4.3
+check "offline: AAC audio" has_stream offline.mp4 'audio #.*AAC'
+
 finish

@@ -20,6 +20,7 @@ cd "$WORKDIR" || exit 1
 # task journal) goes under this test's own folder, never into the real home
 export XDG_DATA_HOME=$WORKDIR/xdg-data XDG_CACHE_HOME=$WORKDIR/xdg-cache
 export XDG_STATE_HOME=$WORKDIR/xdg-state
+unset GST_LUMA_STORE GST_LUMA_STORE_DIR GST_LUMA_STORE_LIMIT
 
 stop_emulator() {
   if [ -n "$emulator_pid" ]; then

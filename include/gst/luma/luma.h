@@ -7,14 +7,12 @@
 #include <glib-object.h>
 
 G_BEGIN_DECLS
-
 /* What libgstluma-1.0 exports; everything else it builds is hidden. */
 #if defined (BUILDING_GST_LUMA) && defined (__GNUC__)
 #define GST_LUMA_API __attribute__ ((visibility ("default"))) extern
 #else
 #define GST_LUMA_API extern
 #endif
-
 /**
  * GstLumaTaskState:
  * @GST_LUMA_TASK_STATE_WAITING: no answer from the API yet
@@ -31,7 +29,8 @@ G_BEGIN_DECLS
  * element's `task-state` property, of the `task-state` field of its
  * %GST_LUMA_MESSAGE_TASK element messages and of the details of its errors.
  */
-typedef enum {
+    typedef enum
+{
   GST_LUMA_TASK_STATE_WAITING,
   GST_LUMA_TASK_STATE_GENERATING,
   GST_LUMA_TASK_STATE_SUCCESS,
@@ -41,9 +40,30 @@ typedef enum {
   GST_LUMA_TASK_STATE_ERROR,
 } GstLumaTaskState;
 
-GST_LUMA_API
-GType gst_luma_task_state_get_type (void);
+GST_LUMA_API GType gst_luma_task_state_get_type (void);
 #define GST_TYPE_LUMA_TASK_STATE (gst_luma_task_state_get_type ())
+
+/**
+ * GstLumaStoreMode:
+ * @GST_LUMA_STORE_MODE_ON: finished videos are kept in the store and served
+ *   from it when opened again
+ * @GST_LUMA_STORE_MODE_OFF: the store is neither read nor written
+ * @GST_LUMA_STORE_MODE_READ_ONLY: stored videos are served, nothing is
+ *   written, locked or removed
+ *
+ * What lumasrc does with its persistent store of finished videos: the value
+ * of its `store` property, or of the `GST_LUMA_STORE` environment variable
+ * (by nick: `on`, `off`, `read-only`).
+ */
+typedef enum
+{
+  GST_LUMA_STORE_MODE_ON,
+  GST_LUMA_STORE_MODE_OFF,
+  GST_LUMA_STORE_MODE_READ_ONLY,
+} GstLumaStoreMode;
+
+GST_LUMA_API GType gst_luma_store_mode_get_type (void);
+#define GST_TYPE_LUMA_STORE_MODE (gst_luma_store_mode_get_type ())
 
 /**
  * gst_luma_task_state_get_nick:
@@ -52,8 +72,7 @@ GType gst_luma_task_state_get_type (void);
  * Returns: (transfer none): the state's short name ("generating", ...),
  *   the same as its #GEnumValue nick.
  */
-GST_LUMA_API
-const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
+GST_LUMA_API const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
 
 /**
  * GST_LUMA_URI_SCHEME:

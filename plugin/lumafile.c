@@ -1,0 +1,63 @@
+/* gst-luma: what the journal and the store both do with files
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumafile.h"
+
+#include <glib/gstdio.h>
+#include <sys/file.h>
+
+gboolean
+luma_file_wait (GCancellable * cancellable, guint ms, GError ** error)
+{
+  GPollFD pollfd;
+
+  if (g_cancellable_make_pollfd (cancellable, &pollfd)) {
+    g_poll (&pollfd, 1, ms);
+    g_cancellable_release_fd (cancellable);
+  } else {
+    g_usleep (ms * 1000);
+  }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+void
+luma_file_unlock (gint fd)
+{
+  if (fd < 0)
+    return;
+  /* LOCK_UN first: a child forked without exec shares the open file, and
+   * would otherwise keep the lock for as long as it lives. */
+  flock (fd, LOCK_UN);
+  g_close (fd, NULL);
+}
+
+void
+luma_json_add_string (JsonBuilder * builder, const gchar * name,
+    const gchar * value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL) {
+    /* json-glib would write invalid UTF-8 as it is: not JSON any more */
+    g_autofree gchar *valid = g_utf8_make_valid (value, -1);
+
+    json_builder_add_string_value (builder, valid);
+  } else {
+    json_builder_add_null_value (builder);
+  }
+}
+
+gchar *
+luma_json_to_text (JsonBuilder * builder)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  return json_generator_to_data (generator, NULL);
+}

@@ -1,0 +1,25 @@
+/* gst-luma: what the journal and the store both do with files
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+/* Waits up to @ms, or less if @cancellable is cancelled; FALSE if it is. */
+    gboolean luma_file_wait (GCancellable * cancellable, guint ms,
+    GError ** error);
+
+/* Releases a flock(2) and closes @fd; -1 is nothing. */
+void luma_file_unlock (gint fd);
+
+/* A string member, or null; text that is not UTF-8 made valid first. */
+void luma_json_add_string (JsonBuilder * builder, const gchar * name,
+    const gchar * value);
+
+/* The object @builder made, as pretty-printed JSON text. */
+gchar *luma_json_to_text (JsonBuilder * builder);
+
+G_END_DECLS

@@ -1,0 +1,1103 @@
+/* gst-luma: the persistent store of finished results
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * KIE deletes a result 14 days after the task (its URL may die within a
+ * day), and then a project that holds luma://ID has lost a clip that was
+ * paid for. The store keeps every finished video the element streamed, as
+ * data rather than cache: after KIE's deletion it is the only copy.
+ *
+ * Layout, under the store's directory:
+ *   SCOPE/TID/video       the whole video, renamed from video.part when done
+ *   SCOPE/TID/video.part  the contiguous prefix written so far (never holes)
+ *   SCOPE/TID/meta.json   task id, API URL, prompt, result URL, size,
+ *                         SHA-256, verified, times; its mtime is last-used
+ *   SCOPE/TID/lock        flock(2)ed: LOCK_EX by the writer, LOCK_SH by
+ *                         readers, LOCK_EX|LOCK_NB by eviction
+ * SCOPE is made of the API URL and a digest of the key (never the key);
+ * TID of the task id, which may hold any printable character and so never
+ * becomes a path component itself. Both are 32 hex digits.
+ *
+ * Pure GLib/GIO and POSIX file code: no HTTP, no key.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumastore.h"
+#include "lumafile.h"
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCOPE_FORMAT "gst-luma-store-1\n"
+#define NAME_LENGTH 32
+#define VIDEO_NAME "video"
+#define PART_NAME "video.part"
+#define META_NAME "meta.json"
+#define LOCK_NAME "lock"
+/* meta.json holds a prompt and two URLs: anything larger is not ours */
+#define MAX_META_SIZE (1024 * 1024)
+#define HASH_CHUNK (1024 * 1024)
+#define LOCK_RETRY_MS 50
+/* an entry evicted while we waited for its lock: try the new one */
+#define MAX_LOCK_ATTEMPTS 8
+
+/* *INDENT-OFF* */
+G_DEFINE_QUARK (luma-store-error-quark, luma_store_error);
+/* *INDENT-ON* */
+
+struct _LumaStore
+{
+  gchar *dir;
+  gchar *api_url;
+  gchar *scope;                 /* NULL without a key */
+  guint64 limit;
+  gboolean read_only;
+  guint wait_stall_ms;
+};
+
+struct _LumaStoreReader
+{
+  LumaStoreMeta meta;
+  gint fd;
+  gint lock_fd;                 /* LOCK_SH while reading, or -1 */
+};
+
+struct _LumaStoreWriter
+{
+  LumaStore *store;
+  gchar *task_id;
+  gchar *dir;
+  gint lock_fd;
+  gint part_fd;
+  guint64 prefix;
+
+  /* the SHA-256 of what is appended, computed in a thread of its own */
+  GThread *hasher;
+  GAsyncQueue *queue;           /* GBytes, then hasher_stop */
+  gint pending;                 /* atomic: bytes queued, not hashed yet */
+  gboolean hash_given_up;       /* the queue filled, or a resumed .part */
+  GChecksum *checksum;          /* the hasher's until it is joined */
+};
+
+/* what ends the hasher's queue */
+static gint hasher_stop;
+
+gchar *
+luma_store_default_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "gst-luma", "results", NULL);
+}
+
+gchar *
+luma_store_key_digest (const gchar * api_key)
+{
+  if (api_key == NULL)
+    return NULL;
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, api_key, -1);
+}
+
+static gchar *
+short_digest (const gchar * text)
+{
+  g_autofree gchar *digest =
+      g_compute_checksum_for_string (G_CHECKSUM_SHA256, text, -1);
+
+  return g_strndup (digest, NAME_LENGTH);
+}
+
+static gchar *
+scope_name (const gchar * api_url, const gchar * key_digest)
+{
+  g_autofree gchar *text = g_strconcat (SCOPE_FORMAT, api_url, "\n",
+      key_digest, NULL);
+
+  return short_digest (text);
+}
+
+LumaStore *
+luma_store_new (const LumaStoreConfig * config)
+{
+  LumaStore *store = g_new0 (LumaStore, 1);
+
+  store->dir = g_strdup (config->dir);
+  store->api_url = g_strdup (config->api_url);
+  if (config->key_digest != NULL)
+    store->scope = scope_name (config->api_url, config->key_digest);
+  store->limit = config->limit;
+  store->read_only = config->read_only;
+  store->wait_stall_ms = config->wait_stall_ms ? config->wait_stall_ms
+      : LUMA_STORE_DEFAULT_WAIT_STALL_MS;
+  return store;
+}
+
+void
+luma_store_free (LumaStore * store)
+{
+  if (store == NULL)
+    return;
+  g_free (store->dir);
+  g_free (store->api_url);
+  g_free (store->scope);
+  g_free (store);
+}
+
+void
+luma_store_meta_clear (LumaStoreMeta * meta)
+{
+  g_clear_pointer (&meta->task_id, g_free);
+  g_clear_pointer (&meta->api_url, g_free);
+  g_clear_pointer (&meta->prompt, g_free);
+  g_clear_pointer (&meta->result_url, g_free);
+  g_clear_pointer (&meta->sha256, g_free);
+}
+
+/* ----- errors and small file helpers ----- */
+
+static void
+set_io_error (GError ** error, const gchar * format, const gchar * path,
+    gint errsv)
+{
+  g_autofree gchar *display = g_filename_display_name (path);
+
+  g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO, format, display,
+      g_strerror (errsv));
+}
+
+static gchar *
+entry_dir (LumaStore * store, const gchar * scope, const gchar * task_id)
+{
+  g_autofree gchar *tid = short_digest (task_id);
+
+  return g_build_filename (store->dir, scope, tid, NULL);
+}
+
+static gchar *
+entry_file (const gchar * dir, const gchar * name)
+{
+  return g_build_filename (dir, name, NULL);
+}
+
+static gboolean
+sync_dir (const gchar * dir)
+{
+  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = fsync (fd) == 0;
+  g_close (fd, NULL);
+  return ok;
+}
+
+/* The lock file at @path is still the one @fd has open: eviction removes
+ * entries, and a lock on a removed file guards nothing. */
+static gboolean
+lock_is_current (gint fd, const gchar * path)
+{
+  GStatBuf path_st;
+  struct stat fd_st;
+
+  return fstat (fd, &fd_st) == 0 && g_lstat (path, &path_st) == 0
+      && fd_st.st_ino == path_st.st_ino && fd_st.st_dev == path_st.st_dev;
+}
+
+/* ----- meta.json ----- */
+
+static void
+add_int (JsonBuilder * builder, const gchar * name, gint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static gchar *
+meta_to_json (const LumaStoreMeta * meta)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  luma_json_add_string (builder, "task-id", meta->task_id);
+  luma_json_add_string (builder, "api-url", meta->api_url);
+  luma_json_add_string (builder, "prompt", meta->prompt);
+  luma_json_add_string (builder, "result-url", meta->result_url);
+  add_int (builder, "size", meta->size);
+  luma_json_add_string (builder, "sha256", meta->sha256);
+  json_builder_set_member_name (builder, "verified");
+  json_builder_add_boolean_value (builder, meta->verified);
+  add_int (builder, "created", meta->created);
+  add_int (builder, "kie-until", meta->kie_until);
+  add_int (builder, "stored-at", meta->stored_at);
+  json_builder_end_object (builder);
+  return luma_json_to_text (builder);
+}
+
+/* Atomic (a temporary file renamed) and durable: after a crash meta.json
+ * is the old one or the new one, whole. */
+static gboolean
+write_meta (const gchar * dir, const LumaStoreMeta * meta, GError ** error)
+{
+  g_autofree gchar *path = entry_file (dir, META_NAME);
+  g_autofree gchar *contents = meta_to_json (meta);
+  g_autoptr (GError) local = NULL;
+
+  if (!g_file_set_contents_full (path, contents, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
+          &local)) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+        _("Cannot write the stored entry %s: %s"), path, local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gchar *
+dup_member_string (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_dup_string (node);
+}
+
+static gint64
+member_int (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64)
+    return -1;
+  return json_node_get_int (node);
+}
+
+/* FALSE: no meta.json, or one that is not ours. */
+static gboolean
+read_meta (const gchar * dir, LumaStoreMeta * meta)
+{
+  g_autofree gchar *path = entry_file (dir, META_NAME);
+  g_autofree gchar *contents = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+  GStatBuf st;
+  gsize length;
+
+  memset (meta, 0, sizeof *meta);
+  if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode)
+      || st.st_size > MAX_META_SIZE
+      || !g_file_get_contents (path, &contents, &length, NULL)
+      || !json_parser_load_from_data (parser, contents, length, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return FALSE;
+  object = json_node_get_object (json_parser_get_root (parser));
+  meta->task_id = dup_member_string (object, "task-id");
+  meta->api_url = dup_member_string (object, "api-url");
+  meta->prompt = dup_member_string (object, "prompt");
+  meta->result_url = dup_member_string (object, "result-url");
+  meta->sha256 = dup_member_string (object, "sha256");
+  meta->verified = json_object_get_boolean_member_with_default (object,
+      "verified", FALSE);
+  meta->created = member_int (object, "created");
+  meta->kie_until = member_int (object, "kie-until");
+  meta->stored_at = member_int (object, "stored-at");
+  if (meta->task_id == NULL || meta->api_url == NULL
+      || member_int (object, "size") < 0) {
+    luma_store_meta_clear (meta);
+    return FALSE;
+  }
+  meta->size = member_int (object, "size");
+  return TRUE;
+}
+
+/* ----- finding an entry ----- */
+
+static gboolean
+meta_is_of (const LumaStoreMeta * meta, LumaStore * store,
+    const gchar * task_id)
+{
+  return g_strcmp0 (meta->task_id, task_id) == 0
+      && g_strcmp0 (meta->api_url, store->api_url) == 0;
+}
+
+/* The entry directory whose meta.json names @task_id on this API: in the
+ * key's scope, or without a key in any scope (luma://ID offline). */
+static gchar *
+find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
+{
+  g_autofree gchar *tid = short_digest (task_id);
+  g_autoptr (GDir) scopes = NULL;
+  const gchar *scope;
+
+  if (store->scope != NULL) {
+    gchar *dir = entry_dir (store, store->scope, task_id);
+
+    if (read_meta (dir, meta) && meta_is_of (meta, store, task_id))
+      return dir;
+    luma_store_meta_clear (meta);
+    g_free (dir);
+    return NULL;
+  }
+  scopes = g_dir_open (store->dir, 0, NULL);
+  while (scopes != NULL && (scope = g_dir_read_name (scopes)) != NULL) {
+    gchar *dir = g_build_filename (store->dir, scope, tid, NULL);
+
+    if (read_meta (dir, meta) && meta_is_of (meta, store, task_id))
+      return dir;
+    luma_store_meta_clear (meta);
+    g_free (dir);
+  }
+  return NULL;
+}
+
+/* ----- reading ----- */
+
+static gchar *
+hash_file (gint fd, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *chunk = g_malloc (HASH_CHUNK);
+  guint64 offset = 0;
+
+  for (;;) {
+    gssize n = pread (fd, chunk, HASH_CHUNK, offset);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      gint errsv = errno;
+
+      g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+          _("Cannot read a stored video: %s"), g_strerror (errsv));
+      return NULL;
+    }
+    if (n == 0)
+      break;
+    g_checksum_update (checksum, chunk, n);
+    offset += n;
+    if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      return NULL;
+  }
+  return g_strdup (g_checksum_get_string (checksum));
+}
+
+/* Removes an entry's files and its directory; the caller holds its lock
+ * (or it has none). */
+static void
+remove_entry (const gchar * dir)
+{
+  static const gchar *names[] = { VIDEO_NAME, PART_NAME, META_NAME,
+    LOCK_NAME
+  };
+  g_autofree gchar *scope = g_path_get_dirname (dir);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autofree gchar *path = entry_file (dir, names[i]);
+
+    g_unlink (path);
+  }
+  g_rmdir (dir);
+  /* the scope goes with its last entry; it fails while it has others */
+  g_rmdir (scope);
+}
+
+/* A shared lock, so that eviction in another process leaves the entry to
+ * its reader; not having one only loses that. */
+static gint
+lock_shared (const gchar * dir)
+{
+  g_autofree gchar *path = entry_file (dir, LOCK_NAME);
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+
+  if (fd >= 0 && flock (fd, LOCK_SH | LOCK_NB) != 0) {
+    g_close (fd, NULL);
+    return -1;
+  }
+  return fd;
+}
+
+static void
+set_damaged_error (GError ** error, const gchar * task_id, const gchar * why)
+{
+  g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
+      _("The stored video of task %s is damaged (%s)"), task_id, why);
+}
+
+/* Size always; the SHA-256 when the file was not hashed since it was
+ * written, recording it (and that it was verified) unless read-only. */
+static gboolean
+check_integrity (LumaStore * store, LumaStoreReader * reader,
+    const gchar * dir, GCancellable * cancellable, GError ** error)
+{
+  LumaStoreMeta *meta = &reader->meta;
+  g_autofree gchar *digest = NULL;
+  struct stat st;
+
+  if (fstat (reader->fd, &st) != 0 || !S_ISREG (st.st_mode)
+      || (guint64) st.st_size != meta->size) {
+    set_damaged_error (error, meta->task_id, _("its size is not the size it "
+            "was stored with"));
+    return FALSE;
+  }
+  if (meta->verified || (store->read_only && meta->sha256 == NULL))
+    return TRUE;
+  digest = hash_file (reader->fd, cancellable, error);
+  if (digest == NULL)
+    return FALSE;
+  if (meta->sha256 != NULL && g_ascii_strcasecmp (digest, meta->sha256) != 0) {
+    set_damaged_error (error, meta->task_id, _("its SHA-256 is not the one "
+            "it was stored with"));
+    return FALSE;
+  }
+  if (store->read_only)
+    return TRUE;
+  g_free (meta->sha256);
+  meta->sha256 = g_steal_pointer (&digest);
+  meta->verified = TRUE;
+  /* not being able to record it only costs the next open another hash */
+  write_meta (dir, meta, NULL);
+  return TRUE;
+}
+
+/* Drops a damaged entry, unless someone else holds it. */
+static void
+drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
+{
+  if (store->read_only)
+    return;
+  if (reader->lock_fd >= 0 && flock (reader->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    return;
+  remove_entry (dir);
+}
+
+static LumaStoreReader *
+open_entry (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *meta_path = NULL;
+  LumaStoreReader *reader = g_new0 (LumaStoreReader, 1);
+  g_autoptr (GError) local = NULL;
+
+  reader->fd = reader->lock_fd = -1;
+  dir = find_entry (store, task_id, &reader->meta);
+  if (dir == NULL) {
+    luma_store_reader_free (reader);
+    return NULL;
+  }
+  /* a shared lock writes nothing: read-only takes it too */
+  reader->lock_fd = lock_shared (dir);
+  video = entry_file (dir, VIDEO_NAME);
+  reader->fd = g_open (video, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  if (reader->fd < 0) {
+    gint errsv = errno;
+
+    if (errsv == ENOENT)
+      set_damaged_error (&local, task_id, _("its video file is missing"));
+    else
+      set_io_error (&local, _("Cannot open the stored video %s: %s"), video,
+          errsv);
+  }
+  if (local == NULL && !check_integrity (store, reader, dir, cancellable,
+          &local)) {
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      luma_store_reader_free (reader);
+      return NULL;
+    }
+  }
+  if (local != NULL) {
+    if (local->code == LUMA_STORE_ERROR_DAMAGED)
+      drop_entry (store, dir, reader);
+    g_propagate_error (error, g_steal_pointer (&local));
+    luma_store_reader_free (reader);
+    return NULL;
+  }
+  /* last-used is meta.json's mtime: no rewrite, no sync for a touch */
+  meta_path = entry_file (dir, META_NAME);
+  if (!store->read_only)
+    utimensat (AT_FDCWD, meta_path, NULL, 0);
+  return reader;
+}
+
+LumaStoreReader *
+luma_store_open (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, GError ** error)
+{
+  g_return_val_if_fail (store != NULL && task_id != NULL, NULL);
+
+  return open_entry (store, task_id, cancellable, error);
+}
+
+static gssize
+pread_all (gint fd, guint8 * data, gsize size, guint64 offset, GError ** error)
+{
+  for (;;) {
+    gssize n = pread (fd, data, size, offset);
+
+    if (n >= 0)
+      return n;
+    if (errno != EINTR) {
+      gint errsv = errno;
+
+      g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+          _("Cannot read a stored video: %s"), g_strerror (errsv));
+      return -1;
+    }
+  }
+}
+
+gssize
+luma_store_reader_read (LumaStoreReader * reader, guint8 * data, gsize size,
+    guint64 offset, GError ** error)
+{
+  if (offset >= reader->meta.size)
+    return 0;
+  size = MIN (size, reader->meta.size - offset);
+  return pread_all (reader->fd, data, size, offset, error);
+}
+
+const LumaStoreMeta *
+luma_store_reader_get_meta (LumaStoreReader * reader)
+{
+  return &reader->meta;
+}
+
+void
+luma_store_reader_free (LumaStoreReader * reader)
+{
+  if (reader == NULL)
+    return;
+  if (reader->fd >= 0)
+    g_close (reader->fd, NULL);
+  luma_file_unlock (reader->lock_fd);
+  luma_store_meta_clear (&reader->meta);
+  g_free (reader);
+}
+
+/* ----- writing ----- */
+
+static gpointer
+hash_queued (gpointer data)
+{
+  LumaStoreWriter *writer = data;
+
+  for (;;) {
+    gpointer item = g_async_queue_pop (writer->queue);
+    gsize size;
+    gconstpointer bytes;
+
+    if (item == &hasher_stop)
+      return NULL;
+    bytes = g_bytes_get_data (item, &size);
+    g_checksum_update (writer->checksum, bytes, size);
+    g_atomic_int_add (&writer->pending, -(gint) size);
+    g_bytes_unref (item);
+  }
+}
+
+/* Returns the digest, or NULL if the hasher gave up. */
+static gchar *
+stop_hasher (LumaStoreWriter * writer)
+{
+  gchar *digest = NULL;
+
+  if (writer->hasher == NULL)
+    return NULL;
+  g_async_queue_push (writer->queue, &hasher_stop);
+  g_thread_join (writer->hasher);
+  writer->hasher = NULL;
+  if (!writer->hash_given_up)
+    digest = g_strdup (g_checksum_get_string (writer->checksum));
+  return digest;
+}
+
+/* What shows that the holder of an entry is at work: its .part growing,
+ * or the entry completed. */
+static guint64
+writer_progress (const gchar * dir)
+{
+  g_autofree gchar *part = entry_file (dir, PART_NAME);
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  GStatBuf st;
+
+  if (g_lstat (video, &st) == 0)
+    return G_MAXUINT64;
+  return g_lstat (part, &st) == 0 ? (guint64) st.st_size : 0;
+}
+
+/* Waits (cancellably) while another holds the lock on @fd and makes
+ * progress. */
+static gboolean
+wait_for_lock (gint fd, const gchar * dir, guint stall_ms,
+    GCancellable * cancellable, GError ** error)
+{
+  guint64 progress = writer_progress (dir);
+  gint64 last_change = g_get_monotonic_time ();
+
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    guint64 now_progress;
+
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK) {
+      set_io_error (error, _("Cannot lock the stored entry %s: %s"), dir,
+          errno);
+      return FALSE;
+    }
+    /* another process or element is writing this very video */
+    if (!luma_file_wait (cancellable, LOCK_RETRY_MS, error))
+      return FALSE;
+    now_progress = writer_progress (dir);
+    if (now_progress != progress) {
+      progress = now_progress;
+      last_change = g_get_monotonic_time ();
+    } else if (g_get_monotonic_time () - last_change > (gint64) stall_ms * 1000) {
+      g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY,
+          _("Another process or element holds the stored entry %s and has "
+              "written nothing for %u ms"), dir, stall_ms);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Takes the entry's lock, waiting while another holds it and makes
+ * progress. The lock file is made anew if eviction removed it meanwhile. */
+static gboolean
+lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
+    gint * lock_fd, GError ** error)
+{
+  g_autofree gchar *path = entry_file (dir, LOCK_NAME);
+  guint attempt;
+
+  for (attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
+    gint fd;
+
+    if (g_mkdir_with_parents (dir, 0700) != 0) {
+      set_io_error (error, _("Cannot create the store directory %s: %s"), dir,
+          errno);
+      return FALSE;
+    }
+    fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ENOENT)
+      continue;
+    if (fd < 0) {
+      set_io_error (error, _("Cannot open the store lock %s: %s"), path, errno);
+      return FALSE;
+    }
+    if (!wait_for_lock (fd, dir, stall_ms, cancellable, error)) {
+      g_close (fd, NULL);
+      return FALSE;
+    }
+    if (lock_is_current (fd, path)) {
+      *lock_fd = fd;
+      return TRUE;
+    }
+    luma_file_unlock (fd);
+  }
+  set_io_error (error, _("Cannot lock the stored entry %s: %s"), path, EAGAIN);
+  return FALSE;
+}
+
+static gboolean
+open_part (LumaStoreWriter * writer, GError ** error)
+{
+  g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+  struct stat st;
+
+  writer->part_fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+      0600);
+  if (writer->part_fd < 0 || fstat (writer->part_fd, &st) != 0) {
+    set_io_error (error, _("Cannot open %s: %s"), path, errno);
+    return FALSE;
+  }
+  writer->prefix = st.st_size;
+  return TRUE;
+}
+
+static void
+start_hasher (LumaStoreWriter * writer)
+{
+  /* A resumed .part would have to be hashed from the file first: it is
+   * committed without a digest instead, and its next open hashes it. */
+  if (writer->prefix > 0) {
+    writer->hash_given_up = TRUE;
+    return;
+  }
+  writer->checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  writer->queue = g_async_queue_new ();
+  writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
+}
+
+gboolean
+luma_store_begin (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, LumaStoreWriter ** writer,
+    LumaStoreReader ** reader, GError ** error)
+{
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *video = NULL;
+  LumaStoreWriter *w;
+  gint lock_fd;
+
+  g_return_val_if_fail (store != NULL && !store->read_only, FALSE);
+  g_return_val_if_fail (store->scope != NULL, FALSE);
+
+  dir = entry_dir (store, store->scope, task_id);
+  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
+    return FALSE;
+
+  /* whoever held the lock may have completed the entry meanwhile */
+  video = entry_file (dir, VIDEO_NAME);
+  if (g_file_test (video, G_FILE_TEST_EXISTS)) {
+    g_autoptr (GError) unusable = NULL;
+
+    luma_file_unlock (lock_fd);
+    *reader = open_entry (store, task_id, cancellable, &unusable);
+    if (*reader != NULL)
+      return TRUE;
+    if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, g_steal_pointer (&unusable));
+      return FALSE;
+    }
+    /* damaged, or a video without its meta.json (a crash between the
+     * two): written anew */
+    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
+      return FALSE;
+    g_unlink (video);
+  }
+
+  w = g_new0 (LumaStoreWriter, 1);
+  w->store = store;
+  w->task_id = g_strdup (task_id);
+  w->dir = g_steal_pointer (&dir);
+  w->lock_fd = lock_fd;
+  if (!open_part (w, error)) {
+    luma_store_writer_free (w, TRUE);
+    return FALSE;
+  }
+  start_hasher (w);
+  *writer = w;
+  return TRUE;
+}
+
+guint64
+luma_store_writer_get_prefix (LumaStoreWriter * writer)
+{
+  return writer->prefix;
+}
+
+gssize
+luma_store_writer_read (LumaStoreWriter * writer, guint8 * data, gsize size,
+    guint64 offset, GError ** error)
+{
+  if (offset >= writer->prefix)
+    return 0;
+  size = MIN (size, writer->prefix - offset);
+  return pread_all (writer->part_fd, data, size, offset, error);
+}
+
+static gboolean
+write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
+{
+  while (size > 0) {
+    gssize n = pwrite (fd, data, size, offset);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return FALSE;
+    data += n;
+    size -= n;
+    offset += n;
+  }
+  return TRUE;
+}
+
+/* The hasher takes a reference, never a copy; if it falls too far behind
+ * it gives up rather than hold the stream back. */
+static void
+queue_for_hash (LumaStoreWriter * writer, GBytes * bytes)
+{
+  gsize size = g_bytes_get_size (bytes);
+
+  if (writer->hash_given_up)
+    return;
+  if (size > LUMA_STORE_HASH_QUEUE_LIMIT
+      || g_atomic_int_get (&writer->pending) + size >
+      LUMA_STORE_HASH_QUEUE_LIMIT) {
+    writer->hash_given_up = TRUE;
+    return;
+  }
+  g_atomic_int_add (&writer->pending, (gint) size);
+  g_async_queue_push (writer->queue, g_bytes_ref (bytes));
+}
+
+gboolean
+luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
+    GBytes * bytes, GError ** error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  g_return_val_if_fail (writer->part_fd >= 0, FALSE);
+
+  /* after a seek: these bytes would leave a hole */
+  if (offset != writer->prefix || size == 0)
+    return TRUE;
+  if (!write_all (writer->part_fd, data, size, offset)) {
+    gint errsv = errno;
+    g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+
+    set_io_error (error, _("Cannot write %s: %s"), path, errsv);
+    g_free (stop_hasher (writer));
+    g_close (writer->part_fd, NULL);
+    writer->part_fd = -1;
+    g_unlink (path);
+    return FALSE;
+  }
+  writer->prefix += size;
+  queue_for_hash (writer, bytes);
+  return TRUE;
+}
+
+static void
+close_part (LumaStoreWriter * writer)
+{
+  if (writer->part_fd >= 0)
+    g_close (writer->part_fd, NULL);
+  writer->part_fd = -1;
+}
+
+gboolean
+luma_store_writer_commit (LumaStoreWriter * writer,
+    const LumaStoreMeta * meta, GError ** error)
+{
+  g_autofree gchar *part = entry_file (writer->dir, PART_NAME);
+  g_autofree gchar *video = entry_file (writer->dir, VIDEO_NAME);
+  LumaStoreMeta stored = *meta;
+  gboolean ok = FALSE;
+  gint errsv = 0;
+
+  g_return_val_if_fail (writer->part_fd >= 0, FALSE);
+
+  stored.sha256 = stop_hasher (writer);
+  stored.task_id = writer->task_id;
+  stored.api_url = writer->store->api_url;
+  stored.size = writer->prefix;
+  stored.verified = FALSE;
+  stored.stored_at = g_get_real_time () / 1000;
+
+  if (writer->prefix != meta->size) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+        _("The stored video of task %s has %" G_GUINT64_FORMAT " bytes of %"
+            G_GUINT64_FORMAT), writer->task_id, writer->prefix, meta->size);
+  } else if (writer->store->limit > 0 && meta->size > writer->store->limit) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE,
+        _("The video of task %s is larger than the store's limit"),
+        writer->task_id);
+  } else if (fdatasync (writer->part_fd) != 0 || g_rename (part, video) != 0) {
+    errsv = errno;
+    set_io_error (error, _("Cannot complete the stored video %s: %s"), video,
+        errsv);
+  } else if (write_meta (writer->dir, &stored, error)) {
+    /* the rename and meta.json last through a power cut */
+    sync_dir (writer->dir);
+    ok = TRUE;
+  } else {
+    g_unlink (video);
+  }
+  g_free (stored.sha256);
+  close_part (writer);
+  luma_store_writer_free (writer, !ok);
+  return ok;
+}
+
+void
+luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
+{
+  if (writer == NULL)
+    return;
+  g_free (stop_hasher (writer));
+  close_part (writer);
+  if (discard) {
+    g_autofree gchar *part = entry_file (writer->dir, PART_NAME);
+
+    g_unlink (part);
+  }
+  luma_file_unlock (writer->lock_fd);
+  g_clear_pointer (&writer->queue, g_async_queue_unref);
+  g_clear_pointer (&writer->checksum, g_checksum_free);
+  g_free (writer->task_id);
+  g_free (writer->dir);
+  g_free (writer);
+}
+
+void
+luma_store_writer_free_discarded (LumaStoreWriter * writer)
+{
+  luma_store_writer_free (writer, TRUE);
+}
+
+/* ----- eviction ----- */
+
+typedef struct
+{
+  gchar *dir;
+  gchar *task_id;               /* NULL for a .part alone */
+  guint64 size;
+  gint64 last_used;             /* Unix ms */
+  gboolean only_copy;
+} LumaStoreCandidate;
+
+static void
+candidate_free (LumaStoreCandidate * candidate)
+{
+  g_free (candidate->dir);
+  g_free (candidate->task_id);
+  g_free (candidate);
+}
+
+static guint64
+file_size (const gchar * dir, const gchar * name, gint64 * mtime)
+{
+  g_autofree gchar *path = entry_file (dir, name);
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
+    return 0;
+  if (mtime != NULL)
+    *mtime = MAX (*mtime, (gint64) st.st_mtime * 1000);
+  return st.st_size;
+}
+
+/* One entry: what it holds, how recently used, whether KIE has it. */
+static LumaStoreCandidate *
+read_candidate (const gchar * dir, gint64 now)
+{
+  LumaStoreCandidate *candidate = g_new0 (LumaStoreCandidate, 1);
+  LumaStoreMeta meta;
+  gint64 meta_time = -1, part_time = -1;
+
+  candidate->dir = g_strdup (dir);
+  candidate->size = file_size (dir, VIDEO_NAME, NULL)
+      + file_size (dir, PART_NAME, &part_time);
+  if (file_size (dir, META_NAME, &meta_time) > 0 && read_meta (dir, &meta)) {
+    candidate->task_id = g_strdup (meta.task_id);
+    candidate->only_copy = meta.kie_until >= 0 && now >= meta.kie_until;
+    luma_store_meta_clear (&meta);
+  }
+  candidate->last_used = MAX (meta_time, part_time);
+  return candidate;
+}
+
+static GPtrArray *
+list_candidates (LumaStore * store, gint64 now)
+{
+  GPtrArray *candidates =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) candidate_free);
+  g_autoptr (GDir) scopes = g_dir_open (store->dir, 0, NULL);
+  const gchar *scope;
+
+  while (scopes != NULL && (scope = g_dir_read_name (scopes)) != NULL) {
+    g_autofree gchar *scope_dir = g_build_filename (store->dir, scope, NULL);
+    g_autoptr (GDir) entries = g_dir_open (scope_dir, 0, NULL);
+    const gchar *name;
+
+    while (entries != NULL && (name = g_dir_read_name (entries)) != NULL) {
+      g_autofree gchar *dir = g_build_filename (scope_dir, name, NULL);
+
+      g_ptr_array_add (candidates, read_candidate (dir, now));
+    }
+  }
+  return candidates;
+}
+
+/* Entries KIE still holds go before the only copies; within each, the
+ * least recently used first. */
+static gint
+compare_candidates (gconstpointer a, gconstpointer b)
+{
+  const LumaStoreCandidate *x = *(LumaStoreCandidate * const *) a;
+  const LumaStoreCandidate *y = *(LumaStoreCandidate * const *) b;
+
+  if (x->only_copy != y->only_copy)
+    return x->only_copy ? 1 : -1;
+  return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
+}
+
+guint64
+luma_store_get_usage (LumaStore * store)
+{
+  g_autoptr (GPtrArray) candidates = list_candidates (store, 0);
+  guint64 total = 0;
+  guint i;
+
+  for (i = 0; i < candidates->len; i++)
+    total += ((LumaStoreCandidate *) candidates->pdata[i])->size;
+  return total;
+}
+
+/* Removes the entry if nobody holds it (writing or reading). */
+static gboolean
+evict_entry (const LumaStoreCandidate * candidate)
+{
+  g_autofree gchar *path = entry_file (candidate->dir, LOCK_NAME);
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+
+  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    g_close (fd, NULL);
+    return FALSE;
+  }
+  remove_entry (candidate->dir);
+  luma_file_unlock (fd);
+  return TRUE;
+}
+
+GStrv
+luma_store_evict (LumaStore * store, const gchar * keep_task_id,
+    guint64 incoming)
+{
+  g_autoptr (GPtrArray) candidates = NULL;
+  g_autoptr (GStrvBuilder) only_copies = g_strv_builder_new ();
+  g_autofree gchar *keep_tid = keep_task_id ? short_digest (keep_task_id)
+      : NULL;
+  guint64 total = 0;
+  gboolean any = FALSE;
+  guint i;
+
+  if (store->read_only || store->limit == 0)
+    return NULL;
+  candidates = list_candidates (store, g_get_real_time () / 1000);
+  for (i = 0; i < candidates->len; i++)
+    total += ((LumaStoreCandidate *) candidates->pdata[i])->size;
+  g_ptr_array_sort (candidates, compare_candidates);
+  total += incoming;
+
+  for (i = 0; i < candidates->len && total > store->limit; i++) {
+    LumaStoreCandidate *candidate = candidates->pdata[i];
+    g_autofree gchar *tid = g_path_get_basename (candidate->dir);
+
+    if (g_strcmp0 (tid, keep_tid) == 0 || !evict_entry (candidate))
+      continue;
+    total -= candidate->size;
+    if (candidate->only_copy && candidate->task_id != NULL) {
+      g_strv_builder_add (only_copies, candidate->task_id);
+      any = TRUE;
+    }
+  }
+  return any ? g_strv_builder_end (only_copies) : NULL;
+}

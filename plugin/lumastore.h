@@ -1,0 +1,130 @@
+/* gst-luma: the persistent store of finished results
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+#define LUMA_STORE_ERROR (luma_store_error_quark ())
+    GQuark luma_store_error_quark (void);
+
+typedef enum
+{
+  LUMA_STORE_ERROR_IO,          /* a file or a directory: path and cause */
+  LUMA_STORE_ERROR_DAMAGED,     /* a stored video that is not what was stored */
+  LUMA_STORE_ERROR_TOO_LARGE,   /* a video larger than the store's limit */
+  /* another writer holds the entry and has made no progress for a while */
+  LUMA_STORE_ERROR_BUSY,
+} LumaStoreError;
+
+/* How long KIE keeps a result after the task completed. */
+#define LUMA_STORE_KIE_RETENTION_MS (14 * 24 * G_GINT64_CONSTANT (3600000))
+
+/* Bytes handed to the hasher thread and not hashed yet, at the most: past
+ * this the entry is committed without a digest rather than slowing the
+ * stream (its next open hashes the file). */
+#define LUMA_STORE_HASH_QUEUE_LIMIT (32 * 1024 * 1024)
+
+/* How long a writer waits for another one that holds the entry and writes
+ * nothing (stopped in a paused pipeline, or stalled), before it gives up
+ * on the store for this run: two sources of one task in one pipeline
+ * would otherwise wait for each other for ever (the first for the preroll
+ * that the second holds back). */
+#define LUMA_STORE_DEFAULT_WAIT_STALL_MS 5000
+
+/* What a store is: where, for which API and key, how large at the most. */
+typedef struct
+{
+  const gchar *dir;
+  const gchar *api_url;         /* as the API client writes it */
+  /* hex SHA-256 of the API key; NULL: no key, so any scope answers */
+  const gchar *key_digest;
+  guint64 limit;                /* bytes; 0: no limit */
+  gboolean read_only;           /* never creates, writes or removes a file */
+  guint wait_stall_ms;          /* 0: LUMA_STORE_DEFAULT_WAIT_STALL_MS */
+} LumaStoreConfig;
+
+/* What meta.json says of a stored video. Times in Unix milliseconds. */
+typedef struct
+{
+  gchar *task_id;
+  gchar *api_url;
+  gchar *prompt;
+  gchar *result_url;
+  guint64 size;
+  gchar *sha256;                /* NULL: not computed yet */
+  gboolean verified;            /* the file was hashed since it was written */
+  gint64 created;
+  gint64 kie_until;             /* when KIE deletes its copy */
+  gint64 stored_at;
+} LumaStoreMeta;
+
+typedef struct _LumaStore LumaStore;
+typedef struct _LumaStoreReader LumaStoreReader;
+typedef struct _LumaStoreWriter LumaStoreWriter;
+
+/* $XDG_DATA_HOME/gst-luma/results */
+gchar *luma_store_default_dir (void);
+/* The hex SHA-256 of @api_key: all the store ever knows of the key. */
+gchar *luma_store_key_digest (const gchar * api_key);
+
+LumaStore *luma_store_new (const LumaStoreConfig * config);
+void luma_store_free (LumaStore * store);
+
+void luma_store_meta_clear (LumaStoreMeta * meta);
+
+/* The complete, whole video of @task_id, or NULL. NULL with @error set: an
+ * entry was there but could not be used (damaged: dropped unless
+ * read-only; or unreadable), to be fetched again. Checks the size, and the
+ * SHA-256 of an entry never verified since it was written. */
+LumaStoreReader *luma_store_open (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, GError ** error);
+/* Reads at @offset; 0 at the end. */
+gssize luma_store_reader_read (LumaStoreReader * reader, guint8 * data,
+    gsize size, guint64 offset, GError ** error);
+const LumaStoreMeta *luma_store_reader_get_meta (LumaStoreReader * reader);
+void luma_store_reader_free (LumaStoreReader * reader);
+
+/* Takes the task's entry for writing: TRUE and *@writer, with the entry's
+ * lock held and the prefix an earlier run left in its `.part`; or TRUE and
+ * *@reader, when another process or element held the lock and completed
+ * the entry meanwhile (the wait is cancellable). LUMA_STORE_ERROR_BUSY when
+ * the one holding it wrote nothing for the config's wait_stall_ms. Not in
+ * read-only mode. */
+gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, LumaStoreWriter ** writer,
+    LumaStoreReader ** reader, GError ** error);
+/* How many bytes from the start of the video the `.part` holds. */
+guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
+/* Reads from the `.part`, within its prefix. */
+gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
+    gsize size, guint64 offset, GError ** error);
+/* Bytes read from the network at @offset: appended if they continue the
+ * prefix, else left out (the `.part` never has holes). FALSE: the write
+ * failed (a full disk...), the `.part` is gone, the writer is spent. */
+gboolean luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
+    GBytes * bytes, GError ** error);
+/* The prefix is the whole video of @meta->size bytes: syncs it, renames it
+ * to `video`, writes meta.json (whose task id, API URL, size, digest and
+ * stored-at are the writer's own). Frees @writer, releasing the lock. */
+gboolean luma_store_writer_commit (LumaStoreWriter * writer,
+    const LumaStoreMeta * meta, GError ** error);
+/* Stops writing: the `.part` stays for a later run to resume, unless
+ * @discard. Releases the lock. */
+void luma_store_writer_free (LumaStoreWriter * writer, gboolean discard);
+/* The same with @discard: a GDestroyNotify. */
+void luma_store_writer_free_discarded (LumaStoreWriter * writer);
+
+/* Brings the store within its limit, with room for @incoming bytes more
+ * (a video about to be written): entries nobody holds go, those KIE still
+ * has (now < kie-until) first, then the only copies, least recently used
+ * first within each; @keep_task_id's entry stays. Returns the task ids of
+ * only copies removed (NULL if none). */
+GStrv luma_store_evict (LumaStore * store, const gchar * keep_task_id,
+    guint64 incoming);
+/* The bytes the store holds: videos and `.part` files. */
+guint64 luma_store_get_usage (LumaStore * store);
+
+G_END_DECLS

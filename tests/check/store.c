@@ -1,0 +1,688 @@
+/* gst-luma: the persistent store of finished results, alone: writing,
+ * lookup with and without a key, integrity, resume, locks, eviction
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lumastore.h"
+
+#define API_URL "https://api.kie.ai/"
+#define API_KEY "test-secret-key-0123456789"
+#define TASK "774d9a7dd608a0e49293903095e45a4c"
+#define VIDEO_SIZE (3 * 1024 * 1024 + 17)
+#define CHUNK (256 * 1024)
+
+static gchar *tmp_dir;          /* a fresh store directory for each test */
+static GBytes *video;
+
+static void
+setup (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  guint8 *data = g_malloc (VIDEO_SIZE);
+  gsize i;
+
+  tmp_dir = g_dir_make_tmp ("luma-store-XXXXXX", NULL);
+  fail_unless (tmp_dir != NULL);
+  for (i = 0; i < VIDEO_SIZE; i++)
+    data[i] = g_rand_int (rand);
+  video = g_bytes_new_take (data, VIDEO_SIZE);
+}
+
+static void
+teardown (void)
+{
+  luma_test_remove_tree (tmp_dir);
+  g_clear_pointer (&tmp_dir, g_free);
+  g_clear_pointer (&video, g_bytes_unref);
+}
+
+/* A store on tmp_dir; @key NULL: without a key. */
+static LumaStore *
+store_new (const gchar * key, guint64 limit, gboolean read_only)
+{
+  g_autofree gchar *digest = luma_store_key_digest (key);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, limit, read_only };
+
+  return luma_store_new (&config);
+}
+
+static LumaStoreWriter *
+begin (LumaStore * store, const gchar * task_id)
+{
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+          &error), "%s", error ? error->message : "");
+  fail_unless (writer != NULL && reader == NULL);
+  return writer;
+}
+
+static void
+append_range (LumaStoreWriter * writer, GBytes * bytes, gsize from, gsize to)
+{
+  gsize offset;
+
+  for (offset = from; offset < to; offset += CHUNK) {
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (bytes, offset,
+        MIN (CHUNK, to - offset));
+    g_autoptr (GError) error = NULL;
+
+    fail_unless (luma_store_writer_append (writer, offset, piece, &error),
+        "%s", error ? error->message : "");
+  }
+}
+
+static gboolean
+commit (LumaStoreWriter * writer, gsize size, gint64 kie_until, GError ** error)
+{
+  LumaStoreMeta meta = { NULL, };
+
+  meta.prompt = (gchar *) "Make it snow";
+  meta.result_url = (gchar *) "https://tempfile.example/r.mp4";
+  meta.size = size;
+  meta.created = 1755078171000;
+  meta.kie_until = kie_until;
+  return luma_store_writer_commit (writer, &meta, error);
+}
+
+/* A complete entry of @size bytes of the video for @task_id. */
+static void
+store_task (LumaStore * store, const gchar * task_id, gsize size,
+    gint64 kie_until)
+{
+  LumaStoreWriter *writer = begin (store, task_id);
+  g_autoptr (GError) error = NULL;
+
+  append_range (writer, video, 0, size);
+  fail_unless (commit (writer, size, kie_until, &error), "%s",
+      error ? error->message : "");
+}
+
+static gint64
+in_days (gint days)
+{
+  return g_get_real_time () / 1000 + days * 24 * G_GINT64_CONSTANT (3600000);
+}
+
+static void
+assert_reads_video (LumaStoreReader * reader, gsize size)
+{
+  g_autofree guint8 *data = g_malloc (size + 1);
+  g_autoptr (GError) error = NULL;
+  gsize got = 0;
+
+  for (;;) {
+    gssize n = luma_store_reader_read (reader, data + got, 100000, got,
+        &error);
+
+    fail_unless (n >= 0, "%s", error ? error->message : "");
+    if (n == 0)
+      break;
+    got += n;
+  }
+  fail_unless_equals_uint64 (got, size);
+  fail_unless (memcmp (data, g_bytes_get_data (video, NULL), size) == 0);
+}
+
+/* The entry directory of the one stored task (a store of one entry). */
+static gchar *
+only_entry_dir (void)
+{
+  g_autoptr (GDir) scopes = g_dir_open (tmp_dir, 0, NULL);
+  const gchar *scope = scopes ? g_dir_read_name (scopes) : NULL;
+  g_autofree gchar *scope_dir = NULL;
+  g_autoptr (GDir) entries = NULL;
+  const gchar *name;
+
+  fail_unless (scope != NULL, "the store is empty");
+  scope_dir = g_build_filename (tmp_dir, scope, NULL);
+  entries = g_dir_open (scope_dir, 0, NULL);
+  name = g_dir_read_name (entries);
+  fail_unless (name != NULL);
+  return g_build_filename (scope_dir, name, NULL);
+}
+
+static JsonObject *
+read_meta (const gchar * dir)
+{
+  g_autofree gchar *path = g_build_filename (dir, "meta.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  fail_unless (json_parser_load_from_file (parser, path, NULL), "%s", path);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+GST_START_TEST (test_write_then_open)
+{
+  g_autoptr (GError) error = NULL;
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *part = NULL;
+  g_autofree gchar *digest = NULL;
+  g_autoptr (JsonObject) meta = NULL;
+  LumaStoreReader *reader;
+
+  fail_unless (luma_store_open (store, TASK, NULL, &error) == NULL);
+  fail_unless (error == NULL);
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+
+  dir = only_entry_dir ();
+  part = g_build_filename (dir, "video.part", NULL);
+  fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+  meta = read_meta (dir);
+  digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, video);
+  /* hashed from memory as it was written: not verified yet */
+  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
+      digest);
+  fail_if (json_object_get_boolean_member (meta, "verified"));
+  fail_unless_equals_string (json_object_get_string_member (meta, "task-id"),
+      TASK);
+  fail_unless_equals_int64 (json_object_get_int_member (meta, "size"),
+      VIDEO_SIZE);
+  fail_unless_equals_string (json_object_get_string_member (meta, "prompt"),
+      "Make it snow");
+
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  assert_reads_video (reader, VIDEO_SIZE);
+  fail_unless_equals_string (luma_store_reader_get_meta (reader)->result_url,
+      "https://tempfile.example/r.mp4");
+  luma_store_reader_free (reader);
+  /* the first open hashed the file and recorded it */
+  json_object_unref (meta);
+  meta = read_meta (dir);
+  fail_unless (json_object_get_boolean_member (meta, "verified"));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Without a key, any scope of the same API answers; with another key or
+ * on another API, none. */
+GST_START_TEST (test_lookup_scopes)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *keyless = store_new (NULL, 0, TRUE);
+  LumaStore *other_key = store_new ("another-key", 0, TRUE);
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig other = { tmp_dir, "https://other.example", NULL, 0, TRUE };
+  LumaStore *other_api = luma_store_new (&other);
+  LumaStoreReader *reader;
+
+  store_task (store, TASK, 1000, in_days (14));
+  reader = luma_store_open (keyless, TASK, NULL, NULL);
+  fail_unless (reader != NULL);
+  assert_reads_video (reader, 1000);
+  luma_store_reader_free (reader);
+  fail_unless (luma_store_open (other_key, TASK, NULL, NULL) == NULL);
+  fail_unless (luma_store_open (other_api, TASK, NULL, NULL) == NULL);
+  fail_unless (luma_store_open (keyless, "another-task", NULL, NULL) == NULL);
+  luma_store_free (store);
+  luma_store_free (keyless);
+  luma_store_free (other_key);
+  luma_store_free (other_api);
+}
+
+GST_END_TEST;
+
+/* Bytes after a seek are not written: the .part never has holes, and a
+ * prefix short of the size is never committed. */
+GST_START_TEST (test_seek_leaves_no_holes)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = only_entry_dir ();
+  g_autofree gchar *video_path = g_build_filename (dir, "video", NULL);
+
+  append_range (writer, video, 0, CHUNK);
+  append_range (writer, video, 2 * CHUNK, VIDEO_SIZE);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), CHUNK);
+  fail_if (commit (writer, VIDEO_SIZE, in_days (14), &error));
+  fail_if (g_file_test (video_path, G_FILE_TEST_EXISTS));
+  fail_unless (luma_store_open (store, TASK, NULL, NULL) == NULL);
+
+  /* seeking back to the prefix's end resumes the appending */
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 0);
+  append_range (writer, video, 0, CHUNK);
+  append_range (writer, video, 3 * CHUNK, 4 * CHUNK);
+  append_range (writer, video, CHUNK, VIDEO_SIZE);
+  g_clear_error (&error);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
+      error ? error->message : "");
+  luma_store_free (store);
+  store = store_new (API_KEY, 0, FALSE);
+  {
+    LumaStoreReader *reader = luma_store_open (store, TASK, NULL, NULL);
+
+    fail_unless (reader != NULL);
+    assert_reads_video (reader, VIDEO_SIZE);
+    luma_store_reader_free (reader);
+  }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A writer that stops early leaves its .part; the next begin resumes at
+ * its length, reads it back, and commits without a digest from memory
+ * (the next open hashes the file). */
+GST_START_TEST (test_resume_part)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256,
+      video);
+  g_autoptr (JsonObject) meta = NULL;
+  guint8 head[100];
+  LumaStoreReader *reader;
+
+  append_range (writer, video, 0, 5 * CHUNK);
+  luma_store_writer_free (writer, FALSE);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 5 * CHUNK);
+  fail_unless_equals_int (luma_store_writer_read (writer, head, sizeof head,
+          CHUNK, NULL), sizeof head);
+  fail_unless (memcmp (head, (guint8 *) g_bytes_get_data (video, NULL) + CHUNK,
+          sizeof head) == 0);
+  append_range (writer, video, 5 * CHUNK, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
+      error ? error->message : "");
+
+  dir = only_entry_dir ();
+  meta = read_meta (dir);
+  fail_unless (json_object_get_null_member (meta, "sha256"));
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  assert_reads_video (reader, VIDEO_SIZE);
+  luma_store_reader_free (reader);
+  json_object_unref (meta);
+  meta = read_meta (dir);
+  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
+      digest);
+  fail_unless (json_object_get_boolean_member (meta, "verified"));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A byte changed in an entry never verified: its digest does not match,
+ * the entry is dropped. */
+GST_START_TEST (test_damaged_byte)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *path = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  path = g_build_filename (dir, "video", NULL);
+  luma_test_flip_byte (path, VIDEO_SIZE / 2);
+  fail_unless (luma_store_open (store, TASK, NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  fail_unless (strstr (error->message, TASK) != NULL);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A verified entry is only size-checked: a truncated file is caught. */
+GST_START_TEST (test_truncated)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *path = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  luma_store_reader_free (luma_store_open (store, TASK, NULL, NULL));
+  dir = only_entry_dir ();
+  path = g_build_filename (dir, "video", NULL);
+  fail_unless (truncate (path, VIDEO_SIZE - 1) == 0);
+  fail_unless (luma_store_open (store, TASK, NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Read-only serves an entry, never changes a file (not even the entry's
+ * last-used time, nor a damaged entry). */
+GST_START_TEST (test_read_only)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *read_only = store_new (API_KEY, 0, TRUE);
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *after = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *path = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreReader *reader;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  before = luma_test_describe_tree (tmp_dir);
+  g_usleep (20000);
+  reader = luma_store_open (read_only, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  assert_reads_video (reader, VIDEO_SIZE);
+  luma_store_reader_free (reader);
+  after = luma_test_describe_tree (tmp_dir);
+  fail_unless_equals_string (after, before);
+
+  dir = only_entry_dir ();
+  path = g_build_filename (dir, "video", NULL);
+  luma_test_flip_byte (path, 10);
+  g_free (before);
+  before = luma_test_describe_tree (tmp_dir);
+  fail_unless (luma_store_open (read_only, TASK, NULL, &error) == NULL);
+  g_free (after);
+  after = luma_test_describe_tree (tmp_dir);
+  fail_unless_equals_string (after, before);
+  luma_store_free (store);
+  luma_store_free (read_only);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_holds_no_key)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+
+  store_task (store, TASK, 1000, in_days (14));
+  fail_if (luma_test_tree_holds (tmp_dir, API_KEY));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* The entry's directory; its meta.json's mtime (last-used) set @age
+ * seconds back. */
+static gchar *
+age_entry (LumaStore * store, const gchar * task_id, gint age)
+{
+  g_autofree gchar *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+      task_id, -1);
+  g_autofree gchar *key = luma_store_key_digest (API_KEY);
+  g_autofree gchar *scope_text = g_strconcat ("gst-luma-store-1\n", API_URL,
+      "\n", key, NULL);
+  g_autofree gchar *scope = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+      scope_text, -1);
+  g_autofree gchar *scope_name = g_strndup (scope, 32);
+  g_autofree gchar *tid = g_strndup (digest, 32);
+  gchar *dir = g_build_filename (tmp_dir, scope_name, tid, NULL);
+  g_autofree gchar *meta = g_build_filename (dir, "meta.json", NULL);
+  struct timespec times[2];
+
+  fail_unless (g_file_test (meta, G_FILE_TEST_EXISTS), "%s", meta);
+  clock_gettime (CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= age;
+  times[1] = times[0];
+  fail_unless (utimensat (AT_FDCWD, meta, times, 0) == 0);
+  return dir;
+}
+
+/* Over the limit: entries KIE still holds go first, least recently used
+ * first; then only copies, least recently used first; the entry just
+ * written stays; the only copies removed are named. */
+GST_START_TEST (test_eviction_order)
+{
+  LumaStore *unlimited = store_new (API_KEY, 0, FALSE);
+  LumaStore *store = store_new (API_KEY, 3500, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) only_copies = NULL;
+  g_autofree gchar *kie_old = NULL, *kie_new = NULL;
+  g_autofree gchar *only_old = NULL, *only_new = NULL, *fresh = NULL;
+
+  store_task (unlimited, "kie-old", 1000, in_days (10));
+  store_task (unlimited, "kie-new", 1000, in_days (10));
+  store_task (unlimited, "only-old", 1000, in_days (-1));
+  store_task (unlimited, "only-new", 1000, in_days (-1));
+  store_task (unlimited, "fresh", 1000, in_days (14));
+  /* the only copy used longest ago is older than every other entry */
+  only_old = age_entry (unlimited, "only-old", 5000);
+  kie_old = age_entry (unlimited, "kie-old", 400);
+  kie_new = age_entry (unlimited, "kie-new", 300);
+  only_new = age_entry (unlimited, "only-new", 200);
+  fresh = age_entry (unlimited, "fresh", 1000);
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 5000);
+
+  /* "fresh" is the one being written: never evicted, however old */
+  only_copies = luma_store_evict (store, "fresh", 0);
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 3000);
+  fail_if (g_file_test (kie_old, G_FILE_TEST_EXISTS));
+  fail_if (g_file_test (kie_new, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (only_old, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  fail_unless (only_copies == NULL);
+
+  /* then the only copies, the least recently used first, and named */
+  luma_store_free (store);
+  store = store_new (API_KEY, 2500, FALSE);
+  only_copies = luma_store_evict (store, "fresh", 0);
+  fail_if (g_file_test (only_old, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (only_new, G_FILE_TEST_EXISTS));
+  fail_unless (only_copies != NULL);
+  fail_unless_equals_int (g_strv_length (only_copies), 1);
+  fail_unless_equals_string (only_copies[0], "only-old");
+  luma_store_free (store);
+
+  /* room for a video about to be written: the only copy left goes too */
+  store = store_new (API_KEY, 2500, FALSE);
+  g_strfreev (only_copies);
+  only_copies = luma_store_evict (store, "fresh", 1000);
+  fail_if (g_file_test (only_new, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  fail_unless (only_copies != NULL);
+  fail_unless_equals_string (only_copies[0], "only-new");
+  luma_store_free (store);
+  luma_store_free (unlimited);
+}
+
+GST_END_TEST;
+
+/* An entry someone holds (a reader here) is not evicted. */
+GST_START_TEST (test_eviction_skips_held)
+{
+  LumaStore *unlimited = store_new (API_KEY, 0, FALSE);
+  LumaStore *store = store_new (API_KEY, 500, FALSE);
+  LumaStoreReader *reader;
+  g_auto (GStrv) only_copies = NULL;
+  g_autofree gchar *dir = NULL;
+
+  store_task (unlimited, TASK, 1000, in_days (14));
+  reader = luma_store_open (unlimited, TASK, NULL, NULL);
+  fail_unless (reader != NULL);
+  only_copies = luma_store_evict (store, NULL, 0);
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 1000);
+  luma_store_reader_free (reader);
+  only_copies = luma_store_evict (store, NULL, 0);
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 0);
+  luma_store_free (store);
+  luma_store_free (unlimited);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  LumaStore *store;
+  LumaStoreWriter *writer;
+  LumaStoreReader *reader;
+  gboolean ok;
+} BeginJob;
+
+static gpointer
+begin_in_thread (gpointer data)
+{
+  BeginJob *job = data;
+
+  job->ok = luma_store_begin (job->store, TASK, NULL, &job->writer,
+      &job->reader, NULL);
+  return NULL;
+}
+
+/* A second writer waits for the first's lock, then gets the entry the
+ * first completed: one download. */
+GST_START_TEST (test_second_writer_waits)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  BeginJob job = { store, NULL, NULL, FALSE };
+  GThread *thread = g_thread_new ("second", begin_in_thread, &job);
+  g_autoptr (GError) error = NULL;
+
+  append_range (writer, video, 0, VIDEO_SIZE / 2);
+  g_usleep (200000);
+  /* still waiting: it has neither */
+  fail_unless (job.writer == NULL && job.reader == NULL);
+  append_range (writer, video, VIDEO_SIZE / 2, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
+  g_thread_join (thread);
+  fail_unless (job.ok);
+  fail_unless (job.writer == NULL);
+  fail_unless (job.reader != NULL);
+  assert_reads_video (job.reader, VIDEO_SIZE);
+  luma_store_reader_free (job.reader);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+static gpointer
+cancel_later (gpointer data)
+{
+  g_usleep (100000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* The wait for a held lock ends when cancelled. */
+GST_START_TEST (test_wait_cancelled)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *second = NULL;
+  LumaStoreReader *reader = NULL;
+  GThread *thread = g_thread_new ("cancel", cancel_later, cancellable);
+
+  fail_if (luma_store_begin (store, TASK, cancellable, &second, &reader,
+          &error));
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  g_thread_join (thread);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A holder that writes nothing (a paused pipeline) is waited for only so
+ * long: then the second gives up on the store. */
+GST_START_TEST (test_wait_ends_when_holder_stalls)
+{
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 200 };
+  LumaStore *store = luma_store_new (&config);
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreWriter *second = NULL;
+  LumaStoreReader *reader = NULL;
+  g_autoptr (GError) error = NULL;
+
+  append_range (writer, video, 0, CHUNK);
+  fail_if (luma_store_begin (store, TASK, NULL, &second, &reader, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
+  fail_unless (second == NULL && reader == NULL);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A write that fails (here the file size limit: EFBIG, as ENOSPC would)
+ * says which file and why, and removes the .part. */
+GST_START_TEST (test_write_error_drops_part)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  struct rlimit limit = { CHUNK + 100, CHUNK + 100 };
+  g_autoptr (GBytes) first = g_bytes_new_from_bytes (video, 0, CHUNK);
+  g_autoptr (GBytes) second = g_bytes_new_from_bytes (video, CHUNK, CHUNK);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = only_entry_dir ();
+  g_autofree gchar *part = g_build_filename (dir, "video.part", NULL);
+
+  signal (SIGXFSZ, SIG_IGN);
+  fail_unless (setrlimit (RLIMIT_FSIZE, &limit) == 0);
+  fail_unless (luma_store_writer_append (writer, 0, first, &error));
+  fail_if (luma_store_writer_append (writer, CHUNK, second, &error));
+  fail_unless (error != NULL && strstr (error->message, "video.part"));
+  fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_default_dir)
+{
+  g_autofree gchar *dir = luma_store_default_dir ();
+  g_autofree gchar *expected = g_build_filename (g_get_user_data_dir (),
+      "gst-luma", "results", NULL);
+
+  fail_unless_equals_string (dir, expected);
+}
+
+GST_END_TEST;
+
+static Suite *
+store_suite (void)
+{
+  Suite *s = suite_create ("luma-store");
+  TCase *tc = tcase_create ("store");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_write_then_open);
+  tcase_add_test (tc, test_lookup_scopes);
+  tcase_add_test (tc, test_seek_leaves_no_holes);
+  tcase_add_test (tc, test_resume_part);
+  tcase_add_test (tc, test_damaged_byte);
+  tcase_add_test (tc, test_truncated);
+  tcase_add_test (tc, test_read_only);
+  tcase_add_test (tc, test_holds_no_key);
+  tcase_add_test (tc, test_eviction_order);
+  tcase_add_test (tc, test_eviction_skips_held);
+  tcase_add_test (tc, test_second_writer_waits);
+  tcase_add_test (tc, test_wait_cancelled);
+  tcase_add_test (tc, test_wait_ends_when_holder_stalls);
+  tcase_add_test (tc, test_write_error_drops_part);
+  tcase_add_test (tc, test_default_dir);
+  return s;
+}
+
+GST_CHECK_MAIN (store);

@@ -1,0 +1,785 @@
+/* gst-luma: lumasrc with its store: reopening offline, integrity, resume
+ * of a killed download, one download for two processes, eviction, a full
+ * disk, the modes and their environment variables
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/luma/luma.h>
+#include <glib/gstdio.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lumastore.h"
+
+#define TASK "t-stored"
+#define VIDEO_SIZE (700 * 1024 + 13)
+
+static void
+setup (void)
+{
+  luma_test_fixture_setup (luma_test_random_bytes (VIDEO_SIZE, 21));
+  luma_test_add_ready_task (fixture.em, TASK, fixture.video);
+}
+
+static void
+teardown (void)
+{
+  luma_test_fixture_teardown ();
+}
+
+static const gchar *
+store_dir (void)
+{
+  return luma_test_use_fresh_store ();
+}
+
+/* Streams TASK to the end with @props ("name", value, ..., NULL) set. */
+static LumaRun *
+run_task_valist (const gchar * first, va_list args)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  if (first != NULL)
+    g_object_set_valist (G_OBJECT (run->src), first, args);
+  luma_run_until_done (run, 60);
+  return run;
+}
+
+static LumaRun *
+run_task (const gchar * first, ...)
+{
+  va_list args;
+  LumaRun *run;
+
+  va_start (args, first);
+  run = run_task_valist (first, args);
+  va_end (args);
+  return run;
+}
+
+static void
+stream_once (void)
+{
+  LumaRun *run = run_task (NULL);
+
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+}
+
+/* The one entry directory of the store (or NULL). */
+static gchar *
+entry_dir (const gchar * dir)
+{
+  g_autoptr (GDir) scopes = g_dir_open (dir, 0, NULL);
+  const gchar *scope;
+
+  while (scopes != NULL && (scope = g_dir_read_name (scopes)) != NULL) {
+    g_autofree gchar *scope_dir = g_build_filename (dir, scope, NULL);
+    g_autoptr (GDir) entries = g_dir_open (scope_dir, 0, NULL);
+    const gchar *name = entries ? g_dir_read_name (entries) : NULL;
+
+    if (name != NULL)
+      return g_build_filename (scope_dir, name, NULL);
+  }
+  return NULL;
+}
+
+static gboolean
+has_entry (const gchar * dir)
+{
+  g_autofree gchar *entry = entry_dir (dir);
+
+  return entry != NULL;
+}
+
+static gchar *
+entry_file (const gchar * name)
+{
+  g_autofree gchar *dir = entry_dir (store_dir ());
+
+  fail_unless (dir != NULL, "nothing in the store");
+  return g_build_filename (dir, name, NULL);
+}
+
+static void
+assert_stored (void)
+{
+  g_autofree gchar *video = entry_file ("video");
+  g_autofree gchar *part = entry_file ("video.part");
+  g_autofree gchar *contents = NULL;
+  gsize length;
+
+  fail_unless (g_file_get_contents (video, &contents, &length, NULL),
+      "no complete video in the store");
+  fail_unless_equals_uint64 (length, VIDEO_SIZE);
+  fail_unless (memcmp (contents, g_bytes_get_data (fixture.video, NULL),
+          length) == 0);
+  fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+}
+
+static void
+fail_video_host (void)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+
+  faults.fail_status = 404;
+  faults.fail_count = G_MAXUINT;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+}
+
+static gboolean
+has_warning_with (LumaRun * run, const gchar * words)
+{
+  guint i;
+
+  for (i = 0; i < run->warnings->len; i++) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_warning (run->warnings->pdata[i], &error, NULL);
+    if (strstr (error->message, words) != NULL)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The second open needs no key, no poll and no video host: the file KIE
+ * deleted (404) is served from the store, with the task's state and URL
+ * shown as after a poll, and seeking within it. */
+GST_START_TEST (test_reopen_offline)
+{
+  LumaRun *run;
+  guint records, videos;
+  GstLumaTaskState state;
+  g_autofree gchar *location = NULL;
+
+  stream_once ();
+  assert_stored ();
+  records = luma_emulator_get_record_requests (fixture.em, TASK);
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+  fail_video_host ();
+
+  run = run_task ("api-key", NULL, NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (run->offsets_contiguous);
+  g_object_get (run->src, "task-state", &state, "result-url", &location, NULL);
+  fail_unless_equals_int (state, GST_LUMA_TASK_STATE_SUCCESS);
+  fail_unless (location != NULL);
+  fail_unless_equals_int (run->last_state, GST_LUMA_TASK_STATE_SUCCESS);
+  luma_run_free (run);
+
+  /* seeking: served from the file at the offset */
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "api-key", NULL, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2 + 1));
+  luma_run_until_done (run, 30);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2 + 1);
+  luma_run_free (run);
+
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          TASK), records);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos);
+}
+
+GST_END_TEST;
+
+/* With the emulator gone altogether: luma://ID, no key. */
+GST_START_TEST (test_reopen_without_network)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autoptr (GError) error = NULL;
+  LumaRun *run;
+
+  stream_once ();
+  g_clear_pointer (&fixture.em, luma_emulator_free);
+  g_setenv ("KIE_API_URL", api_url, TRUE);
+  run = luma_run_new_launch ("lumasrc name=src ! fakesink name=sink "
+      "sync=false signal-handoffs=true", "src");
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (run->src),
+          "luma://" TASK, &error), "%s", error ? error->message : "");
+  luma_run_until_done (run, 30);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  g_unsetenv ("KIE_API_URL");
+}
+
+GST_END_TEST;
+
+/* Without a key and nothing stored: the usual settings error. */
+GST_START_TEST (test_no_key_nothing_stored)
+{
+  LumaRun *run = run_task ("api-key", NULL, NULL);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "No KIE API key");
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          TASK), 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A changed byte in an entry not verified yet: dropped, a warning naming
+ * the task, fetched again (one more download), stored again. */
+GST_START_TEST (test_damaged_entry_fetched_again)
+{
+  g_autofree gchar *video = NULL;
+  LumaRun *run;
+  guint videos;
+
+  stream_once ();
+  video = entry_file ("video");
+  luma_test_flip_byte (video, 1000);
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (has_warning_with (run, TASK), "no warning names the task");
+  fail_unless (has_warning_with (run, "damaged"));
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos + 1);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* A truncated file is caught by the size check of every open. */
+GST_START_TEST (test_truncated_entry_fetched_again)
+{
+  g_autofree gchar *video = NULL;
+  LumaRun *run;
+  guint videos;
+
+  stream_once ();
+  /* verified at this open: from now on only the size is checked */
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  video = entry_file ("video");
+  fail_unless (truncate (video, VIDEO_SIZE - 10) == 0);
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (has_warning_with (run, TASK));
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos + 1);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* A seek in the first streaming: what was skipped is not in the store,
+ * and no complete entry has holes. The next run resumes the .part where
+ * its prefix ends (one Range request) and completes it. */
+GST_START_TEST (test_seek_then_resume)
+{
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *part = NULL;
+  g_autofree gchar *range = NULL;
+  g_autofree gchar *expected_range = NULL;
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  GStatBuf st;
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  luma_run_free (run);
+
+  video = entry_file ("video");
+  part = entry_file ("video.part");
+  fail_if (g_file_test (video, G_FILE_TEST_EXISTS),
+      "an entry with holes was completed");
+  fail_unless (g_stat (part, &st) == 0);
+  fail_unless (st.st_size > 0 && st.st_size < VIDEO_SIZE / 2);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  expected_range = g_strdup_printf ("bytes=%" G_GUINT64_FORMAT "-",
+      (guint64) st.st_size);
+  fail_unless_equals_string (range, expected_range);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* gst-launch-1.0 lumasrc for TASK, a process of its own, its output to
+ * @out (or a fakesink). */
+static GPid
+spawn_launch (const gchar * out, const gchar * extra)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *line = g_strdup_printf ("gst-launch-1.0 -q lumasrc "
+      "api-url=%s task-id=" TASK " poll-interval=10 %s ! %s%s", api_url,
+      extra ? extra : "", out ? "filesink location=" : "fakesink",
+      out ? out : "");
+  g_auto (GStrv) argv = NULL;
+
+  fail_unless (g_shell_parse_argv (line, NULL, &argv, NULL));
+  return luma_test_spawn_with_key ((const gchar * const *) argv);
+}
+
+/* Waits until the .part holds @size bytes. */
+static void
+wait_for_part (gsize size)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+
+  for (;;) {
+    g_autofree gchar *dir = entry_dir (store_dir ());
+    g_autofree gchar *part = dir ? g_build_filename (dir, "video.part",
+        NULL) : NULL;
+    GStatBuf st;
+
+    if (part != NULL && g_stat (part, &st) == 0 && (gsize) st.st_size >= size)
+      return;
+    fail_unless (g_get_monotonic_time () < deadline,
+        "the .part never reached %" G_GSIZE_FORMAT " bytes", size);
+    g_usleep (10000);
+  }
+}
+
+#define STALL_AFTER 262144
+
+static void
+stall_video_host (void)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+
+  faults.stall = TRUE;
+  faults.stall_after = STALL_AFTER;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+}
+
+static void
+heal_video_host (void)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+}
+
+/* A download killed (SIGKILL) midway leaves its .part; the next run asks
+ * the host for the rest only, from the .part's length. */
+GST_START_TEST (test_killed_download_resumes)
+{
+  g_autofree gchar *range = NULL;
+  LumaRun *run;
+  GPid pid;
+
+  stall_video_host ();
+  pid = spawn_launch (NULL, NULL);
+  wait_for_part (STALL_AFTER);
+  kill (pid, SIGKILL);
+  luma_test_wait_for_exit (pid);
+  heal_video_host ();
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless_equals_string (range, "bytes=262144-");
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 2);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+static void
+assert_file_is_video (const gchar * path)
+{
+  g_autofree gchar *contents = NULL;
+  gsize length;
+
+  fail_unless (g_file_get_contents (path, &contents, &length, NULL), "%s",
+      path);
+  fail_unless_equals_uint64 (length, VIDEO_SIZE);
+  fail_unless (memcmp (contents, g_bytes_get_data (fixture.video, NULL),
+          length) == 0);
+}
+
+/* Two processes open the task at once: the first downloads (held up by
+ * the host midway, so that the second certainly comes while it does), the
+ * second waits for it and reads what it stored. The host sees the one
+ * download: its first request and the resume of it after the stall, for
+ * the rest of the bytes only. */
+GST_START_TEST (test_two_processes_download_once)
+{
+  g_autofree gchar *out_dir = g_dir_make_tmp ("luma-out-XXXXXX", NULL);
+  g_autofree gchar *out1 = g_build_filename (out_dir, "1.mp4", NULL);
+  g_autofree gchar *out2 = g_build_filename (out_dir, "2.mp4", NULL);
+  g_autofree gchar *range = NULL;
+  gint64 deadline;
+  GPid first, second;
+
+  stall_video_host ();
+  first = spawn_launch (out1, "timeout=1");
+  wait_for_part (STALL_AFTER);
+  second = spawn_launch (out2, NULL);
+  /* the second has read the record: it now waits for the first's lock */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (fixture.em, TASK) < 2) {
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (10000);
+  }
+  g_usleep (300000);
+  heal_video_host ();
+
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (first),
+          NULL));
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
+          NULL));
+  assert_file_is_video (out1);
+  assert_file_is_video (out2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 2);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless_equals_string (range, "bytes=262144-");
+  assert_stored ();
+  g_unlink (out1);
+  g_unlink (out2);
+  g_rmdir (out_dir);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  LumaRun *run;
+} ThreadRun;
+
+static gpointer
+run_in_thread (gpointer data)
+{
+  ThreadRun *job = data;
+
+  job->run = luma_run_new (fixture.em, TASK, NULL);
+  luma_run_until_done (job->run, 60);
+  return NULL;
+}
+
+/* Two pipelines of one process at once: one download too. */
+GST_START_TEST (test_two_pipelines_download_once)
+{
+  ThreadRun jobs[2] = { {NULL}, {NULL}
+  };
+  GThread *threads[2];
+  guint i;
+
+  for (i = 0; i < 2; i++)
+    threads[i] = g_thread_new ("run", run_in_thread, &jobs[i]);
+  for (i = 0; i < 2; i++) {
+    g_thread_join (threads[i]);
+    luma_run_assert_output (jobs[i].run, fixture.video);
+    luma_run_free (jobs[i].run);
+  }
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 1);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* Two lumasrc of one task in one pipeline: the first holds the entry and
+ * waits for the pipeline's preroll, which waits for the second. The second
+ * sees the first make no progress, and streams without the store rather
+ * than wait for ever. */
+GST_START_TEST (test_two_sources_in_one_pipeline)
+{
+  g_autofree gchar *desc = NULL;
+  LumaRun *run;
+
+  luma_test_fixture_set_environment ();
+  desc = g_strdup_printf ("lumasrc name=src task-id=" TASK
+      " poll-interval=10 ! fakesink name=sink sync=false signal-handoffs=true "
+      "lumasrc task-id=" TASK " poll-interval=10 ! fakesink sync=false");
+  run = luma_run_new_launch (desc, "src");
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* Over store-limit: an only copy (KIE deleted it) goes, with a warning
+ * that names its task. */
+GST_START_TEST (test_eviction_warns_only_copy)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *digest = luma_store_key_digest (TEST_KEY);
+  LumaStoreConfig config = { store_dir (), NULL, digest, 0, FALSE };
+  LumaStoreMeta meta = { NULL, };
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStore *store;
+  LumaRun *run;
+
+  /* an old task's only copy, written as lumasrc would have */
+  config.api_url = api_url;
+  store = luma_store_new (&config);
+  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader, NULL));
+  fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
+  meta.size = VIDEO_SIZE;
+  meta.kie_until = 1;
+  fail_unless (luma_store_writer_commit (writer, &meta, NULL));
+  luma_store_free (store);
+
+  run = run_task ("store-limit", 1, NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (has_warning_with (run, "t-old"), "no warning names t-old");
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+static guint
+count_files_named (const gchar * path, const gchar * wanted)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+  guint count = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      count += count_files_named (child, wanted);
+    else if (g_strcmp0 (name, wanted) == 0)
+      count++;
+  }
+  return count;
+}
+
+/* A video larger than store-limit is streamed, not stored, and nothing
+ * else is evicted for it. */
+GST_START_TEST (test_larger_than_limit_not_stored)
+{
+  g_autoptr (GBytes) big = luma_test_random_bytes (1024 * 1024 + 1, 3);
+  LumaRun *run;
+
+  stream_once ();
+  luma_test_add_ready_task (fixture.em, "t-big", big);
+  run = luma_run_new (fixture.em, "t-big", NULL);
+  g_object_set (run->src, "store-limit", 1, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, big);
+  fail_unless_equals_int (run->warnings->len, 0);
+  luma_run_free (run);
+  /* the store still holds TASK's video, and no other */
+  fail_unless_equals_int (count_files_named (store_dir (), "video"), 1);
+  fail_unless_equals_int (count_files_named (store_dir (), "video.part"), 0);
+}
+
+GST_END_TEST;
+
+/* A store on a full disk (a tmpfs of 256 KiB): a warning, and the stream
+ * goes on to its end, every byte right, no .part left. */
+GST_START_TEST (test_disk_full_keeps_playing)
+{
+  g_autofree gchar *mount_dir = g_dir_make_tmp ("luma-tmpfs-XXXXXX", NULL);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *part = NULL;
+  LumaRun *run;
+
+  fail_unless (mount ("tmpfs", mount_dir, "tmpfs", 0, "size=256k") == 0,
+      "this test needs a small tmpfs: mount -t tmpfs -o size=256k failed "
+      "(%s); run it as root, as CI does", g_strerror (errno));
+  run = run_task ("store-dir", mount_dir, NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (has_warning_with (run, "not stored"), "no warning");
+  fail_unless (has_warning_with (run, TASK));
+  luma_run_free (run);
+  dir = entry_dir (mount_dir);
+  part = dir ? g_build_filename (dir, "video.part", NULL) : NULL;
+  fail_if (part != NULL && g_file_test (part, G_FILE_TEST_EXISTS),
+      "a .part was left behind");
+  umount2 (mount_dir, MNT_DETACH);
+  g_rmdir (mount_dir);
+}
+
+GST_END_TEST;
+
+/* store=off: no file, not even the directory, and every open downloads. */
+GST_START_TEST (test_off_touches_nothing)
+{
+  g_autofree gchar *dir = g_build_filename (store_dir (), "never", NULL);
+  LumaRun *run;
+  guint i;
+
+  for (i = 0; i < 2; i++) {
+    run = run_task ("store", GST_LUMA_STORE_MODE_OFF, "store-dir", dir, NULL);
+    luma_run_assert_output (run, fixture.video);
+    luma_run_free (run);
+  }
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 2);
+}
+
+GST_END_TEST;
+
+/* read-only serves a stored video, and writes nothing: not when it
+ * serves one, not when it streams one it does not hold. */
+GST_START_TEST (test_read_only_never_writes)
+{
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *after = NULL;
+  LumaRun *run;
+
+  run = run_task ("store", GST_LUMA_STORE_MODE_READ_ONLY, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_if (has_entry (store_dir ()), "read-only stored a video");
+
+  stream_once ();
+  before = luma_test_describe_tree (store_dir ());
+  fail_video_host ();
+  g_usleep (20000);
+  run = run_task ("store", GST_LUMA_STORE_MODE_READ_ONLY, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  after = luma_test_describe_tree (store_dir ());
+  fail_unless_equals_string (after, before);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_store_holds_no_key)
+{
+  stream_once ();
+  fail_unless (has_entry (store_dir ()));
+  fail_if (luma_test_tree_holds (store_dir (), TEST_KEY));
+}
+
+GST_END_TEST;
+
+/* What the store properties read: the property set, else the variable. */
+static void
+check_effective (GstLumaStoreMode mode, const gchar * dir, guint limit,
+    const gchar * first, ...)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autofree gchar *read_dir = NULL;
+  GstLumaStoreMode read_mode;
+  guint read_limit;
+  va_list args;
+
+  va_start (args, first);
+  if (first != NULL)
+    g_object_set_valist (G_OBJECT (src), first, args);
+  va_end (args);
+  g_object_get (src, "store", &read_mode, "store-dir", &read_dir,
+      "store-limit", &read_limit, NULL);
+  fail_unless_equals_int (read_mode, mode);
+  fail_unless_equals_string (read_dir, dir);
+  fail_unless_equals_int (read_limit, limit);
+  gst_object_unref (src);
+}
+
+/* The variables apply where the property is unset; a property wins. */
+GST_START_TEST (test_environment)
+{
+  g_autofree gchar *env_dir = g_build_filename (store_dir (), "env", NULL);
+  g_autofree gchar *prop_dir = g_build_filename (store_dir (), "prop", NULL);
+  LumaRun *run;
+
+  g_setenv ("GST_LUMA_STORE_DIR", env_dir, TRUE);
+  g_setenv ("GST_LUMA_STORE", "off", TRUE);
+  g_setenv ("GST_LUMA_STORE_LIMIT", "7", TRUE);
+  check_effective (GST_LUMA_STORE_MODE_OFF, env_dir, 7, NULL);
+  check_effective (GST_LUMA_STORE_MODE_READ_ONLY, prop_dir, 9,
+      "store", GST_LUMA_STORE_MODE_READ_ONLY, "store-dir", prop_dir,
+      "store-limit", 9, NULL);
+  g_unsetenv ("GST_LUMA_STORE_LIMIT");
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_if (g_file_test (env_dir, G_FILE_TEST_EXISTS), "GST_LUMA_STORE=off");
+
+  run = run_task ("store", GST_LUMA_STORE_MODE_ON, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless (has_entry (env_dir), "GST_LUMA_STORE_DIR unused");
+
+  g_setenv ("GST_LUMA_STORE", "on", TRUE);
+  run = run_task ("store-dir", prop_dir, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless (has_entry (prop_dir), "store-dir lost to the variable");
+}
+
+GST_END_TEST;
+
+static void
+check_bad_variable (const gchar * name, const gchar * value)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_setenv (name, value, TRUE);
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  luma_run_drain_bus (run);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, name);
+  luma_run_free (run);
+  g_unsetenv (name);
+}
+
+GST_START_TEST (test_bad_variables)
+{
+  check_bad_variable ("GST_LUMA_STORE", "maybe");
+  check_bad_variable ("GST_LUMA_STORE_LIMIT", "lots");
+  check_bad_variable ("GST_LUMA_STORE_LIMIT", "-1");
+}
+
+GST_END_TEST;
+
+static Suite *
+storesrc_suite (void)
+{
+  Suite *s = suite_create ("luma-storesrc");
+  TCase *tc = tcase_create ("storesrc");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_reopen_offline);
+  tcase_add_test (tc, test_reopen_without_network);
+  tcase_add_test (tc, test_no_key_nothing_stored);
+  tcase_add_test (tc, test_damaged_entry_fetched_again);
+  tcase_add_test (tc, test_truncated_entry_fetched_again);
+  tcase_add_test (tc, test_seek_then_resume);
+  tcase_add_test (tc, test_killed_download_resumes);
+  tcase_add_test (tc, test_two_processes_download_once);
+  tcase_add_test (tc, test_two_pipelines_download_once);
+  tcase_add_test (tc, test_two_sources_in_one_pipeline);
+  tcase_add_test (tc, test_eviction_warns_only_copy);
+  tcase_add_test (tc, test_larger_than_limit_not_stored);
+  tcase_add_test (tc, test_disk_full_keeps_playing);
+  tcase_add_test (tc, test_off_touches_nothing);
+  tcase_add_test (tc, test_read_only_never_writes);
+  tcase_add_test (tc, test_store_holds_no_key);
+  tcase_add_test (tc, test_environment);
+  tcase_add_test (tc, test_bad_variables);
+  return s;
+}
+
+GST_CHECK_MAIN (storesrc);
