@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -903,8 +904,8 @@ luma_store_writer_commit (LumaStoreWriter * writer,
 
   if (writer->prefix != meta->size) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
-        _("The stored video of task %s has %" G_GUINT64_FORMAT " bytes of %"
-            G_GUINT64_FORMAT), writer->task_id, writer->prefix, meta->size);
+        _("The stored video of task %s has %" PRIu64 " bytes of %" PRIu64),
+        writer->task_id, writer->prefix, meta->size);
   } else if (writer->store->limit > 0 && meta->size > writer->store->limit) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE,
         _("The video of task %s is larger than the store's limit"),
