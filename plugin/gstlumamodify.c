@@ -55,6 +55,7 @@
 #include "lumahttp.h"
 #include "lumajournal.h"
 #include "lumaproxy.h"
+#include "lumasettings.h"
 #include "lumatext.h"
 #include "lumaupload.h"
 
@@ -70,8 +71,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_luma_modify_debug);
 #define GST_CAT_DEFAULT gst_luma_modify_debug
 
-#define DEFAULT_POLL_INTERVAL 30000
-#define DEFAULT_WAIT_TIMEOUT 3600
 /* KIE's limits for an input clip */
 #define DEFAULT_MAX_INPUT_SIZE G_GUINT64_CONSTANT (500000000)
 #define MAX_DURATION (10 * GST_SECOND)
@@ -84,7 +83,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_modify_debug);
 #define TYPEFIND_HEAD_SIZE (1024 * 1024)
 #define PROBE_TIMEOUT (30 * GST_SECOND)
 #define READ_SIZE (64 * 1024)
-#define MASKED_KEY "********"
 
 /* Why an input was refused (GST_LUMA_DETAIL_INPUT_REFUSED). */
 #define LUMA_MODIFY_ERROR (luma_modify_error_quark ())
@@ -104,19 +102,11 @@ typedef enum
 G_DEFINE_QUARK (luma-modify-error-quark, luma_modify_error);
 /* *INDENT-ON* */
 
+/* after the shared ones, LUMA_TASK_PROP_* (lumasettings.h) */
 enum
 {
-  PROP_0,
-  PROP_PROMPT,
-  PROP_WATERMARK,
-  PROP_CALLBACK_URL,
-  PROP_FORCE_NEW,
-  PROP_API_KEY,
-  PROP_API_URL,
-  PROP_UPLOAD_URL,
+  PROP_UPLOAD_URL = LUMA_TASK_PROP_LAST,
   PROP_MAX_INPUT_SIZE,
-  PROP_POLL_INTERVAL,
-  PROP_WAIT_TIMEOUT,
   PROP_TASK_ID,
   PROP_TASK_STATE,
   PROP_UPLOADED_URL,
@@ -128,16 +118,9 @@ static GParamSpec *task_id_pspec, *task_state_pspec, *uploaded_url_pspec;
  * READY->PAUSED. */
 typedef struct
 {
-  gchar *prompt;
-  gchar *watermark;
-  gchar *callback_url;
-  gboolean force_new;
-  gchar *api_key;               /* NULL: $KIE_API_KEY */
-  gchar *api_url;               /* NULL: $KIE_API_URL, else the default */
+  LumaTaskSettings task;
   gchar *upload_url;            /* NULL: $KIE_UPLOAD_URL, else the default */
   guint64 max_input_size;
-  guint poll_interval;
-  guint wait_timeout;
 } ModifySettings;
 
 /* The input on its way into the temporary file: the upstream streaming
@@ -216,11 +199,7 @@ GST_ELEMENT_REGISTER_DEFINE (lumamodify, "lumamodify", GST_RANK_NONE,
 static void
 modify_settings_clear (ModifySettings * settings)
 {
-  g_clear_pointer (&settings->prompt, g_free);
-  g_clear_pointer (&settings->watermark, g_free);
-  g_clear_pointer (&settings->callback_url, g_free);
-  g_clear_pointer (&settings->api_key, luma_secret_free);
-  g_clear_pointer (&settings->api_url, g_free);
+  luma_task_settings_clear (&settings->task);
   g_clear_pointer (&settings->upload_url, g_free);
 }
 
@@ -228,39 +207,8 @@ static void
 modify_settings_copy (ModifySettings * dest, const ModifySettings * src)
 {
   *dest = *src;
-  dest->prompt = g_strdup (src->prompt);
-  dest->watermark = g_strdup (src->watermark);
-  dest->callback_url = g_strdup (src->callback_url);
-  dest->api_key = g_strdup (src->api_key);
-  dest->api_url = g_strdup (src->api_url);
+  luma_task_settings_copy (&dest->task, &src->task);
   dest->upload_url = g_strdup (src->upload_url);
-}
-
-static const gchar *
-non_empty (const gchar * value)
-{
-  return value != NULL && value[0] != '\0' ? value : NULL;
-}
-
-/* A property when set, else the environment variable, else the default. */
-static const gchar *
-effective (const gchar * property, const gchar * variable,
-    const gchar * fallback)
-{
-  if (non_empty (property) != NULL)
-    return property;
-  if (variable != NULL && non_empty (g_getenv (variable)) != NULL)
-    return g_getenv (variable);
-  return fallback;
-}
-
-static void
-resolve_string (gchar ** value, const gchar * variable, const gchar * fallback)
-{
-  gchar *resolved = g_strdup (effective (*value, variable, fallback));
-
-  g_free (*value);
-  *value = resolved;
 }
 
 /* Resolved once, when a run starts: what the worker and the inner lumasrc
@@ -268,12 +216,8 @@ resolve_string (gchar ** value, const gchar * variable, const gchar * fallback)
 static void
 modify_settings_resolve (ModifySettings * settings)
 {
-  gchar *key = g_strdup (effective (settings->api_key, "KIE_API_KEY", NULL));
-
-  luma_secret_free (settings->api_key);
-  settings->api_key = key;
-  resolve_string (&settings->api_url, "KIE_API_URL", LUMA_API_DEFAULT_URL);
-  resolve_string (&settings->upload_url, "KIE_UPLOAD_URL",
+  luma_task_settings_resolve (&settings->task);
+  luma_settings_resolve_string (&settings->upload_url, "KIE_UPLOAD_URL",
       LUMA_UPLOAD_DEFAULT_URL);
 }
 
@@ -284,32 +228,17 @@ check_settings (const ModifySettings * settings, GError ** error)
   g_autoptr (GUri) upload = NULL;
   g_autoptr (GError) url_error = NULL;
 
-  if (non_empty (settings->prompt) == NULL
-      || !g_utf8_validate (settings->prompt, -1, NULL)) {
+  if (luma_settings_non_empty (settings->task.prompt) == NULL
+      || !g_utf8_validate (settings->task.prompt, -1, NULL)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("lumamodify needs a prompt in valid UTF-8: the modification to "
             "apply, in English"));
     return FALSE;
   }
-  if (settings->api_key == NULL) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("No KIE API key: set the api-key property or the KIE_API_KEY "
-            "environment variable"));
+  if (!luma_task_settings_check_key (&settings->task, error)
+      || !luma_task_settings_check_key_sendable (&settings->task, error)
+      || !luma_task_settings_check_texts (&settings->task, error))
     return FALSE;
-  }
-  if (!luma_text_is_header_safe (settings->api_key)) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
-            "or invalid UTF-8: it cannot be sent"));
-    return FALSE;
-  }
-  if ((settings->watermark && !luma_text_is_safe (settings->watermark))
-      || (settings->callback_url
-          && !luma_text_is_safe (settings->callback_url))) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("watermark and callback-url may not hold control characters"));
-    return FALSE;
-  }
   upload = luma_text_is_safe (settings->upload_url) ?
       luma_http_parse_url (settings->upload_url, &url_error) : NULL;
   if (upload == NULL) {
@@ -990,7 +919,7 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
 
   gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
   url = luma_upload_file (job->session, job->settings.upload_url,
-      job->settings.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
+      job->settings.task.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
       cancellable, error);
   if (url == NULL) {
     gboolean cancelled = g_error_matches (*error, G_IO_ERROR,
@@ -1012,7 +941,8 @@ static void
 gst_luma_modify_post_created (GstLumaModify * self, ModifyJob * job,
     gboolean reused)
 {
-  g_autofree gchar *prompt = luma_text_make_safe (job->settings.prompt, -1);
+  g_autofree gchar *prompt =
+      luma_text_make_safe (job->settings.task.prompt, -1);
   g_autofree gchar *video_url = NULL;
   GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK_CREATED,
       GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, job->task_id,
@@ -1035,7 +965,7 @@ static gboolean
 gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
     GError ** error)
 {
-  const ModifySettings *s = &job->settings;
+  const LumaTaskSettings *s = &job->settings.task;
   LumaCreateRequest request = { s->prompt, NULL, s->callback_url,
     s->watermark
   };
@@ -1075,9 +1005,10 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
   g_mutex_lock (&self->handover_lock);
   if (!g_cancellable_is_cancelled (self->cancellable)) {
     g_object_set (self->src, "task-id", job->task_id,
-        "api-key", job->settings.api_key, "api-url", job->settings.api_url,
-        "poll-interval", job->settings.poll_interval,
-        "wait-timeout", job->settings.wait_timeout, NULL);
+        "api-key", job->settings.task.api_key, "api-url",
+        job->settings.task.api_url, "poll-interval",
+        job->settings.task.poll_interval, "wait-timeout",
+        job->settings.task.wait_timeout, NULL);
     gst_element_set_locked_state (self->src, FALSE);
     if (!gst_element_sync_state_with_parent (self->src))
       GST_WARNING_OBJECT (self, "the inner lumasrc did not start");
@@ -1144,8 +1075,8 @@ modify_job_new (const ModifySettings * settings, GError ** error)
   }
   http.proxy_resolver = resolver;
   job->session = luma_http_session_new (&http);
-  job->api = luma_api_new (job->session, job->settings.api_url,
-      job->settings.api_key, &cause);
+  job->api = luma_api_new (job->session, job->settings.task.api_url,
+      job->settings.task.api_key, &cause);
   if (job->api == NULL) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("Invalid api-url or KIE_API_URL: %s"), cause->message);
@@ -1232,13 +1163,6 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
 /* ----- properties ----- */
 
 static void
-replace_string (gchar ** dest, const GValue * value)
-{
-  g_free (*dest);
-  *dest = g_value_dup_string (value);
-}
-
-static void
 gst_luma_modify_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
@@ -1246,41 +1170,15 @@ gst_luma_modify_set_property (GObject * object, guint prop_id,
   ModifySettings *settings = &self->settings;
 
   g_mutex_lock (&self->settings_lock);
-  switch (prop_id) {
-    case PROP_PROMPT:
-      replace_string (&settings->prompt, value);
-      break;
-    case PROP_WATERMARK:
-      replace_string (&settings->watermark, value);
-      break;
-    case PROP_CALLBACK_URL:
-      replace_string (&settings->callback_url, value);
-      break;
-    case PROP_FORCE_NEW:
-      settings->force_new = g_value_get_boolean (value);
-      break;
-    case PROP_API_KEY:
-      luma_secret_free (settings->api_key);
-      settings->api_key = g_value_dup_string (value);
-      break;
-    case PROP_API_URL:
-      replace_string (&settings->api_url, value);
-      break;
-    case PROP_UPLOAD_URL:
-      replace_string (&settings->upload_url, value);
-      break;
-    case PROP_MAX_INPUT_SIZE:
-      settings->max_input_size = g_value_get_uint64 (value);
-      break;
-    case PROP_POLL_INTERVAL:
-      settings->poll_interval = g_value_get_uint (value);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      settings->wait_timeout = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (luma_task_settings_set_property (&settings->task, prop_id, value)) {
+    /* one of the settings lumasrc has too */
+  } else if (prop_id == PROP_UPLOAD_URL) {
+    g_free (settings->upload_url);
+    settings->upload_url = g_value_dup_string (value);
+  } else if (prop_id == PROP_MAX_INPUT_SIZE) {
+    settings->max_input_size = g_value_get_uint64 (value);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   g_mutex_unlock (&self->settings_lock);
 }
@@ -1312,43 +1210,15 @@ gst_luma_modify_get_property (GObject * object, guint prop_id, GValue * value,
   }
 
   g_mutex_lock (&self->settings_lock);
-  switch (prop_id) {
-    case PROP_PROMPT:
-      g_value_set_string (value, settings->prompt);
-      break;
-    case PROP_WATERMARK:
-      g_value_set_string (value, settings->watermark);
-      break;
-    case PROP_CALLBACK_URL:
-      g_value_set_string (value, settings->callback_url);
-      break;
-    case PROP_FORCE_NEW:
-      g_value_set_boolean (value, settings->force_new);
-      break;
-    case PROP_API_KEY:
-      /* never the key itself: properties end up in logs and dumps */
-      g_value_set_string (value, settings->api_key ? MASKED_KEY : NULL);
-      break;
-    case PROP_API_URL:
-      g_value_set_string (value, effective (settings->api_url, "KIE_API_URL",
-              LUMA_API_DEFAULT_URL));
-      break;
-    case PROP_UPLOAD_URL:
-      g_value_set_string (value, effective (settings->upload_url,
-              "KIE_UPLOAD_URL", LUMA_UPLOAD_DEFAULT_URL));
-      break;
-    case PROP_MAX_INPUT_SIZE:
-      g_value_set_uint64 (value, settings->max_input_size);
-      break;
-    case PROP_POLL_INTERVAL:
-      g_value_set_uint (value, settings->poll_interval);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      g_value_set_uint (value, settings->wait_timeout);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (luma_task_settings_get_property (&settings->task, prop_id, value)) {
+    /* one of the settings lumasrc has too */
+  } else if (prop_id == PROP_UPLOAD_URL) {
+    g_value_set_string (value, luma_settings_effective (settings->upload_url,
+            "KIE_UPLOAD_URL", LUMA_UPLOAD_DEFAULT_URL));
+  } else if (prop_id == PROP_MAX_INPUT_SIZE) {
+    g_value_set_uint64 (value, settings->max_input_size);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   g_mutex_unlock (&self->settings_lock);
 }
@@ -1384,8 +1254,7 @@ gst_luma_modify_init (GstLumaModify * self)
   g_mutex_init (&self->settings_lock);
   g_mutex_init (&self->handover_lock);
   self->settings.max_input_size = DEFAULT_MAX_INPUT_SIZE;
-  self->settings.poll_interval = DEFAULT_POLL_INTERVAL;
-  self->settings.wait_timeout = DEFAULT_WAIT_TIMEOUT;
+  luma_task_settings_init (&self->settings.task);
   self->task_state = GST_LUMA_TASK_STATE_WAITING;
   self->cancellable = g_cancellable_new ();
 
@@ -1431,54 +1300,28 @@ gst_luma_modify_finalize (GObject * object)
 #define READY_MUTABLE_FLAGS \
     (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
 
+/* What the shared properties do in lumamodify (lumasettings.c) */
+static const LumaTaskBlurbs task_blurbs = {
+  .prompt = "The modification to apply, in English (required). The same clip "
+      "and prompt again reuse the task they created",
+  .watermark = "A watermark for the task, optional",
+  .callback_url = "The URL KIE calls when the task is done, optional",
+  .force_new = "Upload the clip and create a new task (billed) even when the "
+      "same clip and prompt already created one",
+  .poll_interval = "Milliseconds between two readings of the task's record "
+      "(the first is at once); given to the inner lumasrc",
+  .wait_timeout = "Seconds to wait for the task to finish at the most, "
+      "0 = forever; given to the inner lumasrc",
+};
+
 static void
-gst_luma_modify_install_task_properties (GObjectClass * gobject_class)
+gst_luma_modify_install_own_properties (GObjectClass * gobject_class)
 {
-  g_object_class_install_property (gobject_class, PROP_PROMPT,
-      g_param_spec_string ("prompt", "Prompt",
-          "The modification to apply, in English (required). The same clip "
-          "and prompt again reuse the task they created", NULL,
-          READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_WATERMARK,
-      g_param_spec_string ("watermark", "Watermark",
-          "A watermark for the task, optional", NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_CALLBACK_URL,
-      g_param_spec_string ("callback-url", "Callback URL",
-          "The URL KIE calls when the task is done, optional", NULL,
-          READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_FORCE_NEW,
-      g_param_spec_boolean ("force-new", "Force new",
-          "Upload the clip and create a new task (billed) even when the same "
-          "clip and prompt already created one", FALSE, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_MAX_INPUT_SIZE,
       g_param_spec_uint64 ("max-input-size", "Maximum input size",
           "The most bytes of input taken (KIE takes clips of at most "
           "500 MB); more is an error at once, before any upload",
           1, G_MAXUINT64, DEFAULT_MAX_INPUT_SIZE, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_POLL_INTERVAL,
-      g_param_spec_uint ("poll-interval", "Poll interval",
-          "Milliseconds between two readings of the task's record (the "
-          "first is at once); given to the inner lumasrc", 10, G_MAXUINT,
-          DEFAULT_POLL_INTERVAL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_WAIT_TIMEOUT,
-      g_param_spec_uint ("wait-timeout", "Wait timeout",
-          "Seconds to wait for the task to finish at the most, 0 = forever; "
-          "given to the inner lumasrc", 0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT,
-          READY_MUTABLE_FLAGS));
-}
-
-static void
-gst_luma_modify_install_host_properties (GObjectClass * gobject_class)
-{
-  g_object_class_install_property (gobject_class, PROP_API_KEY,
-      g_param_spec_string ("api-key", "API key",
-          "The KIE API key; when unset, the KIE_API_KEY environment variable. "
-          "Reads back masked, never in clear", NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_API_URL,
-      g_param_spec_string ("api-url", "API URL",
-          "Base URL of the KIE API; when unset, the KIE_API_URL environment "
-          "variable, else " LUMA_API_DEFAULT_URL, LUMA_API_DEFAULT_URL,
-          READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_UPLOAD_URL,
       g_param_spec_string ("upload-url", "Upload URL",
           "Base URL of KIE's file upload host; when unset, the "
@@ -1517,8 +1360,8 @@ gst_luma_modify_class_init (GstLumaModifyClass * klass)
   gobject_class->get_property = gst_luma_modify_get_property;
   gobject_class->dispose = gst_luma_modify_dispose;
   gobject_class->finalize = gst_luma_modify_finalize;
-  gst_luma_modify_install_task_properties (gobject_class);
-  gst_luma_modify_install_host_properties (gobject_class);
+  luma_task_settings_install_properties (gobject_class, &task_blurbs);
+  gst_luma_modify_install_own_properties (gobject_class);
   gst_luma_modify_install_view_properties (gobject_class);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -54,6 +54,7 @@
 #include "lumajournal.h"
 #include "lumahttp.h"
 #include "lumaproxy.h"
+#include "lumasettings.h"
 #include "lumastore.h"
 #include "lumastream.h"
 #include "lumatext.h"
@@ -65,9 +66,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
 #define GST_CAT_DEFAULT gst_luma_src_debug
 
-#define DEFAULT_API_URL LUMA_API_DEFAULT_URL
-#define DEFAULT_POLL_INTERVAL 30000
-#define DEFAULT_WAIT_TIMEOUT 3600
 #define DEFAULT_RETRIES 3
 #define DEFAULT_TIMEOUT 15
 #define DEFAULT_USER_AGENT "gst-luma/" VERSION " (GStreamer lumasrc)"
@@ -78,19 +76,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_luma_src_debug);
 #define DEFAULT_BLOCKSIZE (256 * 1024)
 /* Larger reads gain nothing, and a size near 4 GiB cannot be allocated. */
 #define MAX_BLOCKSIZE (64 * 1024 * 1024)
-#define MASKED_KEY "********"
 #define DEFAULT_STORE GST_LUMA_STORE_MODE_ON
 /* MiB: room for some 200 results of 20 MB */
 #define DEFAULT_STORE_LIMIT 4096
 
+/* after the shared ones, LUMA_TASK_PROP_* (lumasettings.h) */
 enum
 {
-  PROP_0,
-  PROP_TASK_ID,
-  PROP_API_KEY,
-  PROP_API_URL,
-  PROP_POLL_INTERVAL,
-  PROP_WAIT_TIMEOUT,
+  PROP_TASK_ID = LUMA_TASK_PROP_LAST,
   PROP_RETRIES,
   PROP_TIMEOUT,
   PROP_USER_AGENT,
@@ -98,11 +91,7 @@ enum
   PROP_SSL_STRICT,
   PROP_TASK_STATE,
   PROP_RESULT_URL,
-  PROP_PROMPT,
   PROP_VIDEO_URL,
-  PROP_WATERMARK,
-  PROP_CALLBACK_URL,
-  PROP_FORCE_NEW,
   PROP_STORE,
   PROP_STORE_DIR,
   PROP_STORE_LIMIT,
@@ -113,22 +102,15 @@ static GParamSpec *task_state_pspec, *result_url_pspec;
 /* What the user set; guarded by settings_lock, copied out at start(). */
 typedef struct
 {
+  /* waiting for the task, and creating one when task_id is unset */
+  LumaTaskSettings task;
   gchar *task_id;
-  gchar *api_key;               /* NULL: $KIE_API_KEY */
-  gchar *api_url;               /* NULL: $KIE_API_URL, else the default */
-  guint poll_interval;
-  guint wait_timeout;
   guint retries;
   guint timeout;
   gchar *user_agent;
   gchar *proxy;                 /* NULL: *_proxy, else the system's */
   gboolean ssl_strict;
-  /* creating a task, when task_id is unset */
-  gchar *prompt;
-  gchar *video_url;
-  gchar *watermark;
-  gchar *callback_url;
-  gboolean force_new;
+  gchar *video_url;             /* creating a task, with task.prompt */
   /* the store: a property set wins over its environment variable */
   GstLumaStoreMode store;
   gboolean store_set;
@@ -211,15 +193,11 @@ GST_ELEMENT_REGISTER_DEFINE (lumasrc, "lumasrc", GST_RANK_NONE,
 static void
 luma_settings_clear (LumaSettings * settings)
 {
+  luma_task_settings_clear (&settings->task);
   g_clear_pointer (&settings->task_id, g_free);
-  g_clear_pointer (&settings->api_key, luma_secret_free);
-  g_clear_pointer (&settings->api_url, g_free);
   g_clear_pointer (&settings->user_agent, g_free);
   g_clear_pointer (&settings->proxy, g_free);
-  g_clear_pointer (&settings->prompt, g_free);
   g_clear_pointer (&settings->video_url, g_free);
-  g_clear_pointer (&settings->watermark, g_free);
-  g_clear_pointer (&settings->callback_url, g_free);
   g_clear_pointer (&settings->store_dir, g_free);
 }
 
@@ -227,22 +205,12 @@ static void
 luma_settings_copy (LumaSettings * dest, const LumaSettings * src)
 {
   *dest = *src;
+  luma_task_settings_copy (&dest->task, &src->task);
   dest->task_id = g_strdup (src->task_id);
-  dest->api_key = g_strdup (src->api_key);
-  dest->api_url = g_strdup (src->api_url);
   dest->user_agent = g_strdup (src->user_agent);
   dest->proxy = g_strdup (src->proxy);
-  dest->prompt = g_strdup (src->prompt);
   dest->video_url = g_strdup (src->video_url);
-  dest->watermark = g_strdup (src->watermark);
-  dest->callback_url = g_strdup (src->callback_url);
   dest->store_dir = g_strdup (src->store_dir);
-}
-
-static const gchar *
-non_empty (const gchar * value)
-{
-  return value != NULL && value[0] != '\0' ? value : NULL;
 }
 
 /* The effective values: a property when set, else the environment, else the
@@ -250,16 +218,7 @@ non_empty (const gchar * value)
 static void
 luma_settings_resolve (LumaSettings * settings)
 {
-  if (non_empty (settings->api_key) == NULL) {
-    luma_secret_free (settings->api_key);
-    settings->api_key = g_strdup (non_empty (g_getenv ("KIE_API_KEY")));
-  }
-  if (non_empty (settings->api_url) == NULL) {
-    const gchar *env = non_empty (g_getenv ("KIE_API_URL"));
-
-    g_free (settings->api_url);
-    settings->api_url = g_strdup (env ? env : DEFAULT_API_URL);
-  }
+  luma_task_settings_resolve (&settings->task);
   /* The proxy stays the property's: luma_proxy_resolver_new () reads the
    * environment (http_proxy, https_proxy, all_proxy, no_proxy). */
 }
@@ -294,9 +253,10 @@ parse_store_limit (const gchar * text, guint * limit)
 static gboolean
 luma_settings_resolve_store (LumaSettings * settings, GError ** error)
 {
-  const gchar *mode = non_empty (g_getenv ("GST_LUMA_STORE"));
-  const gchar *dir = non_empty (g_getenv ("GST_LUMA_STORE_DIR"));
-  const gchar *limit = non_empty (g_getenv ("GST_LUMA_STORE_LIMIT"));
+  const gchar *mode = luma_settings_non_empty (g_getenv ("GST_LUMA_STORE"));
+  const gchar *dir = luma_settings_non_empty (g_getenv ("GST_LUMA_STORE_DIR"));
+  const gchar *limit =
+      luma_settings_non_empty (g_getenv ("GST_LUMA_STORE_LIMIT"));
 
   if (!settings->store_set && mode != NULL
       && !parse_store_mode (mode, &settings->store)) {
@@ -311,7 +271,7 @@ luma_settings_resolve_store (LumaSettings * settings, GError ** error)
         limit);
     return FALSE;
   }
-  if (non_empty (settings->store_dir) == NULL) {
+  if (luma_settings_non_empty (settings->store_dir) == NULL) {
     g_free (settings->store_dir);
     settings->store_dir = dir ? g_strdup (dir) : luma_store_default_dir ();
   }
@@ -699,8 +659,8 @@ static gboolean
 gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  LumaWaitParams params = { s->settings.poll_interval,
-    s->settings.wait_timeout, s->settings.retries, fresh
+  LumaWaitParams params = { s->settings.task.poll_interval,
+    s->settings.task.wait_timeout, s->settings.retries, fresh
   };
   GstLumaRecord *record;
 
@@ -805,7 +765,7 @@ static void
 gst_luma_src_post_created (GstLumaSrc * self, gboolean reused)
 {
   const LumaSettings *settings = &self->streaming->settings;
-  g_autofree gchar *prompt = luma_text_make_safe (settings->prompt, -1);
+  g_autofree gchar *prompt = luma_text_make_safe (settings->task.prompt, -1);
   GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK_CREATED,
       GST_LUMA_FIELD_TASK_ID, G_TYPE_STRING, settings->task_id,
       GST_LUMA_FIELD_PROMPT, G_TYPE_STRING, prompt,
@@ -839,23 +799,24 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   const LumaSettings *settings = &s->settings;
-  LumaCreateRequest request = { settings->prompt, settings->video_url,
-    settings->callback_url, settings->watermark
+  LumaCreateRequest request = { settings->task.prompt, settings->video_url,
+    settings->task.callback_url, settings->task.watermark
   };
   g_autofree gchar *dir = luma_journal_default_dir ();
-  LumaCreateJournal journal = { dir, settings->api_url, settings->video_url,
-    settings->force_new, NULL, NULL
+  LumaCreateJournal journal =
+      { dir, settings->task.api_url, settings->video_url,
+    settings->task.force_new, NULL, NULL
   };
   g_autoptr (GError) journal_warning = NULL;
   gboolean reused;
   gchar *id;
 
-  if (!prompt_looks_english (settings->prompt))
+  if (!prompt_looks_english (settings->task.prompt))
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_SETTINGS, _("The prompt does not look like "
             "English: KIE accepts prompts in English only"), NULL, NULL);
   id = luma_create_task_once (s->api, &request, &journal,
-      settings->wait_timeout, &s->create_result, &reused, &journal_warning,
+      settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
       self->cancellable, error);
   if (journal_warning != NULL)
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
@@ -1260,12 +1221,7 @@ gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
 static gboolean
 check_key (const LumaSettings * settings, GError ** error)
 {
-  if (settings->api_key != NULL)
-    return TRUE;
-  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-      _("No KIE API key: set the api-key property or the KIE_API_KEY "
-          "environment variable"));
-  return FALSE;
+  return luma_task_settings_check_key (&settings->task, error);
 }
 
 /* GstBaseSrc's blocksize may be set to anything, in any state. */
@@ -1390,7 +1346,8 @@ luma_store_for (const LumaSettings * settings, LumaApi * api)
   /* the API as its client writes it: one entry for "https://API.kie.ai/"
    * and "https://api.kie.ai" */
   config.api_url = api_url = g_uri_to_string (luma_api_get_base (api));
-  config.key_digest = key_digest = luma_store_key_digest (settings->api_key);
+  config.key_digest = key_digest =
+      luma_store_key_digest (settings->task.api_key);
   return luma_store_new (&config);
 }
 
@@ -1411,12 +1368,16 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
   if (proxy_resolver == NULL)
     return NULL;
   session = luma_http_session_new (&http);
-  api = luma_api_new (session, settings->api_url, settings->api_key, error);
+  api =
+      luma_api_new (session, settings->task.api_url, settings->task.api_key,
+      error);
   if (api == NULL)
     return NULL;
   s = g_new0 (LumaStreaming, 1);
   luma_settings_copy (&s->settings, settings);
-  s->phase = non_empty (settings->task_id) ? PHASE_WAITING : PHASE_CREATING;
+  s->phase =
+      luma_settings_non_empty (settings->task_id) ? PHASE_WAITING :
+      PHASE_CREATING;
   s->api = api;
   s->stream = luma_stream_new (session, settings->retries);
   s->store = luma_store_for (settings, api);
@@ -1447,8 +1408,8 @@ check_create_settings (const LumaSettings * settings, GError ** error)
   g_autoptr (GUri) video = NULL;
   g_autoptr (GError) url_error = NULL;
 
-  if (non_empty (settings->prompt) == NULL
-      || !g_utf8_validate (settings->prompt, -1, NULL)) {
+  if (luma_settings_non_empty (settings->task.prompt) == NULL
+      || !g_utf8_validate (settings->task.prompt, -1, NULL)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("Creating a task needs a prompt in valid UTF-8"));
     return FALSE;
@@ -1467,14 +1428,7 @@ check_create_settings (const LumaSettings * settings, GError ** error)
         _("it holds control characters"));
     return FALSE;
   }
-  if ((settings->watermark && !luma_text_is_safe (settings->watermark))
-      || (settings->callback_url
-          && !luma_text_is_safe (settings->callback_url))) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("watermark and callback-url may not hold control characters"));
-    return FALSE;
-  }
-  return TRUE;
+  return luma_task_settings_check_texts (&settings->task, error);
 }
 
 /* A task the store may hold needs no key: that is known once the store was
@@ -1482,18 +1436,14 @@ check_create_settings (const LumaSettings * settings, GError ** error)
 static gboolean
 check_common_settings (const LumaSettings * settings, GError ** error)
 {
-  gboolean store_may_answer = non_empty (settings->task_id) != NULL
+  gboolean store_may_answer =
+      luma_settings_non_empty (settings->task_id) != NULL
       && settings->store != GST_LUMA_STORE_MODE_OFF;
 
   if (!store_may_answer && !check_key (settings, error))
     return FALSE;
-  if (settings->api_key != NULL
-      && !luma_text_is_header_safe (settings->api_key)) {
-    g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
-            "or invalid UTF-8: it cannot be sent"));
+  if (!luma_task_settings_check_key_sendable (&settings->task, error))
     return FALSE;
-  }
   if (!luma_text_is_header_safe (settings->user_agent)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("The user-agent holds control characters or invalid UTF-8: it "
@@ -1510,16 +1460,17 @@ check_settings (const LumaSettings * settings, GError ** error)
 {
   g_autoptr (GError) task_error = NULL;
 
-  if (non_empty (settings->task_id) == NULL && settings->prompt == NULL) {
+  if (luma_settings_non_empty (settings->task_id) == NULL
+      && settings->task.prompt == NULL) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("No task id given: set the task-id property or use a luma://TASKID "
             "URI, or set prompt and video-url to create a task"));
     return FALSE;
   }
-  if (non_empty (settings->task_id) == NULL)
+  if (luma_settings_non_empty (settings->task_id) == NULL)
     return check_create_settings (settings, error)
         && check_common_settings (settings, error);
-  if (settings->prompt != NULL || settings->video_url != NULL) {
+  if (settings->task.prompt != NULL || settings->video_url != NULL) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("task-id names an existing task, prompt and video-url create a new "
             "one: set one or the other"));
@@ -1716,11 +1667,11 @@ static void
 luma_settings_set_uint (LumaSettings * settings, guint prop_id, guint value)
 {
   switch (prop_id) {
-    case PROP_POLL_INTERVAL:
-      settings->poll_interval = value;
+    case LUMA_TASK_PROP_POLL_INTERVAL:
+      settings->task.poll_interval = value;
       break;
-    case PROP_WAIT_TIMEOUT:
-      settings->wait_timeout = value;
+    case LUMA_TASK_PROP_WAIT_TIMEOUT:
+      settings->task.wait_timeout = value;
       break;
     case PROP_RETRIES:
       settings->retries = value;
@@ -1756,23 +1707,20 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
   }
 
   g_mutex_lock (&self->settings_lock);
+  if (luma_task_settings_set_property (&settings->task, prop_id, value)) {
+    /* one of the settings lumamodify has too */
+    g_mutex_unlock (&self->settings_lock);
+    return;
+  }
   switch (prop_id) {
-    case PROP_API_KEY:
-      luma_secret_free (settings->api_key);
-      settings->api_key = g_value_dup_string (value);
-      break;
-    case PROP_API_URL:
-      replace_string (&settings->api_url, value);
-      break;
-    case PROP_POLL_INTERVAL:
-    case PROP_WAIT_TIMEOUT:
     case PROP_RETRIES:
     case PROP_TIMEOUT:
       luma_settings_set_uint (settings, prop_id, g_value_get_uint (value));
       break;
     case PROP_USER_AGENT:
       g_free (settings->user_agent);
-      settings->user_agent = g_strdup (non_empty (g_value_get_string (value))
+      settings->user_agent =
+          g_strdup (luma_settings_non_empty (g_value_get_string (value))
           ? g_value_get_string (value) : DEFAULT_USER_AGENT);
       break;
     case PROP_PROXY:
@@ -1781,20 +1729,8 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
     case PROP_SSL_STRICT:
       settings->ssl_strict = g_value_get_boolean (value);
       break;
-    case PROP_PROMPT:
-      replace_string (&settings->prompt, value);
-      break;
     case PROP_VIDEO_URL:
       replace_string (&settings->video_url, value);
-      break;
-    case PROP_WATERMARK:
-      replace_string (&settings->watermark, value);
-      break;
-    case PROP_CALLBACK_URL:
-      replace_string (&settings->callback_url, value);
-      break;
-    case PROP_FORCE_NEW:
-      settings->force_new = g_value_get_boolean (value);
       break;
     case PROP_STORE:
       settings->store = g_value_get_enum (value);
@@ -1833,7 +1769,7 @@ get_store_property (const LumaSettings * settings, guint prop_id,
     /* unset: the variable's, else NULL for the default (which depends on
      * the user) */
     g_value_set_string (value, settings->store_dir ? settings->store_dir
-        : non_empty (g_getenv ("GST_LUMA_STORE_DIR")));
+        : luma_settings_non_empty (g_getenv ("GST_LUMA_STORE_DIR")));
   g_free (effective.store_dir);
 }
 
@@ -1855,6 +1791,11 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
   }
 
   g_mutex_lock (&self->settings_lock);
+  if (luma_task_settings_get_property (&settings->task, prop_id, value)) {
+    /* one of the settings lumamodify has too */
+    g_mutex_unlock (&self->settings_lock);
+    return;
+  }
   switch (prop_id) {
     case PROP_TASK_ID:
       if (settings->task_id != NULL) {
@@ -1865,21 +1806,6 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
         g_value_set_string (value, self->view.created_task_id);
         GST_OBJECT_UNLOCK (self);
       }
-      break;
-    case PROP_API_KEY:
-      /* never the key itself: properties end up in logs and dumps */
-      g_value_set_string (value, settings->api_key ? MASKED_KEY : NULL);
-      break;
-    case PROP_API_URL:
-      g_value_set_string (value, settings->api_url ? settings->api_url
-          : non_empty (g_getenv ("KIE_API_URL")) ? g_getenv ("KIE_API_URL")
-          : DEFAULT_API_URL);
-      break;
-    case PROP_POLL_INTERVAL:
-      g_value_set_uint (value, settings->poll_interval);
-      break;
-    case PROP_WAIT_TIMEOUT:
-      g_value_set_uint (value, settings->wait_timeout);
       break;
     case PROP_RETRIES:
       g_value_set_uint (value, settings->retries);
@@ -1896,20 +1822,8 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SSL_STRICT:
       g_value_set_boolean (value, settings->ssl_strict);
       break;
-    case PROP_PROMPT:
-      g_value_set_string (value, settings->prompt);
-      break;
     case PROP_VIDEO_URL:
       g_value_set_string (value, settings->video_url);
-      break;
-    case PROP_WATERMARK:
-      g_value_set_string (value, settings->watermark);
-      break;
-    case PROP_CALLBACK_URL:
-      g_value_set_string (value, settings->callback_url);
-      break;
-    case PROP_FORCE_NEW:
-      g_value_set_boolean (value, settings->force_new);
       break;
     case PROP_STORE:
     case PROP_STORE_DIR:
@@ -1958,8 +1872,8 @@ gst_luma_src_uri_get_uri (GstURIHandler * handler)
  * go or how they look (a shared playlist must not be able to send the key
  * through a proxy of its choosing, nor add headers). Their ranges are the
  * properties' own, read at class_init. */
-static const guint uri_prop_ids[] = { PROP_POLL_INTERVAL, PROP_WAIT_TIMEOUT,
-  PROP_RETRIES, PROP_TIMEOUT
+static const guint uri_prop_ids[] = { LUMA_TASK_PROP_POLL_INTERVAL,
+  LUMA_TASK_PROP_WAIT_TIMEOUT, PROP_RETRIES, PROP_TIMEOUT
 };
 
 static LumaUriParam uri_params[G_N_ELEMENTS (uri_prop_ids)];
@@ -2039,8 +1953,7 @@ static void
 gst_luma_src_init (GstLumaSrc * self)
 {
   g_mutex_init (&self->settings_lock);
-  self->settings.poll_interval = DEFAULT_POLL_INTERVAL;
-  self->settings.wait_timeout = DEFAULT_WAIT_TIMEOUT;
+  luma_task_settings_init (&self->settings.task);
   self->settings.retries = DEFAULT_RETRIES;
   self->settings.timeout = DEFAULT_TIMEOUT;
   self->settings.user_agent = g_strdup (DEFAULT_USER_AGENT);
@@ -2071,6 +1984,22 @@ gst_luma_src_finalize (GObject * object)
 #define READY_MUTABLE_FLAGS \
     (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
 
+/* What the shared properties do in lumasrc (lumasettings.c) */
+static const LumaTaskBlurbs task_blurbs = {
+  .prompt = "Creates a task when task-id is unset: the modification to "
+      "apply, in English (with video-url). The same request again reuses "
+      "the task it created",
+  .watermark = "A watermark for a task this element creates, optional",
+  .callback_url = "The URL KIE calls when a task this element creates is "
+      "done, optional",
+  .force_new = "Create a new task (billed) even when the same request "
+      "already created one",
+  .poll_interval = "Milliseconds between two readings of the task's record "
+      "(the first is at once)",
+  .wait_timeout = "Seconds to wait for the task to finish at the most, "
+      "0 = forever",
+};
+
 static void
 gst_luma_src_install_properties (GObjectClass * gobject_class)
 {
@@ -2078,24 +2007,7 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
       g_param_spec_string ("task-id", "Task id",
           "The id of the Luma Modify task whose video to stream (required)",
           NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_API_KEY,
-      g_param_spec_string ("api-key", "API key",
-          "The KIE API key; when unset, the KIE_API_KEY environment variable. "
-          "Reads back masked, never in clear", NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_API_URL,
-      g_param_spec_string ("api-url", "API URL",
-          "Base URL of the KIE API; when unset, the KIE_API_URL environment "
-          "variable, else " DEFAULT_API_URL, DEFAULT_API_URL,
-          READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_POLL_INTERVAL,
-      g_param_spec_uint ("poll-interval", "Poll interval",
-          "Milliseconds between two readings of the task's record (the "
-          "first is at once)", 10, G_MAXUINT, DEFAULT_POLL_INTERVAL,
-          READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_WAIT_TIMEOUT,
-      g_param_spec_uint ("wait-timeout", "Wait timeout",
-          "Seconds to wait for the task to finish at the most, 0 = forever",
-          0, G_MAXUINT, DEFAULT_WAIT_TIMEOUT, READY_MUTABLE_FLAGS));
+  luma_task_settings_install_properties (gobject_class, &task_blurbs);
   g_object_class_install_property (gobject_class, PROP_RETRIES,
       g_param_spec_uint ("retries", "Retries",
           "How many times in a row a failed request (network error, server "
@@ -2119,28 +2031,11 @@ gst_luma_src_install_properties (GObjectClass * gobject_class)
       g_param_spec_boolean ("ssl-strict", "SSL strict",
           "Refuse servers whose TLS certificate cannot be verified",
           DEFAULT_SSL_STRICT, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_PROMPT,
-      g_param_spec_string ("prompt", "Prompt",
-          "Creates a task when task-id is unset: the modification to apply, "
-          "in English (with video-url). The same request again reuses the "
-          "task it created", NULL, READY_MUTABLE_FLAGS));
   g_object_class_install_property (gobject_class, PROP_VIDEO_URL,
       g_param_spec_string ("video-url", "Video URL",
           "Creates a task when task-id is unset: the public http(s) URL of "
           "the clip to modify (MP4, MOV or AVI, at most 10 s and 500 MB)",
           NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_WATERMARK,
-      g_param_spec_string ("watermark", "Watermark",
-          "A watermark for a task this element creates, optional", NULL,
-          READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_CALLBACK_URL,
-      g_param_spec_string ("callback-url", "Callback URL",
-          "The URL KIE calls when a task this element creates is done, "
-          "optional", NULL, READY_MUTABLE_FLAGS));
-  g_object_class_install_property (gobject_class, PROP_FORCE_NEW,
-      g_param_spec_boolean ("force-new", "Force new",
-          "Create a new task (billed) even when the same request already "
-          "created one", FALSE, READY_MUTABLE_FLAGS));
 
   g_object_class_install_property (gobject_class, PROP_STORE,
       g_param_spec_enum ("store", "Store",
