@@ -101,16 +101,23 @@ luma_task_settings_resolve (LumaTaskSettings * settings)
 
 /* ----- checks, before any request ----- */
 
+static gboolean
+settings_error (GError ** error, const gchar * message)
+{
+  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+      message);
+  return FALSE;
+}
+
 gboolean
 luma_task_settings_check_key (const LumaTaskSettings * settings,
     GError ** error)
 {
   if (settings->api_key != NULL)
     return TRUE;
-  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+  return settings_error (error,
       _("No KIE API key: set the api-key property or the KIE_API_KEY "
           "environment variable"));
-  return FALSE;
 }
 
 /* A header value with a line break in it would add headers of its own. */
@@ -120,10 +127,9 @@ luma_task_settings_check_key_sendable (const LumaTaskSettings * settings,
 {
   if (settings->api_key == NULL || luma_text_is_header_safe (settings->api_key))
     return TRUE;
-  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+  return settings_error (error,
       _("The KIE API key (api-key or KIE_API_KEY) holds control characters "
           "or invalid UTF-8: it cannot be sent"));
-  return FALSE;
 }
 
 /* The optional texts of a new task, as one line each. */
@@ -135,9 +141,8 @@ luma_task_settings_check_texts (const LumaTaskSettings * settings,
       && (settings->callback_url == NULL
           || luma_text_is_safe (settings->callback_url)))
     return TRUE;
-  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+  return settings_error (error,
       _("watermark and callback-url may not hold control characters"));
-  return FALSE;
 }
 
 /* ----- properties ----- */
