@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 /* Property ids of the shared settings: the same in both elements, whose own
  * ids start at LUMA_TASK_PROP_LAST. */
-    enum
+enum
 {
   LUMA_TASK_PROP_PROMPT = 1,
   LUMA_TASK_PROP_WATERMARK,

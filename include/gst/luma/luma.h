@@ -29,7 +29,7 @@ G_BEGIN_DECLS
  * element's `task-state` property, of the `task-state` field of its
  * %GST_LUMA_MESSAGE_TASK element messages and of the details of its errors.
  */
-    typedef enum
+typedef enum
 {
   GST_LUMA_TASK_STATE_WAITING,
   GST_LUMA_TASK_STATE_GENERATING,
