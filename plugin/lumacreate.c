@@ -13,6 +13,7 @@
 #endif
 
 #include "lumacreate.h"
+#include "lumafile.h"
 #include "lumahttp.h"
 #include "lumatext.h"
 #include "lumauri.h"
@@ -81,7 +82,7 @@ read_answer (GBytes * body, guint status, gint * code, gchar ** msg,
   JsonObject *object, *data;
 
   *code = SOUP_STATUS_IS_SUCCESSFUL (status) ? 0 : (gint) status;
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+  if (!luma_json_load (parser, g_bytes_get_data (body, NULL),
           g_bytes_get_size (body), NULL)
       || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
     return *code != 0;
@@ -90,7 +91,10 @@ read_answer (GBytes * body, guint status, gint * code, gchar ** msg,
     *code = (gint) json_object_get_int_member_with_default (object, "code", 0);
   *msg = luma_text_make_safe (json_object_get_string_member_with_default
       (object, "msg", NULL), -1);
-  data = json_object_get_object_member (object, "data");
+  /* KIE's refusals have no data at all, or a null one */
+  data = json_object_has_member (object, "data")
+      && JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "data")) ?
+      json_object_get_object_member (object, "data") : NULL;
   if (data != NULL && json_object_has_member (data, "taskId"))
     *task_id = g_strdup (json_object_get_string_member_with_default (data,
             "taskId", NULL));

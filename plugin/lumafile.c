@@ -1,4 +1,4 @@
-/* gst-luma: what the journal and the store both do with files
+/* gst-luma: what the journal, the store and the readers of JSON answers share
  * Copyright (C) 2026 gst-luma developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -7,6 +7,8 @@
 #endif
 
 #include "lumafile.h"
+
+#include <glib/gi18n-lib.h>
 
 #include <glib/gstdio.h>
 #include <sys/file.h>
@@ -60,4 +62,46 @@ luma_json_to_text (JsonBuilder * builder)
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, TRUE);
   return json_generator_to_data (generator, NULL);
+}
+
+/* json-glib parses recursively and without a limit: nested brackets by the
+ * hundred thousand (a 1 MiB answer) overflow the stack of the thread that
+ * reads them. Only brackets outside strings count. */
+gboolean
+luma_json_nests_too_deep (const gchar * text, gsize size)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+  gsize i;
+
+  for (i = 0; i < size; i++) {
+    if (in_string) {
+      if (text[i] == '\\')
+        i++;
+      else if (text[i] == '"')
+        in_string = FALSE;
+    } else if (text[i] == '"') {
+      in_string = TRUE;
+    } else if (text[i] == '[' || text[i] == '{') {
+      if (++depth > LUMA_JSON_MAX_NESTING)
+        return TRUE;
+    } else if ((text[i] == ']' || text[i] == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return FALSE;
+}
+
+/* json_parser_load_from_data(), for text from elsewhere (a server, a file):
+ * what nests too deep is refused before json-glib sees it. */
+gboolean
+luma_json_load (JsonParser * parser, const gchar * text, gsize size,
+    GError ** error)
+{
+  if (luma_json_nests_too_deep (text, size)) {
+    g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+        _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
+    return FALSE;
+  }
+  return json_parser_load_from_data (parser, text, size, error);
 }

@@ -1,4 +1,4 @@
-/* gst-luma: what the journal and the store both do with files
+/* gst-luma: what the journal, the store and the readers of JSON answers share
  * Copyright (C) 2026 gst-luma developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -21,5 +21,13 @@ void luma_json_add_string (JsonBuilder * builder, const gchar * name,
 
 /* The object @builder made, as pretty-printed JSON text. */
 gchar *luma_json_to_text (JsonBuilder * builder);
+
+/* What we read nests four levels deep at most; json-glib parses
+ * recursively and without a limit. */
+#define LUMA_JSON_MAX_NESTING 32
+
+gboolean luma_json_nests_too_deep (const gchar * text, gsize size);
+gboolean luma_json_load (JsonParser * parser, const gchar * text, gsize size,
+    GError ** error);
 
 G_END_DECLS

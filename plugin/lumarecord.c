@@ -12,6 +12,7 @@
 #endif
 
 #include "lumarecord.h"
+#include "lumafile.h"
 #include "lumatext.h"
 #include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>
@@ -92,37 +93,6 @@ read_timestamp (JsonObject * object, const gchar * name)
   return date ? g_date_time_to_unix (date) * 1000 : -1;
 }
 
-/* json-glib parses recursively and without a limit: some ten thousand
- * nested brackets overflow the stack of the thread that reads them. A
- * record nests four levels deep, so what nests far deeper is refused before
- * json-glib sees it. Only brackets outside strings count. */
-#define MAX_NESTING 32
-
-static gboolean
-nests_too_deep (const gchar * text, gsize size)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-  gsize i;
-
-  for (i = 0; i < size; i++) {
-    if (in_string) {
-      if (text[i] == '\\')
-        i++;
-      else if (text[i] == '"')
-        in_string = FALSE;
-    } else if (text[i] == '"') {
-      in_string = TRUE;
-    } else if (text[i] == '[' || text[i] == '{') {
-      if (++depth > MAX_NESTING)
-        return TRUE;
-    } else if ((text[i] == ']' || text[i] == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return FALSE;
-}
-
 static gchar **
 read_string_array (JsonObject * object, const gchar * name, GError ** error)
 {
@@ -168,7 +138,7 @@ read_params (GstLumaRecord * record, JsonObject * data)
   g_autoptr (JsonParser) parser = NULL;
   JsonNode *root;
 
-  if (text == NULL || nests_too_deep (text, strlen (text)))
+  if (text == NULL || luma_json_nests_too_deep (text, strlen (text)))
     return;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
@@ -301,9 +271,9 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
             "bytes a record may have"), size, GST_LUMA_RECORD_MAX_SIZE);
     return NULL;
   }
-  if (nests_too_deep (text, size)) {
+  if (luma_json_nests_too_deep (text, size)) {
     g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
-        _("the answer nests deeper than %d levels"), MAX_NESTING);
+        _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
     return NULL;
   }
   if (size == 0 || !json_parser_load_from_data (parser, text, size,

@@ -299,7 +299,7 @@ read_meta (const gchar * dir, LumaStoreMeta * meta)
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode)
       || st.st_size > MAX_META_SIZE
       || !g_file_get_contents (path, &contents, &length, NULL)
-      || !json_parser_load_from_data (parser, contents, length, NULL)
+      || !luma_json_load (parser, contents, length, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return FALSE;
   object = json_node_get_object (json_parser_get_root (parser));

@@ -23,6 +23,7 @@
 #endif
 
 #include "lumaupload.h"
+#include "lumafile.h"
 #include "lumahttp.h"
 #include "lumatext.h"
 
@@ -517,7 +518,7 @@ classify_answer (Upload * up, guint status, GBytes * body,
   if (size == 0) {
     g_set_error_literal (&parse_error, JSON_PARSER_ERROR,
         JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
-  } else if (json_parser_load_from_data (parser, text, size, &parse_error)
+  } else if (luma_json_load (parser, text, size, &parse_error)
       && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     root = json_node_get_object (json_parser_get_root (parser));
     msg = luma_text_make_safe (get_string_member (root, "msg"), -1);

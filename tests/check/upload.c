@@ -642,8 +642,18 @@ GST_START_TEST (test_answers_without_a_usable_url)
     assert_bad_answer (file, big->str, NULL);
     g_string_free (big, TRUE);
   }
+  /* a million nested brackets (under the 1 MiB bound) would overflow the
+   * stack of json-glib's recursive parser */
+  {
+    GString *deep = g_string_new ("{\"data\":");
+
+    while (deep->len < 1000 * 1000)
+      g_string_append (deep, "[[[[[[[[[[[[[[[[");
+    assert_bad_answer (file, deep->str, "nests deeper");
+    g_string_free (deep, TRUE);
+  }
   /* none of these is retried */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 10);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 11);
 }
 
 GST_END_TEST;
