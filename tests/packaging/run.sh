@@ -307,6 +307,15 @@ kill "$emulator_pid" 2>/dev/null
 wait "$emulator_pid" 2>/dev/null
 emulator_pid=
 
+# The emulator is gone and no key is set (the same API URL): what was
+# played above comes from the store in the clean home
+# ($home/.local/share/gst-luma/results)
+check "after the service is gone, no key: luma://again plays from the store" eval '
+  output_has gst-play-stored "^Reached end of play list" \
+    clean KIE_API_URL="$KIE_API_URL" timeout 60 gst-play-1.0 \
+    --videosink=fakesink --audiosink=fakesink luma://again \
+    && gst_play_clean gst-play-stored'
+
 # --- purge -----------------------------------------------------------------
 
 purge=("${packages[@]}" "${pulled_in[@]}")
