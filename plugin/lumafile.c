@@ -12,6 +12,9 @@
 
 #include <glib/gstdio.h>
 #include <sys/file.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
 
 gboolean
 luma_file_wait (GCancellable * cancellable, guint ms, GError ** error)
@@ -25,6 +28,22 @@ luma_file_wait (GCancellable * cancellable, guint ms, GError ** error)
     g_usleep (ms * 1000);
   }
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+gboolean
+luma_file_sync_dir (const gchar * dir)
+{
+  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  gint errsv;
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = fsync (fd) == 0;
+  errsv = errno;
+  g_close (fd, NULL);
+  errno = errsv;
+  return ok;
 }
 
 void

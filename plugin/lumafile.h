@@ -12,6 +12,10 @@ G_BEGIN_DECLS
     gboolean luma_file_wait (GCancellable * cancellable, guint ms,
     GError ** error);
 
+/* fsync(2) of a directory, so that a rename or a new file in it lasts
+ * through a power cut; FALSE with errno set if it could not be done. */
+gboolean luma_file_sync_dir (const gchar * dir);
+
 /* Releases a flock(2) and closes @fd; -1 is nothing. */
 void luma_file_unlock (gint fd);
 

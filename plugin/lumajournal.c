@@ -215,18 +215,10 @@ ensure_dir (const gchar * dir, GError ** error)
 static gboolean
 sync_dir (const gchar * dir, GError ** error)
 {
-  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  gint errsv;
-
-  if (fd >= 0 && fsync (fd) == 0) {
-    g_close (fd, NULL);
+  if (luma_file_sync_dir (dir))
     return TRUE;
-  }
-  errsv = errno;
-  if (fd >= 0)
-    g_close (fd, NULL);
   set_io_error (error, _("Cannot write the journal directory %s to disk: %s"),
-      dir, g_strerror (errsv));
+      dir, g_strerror (errno));
   return FALSE;
 }
 

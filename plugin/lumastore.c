@@ -188,19 +188,6 @@ entry_file (const gchar * dir, const gchar * name)
   return g_build_filename (dir, name, NULL);
 }
 
-static gboolean
-sync_dir (const gchar * dir)
-{
-  gint fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  gboolean ok;
-
-  if (fd < 0)
-    return FALSE;
-  ok = fsync (fd) == 0;
-  g_close (fd, NULL);
-  return ok;
-}
-
 /* The lock file at @path is still the one @fd has open: eviction removes
  * entries, and a lock on a removed file guards nothing. */
 static gboolean
@@ -916,7 +903,7 @@ luma_store_writer_commit (LumaStoreWriter * writer,
         errsv);
   } else if (write_meta (writer->dir, &stored, error)) {
     /* the rename and meta.json last through a power cut */
-    sync_dir (writer->dir);
+    luma_file_sync_dir (writer->dir);
     ok = TRUE;
   } else {
     g_unlink (video);
