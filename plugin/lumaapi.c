@@ -467,6 +467,7 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
   };
   guint troubles_in_a_row = 0, throttles_in_a_row = 0;
   gboolean answered = FALSE;    /* the API has given an answer in this wait */
+  gboolean generating = FALSE;  /* what the last answered poll said */
   g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
 
   for (;;) {
@@ -496,13 +497,17 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
         return NULL;
       case POLL_GENERATING:
         troubles_in_a_row = throttles_in_a_row = 0;
+        generating = TRUE;
         delay = params->poll_interval;
         break;
       case POLL_THROTTLED:
         delay = luma_http_backoff (params->poll_interval, throttles_in_a_row++);
         break;
       case POLL_WAIT_OVER:
-        set_timeout_error (error, task_id, params->wait_timeout, poll_error);
+        /* cut by our own deadline after the task was seen generating: that
+         * is what is known, not a server that failed to answer */
+        set_timeout_error (error, task_id, params->wait_timeout,
+            generating ? NULL : poll_error);
         return NULL;
       case POLL_SERVER_TROUBLE:
       case POLL_UNREACHABLE:
