@@ -165,13 +165,17 @@ lists_target (const gchar * no_proxy, const gchar * target, const gchar * host)
 {
   g_auto (GStrv) entries = NULL;
   g_autofree gchar *bracketed = g_strdup_printf ("[%s]", host);
+  /* "host:port" is a no_proxy form; "host:port/path" is a URL's text, not
+   * one (curl ignores such an entry too) */
+  gboolean target_is_host_port = strpbrk (target, "/?#@") == NULL;
   guint i;
 
   if (no_proxy == NULL || no_proxy[0] == '\0')
     return FALSE;
   entries = g_strsplit_set (no_proxy, ", \t", -1);
   for (i = 0; entries[i] != NULL; i++) {
-    if (strcmp (entries[i], "*") == 0 || strcmp (entries[i], target) == 0
+    if (strcmp (entries[i], "*") == 0
+        || (target_is_host_port && strcmp (entries[i], target) == 0)
         || strcmp (entries[i], host) == 0
         || (strchr (host, ':') != NULL && strcmp (entries[i], bracketed) == 0))
       return TRUE;
