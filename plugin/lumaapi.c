@@ -15,6 +15,7 @@
 #include "lumacache.h"
 #include "lumahttp.h"
 #include "lumatext.h"
+#include "lumaworkers.h"
 
 #include <glib/gi18n-lib.h>
 
@@ -451,107 +452,172 @@ report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
     on_poll (status, user_data);
 }
 
+/* One wait, from its first poll to its end: what poll_until_over () kept
+ * in its frame when it polled from the caller's thread, now carried from
+ * one step (one poll, run by a shared thread: lumaworkers.c) to the next. */
+typedef struct
+{
+  LumaApi *api;
+  LumaPoller *poller;
+  const LumaWaitParams *params;
+  LumaWaitFunc on_poll;
+  gpointer user_data;
+  gint64 start;
+  gint64 deadline;              /* of the whole wait; G_MAXINT64: none */
+  LumaWaitStatus status;
+  guint troubles_in_a_row, throttles_in_a_row;
+  gboolean answered;            /* the API has given an answer in this wait */
+  gboolean generating;          /* what the last answered poll said */
+  GError *poll_error;           /* of the last poll, if it failed */
+  /* the end: */
+  GstLumaRecord *record;
+  GError *error;
+} LumaWait;
+
+/* How long to wait before the next poll, after an outcome that calls for
+ * one; FALSE (and the error set) when the retries are spent. */
+static gboolean
+next_delay (LumaWait * wait, PollOutcome outcome, guint64 * delay)
+{
+  const LumaWaitParams *params = wait->params;
+
+  switch (outcome) {
+    case POLL_GENERATING:
+      wait->troubles_in_a_row = wait->throttles_in_a_row = 0;
+      wait->generating = TRUE;
+      *delay = params->poll_interval;
+      return TRUE;
+    case POLL_THROTTLED:
+      *delay = luma_http_backoff (params->poll_interval,
+          wait->throttles_in_a_row++);
+      return TRUE;
+    case POLL_SERVER_TROUBLE:
+    case POLL_UNREACHABLE:
+      if (wait->troubles_in_a_row++ >= params->retries) {
+        g_set_error (&wait->error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
+            g_dngettext (GETTEXT_PACKAGE,
+                "Could not read the record of task %s after %u attempt: %s",
+                "Could not read the record of task %s after %u attempts: %s",
+                wait->troubles_in_a_row), wait->status.task_id,
+            wait->troubles_in_a_row, wait->poll_error->message);
+        return FALSE;
+      }
+      *delay = luma_http_backoff (params->poll_interval,
+          wait->troubles_in_a_row - 1);
+      /* once the host has answered, the URL is right: a refusal is then
+       * passing trouble (a restart), waited out like any other */
+      if (outcome == POLL_UNREACHABLE && !wait->answered)
+        *delay = MIN (*delay, luma_http_backoff (UNREACHABLE_BACKOFF_BASE_MS,
+                wait->troubles_in_a_row - 1));
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+static void
+wait_timed_out (LumaWait * wait, GError * last_error)
+{
+  set_timeout_error (&wait->error, wait->status.task_id,
+      wait->params->wait_timeout, last_error);
+}
+
+/* One poll of the wait and what it calls for (see LumaStepFunc): TRUE when
+ * the task is over (wait->record), the wait is, or an error ends it
+ * (wait->error). */
+static gboolean
+wait_step (gpointer data, gint64 * next_due)
+{
+  LumaWait *wait = data;
+  LumaApi *api = wait->api;
+  g_autoptr (GstLumaRecord) record = NULL;
+  guint64 retry_after = LUMA_HTTP_RETRY_AFTER_NONE, delay;
+  gint64 left;
+  PollOutcome outcome;
+
+  /* the sleep before this poll ran to the end of the wait: over, without
+   * a request that would have no time left */
+  if (wait->status.polls > 0 && g_get_monotonic_time () >= wait->deadline) {
+    wait_timed_out (wait, wait->poll_error);
+    return TRUE;
+  }
+  g_clear_error (&wait->poll_error);
+  outcome = poll_once (api, wait->poller, wait->deadline, &record,
+      &retry_after, &wait->poll_error);
+  wait->answered |= api->last_http_status != 0;
+
+  report (api, wait->on_poll, wait->user_data, &wait->status, record,
+      wait->start);
+  if (outcome == POLL_FINISHED) {
+    cache_store (api, wait->status.task_id, record);
+    wait->record = g_steal_pointer (&record);
+    return TRUE;
+  }
+  if (outcome == POLL_FAILED) {
+    wait->error = g_steal_pointer (&wait->poll_error);
+    return TRUE;
+  }
+  if (outcome == POLL_WAIT_OVER) {
+    /* cut by our own deadline after the task was seen generating: that
+     * is what is known, not a server that failed to answer */
+    wait_timed_out (wait, wait->generating ? NULL : wait->poll_error);
+    return TRUE;
+  }
+  if (!next_delay (wait, outcome, &delay))
+    return TRUE;
+  /* never sooner than the server asked; never sooner than our own
+   * schedule either, which a Retry-After of 0 would turn into a flood */
+  if (retry_after != LUMA_HTTP_RETRY_AFTER_NONE)
+    delay = MAX (delay, retry_after);
+
+  /* never past the end of the wait: it ends at wait-timeout, whatever
+   * the server asked for */
+  left = wait->deadline - g_get_monotonic_time ();
+  if (left <= 0) {
+    wait_timed_out (wait, wait->poll_error);
+    return TRUE;
+  }
+  *next_due = g_get_monotonic_time () +
+      (gint64) MIN (delay, (guint64) left / 1000 + 1) * 1000;
+  return FALSE;
+}
+
 /* The wait itself: polls until the task is over, the wait is, or an
- * error ends it (see luma_api_wait_for_task ()). */
+ * error ends it (see luma_api_wait_for_task ()). The polls run in the
+ * shared threads; this thread sleeps until the end. */
 static GstLumaRecord *
 poll_until_over (LumaApi * api, LumaPoller * poller,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
-  const gchar *task_id = poller->task_id;
   gint64 start = g_get_monotonic_time ();
-  gint64 deadline = params->wait_timeout == 0 ? G_MAXINT64
-      : start + (gint64) params->wait_timeout * G_USEC_PER_SEC;
-  LumaWaitStatus status = { task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL,
-    0, 0
+  LumaWait wait = { api, poller, params, on_poll, user_data, start,
+    params->wait_timeout == 0 ? G_MAXINT64
+        : start + (gint64) params->wait_timeout * G_USEC_PER_SEC,
+    {poller->task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL, 0, 0}
   };
-  guint troubles_in_a_row = 0, throttles_in_a_row = 0;
-  gboolean answered = FALSE;    /* the API has given an answer in this wait */
-  gboolean generating = FALSE;  /* what the last answered poll said */
-  g_autoptr (GError) poll_error = NULL; /* of the last poll, if it failed */
 
-  for (;;) {
-    g_autoptr (GstLumaRecord) record = NULL;
-    guint64 retry_after = LUMA_HTTP_RETRY_AFTER_NONE, delay;
-    gint64 left;
-    PollOutcome outcome;
-
-    /* the sleep before this poll ran to the end of the wait: over, without
-     * a request that would have no time left */
-    if (status.polls > 0 && g_get_monotonic_time () >= deadline) {
-      set_timeout_error (error, task_id, params->wait_timeout, poll_error);
-      return NULL;
-    }
-    g_clear_error (&poll_error);
-    outcome = poll_once (api, poller, deadline, &record, &retry_after,
-        &poll_error);
-    answered |= api->last_http_status != 0;
-
-    report (api, on_poll, user_data, &status, record, start);
-    switch (outcome) {
-      case POLL_FINISHED:
-        cache_store (api, task_id, record);
-        return g_steal_pointer (&record);
-      case POLL_FAILED:
-        g_propagate_error (error, g_steal_pointer (&poll_error));
-        return NULL;
-      case POLL_GENERATING:
-        troubles_in_a_row = throttles_in_a_row = 0;
-        generating = TRUE;
-        delay = params->poll_interval;
-        break;
-      case POLL_THROTTLED:
-        delay = luma_http_backoff (params->poll_interval, throttles_in_a_row++);
-        break;
-      case POLL_WAIT_OVER:
-        /* cut by our own deadline after the task was seen generating: that
-         * is what is known, not a server that failed to answer */
-        set_timeout_error (error, task_id, params->wait_timeout,
-            generating ? NULL : poll_error);
-        return NULL;
-      case POLL_SERVER_TROUBLE:
-      case POLL_UNREACHABLE:
-        if (troubles_in_a_row++ >= params->retries) {
-          g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
-              g_dngettext (GETTEXT_PACKAGE,
-                  "Could not read the record of task %s after %u attempt: %s",
-                  "Could not read the record of task %s after %u attempts: %s",
-                  troubles_in_a_row), task_id, troubles_in_a_row,
-              poll_error->message);
-          return NULL;
-        }
-        delay =
-            luma_http_backoff (params->poll_interval, troubles_in_a_row - 1);
-        /* once the host has answered, the URL is right: a refusal is then
-         * passing trouble (a restart), waited out like any other */
-        if (outcome == POLL_UNREACHABLE && !answered)
-          delay = MIN (delay, luma_http_backoff (UNREACHABLE_BACKOFF_BASE_MS,
-                  troubles_in_a_row - 1));
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-    /* never sooner than the server asked; never sooner than our own
-     * schedule either, which a Retry-After of 0 would turn into a flood */
-    if (retry_after != LUMA_HTTP_RETRY_AFTER_NONE)
-      delay = MAX (delay, retry_after);
-
-    /* never past the end of the wait: it ends at wait-timeout, whatever
-     * the server asked for */
-    left = deadline - g_get_monotonic_time ();
-    if (left <= 0) {
-      set_timeout_error (error, task_id, params->wait_timeout, poll_error);
-      return NULL;
-    }
-    if (!luma_http_sleep (MIN (delay, (guint64) left / 1000 + 1), cancellable,
-            error))
-      return NULL;
+  if (luma_workers_run_steps (wait_step, &wait, wait.deadline, cancellable)) {
+    g_clear_error (&wait.poll_error);
+    if (wait.error != NULL)
+      g_propagate_error (error, wait.error);
+    return wait.record;
   }
+  /* no step ran at the end: cancelled, or at the wait's deadline while
+   * the shared threads were all busy */
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    set_timeout_error (error, poller->task_id, params->wait_timeout,
+        wait.poll_error);
+  g_clear_error (&wait.poll_error);
+  return NULL;
 }
 
 /**
  * luma_api_wait_for_task:
- * @on_poll: (nullable): called after each record-info request
+ * @on_poll: (nullable): called after each record-info request, from one of
+ *   the shared threads that poll (lumaworkers.c) while the caller's thread
+ *   sleeps, or from the caller's thread for a record this process has
+ *   already seen finished; never after this function has returned
  *
  * Gives the record of a task this process has already seen finished, unless
  * @params->fresh. Otherwise polls the task's record at once, then every
@@ -571,8 +637,7 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   g_autoptr (GUri) uri = NULL;
   g_autoptr (LumaHttpDeadline) deadline = NULL;
   LumaPoller poller = { task_id };
-  GPollFD wait_fd, request_fd;
-  gboolean has_wait_fd;
+  GPollFD request_fd;
   GstLumaRecord *record;
 
   if (cached != NULL) {
@@ -588,10 +653,8 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   poller.uri = uri;
   poller.deadline = deadline;
   /* GIO makes a cancellable's file descriptor (an eventfd) when a socket
-   * or luma_http_sleep () waits on it, and closes it when the wait is
-   * over: held here, the wait's two are made once, not at every poll. */
-  has_wait_fd = cancellable != NULL
-      && g_cancellable_make_pollfd (cancellable, &wait_fd);
+   * waits on it, and closes it when the wait is over: held here, the
+   * requests' one is made once, not at every poll. */
   g_cancellable_make_pollfd (luma_http_deadline_get_cancellable (deadline),
       &request_fd);
   record = poll_until_over (api, &poller, params, on_poll, user_data,
@@ -599,7 +662,5 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   g_cancellable_release_fd (luma_http_deadline_get_cancellable (deadline));
   g_clear_pointer (&poller.last_body, g_bytes_unref);
   g_clear_pointer (&poller.last_record, gst_luma_record_free);
-  if (has_wait_fd)
-    g_cancellable_release_fd (cancellable);
   return record;
 }

@@ -47,6 +47,8 @@ typedef struct {
   guint http_status;
 } LumaWaitStatus;
 
+/* Called after each poll, from a thread that is not the caller's (see
+ * luma_api_wait_for_task ()). */
 typedef void (*LumaWaitFunc) (const LumaWaitStatus * status, gpointer user_data);
 
 LumaApi *luma_api_new (SoupSession * session, const gchar * api_url,

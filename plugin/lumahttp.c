@@ -35,11 +35,29 @@ on_request_queued (SoupSession * session, SoupMessage * msg, gpointer user_data)
       G_CALLBACK (accept_any_certificate), NULL);
 }
 
+/* A session belongs to the main context that is the thread's default when
+ * it is made, and libsoup wakes that context at every step of every
+ * request, even a synchronous one. Ours only ever send synchronously, from
+ * the streaming thread or the shared polling threads: given a context of
+ * their own that nobody runs, they never wake the application's main loop
+ * (or contend for its lock) at each poll. */
+static SoupSession *
+new_session_in_own_context (const LumaHttpConfig * config)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  SoupSession *session;
+
+  g_main_context_push_thread_default (context);
+  session = soup_session_new_with_options ("user-agent", config->user_agent,
+      "timeout", config->timeout, NULL);
+  g_main_context_pop_thread_default (context);
+  return session;
+}
+
 SoupSession *
 luma_http_session_new (const LumaHttpConfig * config)
 {
-  SoupSession *session = soup_session_new_with_options ("user-agent",
-      config->user_agent, "timeout", config->timeout, NULL);
+  SoupSession *session = new_session_in_own_context (config);
 
   /* Video must arrive as the bytes the server holds: offsets and sizes are
    * byte positions in the file, which a content decoder would break. */

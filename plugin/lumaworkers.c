@@ -1,0 +1,264 @@
+/* gst-luma: a few shared threads that run the steps of many waits
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A source waiting for its task used to poll from its own streaming
+ * thread: every poll woke that thread, took a connection of its own
+ * session and posted its messages, and hundreds of sources woke hundreds of
+ * threads in step. Here the waits of the whole process are kept in one
+ * queue, earliest first. One thread sleeps until the first is due and
+ * hands what is due to a worker thread, which runs the steps one after the
+ * other; more workers (up to LUMA_WORKERS_MAX) are added only while steps
+ * wait too long for one (slow answers, a stalled server). The thread that
+ * waits sleeps until its wait is over, it is cancelled, or it gives up: it
+ * is woken for none of the polls.
+ *
+ * A step is never abandoned half-way: a caller that is cancelled, or gives
+ * up, while a step of its wait runs, waits for that step to return (the
+ * step's own requests are cancelled with the caller's cancellable, so it
+ * returns at once). What a step uses thus lives as long as the caller's
+ * frame does.
+ *
+ * Workers with nothing to do for a while end; the next wait starts one.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "lumaworkers.h"
+
+/* Another thread is put to work only when the steps that are due have
+ * waited this long for one: on a fast network one thread keeps up with
+ * hundreds of waits, and more would only contend for the same locks; on a
+ * slow one, or when a server stalls, threads are added as needed. */
+#define LATE_US (100 * G_TIME_SPAN_MILLISECOND)
+
+/* A worker with nothing to do for this long ends. */
+#define IDLE_END_US (10 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  LumaStepFunc step;
+  gpointer data;
+  gint64 give_up;
+  gint64 due;
+  GSequenceIter *queued;        /* in the queue, or NULL */
+  GList *ready;                 /* in the ready list, or NULL */
+  gboolean running;             /* a worker runs its step now */
+  gboolean over;                /* a step said so */
+  gboolean abandoned;           /* the caller has gone: never queued again */
+  GCond changed;                /* over, the caller's cancel, or a step's end
+                                 * that the caller waits for */
+} LumaSteps;
+
+/* Everything under one lock. One thread, the scheduler, sleeps until the
+ * first step is due, moves what is due to the ready list and wakes a
+ * worker; the workers run the ready steps one after the other. */
+static struct
+{
+  GMutex lock;
+  GCond schedule;               /* the queue's head changed */
+  GCond work;                   /* a step is ready */
+  GSequence *queue;             /* of LumaSteps, earliest due first */
+  GQueue ready;                 /* of LumaSteps, due, in order */
+  guint workers;
+  guint idle;                   /* workers waiting for work */
+  gboolean scheduling;          /* the scheduler thread runs */
+} pool;
+
+static gint
+compare_due (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const LumaSteps *sa = a, *sb = b;
+
+  return sa->due < sb->due ? -1 : sa->due > sb->due;
+}
+
+static gpointer run_worker (gpointer unused);
+static gpointer run_scheduler (gpointer unused);
+
+static void
+queue_locked (LumaSteps * steps, gint64 due)
+{
+  if (pool.queue == NULL) {
+    pool.queue = g_sequence_new (NULL);
+    g_thread_unref (g_thread_new ("luma-schedule", run_scheduler, NULL));
+  }
+  steps->due = due;
+  steps->queued = g_sequence_insert_sorted (pool.queue, steps, compare_due,
+      NULL);
+  if (g_sequence_iter_is_begin (steps->queued))
+    g_cond_signal (&pool.schedule);
+}
+
+/* @late: the ready steps have waited LATE_US: a busy worker is not
+ * enough */
+static void
+get_a_worker_locked (gboolean late)
+{
+  if (pool.idle > 0) {
+    g_cond_signal (&pool.work);
+  } else if (pool.workers == 0 || (late && pool.workers < LUMA_WORKERS_MAX)) {
+    pool.workers++;
+    g_thread_unref (g_thread_new ("luma-poll", run_worker, NULL));
+  }
+}
+
+/* Moves the steps that are due to the ready list; returns when to look
+ * again. */
+static gint64
+schedule_locked (gint64 now)
+{
+  GSequenceIter *first;
+  gboolean was_empty = g_queue_is_empty (&pool.ready);
+  LumaSteps *oldest;
+
+  while (!g_sequence_iter_is_end (first =
+          g_sequence_get_begin_iter (pool.queue))
+      && ((LumaSteps *) g_sequence_get (first))->due <= now) {
+    LumaSteps *steps = g_sequence_get (first);
+
+    g_sequence_remove (first);
+    steps->queued = NULL;
+    g_queue_push_tail (&pool.ready, steps);
+    steps->ready = pool.ready.tail;
+  }
+  if (g_queue_is_empty (&pool.ready))
+    goto next;
+  oldest = g_queue_peek_head (&pool.ready);
+  if (was_empty || now - oldest->due >= LATE_US)
+    get_a_worker_locked (now - oldest->due >= LATE_US);
+
+next:
+  first = g_sequence_get_begin_iter (pool.queue);
+  if (!g_queue_is_empty (&pool.ready)) {
+    oldest = g_queue_peek_head (&pool.ready);
+    return MAX (now, oldest->due) + LATE_US;
+  }
+  if (g_sequence_iter_is_end (first))
+    return G_MAXINT64;
+  return ((LumaSteps *) g_sequence_get (first))->due;
+}
+
+static gpointer
+run_scheduler (gpointer unused)
+{
+  g_mutex_lock (&pool.lock);
+  for (;;) {
+    gint64 wake_at = schedule_locked (g_get_monotonic_time ());
+
+    if (wake_at == G_MAXINT64)
+      g_cond_wait (&pool.schedule, &pool.lock);
+    else
+      g_cond_wait_until (&pool.schedule, &pool.lock, wake_at);
+  }
+  g_mutex_unlock (&pool.lock);
+  return NULL;
+}
+
+static void
+run_one_step_locked (LumaSteps * steps)
+{
+  gint64 next_due = 0;
+  gboolean over;
+
+  steps->running = TRUE;
+  g_mutex_unlock (&pool.lock);
+  over = steps->step (steps->data, &next_due);
+  g_mutex_lock (&pool.lock);
+  steps->running = FALSE;
+  if (over)
+    steps->over = TRUE;
+  else if (!steps->abandoned)
+    queue_locked (steps, next_due);
+  /* the caller sleeps through the polls: woken only when it has something
+   * to do */
+  if (over || steps->abandoned || g_get_monotonic_time () >= steps->give_up)
+    g_cond_broadcast (&steps->changed);
+}
+
+static gpointer
+run_worker (gpointer unused)
+{
+  g_mutex_lock (&pool.lock);
+  for (;;) {
+    LumaSteps *steps = g_queue_pop_head (&pool.ready);
+    gboolean woken;
+
+    if (steps != NULL) {
+      steps->ready = NULL;
+      run_one_step_locked (steps);
+      continue;
+    }
+    pool.idle++;
+    woken = g_cond_wait_until (&pool.work, &pool.lock,
+        g_get_monotonic_time () + IDLE_END_US);
+    pool.idle--;
+    if (!woken && g_queue_is_empty (&pool.ready))
+      break;
+  }
+  pool.workers--;
+  g_mutex_unlock (&pool.lock);
+  return NULL;
+}
+
+static void
+wake_caller (GCancellable * cancellable, LumaSteps * steps)
+{
+  g_mutex_lock (&pool.lock);
+  g_cond_broadcast (&steps->changed);
+  g_mutex_unlock (&pool.lock);
+}
+
+/**
+ * luma_workers_run_steps:
+ * @give_up: g_get_monotonic_time () microseconds; G_MAXINT64: never
+ *
+ * Runs @step at once, then whenever it says, in the shared threads, until
+ * it says the wait is over. The caller sleeps meanwhile, and comes back
+ * early when @cancellable is cancelled or @give_up has passed while no step
+ * ran (a step that runs then is waited for).
+ *
+ * Returns: TRUE when a step said the wait is over.
+ */
+gboolean
+luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
+    GCancellable * cancellable)
+{
+  LumaSteps steps = { step, data, give_up };
+  gulong handler = 0;
+  gboolean over;
+
+  g_cond_init (&steps.changed);
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (wake_caller),
+        &steps, NULL);
+
+  g_mutex_lock (&pool.lock);
+  queue_locked (&steps, g_get_monotonic_time ());
+  while (!steps.over && !g_cancellable_is_cancelled (cancellable)) {
+    gint64 now = g_get_monotonic_time ();
+
+    if (now >= give_up && !steps.running)
+      break;
+    /* past @give_up, a step that runs says when it is over */
+    if (give_up == G_MAXINT64 || now >= give_up)
+      g_cond_wait (&steps.changed, &pool.lock);
+    else
+      g_cond_wait_until (&steps.changed, &pool.lock, give_up);
+  }
+  steps.abandoned = TRUE;
+  while (steps.running)
+    g_cond_wait (&steps.changed, &pool.lock);
+  if (steps.queued != NULL)
+    g_sequence_remove (steps.queued);
+  if (steps.ready != NULL)
+    g_queue_delete_link (&pool.ready, steps.ready);
+  over = steps.over;
+  g_mutex_unlock (&pool.lock);
+
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  g_cond_clear (&steps.changed);
+  return over;
+}

@@ -1,0 +1,22 @@
+/* gst-luma: a few shared threads that run the steps of many waits
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* One step of a wait (a poll): TRUE when the wait is over; else sets
+ * @next_due (g_get_monotonic_time () microseconds) to when the next step
+ * is due. Runs in one of the shared threads. */
+typedef gboolean (*LumaStepFunc) (gpointer data, gint64 * next_due);
+
+/* At most this many threads run steps at once, for the whole process. */
+#define LUMA_WORKERS_MAX 8
+
+gboolean luma_workers_run_steps (LumaStepFunc step, gpointer data,
+    gint64 give_up, GCancellable * cancellable);
+
+G_END_DECLS
