@@ -604,7 +604,11 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
     return wait.record;
   }
   /* no step ran at the end: cancelled, or at the wait's deadline while
-   * the shared threads were all busy */
+   * the shared threads were all held by slow answers */
+  if (wait.status.polls == 0 && wait.poll_error == NULL)
+    g_set_error (&wait.poll_error, LUMA_API_ERROR, LUMA_API_ERROR_TIMEOUT,
+        _("no request could be sent: every polling thread was held by "
+            "servers that are slow to answer"));
   if (!g_cancellable_set_error_if_cancelled (cancellable, error))
     set_timeout_error (error, poller->task_id, params->wait_timeout,
         wait.poll_error);

@@ -8,6 +8,7 @@
 
 #include "lumaapi.h"
 #include "lumahttp.h"
+#include "lumaworkers.h"
 #include "harness.h"
 #include "badservers.h"
 
@@ -829,6 +830,224 @@ GST_START_TEST (test_earlier_deadline_fires_first)
 
 GST_END_TEST;
 
+/* ----- 14: the polls of every wait run in a few shared threads ----- */
+
+#define SHARED_WAITS 24
+
+typedef struct
+{
+  GMutex lock;
+  GHashTable *polled_from;      /* the threads on_poll was called in */
+  GHashTable *waited_from;      /* the threads that waited */
+  gint ready;
+} SharedWaits;
+
+static void
+note_polling_thread (const LumaWaitStatus * status, gpointer user_data)
+{
+  SharedWaits *shared = user_data;
+
+  g_mutex_lock (&shared->lock);
+  g_hash_table_add (shared->polled_from, g_thread_self ());
+  g_mutex_unlock (&shared->lock);
+}
+
+static gpointer
+wait_in_thread (gpointer user_data)
+{
+  SharedWaits *shared = user_data;
+  g_autofree gchar *url = luma_emulator_get_api_url (fixture.em);
+  g_autoptr (SoupSession) session = make_session (5, TRUE);
+  g_autoptr (LumaApi) api = make_api (session, url);
+  LumaWaitParams params = { 20, 0, 1, TRUE };
+  g_autofree gchar *task_id = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  g_autoptr (GError) error = NULL;
+  static gint next_task;
+
+  task_id = g_strdup_printf ("t-shared-%d", g_atomic_int_add (&next_task, 1));
+  g_mutex_lock (&shared->lock);
+  g_hash_table_add (shared->waited_from, g_thread_self ());
+  g_mutex_unlock (&shared->lock);
+  record = luma_api_wait_for_task (api, task_id, &params, note_polling_thread,
+      shared, NULL, &error);
+  if (record != NULL)
+    g_atomic_int_inc (&shared->ready);
+  else
+    GST_WARNING ("%s: %s", task_id, error->message);
+  return NULL;
+}
+
+static gboolean
+threads_meet (GHashTable * a, GHashTable * b)
+{
+  GHashTableIter iter;
+  gpointer thread;
+
+  g_hash_table_iter_init (&iter, a);
+  while (g_hash_table_iter_next (&iter, &thread, NULL))
+    if (g_hash_table_contains (b, thread))
+      return TRUE;
+  return FALSE;
+}
+
+/* Many waits at once: every one polls to its end, the waiting threads are
+ * never the ones that poll, and a few threads poll for all. */
+GST_START_TEST (test_waits_share_a_few_polling_threads)
+{
+  SharedWaits shared = { 0 };
+  GThread *threads[SHARED_WAITS];
+  gint i;
+
+  g_mutex_init (&shared.lock);
+  shared.polled_from = g_hash_table_new (NULL, NULL);
+  shared.waited_from = g_hash_table_new (NULL, NULL);
+  for (i = 0; i < SHARED_WAITS; i++) {
+    g_autofree gchar *task_id = g_strdup_printf ("t-shared-%d", i);
+    LumaEmulatorTask task = {
+      .task_id = task_id,
+      .video = fixture.video,
+      .generating_polls = 4,
+      .final_flag = 1,
+    };
+
+    luma_emulator_add_task (fixture.em, &task);
+  }
+  for (i = 0; i < SHARED_WAITS; i++)
+    threads[i] = g_thread_new ("waiter", wait_in_thread, &shared);
+  for (i = 0; i < SHARED_WAITS; i++)
+    g_thread_join (threads[i]);
+
+  fail_unless_equals_int (g_atomic_int_get (&shared.ready), SHARED_WAITS);
+  fail_unless_equals_int (g_hash_table_size (shared.waited_from), SHARED_WAITS);
+  fail_if (threads_meet (shared.polled_from, shared.waited_from),
+      "a waiting thread polled");
+  fail_unless (g_hash_table_size (shared.polled_from) >= 1);
+  fail_unless (g_hash_table_size (shared.polled_from) <= LUMA_WORKERS_MAX,
+      "%u polling threads", g_hash_table_size (shared.polled_from));
+  g_hash_table_unref (shared.polled_from);
+  g_hash_table_unref (shared.waited_from);
+  g_mutex_clear (&shared.lock);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  const gchar *url;
+  GCancellable *cancellable;
+  GError *error;
+} StalledWait;
+
+static gpointer
+wait_on_stalled_server (gpointer user_data)
+{
+  StalledWait *wait = user_data;
+  GstLumaRecord *record;
+
+  record = wait_for (wait->url, 30, "t-stalled", 10, 0, 3, NULL,
+      wait->cancellable, &wait->error);
+  fail_unless (record == NULL);
+  return NULL;
+}
+
+static void
+start_stalled_waits (StalledWait * waits, GThread ** threads, guint count,
+    const gchar * url)
+{
+  guint i;
+
+  for (i = 0; i < count; i++) {
+    waits[i].url = url;
+    waits[i].cancellable = g_cancellable_new ();
+    threads[i] = g_thread_new ("stalled", wait_on_stalled_server, &waits[i]);
+  }
+}
+
+/* Cancelled, each stalled wait ends at once, in its request. */
+static void
+stop_stalled_waits (StalledWait * waits, GThread ** threads, guint count)
+{
+  gint64 before = g_get_monotonic_time ();
+  guint i;
+
+  for (i = 0; i < count; i++)
+    g_cancellable_cancel (waits[i].cancellable);
+  for (i = 0; i < count; i++) {
+    g_thread_join (threads[i]);
+    fail_unless (g_error_matches (waits[i].error, G_IO_ERROR,
+            G_IO_ERROR_CANCELLED), "%s", waits[i].error->message);
+    g_clear_error (&waits[i].error);
+    g_object_unref (waits[i].cancellable);
+  }
+  fail_unless (g_get_monotonic_time () - before < SECONDS (2));
+}
+
+/* A server that never answers holds its own wait, not the others: while
+ * one request hangs, another thread takes the polls that are due. */
+GST_START_TEST (test_stalled_server_holds_no_other_wait)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_SILENT);
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaEmulatorTask task = {
+    .task_id = "t-free",
+    .video = fixture.video,
+    .generating_polls = 2,
+    .final_flag = 1,
+  };
+  StalledWait stalled = { 0 };
+  GThread *thread;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  gint64 took;
+
+  luma_emulator_add_task (fixture.em, &task);
+  start_stalled_waits (&stalled, &thread, 1, url);
+  g_usleep (300 * 1000);        /* its request is sent, and hangs */
+  record = wait_for (NULL, 5, "t-free", 50, 0, 1, &took, NULL, &error);
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless (took < SECONDS (3), "took %" G_GINT64_FORMAT " us", took);
+  stop_stalled_waits (&stalled, &thread, 1);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* Every wait ends at its wait-timeout, even when every polling thread is
+ * held by a server that never answers and none could poll for it. */
+GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_SILENT);
+  g_autofree gchar *url = bad_server_get_url (server);
+  LumaEmulatorTask task = {
+    .task_id = "t-late",
+    .video = fixture.video,
+    .final_flag = 1,
+  };
+  StalledWait stalled[LUMA_WORKERS_MAX] = { {0}
+  };
+  GThread *threads[LUMA_WORKERS_MAX];
+  g_autoptr (GError) error = NULL;
+  GstLumaRecord *record;
+  gint64 took;
+
+  luma_emulator_add_task (fixture.em, &task);
+  start_stalled_waits (stalled, threads, LUMA_WORKERS_MAX, url);
+  /* a thread is added every 100 ms while polls wait for one */
+  g_usleep (SECONDS (2));
+  record = wait_for (NULL, 5, "t-late", 50, 1, 1, &took, NULL, &error);
+  fail_unless (record == NULL);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_TIMEOUT), "%s", error->message);
+  assert_error_says (error, "after 1 seconds");
+  assert_error_says (error, "no request could be sent");
+  fail_unless (took < SECONDS (3), "took %" G_GINT64_FORMAT " us", took);
+  stop_stalled_waits (stalled, threads, LUMA_WORKERS_MAX);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 static Suite *
 apiclient_suite (void)
 {
@@ -857,6 +1076,9 @@ apiclient_suite (void)
   tcase_add_test (tc, test_polls_make_no_eventfd);
   tcase_add_test (tc, test_deadline_rearmed);
   tcase_add_test (tc, test_earlier_deadline_fires_first);
+  tcase_add_test (tc, test_waits_share_a_few_polling_threads);
+  tcase_add_test (tc, test_stalled_server_holds_no_other_wait);
+  tcase_add_test (tc, test_wait_timeout_when_no_thread_is_free);
   return s;
 }
 
