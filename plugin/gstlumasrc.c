@@ -1361,16 +1361,23 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
   LumaHttpConfig http = { settings->user_agent, settings->timeout,
     proxy_resolver, settings->ssl_strict
   };
+  g_autoptr (SoupSession) api_session = NULL;
   g_autoptr (SoupSession) session = NULL;
+  g_autofree gchar *proxy_text = NULL;
   LumaApi *api;
   LumaStreaming *s;
 
   if (proxy_resolver == NULL)
     return NULL;
+  /* the API's session is the process's, shared by every source with the
+   * same settings: the polls of hundreds of sources go over a few
+   * connections; the video comes over a session of the source's own */
+  proxy_text = luma_proxy_settings_text (settings->proxy, envp);
+  api_session = luma_http_session_shared (&http, proxy_text);
   session = luma_http_session_new (&http);
   api =
-      luma_api_new (session, settings->task.api_url, settings->task.api_key,
-      error);
+      luma_api_new (api_session, settings->task.api_url,
+      settings->task.api_key, error);
   if (api == NULL)
     return NULL;
   s = g_new0 (LumaStreaming, 1);

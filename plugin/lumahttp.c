@@ -42,22 +42,28 @@ on_request_queued (SoupSession * session, SoupMessage * msg, gpointer user_data)
  * their own that nobody runs, they never wake the application's main loop
  * (or contend for its lock) at each poll. */
 static SoupSession *
-new_session_in_own_context (const LumaHttpConfig * config)
+new_session_in_own_context (const LumaHttpConfig * config, gint max_conns)
 {
   g_autoptr (GMainContext) context = g_main_context_new ();
   SoupSession *session;
 
   g_main_context_push_thread_default (context);
-  session = soup_session_new_with_options ("user-agent", config->user_agent,
-      "timeout", config->timeout, NULL);
+  if (max_conns > 0)
+    session = soup_session_new_with_options ("user-agent", config->user_agent,
+        "timeout", config->timeout, "max-conns", max_conns,
+        "max-conns-per-host", max_conns, NULL);
+  else
+    session = soup_session_new_with_options ("user-agent", config->user_agent,
+        "timeout", config->timeout, NULL);
   g_main_context_pop_thread_default (context);
   return session;
 }
 
-SoupSession *
-luma_http_session_new (const LumaHttpConfig * config)
+/* @max_conns: 0 for libsoup's limits */
+static SoupSession *
+make_session (const LumaHttpConfig * config, gint max_conns)
 {
-  SoupSession *session = new_session_in_own_context (config);
+  SoupSession *session = new_session_in_own_context (config, max_conns);
 
   /* Video must arrive as the bytes the server holds: offsets and sizes are
    * byte positions in the file, which a content decoder would break. */
@@ -69,6 +75,44 @@ luma_http_session_new (const LumaHttpConfig * config)
   if (!config->ssl_strict)
     g_signal_connect (session, "request-queued",
         G_CALLBACK (on_request_queued), NULL);
+  return session;
+}
+
+SoupSession *
+luma_http_session_new (const LumaHttpConfig * config)
+{
+  return make_session (config, 0);
+}
+
+/* Connections a shared session may open to one host: the few its polls
+ * need, and the task creations and uploads of many sources at once. */
+#define SHARED_SESSION_MAX_CONNS 256
+
+/* Kept for the life of the process: a session is made once per set of
+ * settings, of which a process has one or a few. */
+SoupSession *
+luma_http_session_shared (const LumaHttpConfig * config,
+    const gchar * proxy_text)
+{
+  static GMutex lock;
+  static GHashTable *sessions;
+  const gchar *user_agent = config->user_agent ? config->user_agent : "";
+  g_autofree gchar *key = g_strdup_printf ("%zu:%s|%u|%d|%s",
+      strlen (user_agent), user_agent, config->timeout, config->ssl_strict,
+      proxy_text);
+  SoupSession *session;
+
+  g_mutex_lock (&lock);
+  if (sessions == NULL)
+    sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        g_object_unref);
+  session = g_hash_table_lookup (sessions, key);
+  if (session == NULL) {
+    session = make_session (config, SHARED_SESSION_MAX_CONNS);
+    g_hash_table_insert (sessions, g_steal_pointer (&key), session);
+  }
+  g_object_ref (session);
+  g_mutex_unlock (&lock);
   return session;
 }
 

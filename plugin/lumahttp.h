@@ -30,6 +30,11 @@ typedef struct {
 } LumaHttpConfig;
 
 SoupSession *luma_http_session_new (const LumaHttpConfig * config);
+/* A session shared by every caller in the process that asks with the same
+ * @config and @proxy_text (luma_proxy_settings_text ()): for the API's
+ * small requests, whose polls then share a few keep-alive connections. */
+SoupSession *luma_http_session_shared (const LumaHttpConfig * config,
+    const gchar * proxy_text);
 
 GUri *luma_http_parse_url (const gchar * url, GError ** error);
 

@@ -512,6 +512,29 @@ luma_excluding_resolver_iface_init (GProxyResolverInterface * iface)
 
 /* ----- the resolver ----- */
 
+/* The environment variables luma_proxy_resolver_new () reads. */
+static const gchar *const setting_names[] = { "http_proxy", "https_proxy",
+  "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"
+};
+
+gchar *
+luma_proxy_settings_text (const gchar * proxy, gchar ** envp)
+{
+  GString *text = g_string_new (NULL);
+  guint i;
+
+  /* lengths first: no value can pass for another's end */
+  g_string_append_printf (text, "%zu:%s", proxy ? strlen (proxy) : 0,
+      proxy ? proxy : "");
+  for (i = 0; i < G_N_ELEMENTS (setting_names); i++) {
+    const gchar *value = g_environ_getenv (envp, setting_names[i]);
+
+    g_string_append_printf (text, "|%zu:%s", value ? strlen (value) : 0,
+        value ? value : "");
+  }
+  return g_string_free (text, FALSE);
+}
+
 GProxyResolver *
 luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
     GProxyResolver * system, GError ** error)

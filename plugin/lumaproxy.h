@@ -22,4 +22,8 @@ typedef enum {
 GProxyResolver *luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
     GProxyResolver * system, GError ** error);
 
+/* What luma_proxy_resolver_new () reads of @proxy and @envp, as one text:
+ * two resolvers made from the same text resolve alike. */
+gchar *luma_proxy_settings_text (const gchar * proxy, gchar ** envp);
+
 G_END_DECLS

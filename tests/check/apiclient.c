@@ -1048,6 +1048,33 @@ GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
 
 GST_END_TEST;
 
+/* One API session per process and settings: what a source asks for is
+ * the session of any other source with the same settings, and never that
+ * of a source whose settings differ. */
+GST_START_TEST (test_shared_session_per_settings)
+{
+  LumaHttpConfig config = { "gst-luma-test", 5, NULL, TRUE };
+  LumaHttpConfig slower = { "gst-luma-test", 6, NULL, TRUE };
+  LumaHttpConfig lax = { "gst-luma-test", 5, NULL, FALSE };
+  LumaHttpConfig other_agent = { "other", 5, NULL, TRUE };
+  g_autoptr (SoupSession) first = luma_http_session_shared (&config, "x");
+  g_autoptr (SoupSession) again = luma_http_session_shared (&config, "x");
+  g_autoptr (SoupSession) other_proxy = luma_http_session_shared (&config, "y");
+  g_autoptr (SoupSession) s2 = luma_http_session_shared (&slower, "x");
+  g_autoptr (SoupSession) s3 = luma_http_session_shared (&lax, "x");
+  g_autoptr (SoupSession) s4 = luma_http_session_shared (&other_agent, "x");
+
+  fail_unless (first == again);
+  fail_if (first == other_proxy);
+  fail_if (first == s2);
+  fail_if (first == s3);
+  fail_if (first == s4);
+  fail_unless_equals_int (soup_session_get_timeout (s2), 6);
+  fail_unless_equals_string (soup_session_get_user_agent (s4), "other");
+}
+
+GST_END_TEST;
+
 static Suite *
 apiclient_suite (void)
 {
@@ -1079,6 +1106,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_waits_share_a_few_polling_threads);
   tcase_add_test (tc, test_stalled_server_holds_no_other_wait);
   tcase_add_test (tc, test_wait_timeout_when_no_thread_is_free);
+  tcase_add_test (tc, test_shared_session_per_settings);
   return s;
 }
 

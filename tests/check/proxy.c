@@ -791,6 +791,49 @@ GST_START_TEST (test_bad_proxy_is_a_settings_error)
 
 GST_END_TEST;
 
+/* The text that keys the process's shared API sessions: equal for settings
+ * that resolve alike, different for any that may not. */
+static gchar *
+settings_text (const gchar * proxy, ...)
+{
+  g_auto (GStrv) envp = NULL;
+  const gchar *name;
+  va_list args;
+
+  va_start (args, proxy);
+  while ((name = va_arg (args, const gchar *)) != NULL)
+      envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
+  va_end (args);
+  return luma_proxy_settings_text (proxy, envp);
+}
+
+GST_START_TEST (test_settings_text_tells_settings_apart)
+{
+  g_autofree gchar *none = settings_text (NULL, NULL);
+  g_autofree gchar *unrelated = settings_text (NULL, "PATH", "/bin", NULL);
+  g_autofree gchar *property = settings_text ("http://p.example:1", NULL);
+  g_autofree gchar *variable =
+      settings_text (NULL, "http_proxy", "http://p.example:1", NULL);
+  g_autofree gchar *upper =
+      settings_text (NULL, "NO_PROXY", "example.com", NULL);
+  g_autofree gchar *lower =
+      settings_text (NULL, "no_proxy", "example.com", NULL);
+  g_autofree gchar *joined = settings_text (NULL, "http_proxy", "a|5:b", NULL);
+  g_autofree gchar *apart =
+      settings_text (NULL, "http_proxy", "a", "https_proxy", "b", NULL);
+  g_autofree gchar *again =
+      settings_text (NULL, "http_proxy", "a", "https_proxy", "b", NULL);
+
+  fail_unless_equals_string (none, unrelated);
+  fail_unless_equals_string (apart, again);
+  fail_if (g_str_equal (none, property));
+  fail_if (g_str_equal (property, variable));
+  fail_if (g_str_equal (upper, lower));
+  fail_if (g_str_equal (joined, apart));
+}
+
+GST_END_TEST;
+
 static Suite *
 proxy_suite (void)
 {
@@ -806,6 +849,7 @@ proxy_suite (void)
   tcase_add_test (tc_resolver, test_property_replaces_variables);
   tcase_add_test (tc_resolver, test_no_proxy_in_front_of_the_system);
   tcase_add_test (tc_resolver, test_bad_proxies_are_refused);
+  tcase_add_test (tc_resolver, test_settings_text_tells_settings_apart);
 
   suite_add_tcase (s, tc_pipeline);
   tcase_add_checked_fixture (tc_pipeline, setup, teardown);
