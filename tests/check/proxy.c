@@ -29,18 +29,28 @@ static const gchar *proxy_variables[] = {
 
 /* luma_proxy_resolver_new () with @proxy and the environment @pairs
  * (name, value, ..., NULL); the system's resolver says "system". */
+/* An environment of the pairs (name, value, ..., NULL) of @args */
+static GStrv
+environ_of (va_list args)
+{
+  GStrv envp = NULL;
+  const gchar *name;
+
+  while ((name = va_arg (args, const gchar *)) != NULL)
+      envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
+  return envp;
+}
+
 static GProxyResolver *
 resolver_for (const gchar * proxy, GError ** error, ...)
 {
   g_auto (GStrv) envp = NULL;
   g_autoptr (GProxyResolver) system =
       g_simple_proxy_resolver_new ("http://system.example:1", NULL);
-  const gchar *name;
   va_list args;
 
   va_start (args, error);
-  while ((name = va_arg (args, const gchar *)) != NULL)
-      envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
+  envp = environ_of (args);
   va_end (args);
   return luma_proxy_resolver_new (proxy, envp, system, error);
 }
@@ -797,12 +807,10 @@ static gchar *
 settings_text (const gchar * proxy, ...)
 {
   g_auto (GStrv) envp = NULL;
-  const gchar *name;
   va_list args;
 
   va_start (args, proxy);
-  while ((name = va_arg (args, const gchar *)) != NULL)
-      envp = g_environ_setenv (envp, name, va_arg (args, const gchar *), TRUE);
+  envp = environ_of (args);
   va_end (args);
   return luma_proxy_settings_text (proxy, envp);
 }
