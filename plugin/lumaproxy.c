@@ -495,9 +495,10 @@ luma_excluding_resolver_lookup_async (GProxyResolver * resolver,
     g_task_return_pointer (task, proxies, (GDestroyNotify) g_strfreev);
 }
 
+/* Both resolvers answer asynchronously with a GTask of a proxy list. */
 static gchar **
-luma_excluding_resolver_lookup_finish (GProxyResolver * resolver,
-    GAsyncResult * result, GError ** error)
+task_lookup_finish (GProxyResolver * resolver, GAsyncResult * result,
+    GError ** error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -507,7 +508,192 @@ luma_excluding_resolver_iface_init (GProxyResolverInterface * iface)
 {
   iface->lookup = luma_excluding_resolver_lookup;
   iface->lookup_async = luma_excluding_resolver_lookup_async;
-  iface->lookup_finish = luma_excluding_resolver_lookup_finish;
+  iface->lookup_finish = task_lookup_finish;
+}
+
+/* ----- the system's answers, kept for a while -----
+ *
+ * GIO asks the proxy resolver at every new connection. The system's
+ * resolver (libproxy 0.4 through glib-networking, on a desktop) throws and
+ * catches C++ exceptions while it builds each answer, and libunwind masks
+ * signals at each frame it unwinds: a third of a millisecond of CPU for
+ * every connection. Its answers change only when the system's proxy
+ * settings do, so each is kept for a while, as a browser keeps a PAC
+ * script's; errors are not kept. */
+
+#define ANSWERS_MAX 256
+
+typedef struct
+{
+  gchar **proxies;
+  gint64 until;
+} Answer;
+
+static void
+answer_free (Answer * answer)
+{
+  g_strfreev (answer->proxies);
+  g_free (answer);
+}
+
+#define LUMA_TYPE_CACHING_RESOLVER (luma_caching_resolver_get_type ())
+G_DECLARE_FINAL_TYPE (LumaCachingResolver, luma_caching_resolver,
+    LUMA, CACHING_RESOLVER, GObject);
+
+struct _LumaCachingResolver
+{
+  GObject parent;
+  GProxyResolver *inner;
+  gint64 lifetime;
+  GMutex lock;
+  GHashTable *answers;          /* URI -> Answer, under lock */
+};
+
+static void luma_caching_resolver_iface_init (GProxyResolverInterface * iface);
+
+G_DEFINE_TYPE_WITH_CODE (LumaCachingResolver, luma_caching_resolver,
+    G_TYPE_OBJECT, G_IMPLEMENT_INTERFACE (G_TYPE_PROXY_RESOLVER,
+        luma_caching_resolver_iface_init));
+
+static void
+luma_caching_resolver_finalize (GObject * object)
+{
+  LumaCachingResolver *self = LUMA_CACHING_RESOLVER (object);
+
+  g_clear_object (&self->inner);
+  g_hash_table_unref (self->answers);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (luma_caching_resolver_parent_class)->finalize (object);
+}
+
+static void
+luma_caching_resolver_class_init (LumaCachingResolverClass * klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = luma_caching_resolver_finalize;
+}
+
+static void
+luma_caching_resolver_init (LumaCachingResolver * self)
+{
+  g_mutex_init (&self->lock);
+  self->answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) answer_free);
+}
+
+/* A copy of the kept answer for @uri, or NULL */
+static gchar **
+recall (LumaCachingResolver * self, const gchar * uri)
+{
+  Answer *answer;
+  gchar **proxies = NULL;
+
+  g_mutex_lock (&self->lock);
+  answer = g_hash_table_lookup (self->answers, uri);
+  if (answer != NULL && answer->until > g_get_monotonic_time ())
+    proxies = g_strdupv (answer->proxies);
+  g_mutex_unlock (&self->lock);
+  return proxies;
+}
+
+static void
+keep (LumaCachingResolver * self, const gchar * uri, gchar ** proxies)
+{
+  Answer *answer = g_new (Answer, 1);
+
+  answer->proxies = g_strdupv (proxies);
+  answer->until = g_get_monotonic_time () + self->lifetime;
+  g_mutex_lock (&self->lock);
+  /* a bound on what many hosts (redirects...) could pile up */
+  if (g_hash_table_size (self->answers) >= ANSWERS_MAX)
+    g_hash_table_remove_all (self->answers);
+  g_hash_table_replace (self->answers, g_strdup (uri), answer);
+  g_mutex_unlock (&self->lock);
+}
+
+static gchar **
+luma_caching_resolver_lookup (GProxyResolver * resolver, const gchar * uri,
+    GCancellable * cancellable, GError ** error)
+{
+  LumaCachingResolver *self = LUMA_CACHING_RESOLVER (resolver);
+  gchar **proxies = recall (self, uri);
+
+  if (proxies != NULL)
+    return proxies;
+  proxies = g_proxy_resolver_lookup (self->inner, uri, cancellable, error);
+  if (proxies != NULL)
+    keep (self, uri, proxies);
+  return proxies;
+}
+
+static void
+on_inner_lookup_done (GObject * source, GAsyncResult * result,
+    gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+  gchar **proxies = g_proxy_resolver_lookup_finish (G_PROXY_RESOLVER (source),
+      result, &error);
+
+  if (proxies == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  keep (g_task_get_source_object (task), g_task_get_task_data (task), proxies);
+  g_task_return_pointer (task, proxies, (GDestroyNotify) g_strfreev);
+}
+
+static void
+luma_caching_resolver_lookup_async (GProxyResolver * resolver,
+    const gchar * uri, GCancellable * cancellable,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  LumaCachingResolver *self = LUMA_CACHING_RESOLVER (resolver);
+  g_autoptr (GTask) task = g_task_new (resolver, cancellable, callback,
+      user_data);
+  gchar **proxies = recall (self, uri);
+
+  g_task_set_source_tag (task, luma_caching_resolver_lookup_async);
+  if (proxies != NULL) {
+    g_task_return_pointer (task, proxies, (GDestroyNotify) g_strfreev);
+    return;
+  }
+  g_task_set_task_data (task, g_strdup (uri), g_free);
+  g_proxy_resolver_lookup_async (self->inner, uri, cancellable,
+      on_inner_lookup_done, g_steal_pointer (&task));
+}
+
+static void
+luma_caching_resolver_iface_init (GProxyResolverInterface * iface)
+{
+  iface->lookup = luma_caching_resolver_lookup;
+  iface->lookup_async = luma_caching_resolver_lookup_async;
+  iface->lookup_finish = task_lookup_finish;
+}
+
+GProxyResolver *
+luma_caching_resolver_new (GProxyResolver * inner, gint64 lifetime)
+{
+  LumaCachingResolver *self = g_object_new (LUMA_TYPE_CACHING_RESOLVER, NULL);
+
+  self->inner = g_object_ref (inner);
+  self->lifetime = lifetime;
+  return G_PROXY_RESOLVER (self);
+}
+
+/* The system's resolver, its answers kept: one for the process. */
+static GProxyResolver *
+system_resolver (void)
+{
+  static GProxyResolver *resolver;
+
+  if (g_once_init_enter (&resolver)) {
+    GProxyResolver *made =
+        luma_caching_resolver_new (g_proxy_resolver_get_default (),
+        LUMA_PROXY_ANSWER_LIFETIME);
+
+    g_once_init_leave (&resolver, made);
+  }
+  return resolver;
 }
 
 /* ----- the resolver ----- */
@@ -551,7 +737,7 @@ luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
   LumaExcludingResolver *excluding;
 
   if (system == NULL)
-    system = g_proxy_resolver_get_default ();
+    system = system_resolver ();
 
   /* Every proxy that is set must be usable, whatever URL comes later. */
   if (non_empty (proxy) != NULL) {

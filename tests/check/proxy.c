@@ -842,6 +842,155 @@ GST_START_TEST (test_settings_text_tells_settings_apart)
 
 GST_END_TEST;
 
+/* A resolver that counts what it is asked, and answers "direct://", or
+ * fails while told to. */
+#define TEST_TYPE_COUNTING_RESOLVER (test_counting_resolver_get_type ())
+G_DECLARE_FINAL_TYPE (TestCountingResolver, test_counting_resolver, TEST,
+    COUNTING_RESOLVER, GObject);
+
+struct _TestCountingResolver
+{
+  GObject parent;
+  gint lookups;
+  gboolean failing;
+};
+
+static gchar **
+counting_lookup (GProxyResolver * resolver, const gchar * uri,
+    GCancellable * cancellable, GError ** error)
+{
+  TestCountingResolver *self = (TestCountingResolver *) resolver;
+  const gchar *direct[] = { "direct://", NULL };
+
+  g_atomic_int_inc (&self->lookups);
+  if (self->failing) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no answer");
+    return NULL;
+  }
+  return g_strdupv ((gchar **) direct);
+}
+
+static void
+counting_lookup_async (GProxyResolver * resolver, const gchar * uri,
+    GCancellable * cancellable, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (resolver, cancellable, callback,
+      user_data);
+  GError *error = NULL;
+  gchar **proxies = counting_lookup (resolver, uri, cancellable, &error);
+
+  if (proxies == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, proxies, (GDestroyNotify) g_strfreev);
+}
+
+static gchar **
+counting_lookup_finish (GProxyResolver * resolver, GAsyncResult * result,
+    GError ** error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+test_counting_resolver_iface_init (GProxyResolverInterface * iface)
+{
+  iface->lookup = counting_lookup;
+  iface->lookup_async = counting_lookup_async;
+  iface->lookup_finish = counting_lookup_finish;
+}
+
+G_DEFINE_TYPE_WITH_CODE (TestCountingResolver, test_counting_resolver,
+    G_TYPE_OBJECT, G_IMPLEMENT_INTERFACE (G_TYPE_PROXY_RESOLVER,
+        test_counting_resolver_iface_init));
+
+static void
+test_counting_resolver_class_init (TestCountingResolverClass * klass)
+{
+}
+
+static void
+test_counting_resolver_init (TestCountingResolver * self)
+{
+}
+
+static void
+on_lookup_done (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* The answer as GIO's asynchronous connections ask for it */
+static void
+assert_direct_async (GProxyResolver * resolver, const gchar * uri)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) proxies = NULL;
+
+  g_proxy_resolver_lookup_async (resolver, uri, NULL, on_lookup_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  proxies = g_proxy_resolver_lookup_finish (resolver, result, &error);
+  fail_unless (proxies != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_string (proxies[0], "direct://");
+}
+
+static void
+assert_direct (GProxyResolver * resolver, const gchar * uri)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) proxies = g_proxy_resolver_lookup (resolver, uri, NULL,
+      &error);
+
+  fail_unless (proxies != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_string (proxies[0], "direct://");
+}
+
+/* The system's answer for a URL is asked once while it is kept; another
+ * URL, an answer that has expired, and a failure are asked again. */
+GST_START_TEST (test_system_answers_are_kept_a_while)
+{
+  g_autoptr (TestCountingResolver) inner =
+      g_object_new (TEST_TYPE_COUNTING_RESOLVER, NULL);
+  g_autoptr (GProxyResolver) kept =
+      luma_caching_resolver_new (G_PROXY_RESOLVER (inner),
+      200 * G_TIME_SPAN_MILLISECOND);
+  g_autoptr (GError) error = NULL;
+
+  assert_direct (kept, "http://a.example:80");
+  assert_direct (kept, "http://a.example:80");
+  fail_unless_equals_int (inner->lookups, 1);
+  assert_direct (kept, "https://a.example:443");
+  fail_unless_equals_int (inner->lookups, 2);
+  g_usleep (300 * 1000);
+  assert_direct (kept, "http://a.example:80");
+  fail_unless_equals_int (inner->lookups, 3);
+
+  inner->failing = TRUE;
+  fail_unless (g_proxy_resolver_lookup (kept, "http://b.example:80", NULL,
+          &error) == NULL);
+  g_clear_error (&error);
+  fail_unless (g_proxy_resolver_lookup (kept, "http://b.example:80", NULL,
+          &error) == NULL);
+  fail_unless_equals_int (inner->lookups, 5);
+  inner->failing = FALSE;
+  assert_direct (kept, "http://b.example:80");
+  assert_direct (kept, "http://b.example:80");
+  fail_unless_equals_int (inner->lookups, 6);
+
+  /* asked asynchronously: the same answers */
+  assert_direct_async (kept, "http://b.example:80");
+  fail_unless_equals_int (inner->lookups, 6);
+  assert_direct_async (kept, "http://c.example:80");
+  assert_direct_async (kept, "http://c.example:80");
+  assert_direct (kept, "http://c.example:80");
+  fail_unless_equals_int (inner->lookups, 7);
+}
+
+GST_END_TEST;
+
 static Suite *
 proxy_suite (void)
 {
@@ -858,6 +1007,7 @@ proxy_suite (void)
   tcase_add_test (tc_resolver, test_no_proxy_in_front_of_the_system);
   tcase_add_test (tc_resolver, test_bad_proxies_are_refused);
   tcase_add_test (tc_resolver, test_settings_text_tells_settings_apart);
+  tcase_add_test (tc_resolver, test_system_answers_are_kept_a_while);
 
   suite_add_tcase (s, tc_pipeline);
   tcase_add_checked_fixture (tc_pipeline, setup, teardown);
