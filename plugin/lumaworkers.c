@@ -112,6 +112,7 @@ schedule_locked (gint64 now)
   GSequenceIter *first;
   gboolean was_empty = g_queue_is_empty (&pool.ready);
   LumaSteps *oldest;
+  gint64 wake_at;
 
   while (!g_sequence_iter_is_end (first =
           g_sequence_get_begin_iter (pool.queue))
@@ -123,21 +124,18 @@ schedule_locked (gint64 now)
     g_queue_push_tail (&pool.ready, steps);
     steps->ready = pool.ready.tail;
   }
-  if (g_queue_is_empty (&pool.ready))
-    goto next;
   oldest = g_queue_peek_head (&pool.ready);
-  if (was_empty || now - oldest->due >= LATE_US)
+  if (oldest != NULL && (was_empty || now - oldest->due >= LATE_US))
     get_a_worker_locked (now - oldest->due >= LATE_US);
 
-next:
+  /* the next step due, or the time to see whether the ready ones are late,
+   * whichever comes first */
   first = g_sequence_get_begin_iter (pool.queue);
-  if (!g_queue_is_empty (&pool.ready)) {
-    oldest = g_queue_peek_head (&pool.ready);
-    return MAX (now, oldest->due) + LATE_US;
-  }
-  if (g_sequence_iter_is_end (first))
-    return G_MAXINT64;
-  return ((LumaSteps *) g_sequence_get (first))->due;
+  wake_at = g_sequence_iter_is_end (first) ? G_MAXINT64
+      : ((LumaSteps *) g_sequence_get (first))->due;
+  if (oldest != NULL)
+    wake_at = MIN (wake_at, MAX (now, oldest->due) + LATE_US);
+  return wake_at;
 }
 
 static gpointer
