@@ -593,9 +593,13 @@ GST_START_TEST (test_progress_reaches_the_total)
 
     fail_unless (g_array_index (log.sent, guint64, i) >
         g_array_index (log.sent, guint64, i - 1), "progress went back");
-    /* not more often than every 100 ms, but for the final report */
+    /* not more often than every 100 ms, but for the final report. The
+     * time here is the callback's, not the one the uploader compared:
+     * the thread can be preempted between the two (by milliseconds under
+     * valgrind: 98.2 ms was seen), while an upload that reports too often
+     * does so at every chunk, microseconds apart */
     if (i < log.sent->len - 1)
-      fail_unless (gap >= 99 * G_TIME_SPAN_MILLISECOND,
+      fail_unless (gap >= 80 * G_TIME_SPAN_MILLISECOND,
           "reports %" G_GINT64_FORMAT " us apart", gap);
   }
   g_array_unref (log.sent);
