@@ -1272,8 +1272,18 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
 
   if (s->phase == PHASE_STORED)
     return luma_store_reader_read (s->stored, data, size, s->offset, error);
-  if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer))
-    return luma_store_writer_read (s->writer, data, size, s->offset, error);
+  if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer)) {
+    g_autoptr (GError) cause = NULL;
+    gssize n = luma_store_writer_read (s->writer, data, size, s->offset,
+        &cause);
+
+    if (n >= 0)
+      return n;
+    /* the `.part` failed (a write behind the stream, a read): the
+     * network has the same bytes */
+    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+    gst_luma_src_warn_not_stored (self, cause);
+  }
   if (luma_stream_get_offset (s->stream) != s->offset)
     luma_stream_seek (s->stream, s->offset);
   return gst_luma_src_read_video (self, data, size, error);

@@ -80,13 +80,25 @@ struct _LumaStoreWriter
   gchar *dir;
   gint lock_fd;
   gint part_fd;
-  guint64 prefix;
+  guint64 prefix;               /* the .part's length once the queue is out */
+
+  /* The .part is written in a thread of its own, so that the stream and
+   * the disk work at once: the stream waits only when the queue is full. */
+  GThread *scribe;
+  GMutex lock;
+  GCond changed;
+  GQueue unwritten;             /* GBytes, in order, from the .part's end */
+  gsize unwritten_size;
+  guint64 written;              /* the .part's length on disk */
+  gint write_errno;             /* why a write failed, or 0 */
+  gboolean closing;             /* the scribe ends when the queue is out */
 
   /* the SHA-256 of what is appended, computed in a thread of its own */
   GThread *hasher;
   GAsyncQueue *queue;           /* GBytes, then hasher_stop */
   gint pending;                 /* atomic: bytes queued, not hashed yet */
-  gboolean hash_given_up;       /* the queue filled, or a resumed .part */
+  gint hash_given_up;           /* atomic: the queue filled, or a resumed
+                                 * .part; the hasher drops what is left */
   GChecksum *checksum;          /* the hasher's until it is joined */
 };
 
@@ -160,6 +172,26 @@ luma_store_meta_clear (LumaStoreMeta * meta)
   g_clear_pointer (&meta->prompt, g_free);
   g_clear_pointer (&meta->result_url, g_free);
   g_clear_pointer (&meta->sha256, g_free);
+  g_clear_pointer (&meta->boot_id, g_free);
+}
+
+/* The running kernel's boot id, or NULL where there is none: a video
+ * written in this boot is whole in the page cache even if the disk has
+ * not taken it yet. */
+static const gchar *
+current_boot_id (void)
+{
+  static gchar *boot_id;
+
+  if (g_once_init_enter (&boot_id)) {
+    gchar *text = NULL;
+
+    if (!g_file_get_contents ("/proc/sys/kernel/random/boot_id", &text, NULL,
+            NULL) || *g_strstrip (text) == '\0')
+      g_clear_pointer (&text, g_free);
+    g_once_init_leave (&boot_id, text ? text : g_strdup (""));
+  }
+  return *boot_id ? boot_id : NULL;
 }
 
 /* ----- errors and small file helpers ----- */
@@ -223,6 +255,9 @@ meta_to_json (const LumaStoreMeta * meta)
   luma_json_add_string (builder, "sha256", meta->sha256);
   json_builder_set_member_name (builder, "verified");
   json_builder_add_boolean_value (builder, meta->verified);
+  json_builder_set_member_name (builder, "synced");
+  json_builder_add_boolean_value (builder, meta->synced);
+  luma_json_add_string (builder, "boot-id", meta->boot_id);
   add_int (builder, "created", meta->created);
   add_int (builder, "kie-until", meta->kie_until);
   add_int (builder, "stored-at", meta->stored_at);
@@ -297,6 +332,11 @@ read_meta (const gchar * dir, LumaStoreMeta * meta)
   meta->sha256 = dup_member_string (object, "sha256");
   meta->verified = json_object_get_boolean_member_with_default (object,
       "verified", FALSE);
+  /* entries from before the commit stopped waiting for the disk were
+   * synced when they were written */
+  meta->synced = json_object_get_boolean_member_with_default (object,
+      "synced", TRUE);
+  meta->boot_id = dup_member_string (object, "boot-id");
   meta->created = member_int (object, "created");
   meta->kie_until = member_int (object, "kie-until");
   meta->stored_at = member_int (object, "stored-at");
@@ -423,22 +463,32 @@ set_damaged_error (GError ** error, const gchar * task_id, const gchar * why)
       _("The stored video of task %s is damaged (%s)"), task_id, why);
 }
 
-/* Size always; the SHA-256 when the file was not hashed since it was
- * written, recording it (and that it was verified) unless read-only. */
+/* An entry committed without waiting for the disk, and opened after a
+ * reboot: if the system stopped before the disk took the video, the file
+ * may hold other bytes at the right size. Its digest tells; without one,
+ * it is fetched again while KIE still has it, and kept (hashed from now
+ * on) when it is the only copy: a clean shutdown writes the page cache
+ * out, and dropping a sound only copy would lose the clip for sure. */
 static gboolean
-check_integrity (LumaStore * store, LumaStoreReader * reader,
-    const gchar * dir, GCancellable * cancellable, GError ** error)
+check_unsynced (const LumaStoreMeta * meta, GError ** error)
+{
+  if (meta->synced || g_strcmp0 (meta->boot_id, current_boot_id ()) == 0
+      || meta->sha256 != NULL || g_get_real_time () / 1000 >= meta->kie_until)
+    return TRUE;
+  set_damaged_error (error, meta->task_id, _("the system stopped before it "
+          "was all on disk, and it has no digest to check it by"));
+  return FALSE;
+}
+
+/* The SHA-256 when the file was not hashed since it was written; FALSE
+ * when it is not the one it was written with. */
+static gboolean
+verify_digest (LumaStore * store, LumaStoreReader * reader,
+    GCancellable * cancellable, GError ** error)
 {
   LumaStoreMeta *meta = &reader->meta;
   g_autofree gchar *digest = NULL;
-  struct stat st;
 
-  if (fstat (reader->fd, &st) != 0 || !S_ISREG (st.st_mode)
-      || (guint64) st.st_size != meta->size) {
-    set_damaged_error (error, meta->task_id, _("its size is not the size it "
-            "was stored with"));
-    return FALSE;
-  }
   if (meta->verified || (store->read_only && meta->sha256 == NULL))
     return TRUE;
   digest = hash_file (reader->fd, cancellable, error);
@@ -449,11 +499,46 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
             "it was stored with"));
     return FALSE;
   }
-  if (store->read_only)
-    return TRUE;
   g_free (meta->sha256);
   meta->sha256 = g_steal_pointer (&digest);
   meta->verified = TRUE;
+  return TRUE;
+}
+
+/* Size always; the SHA-256 when the file was not hashed since it was
+ * written. What an open learns (the digest, that the video is now on
+ * disk) is recorded unless read-only. */
+static gboolean
+check_integrity (LumaStore * store, LumaStoreReader * reader,
+    const gchar * dir, GCancellable * cancellable, GError ** error)
+{
+  LumaStoreMeta *meta = &reader->meta;
+  gboolean was_verified = meta->verified;
+  struct stat st;
+
+  if (fstat (reader->fd, &st) != 0 || !S_ISREG (st.st_mode)
+      || (guint64) st.st_size != meta->size) {
+    set_damaged_error (error, meta->task_id, _("its size is not the size it "
+            "was stored with"));
+    return FALSE;
+  }
+  if (!check_unsynced (meta, error)
+      || !verify_digest (store, reader, cancellable, error))
+    return FALSE;
+  if (store->read_only || (meta->synced && meta->verified == was_verified))
+    return TRUE;
+  /* the commit left the video to the page cache: the disk takes it now,
+   * once, where a reader waits anyway; a disk that fails it (the error is
+   * told once, and then the bytes may be lost) loses the entry */
+  if (!meta->synced && fdatasync (reader->fd) != 0) {
+    gint errsv = errno;
+    g_autofree gchar *why = g_strdup_printf (_("the disk did not take it: "
+            "%s"), g_strerror (errsv));
+
+    set_damaged_error (error, meta->task_id, why);
+    return FALSE;
+  }
+  meta->synced = TRUE;
   /* not being able to record it only costs the next open another hash */
   write_meta (dir, meta, NULL);
   return TRUE;
@@ -591,7 +676,8 @@ hash_queued (gpointer data)
     if (item == &hasher_stop)
       return NULL;
     bytes = g_bytes_get_data (item, &size);
-    g_checksum_update (writer->checksum, bytes, size);
+    if (!g_atomic_int_get (&writer->hash_given_up))
+      g_checksum_update (writer->checksum, bytes, size);
     g_atomic_int_add (&writer->pending, -(gint) size);
     g_bytes_unref (item);
   }
@@ -608,7 +694,7 @@ stop_hasher (LumaStoreWriter * writer)
   g_async_queue_push (writer->queue, &hasher_stop);
   g_thread_join (writer->hasher);
   writer->hasher = NULL;
-  if (!writer->hash_given_up)
+  if (!g_atomic_int_get (&writer->hash_given_up))
     digest = g_strdup (g_checksum_get_string (writer->checksum));
   return digest;
 }
@@ -723,12 +809,139 @@ start_hasher (LumaStoreWriter * writer)
   /* A resumed .part would have to be hashed from the file first: it is
    * committed without a digest instead, and its next open hashes it. */
   if (writer->prefix > 0) {
-    writer->hash_given_up = TRUE;
+    g_atomic_int_set (&writer->hash_given_up, TRUE);
     return;
   }
   writer->checksum = g_checksum_new (G_CHECKSUM_SHA256);
   writer->queue = g_async_queue_new ();
   writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
+}
+
+/* ----- the scribe: the .part written behind a bounded queue ----- */
+
+static gboolean
+write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
+{
+  while (size > 0) {
+    gssize n = pwrite (fd, data, size, offset);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return FALSE;
+    data += n;
+    size -= n;
+    offset += n;
+  }
+  return TRUE;
+}
+
+/* Drops what is queued after a failed write; the caller holds the lock. */
+static void
+drop_unwritten (LumaStoreWriter * writer)
+{
+  g_queue_clear_full (&writer->unwritten, (GDestroyNotify) g_bytes_unref);
+  writer->unwritten_size = 0;
+}
+
+static gpointer
+write_queued (gpointer data)
+{
+  LumaStoreWriter *writer = data;
+
+  for (;;) {
+    GBytes *bytes;
+    const guint8 *bytes_data;
+    guint64 offset;
+    gsize size;
+    gint errsv = 0;
+
+    g_mutex_lock (&writer->lock);
+    while (writer->unwritten.length == 0 && !writer->closing)
+      g_cond_wait (&writer->changed, &writer->lock);
+    /* still counted in unwritten_size until it is on disk */
+    bytes = g_queue_pop_head (&writer->unwritten);
+    offset = writer->written;
+    g_mutex_unlock (&writer->lock);
+    if (bytes == NULL)
+      return NULL;
+
+    bytes_data = g_bytes_get_data (bytes, &size);
+    if (!write_all (writer->part_fd, bytes_data, size, offset))
+      errsv = errno;
+
+    g_mutex_lock (&writer->lock);
+    writer->unwritten_size -= size;
+    if (errsv == 0) {
+      writer->written += size;
+    } else {
+      writer->write_errno = errsv;
+      drop_unwritten (writer);
+    }
+    g_cond_broadcast (&writer->changed);
+    g_mutex_unlock (&writer->lock);
+    g_bytes_unref (bytes);
+  }
+}
+
+static void
+start_scribe (LumaStoreWriter * writer)
+{
+  writer->written = writer->prefix;
+  writer->scribe = g_thread_new ("luma-store-write", write_queued, writer);
+}
+
+/* Queues @bytes, waiting while the queue is full; FALSE with errno set if
+ * a write failed meanwhile. */
+static gboolean
+queue_for_write (LumaStoreWriter * writer, GBytes * bytes)
+{
+  gsize size = g_bytes_get_size (bytes);
+  gint errsv;
+
+  g_mutex_lock (&writer->lock);
+  while (writer->write_errno == 0 && writer->unwritten_size > 0
+      && writer->unwritten_size + size > LUMA_STORE_WRITE_QUEUE_LIMIT)
+    g_cond_wait (&writer->changed, &writer->lock);
+  errsv = writer->write_errno;
+  if (errsv == 0) {
+    g_queue_push_tail (&writer->unwritten, g_bytes_ref (bytes));
+    writer->unwritten_size += size;
+    g_cond_broadcast (&writer->changed);
+  }
+  g_mutex_unlock (&writer->lock);
+  errno = errsv;
+  return errsv == 0;
+}
+
+/* Waits until everything queued is on the .part (or a write failed);
+ * FALSE with errno set if one did. */
+static gboolean
+wait_written (LumaStoreWriter * writer)
+{
+  gint errsv;
+
+  g_mutex_lock (&writer->lock);
+  while (writer->unwritten_size > 0)
+    g_cond_wait (&writer->changed, &writer->lock);
+  errsv = writer->write_errno;
+  g_mutex_unlock (&writer->lock);
+  errno = errsv;
+  return errsv == 0;
+}
+
+/* The scribe writes what is queued, then ends. */
+static void
+stop_scribe (LumaStoreWriter * writer)
+{
+  if (writer->scribe == NULL)
+    return;
+  g_mutex_lock (&writer->lock);
+  writer->closing = TRUE;
+  g_cond_broadcast (&writer->changed);
+  g_mutex_unlock (&writer->lock);
+  g_thread_join (writer->scribe);
+  writer->scribe = NULL;
 }
 
 gboolean
@@ -773,10 +986,15 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
   w->task_id = g_strdup (task_id);
   w->dir = g_steal_pointer (&dir);
   w->lock_fd = lock_fd;
+  w->part_fd = -1;
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->changed);
+  g_queue_init (&w->unwritten);
   if (!open_part (w, error)) {
     luma_store_writer_free (w, TRUE);
     return FALSE;
   }
+  start_scribe (w);
   start_hasher (w);
   *writer = w;
   return TRUE;
@@ -794,25 +1012,14 @@ luma_store_writer_read (LumaStoreWriter * writer, guint8 * data, gsize size,
 {
   if (offset >= writer->prefix)
     return 0;
+  if (!wait_written (writer)) {
+    g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+
+    set_io_error (error, _("Cannot write %s: %s"), path, errno);
+    return -1;
+  }
   size = MIN (size, writer->prefix - offset);
   return pread_all (writer->part_fd, data, size, offset, error);
-}
-
-static gboolean
-write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
-{
-  while (size > 0) {
-    gssize n = pwrite (fd, data, size, offset);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return FALSE;
-    data += n;
-    size -= n;
-    offset += n;
-  }
-  return TRUE;
 }
 
 /* The hasher takes a reference, never a copy; if it falls too far behind
@@ -822,12 +1029,12 @@ queue_for_hash (LumaStoreWriter * writer, GBytes * bytes)
 {
   gsize size = g_bytes_get_size (bytes);
 
-  if (writer->hash_given_up)
+  if (g_atomic_int_get (&writer->hash_given_up))
     return;
   if (size > LUMA_STORE_HASH_QUEUE_LIMIT
       || g_atomic_int_get (&writer->pending) + size >
       LUMA_STORE_HASH_QUEUE_LIMIT) {
-    writer->hash_given_up = TRUE;
+    g_atomic_int_set (&writer->hash_given_up, TRUE);
     return;
   }
   g_atomic_int_add (&writer->pending, (gint) size);
@@ -838,19 +1045,19 @@ gboolean
 luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     GBytes * bytes, GError ** error)
 {
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
+  gsize size = g_bytes_get_size (bytes);
 
   g_return_val_if_fail (writer->part_fd >= 0, FALSE);
 
   /* after a seek: these bytes would leave a hole */
   if (offset != writer->prefix || size == 0)
     return TRUE;
-  if (!write_all (writer->part_fd, data, size, offset)) {
+  if (!queue_for_write (writer, bytes)) {
     gint errsv = errno;
     g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
 
     set_io_error (error, _("Cannot write %s: %s"), path, errsv);
+    stop_scribe (writer);
     g_free (stop_hasher (writer));
     g_close (writer->part_fd, NULL);
     writer->part_fd = -1;
@@ -882,12 +1089,24 @@ luma_store_writer_commit (LumaStoreWriter * writer,
 
   g_return_val_if_fail (writer->part_fd >= 0, FALSE);
 
+  if (!wait_written (writer)) {
+    set_io_error (error, _("Cannot write %s: %s"), part, errno);
+    luma_store_writer_free (writer, TRUE);
+    return FALSE;
+  }
+  stop_scribe (writer);
   stored.sha256 = stop_hasher (writer);
   stored.task_id = writer->task_id;
   stored.api_url = writer->store->api_url;
   stored.size = writer->prefix;
   stored.verified = FALSE;
   stored.stored_at = g_get_real_time () / 1000;
+  /* The end of the stream does not wait for the disk (a second or more
+   * for a large video): the first open syncs it, and until then the boot
+   * id tells whether the page cache still vouches for the bytes. Where
+   * there is no boot id, it is synced now. */
+  stored.boot_id = (gchar *) current_boot_id ();
+  stored.synced = stored.boot_id == NULL;
 
   if (writer->prefix != meta->size) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
@@ -897,7 +1116,8 @@ luma_store_writer_commit (LumaStoreWriter * writer,
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE,
         _("The video of task %s is larger than the store's limit"),
         writer->task_id);
-  } else if (fdatasync (writer->part_fd) != 0 || g_rename (part, video) != 0) {
+  } else if ((stored.synced && fdatasync (writer->part_fd) != 0)
+      || g_rename (part, video) != 0) {
     errsv = errno;
     set_io_error (error, _("Cannot complete the stored video %s: %s"), video,
         errsv);
@@ -919,6 +1139,7 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
 {
   if (writer == NULL)
     return;
+  stop_scribe (writer);
   g_free (stop_hasher (writer));
   close_part (writer);
   if (discard) {
@@ -929,6 +1150,8 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
   luma_file_unlock (writer->lock_fd);
   g_clear_pointer (&writer->queue, g_async_queue_unref);
   g_clear_pointer (&writer->checksum, g_checksum_free);
+  g_mutex_clear (&writer->lock);
+  g_cond_clear (&writer->changed);
   g_free (writer->task_id);
   g_free (writer->dir);
   g_free (writer);

@@ -25,7 +25,11 @@ typedef enum
 /* Bytes handed to the hasher thread and not hashed yet, at the most: past
  * this the entry is committed without a digest rather than slowing the
  * stream (its next open hashes the file). */
-#define LUMA_STORE_HASH_QUEUE_LIMIT (32 * 1024 * 1024)
+#define LUMA_STORE_HASH_QUEUE_LIMIT (8 * 1024 * 1024)
+
+/* Bytes appended and not yet written to the `.part`, at the most: the
+ * stream waits for the disk only past this. */
+#define LUMA_STORE_WRITE_QUEUE_LIMIT (4 * 1024 * 1024)
 
 /* How long a writer waits for another one that holds the entry and writes
  * nothing (stopped in a paused pipeline, or stalled), before it gives up
@@ -56,6 +60,10 @@ typedef struct
   guint64 size;
   gchar *sha256;                /* NULL: not computed yet */
   gboolean verified;            /* the file was hashed since it was written */
+  /* the video is on disk: FALSE from the commit (which does not wait for
+   * the disk) until an open in the same boot synced it */
+  gboolean synced;
+  gchar *boot_id;               /* the boot the video was written in */
   gint64 created;
   gint64 kie_until;             /* when KIE deletes its copy */
   gint64 stored_at;
@@ -98,17 +106,23 @@ gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     LumaStoreReader ** reader, GError ** error);
 /* How many bytes from the start of the video the `.part` holds. */
 guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
-/* Reads from the `.part`, within its prefix. */
+/* Reads from the `.part`, within its prefix (once what is queued for it
+ * is written). */
 gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
     gsize size, guint64 offset, GError ** error);
 /* Bytes read from the network at @offset: appended if they continue the
- * prefix, else left out (the `.part` never has holes). FALSE: the write
- * failed (a full disk...), the `.part` is gone, the writer is spent. */
+ * prefix, else left out (the `.part` never has holes). They are written
+ * by a thread of the writer's, which holds a reference to @bytes until
+ * then; this waits only while LUMA_STORE_WRITE_QUEUE_LIMIT bytes are
+ * queued. FALSE: a write failed (a full disk...; told at the append or
+ * the commit after it), the `.part` is gone, the writer is spent. */
 gboolean luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     GBytes * bytes, GError ** error);
-/* The prefix is the whole video of @meta->size bytes: syncs it, renames it
- * to `video`, writes meta.json (whose task id, API URL, size, digest and
- * stored-at are the writer's own). Frees @writer, releasing the lock. */
+/* The prefix is the whole video of @meta->size bytes: once it is all
+ * written, renames it to `video` and writes meta.json (whose task id, API
+ * URL, size, digest, stored-at and boot id are the writer's own). It does
+ * not wait for the disk to take the video: the first open syncs it (see
+ * LumaStoreMeta.synced). Frees @writer, releasing the lock. */
 gboolean luma_store_writer_commit (LumaStoreWriter * writer,
     const LumaStoreMeta * meta, GError ** error);
 /* Stops writing: the `.part` stays for a later run to resume, unless

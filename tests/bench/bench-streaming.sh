@@ -20,6 +20,9 @@
 #   BUILD_DIR=DIR  the build directory it uses (default build-bench; relative
 #                  to the top of the tree)
 #   KEEP=1         keep the temporary directory (files, logs) for a look
+#   TOOLS="A B"    time only these readers (of lumasrc souphttpsrc curl
+#                  lumasrc-store stored filesrc): for a closer look at one;
+#                  the tables, which compare them all, are then left out
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +33,8 @@ BIG_MIB=${BIG_MIB:-1024}
 SMALL_MIB=10
 BUILD_DIR=${BUILD_DIR:-build-bench}
 KEEP=${KEEP:-0}
+ALL_TOOLS="lumasrc souphttpsrc curl lumasrc-store stored filesrc"
+TOOLS=${TOOLS:-$ALL_TOOLS}
 
 work=""
 nginx_pid=""
@@ -306,7 +311,7 @@ run_all () {
   local file=$1 i tool
 
   for i in $(seq "$RUNS"); do
-    for tool in lumasrc souphttpsrc curl lumasrc-store stored filesrc; do
+    for tool in $TOOLS; do
       log "$file.bin run $i/$RUNS: $tool"
       measure "$tool" "$file"
     done
@@ -455,7 +460,13 @@ main () {
 
   echo
   print_machine
-  print_table
+  if [ "$TOOLS" = "$ALL_TOOLS" ]; then
+    print_table
+  else
+    echo
+    echo "all runs of $TOOLS (tool file wall user sys maxrss_KiB):"
+    sed 's/^/  /' "$results"
+  fi
 }
 
 main "$@"

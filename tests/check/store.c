@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -138,6 +139,18 @@ assert_reads_video (LumaStoreReader * reader, gsize size)
   fail_unless (memcmp (data, g_bytes_get_data (video, NULL), size) == 0);
 }
 
+/* Opens the stored TASK and reads it whole, as it was written. */
+static void
+assert_opens_whole (LumaStore * store)
+{
+  g_autoptr (GError) error = NULL;
+  LumaStoreReader *reader = luma_store_open (store, TASK, NULL, &error);
+
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  assert_reads_video (reader, VIDEO_SIZE);
+  luma_store_reader_free (reader);
+}
+
 /* The entry directory of the one stored task (a store of one entry). */
 static gchar *
 only_entry_dir (void)
@@ -206,6 +219,110 @@ GST_START_TEST (test_write_then_open)
   json_object_unref (meta);
   meta = read_meta (dir);
   fail_unless (json_object_get_boolean_member (meta, "verified"));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Rewrites members of the entry's meta.json, as another boot or an older
+ * version would have left it. */
+static void
+edit_meta (const gchar * dir, const gchar * boot_id, gboolean keep_digest)
+{
+  g_autofree gchar *path = g_build_filename (dir, "meta.json", NULL);
+  g_autoptr (JsonObject) meta = read_meta (dir);
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+
+  json_object_set_string_member (meta, "boot-id", boot_id);
+  if (!keep_digest)
+    json_object_set_null_member (meta, "sha256");
+  json_node_set_object (root, meta);
+  json_generator_set_root (generator, root);
+  fail_unless (json_generator_to_file (generator, path, NULL));
+}
+
+static gchar *
+running_boot_id (void)
+{
+  gchar *text = NULL;
+
+  fail_unless (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &text,
+          NULL, NULL));
+  return g_strstrip (text);
+}
+
+/* The end of the stream does not wait for the disk: the entry says it is
+ * not synced yet and names the boot it was written in; its first open
+ * syncs it and records that. */
+GST_START_TEST (test_first_open_syncs)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *boot_id = running_boot_id ();
+  g_autofree gchar *dir = NULL;
+  g_autoptr (JsonObject) meta = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  meta = read_meta (dir);
+  fail_if (json_object_get_boolean_member (meta, "synced"));
+  fail_unless_equals_string (json_object_get_string_member (meta, "boot-id"),
+      boot_id);
+
+  assert_opens_whole (store);
+  json_object_unref (meta);
+  meta = read_meta (dir);
+  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  fail_unless (json_object_get_boolean_member (meta, "verified"));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Not synced, and written in another boot: the system may have stopped
+ * before the disk took the bytes. With a digest the hash tells; without
+ * one the entry is dropped while KIE still holds the video (it is fetched
+ * again), and kept when it is the only copy. */
+GST_START_TEST (test_unsynced_from_another_boot)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256,
+      video);
+  g_autoptr (JsonObject) meta = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* with its digest: hashed, sound, kept */
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  edit_meta (dir, "another-boot", TRUE);
+  assert_opens_whole (store);
+  meta = read_meta (dir);
+  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  fail_unless (json_object_get_boolean_member (meta, "verified"));
+  g_clear_pointer (&meta, json_object_unref);
+  luma_store_free (store);
+  luma_test_remove_tree (tmp_dir);
+
+  /* no digest, KIE still has it: dropped */
+  store = store_new (API_KEY, 0, FALSE);
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  edit_meta (dir, "another-boot", FALSE);
+  fail_unless (luma_store_open (store, TASK, NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  fail_unless (strstr (error->message, TASK) != NULL);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  /* no digest, the only copy: kept, and hashed from now on */
+  store_task (store, TASK, VIDEO_SIZE, in_days (-1));
+  edit_meta (dir, "another-boot", FALSE);
+  assert_opens_whole (store);
+  meta = read_meta (dir);
+  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
+      digest);
+  fail_unless (json_object_get_boolean_member (meta, "synced"));
   luma_store_free (store);
 }
 
@@ -292,7 +409,6 @@ GST_START_TEST (test_resume_part)
       video);
   g_autoptr (JsonObject) meta = NULL;
   guint8 head[100];
-  LumaStoreReader *reader;
 
   append_range (writer, video, 0, 5 * CHUNK);
   luma_store_writer_free (writer, FALSE);
@@ -310,10 +426,7 @@ GST_START_TEST (test_resume_part)
   dir = only_entry_dir ();
   meta = read_meta (dir);
   fail_unless (json_object_get_null_member (meta, "sha256"));
-  reader = luma_store_open (store, TASK, NULL, &error);
-  fail_unless (reader != NULL, "%s", error ? error->message : "");
-  assert_reads_video (reader, VIDEO_SIZE);
-  luma_store_reader_free (reader);
+  assert_opens_whole (store);
   json_object_unref (meta);
   meta = read_meta (dir);
   fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
@@ -624,7 +737,9 @@ GST_START_TEST (test_wait_ends_when_holder_stalls)
 GST_END_TEST;
 
 /* A write that fails (here the file size limit: EFBIG, as ENOSPC would)
- * says which file and why, and removes the .part. */
+ * says which file and why, and removes the .part. The writes are the
+ * writer's thread's: a failure is told at the next append, or at the
+ * commit if none came after it. */
 GST_START_TEST (test_write_error_drops_part)
 {
   LumaStore *store = store_new (API_KEY, 0, FALSE);
@@ -639,10 +754,16 @@ GST_START_TEST (test_write_error_drops_part)
   signal (SIGXFSZ, SIG_IGN);
   fail_unless (setrlimit (RLIMIT_FSIZE, &limit) == 0);
   fail_unless (luma_store_writer_append (writer, 0, first, &error));
-  fail_if (luma_store_writer_append (writer, CHUNK, second, &error));
+  if (luma_store_writer_append (writer, CHUNK, second, &error)) {
+    fail_if (commit (writer, 2 * CHUNK, in_days (14), &error));
+  } else {
+    fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+    luma_store_writer_free (writer, TRUE);
+  }
   fail_unless (error != NULL && strstr (error->message, "video.part"));
+  fail_unless (strstr (error->message, g_strerror (EFBIG)) != NULL, "%s",
+      error->message);
   fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
-  luma_store_writer_free (writer, TRUE);
   luma_store_free (store);
 }
 
@@ -668,6 +789,8 @@ store_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_write_then_open);
+  tcase_add_test (tc, test_first_open_syncs);
+  tcase_add_test (tc, test_unsynced_from_another_boot);
   tcase_add_test (tc, test_lookup_scopes);
   tcase_add_test (tc, test_seek_leaves_no_holes);
   tcase_add_test (tc, test_resume_part);
