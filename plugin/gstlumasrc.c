@@ -388,27 +388,44 @@ post_end (gboolean alone)
   g_mutex_unlock (&post_lock);
 }
 
+/* @second: NULL, or a message posted right after @msg: an application
+ * waiting for messages is then woken once for both, not once each. */
 static void
-gst_luma_src_post (GstLumaSrc * self, GstMessage * msg)
+gst_luma_src_post_two (GstLumaSrc * self, GstMessage * msg, GstMessage * second)
 {
   gboolean alone = post_begin (self);
 
   gst_element_post_message (GST_ELEMENT (self), msg);
+  if (second != NULL)
+    gst_element_post_message (GST_ELEMENT (self), second);
   post_end (alone);
+}
+
+static void
+gst_luma_src_post (GstLumaSrc * self, GstMessage * msg)
+{
+  gst_luma_src_post_two (self, msg, NULL);
+}
+
+static GstMessage *
+gst_luma_src_new_progress (GstLumaSrc * self, GstProgressType type,
+    const gchar * text)
+{
+  g_autofree gchar *safe = luma_text_make_safe (text, -1);
+
+  return gst_message_new_progress (GST_OBJECT (self), type,
+      GST_LUMA_PROGRESS_CODE, safe);
 }
 
 static void
 gst_luma_src_post_progress (GstLumaSrc * self, GstProgressType type,
     const gchar * text)
 {
-  g_autofree gchar *safe = luma_text_make_safe (text, -1);
-
-  gst_luma_src_post (self, gst_message_new_progress (GST_OBJECT (self), type,
-          GST_LUMA_PROGRESS_CODE, safe));
+  gst_luma_src_post (self, gst_luma_src_new_progress (self, type, text));
 }
 
-static void
-gst_luma_src_post_task_message (GstLumaSrc * self,
+static GstMessage *
+gst_luma_src_new_task_message (GstLumaSrc * self,
     const LumaWaitStatus * status, const gchar * location)
 {
   GstStructure *s = gst_structure_new (GST_LUMA_MESSAGE_TASK,
@@ -420,7 +437,7 @@ gst_luma_src_post_task_message (GstLumaSrc * self,
   if (location != NULL)
     gst_structure_set (s, GST_LUMA_FIELD_RESULT_URL, G_TYPE_STRING, location,
         NULL);
-  gst_luma_src_post (self, gst_message_new_element (GST_OBJECT (self), s));
+  return gst_message_new_element (GST_OBJECT (self), s);
 }
 
 /* The state in words for people (the enum's nicks are for programs). */
@@ -452,6 +469,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   LumaStreaming *s = self->streaming;
   const gchar *location = NULL;
   g_autofree gchar *text = NULL;
+  GstMessage *task, *progress = NULL;
 
   if (status->record != NULL && status->record->result_urls != NULL)
     location = status->record->result_urls[0];
@@ -462,16 +480,18 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
     s->task_error_code = g_strdup (status->record->error_code);
   }
   gst_luma_src_set_status (self, status->state);
-  gst_luma_src_post_task_message (self, status, location);
+  task = gst_luma_src_new_task_message (self, status, location);
 
   /* a record read again for a fresh URL is not a wait */
-  if (self->streaming->phase == PHASE_STREAMING)
-    return;
-  text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
-      task_state_label (status->state), status->polls,
-      (guint) (status->elapsed / GST_SECOND));
-  GST_INFO_OBJECT (self, "%s", text);
-  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CONTINUE, text);
+  if (self->streaming->phase != PHASE_STREAMING) {
+    text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
+        task_state_label (status->state), status->polls,
+        (guint) (status->elapsed / GST_SECOND));
+    GST_INFO_OBJECT (self, "%s", text);
+    progress = gst_luma_src_new_progress (self, GST_PROGRESS_TYPE_CONTINUE,
+        text);
+  }
+  gst_luma_src_post_two (self, task, progress);
 }
 
 /* ----- errors ----- */
@@ -881,7 +901,8 @@ gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
   if (meta->result_url != NULL)
     gst_luma_src_set_location (self, meta->result_url);
   gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_SUCCESS);
-  gst_luma_src_post_task_message (self, &status, meta->result_url);
+  gst_luma_src_post (self, gst_luma_src_new_task_message (self, &status,
+          meta->result_url));
   gst_luma_src_send_tags (self);
 }
 

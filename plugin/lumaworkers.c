@@ -36,12 +36,20 @@
 /* A worker with nothing to do for this long ends. */
 #define IDLE_END_US (10 * G_USEC_PER_SEC)
 
+/* A step may run this much after it is due, at the most, and a sixteenth
+ * of how far ahead it was set, so that steps due close together run in
+ * one go: one wake-up of the scheduler and of a worker for a batch of
+ * polls, not one for each. Never early: a server's Retry-After is kept. */
+#define SLACK_MAX_US (20 * G_TIME_SPAN_MILLISECOND)
+#define SLACK_SHARE 16
+
 typedef struct
 {
   LumaStepFunc step;
   gpointer data;
   gint64 give_up;
   gint64 due;
+  gint64 latest;                /* due, and the slack it is given */
   GSequenceIter *queued;        /* in the queue, or NULL */
   GList *ready;                 /* in the ready list, or NULL */
   gboolean running;             /* a worker runs its step now */
@@ -63,7 +71,8 @@ static struct
   GQueue ready;                 /* of LumaSteps, due, in order */
   guint workers;
   guint idle;                   /* workers waiting for work */
-  gboolean scheduling;          /* the scheduler thread runs */
+  gint64 sleeps_until;          /* the scheduler's, G_MAXINT64: no step */
+  guint wakeups;                /* of the scheduler, ever */
 } pool;
 
 static gint
@@ -78,17 +87,37 @@ static gpointer run_worker (gpointer unused);
 static gpointer run_scheduler (gpointer unused);
 
 static void
-queue_locked (LumaSteps * steps, gint64 due)
+queue_locked (LumaSteps * steps, gint64 due, gint64 now)
 {
   if (pool.queue == NULL) {
     pool.queue = g_sequence_new (NULL);
     g_thread_unref (g_thread_new ("luma-schedule", run_scheduler, NULL));
   }
   steps->due = due;
+  steps->latest = due + CLAMP ((due - now) / SLACK_SHARE, 0, SLACK_MAX_US);
   steps->queued = g_sequence_insert_sorted (pool.queue, steps, compare_due,
       NULL);
-  if (g_sequence_iter_is_begin (steps->queued))
+  /* a step that may not wait as long as the scheduler sleeps */
+  if (steps->latest < pool.sleeps_until)
     g_cond_signal (&pool.schedule);
+}
+
+/* When the scheduler must look again: the earliest latest time of the
+ * steps queued (only those due before it can have an earlier one). */
+static gint64
+next_wake_locked (void)
+{
+  GSequenceIter *iter = g_sequence_get_begin_iter (pool.queue);
+  gint64 wake_at = G_MAXINT64;
+
+  for (; !g_sequence_iter_is_end (iter); iter = g_sequence_iter_next (iter)) {
+    LumaSteps *steps = g_sequence_get (iter);
+
+    if (steps->due >= wake_at)
+      break;
+    wake_at = MIN (wake_at, steps->latest);
+  }
+  return wake_at;
 }
 
 /* @late: the ready steps have waited LATE_US: a busy worker is not
@@ -128,11 +157,9 @@ schedule_locked (gint64 now)
   if (oldest != NULL && (was_empty || now - oldest->due >= LATE_US))
     get_a_worker_locked (now - oldest->due >= LATE_US);
 
-  /* the next step due, or the time to see whether the ready ones are late,
-   * whichever comes first */
-  first = g_sequence_get_begin_iter (pool.queue);
-  wake_at = g_sequence_iter_is_end (first) ? G_MAXINT64
-      : ((LumaSteps *) g_sequence_get (first))->due;
+  /* the next step that may wait no longer, or the time to see whether the
+   * ready ones are late, whichever comes first */
+  wake_at = next_wake_locked ();
   if (oldest != NULL)
     wake_at = MIN (wake_at, MAX (now, oldest->due) + LATE_US);
   return wake_at;
@@ -145,6 +172,8 @@ run_scheduler (gpointer unused)
   for (;;) {
     gint64 wake_at = schedule_locked (g_get_monotonic_time ());
 
+    pool.wakeups++;
+    pool.sleeps_until = wake_at;
     if (wake_at == G_MAXINT64)
       g_cond_wait (&pool.schedule, &pool.lock);
     else
@@ -168,7 +197,7 @@ run_one_step_locked (LumaSteps * steps)
   if (over)
     steps->over = TRUE;
   else if (!steps->abandoned)
-    queue_locked (steps, next_due);
+    queue_locked (steps, next_due, g_get_monotonic_time ());
   /* the caller sleeps through the polls: woken only when it has something
    * to do */
   if (over || steps->abandoned || g_get_monotonic_time () >= steps->give_up)
@@ -226,6 +255,7 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
   LumaSteps steps = { step, data, give_up };
   gulong handler = 0;
   gboolean over;
+  gint64 now;
 
   g_cond_init (&steps.changed);
   if (cancellable != NULL)
@@ -233,10 +263,10 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
         &steps, NULL);
 
   g_mutex_lock (&pool.lock);
-  queue_locked (&steps, g_get_monotonic_time ());
+  now = g_get_monotonic_time ();
+  queue_locked (&steps, now, now);
   while (!steps.over && !g_cancellable_is_cancelled (cancellable)) {
-    gint64 now = g_get_monotonic_time ();
-
+    now = g_get_monotonic_time ();
     if (now >= give_up && !steps.running)
       break;
     /* past @give_up, a step that runs says when it is over */
@@ -259,4 +289,15 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
     g_cancellable_disconnect (cancellable, handler);
   g_cond_clear (&steps.changed);
   return over;
+}
+
+guint
+luma_workers_get_wakeups (void)
+{
+  guint wakeups;
+
+  g_mutex_lock (&pool.lock);
+  wakeups = pool.wakeups;
+  g_mutex_unlock (&pool.lock);
+  return wakeups;
 }
