@@ -18,8 +18,10 @@
  * and `luma-task` element messages; see `gst/luma/luma.h` for their fields.
  * The polls of all the sources of a process are made by a few shared
  * threads, over one HTTP session per set of settings, while each streaming
- * thread sleeps: hundreds of waiting sources cost little more than one. The
- * messages of a poll are posted from one of those threads.
+ * thread sleeps: hundreds of waiting sources cost little more than one.
+ * Polls that fall due close together are made in one go: a poll may come a
+ * sixteenth of its interval (20 ms at most) after it is due, never before.
+ * The messages of a poll are posted from one of those threads.
  *
  * The API key comes from the #GstLumaSrc:api-key property or, when that is
  * unset, from the `KIE_API_KEY` environment variable. It is only ever sent
