@@ -337,23 +337,12 @@ resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_OPEN_WRITE;
     }
   }
-  if (error->domain == LUMA_CREATE_ERROR) {
-    switch (error->code) {
-      case LUMA_CREATE_ERROR_NOT_AUTHORIZED:
-        return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
-      case LUMA_CREATE_ERROR_UNAVAILABLE:
-        return GST_RESOURCE_ERROR_BUSY;
-      case LUMA_CREATE_ERROR_BAD_ANSWER:
-        return GST_RESOURCE_ERROR_READ;
-      default:
-        return GST_RESOURCE_ERROR_OPEN_WRITE;
-    }
-  }
+  /* the task is created as lumasrc creates it */
+  if (error->domain == LUMA_CREATE_ERROR || error->domain == LUMA_JOURNAL_ERROR)
+    return gst_luma_src_resource_error_code (error);
   if (error->domain == LUMA_HTTP_ERROR)
     return error->code == LUMA_HTTP_ERROR_BAD_URL
         ? GST_RESOURCE_ERROR_SETTINGS : GST_RESOURCE_ERROR_WRITE;
-  if (error->domain == LUMA_JOURNAL_ERROR)
-    return GST_RESOURCE_ERROR_OPEN_WRITE;
   if (error->domain == GST_RESOURCE_ERROR)
     return error->code;
   return GST_RESOURCE_ERROR_READ;

@@ -498,8 +498,8 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
 
 /* ----- errors ----- */
 
-static GstResourceError
-resource_error_code (const GError * error)
+GstResourceError
+gst_luma_src_resource_error_code (const GError * error)
 {
   if (error->domain == LUMA_API_ERROR) {
     switch (error->code) {
@@ -651,8 +651,8 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
 
   GST_WARNING_OBJECT (self, "%s", error->message);
   post_resource_message_at (self, GST_MESSAGE_ERROR,
-      resource_error_code (error), error->message, details, error, file,
-      function, line);
+      gst_luma_src_resource_error_code (error), error->message, details,
+      error, file, function, line);
   return GST_FLOW_ERROR;
 }
 
@@ -1244,13 +1244,6 @@ gst_luma_src_settings_error (GstLumaSrc * self, const LumaSettings * settings,
       GST_RESOURCE_ERROR_SETTINGS, text, details, NULL);
 }
 
-/* The key is needed once the store has not answered the task. */
-static gboolean
-check_key (const LumaSettings * settings, GError ** error)
-{
-  return luma_task_settings_check_key (&settings->task, error);
-}
-
 /* GstBaseSrc's blocksize may be set to anything, in any state. */
 static gboolean
 check_blocksize (GstLumaSrc * self, GError ** error)
@@ -1325,7 +1318,9 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 
   if (!gst_luma_src_find_video (self, &error))
     return gst_luma_src_fail (self, error);
-  if (s->phase == PHASE_WAITING && !check_key (&s->settings, &error)) {
+  /* the key is needed once the store has not answered the task */
+  if (s->phase == PHASE_WAITING
+      && !luma_task_settings_check_key (&s->settings.task, &error)) {
     gst_luma_src_settings_error (self, &s->settings, error->message);
     return GST_FLOW_ERROR;
   }
@@ -1484,7 +1479,8 @@ check_common_settings (const LumaSettings * settings, GError ** error)
       luma_settings_non_empty (settings->task_id) != NULL
       && settings->store != GST_LUMA_STORE_MODE_OFF;
 
-  if (!store_may_answer && !check_key (settings, error))
+  if (!store_may_answer && !luma_task_settings_check_key (&settings->task,
+          error))
     return FALSE;
   if (!luma_task_settings_check_key_sendable (&settings->task, error))
     return FALSE;

@@ -14,4 +14,8 @@ G_DECLARE_FINAL_TYPE (GstLumaSrc, gst_luma_src, GST, LUMA_SRC, GstPushSrc)
 
 GST_ELEMENT_REGISTER_DECLARE (lumasrc);
 
+/* The GstResourceError code an error of lumasrc's rooms is posted with:
+ * lumamodify, which creates tasks as lumasrc does, posts theirs so too. */
+GstResourceError gst_luma_src_resource_error_code (const GError * error);
+
 G_END_DECLS
