@@ -11,7 +11,8 @@
  *   SCOPE/TID/video       the whole video, renamed from video.part when done
  *   SCOPE/TID/video.part  the contiguous prefix written so far (never holes)
  *   SCOPE/TID/meta.json   task id, API URL, prompt, result URL, size,
- *                         SHA-256, verified, times; its mtime is last-used
+ *                         SHA-256, verified, synced and the boot it was
+ *                         written in, times; its mtime is last-used
  *   SCOPE/TID/lock        flock(2)ed: LOCK_EX by the writer, LOCK_SH by
  *                         readers, LOCK_EX|LOCK_NB by eviction
  * SCOPE is made of the API URL and a digest of the key (never the key);
