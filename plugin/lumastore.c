@@ -690,12 +690,12 @@ stop_hasher (LumaStoreWriter * writer)
 {
   gchar *digest = NULL;
 
-  if (writer->hasher == NULL)
-    return NULL;
-  g_async_queue_push (writer->queue, &hasher_stop);
-  g_thread_join (writer->hasher);
-  writer->hasher = NULL;
-  if (!g_atomic_int_get (&writer->hash_given_up))
+  if (writer->hasher != NULL) {
+    g_async_queue_push (writer->queue, &hasher_stop);
+    g_thread_join (writer->hasher);
+    writer->hasher = NULL;
+  }
+  if (writer->checksum != NULL && !g_atomic_int_get (&writer->hash_given_up))
     digest = g_strdup (g_checksum_get_string (writer->checksum));
   return digest;
 }
@@ -805,7 +805,7 @@ open_part (LumaStoreWriter * writer, GError ** error)
 }
 
 static void
-start_hasher (LumaStoreWriter * writer)
+prepare_hasher (LumaStoreWriter * writer)
 {
   /* A resumed .part would have to be hashed from the file first: it is
    * committed without a digest instead, and its next open hashes it. */
@@ -814,8 +814,6 @@ start_hasher (LumaStoreWriter * writer)
     return;
   }
   writer->checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  writer->queue = g_async_queue_new ();
-  writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
 }
 
 /* ----- the scribe: the .part written behind a bounded queue ----- */
@@ -885,11 +883,17 @@ write_queued (gpointer data)
   }
 }
 
+/* Past LUMA_STORE_INLINE_BYTES the writing and the hashing go on in
+ * threads of their own; the checksum is the hasher's from now on. */
 static void
-start_scribe (LumaStoreWriter * writer)
+start_threads (LumaStoreWriter * writer)
 {
   writer->written = writer->prefix;
   writer->scribe = g_thread_new ("luma-store-write", write_queued, writer);
+  if (writer->checksum != NULL && !g_atomic_int_get (&writer->hash_given_up)) {
+    writer->queue = g_async_queue_new ();
+    writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
+  }
 }
 
 /* Queues @bytes, waiting while the queue is full; FALSE with errno set if
@@ -995,8 +999,7 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
     luma_store_writer_free (w, TRUE);
     return FALSE;
   }
-  start_scribe (w);
-  start_hasher (w);
+  prepare_hasher (w);
   *writer = w;
   return TRUE;
 }
@@ -1030,8 +1033,12 @@ queue_for_hash (LumaStoreWriter * writer, GBytes * bytes)
 {
   gsize size = g_bytes_get_size (bytes);
 
-  if (g_atomic_int_get (&writer->hash_given_up))
+  if (g_atomic_int_get (&writer->hash_given_up) || writer->checksum == NULL)
     return;
+  if (writer->hasher == NULL) {
+    g_checksum_update (writer->checksum, g_bytes_get_data (bytes, NULL), size);
+    return;
+  }
   if (size > LUMA_STORE_HASH_QUEUE_LIMIT
       || g_atomic_int_get (&writer->pending) + size >
       LUMA_STORE_HASH_QUEUE_LIMIT) {
@@ -1053,7 +1060,11 @@ luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
   /* after a seek: these bytes would leave a hole */
   if (offset != writer->prefix || size == 0)
     return TRUE;
-  if (!queue_for_write (writer, bytes)) {
+  if (writer->scribe == NULL && writer->prefix + size > LUMA_STORE_INLINE_BYTES)
+    start_threads (writer);
+  if (writer->scribe != NULL ? !queue_for_write (writer, bytes)
+      : !write_all (writer->part_fd, g_bytes_get_data (bytes, NULL), size,
+          offset)) {
     gint errsv = errno;
     g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
 

@@ -31,6 +31,12 @@ typedef enum
  * stream waits for the disk only past this. */
 #define LUMA_STORE_WRITE_QUEUE_LIMIT (4 * 1024 * 1024)
 
+/* The first bytes of a video are written and hashed in the streaming
+ * thread; a writer thread and a hasher thread start only past this, where
+ * they pay: a timeline of many short clips streamed at once would
+ * otherwise cost two threads a clip. */
+#define LUMA_STORE_INLINE_BYTES (4 * 1024 * 1024)
+
 /* How long a writer waits for another one that holds the entry and writes
  * nothing (stopped in a paused pipeline, or stalled), before it gives up
  * on the store for this run: two sources of one task in one pipeline

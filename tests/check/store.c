@@ -21,7 +21,8 @@
 #define API_URL "https://api.kie.ai/"
 #define API_KEY "test-secret-key-0123456789"
 #define TASK "774d9a7dd608a0e49293903095e45a4c"
-#define VIDEO_SIZE (3 * 1024 * 1024 + 17)
+/* past LUMA_STORE_INLINE_BYTES: the writer's threads take part */
+#define VIDEO_SIZE (LUMA_STORE_INLINE_BYTES + 2 * 1024 * 1024 + 17)
 #define CHUNK (256 * 1024)
 
 static gchar *tmp_dir;          /* a fresh store directory for each test */
@@ -736,35 +737,54 @@ GST_START_TEST (test_wait_ends_when_holder_stalls)
 
 GST_END_TEST;
 
-/* A write that fails (here the file size limit: EFBIG, as ENOSPC would)
- * says which file and why, and removes the .part. The writes are the
- * writer's thread's: a failure is told at the next append, or at the
- * commit if none came after it. */
-GST_START_TEST (test_write_error_drops_part)
+/* Appends the video until the file size limit @limit_bytes makes a write
+ * fail (EFBIG, as ENOSPC would), then commits: the failure names the file
+ * and why, and the .part is removed. */
+static void
+assert_write_error_drops_part (guint64 limit_bytes)
 {
   LumaStore *store = store_new (API_KEY, 0, FALSE);
   LumaStoreWriter *writer = begin (store, TASK);
-  struct rlimit limit = { CHUNK + 100, CHUNK + 100 };
-  g_autoptr (GBytes) first = g_bytes_new_from_bytes (video, 0, CHUNK);
-  g_autoptr (GBytes) second = g_bytes_new_from_bytes (video, CHUNK, CHUNK);
+  struct rlimit limit = { limit_bytes, limit_bytes };
   g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = only_entry_dir ();
   g_autofree gchar *part = g_build_filename (dir, "video.part", NULL);
+  gsize offset;
 
   signal (SIGXFSZ, SIG_IGN);
   fail_unless (setrlimit (RLIMIT_FSIZE, &limit) == 0);
-  fail_unless (luma_store_writer_append (writer, 0, first, &error));
-  if (luma_store_writer_append (writer, CHUNK, second, &error)) {
-    fail_if (commit (writer, 2 * CHUNK, in_days (14), &error));
-  } else {
-    fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
-    luma_store_writer_free (writer, TRUE);
+  for (offset = 0; offset < VIDEO_SIZE && error == NULL; offset += CHUNK) {
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (video, offset,
+        MIN (CHUNK, VIDEO_SIZE - offset));
+
+    if (!luma_store_writer_append (writer, offset, piece, &error)) {
+      fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+      g_clear_pointer (&writer, luma_store_writer_free_discarded);
+    }
   }
+  if (writer != NULL)
+    fail_if (commit (writer, VIDEO_SIZE, in_days (14), &error));
   fail_unless (error != NULL && strstr (error->message, "video.part"));
   fail_unless (strstr (error->message, g_strerror (EFBIG)) != NULL, "%s",
       error->message);
   fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
   luma_store_free (store);
+}
+
+/* In the first bytes, which the streaming thread writes itself: told by
+ * the append that failed. */
+GST_START_TEST (test_write_error_drops_part)
+{
+  assert_write_error_drops_part (CHUNK + 100);
+}
+
+GST_END_TEST;
+
+/* Past them, in the writer's thread: told at the next append, or at the
+ * commit if none came after it. */
+GST_START_TEST (test_write_error_in_writer_thread)
+{
+  assert_write_error_drops_part (LUMA_STORE_INLINE_BYTES + CHUNK + 100);
 }
 
 GST_END_TEST;
@@ -804,6 +824,7 @@ store_suite (void)
   tcase_add_test (tc, test_wait_cancelled);
   tcase_add_test (tc, test_wait_ends_when_holder_stalls);
   tcase_add_test (tc, test_write_error_drops_part);
+  tcase_add_test (tc, test_write_error_in_writer_thread);
   tcase_add_test (tc, test_default_dir);
   return s;
 }
