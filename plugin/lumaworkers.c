@@ -6,9 +6,10 @@
  * thread: every poll woke that thread, took a connection of its own
  * session and posted its messages, and hundreds of sources woke hundreds of
  * threads in step. Here the waits of the whole process are kept in one
- * queue, earliest first. One thread sleeps until the first is due and
- * hands what is due to a worker thread, which runs the steps one after the
- * other; more workers (up to LUMA_WORKERS_MAX) are added only while steps
+ * queue, earliest first. One thread sleeps until the first is due (give
+ * or take a little slack, so that steps due close together go at once)
+ * and hands what is due to a worker thread, which runs the steps one after
+ * the other; more workers (up to LUMA_WORKERS_MAX) are added only while steps
  * wait too long for one (slow answers, a stalled server). The thread that
  * waits sleeps until its wait is over, it is cancelled, or it gives up: it
  * is woken for none of the polls.
