@@ -296,6 +296,20 @@ dup_member_string (JsonObject * object, const gchar * name)
   return json_node_dup_string (node);
 }
 
+/* @missing when there is no such member; FALSE when it is not a boolean
+ * (a meta.json damaged or not ours: trusted the least) */
+static gboolean
+member_bool (JsonObject * object, const gchar * name, gboolean missing)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL)
+    return missing;
+  return JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_BOOLEAN
+      && json_node_get_boolean (node);
+}
+
 static gint64
 member_int (JsonObject * object, const gchar * name)
 {
@@ -331,12 +345,10 @@ read_meta (const gchar * dir, LumaStoreMeta * meta)
   meta->prompt = dup_member_string (object, "prompt");
   meta->result_url = dup_member_string (object, "result-url");
   meta->sha256 = dup_member_string (object, "sha256");
-  meta->verified = json_object_get_boolean_member_with_default (object,
-      "verified", FALSE);
+  meta->verified = member_bool (object, "verified", FALSE);
   /* entries from before the commit stopped waiting for the disk were
    * synced when they were written */
-  meta->synced = json_object_get_boolean_member_with_default (object,
-      "synced", TRUE);
+  meta->synced = member_bool (object, "synced", TRUE);
   meta->boot_id = dup_member_string (object, "boot-id");
   meta->created = member_int (object, "created");
   meta->kie_until = member_int (object, "kie-until");

@@ -225,22 +225,29 @@ GST_START_TEST (test_write_then_open)
 
 GST_END_TEST;
 
+static void
+write_meta_object (const gchar * dir, JsonObject * meta)
+{
+  g_autofree gchar *path = g_build_filename (dir, "meta.json", NULL);
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+
+  json_node_set_object (root, meta);
+  json_generator_set_root (generator, root);
+  fail_unless (json_generator_to_file (generator, path, NULL));
+}
+
 /* Rewrites members of the entry's meta.json, as another boot or an older
  * version would have left it. */
 static void
 edit_meta (const gchar * dir, const gchar * boot_id, gboolean keep_digest)
 {
-  g_autofree gchar *path = g_build_filename (dir, "meta.json", NULL);
   g_autoptr (JsonObject) meta = read_meta (dir);
-  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
 
   json_object_set_string_member (meta, "boot-id", boot_id);
   if (!keep_digest)
     json_object_set_null_member (meta, "sha256");
-  json_node_set_object (root, meta);
-  json_generator_set_root (generator, root);
-  fail_unless (json_generator_to_file (generator, path, NULL));
+  write_meta_object (dir, meta);
 }
 
 static gchar *
@@ -323,6 +330,39 @@ GST_START_TEST (test_unsynced_from_another_boot)
   meta = read_meta (dir);
   fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
       digest);
+  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* meta.json's flags and boot id of the wrong types (a damaged file, or
+ * not ours): no warning, no crash; the flags count as false, so the entry
+ * is hashed and synced again, and then recorded right. */
+GST_START_TEST (test_meta_members_of_wrong_type)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256,
+      video);
+  g_autoptr (JsonObject) meta = NULL;
+  JsonObject *object = json_object_new ();
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  meta = read_meta (dir);
+  json_object_set_int_member (object, "x", 1);
+  json_object_set_object_member (meta, "verified", object);
+  json_object_set_array_member (meta, "synced", json_array_new ());
+  json_object_set_int_member (meta, "boot-id", 42);
+  write_meta_object (dir, meta);
+
+  assert_opens_whole (store);
+  g_clear_pointer (&meta, json_object_unref);
+  meta = read_meta (dir);
+  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
+      digest);
+  fail_unless (json_object_get_boolean_member (meta, "verified"));
   fail_unless (json_object_get_boolean_member (meta, "synced"));
   luma_store_free (store);
 }
@@ -811,6 +851,7 @@ store_suite (void)
   tcase_add_test (tc, test_write_then_open);
   tcase_add_test (tc, test_first_open_syncs);
   tcase_add_test (tc, test_unsynced_from_another_boot);
+  tcase_add_test (tc, test_meta_members_of_wrong_type);
   tcase_add_test (tc, test_lookup_scopes);
   tcase_add_test (tc, test_seek_leaves_no_holes);
   tcase_add_test (tc, test_resume_part);
