@@ -876,6 +876,14 @@ gst_luma_src_warn_not_stored (GstLumaSrc * self, const GError * cause)
   gst_luma_src_warn_store (self, text, cause);
 }
 
+/* A write or a read of the `.part` failed: the stream goes on, unstored. */
+static void
+gst_luma_src_stop_storing (GstLumaSrc * self, const GError * cause)
+{
+  g_clear_pointer (&self->streaming->writer, luma_store_writer_free_discarded);
+  gst_luma_src_warn_not_stored (self, cause);
+}
+
 /* The video comes from the store: the element shows what a poll would
  * have shown (state, result URL, tags), without one. */
 static void
@@ -1110,8 +1118,7 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
     gst_luma_src_evict (self, luma_stream_get_size (s->stream));
   bytes = bytes_of_buffer (buffer);
   if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
-    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
-    gst_luma_src_warn_not_stored (self, cause);
+    gst_luma_src_stop_storing (self, cause);
     return;
   }
   /* GstBaseSrc ends at the size it knows without asking for more: the
@@ -1297,8 +1304,7 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
       return n;
     /* the `.part` failed (a write behind the stream, a read): the
      * network has the same bytes */
-    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
-    gst_luma_src_warn_not_stored (self, cause);
+    gst_luma_src_stop_storing (self, cause);
   }
   if (luma_stream_get_offset (s->stream) != s->offset)
     luma_stream_seek (s->stream, s->offset);

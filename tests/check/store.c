@@ -225,6 +225,17 @@ GST_START_TEST (test_write_then_open)
 
 GST_END_TEST;
 
+/* meta.json holds @digest, and says @flag ("verified", "synced"). */
+static void
+assert_recorded (const gchar * dir, const gchar * digest, const gchar * flag)
+{
+  g_autoptr (JsonObject) meta = read_meta (dir);
+
+  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
+      digest);
+  fail_unless (json_object_get_boolean_member (meta, flag), "%s", flag);
+}
+
 static void
 write_meta_object (const gchar * dir, JsonObject * meta)
 {
@@ -327,10 +338,7 @@ GST_START_TEST (test_unsynced_from_another_boot)
   store_task (store, TASK, VIDEO_SIZE, in_days (-1));
   edit_meta (dir, "another-boot", FALSE);
   assert_opens_whole (store);
-  meta = read_meta (dir);
-  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
-      digest);
-  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  assert_recorded (dir, digest, "synced");
   luma_store_free (store);
 }
 
@@ -358,12 +366,8 @@ GST_START_TEST (test_meta_members_of_wrong_type)
   write_meta_object (dir, meta);
 
   assert_opens_whole (store);
-  g_clear_pointer (&meta, json_object_unref);
-  meta = read_meta (dir);
-  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
-      digest);
-  fail_unless (json_object_get_boolean_member (meta, "verified"));
-  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  assert_recorded (dir, digest, "verified");
+  assert_recorded (dir, digest, "synced");
   luma_store_free (store);
 }
 
@@ -468,11 +472,7 @@ GST_START_TEST (test_resume_part)
   meta = read_meta (dir);
   fail_unless (json_object_get_null_member (meta, "sha256"));
   assert_opens_whole (store);
-  json_object_unref (meta);
-  meta = read_meta (dir);
-  fail_unless_equals_string (json_object_get_string_member (meta, "sha256"),
-      digest);
-  fail_unless (json_object_get_boolean_member (meta, "verified"));
+  assert_recorded (dir, digest, "verified");
   luma_store_free (store);
 }
 
