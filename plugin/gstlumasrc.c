@@ -21,7 +21,9 @@
  * thread sleeps: hundreds of waiting sources cost little more than one.
  * Polls that fall due close together are made in one go: a poll may come a
  * sixteenth of its interval (20 ms at most) after it is due, never before.
- * The messages of a poll are posted from one of those threads.
+ * The messages of a poll are posted from one of those threads. The videos
+ * share connections too: a clip read to its end leaves its connection to
+ * the next clip from the same host.
  *
  * The API key comes from the #GstLumaSrc:api-key property or, when that is
  * unset, from the `KIE_API_KEY` environment variable. It is only ever sent
@@ -1407,12 +1409,12 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
 
   if (proxy_resolver == NULL)
     return NULL;
-  /* the API's session is the process's, shared by every source with the
-   * same settings: the polls of hundreds of sources go over a few
-   * connections; the video comes over a session of the source's own */
+  /* the sessions are the process's, shared by every source with the same
+   * settings: the polls of hundreds of sources go over a few connections,
+   * and a clip's video over the connection a finished clip left */
   proxy_text = luma_proxy_settings_text (settings->proxy, envp);
-  api_session = luma_http_session_shared (&http, proxy_text);
-  session = luma_http_session_new (&http);
+  api_session = luma_http_session_shared (&http, proxy_text, LUMA_HTTP_FOR_API);
+  session = luma_http_session_shared (&http, proxy_text, LUMA_HTTP_FOR_VIDEO);
   api =
       luma_api_new (api_session, settings->task.api_url,
       settings->task.api_key, error);

@@ -84,20 +84,29 @@ luma_http_session_new (const LumaHttpConfig * config)
   return make_session (config, 0);
 }
 
-/* Connections a shared session may open to one host: the few its polls
- * need, and the task creations and uploads of many sources at once. */
-#define SHARED_SESSION_MAX_CONNS 256
+/* Connections the API's shared session may open to one host: the few its
+ * polls need, and the task creations and uploads of many sources at once. */
+#define API_SESSION_MAX_CONNS 256
 
-/* Kept for the life of the process: a session is made once per set of
- * settings, of which a process has one or a few. */
+/* The video's has no bound of its own: each source streams over one
+ * connection at a time, and a paused stream keeps its connection, so that
+ * a bound would let hundreds of paused clips (an editor's timeline) hold
+ * up the next one. What sharing gains is the connections of clips that
+ * have finished: the next clip from the same host starts without a new
+ * connection (TCP, TLS, proxy) of its own. */
+#define VIDEO_SESSION_MAX_CONNS G_MAXINT
+
+/* Kept for the life of the process: a session is made once per use and
+ * set of settings, of which a process has one or a few. The API's and the
+ * video's are never the same session: the two never share a connection. */
 SoupSession *
 luma_http_session_shared (const LumaHttpConfig * config,
-    const gchar * proxy_text)
+    const gchar * proxy_text, LumaHttpUse use)
 {
   static GMutex lock;
   static GHashTable *sessions;
   const gchar *user_agent = config->user_agent ? config->user_agent : "";
-  g_autofree gchar *key = g_strdup_printf ("%zu:%s|%u|%d|%s",
+  g_autofree gchar *key = g_strdup_printf ("%d|%zu:%s|%u|%d|%s", use,
       strlen (user_agent), user_agent, config->timeout, config->ssl_strict,
       proxy_text);
   SoupSession *session;
@@ -108,7 +117,8 @@ luma_http_session_shared (const LumaHttpConfig * config,
         g_object_unref);
   session = g_hash_table_lookup (sessions, key);
   if (session == NULL) {
-    session = make_session (config, SHARED_SESSION_MAX_CONNS);
+    session = make_session (config, use == LUMA_HTTP_FOR_VIDEO ?
+        VIDEO_SESSION_MAX_CONNS : API_SESSION_MAX_CONNS);
     g_hash_table_insert (sessions, g_steal_pointer (&key), session);
   }
   g_object_ref (session);

@@ -30,11 +30,18 @@ typedef struct {
 } LumaHttpConfig;
 
 SoupSession *luma_http_session_new (const LumaHttpConfig * config);
+/* What a shared session carries. */
+typedef enum {
+  LUMA_HTTP_FOR_API,            /* the API's small requests: the polls of
+                                 * many sources share a few connections */
+  LUMA_HTTP_FOR_VIDEO,          /* videos: a finished clip's connection
+                                 * serves the next from the same host */
+} LumaHttpUse;
+
 /* A session shared by every caller in the process that asks with the same
- * @config and @proxy_text (luma_proxy_settings_text ()): for the API's
- * small requests, whose polls then share a few keep-alive connections. */
+ * @config, @proxy_text (luma_proxy_settings_text ()) and @use. */
 SoupSession *luma_http_session_shared (const LumaHttpConfig * config,
-    const gchar * proxy_text);
+    const gchar * proxy_text, LumaHttpUse use);
 
 GUri *luma_http_parse_url (const gchar * url, GError ** error);
 

@@ -473,6 +473,24 @@ set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
         stream->offset, attempts, cause->message);
 }
 
+/* After the last byte of the file the answer is finished at once, not when
+ * the source stops (GstBaseSrc knows the size and asks for no read past
+ * it): libsoup gives a connection to the next request, of this source or
+ * another, only once a read has seen the end of the answer. The read that
+ * looks never waits: an answer whose end has not arrived yet (the last
+ * chunk of a chunked one) just loses its connection, as before. */
+static void
+finish_request (LumaStream * stream)
+{
+  guint8 past_the_end;
+
+  if (G_IS_POLLABLE_INPUT_STREAM (stream->body)
+      && g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM
+          (stream->body), &past_the_end, 1, NULL, NULL) == 0)
+    g_input_stream_close (stream->body, NULL, NULL);
+  close_request (stream);
+}
+
 /* One read from the open body; 0 only at the true end of the file. A body
  * that ends before the size the server announced is an error to resume. */
 static gssize
@@ -491,6 +509,8 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
   if (n > 0) {
     stream->offset += n;
     stream->url_bytes += n;
+    if (at_end (stream))
+      finish_request (stream);
     return n;
   }
   if (n == 0 && stream->size == LUMA_STREAM_SIZE_UNKNOWN)

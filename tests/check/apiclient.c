@@ -1048,29 +1048,41 @@ GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
 
 GST_END_TEST;
 
-/* One API session per process and settings: what a source asks for is
- * the session of any other source with the same settings, and never that
- * of a source whose settings differ. */
+/* One session per process, use and settings: what a source asks for is the
+ * session of any other source with the same settings, and never that of a
+ * source whose settings differ; the API's is never the video's. */
 GST_START_TEST (test_shared_session_per_settings)
 {
+  const LumaHttpUse api = LUMA_HTTP_FOR_API;
   LumaHttpConfig config = { "gst-luma-test", 5, NULL, TRUE };
   LumaHttpConfig slower = { "gst-luma-test", 6, NULL, TRUE };
   LumaHttpConfig lax = { "gst-luma-test", 5, NULL, FALSE };
   LumaHttpConfig other_agent = { "other", 5, NULL, TRUE };
-  g_autoptr (SoupSession) first = luma_http_session_shared (&config, "x");
-  g_autoptr (SoupSession) again = luma_http_session_shared (&config, "x");
-  g_autoptr (SoupSession) other_proxy = luma_http_session_shared (&config, "y");
-  g_autoptr (SoupSession) s2 = luma_http_session_shared (&slower, "x");
-  g_autoptr (SoupSession) s3 = luma_http_session_shared (&lax, "x");
-  g_autoptr (SoupSession) s4 = luma_http_session_shared (&other_agent, "x");
+  g_autoptr (SoupSession) first = luma_http_session_shared (&config, "x", api);
+  g_autoptr (SoupSession) again = luma_http_session_shared (&config, "x", api);
+  g_autoptr (SoupSession) other_proxy =
+      luma_http_session_shared (&config, "y", api);
+  g_autoptr (SoupSession) s2 = luma_http_session_shared (&slower, "x", api);
+  g_autoptr (SoupSession) s3 = luma_http_session_shared (&lax, "x", api);
+  g_autoptr (SoupSession) s4 = luma_http_session_shared (&other_agent, "x",
+      api);
+  g_autoptr (SoupSession) video = luma_http_session_shared (&config, "x",
+      LUMA_HTTP_FOR_VIDEO);
+  g_autoptr (SoupSession) video_again = luma_http_session_shared (&config,
+      "x", LUMA_HTTP_FOR_VIDEO);
 
   fail_unless (first == again);
   fail_if (first == other_proxy);
   fail_if (first == s2);
   fail_if (first == s3);
   fail_if (first == s4);
+  fail_if (first == video);
+  fail_unless (video == video_again);
   fail_unless_equals_int (soup_session_get_timeout (s2), 6);
   fail_unless_equals_string (soup_session_get_user_agent (s4), "other");
+  /* a paused clip keeps its connection: no bound may hold up the next */
+  fail_unless_equals_int (soup_session_get_max_conns_per_host (video),
+      G_MAXINT);
 }
 
 GST_END_TEST;

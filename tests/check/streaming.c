@@ -132,6 +132,30 @@ GST_START_TEST (test_moov_at_end_plays_to_eos)
 
 GST_END_TEST;
 
+/* The clips of a process share their video connections: the next clip
+ * from the same host starts over the connection the last one left, with
+ * no new connection (in an editor, no new TLS handshake per clip). */
+GST_START_TEST (test_next_clip_reuses_connection)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (300000, 8);
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-next", other);
+  run = run_to_end (-1, 0);
+  assert_output_from (run, 0);
+  luma_run_free (run);
+
+  run = luma_run_new (fixture.em, "t-next", NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, other);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          "t-next"), 1);
+  fail_unless_equals_int (luma_emulator_get_video_connections (fixture.em), 1);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_drops_mid_body_resumed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -391,6 +415,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_range_ignored_gives_right_bytes);
   tcase_add_test (tc, test_size_and_scheduling_known_at_preroll);
   tcase_add_test (tc, test_moov_at_end_plays_to_eos);
+  tcase_add_test (tc, test_next_clip_reuses_connection);
   tcase_add_test (tc, test_drops_mid_body_resumed);
   tcase_add_test (tc, test_drops_beyond_retries_fail);
   tcase_add_test (tc, test_expired_url_renewed);

@@ -85,6 +85,7 @@ struct _LumaEmulator
   gchar *api_key;               /* never changes after new () */
   GHashTable *entries;          /* task id -> TaskEntry */
   guint video_auth_requests;
+  GHashTable *video_clients;    /* "address:port" of each connection */
   guint api_auth_requests;
   guint api_port;               /* 0 until started */
   guint video_port;
@@ -1154,6 +1155,16 @@ send_video_answer (LumaEmulator * em, SoupServerMessage * msg,
   }
 }
 
+/* The client's end of the connection @msg came over: its port tells one
+ * connection from another. */
+static gchar *
+client_of (SoupServerMessage * msg)
+{
+  GSocketAddress *address = soup_server_message_get_remote_address (msg);
+
+  return g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+}
+
 static void
 handle_video_request (SoupServer * server G_GNUC_UNUSED,
     SoupServerMessage * msg, const char *path,
@@ -1169,6 +1180,7 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
   /* the key must never reach this host, whatever the path */
   if (soup_message_headers_get_one (headers, "Authorization") != NULL)
     em->video_auth_requests++;
+  g_hash_table_add (em->video_clients, client_of (msg));
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     g_mutex_unlock (&em->lock);
@@ -1325,6 +1337,8 @@ luma_emulator_new (const gchar * api_key)
   em->api_key = g_strdup (api_key);
   em->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) task_entry_free);
+  em->video_clients = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
   em->upload = upload_host_new ();
   return em;
 }
@@ -1379,6 +1393,7 @@ luma_emulator_free (LumaEmulator * em)
   g_clear_pointer (&em->context, g_main_context_unref);
 
   g_hash_table_unref (em->entries);
+  g_hash_table_unref (em->video_clients);
   g_queue_clear_full (&em->generate_scripted,
       (GDestroyNotify) scripted_reply_free);
   g_free (em->last_generate_body);
@@ -1574,6 +1589,17 @@ guint
 luma_emulator_get_video_auth_requests (LumaEmulator * em)
 {
   return read_counter (em, &em->video_auth_requests);
+}
+
+guint
+luma_emulator_get_video_connections (LumaEmulator * em)
+{
+  guint connections;
+
+  g_mutex_lock (&em->lock);
+  connections = g_hash_table_size (em->video_clients);
+  g_mutex_unlock (&em->lock);
+  return connections;
 }
 
 gchar *

@@ -92,6 +92,8 @@ guint luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_i
 guint luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id);
 /* requests to the result-file host that carried an Authorization header */
 guint luma_emulator_get_video_auth_requests (LumaEmulator * em);
+/* connections the result-file host was asked over (each client port once) */
+guint luma_emulator_get_video_connections (LumaEmulator * em);
 /* the Range header of the last video request for the task, or NULL (free it) */
 gchar *luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id);
 
