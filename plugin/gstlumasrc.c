@@ -21,7 +21,8 @@
  * thread sleeps: hundreds of waiting sources cost little more than one.
  * Polls that fall due close together are made in one go: a poll may come a
  * sixteenth of its interval (20 ms at most) after it is due, never before.
- * The messages of a poll are posted from one of those threads. The videos
+ * The messages of a poll are posted from one of those threads, with those
+ * of the other polls made in the same go, once the last is done. The videos
  * share connections too: a clip read to its end leaves its connection to
  * the next clip from the same host.
  *
@@ -58,6 +59,7 @@
 
 #include "gstlumasrc.h"
 #include "lumaapi.h"
+#include "lumaworkers.h"
 #include "lumacreate.h"
 #include "lumajournal.h"
 #include "lumahttp.h"
@@ -466,6 +468,23 @@ task_state_label (GstLumaTaskState state)
   }
 }
 
+/* A poll's two messages, for luma_workers_defer () */
+typedef struct
+{
+  GstLumaSrc *self;
+  GstMessage *task, *progress;
+} PollMessages;
+
+static void
+post_poll_messages (gpointer data)
+{
+  PollMessages *messages = data;
+
+  gst_luma_src_post_two (messages->self, messages->task, messages->progress);
+  gst_object_unref (messages->self);
+  g_free (messages);
+}
+
 static void
 gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
 {
@@ -473,7 +492,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   LumaStreaming *s = self->streaming;
   const gchar *location = NULL;
   g_autofree gchar *text = NULL;
-  GstMessage *task, *progress = NULL;
+  PollMessages *messages = g_new0 (PollMessages, 1);
 
   if (status->record != NULL && status->record->result_urls != NULL)
     location = status->record->result_urls[0];
@@ -484,7 +503,8 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
     s->task_error_code = g_strdup (status->record->error_code);
   }
   gst_luma_src_set_status (self, status->state);
-  task = gst_luma_src_new_task_message (self, status, location);
+  messages->self = gst_object_ref (self);
+  messages->task = gst_luma_src_new_task_message (self, status, location);
 
   /* a record read again for a fresh URL is not a wait */
   if (self->streaming->phase != PHASE_STREAMING) {
@@ -492,10 +512,12 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
         task_state_label (status->state), status->polls,
         (guint) (status->elapsed / GST_SECOND));
     GST_INFO_OBJECT (self, "%s", text);
-    progress = gst_luma_src_new_progress (self, GST_PROGRESS_TYPE_CONTINUE,
-        text);
+    messages->progress = gst_luma_src_new_progress (self,
+        GST_PROGRESS_TYPE_CONTINUE, text);
   }
-  gst_luma_src_post_two (self, task, progress);
+  /* with those of the other polls made in the same go: the application is
+   * woken once for them all */
+  luma_workers_defer (post_poll_messages, messages);
 }
 
 /* ----- errors ----- */

@@ -21,6 +21,18 @@
  * frame does.
  *
  * Workers with nothing to do for a while end; the next wait starts one.
+ *
+ * What a step hands to the application (lumasrc's messages) it defers
+ * (luma_workers_defer ()): the worker runs the deferred calls, in order,
+ * once it has run every step that was due with this one. An application
+ * waiting for messages is then woken once for the polls of a batch, not
+ * once for each poll: on a machine with few cores it was woken between
+ * two polls, took the core from the worker and gave it back, two context
+ * switches a poll. A batch longer than DEFER_MAX_US hands them on as it
+ * goes; a step that stalls (a server that does not answer) holds back
+ * those of the steps before it until another worker has run a step, at
+ * the latest when those sources poll again. Whatever a step deferred has
+ * run when its wait is over.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -43,6 +55,16 @@
  * polls, not one for each. Never early: a server's Retry-After is kept. */
 #define SLACK_MAX_US (20 * G_TIME_SPAN_MILLISECOND)
 #define SLACK_SHARE 16
+
+/* A batch hands on what its steps deferred at least this often. */
+#define DEFER_MAX_US (20 * G_TIME_SPAN_MILLISECOND)
+
+typedef struct
+{
+  LumaDeferFunc func;
+  gpointer data;
+  gint64 since;
+} Deferred;
 
 typedef struct
 {
@@ -74,7 +96,13 @@ static struct
   guint idle;                   /* workers waiting for work */
   gint64 sleeps_until;          /* the scheduler's, G_MAXINT64: no step */
   guint wakeups;                /* of the scheduler, ever */
+  GQueue deferred;              /* of Deferred, oldest first */
+  GThread *runs_deferred;       /* the thread that runs them now, or NULL */
+  GCond deferred_done;          /* runs_deferred went back to NULL */
 } pool;
+
+/* Set in the workers: luma_workers_defer () defers only there. */
+static GPrivate in_worker;
 
 static gint
 compare_due (gconstpointer a, gconstpointer b, gpointer user_data)
@@ -184,6 +212,43 @@ run_scheduler (gpointer unused)
   return NULL;
 }
 
+/* Runs every deferred call, oldest first, without the lock. One thread at
+ * a time (the others wait for it), so that the order holds whichever
+ * thread runs them; a call that itself leads here returns at once. */
+static void
+run_deferred_locked (void)
+{
+  GThread *me = g_thread_self ();
+
+  if (pool.runs_deferred == me)
+    return;
+  while (pool.runs_deferred != NULL)
+    g_cond_wait (&pool.deferred_done, &pool.lock);
+  while (!g_queue_is_empty (&pool.deferred)) {
+    GQueue calls = pool.deferred;
+    Deferred *call;
+
+    g_queue_init (&pool.deferred);
+    pool.runs_deferred = me;
+    g_mutex_unlock (&pool.lock);
+    while ((call = g_queue_pop_head (&calls)) != NULL) {
+      call->func (call->data);
+      g_free (call);
+    }
+    g_mutex_lock (&pool.lock);
+    pool.runs_deferred = NULL;
+  }
+  g_cond_broadcast (&pool.deferred_done);
+}
+
+static gboolean
+deferred_too_long_locked (gint64 now)
+{
+  Deferred *oldest = g_queue_peek_head (&pool.deferred);
+
+  return oldest != NULL && now - oldest->since >= DEFER_MAX_US;
+}
+
 static void
 run_one_step_locked (LumaSteps * steps)
 {
@@ -208,11 +273,20 @@ run_one_step_locked (LumaSteps * steps)
 static gpointer
 run_worker (gpointer unused)
 {
+  g_private_set (&in_worker, GINT_TO_POINTER (TRUE));
   g_mutex_lock (&pool.lock);
   for (;;) {
-    LumaSteps *steps = g_queue_pop_head (&pool.ready);
+    LumaSteps *steps;
     gboolean woken;
 
+    /* a long batch hands on what it deferred as it goes; a finished one,
+     * all of it */
+    if (!g_queue_is_empty (&pool.deferred) && (g_queue_is_empty (&pool.ready)
+            || deferred_too_long_locked (g_get_monotonic_time ()))) {
+      run_deferred_locked ();
+      continue;
+    }
+    steps = g_queue_pop_head (&pool.ready);
     if (steps != NULL) {
       steps->ready = NULL;
       run_one_step_locked (steps);
@@ -283,6 +357,8 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
     g_sequence_remove (steps.queued);
   if (steps.ready != NULL)
     g_queue_delete_link (&pool.ready, steps.ready);
+  /* what the steps deferred comes before what the caller does next */
+  run_deferred_locked ();
   over = steps.over;
   g_mutex_unlock (&pool.lock);
 
@@ -290,6 +366,31 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
     g_cancellable_disconnect (cancellable, handler);
   g_cond_clear (&steps.changed);
   return over;
+}
+
+/**
+ * luma_workers_defer:
+ *
+ * In a step: runs @func (@data) once the worker has run the steps due with
+ * this one (see the top of this file), and before the wait of this step is
+ * over. Elsewhere: at once.
+ */
+void
+luma_workers_defer (LumaDeferFunc func, gpointer data)
+{
+  Deferred *call;
+
+  if (g_private_get (&in_worker) == NULL) {
+    func (data);
+    return;
+  }
+  call = g_new (Deferred, 1);
+  call->func = func;
+  call->data = data;
+  call->since = g_get_monotonic_time ();
+  g_mutex_lock (&pool.lock);
+  g_queue_push_tail (&pool.deferred, call);
+  g_mutex_unlock (&pool.lock);
 }
 
 guint

@@ -22,6 +22,14 @@ gboolean luma_workers_run_steps (LumaStepFunc step, gpointer data,
 /* How many times the thread that hands out due steps has looked at the
  * queue since the process started: steps due close together share one
  * look. */
+/* Runs and frees @data. */
+typedef void (*LumaDeferFunc) (gpointer data);
+
+/* From a step: runs @func (@data) after the steps due with this one (at
+ * most 20 ms later, unless a step stalls), and before this step's wait is
+ * over; called outside the shared threads, runs it at once. */
+void luma_workers_defer (LumaDeferFunc func, gpointer data);
+
 guint luma_workers_get_wakeups (void);
 
 G_END_DECLS
