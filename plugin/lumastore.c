@@ -518,6 +518,12 @@ verify_digest (LumaStore * store, LumaStoreReader * reader,
   return TRUE;
 }
 
+static gpointer
+sync_file (gpointer fd)
+{
+  return GINT_TO_POINTER (fdatasync (GPOINTER_TO_INT (fd)) == 0 ? 0 : errno);
+}
+
 /* Size always; the SHA-256 when the file was not hashed since it was
  * written. What an open learns (the digest, that the video is now on
  * disk) is recorded unless read-only. */
@@ -527,6 +533,9 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
 {
   LumaStoreMeta *meta = &reader->meta;
   gboolean was_verified = meta->verified;
+  GThread *syncer = NULL;
+  gboolean verified;
+  gint sync_errno = 0;
   struct stat st;
 
   if (fstat (reader->fd, &st) != 0 || !S_ISREG (st.st_mode)
@@ -535,18 +544,26 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
             "was stored with"));
     return FALSE;
   }
-  if (!check_unsynced (meta, error)
-      || !verify_digest (store, reader, cancellable, error))
+  if (!check_unsynced (meta, error))
+    return FALSE;
+  /* the commit left the video to the page cache: the disk takes it now,
+   * once, where a reader waits anyway, and while the file is hashed (the
+   * disk's part and the CPU's at once, not one after the other) */
+  if (!store->read_only && !meta->synced)
+    syncer = g_thread_new ("luma-store-sync", sync_file,
+        GINT_TO_POINTER (reader->fd));
+  verified = verify_digest (store, reader, cancellable, error);
+  if (syncer != NULL)
+    sync_errno = GPOINTER_TO_INT (g_thread_join (syncer));
+  if (!verified)
     return FALSE;
   if (store->read_only || (meta->synced && meta->verified == was_verified))
     return TRUE;
-  /* the commit left the video to the page cache: the disk takes it now,
-   * once, where a reader waits anyway; a disk that fails it (the error is
-   * told once, and then the bytes may be lost) loses the entry */
-  if (!meta->synced && fdatasync (reader->fd) != 0) {
-    gint errsv = errno;
+  /* a disk that fails it (the error is told once, and then the bytes may
+   * be lost) loses the entry */
+  if (sync_errno != 0) {
     g_autofree gchar *why = g_strdup_printf (_("the disk did not take it: "
-            "%s"), g_strerror (errsv));
+            "%s"), g_strerror (sync_errno));
 
     set_damaged_error (error, meta->task_id, why);
     return FALSE;
