@@ -138,6 +138,35 @@ GST_START_TEST (test_flood_refused_as_it_comes)
 
 GST_END_TEST;
 
+/* A video host that sends, unasked, a second answer behind each one: the
+ * next clip from that host, which could take the connection the last one
+ * left, gets its own answer, never the forged one. */
+GST_START_TEST (test_unasked_answer_never_served)
+{
+  BadServer *server = bad_server_start (BAD_SERVER_SMUGGLER);
+  g_autofree gchar *url = bad_server_get_url (server);
+  g_autoptr (GBytes) genuine = g_bytes_new_static (BAD_SERVER_GENUINE,
+      strlen (BAD_SERVER_GENUINE));
+  const gchar *tasks[] = { "t-clip-1", "t-clip-2" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (tasks); i++) {
+    g_autofree gchar *location = g_strconcat (url, "/", tasks[i], ".mp4",
+        NULL);
+    LumaRun *run;
+
+    luma_test_add_ready_task (fixture.em, tasks[i], genuine);
+    luma_emulator_set_result_url (fixture.em, tasks[i], location);
+    run = luma_run_new (fixture.em, tasks[i], NULL);
+    luma_run_until_done (run, 30);
+    luma_run_assert_output (run, genuine);
+    luma_run_free (run);
+  }
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_silent_server_times_out)
 {
   BadServer *server = bad_server_start (BAD_SERVER_SILENT);
@@ -318,6 +347,7 @@ badinput_suite (void)
   tcase_add_test (tc, test_api_html_403_page);
   tcase_add_test (tc, test_50mb_answer_refused_by_length);
   tcase_add_test (tc, test_flood_refused_as_it_comes);
+  tcase_add_test (tc, test_unasked_answer_never_served);
   tcase_add_test (tc, test_silent_server_times_out);
   tcase_add_test (tc, test_trickling_server_cut_off);
   tcase_add_test (tc, test_trickled_headers_end_at_wait_timeout);

@@ -4,7 +4,7 @@
  *
  * What the emulator cannot play because libsoup's server is too well
  * behaved: a server that never answers, one that trickles (its body or its
- * headers), one that floods.
+ * headers), one that floods, one that sends an answer nobody asked for.
  * They write raw bytes on purpose: the point is to be a broken HTTP server.
  */
 #include <gio/gio.h>
@@ -38,6 +38,40 @@ send_all (BadServer * server, GOutputStream * out, const gchar * data,
   return ok;
 }
 
+/* Reads a request's head (up to its blank line); FALSE at the end. */
+static gboolean
+read_request (BadServer * server, GInputStream * in)
+{
+  g_autoptr (GString) head = g_string_new (NULL);
+  gchar c;
+
+  while (!g_str_has_suffix (head->str, "\r\n\r\n")) {
+    if (g_input_stream_read (in, &c, 1, server->cancellable, NULL) != 1)
+      return FALSE;
+    g_string_append_c (head, c);
+  }
+  return TRUE;
+}
+
+/* Each request gets its answer and, right behind it on the connection, a
+ * second one that a client reusing the connection would take for the
+ * answer to its next request. */
+static void
+smuggle (BadServer * server, GSocketConnection * connection)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  static const gchar answers[] = "HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nContent-Length: 16\r\n\r\n"
+      BAD_SERVER_GENUINE "HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nContent-Length: 16\r\n\r\n"
+      "EVILEVILEVILEVIL";
+
+  while (read_request (server, in)
+      && send_all (server, out, answers, strlen (answers), FALSE)) {
+  }
+}
+
 static void
 serve (BadServer * server, GSocketConnection * connection)
 {
@@ -53,6 +87,9 @@ serve (BadServer * server, GSocketConnection * connection)
   switch (server->kind) {
     case BAD_SERVER_SILENT:
       break;
+    case BAD_SERVER_SMUGGLER:
+      smuggle (server, connection);
+      return;
     case BAD_SERVER_TRICKLE:
       if (!send_all (server, out, trickle_head, strlen (trickle_head), FALSE))
         return;

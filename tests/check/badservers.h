@@ -14,7 +14,12 @@ typedef enum {
   BAD_SERVER_TRICKLE_HEADERS,   /* a status line, then one header byte a
                                  * second, never ending the headers */
   BAD_SERVER_FLOOD,             /* headers with no length, then 50 MB */
+  BAD_SERVER_SMUGGLER,          /* answers each request on a connection with
+                                 * BAD_SERVER_GENUINE, then, unasked, with a
+                                 * forged answer of as many bytes */
 } BadServerKind;
+
+#define BAD_SERVER_GENUINE "genuine video 16"
 
 typedef struct _BadServer BadServer;
 
