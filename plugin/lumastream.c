@@ -473,7 +473,7 @@ set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
         stream->offset, attempts, cause->message);
 }
 
-/* After the last byte of the file the answer is finished at once, not when
+/* After the last byte of the file the answer is closed at once, not when
  * the source stops (GstBaseSrc knows the size and asks for no read past
  * it): libsoup gives a connection to the next request, of this source or
  * another, only once a read has seen the end of the answer. The read that
@@ -484,10 +484,9 @@ finish_request (LumaStream * stream)
 {
   guint8 past_the_end;
 
-  if (G_IS_POLLABLE_INPUT_STREAM (stream->body)
-      && g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM
-          (stream->body), &past_the_end, 1, NULL, NULL) == 0)
-    g_input_stream_close (stream->body, NULL, NULL);
+  if (G_IS_POLLABLE_INPUT_STREAM (stream->body))
+    g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM
+        (stream->body), &past_the_end, 1, NULL, NULL);
   close_request (stream);
 }
 
