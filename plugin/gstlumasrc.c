@@ -166,6 +166,8 @@ typedef struct
   gboolean store_looked_up;
   LumaStoreReader *stored;      /* PHASE_STORED: the stored video */
   LumaStoreWriter *writer;      /* the video being stored as it streams */
+  GstBufferPool *pool;          /* the buffers reads fill; NULL until the first */
+  guint pool_size;              /* the size of its buffers */
 } LumaStreaming;
 
 struct _GstLumaSrc
@@ -1238,6 +1240,62 @@ gst_luma_src_announce_size (GstLumaSrc * self)
           (self)));
 }
 
+/* ----- the buffers reads fill ----- */
+
+/* Buffers free for reuse are kept up to this many bytes. */
+#define POOL_BYTES (16 * 1024 * 1024)
+
+static void
+drop_pool (LumaStreaming * s)
+{
+  if (s->pool == NULL)
+    return;
+  /* the buffers still downstream are freed when they come back */
+  gst_buffer_pool_set_active (s->pool, FALSE);
+  gst_clear_object (&s->pool);
+}
+
+static GstBufferPool *
+new_pool (guint size)
+{
+  GstBufferPool *pool = gst_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+
+  gst_buffer_pool_config_set_params (config, NULL, size, 0,
+      MAX (2, POOL_BYTES / size));
+  if (!gst_buffer_pool_set_config (pool, config)
+      || !gst_buffer_pool_set_active (pool, TRUE))
+    gst_clear_object (&pool);
+  return pool;
+}
+
+/* A buffer of @size bytes to read into. A buffer freed in another thread
+ * (a queue's downstream, the store's) goes back to the pool for the next
+ * read: freed, its memory could go back to the system, and the next read
+ * fault fresh pages in (in some runs a quarter of the streaming thread's
+ * CPU with the store on). Past the pool's bound, a buffer of its own. */
+static GstBuffer *
+gst_luma_src_new_buffer (GstLumaSrc * self, guint size)
+{
+  LumaStreaming *s = self->streaming;
+  GstBufferPoolAcquireParams params = {.flags =
+        GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT
+  };
+  GstBuffer *buffer = NULL;
+
+  /* blocksize may change in any state */
+  if (s->pool == NULL || s->pool_size != size) {
+    drop_pool (s);
+    s->pool = new_pool (size);
+    s->pool_size = size;
+  }
+  if (s->pool == NULL
+      || gst_buffer_pool_acquire_buffer (s->pool, &buffer,
+          &params) != GST_FLOW_OK)
+    buffer = gst_buffer_new_allocate (NULL, size, NULL);
+  return buffer;
+}
+
 /* A read returns what has arrived, on a slow link a small part of the
  * buffer: such a read goes out in a buffer of its own size, so that the
  * buffers queued downstream hold the bytes they carry, not blocksize each.
@@ -1361,8 +1419,8 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
     return GST_FLOW_ERROR;
   }
 
-  buffer = gst_buffer_new_allocate (NULL,
-      gst_base_src_get_blocksize (GST_BASE_SRC (self)), NULL);
+  buffer = gst_luma_src_new_buffer (self,
+      gst_base_src_get_blocksize (GST_BASE_SRC (self)));
   gst_buffer_map (buffer, &map, GST_MAP_WRITE);
   offset = s->offset;
   n = gst_luma_src_read (self, map.data, map.size, &error);
@@ -1459,6 +1517,7 @@ luma_streaming_free (LumaStreaming * s)
   /* a .part left stays for the next run to resume */
   luma_store_writer_free (s->writer, FALSE);
   luma_store_reader_free (s->stored);
+  drop_pool (s);
   luma_store_free (s->store);
   luma_settings_clear (&s->settings);
   g_free (s->task_error_code);

@@ -156,6 +156,65 @@ GST_START_TEST (test_next_clip_reuses_connection)
 
 GST_END_TEST;
 
+#define BLOCK 2048
+#define QUEUED_AT_MOST 200      /* queue's max-size-buffers default */
+
+/* What a probe saw of the buffers lumasrc handed out. */
+typedef struct
+{
+  guint full;                   /* buffers of blocksize bytes */
+  guint full_pooled;            /* of those, taken from a buffer pool */
+  GHashTable *memories;         /* the distinct bytes they were read into */
+} BufferLook;
+
+static GstPadProbeReturn
+look_at_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  BufferLook *look = data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+
+  if (gst_buffer_get_size (buffer) != BLOCK)
+    return GST_PAD_PROBE_OK;
+  look->full++;
+  if (buffer->pool != NULL)
+    look->full_pooled++;
+  gst_buffer_map (buffer, &map, GST_MAP_READ);
+  g_hash_table_add (look->memories, map.data);
+  gst_buffer_unmap (buffer, &map);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A buffer freed in another thread (here a queue's) is read into again:
+ * the reads go round a bounded set of buffers instead of asking the
+ * system for fresh memory at each one, and no byte is wrong for it. */
+GST_START_TEST (test_reads_reuse_buffers_freed_downstream)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK,
+      "queue ! fakesink name=sink sync=false signal-handoffs=true");
+  BufferLook look = { 0, 0, g_hash_table_new (NULL, NULL) };
+  GstPad *pad = gst_element_get_static_pad (run->src, "src");
+
+  g_object_set (run->src, "blocksize", BLOCK, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, look_at_buffer, &look,
+      NULL);
+  gst_object_unref (pad);
+  luma_run_until_done (run, 60);
+  assert_output_from (run, 0);
+  luma_run_free (run);
+
+  /* the video is 512 blocks and more: more than the queue holds */
+  fail_unless (look.full > QUEUED_AT_MOST, "%u full buffers", look.full);
+  fail_unless_equals_int (look.full_pooled, look.full);
+  /* what the queue holds, one on the way in, one in the sink */
+  fail_unless (g_hash_table_size (look.memories) <= QUEUED_AT_MOST + 2,
+      "%u buffers read into %u places", look.full,
+      g_hash_table_size (look.memories));
+  g_hash_table_unref (look.memories);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_drops_mid_body_resumed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -416,6 +475,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_size_and_scheduling_known_at_preroll);
   tcase_add_test (tc, test_moov_at_end_plays_to_eos);
   tcase_add_test (tc, test_next_clip_reuses_connection);
+  tcase_add_test (tc, test_reads_reuse_buffers_freed_downstream);
   tcase_add_test (tc, test_drops_mid_body_resumed);
   tcase_add_test (tc, test_drops_beyond_retries_fail);
   tcase_add_test (tc, test_expired_url_renewed);
