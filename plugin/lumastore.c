@@ -81,18 +81,7 @@ struct _LumaStoreWriter
   gchar *dir;
   gint lock_fd;
   gint part_fd;
-  guint64 prefix;               /* the .part's length once the queue is out */
-
-  /* The .part is written in a thread of its own, so that the stream and
-   * the disk work at once: the stream waits only when the queue is full. */
-  GThread *scribe;
-  GMutex lock;
-  GCond changed;
-  GQueue unwritten;             /* GBytes, in order, from the .part's end */
-  gsize unwritten_size;
-  guint64 written;              /* the .part's length on disk */
-  gint write_errno;             /* why a write failed, or 0 */
-  gboolean closing;             /* the scribe ends when the queue is out */
+  guint64 prefix;               /* the .part's length */
 
   /* the SHA-256 of what is appended, computed in a thread of its own */
   GThread *hasher;
@@ -845,7 +834,7 @@ prepare_hasher (LumaStoreWriter * writer)
   writer->checksum = g_checksum_new (G_CHECKSUM_SHA256);
 }
 
-/* ----- the scribe: the .part written behind a bounded queue ----- */
+/* ----- the .part, written as the bytes stream ----- */
 
 static gboolean
 write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
@@ -864,118 +853,13 @@ write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
   return TRUE;
 }
 
-/* Drops what is queued after a failed write; the caller holds the lock. */
+/* Past LUMA_STORE_INLINE_BYTES the hashing goes on in a thread of its
+ * own; the checksum is the hasher's from now on. */
 static void
-drop_unwritten (LumaStoreWriter * writer)
+start_hasher (LumaStoreWriter * writer)
 {
-  g_queue_clear_full (&writer->unwritten, (GDestroyNotify) g_bytes_unref);
-  writer->unwritten_size = 0;
-}
-
-static gpointer
-write_queued (gpointer data)
-{
-  LumaStoreWriter *writer = data;
-
-  for (;;) {
-    GBytes *bytes;
-    const guint8 *bytes_data;
-    guint64 offset;
-    gsize size;
-    gint errsv = 0;
-
-    g_mutex_lock (&writer->lock);
-    while (writer->unwritten.length == 0 && !writer->closing)
-      g_cond_wait (&writer->changed, &writer->lock);
-    /* still counted in unwritten_size until it is on disk */
-    bytes = g_queue_pop_head (&writer->unwritten);
-    offset = writer->written;
-    g_mutex_unlock (&writer->lock);
-    if (bytes == NULL)
-      return NULL;
-
-    bytes_data = g_bytes_get_data (bytes, &size);
-    if (!write_all (writer->part_fd, bytes_data, size, offset))
-      errsv = errno;
-
-    g_mutex_lock (&writer->lock);
-    writer->unwritten_size -= size;
-    if (errsv == 0) {
-      writer->written += size;
-    } else {
-      writer->write_errno = errsv;
-      drop_unwritten (writer);
-    }
-    g_cond_broadcast (&writer->changed);
-    g_mutex_unlock (&writer->lock);
-    g_bytes_unref (bytes);
-  }
-}
-
-/* Past LUMA_STORE_INLINE_BYTES the writing and the hashing go on in
- * threads of their own; the checksum is the hasher's from now on. */
-static void
-start_threads (LumaStoreWriter * writer)
-{
-  writer->written = writer->prefix;
-  writer->scribe = g_thread_new ("luma-store-write", write_queued, writer);
-  if (writer->checksum != NULL && !g_atomic_int_get (&writer->hash_given_up)) {
-    writer->queue = g_async_queue_new ();
-    writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
-  }
-}
-
-/* Queues @bytes, waiting while the queue is full; FALSE with errno set if
- * a write failed meanwhile. */
-static gboolean
-queue_for_write (LumaStoreWriter * writer, GBytes * bytes)
-{
-  gsize size = g_bytes_get_size (bytes);
-  gint errsv;
-
-  g_mutex_lock (&writer->lock);
-  while (writer->write_errno == 0 && writer->unwritten_size > 0
-      && writer->unwritten_size + size > LUMA_STORE_WRITE_QUEUE_LIMIT)
-    g_cond_wait (&writer->changed, &writer->lock);
-  errsv = writer->write_errno;
-  if (errsv == 0) {
-    g_queue_push_tail (&writer->unwritten, g_bytes_ref (bytes));
-    writer->unwritten_size += size;
-    g_cond_broadcast (&writer->changed);
-  }
-  g_mutex_unlock (&writer->lock);
-  errno = errsv;
-  return errsv == 0;
-}
-
-/* Waits until everything queued is on the .part (or a write failed);
- * FALSE with errno set if one did. */
-static gboolean
-wait_written (LumaStoreWriter * writer)
-{
-  gint errsv;
-
-  g_mutex_lock (&writer->lock);
-  while (writer->unwritten_size > 0)
-    g_cond_wait (&writer->changed, &writer->lock);
-  errsv = writer->write_errno;
-  g_mutex_unlock (&writer->lock);
-  errno = errsv;
-  return errsv == 0;
-}
-
-/* The scribe writes what is queued, then ends. */
-static void
-stop_scribe (LumaStoreWriter * writer)
-{
-  if (writer->scribe == NULL)
-    return;
-  g_mutex_lock (&writer->lock);
-  writer->closing = TRUE;
-  g_cond_broadcast (&writer->changed);
-  g_mutex_unlock (&writer->lock);
-  g_thread_join (writer->scribe);
-  writer->scribe = NULL;
+  writer->queue = g_async_queue_new ();
+  writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
 }
 
 gboolean
@@ -1021,9 +905,6 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
   w->dir = g_steal_pointer (&dir);
   w->lock_fd = lock_fd;
   w->part_fd = -1;
-  g_mutex_init (&w->lock);
-  g_cond_init (&w->changed);
-  g_queue_init (&w->unwritten);
   if (!open_part (w, error)) {
     luma_store_writer_free (w, TRUE);
     return FALSE;
@@ -1045,12 +926,6 @@ luma_store_writer_read (LumaStoreWriter * writer, guint8 * data, gsize size,
 {
   if (offset >= writer->prefix)
     return 0;
-  if (!wait_written (writer)) {
-    g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
-
-    set_io_error (error, _("Cannot write %s: %s"), path, errno);
-    return -1;
-  }
   size = MIN (size, writer->prefix - offset);
   return pread_all (writer->part_fd, data, size, offset, error);
 }
@@ -1089,16 +964,16 @@ luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
   /* after a seek: these bytes would leave a hole */
   if (offset != writer->prefix || size == 0)
     return TRUE;
-  if (writer->scribe == NULL && writer->prefix + size > LUMA_STORE_INLINE_BYTES)
-    start_threads (writer);
-  if (writer->scribe != NULL ? !queue_for_write (writer, bytes)
-      : !write_all (writer->part_fd, g_bytes_get_data (bytes, NULL), size,
+  /* Written here, not by a thread of the writer's: on two cores, where
+   * the network takes the other one, a writer thread cost a fifth more
+   * CPU (a wake-up per buffer, buffers gone cold) and gained no time
+   * (BENCHMARKS.md). */
+  if (!write_all (writer->part_fd, g_bytes_get_data (bytes, NULL), size,
           offset)) {
     gint errsv = errno;
     g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
 
     set_io_error (error, _("Cannot write %s: %s"), path, errsv);
-    stop_scribe (writer);
     g_free (stop_hasher (writer));
     g_close (writer->part_fd, NULL);
     writer->part_fd = -1;
@@ -1106,6 +981,10 @@ luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     return FALSE;
   }
   writer->prefix += size;
+  if (writer->hasher == NULL && writer->checksum != NULL
+      && !g_atomic_int_get (&writer->hash_given_up)
+      && writer->prefix > LUMA_STORE_INLINE_BYTES)
+    start_hasher (writer);
   queue_for_hash (writer, bytes);
   return TRUE;
 }
@@ -1130,12 +1009,6 @@ luma_store_writer_commit (LumaStoreWriter * writer,
 
   g_return_val_if_fail (writer->part_fd >= 0, FALSE);
 
-  if (!wait_written (writer)) {
-    set_io_error (error, _("Cannot write %s: %s"), part, errno);
-    luma_store_writer_free (writer, TRUE);
-    return FALSE;
-  }
-  stop_scribe (writer);
   stored.sha256 = stop_hasher (writer);
   stored.task_id = writer->task_id;
   stored.api_url = writer->store->api_url;
@@ -1180,7 +1053,6 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
 {
   if (writer == NULL)
     return;
-  stop_scribe (writer);
   g_free (stop_hasher (writer));
   close_part (writer);
   if (discard) {
@@ -1191,8 +1063,6 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
   luma_file_unlock (writer->lock_fd);
   g_clear_pointer (&writer->queue, g_async_queue_unref);
   g_clear_pointer (&writer->checksum, g_checksum_free);
-  g_mutex_clear (&writer->lock);
-  g_cond_clear (&writer->changed);
   g_free (writer->task_id);
   g_free (writer->dir);
   g_free (writer);

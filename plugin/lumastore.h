@@ -27,14 +27,9 @@ typedef enum
  * stream (its next open hashes the file). */
 #define LUMA_STORE_HASH_QUEUE_LIMIT (8 * 1024 * 1024)
 
-/* Bytes appended and not yet written to the `.part`, at the most: the
- * stream waits for the disk only past this. */
-#define LUMA_STORE_WRITE_QUEUE_LIMIT (4 * 1024 * 1024)
-
-/* The first bytes of a video are written and hashed in the streaming
- * thread; a writer thread and a hasher thread start only past this, where
- * they pay: a timeline of many short clips streamed at once would
- * otherwise cost two threads a clip. */
+/* The first bytes of a video are hashed in the streaming thread; a hasher
+ * thread starts only past this, where it pays: a timeline of many short
+ * clips streamed at once would otherwise cost a thread a clip. */
 #define LUMA_STORE_INLINE_BYTES (4 * 1024 * 1024)
 
 /* How long a writer waits for another one that holds the entry and writes
@@ -112,16 +107,14 @@ gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     LumaStoreReader ** reader, GError ** error);
 /* How many bytes from the start of the video the `.part` holds. */
 guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
-/* Reads from the `.part`, within its prefix (once what is queued for it
- * is written). */
+/* Reads from the `.part`, within its prefix. */
 gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
     gsize size, guint64 offset, GError ** error);
 /* Bytes read from the network at @offset: appended if they continue the
  * prefix, else left out (the `.part` never has holes). They are written
- * by a thread of the writer's, which holds a reference to @bytes until
- * then; this waits only while LUMA_STORE_WRITE_QUEUE_LIMIT bytes are
- * queued. FALSE: a write failed (a full disk...; told at the append or
- * the commit after it), the `.part` is gone, the writer is spent. */
+ * at once; the hasher thread may keep a reference to @bytes a while.
+ * FALSE: a write failed (a full disk...), the `.part` is gone, the writer
+ * is spent. */
 gboolean luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     GBytes * bytes, GError ** error);
 /* The prefix is the whole video of @meta->size bytes: once it is all
