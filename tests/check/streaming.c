@@ -215,6 +215,58 @@ GST_START_TEST (test_reads_reuse_buffers_freed_downstream)
 
 GST_END_TEST;
 
+/* Regions that a downstream element keeps of the buffers it was handed,
+ * sharing their memory (as parsers do), with the offset they came from. */
+typedef struct
+{
+  GPtrArray *regions;           /* GstBuffer */
+} KeptRegions;
+
+static GstPadProbeReturn
+keep_region (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  KeptRegions *kept = data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstBuffer *region = gst_buffer_copy_region (buffer, GST_BUFFER_COPY_MEMORY
+      | GST_BUFFER_COPY_METADATA, 0, MIN (gst_buffer_get_size (buffer), 64));
+
+  g_ptr_array_add (kept->regions, region);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A buffer whose memory a region still shares never goes round again:
+ * the next reads never write over bytes that are still held downstream. */
+GST_START_TEST (test_reused_buffers_spare_shared_memory)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  KeptRegions kept = { g_ptr_array_new_with_free_func ((GDestroyNotify)
+        gst_buffer_unref)
+  };
+  GstPad *pad = gst_element_get_static_pad (run->src, "src");
+  guint i;
+
+  g_object_set (run->src, "blocksize", BLOCK, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, keep_region, &kept, NULL);
+  gst_object_unref (pad);
+  luma_run_until_done (run, 60);
+  assert_output_from (run, 0);
+  luma_run_free (run);
+
+  fail_unless (kept.regions->len > QUEUED_AT_MOST);
+  for (i = 0; i < kept.regions->len; i++) {
+    GstBuffer *region = g_ptr_array_index (kept.regions, i);
+    guint64 offset = GST_BUFFER_OFFSET (region);
+    gsize size = gst_buffer_get_size (region);
+    const guint8 *video = g_bytes_get_data (fixture.video, NULL);
+
+    fail_unless (gst_buffer_memcmp (region, 0, video + offset, size) == 0,
+        "the bytes held from offset %" G_GUINT64_FORMAT " changed", offset);
+  }
+  g_ptr_array_unref (kept.regions);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_drops_mid_body_resumed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -476,6 +528,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_moov_at_end_plays_to_eos);
   tcase_add_test (tc, test_next_clip_reuses_connection);
   tcase_add_test (tc, test_reads_reuse_buffers_freed_downstream);
+  tcase_add_test (tc, test_reused_buffers_spare_shared_memory);
   tcase_add_test (tc, test_drops_mid_body_resumed);
   tcase_add_test (tc, test_drops_beyond_retries_fail);
   tcase_add_test (tc, test_expired_url_renewed);
