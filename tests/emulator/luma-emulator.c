@@ -546,12 +546,28 @@ random_task_id (void)
   return g_compute_checksum_for_string (G_CHECKSUM_MD5, uuid, -1);
 }
 
+typedef struct
+{
+  LumaEmulator *em;
+  SoupServerMessage *msg;
+} PausedAnswer;
+
+static void
+paused_answer_free (PausedAnswer * paused)
+{
+  g_object_unref (paused->msg);
+  g_free (paused);
+}
+
 static gboolean
 answer_paused (gpointer user_data)
 {
-  SoupServerMessage *msg = user_data;
+  PausedAnswer *paused = user_data;
 
-  soup_server_message_unpause (msg);
+  /* the servers stopping have dropped the message's I/O: libsoup would
+   * be asked to unpause what is no longer there */
+  if (!paused->em->shutting_down)
+    soup_server_message_unpause (paused->msg);
   return G_SOURCE_REMOVE;
 }
 
@@ -560,9 +576,12 @@ static void
 finish_paused (LumaEmulator * em, SoupServerMessage * msg, guint delay_ms)
 {
   GSource *source = g_timeout_source_new (delay_ms);
+  PausedAnswer *paused = g_new0 (PausedAnswer, 1);
 
-  g_source_set_callback (source, answer_paused, g_object_ref (msg),
-      g_object_unref);
+  paused->em = em;
+  paused->msg = g_object_ref (msg);
+  g_source_set_callback (source, answer_paused, paused,
+      (GDestroyNotify) paused_answer_free);
   g_source_attach (source, em->context);
   g_source_unref (source);
 }
@@ -598,7 +617,9 @@ on_input_fetched (GObject * session, GAsyncResult * result, gpointer user_data)
           (fetch)) || g_bytes_get_size (video) == 0
       || g_bytes_get_size (video) > GENERATE_MAX_INPUT) {
     reply_api_error (pending->msg, 422, "The video URL could not be fetched");
-    soup_server_message_unpause (pending->msg);
+    /* aborted by the servers stopping: nothing left to unpause */
+    if (!em->shutting_down)
+      soup_server_message_unpause (pending->msg);
     pending_create_free (pending);
     return;
   }
