@@ -1001,8 +1001,10 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
 }
 
 /* The task's video is written into the store as it streams: unless
- * another process or element is doing that right now, in which case this
- * one waits for it and reads what it stored (one download). */
+ * another pipeline or process is doing that right now, in which case this
+ * one waits for it and reads what it stored (one download), or another
+ * source of this pipeline is, in which case this one streams without the
+ * store (waiting, the two would hold each other's preroll back). */
 static gboolean
 gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
 {
@@ -1450,15 +1452,34 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 
 /* ----- GstBaseSrc ----- */
 
-/* NULL when the store is off: then no file is touched. */
+/* The top-level bin the element is in (or the element): only its address
+ * is used, to tell the sources of one pipeline. */
+static gconstpointer
+pipeline_of (GstLumaSrc * self)
+{
+  GstObject *top = gst_object_ref (GST_OBJECT (self));
+  GstObject *parent;
+
+  while ((parent = gst_object_get_parent (top)) != NULL) {
+    gst_object_unref (top);
+    top = parent;
+  }
+  gst_object_unref (top);
+  return top;
+}
+
+/* NULL when the store is off: then no file is touched. Sources of one
+ * pipeline never wait for each other's writing (@pipeline). */
 static LumaStore *
-luma_store_for (const LumaSettings * settings, LumaApi * api)
+luma_store_for (const LumaSettings * settings, LumaApi * api,
+    gconstpointer pipeline)
 {
   g_autofree gchar *api_url = NULL;
   g_autofree gchar *key_digest = NULL;
   LumaStoreConfig config = { settings->store_dir, NULL, NULL,
     (guint64) settings->store_limit * 1024 * 1024,
-    settings->store == GST_LUMA_STORE_MODE_READ_ONLY
+    settings->store == GST_LUMA_STORE_MODE_READ_ONLY,
+    .group = pipeline
   };
 
   if (settings->store == GST_LUMA_STORE_MODE_OFF)
@@ -1507,7 +1528,7 @@ luma_streaming_new (GstLumaSrc * self, const LumaSettings * settings,
       PHASE_CREATING;
   s->api = api;
   s->stream = luma_stream_new (session, settings->retries);
-  s->store = luma_store_for (settings, api);
+  s->store = luma_store_for (settings, api, pipeline_of (self));
   return s;
 }
 

@@ -65,6 +65,7 @@ struct _LumaStore
   guint64 limit;
   gboolean read_only;
   guint wait_stall_ms;
+  gconstpointer group;
 };
 
 struct _LumaStoreReader
@@ -82,6 +83,7 @@ struct _LumaStoreWriter
   gint lock_fd;
   gint part_fd;
   guint64 prefix;               /* the .part's length */
+  gboolean claimed;             /* counted in the claims of the process */
 
   /* the SHA-256 of what is appended, computed in a thread of its own */
   GThread *hasher;
@@ -140,6 +142,7 @@ luma_store_new (const LumaStoreConfig * config)
   store->read_only = config->read_only;
   store->wait_stall_ms = config->wait_stall_ms ? config->wait_stall_ms
       : LUMA_STORE_DEFAULT_WAIT_STALL_MS;
+  store->group = config->group;
   return store;
 }
 
@@ -862,20 +865,62 @@ start_hasher (LumaStoreWriter * writer)
   writer->hasher = g_thread_new ("luma-store-hash", hash_queued, writer);
 }
 
-gboolean
-luma_store_begin (LumaStore * store, const gchar * task_id,
+/* ----- the entries this process's writers hold ----- */
+
+/* Entry directory -> the groups (GPtrArray, one for each) of the writers
+ * of this process that hold it or are taking it. */
+static GMutex claims_lock;
+static GHashTable *claims;
+
+/* Counts a writer of @group in; FALSE (and not counted) if a writer of the
+ * same group is in already. */
+static gboolean
+claim_entry (const gchar * dir, gconstpointer group)
+{
+  GPtrArray *groups;
+  gboolean claimed;
+
+  g_mutex_lock (&claims_lock);
+  if (claims == NULL)
+    claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) g_ptr_array_unref);
+  groups = g_hash_table_lookup (claims, dir);
+  if (groups == NULL) {
+    groups = g_ptr_array_new ();
+    g_hash_table_insert (claims, g_strdup (dir), groups);
+  }
+  claimed = group == NULL || !g_ptr_array_find (groups, group, NULL);
+  if (claimed)
+    g_ptr_array_add (groups, (gpointer) group);
+  g_mutex_unlock (&claims_lock);
+  return claimed;
+}
+
+static void
+release_entry (const gchar * dir, gconstpointer group)
+{
+  GPtrArray *groups;
+
+  g_mutex_lock (&claims_lock);
+  groups = g_hash_table_lookup (claims, dir);
+  g_ptr_array_remove (groups, (gpointer) group);
+  if (groups->len == 0)
+    g_hash_table_remove (claims, dir);
+  if (g_hash_table_size (claims) == 0)
+    g_clear_pointer (&claims, g_hash_table_unref);
+  g_mutex_unlock (&claims_lock);
+}
+
+/* luma_store_begin () once this process's claim on @dir is taken. */
+static gboolean
+begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
     GCancellable * cancellable, LumaStoreWriter ** writer,
     LumaStoreReader ** reader, GError ** error)
 {
-  g_autofree gchar *dir = NULL;
   g_autofree gchar *video = NULL;
   LumaStoreWriter *w;
   gint lock_fd;
 
-  g_return_val_if_fail (store != NULL && !store->read_only, FALSE);
-  g_return_val_if_fail (store->scope != NULL, FALSE);
-
-  dir = entry_dir (store, store->scope, task_id);
   if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
     return FALSE;
 
@@ -902,7 +947,7 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
   w = g_new0 (LumaStoreWriter, 1);
   w->store = store;
   w->task_id = g_strdup (task_id);
-  w->dir = g_steal_pointer (&dir);
+  w->dir = g_strdup (dir);
   w->lock_fd = lock_fd;
   w->part_fd = -1;
   if (!open_part (w, error)) {
@@ -910,6 +955,37 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
     return FALSE;
   }
   prepare_hasher (w);
+  *writer = w;
+  return TRUE;
+}
+
+gboolean
+luma_store_begin (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, LumaStoreWriter ** writer,
+    LumaStoreReader ** reader, GError ** error)
+{
+  g_autofree gchar *dir = NULL;
+  LumaStoreWriter *w = NULL;
+
+  g_return_val_if_fail (store != NULL && !store->read_only, FALSE);
+  g_return_val_if_fail (store->scope != NULL, FALSE);
+
+  dir = entry_dir (store, store->scope, task_id);
+  /* flock(2) cannot tell a writer of this pipeline from another's (each
+   * open of the lock file is a lock of its own): the claims can */
+  if (!claim_entry (dir, store->group)) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY,
+        _("Another source of task %s in this pipeline is storing it"), task_id);
+    return FALSE;
+  }
+  if (!begin_claimed (store, task_id, dir, cancellable, &w, reader, error)) {
+    release_entry (dir, store->group);
+    return FALSE;
+  }
+  if (w != NULL)
+    w->claimed = TRUE;
+  else
+    release_entry (dir, store->group);
   *writer = w;
   return TRUE;
 }
@@ -1061,6 +1137,8 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
     g_unlink (part);
   }
   luma_file_unlock (writer->lock_fd);
+  if (writer->claimed)
+    release_entry (writer->dir, writer->store->group);
   g_clear_pointer (&writer->queue, g_async_queue_unref);
   g_clear_pointer (&writer->checksum, g_checksum_free);
   g_free (writer->task_id);

@@ -49,6 +49,9 @@ typedef struct
   guint64 limit;                /* bytes; 0: no limit */
   gboolean read_only;           /* never creates, writes or removes a file */
   guint wait_stall_ms;          /* 0: LUMA_STORE_DEFAULT_WAIT_STALL_MS */
+  /* compared, never used: writers of one group (an element's pipeline)
+   * never wait for each other, see luma_store_begin(); NULL: none */
+  gconstpointer group;
 } LumaStoreConfig;
 
 /* What meta.json says of a stored video. Times in Unix milliseconds. */
@@ -100,8 +103,10 @@ void luma_store_reader_free (LumaStoreReader * reader);
  * lock held and the prefix an earlier run left in its `.part`; or TRUE and
  * *@reader, when another process or element held the lock and completed
  * the entry meanwhile (the wait is cancellable). LUMA_STORE_ERROR_BUSY when
- * the one holding it wrote nothing for the config's wait_stall_ms. Not in
- * read-only mode. */
+ * the one holding it wrote nothing for the config's wait_stall_ms, and at
+ * once when it is a writer of the same group: two sources of a task in one
+ * pipeline would wait for each other (the first for the preroll the
+ * second holds back) until then. Not in read-only mode. */
 gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     GCancellable * cancellable, LumaStoreWriter ** writer,
     LumaStoreReader ** reader, GError ** error);

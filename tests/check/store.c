@@ -698,13 +698,14 @@ begin_in_thread (gpointer data)
   return NULL;
 }
 
-/* A second writer waits for the first's lock, then gets the entry the
- * first completed: one download. */
-GST_START_TEST (test_second_writer_waits)
+/* A second writer (of @second_store) waits for the first's lock, then
+ * gets the entry the first completed: one download. */
+static void
+assert_second_waits_for_first (LumaStore * first_store,
+    LumaStore * second_store)
 {
-  LumaStore *store = store_new (API_KEY, 0, FALSE);
-  LumaStoreWriter *writer = begin (store, TASK);
-  BeginJob job = { store, NULL, NULL, FALSE };
+  LumaStoreWriter *writer = begin (first_store, TASK);
+  BeginJob job = { second_store, NULL, NULL, FALSE };
   GThread *thread = g_thread_new ("second", begin_in_thread, &job);
   g_autoptr (GError) error = NULL;
 
@@ -720,6 +721,13 @@ GST_START_TEST (test_second_writer_waits)
   fail_unless (job.reader != NULL);
   assert_reads_video (job.reader, VIDEO_SIZE);
   luma_store_reader_free (job.reader);
+}
+
+GST_START_TEST (test_second_writer_waits)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+
+  assert_second_waits_for_first (store, store);
   luma_store_free (store);
 }
 
@@ -754,6 +762,24 @@ GST_START_TEST (test_wait_cancelled)
 
 GST_END_TEST;
 
+/* The first writer has written a little; a second one, of @second_store,
+ * is told that the entry is busy: that error. */
+static GError *
+second_begin_is_busy (LumaStoreWriter * first, LumaStore * second_store)
+{
+  LumaStoreWriter *second = NULL;
+  LumaStoreReader *reader = NULL;
+  GError *error = NULL;
+
+  append_range (first, video, 0, CHUNK);
+  fail_if (luma_store_begin (second_store, TASK, NULL, &second, &reader,
+          &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
+  fail_unless (second == NULL && reader == NULL);
+  return error;
+}
+
 /* A holder that writes nothing (a paused pipeline) is waited for only so
  * long: then the second gives up on the store. */
 GST_START_TEST (test_wait_ends_when_holder_stalls)
@@ -762,16 +788,90 @@ GST_START_TEST (test_wait_ends_when_holder_stalls)
   LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 200 };
   LumaStore *store = luma_store_new (&config);
   LumaStoreWriter *writer = begin (store, TASK);
-  LumaStoreWriter *second = NULL;
-  LumaStoreReader *reader = NULL;
-  g_autoptr (GError) error = NULL;
 
-  append_range (writer, video, 0, CHUNK);
-  fail_if (luma_store_begin (store, TASK, NULL, &second, &reader, &error));
-  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
-          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
-  fail_unless (second == NULL && reader == NULL);
+  g_error_free (second_begin_is_busy (writer, store));
   luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A store as an element of @pipeline makes it, where a holder that makes
+ * no progress is waited for 10 minutes. */
+static LumaStore *
+element_store_new (gconstpointer pipeline)
+{
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 600000,
+    pipeline
+  };
+
+  return luma_store_new (&config);
+}
+
+static gint pipeline_a, pipeline_b;
+
+/* Two sources of one pipeline storing a task at once: the second is told
+ * at once that the entry is busy (it streams without the store) instead
+ * of waiting for the first, and once the first is done with the entry,
+ * the next one gets it. */
+GST_START_TEST (test_second_source_of_pipeline_not_waited_for)
+{
+  LumaStore *first_store = element_store_new (&pipeline_a);
+  LumaStore *second_store = element_store_new (&pipeline_a);
+  LumaStoreWriter *first = begin (first_store, TASK);
+  LumaStoreWriter *second;
+  g_autoptr (GError) error = second_begin_is_busy (first, second_store);
+
+  fail_unless (strstr (error->message, "this pipeline") != NULL, "%s",
+      error->message);
+
+  /* stopped: the .part stays, for the next one to resume */
+  luma_store_writer_free (first, FALSE);
+  second = begin (second_store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (second), CHUNK);
+  luma_store_writer_free (second, TRUE);
+  luma_store_free (first_store);
+  luma_store_free (second_store);
+}
+
+GST_END_TEST;
+
+/* A source of another pipeline waits, as another process does: one
+ * download. */
+GST_START_TEST (test_source_of_other_pipeline_waits)
+{
+  LumaStore *first_store = element_store_new (&pipeline_a);
+  LumaStore *second_store = element_store_new (&pipeline_b);
+
+  assert_second_waits_for_first (first_store, second_store);
+  luma_store_free (first_store);
+  luma_store_free (second_store);
+}
+
+GST_END_TEST;
+
+/* A source that finds the entry complete when it begins reads it, and
+ * holds back no later source of its pipeline. */
+GST_START_TEST (test_reader_holds_back_no_source)
+{
+  LumaStore *store = element_store_new (&pipeline_a);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  guint i;
+
+  append_range (writer, video, 0, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
+  for (i = 0; i < 2; i++) {
+    LumaStoreWriter *none = NULL;
+    LumaStoreReader *reader = NULL;
+
+    fail_unless (luma_store_begin (store, TASK, NULL, &none, &reader,
+            &error), "%s", error ? error->message : "");
+    fail_unless (none == NULL && reader != NULL);
+    assert_reads_video (reader, VIDEO_SIZE);
+    luma_store_reader_free (reader);
+  }
   luma_store_free (store);
 }
 
@@ -864,6 +964,9 @@ store_suite (void)
   tcase_add_test (tc, test_second_writer_waits);
   tcase_add_test (tc, test_wait_cancelled);
   tcase_add_test (tc, test_wait_ends_when_holder_stalls);
+  tcase_add_test (tc, test_second_source_of_pipeline_not_waited_for);
+  tcase_add_test (tc, test_source_of_other_pipeline_waits);
+  tcase_add_test (tc, test_reader_holds_back_no_source);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_in_writer_thread);
   tcase_add_test (tc, test_default_dir);

@@ -500,8 +500,7 @@ GST_END_TEST;
 
 /* Two lumasrc of one task in one pipeline: the first holds the entry and
  * waits for the pipeline's preroll, which waits for the second. The second
- * sees the first make no progress, and streams without the store rather
- * than wait for ever. */
+ * streams without the store at once rather than wait for the first. */
 GST_START_TEST (test_two_sources_in_one_pipeline)
 {
   g_autofree gchar *desc = NULL;
