@@ -206,8 +206,9 @@ GST_START_TEST (test_reads_reuse_buffers_freed_downstream)
   /* the video is 512 blocks and more: more than the queue holds */
   fail_unless (look.full > QUEUED_AT_MOST, "%u full buffers", look.full);
   fail_unless_equals_int (look.full_pooled, look.full);
-  /* what the queue holds, one on the way in, one in the sink */
-  fail_unless (g_hash_table_size (look.memories) <= QUEUED_AT_MOST + 2,
+  /* what the queue holds and a few in other hands (the one being pushed,
+   * the sink's, its last sample...) */
+  fail_unless (g_hash_table_size (look.memories) <= QUEUED_AT_MOST + 16,
       "%u buffers read into %u places", look.full,
       g_hash_table_size (look.memories));
   g_hash_table_unref (look.memories);
