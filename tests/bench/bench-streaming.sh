@@ -411,6 +411,8 @@ print_store_table () {
     BEGIN {
       printf "%-46s %8.2f s   ratio to souphttpsrc %.2f (store=off: %.2f)\n",
         "first streaming, store on: wall time", wf, wf / ws, wl / ws
+      printf "%-46s %8.2f\n",
+        "first streaming, store on / store=off: wall", wf / wl
       printf "%-46s %8.3f s   (store=off: %.3f)\n",
         "first streaming, store on: CPU per GiB", cf, cl
       printf "%-46s %8.2f s   ratio to filesrc %.2f (target <= 1.2)\n",
