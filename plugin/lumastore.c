@@ -1015,10 +1015,13 @@ queue_for_hash (LumaStoreWriter * writer, GBytes * bytes)
 
   if (g_atomic_int_get (&writer->hash_given_up) || writer->checksum == NULL)
     return;
-  if (writer->hasher == NULL) {
+  /* the first bytes, in this thread; the others, in the hasher's */
+  if (writer->hasher == NULL && writer->prefix <= LUMA_STORE_INLINE_BYTES) {
     g_checksum_update (writer->checksum, g_bytes_get_data (bytes, NULL), size);
     return;
   }
+  if (writer->hasher == NULL)
+    start_hasher (writer);
   if (size > LUMA_STORE_HASH_QUEUE_LIMIT
       || g_atomic_int_get (&writer->pending) + size >
       LUMA_STORE_HASH_QUEUE_LIMIT) {
@@ -1057,10 +1060,6 @@ luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     return FALSE;
   }
   writer->prefix += size;
-  if (writer->hasher == NULL && writer->checksum != NULL
-      && !g_atomic_int_get (&writer->hash_given_up)
-      && writer->prefix > LUMA_STORE_INLINE_BYTES)
-    start_hasher (writer);
   queue_for_hash (writer, bytes);
   return TRUE;
 }

@@ -19,9 +19,6 @@ typedef gboolean (*LumaStepFunc) (gpointer data, gint64 * next_due);
 gboolean luma_workers_run_steps (LumaStepFunc step, gpointer data,
     gint64 give_up, GCancellable * cancellable);
 
-/* How many times the thread that hands out due steps has looked at the
- * queue since the process started: steps due close together share one
- * look. */
 /* Runs and frees @data. */
 typedef void (*LumaDeferFunc) (gpointer data);
 
@@ -30,6 +27,9 @@ typedef void (*LumaDeferFunc) (gpointer data);
  * over; called outside the shared threads, runs it at once. */
 void luma_workers_defer (LumaDeferFunc func, gpointer data);
 
+/* How many times the thread that hands out due steps has looked at the
+ * queue since the process started: steps due close together share one
+ * look. */
 guint luma_workers_get_wakeups (void);
 
 G_END_DECLS
