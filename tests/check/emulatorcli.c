@@ -353,6 +353,26 @@ GST_START_TEST (test_stall)
 
 GST_END_TEST;
 
+/* 100000 bytes at 200000 a second: the whole file, in about half a
+ * second rather than at once. */
+GST_START_TEST (test_rate)
+{
+  g_autofree gchar *slow = task_arg ("slow", "rate=200000");
+  const gchar *args[] = { "--task", slow, NULL };
+  Emulator *em = emulator_start (args);
+  g_autofree gchar *url = result_url (em, "slow");
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr (Answer) answer = request ("GET", url, NULL, NULL, 10);
+  gint64 took_ms = (g_get_monotonic_time () - start) / 1000;
+
+  assert_whole_file (answer);
+  fail_unless (took_ms >= 400, "the file came in %" G_GINT64_FORMAT " ms",
+      took_ms);
+  emulator_stop (em);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_range_piece_and_content_range)
 {
   g_autofree gchar *piece = task_arg ("piece", "range-piece=4");
@@ -494,7 +514,7 @@ GST_START_TEST (test_help_lists_faults)
     "--created-generating-ms", "ignore-range", "drop-after=N", "drop-count=",
     "drop-fail-status=", "stall[=yes]", "stall-after=N", "fail-status=S",
     "fail-count=", "fail-after=N", "fail-html", "fail-retry-after=",
-    "redirect-to=URL", "partial-content-range=", "range-piece=N"
+    "redirect-to=URL", "partial-content-range=", "range-piece=N", "rate=N"
   };
   guint i;
 
@@ -522,6 +542,7 @@ emulatorcli_suite (void)
   tcase_add_test (tc, test_fail_status_always);
   tcase_add_test (tc, test_drop);
   tcase_add_test (tc, test_stall);
+  tcase_add_test (tc, test_rate);
   tcase_add_test (tc, test_range_piece_and_content_range);
   tcase_add_test (tc, test_redirect);
   tcase_add_test (tc, test_created_generating_polls);

@@ -36,7 +36,7 @@
 #define FAULT_SETTINGS "ignore-range, drop-after, drop-count, " \
   "drop-fail-status, stall, stall-after, fail-status, fail-count, " \
   "fail-after, fail-html, fail-retry-after, redirect-to, " \
-  "partial-content-range, range-piece"
+  "partial-content-range, range-piece, rate"
 
 #define FAULTS_HELP \
   "How the result-file host misbehaves for a task, as more NAME=VALUE of\n" \
@@ -57,6 +57,7 @@
   "  fail-html[=yes]       ...with an HTML page as body (a CDN's block)\n" \
   "  fail-retry-after=TEXT ...and this Retry-After\n" \
   "  redirect-to=URL       answer 302 with this Location (any scheme)\n" \
+  "  rate=N                send a whole answer at N bytes a second\n" \
   "as in --task t1=clip.mp4,fail-status=403,fail-after=1 (an expired link\n" \
   "after the first request) or --task t2=clip.mp4,drop-after=65536.\n"
 
@@ -253,6 +254,10 @@ apply_fault_setting (TaskSpec * spec, const gchar * spec_text,
     if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
       return FALSE;
     faults->range_piece = number;
+  } else if (strcmp (name, "rate") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
+      return FALSE;
+    faults->rate = number;
   } else {
     *known = FALSE;
     return FALSE;

@@ -766,6 +766,7 @@ typedef enum
   DELIVERY_WHOLE,
   DELIVERY_DROP,                /* cut bytes, then close the connection */
   DELIVERY_STALL,               /* cut bytes, then silence */
+  DELIVERY_PACED,               /* all of it, at the fault's rate */
 } Delivery;
 
 typedef struct
@@ -783,6 +784,7 @@ typedef struct
   gboolean partial;
   Delivery delivery;
   gsize cut;
+  gsize rate;                   /* DELIVERY_PACED: bytes a second */
 } VideoAnswer;
 
 static void
@@ -902,6 +904,9 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
     entry->dropped = TRUE;
     answer->delivery = DELIVERY_DROP;
     answer->cut = faults->drop_after;
+  } else if (faults->rate > 0) {
+    answer->delivery = DELIVERY_PACED;
+    answer->rate = faults->rate;
   }
 }
 
@@ -1034,6 +1039,83 @@ arm_connection_drop (LumaEmulator * em, SoupServerMessage * msg,
       "wrote-chunk", G_CALLBACK (on_drop_point_reached), drop);
 }
 
+/* --- the result-file host: a body sent at a set rate --- */
+
+#define PACE_INTERVAL_MS 20
+
+typedef struct
+{
+  LumaEmulator *em;
+  SoupServerMessage *msg;
+  GBytes *body;                 /* what is to be sent, all of it */
+  gsize sent;
+  gsize piece;                  /* bytes a tick */
+  GSource *ticks;
+} Pacer;
+
+static void
+pacer_free (gpointer data)
+{
+  Pacer *pacer = data;
+
+  g_signal_handlers_disconnect_by_data (pacer->msg, pacer);
+  g_object_unref (pacer->msg);
+  g_bytes_unref (pacer->body);
+  g_free (pacer);
+}
+
+/* One piece more; the body is complete after the last one. */
+static gboolean
+send_next_piece (gpointer data)
+{
+  Pacer *pacer = data;
+  SoupMessageBody *body;
+  gsize total = g_bytes_get_size (pacer->body);
+  gsize length = MIN (pacer->piece, total - pacer->sent);
+  g_autoptr (GBytes) piece = NULL;
+
+  if (pacer->em->shutting_down)
+    return G_SOURCE_REMOVE;
+  body = soup_server_message_get_response_body (pacer->msg);
+  piece = g_bytes_new_from_bytes (pacer->body, pacer->sent, length);
+  soup_message_body_append_bytes (body, piece);
+  pacer->sent += length;
+  if (pacer->sent == total)
+    soup_message_body_complete (body);
+  /* libsoup paused the message when the body it had ran out */
+  soup_server_message_unpause (pacer->msg);
+  return pacer->sent < total ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* The client went away, or the body is all sent: no more ticks. */
+static void
+on_paced_message_finished (SoupServerMessage * msg G_GNUC_UNUSED,
+    gpointer user_data)
+{
+  Pacer *pacer = user_data;
+
+  g_source_destroy (pacer->ticks);
+}
+
+static void
+start_pacer (LumaEmulator * em, SoupServerMessage * msg,
+    const VideoAnswer * answer)
+{
+  Pacer *pacer = g_new0 (Pacer, 1);
+
+  pacer->em = em;
+  pacer->msg = g_object_ref (msg);
+  pacer->body = g_bytes_new_from_bytes (answer->video, answer->start,
+      answer->length);
+  pacer->piece = MAX (answer->rate * PACE_INTERVAL_MS / 1000, 1);
+  pacer->ticks = g_timeout_source_new (PACE_INTERVAL_MS);
+  g_source_set_callback (pacer->ticks, send_next_piece, pacer, pacer_free);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_paced_message_finished),
+      pacer);
+  g_source_attach (pacer->ticks, em->context);
+  g_source_unref (pacer->ticks);
+}
+
 /* --- the result-file host: sending the answer --- */
 
 static void
@@ -1148,6 +1230,9 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
     case DELIVERY_DROP:
       append_video_slice (body, answer, answer->cut);
       arm_connection_drop (em, msg, answer->cut == 0);
+      break;
+    case DELIVERY_PACED:
+      start_pacer (em, msg, answer);
       break;
   }
 }

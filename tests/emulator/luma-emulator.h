@@ -50,6 +50,8 @@ typedef struct {
                                *   instead of the true one ("": none at all) */
   gsize range_piece;          /* answer a Range with at most this many bytes
                                *   (a 206 for a part of what was asked) */
+  gsize rate;                 /* send a whole body at this many bytes a second
+                               *   (0: as fast as the client reads) */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);
