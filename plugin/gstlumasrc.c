@@ -166,6 +166,10 @@ typedef struct
   gboolean store_looked_up;
   LumaStoreReader *stored;      /* PHASE_STORED: the stored video */
   LumaStoreWriter *writer;      /* the video being stored as it streams */
+  /* the video another pipeline or process is storing right now, read
+   * from its `.part` as it is written */
+  LumaStoreFollower *follower;
+  guint store_begins;           /* luma_store_begin () calls so far */
   GstBufferPool *pool;          /* the buffers reads fill; NULL until the first */
   guint pool_size;              /* the size of its buffers */
 } LumaStreaming;
@@ -926,6 +930,9 @@ gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
       " bytes)", task_id (self), meta->size);
   s->stored = reader;
   s->phase = PHASE_STORED;
+  /* taken over from a writer this one followed: all was shown already */
+  if (s->store_begins > 1)
+    return;
   record->code = 200;
   record->task_id = g_strdup (meta->task_id);
   record->state = GST_LUMA_TASK_STATE_SUCCESS;
@@ -1000,9 +1007,14 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
+/* How often a source begins with the store's entry: again after a writer
+ * it followed stopped, as long as another takes over (each one at least
+ * began the download anew). */
+#define MAX_STORE_BEGINS 4
+
 /* The task's video is written into the store as it streams: unless
  * another pipeline or process is doing that right now, in which case this
- * one waits for it and reads what it stored (one download), or another
+ * one reads what it writes, as it writes it (one download), or another
  * source of this pipeline is, in which case this one streams without the
  * store (waiting, the two would hold each other's preroll back). */
 static gboolean
@@ -1012,10 +1024,12 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
   g_autoptr (GError) cause = NULL;
   LumaStoreReader *reader = NULL;
 
-  if (s->store == NULL || s->settings.store != GST_LUMA_STORE_MODE_ON)
+  if (s->store == NULL || s->settings.store != GST_LUMA_STORE_MODE_ON
+      || s->store_begins >= MAX_STORE_BEGINS)
     return TRUE;
+  s->store_begins++;
   if (!luma_store_begin (s->store, task_id (self), self->cancellable,
-          &s->writer, &reader, &cause)) {
+          &s->writer, &reader, &s->follower, &cause)) {
     if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_propagate_error (error, g_steal_pointer (&cause));
       return FALSE;
@@ -1031,8 +1045,36 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
     gst_luma_src_use_stored (self, reader);
     return TRUE;
   }
+  if (s->follower != NULL) {
+    GST_INFO_OBJECT (self, "another pipeline or process is storing task %s: "
+        "following its download", task_id (self));
+    return TRUE;
+  }
   if (luma_store_writer_get_prefix (s->writer) > 0)
     return gst_luma_src_resume_part (self, error);
+  return TRUE;
+}
+
+/* The writer this source followed stopped short: the entry is taken over
+ * (resumed from its `.part`, followed anew, or found complete) where it
+ * can be, else the rest comes from the network, unstored. */
+static gboolean
+gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+
+  g_clear_pointer (&s->follower, luma_store_follower_free);
+  if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+        _("The video of task %s, read as another process stored it, is not "
+            "what it was said to be: %s"), task_id (self), cause->message);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "stopped following the download at byte %"
+      G_GUINT64_FORMAT ": %s", s->offset, cause->message);
+  if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED))
+    return gst_luma_src_begin_storing (self, error);
   return TRUE;
 }
 
@@ -1144,6 +1186,9 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
   if (offset == 0 && luma_stream_get_size (s->stream) !=
       LUMA_STREAM_SIZE_UNKNOWN)
     gst_luma_src_evict (self, luma_stream_get_size (s->stream));
+  /* for followers: told before the bytes that let them trust it */
+  if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN)
+    luma_store_writer_set_size (s->writer, luma_stream_get_size (s->stream));
   bytes = bytes_of_buffer (buffer);
   if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
     gst_luma_src_stop_storing (self, cause);
@@ -1219,6 +1264,9 @@ gst_luma_src_video_size (GstLumaSrc * self)
 
   if (s->phase == PHASE_STORED)
     return luma_store_reader_get_meta (s->stored)->size;
+  if (s->follower != NULL
+      && luma_store_follower_get_size (s->follower) != LUMA_STORE_SIZE_UNKNOWN)
+    return luma_store_follower_get_size (s->follower);
   return luma_stream_get_size (s->stream);
 }
 
@@ -1370,20 +1418,55 @@ gst_luma_src_fetch_video (GstLumaSrc * self, GError ** error)
       && gst_luma_src_begin_storing (self, error);
 }
 
-/* From the store, from what the `.part` holds, or from the network. */
+/* From another's download as it is written: FALSE when the offset is
+ * ahead of it (a seek), or the download stopped short, and the bytes are
+ * to come from elsewhere. */
+static gboolean
+gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
+    gssize * n, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) cause = NULL;
+
+  if (s->offset > luma_store_follower_get_written (s->follower))
+    return FALSE;
+  *n = luma_store_follower_read (s->follower, data, size, s->offset,
+      self->cancellable, &cause);
+  if (*n >= 0)
+    return TRUE;
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return TRUE;
+  }
+  if (!gst_luma_src_stop_following (self, cause, error))
+    return TRUE;
+  return FALSE;
+}
+
+/* From the store, from another's download, from what the `.part` holds,
+ * or from the network. */
 static gssize
 gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     GError ** error)
 {
   LumaStreaming *s = self->streaming;
 
+  gssize n;
+
+  /* one that stopped short may be followed by another's anew */
+  while (s->follower != NULL) {
+    if (gst_luma_src_read_followed (self, data, size, &n, error))
+      return n;
+    /* still there: the offset is ahead of it */
+    if (s->follower != NULL)
+      break;
+  }
   if (s->phase == PHASE_STORED)
     return luma_store_reader_read (s->stored, data, size, s->offset, error);
   if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer)) {
     g_autoptr (GError) cause = NULL;
-    gssize n = luma_store_writer_read (s->writer, data, size, s->offset,
-        &cause);
 
+    n = luma_store_writer_read (s->writer, data, size, s->offset, &cause);
     if (n >= 0)
       return n;
     /* the `.part` failed (a write behind the stream, a read): the
@@ -1537,6 +1620,7 @@ luma_streaming_free (LumaStreaming * s)
 {
   /* a .part left stays for the next run to resume */
   luma_store_writer_free (s->writer, FALSE);
+  luma_store_follower_free (s->follower);
   luma_store_reader_free (s->stored);
   drop_pool (s);
   luma_store_free (s->store);

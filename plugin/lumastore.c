@@ -14,7 +14,9 @@
  *                         SHA-256, verified, synced and the boot it was
  *                         written in, times; its mtime is last-used
  *   SCOPE/TID/lock        flock(2)ed: LOCK_EX by the writer, LOCK_SH by
- *                         readers, LOCK_EX|LOCK_NB by eviction
+ *                         readers, LOCK_EX|LOCK_NB by eviction; holds the
+ *                         size of the video its writer is writing (decimal,
+ *                         then a newline), for followers
  * SCOPE is made of the API URL and a digest of the key (never the key);
  * TID of the task id, which may hold any printable character and so never
  * becomes a path component itself. Both are 32 hex digits.
@@ -50,6 +52,8 @@
 #define MAX_META_SIZE (1024 * 1024)
 #define HASH_CHUNK (1024 * 1024)
 #define LOCK_RETRY_MS 50
+/* how often a follower that caught up with the writer looks again */
+#define FOLLOW_RETRY_MS 20
 /* an entry evicted while we waited for its lock: try the new one */
 #define MAX_LOCK_ATTEMPTS 8
 
@@ -84,6 +88,7 @@ struct _LumaStoreWriter
   gint part_fd;
   guint64 prefix;               /* the .part's length */
   gboolean claimed;             /* counted in the claims of the process */
+  gboolean size_told;           /* in the lock file, for followers */
 
   /* the SHA-256 of what is appended, computed in a thread of its own */
   GThread *hasher;
@@ -92,6 +97,19 @@ struct _LumaStoreWriter
   gint hash_given_up;           /* atomic: the queue filled, or a resumed
                                  * .part; the hasher drops what is left */
   GChecksum *checksum;          /* the hasher's until it is joined */
+};
+
+struct _LumaStoreFollower
+{
+  gchar *dir;
+  guint stall_ms;
+  gint lock_fd;                 /* the entry's lock: LOCK_SH once complete */
+  gint part_fd;                 /* the .part, then the video (renamed) */
+  guint64 start_length;         /* the .part's when the follower began */
+  guint64 length;               /* bytes trusted: 0 until the .part grows */
+  guint64 size;                 /* told by the writer, or unknown */
+  gboolean complete;
+  gint64 last_growth;           /* monotonic */
 };
 
 /* what ends the hasher's queue */
@@ -735,10 +753,21 @@ writer_progress (const gchar * dir)
   return g_lstat (part, &st) == 0 ? (guint64) st.st_size : 0;
 }
 
+/* The .part of the entry in @dir, to read as another writes it; -1 if
+ * there is none (yet). */
+static gint
+open_part_to_follow (const gchar * dir)
+{
+  g_autofree gchar *path = entry_file (dir, PART_NAME);
+
+  return g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+}
+
 /* Waits (cancellably) while another holds the lock on @fd and makes
- * progress. */
+ * progress; or, with @part_fd, only until it has a .part to follow: then
+ * *@part_fd is open on it and @fd is not locked. */
 static gboolean
-wait_for_lock (gint fd, const gchar * dir, guint stall_ms,
+wait_for_lock (gint fd, const gchar * dir, guint stall_ms, gint * part_fd,
     GCancellable * cancellable, GError ** error)
 {
   guint64 progress = writer_progress (dir);
@@ -755,6 +784,8 @@ wait_for_lock (gint fd, const gchar * dir, guint stall_ms,
       return FALSE;
     }
     /* another process or element is writing this very video */
+    if (part_fd != NULL && (*part_fd = open_part_to_follow (dir)) >= 0)
+      return TRUE;
     if (!luma_file_wait (cancellable, LOCK_RETRY_MS, error))
       return FALSE;
     now_progress = writer_progress (dir);
@@ -772,14 +803,18 @@ wait_for_lock (gint fd, const gchar * dir, guint stall_ms,
 }
 
 /* Takes the entry's lock, waiting while another holds it and makes
- * progress. The lock file is made anew if eviction removed it meanwhile. */
+ * progress (or, with @part_fd, until there is a .part to follow, see
+ * wait_for_lock ()). The lock file is made anew if eviction removed it
+ * meanwhile. */
 static gboolean
 lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
-    gint * lock_fd, GError ** error)
+    gint * lock_fd, gint * part_fd, GError ** error)
 {
   g_autofree gchar *path = entry_file (dir, LOCK_NAME);
   guint attempt;
 
+  if (part_fd != NULL)
+    *part_fd = -1;
   for (attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
     gint fd;
 
@@ -795,13 +830,17 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
       set_io_error (error, _("Cannot open the store lock %s: %s"), path, errno);
       return FALSE;
     }
-    if (!wait_for_lock (fd, dir, stall_ms, cancellable, error)) {
+    if (!wait_for_lock (fd, dir, stall_ms, part_fd, cancellable, error)) {
       g_close (fd, NULL);
       return FALSE;
     }
     if (lock_is_current (fd, path)) {
       *lock_fd = fd;
       return TRUE;
+    }
+    if (part_fd != NULL && *part_fd >= 0) {
+      g_close (*part_fd, NULL);
+      *part_fd = -1;
     }
     luma_file_unlock (fd);
   }
@@ -911,18 +950,64 @@ release_entry (const gchar * dir, gconstpointer group)
   g_mutex_unlock (&claims_lock);
 }
 
+static LumaStoreFollower *
+follower_new (LumaStore * store, const gchar * dir, gint lock_fd, gint part_fd)
+{
+  LumaStoreFollower *follower = g_new0 (LumaStoreFollower, 1);
+  struct stat st;
+
+  follower->dir = g_strdup (dir);
+  follower->stall_ms = store->wait_stall_ms;
+  follower->lock_fd = lock_fd;
+  follower->part_fd = part_fd;
+  follower->start_length = fstat (part_fd, &st) == 0 ? st.st_size : 0;
+  follower->size = LUMA_STORE_SIZE_UNKNOWN;
+  follower->last_growth = g_get_monotonic_time ();
+  return follower;
+}
+
+static LumaStoreWriter *
+writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
+    gint lock_fd, GError ** error)
+{
+  LumaStoreWriter *writer = g_new0 (LumaStoreWriter, 1);
+
+  writer->store = store;
+  writer->task_id = g_strdup (task_id);
+  writer->dir = g_strdup (dir);
+  writer->lock_fd = lock_fd;
+  writer->part_fd = -1;
+  /* the size an earlier writer told is not this one's to vouch for (if it
+   * stays, followers still check it against the end) */
+  if (ftruncate (lock_fd, 0) != 0) {
+  }
+  if (!open_part (writer, error)) {
+    luma_store_writer_free (writer, TRUE);
+    return NULL;
+  }
+  prepare_hasher (writer);
+  return writer;
+}
+
 /* luma_store_begin () once this process's claim on @dir is taken. */
 static gboolean
 begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
     GCancellable * cancellable, LumaStoreWriter ** writer,
-    LumaStoreReader ** reader, GError ** error)
+    LumaStoreReader ** reader, LumaStoreFollower ** follower, GError ** error)
 {
   g_autofree gchar *video = NULL;
-  LumaStoreWriter *w;
-  gint lock_fd;
+  gint *part_fd = NULL;
+  gint lock_fd, follow_fd = -1;
 
-  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
+  if (follower != NULL)
+    part_fd = &follow_fd;
+  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, part_fd,
+          error))
     return FALSE;
+  if (follow_fd >= 0) {
+    *follower = follower_new (store, dir, lock_fd, follow_fd);
+    return TRUE;
+  }
 
   /* whoever held the lock may have completed the entry meanwhile */
   video = entry_file (dir, VIDEO_NAME);
@@ -939,30 +1024,20 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
     }
     /* damaged, or a video without its meta.json (a crash between the
      * two): written anew */
-    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, error))
+    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, NULL,
+            error))
       return FALSE;
     g_unlink (video);
   }
 
-  w = g_new0 (LumaStoreWriter, 1);
-  w->store = store;
-  w->task_id = g_strdup (task_id);
-  w->dir = g_strdup (dir);
-  w->lock_fd = lock_fd;
-  w->part_fd = -1;
-  if (!open_part (w, error)) {
-    luma_store_writer_free (w, TRUE);
-    return FALSE;
-  }
-  prepare_hasher (w);
-  *writer = w;
-  return TRUE;
+  *writer = writer_new (store, task_id, dir, lock_fd, error);
+  return *writer != NULL;
 }
 
 gboolean
 luma_store_begin (LumaStore * store, const gchar * task_id,
     GCancellable * cancellable, LumaStoreWriter ** writer,
-    LumaStoreReader ** reader, GError ** error)
+    LumaStoreReader ** reader, LumaStoreFollower ** follower, GError ** error)
 {
   g_autofree gchar *dir = NULL;
   LumaStoreWriter *w = NULL;
@@ -978,7 +1053,8 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
         _("Another source of task %s in this pipeline is storing it"), task_id);
     return FALSE;
   }
-  if (!begin_claimed (store, task_id, dir, cancellable, &w, reader, error)) {
+  if (!begin_claimed (store, task_id, dir, cancellable, &w, reader, follower,
+          error)) {
     release_entry (dir, store->group);
     return FALSE;
   }
@@ -994,6 +1070,21 @@ guint64
 luma_store_writer_get_prefix (LumaStoreWriter * writer)
 {
   return writer->prefix;
+}
+
+void
+luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
+{
+  gchar text[32];
+  gint length;
+
+  if (writer->size_told)
+    return;
+  writer->size_told = TRUE;
+  length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "\n", size);
+  /* a follower that cannot learn it learns it at the end */
+  if (pwrite (writer->lock_fd, text, length, 0) != length) {
+  }
 }
 
 gssize
@@ -1149,6 +1240,158 @@ void
 luma_store_writer_free_discarded (LumaStoreWriter * writer)
 {
   luma_store_writer_free (writer, TRUE);
+}
+
+/* ----- following another's writer ----- */
+
+/* The size the writer wrote into the lock file, once it is all there. */
+static guint64
+told_size (gint lock_fd)
+{
+  gchar text[32];
+  gssize n = pread (lock_fd, text, sizeof text - 1, 0);
+  guint64 size;
+
+  if (n <= 1 || text[n - 1] != '\n')
+    return LUMA_STORE_SIZE_UNKNOWN;
+  text[n - 1] = '\0';
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
+    return LUMA_STORE_SIZE_UNKNOWN;
+  return size;
+}
+
+/* The writer committed the .part the follower reads: `video` is its file. */
+static gboolean
+is_committed (LumaStoreFollower * follower, const struct stat *part)
+{
+  g_autofree gchar *video = entry_file (follower->dir, VIDEO_NAME);
+  GStatBuf st;
+
+  return g_lstat (video, &st) == 0 && st.st_ino == part->st_ino
+      && st.st_dev == part->st_dev;
+}
+
+static gboolean
+check_told_size (LumaStoreFollower * follower, guint64 length, GError ** error)
+{
+  if (follower->size == LUMA_STORE_SIZE_UNKNOWN || length <= follower->size)
+    return TRUE;
+  g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
+      _("The video being stored in %s has grown past the size its writer "
+          "told (%" G_GUINT64_FORMAT " bytes)"), follower->dir, follower->size);
+  return FALSE;
+}
+
+/* The writer let go of the entry: complete (the follower keeps a shared
+ * lock, as a reader does), or abandoned. */
+static gboolean
+follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
+    GError ** error)
+{
+  guint64 size = part->st_size;
+
+  if (!is_committed (follower, part)) {
+    flock (follower->lock_fd, LOCK_UN);
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED,
+        _("The writer of the stored entry %s stopped before it completed "
+            "it"), follower->dir);
+    return FALSE;
+  }
+  if (follower->size != LUMA_STORE_SIZE_UNKNOWN && size != follower->size) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
+        _("The video stored in %s has %" G_GUINT64_FORMAT " bytes, not the "
+            "%" G_GUINT64_FORMAT " its writer told"), follower->dir, size,
+        follower->size);
+    return FALSE;
+  }
+  follower->size = follower->length = size;
+  follower->complete = TRUE;
+  return TRUE;
+}
+
+/* Looks at the entry again: how far the .part grew (bytes are trusted once
+ * it grew past its length at the start, see lumastore.h), the size its
+ * writer told, whether the writer let go of it. */
+static gboolean
+follower_refresh (LumaStoreFollower * follower, GError ** error)
+{
+  gboolean let_go = flock (follower->lock_fd, LOCK_SH | LOCK_NB) == 0;
+  struct stat st;
+
+  /* after the lock: all the writer wrote before it let go is seen */
+  if (fstat (follower->part_fd, &st) != 0) {
+    set_io_error (error, _("Cannot read %s: %s"), follower->dir, errno);
+    return FALSE;
+  }
+  if (let_go)
+    return follow_to_the_end (follower, &st, error);
+  if ((guint64) st.st_size > MAX (follower->length, follower->start_length)) {
+    follower->length = st.st_size;
+    follower->last_growth = g_get_monotonic_time ();
+    if (follower->size == LUMA_STORE_SIZE_UNKNOWN)
+      follower->size = told_size (follower->lock_fd);
+  }
+  return check_told_size (follower, follower->length, error);
+}
+
+/* Waits a little for the writer to write more, or to let go. */
+static gboolean
+follow_on (LumaStoreFollower * follower, GCancellable * cancellable,
+    GError ** error)
+{
+  guint64 length = follower->length;
+  gint64 still_for;
+
+  if (!follower_refresh (follower, error))
+    return FALSE;
+  if (follower->length != length || follower->complete)
+    return TRUE;
+  still_for = g_get_monotonic_time () - follower->last_growth;
+  if (still_for > (gint64) follower->stall_ms * 1000) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY,
+        _("Another process or element holds the stored entry %s and has "
+            "written nothing for %u ms"), follower->dir, follower->stall_ms);
+    return FALSE;
+  }
+  return luma_file_wait (cancellable, FOLLOW_RETRY_MS, error);
+}
+
+guint64
+luma_store_follower_get_size (LumaStoreFollower * follower)
+{
+  return follower->size;
+}
+
+guint64
+luma_store_follower_get_written (LumaStoreFollower * follower)
+{
+  return MAX (follower->length, follower->start_length);
+}
+
+gssize
+luma_store_follower_read (LumaStoreFollower * follower, guint8 * data,
+    gsize size, guint64 offset, GCancellable * cancellable, GError ** error)
+{
+  for (;;) {
+    if (offset < follower->length)
+      return pread_all (follower->part_fd, data,
+          MIN (size, follower->length - offset), offset, error);
+    if (follower->complete)
+      return 0;
+    if (!follow_on (follower, cancellable, error))
+      return -1;
+  }
+}
+
+void
+luma_store_follower_free (LumaStoreFollower * follower)
+{
+  if (follower == NULL)
+    return;
+  g_close (follower->part_fd, NULL);
+  luma_file_unlock (follower->lock_fd);
+  g_free (follower->dir);
+  g_free (follower);
 }
 
 /* ----- eviction ----- */

@@ -17,6 +17,8 @@ typedef enum
   LUMA_STORE_ERROR_TOO_LARGE,   /* a video larger than the store's limit */
   /* another writer holds the entry and has made no progress for a while */
   LUMA_STORE_ERROR_BUSY,
+  /* the writer a follower read went away before it completed the entry */
+  LUMA_STORE_ERROR_ABANDONED,
 } LumaStoreError;
 
 /* How long KIE keeps a result after the task completed. */
@@ -76,6 +78,10 @@ typedef struct
 typedef struct _LumaStore LumaStore;
 typedef struct _LumaStoreReader LumaStoreReader;
 typedef struct _LumaStoreWriter LumaStoreWriter;
+typedef struct _LumaStoreFollower LumaStoreFollower;
+
+/* A size nobody has told yet. */
+#define LUMA_STORE_SIZE_UNKNOWN G_MAXUINT64
 
 /* $XDG_DATA_HOME/gst-luma/results */
 gchar *luma_store_default_dir (void);
@@ -102,19 +108,26 @@ void luma_store_reader_free (LumaStoreReader * reader);
 /* Takes the task's entry for writing: TRUE and *@writer, with the entry's
  * lock held and the prefix an earlier run left in its `.part`; or TRUE and
  * *@reader, when another process or element held the lock and completed
- * the entry meanwhile (the wait is cancellable). LUMA_STORE_ERROR_BUSY when
+ * the entry meanwhile; or, when another process or pipeline holds the
+ * lock and writes its `.part`, TRUE and *@follower, which reads the
+ * `.part` as it grows (one download for both). With @follower NULL, the
+ * lock is waited for instead (cancellably). LUMA_STORE_ERROR_BUSY when
  * the one holding it wrote nothing for the config's wait_stall_ms, and at
  * once when it is a writer of the same group: two sources of a task in one
  * pipeline would wait for each other (the first for the preroll the
  * second holds back) until then. Not in read-only mode. */
 gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     GCancellable * cancellable, LumaStoreWriter ** writer,
-    LumaStoreReader ** reader, GError ** error);
+    LumaStoreReader ** reader, LumaStoreFollower ** follower,
+    GError ** error);
 /* How many bytes from the start of the video the `.part` holds. */
 guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
 /* Reads from the `.part`, within its prefix. */
 gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
     gsize size, guint64 offset, GError ** error);
+/* The size of the whole video, once it is known: what followers of the
+ * entry are told it will be (they check it at the end). */
+void luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size);
 /* Bytes read from the network at @offset: appended if they continue the
  * prefix, else left out (the `.part` never has holes). They are written
  * at once; the hasher thread may keep a reference to @bytes a while.
@@ -134,6 +147,27 @@ gboolean luma_store_writer_commit (LumaStoreWriter * writer,
 void luma_store_writer_free (LumaStoreWriter * writer, gboolean discard);
 /* The same with @discard: a GDestroyNotify. */
 void luma_store_writer_free_discarded (LumaStoreWriter * writer);
+
+/* What another's writer has written so far, read as it grows. Only bytes
+ * a writer appended after the follower began are trusted, and the ones
+ * before them: a holder that resumes a `.part` appends only once it has
+ * found the `.part` fits the file on the host, and drops one that does
+ * not before its first append, so a `.part` that never grows may be one
+ * about to be dropped. */
+/* The video's size as its writer told it, or LUMA_STORE_SIZE_UNKNOWN. */
+guint64 luma_store_follower_get_size (LumaStoreFollower * follower);
+/* How far the writer has got: a read below this waits at most for the
+ * writer to prove itself, not for it to get there. */
+guint64 luma_store_follower_get_written (LumaStoreFollower * follower);
+/* Reads at @offset, waiting (cancellably) until the writer has written
+ * there; 0 at the end of the completed entry. LUMA_STORE_ERROR_BUSY when
+ * the writer wrote nothing for the store's wait_stall_ms,
+ * LUMA_STORE_ERROR_ABANDONED when it went away without completing the
+ * entry (another begin may take it over), LUMA_STORE_ERROR_DAMAGED when
+ * the entry is not as large as its writer said. */
+gssize luma_store_follower_read (LumaStoreFollower * follower, guint8 * data,
+    gsize size, guint64 offset, GCancellable * cancellable, GError ** error);
+void luma_store_follower_free (LumaStoreFollower * follower);
 
 /* Brings the store within its limit, with room for @incoming bytes more
  * (a video about to be written): entries nobody holds go, those KIE still

@@ -67,7 +67,7 @@ begin (LumaStore * store, const gchar * task_id)
   LumaStoreReader *reader = NULL;
   g_autoptr (GError) error = NULL;
 
-  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader, NULL,
           &error), "%s", error ? error->message : "");
   fail_unless (writer != NULL && reader == NULL);
   return writer;
@@ -694,7 +694,7 @@ begin_in_thread (gpointer data)
   BeginJob *job = data;
 
   job->ok = luma_store_begin (job->store, TASK, NULL, &job->writer,
-      &job->reader, NULL);
+      &job->reader, NULL, NULL);
   return NULL;
 }
 
@@ -752,7 +752,7 @@ GST_START_TEST (test_wait_cancelled)
   LumaStoreReader *reader = NULL;
   GThread *thread = g_thread_new ("cancel", cancel_later, cancellable);
 
-  fail_if (luma_store_begin (store, TASK, cancellable, &second, &reader,
+  fail_if (luma_store_begin (store, TASK, cancellable, &second, &reader, NULL,
           &error));
   fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
   g_thread_join (thread);
@@ -772,7 +772,7 @@ second_begin_is_busy (LumaStoreWriter * first, LumaStore * second_store)
   GError *error = NULL;
 
   append_range (first, video, 0, CHUNK);
-  fail_if (luma_store_begin (second_store, TASK, NULL, &second, &reader,
+  fail_if (luma_store_begin (second_store, TASK, NULL, &second, &reader, NULL,
           &error));
   fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
           LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
@@ -866,12 +866,179 @@ GST_START_TEST (test_reader_holds_back_no_source)
     LumaStoreWriter *none = NULL;
     LumaStoreReader *reader = NULL;
 
-    fail_unless (luma_store_begin (store, TASK, NULL, &none, &reader,
+    fail_unless (luma_store_begin (store, TASK, NULL, &none, &reader, NULL,
             &error), "%s", error ? error->message : "");
     fail_unless (none == NULL && reader != NULL);
     assert_reads_video (reader, VIDEO_SIZE);
     luma_store_reader_free (reader);
   }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* ----- following another's writer ----- */
+
+/* A store whose followers give up on a writer that wrote nothing for
+ * 200 ms. */
+static LumaStore *
+quick_store_new (void)
+{
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 200 };
+
+  return luma_store_new (&config);
+}
+
+/* Begins while another writer holds the entry: a follower. */
+static LumaStoreFollower *
+follow (LumaStore * store)
+{
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
+          &follower, &error), "%s", error ? error->message : "");
+  fail_unless (writer == NULL && reader == NULL && follower != NULL);
+  return follower;
+}
+
+/* Reads from @offset up to @to, each byte checked against the video. */
+static void
+read_followed (LumaStoreFollower * follower, gsize offset, gsize to)
+{
+  guint8 data[100000];
+
+  while (offset < to) {
+    g_autoptr (GError) error = NULL;
+    gssize n = luma_store_follower_read (follower, data, MIN (sizeof data,
+            to - offset), offset, NULL, &error);
+
+    fail_unless (n > 0, "%s", error ? error->message : "the end");
+    fail_unless (memcmp (data, (const guint8 *) g_bytes_get_data (video,
+                NULL) + offset, n) == 0, "wrong bytes at %" G_GSIZE_FORMAT,
+        offset);
+    offset += n;
+  }
+}
+
+/* The read at @offset fails with @code, having served nothing. */
+static void
+assert_follower_read_fails (LumaStoreFollower * follower, gsize offset,
+    gint code)
+{
+  guint8 data[16];
+  g_autoptr (GError) error = NULL;
+
+  fail_unless_equals_int (luma_store_follower_read (follower, data,
+          sizeof data, offset, NULL, &error), -1);
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR, code), "%s",
+      error ? error->message : "no error");
+}
+
+/* Another's download is read as it is written, to the end of the
+ * committed entry, with the size its writer told. */
+GST_START_TEST (test_follower_reads_as_writer_writes)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  LumaStoreFollower *follower;
+  gsize offset;
+  guint8 byte;
+
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  append_range (writer, video, 0, CHUNK);
+  follower = follow (store);
+  fail_unless_equals_uint64 (luma_store_follower_get_written (follower), CHUNK);
+  /* each piece is read once it is written, before the next one is */
+  for (offset = CHUNK; offset < VIDEO_SIZE; offset += CHUNK) {
+    gsize end = MIN (offset + CHUNK, VIDEO_SIZE);
+
+    append_range (writer, video, offset, end);
+    read_followed (follower, offset == CHUNK ? 0 : offset, end);
+    fail_unless_equals_uint64 (luma_store_follower_get_written (follower), end);
+  }
+  fail_unless_equals_uint64 (luma_store_follower_get_size (follower),
+      VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
+  fail_unless_equals_int (luma_store_follower_read (follower, &byte, 1,
+          VIDEO_SIZE, NULL, &error), 0);
+  fail_unless_equals_uint64 (luma_store_follower_get_size (follower),
+      VIDEO_SIZE);
+  luma_store_follower_free (follower);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A .part an earlier run left, that the writer holding it now has not
+ * appended to: not served (the writer may find it does not fit the file
+ * on the host and drop it), neither while the writer stays silent nor
+ * once it dropped it. */
+GST_START_TEST (test_follower_trusts_only_growth)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStoreWriter *earlier = begin (store, TASK);
+  LumaStoreWriter *writer;
+  LumaStoreFollower *follower;
+
+  append_range (earlier, video, 0, CHUNK);
+  luma_store_writer_free (earlier, FALSE);
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), CHUNK);
+
+  follower = follow (store);
+  assert_follower_read_fails (follower, 0, LUMA_STORE_ERROR_BUSY);
+  luma_store_follower_free (follower);
+
+  follower = follow (store);
+  luma_store_writer_free (writer, TRUE);
+  assert_follower_read_fails (follower, 0, LUMA_STORE_ERROR_ABANDONED);
+  luma_store_follower_free (follower);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* The writer stops short: the follower says so at the end of what was
+ * written, and the next begin resumes the .part from there. */
+GST_START_TEST (test_follower_of_stopped_writer)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreFollower *follower;
+
+  append_range (writer, video, 0, CHUNK);
+  follower = follow (store);
+  append_range (writer, video, CHUNK, 3 * CHUNK);
+  read_followed (follower, 0, 3 * CHUNK);
+  luma_store_writer_free (writer, FALSE);
+  assert_follower_read_fails (follower, 3 * CHUNK, LUMA_STORE_ERROR_ABANDONED);
+  luma_store_follower_free (follower);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 3 * CHUNK);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A .part that grows past the size its writer told is not trusted. */
+GST_START_TEST (test_follower_checks_told_size)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreFollower *follower = follow (store);
+
+  luma_store_writer_set_size (writer, CHUNK);
+  append_range (writer, video, 0, 2 * CHUNK);
+  assert_follower_read_fails (follower, 0, LUMA_STORE_ERROR_DAMAGED);
+  luma_store_follower_free (follower);
+  luma_store_writer_free (writer, TRUE);
   luma_store_free (store);
 }
 
@@ -967,6 +1134,10 @@ store_suite (void)
   tcase_add_test (tc, test_second_source_of_pipeline_not_waited_for);
   tcase_add_test (tc, test_source_of_other_pipeline_waits);
   tcase_add_test (tc, test_reader_holds_back_no_source);
+  tcase_add_test (tc, test_follower_reads_as_writer_writes);
+  tcase_add_test (tc, test_follower_trusts_only_growth);
+  tcase_add_test (tc, test_follower_of_stopped_writer);
+  tcase_add_test (tc, test_follower_checks_told_size);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_past_the_first_bytes);
   tcase_add_test (tc, test_default_dir);

@@ -535,7 +535,8 @@ GST_START_TEST (test_eviction_warns_only_copy)
   /* an old task's only copy, written as lumasrc would have */
   config.api_url = api_url;
   store = luma_store_new (&config);
-  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader, NULL));
+  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader, NULL,
+          NULL));
   fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
   meta.size = VIDEO_SIZE;
   meta.kie_until = 1;
