@@ -1278,7 +1278,7 @@ check_told_size (LumaStoreFollower * follower, guint64 length, GError ** error)
     return TRUE;
   g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
       _("The video being stored in %s has grown past the size its writer "
-          "told (%" G_GUINT64_FORMAT " bytes)"), follower->dir, follower->size);
+          "told (%" PRIu64 " bytes)"), follower->dir, follower->size);
   return FALSE;
 }
 
@@ -1299,8 +1299,8 @@ follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
   }
   if (follower->size != LUMA_STORE_SIZE_UNKNOWN && size != follower->size) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
-        _("The video stored in %s has %" G_GUINT64_FORMAT " bytes, not the "
-            "%" G_GUINT64_FORMAT " its writer told"), follower->dir, size,
+        _("The video stored in %s has %" PRIu64 " bytes, not the "
+            "%" PRIu64 " its writer told"), follower->dir, size,
         follower->size);
     return FALSE;
   }

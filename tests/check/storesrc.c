@@ -357,6 +357,8 @@ wait_for_part (gsize size)
 }
 
 #define STALL_AFTER 262144
+/* enough of the .part to know a download is under way */
+#define CHUNK_SEEN 65536
 
 static void
 stall_video_host (void)
@@ -456,6 +458,113 @@ GST_START_TEST (test_two_processes_download_once)
   assert_stored ();
   g_unlink (out1);
   g_unlink (out2);
+  g_rmdir (out_dir);
+}
+
+GST_END_TEST;
+
+/* How fast the host sends in the tests of one process following
+ * another's download: the download takes 3.5 s. */
+#define SLOW_RATE 200000
+
+static void
+slow_video_host (void)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+
+  faults.rate = SLOW_RATE;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+}
+
+/* @pid has not ended yet (left unreaped). */
+static gboolean
+still_running (GPid pid)
+{
+  siginfo_t info = { 0, };
+
+  fail_unless (waitid (P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0);
+  return info.si_pid == 0;
+}
+
+/* Waits until the second process has written to @out, while @first is
+ * still downloading: it follows the download, rather than wait for it. */
+static void
+wait_for_output_during (GPid first, const gchar * out)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  GStatBuf st;
+
+  while (g_stat (out, &st) != 0 || st.st_size == 0) {
+    fail_unless (still_running (first), "the second wrote nothing before "
+        "the first one's download ended");
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (10000);
+  }
+}
+
+/* A second process that opens the task while the first downloads it reads
+ * the first's .part as it is written: it has the video's first bytes
+ * before the first is done, and the host sees one download. */
+GST_START_TEST (test_second_process_follows_download)
+{
+  g_autofree gchar *out_dir = g_dir_make_tmp ("luma-out-XXXXXX", NULL);
+  g_autofree gchar *out1 = g_build_filename (out_dir, "1.mp4", NULL);
+  g_autofree gchar *out2 = g_build_filename (out_dir, "2.mp4", NULL);
+  GPid first, second;
+
+  slow_video_host ();
+  first = spawn_launch (out1, NULL);
+  wait_for_part (CHUNK_SEEN);
+  second = spawn_launch (out2, NULL);
+  wait_for_output_during (first, out2);
+
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (first),
+          NULL));
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
+          NULL));
+  assert_file_is_video (out1);
+  assert_file_is_video (out2);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 1);
+  assert_stored ();
+  g_unlink (out1);
+  g_unlink (out2);
+  g_rmdir (out_dir);
+}
+
+GST_END_TEST;
+
+/* The first process is killed while the second follows its download: the
+ * second takes the entry over, resumes the .part where the first left it,
+ * and completes both its output and the stored video. */
+GST_START_TEST (test_follower_takes_over_killed_download)
+{
+  g_autofree gchar *out_dir = g_dir_make_tmp ("luma-out-XXXXXX", NULL);
+  g_autofree gchar *out = g_build_filename (out_dir, "2.mp4", NULL);
+  g_autofree gchar *range = NULL;
+  GPid first, second;
+
+  slow_video_host ();
+  first = spawn_launch (NULL, NULL);
+  wait_for_part (CHUNK_SEEN);
+  second = spawn_launch (out, NULL);
+  wait_for_output_during (first, out);
+  kill (first, SIGKILL);
+  luma_test_wait_for_exit (first);
+
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
+          NULL));
+  assert_file_is_video (out);
+  assert_stored ();
+  /* the first's download, then the rest of it */
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 2);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range != NULL && g_str_has_prefix (range, "bytes="),
+      "%s", range ? range : "no Range");
+  fail_unless (g_ascii_strtoull (range + 6, NULL, 10) >= CHUNK_SEEN,
+      "%s", range);
+  g_unlink (out);
   g_rmdir (out_dir);
 }
 
@@ -769,6 +878,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
+  tcase_add_test (tc, test_second_process_follows_download);
+  tcase_add_test (tc, test_follower_takes_over_killed_download);
   tcase_add_test (tc, test_two_pipelines_download_once);
   tcase_add_test (tc, test_two_sources_in_one_pipeline);
   tcase_add_test (tc, test_eviction_warns_only_copy);
