@@ -418,6 +418,22 @@ assert_file_is_video (const gchar * path)
           length) == 0);
 }
 
+/* Both processes end well, each having saved the whole video to its file
+ * (removed then). */
+static void
+assert_both_saved_video (GPid first, const gchar * out1, GPid second,
+    const gchar * out2)
+{
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (first),
+          NULL));
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
+          NULL));
+  assert_file_is_video (out1);
+  assert_file_is_video (out2);
+  g_unlink (out1);
+  g_unlink (out2);
+}
+
 /* Two processes open the task at once: the first downloads (held up by
  * the host midway, so that the second certainly comes while it does), the
  * second waits for it and reads what it stored. The host sees the one
@@ -445,19 +461,12 @@ GST_START_TEST (test_two_processes_download_once)
   g_usleep (300000);
   heal_video_host ();
 
-  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (first),
-          NULL));
-  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
-          NULL));
-  assert_file_is_video (out1);
-  assert_file_is_video (out2);
+  assert_both_saved_video (first, out1, second, out2);
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
           TASK), 2);
   range = luma_emulator_get_last_range (fixture.em, TASK);
   fail_unless_equals_string (range, "bytes=262144-");
   assert_stored ();
-  g_unlink (out1);
-  g_unlink (out2);
   g_rmdir (out_dir);
 }
 
@@ -518,17 +527,10 @@ GST_START_TEST (test_second_process_follows_download)
   second = spawn_launch (out2, NULL);
   wait_for_output_during (first, out2);
 
-  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (first),
-          NULL));
-  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (second),
-          NULL));
-  assert_file_is_video (out1);
-  assert_file_is_video (out2);
+  assert_both_saved_video (first, out1, second, out2);
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
           TASK), 1);
   assert_stored ();
-  g_unlink (out1);
-  g_unlink (out2);
   g_rmdir (out_dir);
 }
 
