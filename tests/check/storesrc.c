@@ -436,7 +436,7 @@ assert_both_saved_video (GPid first, const gchar * out1, GPid second,
 
 /* Two processes open the task at once: the first downloads (held up by
  * the host midway, so that the second certainly comes while it does), the
- * second waits for it and reads what it stored. The host sees the one
+ * second follows its download, through the stall. The host sees the one
  * download: its first request and the resume of it after the stall, for
  * the rest of the bytes only. */
 GST_START_TEST (test_two_processes_download_once)
