@@ -930,9 +930,6 @@ gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
       " bytes)", task_id (self), meta->size);
   s->stored = reader;
   s->phase = PHASE_STORED;
-  /* taken over from a writer this one followed: all was shown already */
-  if (s->store_begins > 1)
-    return;
   record->code = 200;
   record->task_id = g_strdup (meta->task_id);
   record->state = GST_LUMA_TASK_STATE_SUCCESS;
@@ -1066,9 +1063,10 @@ gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
 
   g_clear_pointer (&s->follower, luma_store_follower_free);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
-        _("The video of task %s, read as another process stored it, is not "
-            "what it was said to be: %s"), task_id (self), cause->message);
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
+        _("The video of task %s, read as another pipeline or process "
+            "stored it, is not what it was said to be: %s"), task_id (self),
+        cause->message);
     return FALSE;
   }
   GST_INFO_OBJECT (self, "stopped following the download at byte %"
@@ -1438,9 +1436,8 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
     g_propagate_error (error, g_steal_pointer (&cause));
     return TRUE;
   }
-  if (!gst_luma_src_stop_following (self, cause, error))
-    return TRUE;
-  return FALSE;
+  /* a failure of its own, or the bytes come from elsewhere */
+  return !gst_luma_src_stop_following (self, cause, error);
 }
 
 /* From the store, from another's download, from what the `.part` holds,
@@ -1450,7 +1447,6 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     GError ** error)
 {
   LumaStreaming *s = self->streaming;
-
   gssize n;
 
   /* one that stopped short may be followed by another's anew */

@@ -572,9 +572,22 @@ GST_START_TEST (test_follower_takes_over_killed_download)
 
 GST_END_TEST;
 
+/* The store as lumasrc has it in these tests (its directory, API URL and
+ * key), for a test to write into as another process would. */
+static LumaStore *
+lumasrc_store_new (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *digest = luma_store_key_digest (TEST_KEY);
+  LumaStoreConfig config = { store_dir (), api_url, digest, 0, FALSE };
+
+  return luma_store_new (&config);
+}
+
 typedef struct
 {
   LumaRun *run;
+  gint done;                    /* atomic */
 } ThreadRun;
 
 static gpointer
@@ -584,13 +597,14 @@ run_in_thread (gpointer data)
 
   job->run = luma_run_new (fixture.em, TASK, NULL);
   luma_run_until_done (job->run, 60);
+  g_atomic_int_set (&job->done, TRUE);
   return NULL;
 }
 
 /* Two pipelines of one process at once: one download too. */
 GST_START_TEST (test_two_pipelines_download_once)
 {
-  ThreadRun jobs[2] = { {NULL}, {NULL}
+  ThreadRun jobs[2] = { {NULL, FALSE}, {NULL, FALSE}
   };
   GThread *threads[2];
   guint i;
@@ -630,22 +644,54 @@ GST_START_TEST (test_two_sources_in_one_pipeline)
 
 GST_END_TEST;
 
+/* Another writer tells a size (4096 bytes) and writes more: lumasrc,
+ * following it, stops with an error that says so, rather than hand out
+ * bytes it cannot vouch for. The writer goes on writing until lumasrc has
+ * stopped, whenever lumasrc begins to follow it. */
+GST_START_TEST (test_follower_refuses_writer_past_its_size)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  ThreadRun job = { NULL, FALSE };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+  GThread *thread;
+  guint64 offset;
+
+  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader, NULL,
+          NULL));
+  luma_store_writer_set_size (writer, 4096);
+  thread = g_thread_new ("run", run_in_thread, &job);
+  for (offset = 0; !g_atomic_int_get (&job.done); offset += 4096) {
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (fixture.video,
+        offset % (VIDEO_SIZE - 4096), 4096);
+
+    fail_unless (luma_store_writer_append (writer, offset, piece, NULL));
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (10000);
+  }
+  g_thread_join (thread);
+  luma_run_assert_error (job.run, GST_RESOURCE_ERROR_READ,
+      "not what it was said to be");
+  luma_run_free (job.run);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* Over store-limit: an only copy (KIE deleted it) goes, with a warning
  * that names its task. */
 GST_START_TEST (test_eviction_warns_only_copy)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
-  g_autofree gchar *digest = luma_store_key_digest (TEST_KEY);
-  LumaStoreConfig config = { store_dir (), NULL, digest, 0, FALSE };
+  LumaStore *store = lumasrc_store_new ();
   LumaStoreMeta meta = { NULL, };
   LumaStoreWriter *writer = NULL;
   LumaStoreReader *reader = NULL;
-  LumaStore *store;
   LumaRun *run;
 
   /* an old task's only copy, written as lumasrc would have */
-  config.api_url = api_url;
-  store = luma_store_new (&config);
   fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader, NULL,
           NULL));
   fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
@@ -884,6 +930,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_follower_takes_over_killed_download);
   tcase_add_test (tc, test_two_pipelines_download_once);
   tcase_add_test (tc, test_two_sources_in_one_pipeline);
+  tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
   tcase_add_test (tc, test_disk_full_keeps_playing);
