@@ -977,10 +977,11 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
   writer->dir = g_strdup (dir);
   writer->lock_fd = lock_fd;
   writer->part_fd = -1;
-  /* the size an earlier writer told is not this one's to vouch for (if it
-   * stays, followers still check it against the end) */
-  if (ftruncate (lock_fd, 0) != 0) {
-  }
+  /* The size an earlier writer told is not this one's to vouch for. If it
+   * cannot go, this one's cannot be told either: followers learn the size
+   * at the end, and check the one that stayed against it. */
+  if (ftruncate (lock_fd, 0) != 0)
+    writer->size_told = TRUE;
   if (!open_part (writer, error)) {
     luma_store_writer_free (writer, TRUE);
     return NULL;
@@ -1080,11 +1081,10 @@ luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
 
   if (writer->size_told)
     return;
-  writer->size_told = TRUE;
   length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "\n", size);
-  /* a follower that cannot learn it learns it at the end */
-  if (pwrite (writer->lock_fd, text, length, 0) != length) {
-  }
+  /* not told (a full disk...): followers learn it at the end */
+  writer->size_told = write_all (writer->lock_fd, (const guint8 *) text,
+      length, 0);
 }
 
 gssize
