@@ -997,13 +997,10 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
     LumaStoreReader ** reader, LumaStoreFollower ** follower, GError ** error)
 {
   g_autofree gchar *video = NULL;
-  gint *part_fd = NULL;
-  gint lock_fd, follow_fd = -1;
+  gint lock_fd, follow_fd;
 
-  if (follower != NULL)
-    part_fd = &follow_fd;
-  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, part_fd,
-          error))
+  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd,
+          &follow_fd, error))
     return FALSE;
   if (follow_fd >= 0) {
     *follower = follower_new (store, dir, lock_fd, follow_fd);
@@ -1045,6 +1042,7 @@ luma_store_begin (LumaStore * store, const gchar * task_id,
 
   g_return_val_if_fail (store != NULL && !store->read_only, FALSE);
   g_return_val_if_fail (store->scope != NULL, FALSE);
+  g_return_val_if_fail (follower != NULL, FALSE);
 
   dir = entry_dir (store, store->scope, task_id);
   /* flock(2) cannot tell a writer of this pipeline from another's (each

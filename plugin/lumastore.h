@@ -110,10 +110,10 @@ void luma_store_reader_free (LumaStoreReader * reader);
  * *@reader, when another process or element held the lock and completed
  * the entry meanwhile; or, when another process or pipeline holds the
  * lock and writes its `.part`, TRUE and *@follower, which reads the
- * `.part` as it grows (one download for both). With @follower NULL, the
- * lock is waited for instead (cancellably). LUMA_STORE_ERROR_BUSY when
- * the one holding it wrote nothing for the config's wait_stall_ms, and at
- * once when it is a writer of the same group: two sources of a task in one
+ * `.part` as it grows (one download for both). The wait for a holder that
+ * has no `.part` yet is cancellable. LUMA_STORE_ERROR_BUSY when the one
+ * holding it wrote nothing for the config's wait_stall_ms, and at once
+ * when it is a writer of the same group: two sources of a task in one
  * pipeline would wait for each other (the first for the preroll the
  * second holds back) until then. Not in read-only mode. */
 gboolean luma_store_begin (LumaStore * store, const gchar * task_id,

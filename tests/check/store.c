@@ -65,11 +65,12 @@ begin (LumaStore * store, const gchar * task_id)
 {
   LumaStoreWriter *writer = NULL;
   LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
   g_autoptr (GError) error = NULL;
 
-  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader, NULL,
-          &error), "%s", error ? error->message : "");
-  fail_unless (writer != NULL && reader == NULL);
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+          &follower, &error), "%s", error ? error->message : "");
+  fail_unless (writer != NULL && reader == NULL && follower == NULL);
   return writer;
 }
 
@@ -680,204 +681,7 @@ GST_START_TEST (test_eviction_skips_held)
 
 GST_END_TEST;
 
-typedef struct
-{
-  LumaStore *store;
-  LumaStoreWriter *writer;
-  LumaStoreReader *reader;
-  gboolean ok;
-} BeginJob;
-
-static gpointer
-begin_in_thread (gpointer data)
-{
-  BeginJob *job = data;
-
-  job->ok = luma_store_begin (job->store, TASK, NULL, &job->writer,
-      &job->reader, NULL, NULL);
-  return NULL;
-}
-
-/* A second writer (of @second_store) waits for the first's lock, then
- * gets the entry the first completed: one download. */
-static void
-assert_second_waits_for_first (LumaStore * first_store,
-    LumaStore * second_store)
-{
-  LumaStoreWriter *writer = begin (first_store, TASK);
-  BeginJob job = { second_store, NULL, NULL, FALSE };
-  GThread *thread = g_thread_new ("second", begin_in_thread, &job);
-  g_autoptr (GError) error = NULL;
-
-  append_range (writer, video, 0, VIDEO_SIZE / 2);
-  g_usleep (200000);
-  /* still waiting: it has neither */
-  fail_unless (job.writer == NULL && job.reader == NULL);
-  append_range (writer, video, VIDEO_SIZE / 2, VIDEO_SIZE);
-  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
-  g_thread_join (thread);
-  fail_unless (job.ok);
-  fail_unless (job.writer == NULL);
-  fail_unless (job.reader != NULL);
-  assert_reads_video (job.reader, VIDEO_SIZE);
-  luma_store_reader_free (job.reader);
-}
-
-GST_START_TEST (test_second_writer_waits)
-{
-  LumaStore *store = store_new (API_KEY, 0, FALSE);
-
-  assert_second_waits_for_first (store, store);
-  luma_store_free (store);
-}
-
-GST_END_TEST;
-
-static gpointer
-cancel_later (gpointer data)
-{
-  g_usleep (100000);
-  g_cancellable_cancel (data);
-  return NULL;
-}
-
-/* The wait for a held lock ends when cancelled. */
-GST_START_TEST (test_wait_cancelled)
-{
-  LumaStore *store = store_new (API_KEY, 0, FALSE);
-  LumaStoreWriter *writer = begin (store, TASK);
-  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr (GError) error = NULL;
-  LumaStoreWriter *second = NULL;
-  LumaStoreReader *reader = NULL;
-  GThread *thread = g_thread_new ("cancel", cancel_later, cancellable);
-
-  fail_if (luma_store_begin (store, TASK, cancellable, &second, &reader, NULL,
-          &error));
-  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
-  g_thread_join (thread);
-  luma_store_writer_free (writer, TRUE);
-  luma_store_free (store);
-}
-
-GST_END_TEST;
-
-/* The first writer has written a little; a second one, of @second_store,
- * is told that the entry is busy: that error. */
-static GError *
-second_begin_is_busy (LumaStoreWriter * first, LumaStore * second_store)
-{
-  LumaStoreWriter *second = NULL;
-  LumaStoreReader *reader = NULL;
-  GError *error = NULL;
-
-  append_range (first, video, 0, CHUNK);
-  fail_if (luma_store_begin (second_store, TASK, NULL, &second, &reader, NULL,
-          &error));
-  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
-          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
-  fail_unless (second == NULL && reader == NULL);
-  return error;
-}
-
-/* A holder that writes nothing (a paused pipeline) is waited for only so
- * long: then the second gives up on the store. */
-GST_START_TEST (test_wait_ends_when_holder_stalls)
-{
-  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
-  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 200 };
-  LumaStore *store = luma_store_new (&config);
-  LumaStoreWriter *writer = begin (store, TASK);
-
-  g_error_free (second_begin_is_busy (writer, store));
-  luma_store_writer_free (writer, TRUE);
-  luma_store_free (store);
-}
-
-GST_END_TEST;
-
-/* A store as an element of @pipeline makes it, where a holder that makes
- * no progress is waited for 10 minutes. */
-static LumaStore *
-element_store_new (gconstpointer pipeline)
-{
-  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
-  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 600000,
-    pipeline
-  };
-
-  return luma_store_new (&config);
-}
-
-static gint pipeline_a, pipeline_b;
-
-/* Two sources of one pipeline storing a task at once: the second is told
- * at once that the entry is busy (it streams without the store) instead
- * of waiting for the first, and once the first is done with the entry,
- * the next one gets it. */
-GST_START_TEST (test_second_source_of_pipeline_not_waited_for)
-{
-  LumaStore *first_store = element_store_new (&pipeline_a);
-  LumaStore *second_store = element_store_new (&pipeline_a);
-  LumaStoreWriter *first = begin (first_store, TASK);
-  LumaStoreWriter *second;
-  g_autoptr (GError) error = second_begin_is_busy (first, second_store);
-
-  fail_unless (strstr (error->message, "this pipeline") != NULL, "%s",
-      error->message);
-
-  /* stopped: the .part stays, for the next one to resume */
-  luma_store_writer_free (first, FALSE);
-  second = begin (second_store, TASK);
-  fail_unless_equals_uint64 (luma_store_writer_get_prefix (second), CHUNK);
-  luma_store_writer_free (second, TRUE);
-  luma_store_free (first_store);
-  luma_store_free (second_store);
-}
-
-GST_END_TEST;
-
-/* A source of another pipeline waits, as another process does: one
- * download. */
-GST_START_TEST (test_source_of_other_pipeline_waits)
-{
-  LumaStore *first_store = element_store_new (&pipeline_a);
-  LumaStore *second_store = element_store_new (&pipeline_b);
-
-  assert_second_waits_for_first (first_store, second_store);
-  luma_store_free (first_store);
-  luma_store_free (second_store);
-}
-
-GST_END_TEST;
-
-/* A source that finds the entry complete when it begins reads it, and
- * holds back no later source of its pipeline. */
-GST_START_TEST (test_reader_holds_back_no_source)
-{
-  LumaStore *store = element_store_new (&pipeline_a);
-  LumaStoreWriter *writer = begin (store, TASK);
-  g_autoptr (GError) error = NULL;
-  guint i;
-
-  append_range (writer, video, 0, VIDEO_SIZE);
-  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
-  for (i = 0; i < 2; i++) {
-    LumaStoreWriter *none = NULL;
-    LumaStoreReader *reader = NULL;
-
-    fail_unless (luma_store_begin (store, TASK, NULL, &none, &reader, NULL,
-            &error), "%s", error ? error->message : "");
-    fail_unless (none == NULL && reader != NULL);
-    assert_reads_video (reader, VIDEO_SIZE);
-    luma_store_reader_free (reader);
-  }
-  luma_store_free (store);
-}
-
-GST_END_TEST;
-
-/* ----- following another's writer ----- */
+/* ----- another writer's download, followed ----- */
 
 /* A store whose followers give up on a writer that wrote nothing for
  * 200 ms. */
@@ -938,12 +742,13 @@ assert_follower_read_fails (LumaStoreFollower * follower, gsize offset,
       error ? error->message : "no error");
 }
 
-/* Another's download is read as it is written, to the end of the
- * committed entry, with the size its writer told. */
-GST_START_TEST (test_follower_reads_as_writer_writes)
+/* A second writer (of @second_store) follows the first's download: each
+ * piece is read once it is written, before the next one is, and the rest
+ * once the entry is committed, with the size its writer told. */
+static void
+assert_second_follows_first (LumaStore * first_store, LumaStore * second_store)
 {
-  LumaStore *store = quick_store_new ();
-  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreWriter *writer = begin (first_store, TASK);
   g_autoptr (GError) error = NULL;
   LumaStoreFollower *follower;
   gsize offset;
@@ -951,9 +756,8 @@ GST_START_TEST (test_follower_reads_as_writer_writes)
 
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   append_range (writer, video, 0, CHUNK);
-  follower = follow (store);
+  follower = follow (second_store);
   fail_unless_equals_uint64 (luma_store_follower_get_written (follower), CHUNK);
-  /* each piece is read once it is written, before the next one is */
   for (offset = CHUNK; offset < VIDEO_SIZE; offset += CHUNK) {
     gsize end = MIN (offset + CHUNK, VIDEO_SIZE);
 
@@ -969,6 +773,144 @@ GST_START_TEST (test_follower_reads_as_writer_writes)
   fail_unless_equals_uint64 (luma_store_follower_get_size (follower),
       VIDEO_SIZE);
   luma_store_follower_free (follower);
+}
+
+GST_START_TEST (test_second_writer_follows)
+{
+  LumaStore *store = quick_store_new ();
+
+  assert_second_follows_first (store, store);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+static gpointer
+cancel_later (gpointer data)
+{
+  g_usleep (100000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* A follower's wait for the writer to write more ends when cancelled. */
+GST_START_TEST (test_follow_cancelled)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreFollower *follower = follow (store);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  GThread *thread = g_thread_new ("cancel", cancel_later, cancellable);
+  guint8 data[16];
+
+  fail_unless_equals_int (luma_store_follower_read (follower, data,
+          sizeof data, 0, cancellable, &error), -1);
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  g_thread_join (thread);
+  luma_store_follower_free (follower);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* The first writer has written a little; a second one, of @second_store,
+ * is told that the entry is busy: that error. */
+static GError *
+second_begin_is_busy (LumaStoreWriter * first, LumaStore * second_store)
+{
+  LumaStoreWriter *second = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  GError *error = NULL;
+
+  append_range (first, video, 0, CHUNK);
+  fail_if (luma_store_begin (second_store, TASK, NULL, &second, &reader,
+          &follower, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_BUSY), "%s", error ? error->message : "none");
+  fail_unless (second == NULL && reader == NULL && follower == NULL);
+  return error;
+}
+
+/* A store as an element of @pipeline makes it, where a holder that makes
+ * no progress is waited for 10 minutes. */
+static LumaStore *
+element_store_new (gconstpointer pipeline)
+{
+  g_autofree gchar *digest = luma_store_key_digest (API_KEY);
+  LumaStoreConfig config = { tmp_dir, API_URL, digest, 0, FALSE, 600000,
+    pipeline
+  };
+
+  return luma_store_new (&config);
+}
+
+static gint pipeline_a, pipeline_b;
+
+/* Two sources of one pipeline storing a task at once: the second is told
+ * at once that the entry is busy (it streams without the store) instead
+ * of waiting for the first, and once the first is done with the entry,
+ * the next one gets it. */
+GST_START_TEST (test_second_source_of_pipeline_not_waited_for)
+{
+  LumaStore *first_store = element_store_new (&pipeline_a);
+  LumaStore *second_store = element_store_new (&pipeline_a);
+  LumaStoreWriter *first = begin (first_store, TASK);
+  LumaStoreWriter *second;
+  g_autoptr (GError) error = second_begin_is_busy (first, second_store);
+
+  fail_unless (strstr (error->message, "this pipeline") != NULL, "%s",
+      error->message);
+
+  /* stopped: the .part stays, for the next one to resume */
+  luma_store_writer_free (first, FALSE);
+  second = begin (second_store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (second), CHUNK);
+  luma_store_writer_free (second, TRUE);
+  luma_store_free (first_store);
+  luma_store_free (second_store);
+}
+
+GST_END_TEST;
+
+/* A source of another pipeline follows, as another process does: one
+ * download. */
+GST_START_TEST (test_source_of_other_pipeline_follows)
+{
+  LumaStore *first_store = element_store_new (&pipeline_a);
+  LumaStore *second_store = element_store_new (&pipeline_b);
+
+  assert_second_follows_first (first_store, second_store);
+  luma_store_free (first_store);
+  luma_store_free (second_store);
+}
+
+GST_END_TEST;
+
+/* A source that finds the entry complete when it begins reads it, and
+ * holds back no later source of its pipeline. */
+GST_START_TEST (test_reader_holds_back_no_source)
+{
+  LumaStore *store = element_store_new (&pipeline_a);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  guint i;
+
+  append_range (writer, video, 0, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error));
+  for (i = 0; i < 2; i++) {
+    LumaStoreWriter *none = NULL;
+    LumaStoreReader *reader = NULL;
+    LumaStoreFollower *follower = NULL;
+
+    fail_unless (luma_store_begin (store, TASK, NULL, &none, &reader,
+            &follower, &error), "%s", error ? error->message : "");
+    fail_unless (none == NULL && reader != NULL && follower == NULL);
+    assert_reads_video (reader, VIDEO_SIZE);
+    luma_store_reader_free (reader);
+  }
   luma_store_free (store);
 }
 
@@ -1128,13 +1070,11 @@ store_suite (void)
   tcase_add_test (tc, test_holds_no_key);
   tcase_add_test (tc, test_eviction_order);
   tcase_add_test (tc, test_eviction_skips_held);
-  tcase_add_test (tc, test_second_writer_waits);
-  tcase_add_test (tc, test_wait_cancelled);
-  tcase_add_test (tc, test_wait_ends_when_holder_stalls);
+  tcase_add_test (tc, test_second_writer_follows);
+  tcase_add_test (tc, test_follow_cancelled);
   tcase_add_test (tc, test_second_source_of_pipeline_not_waited_for);
-  tcase_add_test (tc, test_source_of_other_pipeline_waits);
+  tcase_add_test (tc, test_source_of_other_pipeline_follows);
   tcase_add_test (tc, test_reader_holds_back_no_source);
-  tcase_add_test (tc, test_follower_reads_as_writer_writes);
   tcase_add_test (tc, test_follower_trusts_only_growth);
   tcase_add_test (tc, test_follower_of_stopped_writer);
   tcase_add_test (tc, test_follower_checks_told_size);

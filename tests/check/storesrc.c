@@ -653,14 +653,15 @@ GST_START_TEST (test_follower_refuses_writer_past_its_size)
   LumaStore *store = lumasrc_store_new ();
   LumaStoreWriter *writer = NULL;
   LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
   ThreadRun job = { NULL, FALSE };
   gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC
       * luma_test_slowdown ();
   GThread *thread;
   guint64 offset;
 
-  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader, NULL,
-          NULL));
+  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
+          &follower, NULL));
   luma_store_writer_set_size (writer, 4096);
   thread = g_thread_new ("run", run_in_thread, &job);
   for (offset = 0; !g_atomic_int_get (&job.done); offset += 4096) {
@@ -689,11 +690,12 @@ GST_START_TEST (test_eviction_warns_only_copy)
   LumaStoreMeta meta = { NULL, };
   LumaStoreWriter *writer = NULL;
   LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
   LumaRun *run;
 
   /* an old task's only copy, written as lumasrc would have */
-  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader, NULL,
-          NULL));
+  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader,
+          &follower, NULL));
   fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
   meta.size = VIDEO_SIZE;
   meta.kie_until = 1;
