@@ -644,6 +644,73 @@ GST_START_TEST (test_two_sources_in_one_pipeline)
 
 GST_END_TEST;
 
+/* Appends pieces of the video from *@offset until @done says to stop. */
+static void
+append_until (LumaStoreWriter * writer, guint64 * offset,
+    gboolean (*done) (gpointer data), gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+
+  while (!done (data)) {
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (fixture.video,
+        *offset % (VIDEO_SIZE - 4096), 4096);
+
+    fail_unless (luma_store_writer_append (writer, *offset, piece, NULL));
+    *offset += 4096;
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (10000);
+  }
+}
+
+static gboolean
+run_is_done (gpointer data)
+{
+  return g_atomic_int_get (&((ThreadRun *) data)->done);
+}
+
+static gboolean
+has_prerolled (gpointer data)
+{
+  return gst_element_get_state (data, NULL, NULL, 0)
+      == GST_STATE_CHANGE_SUCCESS;
+}
+
+/* A source that follows another's download waits in its streaming thread
+ * for the writer to write more: stopping the pipeline ends that wait at
+ * once, not after the 5 s in which a silent writer is given up on. */
+GST_START_TEST (test_stop_while_following_is_prompt)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  guint64 offset = 0;
+  gint64 before, took;
+
+  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
+          &follower, NULL));
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  append_until (writer, &offset, has_prerolled, run->pipeline);
+  /* it streams what there is, then waits for more */
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  g_usleep (300000);
+
+  before = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "took %" G_GINT64_FORMAT " us", took);
+  luma_run_free (run);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* Another writer tells a size (4096 bytes) and writes more: lumasrc,
  * following it, stops with an error that says so, rather than hand out
  * bytes it cannot vouch for. The writer goes on writing until lumasrc has
@@ -655,23 +722,14 @@ GST_START_TEST (test_follower_refuses_writer_past_its_size)
   LumaStoreReader *reader = NULL;
   LumaStoreFollower *follower = NULL;
   ThreadRun job = { NULL, FALSE };
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
+  guint64 offset = 0;
   GThread *thread;
-  guint64 offset;
 
   fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
           &follower, NULL));
   luma_store_writer_set_size (writer, 4096);
   thread = g_thread_new ("run", run_in_thread, &job);
-  for (offset = 0; !g_atomic_int_get (&job.done); offset += 4096) {
-    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (fixture.video,
-        offset % (VIDEO_SIZE - 4096), 4096);
-
-    fail_unless (luma_store_writer_append (writer, offset, piece, NULL));
-    fail_unless (g_get_monotonic_time () < deadline);
-    g_usleep (10000);
-  }
+  append_until (writer, &offset, run_is_done, &job);
   g_thread_join (thread);
   luma_run_assert_error (job.run, GST_RESOURCE_ERROR_READ,
       "not what it was said to be");
@@ -932,6 +990,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_follower_takes_over_killed_download);
   tcase_add_test (tc, test_two_pipelines_download_once);
   tcase_add_test (tc, test_two_sources_in_one_pipeline);
+  tcase_add_test (tc, test_stop_while_following_is_prompt);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
