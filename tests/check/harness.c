@@ -124,6 +124,19 @@ handle_message (LumaRun * run, GstMessage * msg)
 }
 
 void
+luma_run_assert_prompt_stop (LumaRun * run)
+{
+  gint64 before = g_get_monotonic_time ();
+  gint64 took;
+
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "stopping took %" G_GINT64_FORMAT " us", took);
+}
+
+void
 luma_run_drain_bus (LumaRun * run)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);

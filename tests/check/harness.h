@@ -43,6 +43,10 @@ LumaRun *luma_run_new_launch (const gchar * desc, const gchar * element_name);
 void luma_run_until_done (LumaRun * run, guint timeout_s);
 /* Sets PAUSED and handles messages until the pipeline has prerolled. */
 void luma_run_preroll (LumaRun * run, guint timeout_s);
+/* Sets READY (not NULL, so that the bus keeps its messages) and asserts
+ * that it took less than a second (times luma_test_slowdown ()): a wait
+ * the stop cuts short, rather than sits out. */
+void luma_run_assert_prompt_stop (LumaRun * run);
 /* Handles the bus messages that arrived without blocking. */
 void luma_run_drain_bus (LumaRun * run);
 void luma_run_free (LumaRun * run);
