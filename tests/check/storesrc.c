@@ -705,6 +705,47 @@ GST_START_TEST (test_stop_while_following_is_prompt)
 
 GST_END_TEST;
 
+/* A seek ahead of a followed download is read from the network, from the
+ * offset sought: the bytes are there at once, rather than when the writer
+ * gets there (this one never does). */
+GST_START_TEST (test_seek_ahead_of_followed_download)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *expected_range = g_strdup_printf ("bytes=%d-",
+      VIDEO_SIZE / 2);
+  g_autofree gchar *range = NULL;
+  guint64 offset = 0;
+  gint64 before, took;
+
+  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
+          &follower, NULL));
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  append_until (writer, &offset, has_prerolled, run->pipeline);
+  fail_unless (offset < VIDEO_SIZE / 2);
+  before = g_get_monotonic_time ();
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  /* not after the 5 s in which the silent writer would be given up on */
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < 2 * G_USEC_PER_SEC * luma_test_slowdown (),
+      "took %" G_GINT64_FORMAT " us", took);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless_equals_string (range, expected_range);
+  luma_run_free (run);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* Another writer tells a size (4096 bytes) and writes more: lumasrc,
  * following it, stops with an error that says so, rather than hand out
  * bytes it cannot vouch for. The writer goes on writing until lumasrc has
@@ -985,6 +1026,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_two_pipelines_download_once);
   tcase_add_test (tc, test_two_sources_in_one_pipeline);
   tcase_add_test (tc, test_stop_while_following_is_prompt);
+  tcase_add_test (tc, test_seek_ahead_of_followed_download);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
