@@ -584,6 +584,20 @@ lumasrc_store_new (void)
   return luma_store_new (&config);
 }
 
+/* The entry of @task_id taken for writing, as another process would. */
+static LumaStoreWriter *
+begin_writing (LumaStore * store, const gchar * task_id)
+{
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+          &follower, NULL));
+  fail_unless (writer != NULL, "not a writer");
+  return writer;
+}
+
 typedef struct
 {
   LumaRun *run;
@@ -676,23 +690,26 @@ has_prerolled (gpointer data)
       == GST_STATE_CHANGE_SUCCESS;
 }
 
+/* Prerolls @run, its lumasrc following @writer, which writes meanwhile. */
+static void
+preroll_following (LumaRun * run, LumaStoreWriter * writer, guint64 * offset)
+{
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  append_until (writer, offset, has_prerolled, run->pipeline);
+}
+
 /* A source that follows another's download waits in its streaming thread
  * for the writer to write more: stopping the pipeline ends that wait at
  * once, not after the 5 s in which a silent writer is given up on. */
 GST_START_TEST (test_stop_while_following_is_prompt)
 {
   LumaStore *store = lumasrc_store_new ();
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
+  LumaStoreWriter *writer = begin_writing (store, TASK);
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   guint64 offset = 0;
 
-  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
-          &follower, NULL));
-  luma_store_writer_set_size (writer, VIDEO_SIZE);
-  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
-  append_until (writer, &offset, has_prerolled, run->pipeline);
+  preroll_following (run, writer, &offset);
   /* it streams what there is, then waits for more */
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
   g_usleep (300000);
@@ -711,9 +728,7 @@ GST_END_TEST;
 GST_START_TEST (test_seek_ahead_of_followed_download)
 {
   LumaStore *store = lumasrc_store_new ();
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
+  LumaStoreWriter *writer = begin_writing (store, TASK);
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   g_autofree gchar *expected_range = g_strdup_printf ("bytes=%d-",
       VIDEO_SIZE / 2);
@@ -721,12 +736,8 @@ GST_START_TEST (test_seek_ahead_of_followed_download)
   guint64 offset = 0;
   gint64 before, took;
 
-  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
-          &follower, NULL));
-  luma_store_writer_set_size (writer, VIDEO_SIZE);
   g_object_set (run->src, "blocksize", 4096, NULL);
-  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
-  append_until (writer, &offset, has_prerolled, run->pipeline);
+  preroll_following (run, writer, &offset);
   fail_unless (offset < VIDEO_SIZE / 2);
   before = g_get_monotonic_time ();
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
@@ -753,15 +764,11 @@ GST_END_TEST;
 GST_START_TEST (test_follower_refuses_writer_past_its_size)
 {
   LumaStore *store = lumasrc_store_new ();
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
+  LumaStoreWriter *writer = begin_writing (store, TASK);
   ThreadRun job = { NULL, FALSE };
   guint64 offset = 0;
   GThread *thread;
 
-  fail_unless (luma_store_begin (store, TASK, NULL, &writer, &reader,
-          &follower, NULL));
   luma_store_writer_set_size (writer, 4096);
   thread = g_thread_new ("run", run_in_thread, &job);
   append_until (writer, &offset, run_is_done, &job);
@@ -780,15 +787,11 @@ GST_END_TEST;
 GST_START_TEST (test_eviction_warns_only_copy)
 {
   LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, "t-old");
   LumaStoreMeta meta = { NULL, };
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
   LumaRun *run;
 
   /* an old task's only copy, written as lumasrc would have */
-  fail_unless (luma_store_begin (store, "t-old", NULL, &writer, &reader,
-          &follower, NULL));
   fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
   meta.size = VIDEO_SIZE;
   meta.kie_until = 1;
