@@ -1009,35 +1009,52 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
  * began the download anew). */
 #define MAX_STORE_BEGINS 4
 
+/* luma_store_begin (): FALSE only when cancelled; a store that cannot
+ * be written is a warning, and the stream goes on unstored. */
+static gboolean
+gst_luma_src_take_entry (GstLumaSrc * self, LumaStoreReader ** reader,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autoptr (GError) cause = NULL;
+
+  if (luma_store_begin (s->store, task_id (self), self->cancellable,
+          &s->writer, reader, &s->follower, &cause))
+    return TRUE;
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return FALSE;
+  }
+  /* the other one stores it, in its own time: nothing to warn about */
+  if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY))
+    GST_INFO_OBJECT (self, "streaming without the store: %s", cause->message);
+  else
+    gst_luma_src_warn_not_stored (self, cause);
+  return TRUE;
+}
+
 /* The task's video is written into the store as it streams: unless
  * another pipeline or process is doing that right now, in which case this
  * one reads what it writes, as it writes it (one download), or another
  * source of this pipeline is, in which case this one streams without the
- * store (waiting, the two would hold each other's preroll back). */
+ * store (waiting, the two would hold each other's preroll back). A
+ * read-only store is never written: it only follows a download under
+ * way. */
 static gboolean
 gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  g_autoptr (GError) cause = NULL;
   LumaStoreReader *reader = NULL;
 
-  if (s->store == NULL || s->settings.store != GST_LUMA_STORE_MODE_ON
+  if (s->store == NULL || s->settings.store == GST_LUMA_STORE_MODE_OFF
       || s->store_begins >= MAX_STORE_BEGINS)
     return TRUE;
   s->store_begins++;
-  if (!luma_store_begin (s->store, task_id (self), self->cancellable,
-          &s->writer, &reader, &s->follower, &cause)) {
-    if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      g_propagate_error (error, g_steal_pointer (&cause));
-      return FALSE;
-    }
-    /* the other one stores it, in its own time: nothing to warn about */
-    if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY))
-      GST_INFO_OBJECT (self, "streaming without the store: %s", cause->message);
-    else
-      gst_luma_src_warn_not_stored (self, cause);
-    return TRUE;
-  }
+  if (s->settings.store == GST_LUMA_STORE_MODE_READ_ONLY)
+    s->follower = luma_store_follow (s->store, task_id (self));
+  else if (!gst_luma_src_take_entry (self, &reader, error))
+    return FALSE;
+
   if (reader != NULL) {
     gst_luma_src_use_stored (self, reader);
     return TRUE;
@@ -1047,7 +1064,7 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
         "following its download", task_id (self));
     return TRUE;
   }
-  if (luma_store_writer_get_prefix (s->writer) > 0)
+  if (s->writer != NULL && luma_store_writer_get_prefix (s->writer) > 0)
     return gst_luma_src_resume_part (self, error);
   return TRUE;
 }

@@ -1354,6 +1354,36 @@ follow_on (LumaStoreFollower * follower, GCancellable * cancellable,
   return luma_file_wait (cancellable, FOLLOW_RETRY_MS, error);
 }
 
+LumaStoreFollower *
+luma_store_follow (LumaStore * store, const gchar * task_id)
+{
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *lock = NULL;
+  gint lock_fd, part_fd;
+
+  g_return_val_if_fail (store != NULL && task_id != NULL, NULL);
+
+  /* without a key, no scope tells whose download it would be */
+  if (store->scope == NULL)
+    return NULL;
+  dir = entry_dir (store, store->scope, task_id);
+  lock = entry_file (dir, LOCK_NAME);
+  lock_fd = g_open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  if (lock_fd < 0)
+    return NULL;
+  /* a shared lock is refused only while a writer holds the entry */
+  if (flock (lock_fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+    luma_file_unlock (lock_fd);
+    return NULL;
+  }
+  part_fd = open_part_to_follow (dir);
+  if (part_fd < 0) {
+    g_close (lock_fd, NULL);
+    return NULL;
+  }
+  return follower_new (store, dir, lock_fd, part_fd);
+}
+
 guint64
 luma_store_follower_get_size (LumaStoreFollower * follower)
 {

@@ -154,6 +154,11 @@ void luma_store_writer_free_discarded (LumaStoreWriter * writer);
  * found the `.part` fits the file on the host, and drops one that does
  * not before its first append, so a `.part` that never grows may be one
  * about to be dropped. */
+/* For a store that never writes (read-only): a follower of the task's
+ * entry when another process or pipeline is writing it right now, else
+ * NULL. Creates nothing, and never takes the entry over. */
+LumaStoreFollower *luma_store_follow (LumaStore * store,
+    const gchar * task_id);
 /* The video's size as its writer told it, or LUMA_STORE_SIZE_UNKNOWN. */
 guint64 luma_store_follower_get_size (LumaStoreFollower * follower);
 /* How far the writer has got: a read below this waits at most for the

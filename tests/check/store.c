@@ -828,6 +828,38 @@ GST_START_TEST (test_follow_cancelled)
 
 GST_END_TEST;
 
+/* A read-only store follows a writer of another store, creates nothing
+ * when there is none, and does not follow a .part nobody holds. */
+GST_START_TEST (test_read_only_follows)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStore *read_only = store_new (API_KEY, 0, TRUE);
+  g_autofree gchar *before = luma_test_describe_tree (tmp_dir);
+  g_autofree gchar *after = NULL;
+  LumaStoreWriter *writer;
+  LumaStoreFollower *follower;
+
+  fail_unless (luma_store_follow (read_only, TASK) == NULL);
+  after = luma_test_describe_tree (tmp_dir);
+  fail_unless_equals_string (after, before);
+
+  writer = begin (store, TASK);
+  append_range (writer, video, 0, CHUNK);
+  follower = luma_store_follow (read_only, TASK);
+  fail_unless (follower != NULL);
+  append_range (writer, video, CHUNK, 2 * CHUNK);
+  read_followed (follower, 0, 2 * CHUNK);
+  luma_store_follower_free (follower);
+
+  /* stopped: its .part stays, held by nobody */
+  luma_store_writer_free (writer, FALSE);
+  fail_unless (luma_store_follow (read_only, TASK) == NULL);
+  luma_store_free (read_only);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* The first writer has written a little; a second one, of @second_store,
  * is told that the entry is busy: that error. */
 static GError *
@@ -1082,6 +1114,7 @@ store_suite (void)
   tcase_add_test (tc, test_eviction_skips_held);
   tcase_add_test (tc, test_second_writer_follows);
   tcase_add_test (tc, test_follow_cancelled);
+  tcase_add_test (tc, test_read_only_follows);
   tcase_add_test (tc, test_second_source_of_pipeline_not_waited_for);
   tcase_add_test (tc, test_source_of_other_pipeline_follows);
   tcase_add_test (tc, test_reader_holds_back_no_source);

@@ -434,6 +434,20 @@ assert_both_saved_video (GPid first, const gchar * out1, GPid second,
   g_unlink (out2);
 }
 
+/* Waits until the task's record was read @count times, then a little
+ * more: a process that read it begins with the store's entry at once. */
+static void
+wait_for_record_reads (guint count)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (luma_emulator_get_record_requests (fixture.em, TASK) < count) {
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (10000);
+  }
+  g_usleep (300000);
+}
+
 /* Two processes open the task at once: the first downloads (held up by
  * the host midway, so that the second certainly comes while it does), the
  * second follows its download, through the stall. The host sees the one
@@ -445,20 +459,14 @@ GST_START_TEST (test_two_processes_download_once)
   g_autofree gchar *out1 = g_build_filename (out_dir, "1.mp4", NULL);
   g_autofree gchar *out2 = g_build_filename (out_dir, "2.mp4", NULL);
   g_autofree gchar *range = NULL;
-  gint64 deadline;
   GPid first, second;
 
   stall_video_host ();
   first = spawn_launch (out1, "timeout=1");
   wait_for_part (STALL_AFTER);
   second = spawn_launch (out2, NULL);
-  /* the second has read the record: it now waits for the first's lock */
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (luma_emulator_get_record_requests (fixture.em, TASK) < 2) {
-    fail_unless (g_get_monotonic_time () < deadline);
-    g_usleep (10000);
-  }
-  g_usleep (300000);
+  /* the second has read the record: it now follows the first */
+  wait_for_record_reads (2);
   heal_video_host ();
 
   assert_both_saved_video (first, out1, second, out2);
@@ -658,7 +666,8 @@ GST_START_TEST (test_two_sources_in_one_pipeline)
 
 GST_END_TEST;
 
-/* Appends pieces of the video from *@offset until @done says to stop. */
+/* Appends pieces of the video from *@offset until @done says to stop
+ * (past the video's end, the video again). */
 static void
 append_until (LumaStoreWriter * writer, guint64 * offset,
     gboolean (*done) (gpointer data), gpointer data)
@@ -667,11 +676,12 @@ append_until (LumaStoreWriter * writer, guint64 * offset,
       * luma_test_slowdown ();
 
   while (!done (data)) {
-    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (fixture.video,
-        *offset % (VIDEO_SIZE - 4096), 4096);
+    gsize from = *offset % VIDEO_SIZE;
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (fixture.video, from,
+        MIN (4096, VIDEO_SIZE - from));
 
     fail_unless (luma_store_writer_append (writer, *offset, piece, NULL));
-    *offset += 4096;
+    *offset += g_bytes_get_size (piece);
     fail_unless (g_get_monotonic_time () < deadline);
     g_usleep (10000);
   }
@@ -753,6 +763,43 @@ GST_START_TEST (test_seek_ahead_of_followed_download)
   luma_run_free (run);
   luma_store_writer_free (writer, TRUE);
   luma_store_free (store);
+}
+
+GST_END_TEST;
+
+static gboolean
+wrote_the_video (gpointer data)
+{
+  return *(guint64 *) data >= VIDEO_SIZE;
+}
+
+/* A read-only source writes nothing, but follows a download under way
+ * all the same: the host is not asked for the video a second time. */
+GST_START_TEST (test_read_only_follows_download)
+{
+  g_autofree gchar *out_dir = g_dir_make_tmp ("luma-out-XXXXXX", NULL);
+  g_autofree gchar *out = g_build_filename (out_dir, "ro.mp4", NULL);
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, TASK);
+  LumaStoreMeta meta = { NULL, };
+  guint64 offset = 0;
+  GPid reader;
+
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  reader = spawn_launch (out, "store=read-only");
+  wait_for_record_reads (1);
+  append_until (writer, &offset, wrote_the_video, &offset);
+  meta.size = VIDEO_SIZE;
+  meta.kie_until = g_get_real_time () / 1000 + LUMA_STORE_KIE_RETENTION_MS;
+  fail_unless (luma_store_writer_commit (writer, &meta, NULL));
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit (reader),
+          NULL));
+  assert_file_is_video (out);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 0);
+  luma_store_free (store);
+  g_unlink (out);
+  g_rmdir (out_dir);
 }
 
 GST_END_TEST;
@@ -1036,6 +1083,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_disk_full_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
+  tcase_add_test (tc, test_read_only_follows_download);
   tcase_add_test (tc, test_store_holds_no_key);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
