@@ -1250,7 +1250,8 @@ told_size (gint lock_fd)
   gssize n = pread (lock_fd, text, sizeof text - 1, 0);
   guint64 size;
 
-  if (n <= 1 || text[n - 1] != '\n')
+  /* all of it a number: a NUL would end it early */
+  if (n <= 1 || text[n - 1] != '\n' || memchr (text, '\0', n) != NULL)
     return LUMA_STORE_SIZE_UNKNOWN;
   text[n - 1] = '\0';
   if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))

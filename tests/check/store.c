@@ -987,6 +987,56 @@ GST_START_TEST (test_follower_trusts_only_growth)
 
 GST_END_TEST;
 
+/* Writes @size bytes of @data over the file at @path, the same file. */
+static void
+overwrite_in_place (const gchar * path, const gchar * data, gsize size)
+{
+  gint fd = g_open (path, O_WRONLY | O_TRUNC, 0);
+
+  fail_unless (fd >= 0);
+  fail_unless (write (fd, data, size) == (gssize) size);
+  g_close (fd, NULL);
+}
+
+/* Whatever the lock file holds in place of a size (another program's
+ * bytes, a number too large, no end of line), the follower takes none and
+ * reads on. */
+GST_START_TEST (test_follower_ignores_garbled_told_size)
+{
+  const gchar *garbled[] = { "", "\n", "abc\n", "-1\n", "12 34\n", "0x10\n",
+    "123", "99999999999999999999999999\n", "18446744073709551615\n",
+    "1\0002\n"
+  };
+  LumaStore *store = quick_store_new ();
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *lock = NULL;
+  gsize offset = 0;
+  guint i;
+
+  append_range (writer, video, offset, CHUNK / 8);
+  offset += CHUNK / 8;
+  dir = only_entry_dir ();
+  lock = g_build_filename (dir, "lock", NULL);
+  for (i = 0; i < G_N_ELEMENTS (garbled); i++) {
+    LumaStoreFollower *follower = follow (store);
+    gsize length = strlen (garbled[i]) + (i == G_N_ELEMENTS (garbled) - 1
+        ? 3 : 0);
+
+    overwrite_in_place (lock, garbled[i], length);
+    append_range (writer, video, offset, offset + CHUNK / 8);
+    read_followed (follower, 0, offset + CHUNK / 8);
+    fail_unless_equals_uint64 (luma_store_follower_get_size (follower),
+        LUMA_STORE_SIZE_UNKNOWN);
+    luma_store_follower_free (follower);
+    offset += CHUNK / 8;
+  }
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* The writer stops short: the follower says so at the end of what was
  * written, and the next begin resumes the .part from there. */
 GST_START_TEST (test_follower_of_stopped_writer)
@@ -1121,6 +1171,7 @@ store_suite (void)
   tcase_add_test (tc, test_follower_trusts_only_growth);
   tcase_add_test (tc, test_follower_of_stopped_writer);
   tcase_add_test (tc, test_follower_checks_told_size);
+  tcase_add_test (tc, test_follower_ignores_garbled_told_size);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_past_the_first_bytes);
   tcase_add_test (tc, test_default_dir);
