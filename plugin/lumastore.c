@@ -231,10 +231,11 @@ entry_file (const gchar * dir, const gchar * name)
   return g_build_filename (dir, name, NULL);
 }
 
-/* The lock file at @path is still the one @fd has open: eviction removes
- * entries, and a lock on a removed file guards nothing. */
+/* The file at @path is the one @fd has open: a lock file still current
+ * (eviction removes entries, and a lock on a removed file guards
+ * nothing), or a followed .part renamed to the video. */
 static gboolean
-lock_is_current (gint fd, const gchar * path)
+is_file_at (gint fd, const gchar * path)
 {
   GStatBuf path_st;
   struct stat fd_st;
@@ -834,7 +835,7 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
       g_close (fd, NULL);
       return FALSE;
     }
-    if (lock_is_current (fd, path)) {
+    if (is_file_at (fd, path)) {
       *lock_fd = fd;
       return TRUE;
     }
@@ -1259,17 +1260,6 @@ told_size (gint lock_fd)
   return size;
 }
 
-/* The writer committed the .part the follower reads: `video` is its file. */
-static gboolean
-is_committed (LumaStoreFollower * follower, const struct stat *part)
-{
-  g_autofree gchar *video = entry_file (follower->dir, VIDEO_NAME);
-  GStatBuf st;
-
-  return g_lstat (video, &st) == 0 && st.st_ino == part->st_ino
-      && st.st_dev == part->st_dev;
-}
-
 static gboolean
 check_told_size (LumaStoreFollower * follower, guint64 length, GError ** error)
 {
@@ -1287,9 +1277,11 @@ static gboolean
 follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
     GError ** error)
 {
+  g_autofree gchar *video = entry_file (follower->dir, VIDEO_NAME);
   guint64 size = part->st_size;
 
-  if (!is_committed (follower, part)) {
+  /* committed: the .part it read was renamed to the video */
+  if (!is_file_at (follower->part_fd, video)) {
     flock (follower->lock_fd, LOCK_UN);
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED,
         _("The writer of the stored entry %s stopped before it completed "

@@ -519,6 +519,22 @@ wait_for_output_during (GPid first, const gchar * out)
   }
 }
 
+/* A first process downloading from a slow host (its output to
+ * @first_out, or a fakesink), then a second one that opens the task while
+ * it does, returned once it has written to @second_out. */
+static GPid
+spawn_follower (const gchar * first_out, GPid * first, const gchar * second_out)
+{
+  GPid second;
+
+  slow_video_host ();
+  *first = spawn_launch (first_out, NULL);
+  wait_for_part (CHUNK_SEEN);
+  second = spawn_launch (second_out, NULL);
+  wait_for_output_during (*first, second_out);
+  return second;
+}
+
 /* A second process that opens the task while the first downloads it reads
  * the first's .part as it is written: it has the video's first bytes
  * before the first is done, and the host sees one download. */
@@ -529,11 +545,7 @@ GST_START_TEST (test_second_process_follows_download)
   g_autofree gchar *out2 = g_build_filename (out_dir, "2.mp4", NULL);
   GPid first, second;
 
-  slow_video_host ();
-  first = spawn_launch (out1, NULL);
-  wait_for_part (CHUNK_SEEN);
-  second = spawn_launch (out2, NULL);
-  wait_for_output_during (first, out2);
+  second = spawn_follower (out1, &first, out2);
 
   assert_both_saved_video (first, out1, second, out2);
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
@@ -554,11 +566,7 @@ GST_START_TEST (test_follower_takes_over_killed_download)
   g_autofree gchar *range = NULL;
   GPid first, second;
 
-  slow_video_host ();
-  first = spawn_launch (NULL, NULL);
-  wait_for_part (CHUNK_SEEN);
-  second = spawn_launch (out, NULL);
-  wait_for_output_during (first, out);
+  second = spawn_follower (NULL, &first, out);
   kill (first, SIGKILL);
   luma_test_wait_for_exit (first);
 
