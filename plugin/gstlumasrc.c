@@ -169,7 +169,7 @@ typedef struct
   /* the video another pipeline or process is storing right now, read
    * from its `.part` as it is written */
   LumaStoreFollower *follower;
-  guint store_begins;           /* luma_store_begin () calls so far */
+  guint store_begins;           /* begins with the store's entry so far */
   GstBufferPool *pool;          /* the buffers reads fill; NULL until the first */
   guint pool_size;              /* the size of its buffers */
 } LumaStreaming;
