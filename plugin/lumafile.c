@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -55,6 +56,56 @@ luma_file_unlock (gint fd)
    * would otherwise keep the lock for as long as it lives. */
   flock (fd, LOCK_UN);
   g_close (fd, NULL);
+}
+
+gint
+luma_file_open_regular (const gchar * path, gint flags, gint mode,
+    gboolean * not_regular)
+{
+  gint fd = g_open (path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
+  struct stat st;
+  gint errsv;
+
+  if (not_regular != NULL)
+    *not_regular = FALSE;
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) != 0) {
+    errsv = errno;
+    g_close (fd, NULL);
+    errno = errsv;
+    return -1;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    if (not_regular != NULL)
+      *not_regular = TRUE;
+    g_close (fd, NULL);
+    errno = EINVAL;
+    return -1;
+  }
+  /* no effect on a regular file: cleared all the same, so that nothing
+   * that reads, writes or locks it can see EAGAIN */
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+gssize
+luma_file_read_up_to (gint fd, gchar * buffer, gsize size)
+{
+  gsize length = 0;
+
+  while (length < size) {
+    gssize n = read (fd, buffer + length, size - length);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      break;
+    length += n;
+  }
+  return length;
 }
 
 void

@@ -19,6 +19,17 @@ gboolean luma_file_sync_dir (const gchar * dir);
 /* Releases a flock(2) and closes @fd; -1 is nothing. */
 void luma_file_unlock (gint fd);
 
+/* open(2) of a regular file, never through a symbolic link (ELOOP). What
+ * else may sit at @path fails with EINVAL and *@not_regular TRUE (when
+ * given): a FIFO would block the open for ever, a directory or a device
+ * is not a file of ours. */
+gint luma_file_open_regular (const gchar * path, gint flags, gint mode,
+    gboolean * not_regular);
+
+/* Reads @fd from where it is up to @size bytes, or to its end if that
+ * comes first; -1 with errno set on an error. */
+gssize luma_file_read_up_to (gint fd, gchar * buffer, gsize size);
+
 /* A string member, or null; text that is not UTF-8 made valid first. */
 void luma_json_add_string (JsonBuilder * builder, const gchar * name,
     const gchar * value);

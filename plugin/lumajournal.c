@@ -275,12 +275,12 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
 {
   gchar buffer[MAX_TASK_ENTRY + 1];
   g_autoptr (GError) invalid = NULL;
-  struct stat st;
+  gboolean not_regular;
   gssize n;
-  gsize length = 0;
+  gsize length;
   gint fd;
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  fd = luma_file_open_regular (path, O_RDONLY, 0, &not_regular);
   if (fd < 0) {
     gint errsv = errno;
 
@@ -290,11 +290,16 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
       set_corrupt_error (error, path, _("it is a symbolic link"));
       return FALSE;
     }
+    if (not_regular) {
+      set_corrupt_error (error, path, _("it is not a regular file"));
+      return FALSE;
+    }
     set_io_error (error, _("Cannot open the journal entry %s: %s"), path,
         g_strerror (errsv));
     return FALSE;
   }
-  if (fstat (fd, &st) != 0) {
+  n = luma_file_read_up_to (fd, buffer, sizeof buffer);
+  if (n < 0) {
     gint errsv = errno;
 
     g_close (fd, NULL);
@@ -302,27 +307,7 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
         g_strerror (errsv));
     return FALSE;
   }
-  if (!S_ISREG (st.st_mode)) {
-    g_close (fd, NULL);
-    set_corrupt_error (error, path, _("it is not a regular file"));
-    return FALSE;
-  }
-  while (length < sizeof buffer) {
-    n = read (fd, buffer + length, sizeof buffer - length);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      gint errsv = errno;
-
-      g_close (fd, NULL);
-      set_io_error (error, _("Cannot read the journal entry %s: %s"), path,
-          g_strerror (errsv));
-      return FALSE;
-    }
-    if (n == 0)
-      break;
-    length += n;
-  }
+  length = n;
   g_close (fd, NULL);
 
   if (length > MAX_TASK_ENTRY) {

@@ -208,13 +208,31 @@ current_boot_id (void)
 /* ----- errors and small file helpers ----- */
 
 static void
-set_io_error (GError ** error, const gchar * format, const gchar * path,
-    gint errsv)
+set_file_error (GError ** error, const gchar * format, const gchar * path,
+    const gchar * why)
 {
   g_autofree gchar *display = g_filename_display_name (path);
 
   g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO, format, display,
-      g_strerror (errsv));
+      why);
+}
+
+static void
+set_io_error (GError ** error, const gchar * format, const gchar * path,
+    gint errsv)
+{
+  set_file_error (error, format, path, g_strerror (errsv));
+}
+
+/* After luma_file_open_regular (): what is not a file is named so. */
+static void
+set_open_error (GError ** error, const gchar * format, const gchar * path,
+    gboolean not_regular)
+{
+  gint errsv = errno;
+
+  set_file_error (error, format, path, not_regular ?
+      _("it is not a regular file") : g_strerror (errsv));
 }
 
 static gchar *
@@ -229,6 +247,39 @@ static gchar *
 entry_file (const gchar * dir, const gchar * name)
 {
   return g_build_filename (dir, name, NULL);
+}
+
+/* A name the store gives (a scope or an entry): what else the store's
+ * directory holds (a user's folders, when it was pointed at one) is
+ * never read, counted or removed. */
+static gboolean
+is_store_name (const gchar * name)
+{
+  gsize i;
+
+  for (i = 0; i < NAME_LENGTH; i++)
+    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
+      return FALSE;
+  return name[NAME_LENGTH] == '\0';
+}
+
+static gboolean
+is_real_dir (const gchar * path)
+{
+  GStatBuf st;
+
+  return g_lstat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+/* An entry's directory and its scope are directories, not links: what an
+ * entry holds stays under the store's directory, and so does what its
+ * removal removes. */
+static gboolean
+is_real_entry (const gchar * dir)
+{
+  g_autofree gchar *scope = g_path_get_dirname (dir);
+
+  return is_real_dir (dir) && is_real_dir (scope);
 }
 
 /* The file at @path is the one @fd has open: a lock file still current
@@ -337,16 +388,19 @@ static gboolean
 read_meta (const gchar * dir, LumaStoreMeta * meta)
 {
   g_autofree gchar *path = entry_file (dir, META_NAME);
-  g_autofree gchar *contents = NULL;
+  g_autofree gchar *contents = g_malloc (MAX_META_SIZE + 1);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *object;
-  GStatBuf st;
-  gsize length;
+  gssize length = -1;
+  gint fd;
 
   memset (meta, 0, sizeof *meta);
-  if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode)
-      || st.st_size > MAX_META_SIZE
-      || !g_file_get_contents (path, &contents, &length, NULL)
+  fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
+  if (fd >= 0) {
+    length = luma_file_read_up_to (fd, contents, MAX_META_SIZE + 1);
+    g_close (fd, NULL);
+  }
+  if (length < 0 || length > MAX_META_SIZE
       || !luma_json_load (parser, contents, length, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return FALSE;
@@ -395,7 +449,8 @@ find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
   if (store->scope != NULL) {
     gchar *dir = entry_dir (store, store->scope, task_id);
 
-    if (read_meta (dir, meta) && meta_is_of (meta, store, task_id))
+    if (is_real_entry (dir) && read_meta (dir, meta)
+        && meta_is_of (meta, store, task_id))
       return dir;
     luma_store_meta_clear (meta);
     g_free (dir);
@@ -405,7 +460,8 @@ find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
   while (scopes != NULL && (scope = g_dir_read_name (scopes)) != NULL) {
     gchar *dir = g_build_filename (store->dir, scope, tid, NULL);
 
-    if (read_meta (dir, meta) && meta_is_of (meta, store, task_id))
+    if (is_store_name (scope) && is_real_entry (dir) && read_meta (dir, meta)
+        && meta_is_of (meta, store, task_id))
       return dir;
     luma_store_meta_clear (meta);
     g_free (dir);
@@ -471,7 +527,7 @@ static gint
 lock_shared (const gchar * dir)
 {
   g_autofree gchar *path = entry_file (dir, LOCK_NAME);
-  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  gint fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
 
   if (fd >= 0 && flock (fd, LOCK_SH | LOCK_NB) != 0) {
     g_close (fd, NULL);
@@ -605,6 +661,7 @@ open_entry (LumaStore * store, const gchar * task_id,
   g_autofree gchar *meta_path = NULL;
   LumaStoreReader *reader = g_new0 (LumaStoreReader, 1);
   g_autoptr (GError) local = NULL;
+  gboolean not_regular;
 
   reader->fd = reader->lock_fd = -1;
   dir = find_entry (store, task_id, &reader->meta);
@@ -615,12 +672,14 @@ open_entry (LumaStore * store, const gchar * task_id,
   /* a shared lock writes nothing: read-only takes it too */
   reader->lock_fd = lock_shared (dir);
   video = entry_file (dir, VIDEO_NAME);
-  reader->fd = g_open (video, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  reader->fd = luma_file_open_regular (video, O_RDONLY, 0, &not_regular);
   if (reader->fd < 0) {
     gint errsv = errno;
 
     if (errsv == ENOENT)
       set_damaged_error (&local, task_id, _("its video file is missing"));
+    else if (not_regular || errsv == ELOOP)
+      set_damaged_error (&local, task_id, _("its video is not a file"));
     else
       set_io_error (&local, _("Cannot open the stored video %s: %s"), video,
           errsv);
@@ -761,7 +820,7 @@ open_part_to_follow (const gchar * dir)
 {
   g_autofree gchar *path = entry_file (dir, PART_NAME);
 
-  return g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  return luma_file_open_regular (path, O_RDONLY, 0, NULL);
 }
 
 /* Waits (cancellably) while another holds the lock on @fd and makes
@@ -817,6 +876,7 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
   if (part_fd != NULL)
     *part_fd = -1;
   for (attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
+    gboolean not_regular;
     gint fd;
 
     if (g_mkdir_with_parents (dir, 0700) != 0) {
@@ -824,11 +884,19 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
           errno);
       return FALSE;
     }
-    fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno == ENOENT)
+    if (!is_real_entry (dir)) {
+      set_file_error (error, _("Cannot create the store directory %s: %s"),
+          dir, _("it or its parent is not a directory"));
+      return FALSE;
+    }
+    fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600, &not_regular);
+    /* gone (evicted meanwhile), or not a file (made anew: what stood there
+     * locked nothing) */
+    if (fd < 0 && (errno == ENOENT || (not_regular && g_unlink (path) == 0)))
       continue;
     if (fd < 0) {
-      set_io_error (error, _("Cannot open the store lock %s: %s"), path, errno);
+      set_open_error (error, _("Cannot open the store lock %s: %s"), path,
+          not_regular);
       return FALSE;
     }
     if (!wait_for_lock (fd, dir, stall_ms, part_fd, cancellable, error)) {
@@ -853,12 +921,17 @@ static gboolean
 open_part (LumaStoreWriter * writer, GError ** error)
 {
   g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+  gboolean not_regular;
   struct stat st;
 
-  writer->part_fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-      0600);
+  writer->part_fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600,
+      &not_regular);
+  /* the entry is this writer's: what is not a file there goes */
+  if (writer->part_fd < 0 && not_regular && g_unlink (path) == 0)
+    writer->part_fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600,
+        &not_regular);
   if (writer->part_fd < 0 || fstat (writer->part_fd, &st) != 0) {
-    set_io_error (error, _("Cannot open %s: %s"), path, errno);
+    set_open_error (error, _("Cannot open %s: %s"), path, not_regular);
     return FALSE;
   }
   writer->prefix = st.st_size;
@@ -1361,7 +1434,7 @@ luma_store_follow (LumaStore * store, const gchar * task_id)
     return NULL;
   dir = entry_dir (store, store->scope, task_id);
   lock = entry_file (dir, LOCK_NAME);
-  lock_fd = g_open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  lock_fd = luma_file_open_regular (lock, O_RDONLY, 0, NULL);
   if (lock_fd < 0)
     return NULL;
   /* a shared lock is refused only while a writer holds the entry */
@@ -1477,13 +1550,17 @@ list_candidates (LumaStore * store, gint64 now)
 
   while (scopes != NULL && (scope = g_dir_read_name (scopes)) != NULL) {
     g_autofree gchar *scope_dir = g_build_filename (store->dir, scope, NULL);
-    g_autoptr (GDir) entries = g_dir_open (scope_dir, 0, NULL);
+    g_autoptr (GDir) entries = NULL;
     const gchar *name;
 
+    if (!is_store_name (scope) || !is_real_dir (scope_dir))
+      continue;
+    entries = g_dir_open (scope_dir, 0, NULL);
     while (entries != NULL && (name = g_dir_read_name (entries)) != NULL) {
       g_autofree gchar *dir = g_build_filename (scope_dir, name, NULL);
 
-      g_ptr_array_add (candidates, read_candidate (dir, now));
+      if (is_store_name (name) && is_real_dir (dir))
+        g_ptr_array_add (candidates, read_candidate (dir, now));
     }
   }
   return candidates;
@@ -1519,7 +1596,7 @@ static gboolean
 evict_entry (const LumaStoreCandidate * candidate)
 {
   g_autofree gchar *path = entry_file (candidate->dir, LOCK_NAME);
-  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  gint fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
 
   if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) != 0) {
     g_close (fd, NULL);

@@ -592,27 +592,43 @@ GST_END_TEST;
 
 /* The entry's directory; its meta.json's mtime (last-used) set @age
  * seconds back. */
+/* The name the store gives the entry of @task_id within its scope. */
 static gchar *
-age_entry (LumaStore * store, const gchar * task_id, gint age)
+entry_name (const gchar * task_id)
 {
   g_autofree gchar *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
       task_id, -1);
+
+  return g_strndup (digest, 32);
+}
+
+/* Sets the mtime of @path @age seconds back. */
+static void
+make_older (const gchar * path, gint age)
+{
+  struct timespec times[2];
+
+  fail_unless (g_file_test (path, G_FILE_TEST_EXISTS), "%s", path);
+  clock_gettime (CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= age;
+  times[1] = times[0];
+  fail_unless (utimensat (AT_FDCWD, path, times, 0) == 0);
+}
+
+static gchar *
+age_entry (LumaStore * store, const gchar * task_id, gint age)
+{
   g_autofree gchar *key = luma_store_key_digest (API_KEY);
   g_autofree gchar *scope_text = g_strconcat ("gst-luma-store-1\n", API_URL,
       "\n", key, NULL);
   g_autofree gchar *scope = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
       scope_text, -1);
   g_autofree gchar *scope_name = g_strndup (scope, 32);
-  g_autofree gchar *tid = g_strndup (digest, 32);
+  g_autofree gchar *tid = entry_name (task_id);
   gchar *dir = g_build_filename (tmp_dir, scope_name, tid, NULL);
   g_autofree gchar *meta = g_build_filename (dir, "meta.json", NULL);
-  struct timespec times[2];
 
-  fail_unless (g_file_test (meta, G_FILE_TEST_EXISTS), "%s", meta);
-  clock_gettime (CLOCK_REALTIME, &times[0]);
-  times[0].tv_sec -= age;
-  times[1] = times[0];
-  fail_unless (utimensat (AT_FDCWD, meta, times, 0) == 0);
+  make_older (meta, age);
   return dir;
 }
 
@@ -1130,6 +1146,255 @@ GST_START_TEST (test_write_error_past_the_first_bytes)
 
 GST_END_TEST;
 
+/* ----- what else the store's directory may hold ----- */
+
+static gboolean
+exists_in (const gchar * dir, const gchar * name)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* A FIFO where the entry in @dir has its file @name: an open of it for
+ * reading blocks until someone opens it for writing, here never. */
+static void
+make_fifo (const gchar * dir, const gchar * name)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+
+  g_unlink (path);
+  fail_unless (mkfifo (path, 0600) == 0, "%s", g_strerror (errno));
+}
+
+static gboolean
+is_regular_in (const gchar * dir, const gchar * name)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+  GStatBuf st;
+
+  return g_lstat (path, &st) == 0 && S_ISREG (st.st_mode);
+}
+
+/* A FIFO in place of a stored video is a damaged entry (an open of it
+ * would wait for ever): told so, dropped, and stored anew. */
+GST_START_TEST (test_fifo_video_is_damaged)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  make_fifo (dir, "video");
+  fail_if (luma_store_open (store, TASK, NULL, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  fail_unless (strstr (error->message, "not a file") != NULL, "%s",
+      error->message);
+  fail_if (exists_in (dir, "video"));
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  assert_opens_whole (store);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A FIFO as an entry's lock: the video is read all the same, a follower
+ * is not made, eviction removes the entry, and a writer makes the lock
+ * anew. */
+GST_START_TEST (test_fifo_lock_blocks_nothing)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *read_only = store_new (API_KEY, 0, TRUE);
+  LumaStore *small = store_new (API_KEY, 500, FALSE);
+  g_autofree gchar *dir = NULL;
+  g_auto (GStrv) only_copies = NULL;
+  Begun begun;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  make_fifo (dir, "lock");
+  assert_opens_whole (store);
+  fail_unless (luma_store_follow (read_only, TASK) == NULL);
+
+  begin_any (store, TASK, &begun);
+  fail_unless (begun.reader != NULL);
+  assert_reads_video (begun.reader, VIDEO_SIZE);
+  luma_store_reader_free (begun.reader);
+  fail_unless (is_regular_in (dir, "lock"));
+
+  make_fifo (dir, "lock");
+  only_copies = luma_store_evict (small, NULL, 0);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  luma_store_free (small);
+  luma_store_free (read_only);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A FIFO in place of the .part a writer is writing: another process that
+ * would follow it is told the entry is busy, a read-only one does not
+ * follow; once the writer is gone, the next one writes a .part anew. */
+GST_START_TEST (test_fifo_part_is_not_followed)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStore *read_only = store_new (API_KEY, 0, TRUE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autofree gchar *dir = only_entry_dir ();
+  g_autoptr (GError) busy = NULL;
+
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  make_fifo (dir, "video.part");
+  busy = second_begin_is_busy (writer, store);
+  fail_unless (luma_store_follow (read_only, TASK) == NULL);
+  luma_store_writer_free (writer, FALSE);
+
+  make_fifo (dir, "video.part");
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 0);
+  fail_unless (is_regular_in (dir, "video.part"));
+  luma_store_writer_free (writer, TRUE);
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  assert_opens_whole (store);
+  luma_store_free (read_only);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A FIFO as meta.json: no entry, at once, with a key or without. */
+GST_START_TEST (test_fifo_meta_is_no_entry)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *keyless = store_new (NULL, 0, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  make_fifo (dir, "meta.json");
+  fail_if (luma_store_open (store, TASK, NULL, &error));
+  fail_unless (error == NULL, "%s", error->message);
+  fail_if (luma_store_open (keyless, TASK, NULL, &error));
+  fail_unless (error == NULL, "%s", error->message);
+  luma_store_free (keyless);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A complete entry of @task_id in @dir, as a store writes one (verified,
+ * on disk), used a year ago. */
+static void
+plant_entry (const gchar * dir, const gchar * task_id, gsize size)
+{
+  g_autofree gchar *meta = g_strdup_printf ("{\"task-id\": \"%s\", "
+      "\"api-url\": \"%s\", \"size\": %" G_GSIZE_FORMAT ", "
+      "\"verified\": true, \"synced\": true}", task_id, API_URL, size);
+  g_autofree gchar *meta_path = g_build_filename (dir, "meta.json", NULL);
+  g_autofree gchar *video_path = g_build_filename (dir, "video", NULL);
+
+  fail_unless (g_mkdir_with_parents (dir, 0700) == 0);
+  fail_unless (g_file_set_contents (meta_path, meta, -1, NULL));
+  fail_unless (g_file_set_contents (video_path, g_bytes_get_data (video,
+              NULL), size, NULL));
+  make_older (meta_path, 365 * 24 * 3600);
+}
+
+/* Pointed at a folder of the user's (GST_LUMA_STORE_DIR=~/Videos), the
+ * store reads, counts and evicts only what it made: not the files of a
+ * folder two levels down that bear its names, not an entry in a folder
+ * of a name it does not give, not an entry behind a link, however old
+ * and however far over the limit the store is. */
+GST_START_TEST (test_store_keeps_to_its_own)
+{
+  LumaStore *unlimited = store_new (API_KEY, 0, FALSE);
+  LumaStore *keyless = store_new (NULL, 0, FALSE);
+  LumaStore *store = store_new (API_KEY, 1500, FALSE);
+  g_autofree gchar *outside = g_dir_make_tmp ("luma-outside-XXXXXX", NULL);
+  g_autofree gchar *tid = entry_name ("linked");
+  g_autofree gchar *holiday = g_build_filename (tmp_dir, "Holiday", "2024",
+      NULL);
+  g_autofree gchar *foreign = g_build_filename (tmp_dir, "Holiday", tid,
+      NULL);
+  g_autofree gchar *linked_scope = g_build_filename (outside,
+      "0123456789abcdef0123456789abcdef", NULL);
+  g_autofree gchar *linked = g_build_filename (linked_scope, tid, NULL);
+  g_autofree gchar *link = g_build_filename (tmp_dir,
+      "0123456789abcdef0123456789abcdef", NULL);
+  g_autofree gchar *old = NULL, *recent = NULL;
+  g_auto (GStrv) only_copies = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fail_unless (outside != NULL);
+  plant_entry (holiday, "holiday", 5000);
+  plant_entry (foreign, "linked", 5000);
+  plant_entry (linked, "linked", 5000);
+  fail_unless (symlink (linked_scope, link) == 0);
+
+  /* neither is found without a key, where every scope is looked in */
+  fail_if (luma_store_open (keyless, "linked", NULL, &error));
+  fail_unless (error == NULL, "%s", error->message);
+
+  store_task (unlimited, "old", 1000, in_days (14));
+  store_task (unlimited, "recent", 1000, in_days (14));
+  old = age_entry (unlimited, "old", 500);
+  recent = age_entry (unlimited, "recent", 100);
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 2000);
+  only_copies = luma_store_evict (store, NULL, 0);
+  fail_if (g_file_test (old, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (recent, G_FILE_TEST_EXISTS));
+  fail_unless (exists_in (holiday, "video") && exists_in (holiday,
+          "meta.json"));
+  fail_unless (exists_in (foreign, "video") && exists_in (foreign,
+          "meta.json"));
+  fail_unless (exists_in (linked, "video") && exists_in (linked, "meta.json"));
+
+  luma_test_remove_tree (outside);
+  luma_store_free (store);
+  luma_store_free (keyless);
+  luma_store_free (unlimited);
+}
+
+GST_END_TEST;
+
+/* The scope of the key's entries is a link to a folder elsewhere: the
+ * store writes nothing through it, and reads nothing through it. */
+GST_START_TEST (test_linked_scope_is_not_written)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *outside = g_dir_make_tmp ("luma-outside-XXXXXX", NULL);
+  g_autofree gchar *dir = NULL, *scope = NULL, *moved = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  scope = g_path_get_dirname (dir);
+  moved = g_build_filename (outside, "scope", NULL);
+  fail_unless (g_rename (scope, moved) == 0);
+  fail_unless (symlink (moved, scope) == 0);
+
+  fail_if (luma_store_open (store, TASK, NULL, &error));
+  fail_unless (error == NULL, "%s", error->message);
+  fail_if (luma_store_begin (store, TASK, NULL, &writer, &reader, &follower,
+          &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO),
+      "%s", error ? error->message : "none");
+  fail_unless (strstr (error->message, "not a directory") != NULL, "%s",
+      error->message);
+  fail_unless (writer == NULL && reader == NULL && follower == NULL);
+
+  luma_test_remove_tree (outside);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_default_dir)
 {
   g_autofree gchar *dir = luma_store_default_dir ();
@@ -1174,6 +1439,12 @@ store_suite (void)
   tcase_add_test (tc, test_follower_ignores_garbled_told_size);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_past_the_first_bytes);
+  tcase_add_test (tc, test_fifo_video_is_damaged);
+  tcase_add_test (tc, test_fifo_lock_blocks_nothing);
+  tcase_add_test (tc, test_fifo_part_is_not_followed);
+  tcase_add_test (tc, test_fifo_meta_is_no_entry);
+  tcase_add_test (tc, test_store_keeps_to_its_own);
+  tcase_add_test (tc, test_linked_scope_is_not_written);
   tcase_add_test (tc, test_default_dir);
   return s;
 }
