@@ -715,12 +715,21 @@ luma_store_open (LumaStore * store, const gchar * task_id,
   return open_entry (store, task_id, cancellable, error);
 }
 
+/* Reads at @offset, below the end the file is known to have: a file that
+ * ends there (cut short under the reader's feet) is an error, never the
+ * end of the video. */
 static gssize
 pread_all (gint fd, guint8 * data, gsize size, guint64 offset, GError ** error)
 {
   for (;;) {
     gssize n = pread (fd, data, size, offset);
 
+    if (n == 0 && size > 0) {
+      g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
+          _("A stored video was cut short: it ends at byte %" PRIu64
+              ", before its size"), offset);
+      return -1;
+    }
     if (n >= 0)
       return n;
     if (errno != EINTR) {

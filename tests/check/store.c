@@ -615,8 +615,9 @@ make_older (const gchar * path, gint age)
   fail_unless (utimensat (AT_FDCWD, path, times, 0) == 0);
 }
 
+/* The directory of @task_id's entry in API_KEY's scope. */
 static gchar *
-age_entry (LumaStore * store, const gchar * task_id, gint age)
+entry_dir_of (const gchar * task_id)
 {
   g_autofree gchar *key = luma_store_key_digest (API_KEY);
   g_autofree gchar *scope_text = g_strconcat ("gst-luma-store-1\n", API_URL,
@@ -625,7 +626,14 @@ age_entry (LumaStore * store, const gchar * task_id, gint age)
       scope_text, -1);
   g_autofree gchar *scope_name = g_strndup (scope, 32);
   g_autofree gchar *tid = entry_name (task_id);
-  gchar *dir = g_build_filename (tmp_dir, scope_name, tid, NULL);
+
+  return g_build_filename (tmp_dir, scope_name, tid, NULL);
+}
+
+static gchar *
+age_entry (LumaStore * store, const gchar * task_id, gint age)
+{
+  gchar *dir = entry_dir_of (task_id);
   g_autofree gchar *meta = g_build_filename (dir, "meta.json", NULL);
 
   make_older (meta, age);
@@ -1395,6 +1403,56 @@ GST_START_TEST (test_linked_scope_is_not_written)
 
 GST_END_TEST;
 
+/* Reading at @offset fails: the file was cut short there. */
+static void
+assert_cut_short (gssize n, GError * error)
+{
+  fail_unless_equals_int (n, -1);
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  fail_unless (strstr (error->message, "cut short") != NULL, "%s",
+      error->message);
+}
+
+/* A stored video cut short while it is read (by a program that knows
+ * nothing of the store): an error that says so, not the end of the
+ * video. So for the .part a writer reads back after a seek. */
+GST_START_TEST (test_video_cut_short_while_read)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *video_path = NULL, *part = NULL, *dir = NULL;
+  LumaStoreReader *reader;
+  LumaStoreWriter *writer;
+  guint8 data[64];
+  gssize n;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  dir = entry_dir_of (TASK);
+  video_path = g_build_filename (dir, "video", NULL);
+  fail_unless (truncate (video_path, VIDEO_SIZE / 2) == 0);
+  n = luma_store_reader_read (reader, data, sizeof data, VIDEO_SIZE / 2,
+      &error);
+  assert_cut_short (n, error);
+  luma_store_reader_free (reader);
+  g_clear_error (&error);
+
+  writer = begin (store, "another");
+  append_range (writer, video, 0, 2 * CHUNK);
+  g_free (dir);
+  dir = entry_dir_of ("another");
+  part = g_build_filename (dir, "video.part", NULL);
+  fail_unless (truncate (part, CHUNK) == 0);
+  n = luma_store_writer_read (writer, data, sizeof data, CHUNK, &error);
+  assert_cut_short (n, error);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_default_dir)
 {
   g_autofree gchar *dir = luma_store_default_dir ();
@@ -1445,6 +1503,7 @@ store_suite (void)
   tcase_add_test (tc, test_fifo_meta_is_no_entry);
   tcase_add_test (tc, test_store_keeps_to_its_own);
   tcase_add_test (tc, test_linked_scope_is_not_written);
+  tcase_add_test (tc, test_video_cut_short_while_read);
   tcase_add_test (tc, test_default_dir);
   return s;
 }

@@ -280,6 +280,28 @@ GST_START_TEST (test_truncated_entry_fetched_again)
 
 GST_END_TEST;
 
+/* A stored video cut short while lumasrc reads it (after the open's size
+ * check): an error that says so, not an end of stream that would pass a
+ * shorter video for the whole one. */
+GST_START_TEST (test_stored_video_cut_short_while_read)
+{
+  g_autofree gchar *video = NULL;
+  LumaRun *run;
+
+  stream_once ();
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  video = entry_file ("video");
+  fail_unless (truncate (video, VIDEO_SIZE / 2) == 0);
+  luma_run_until_done (run, 30);
+  fail_if (run->eos);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "cut short");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* A seek in the first streaming: what was skipped is not in the store,
  * and no complete entry has holes. The next run resumes the .part where
  * its prefix ends (one Range request) and completes it. */
@@ -1076,6 +1098,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_no_key_nothing_stored);
   tcase_add_test (tc, test_damaged_entry_fetched_again);
   tcase_add_test (tc, test_truncated_entry_fetched_again);
+  tcase_add_test (tc, test_stored_video_cut_short_while_read);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
