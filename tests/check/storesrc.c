@@ -762,6 +762,38 @@ GST_START_TEST (test_stop_while_following_is_prompt)
 
 GST_END_TEST;
 
+/* The writer a source follows falls silent for good (its pipeline
+ * paused, its process stopped): after 5 s the rest comes from the
+ * network, from where the follower was, and the video is whole. The
+ * entry stays the writer's. */
+GST_START_TEST (test_silent_writer_given_up)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, TASK);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *range = NULL;
+  guint64 offset = 0;
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  preroll_following (run, writer, &offset);
+  fail_unless (offset < VIDEO_SIZE);
+  luma_run_until_done (run, 30);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (run->offsets_contiguous);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 1);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range != NULL, "the network was asked from the start");
+  fail_unless_equals_uint64 (g_ascii_strtoull (range + strlen ("bytes="),
+          NULL, 10), offset);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), offset);
+  luma_run_free (run);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* A seek ahead of a followed download is read from the network, from the
  * offset sought: the bytes are there at once, rather than when the writer
  * gets there (this one never does). */
@@ -1108,6 +1140,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_two_sources_in_one_pipeline);
   tcase_add_test (tc, test_stop_while_following_is_prompt);
   tcase_add_test (tc, test_seek_ahead_of_followed_download);
+  tcase_add_test (tc, test_silent_writer_given_up);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
