@@ -899,9 +899,10 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
       return FALSE;
     }
     fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600, &not_regular);
-    /* gone (evicted meanwhile), or not a file (made anew: what stood there
-     * locked nothing) */
-    if (fd < 0 && (errno == ENOENT || (not_regular && g_unlink (path) == 0)))
+    /* gone (evicted meanwhile), or not a file of its own (made anew: what
+     * stood there, a link or a FIFO, locked nothing) */
+    if (fd < 0 && (errno == ENOENT || ((not_regular || errno == ELOOP)
+                && g_unlink (path) == 0)))
       continue;
     if (fd < 0) {
       set_open_error (error, _("Cannot open the store lock %s: %s"), path,
@@ -935,8 +936,10 @@ open_part (LumaStoreWriter * writer, GError ** error)
 
   writer->part_fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600,
       &not_regular);
-  /* the entry is this writer's: what is not a file there goes */
-  if (writer->part_fd < 0 && not_regular && g_unlink (path) == 0)
+  /* the entry is this writer's: what is not a file of its own there (a
+   * link, a FIFO) goes */
+  if (writer->part_fd < 0 && (not_regular || errno == ELOOP)
+      && g_unlink (path) == 0)
     writer->part_fd = luma_file_open_regular (path, O_RDWR | O_CREAT, 0600,
         &not_regular);
   if (writer->part_fd < 0 || fstat (writer->part_fd, &st) != 0) {

@@ -1293,6 +1293,66 @@ GST_START_TEST (test_fifo_meta_is_no_entry)
 
 GST_END_TEST;
 
+/* Puts a symbolic link to @target where the entry in @dir has its file
+ * @name. */
+static void
+make_link (const gchar * dir, const gchar * name, const gchar * target)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+
+  g_unlink (path);
+  fail_unless (symlink (target, path) == 0, "%s", g_strerror (errno));
+}
+
+/* Links in an entry, to files elsewhere: none is read, written or removed
+ * through. A linked video is a damaged entry (even one that is the whole
+ * video), a linked lock or .part is made anew by the writer. */
+GST_START_TEST (test_links_in_entry_are_not_followed)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *outside = g_dir_make_tmp ("luma-outside-XXXXXX", NULL);
+  g_autofree gchar *target = g_build_filename (outside, "file", NULL);
+  g_autofree gchar *dir = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *writer;
+  gchar *contents;
+  gsize length;
+
+  fail_unless (g_file_set_contents (target, g_bytes_get_data (video, NULL),
+          VIDEO_SIZE, NULL));
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+
+  make_link (dir, "video", target);
+  fail_if (luma_store_open (store, TASK, NULL, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED), "%s", error ? error->message : "none");
+  g_clear_error (&error);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+
+  fail_unless (g_mkdir_with_parents (dir, 0700) == 0);
+  make_link (dir, "lock", target);
+  make_link (dir, "video.part", target);
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 0);
+  fail_unless (is_regular_in (dir, "lock") && is_regular_in (dir,
+          "video.part"));
+  append_range (writer, video, 0, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
+      error ? error->message : "");
+  assert_opens_whole (store);
+
+  fail_unless (g_file_get_contents (target, &contents, &length, NULL));
+  fail_unless_equals_uint64 (length, VIDEO_SIZE);
+  fail_unless (memcmp (contents, g_bytes_get_data (video, NULL),
+          VIDEO_SIZE) == 0);
+  g_free (contents);
+  luma_test_remove_tree (outside);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* A complete entry of @task_id in @dir, as a store writes one (verified,
  * on disk), used a year ago. */
 static void
@@ -1501,6 +1561,7 @@ store_suite (void)
   tcase_add_test (tc, test_fifo_lock_blocks_nothing);
   tcase_add_test (tc, test_fifo_part_is_not_followed);
   tcase_add_test (tc, test_fifo_meta_is_no_entry);
+  tcase_add_test (tc, test_links_in_entry_are_not_followed);
   tcase_add_test (tc, test_store_keeps_to_its_own);
   tcase_add_test (tc, test_linked_scope_is_not_written);
   tcase_add_test (tc, test_video_cut_short_while_read);
