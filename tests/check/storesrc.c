@@ -934,6 +934,48 @@ count_files_named (const gchar * path, const gchar * wanted)
   return count;
 }
 
+/* GST_LUMA_STORE_DIR pointed at a folder of the user's, with a limit
+ * smaller than what the folder holds: the video is stored all the same,
+ * and nothing of the user's is removed, not even files that bear the
+ * store's names. */
+GST_START_TEST (test_store_in_a_user_folder)
+{
+  g_autofree gchar *holiday = g_build_filename (store_dir (), "Holiday",
+      "2024", NULL);
+  g_autofree gchar *clip = g_build_filename (holiday, "video", NULL);
+  g_autofree gchar *notes = g_build_filename (holiday, "meta.json", NULL);
+  g_autoptr (GBytes) mine = luma_test_random_bytes (2 * 1024 * 1024, 5);
+  g_autofree gchar *contents = NULL;
+  gsize length;
+  guint videos;
+  LumaRun *run;
+
+  fail_unless (g_mkdir_with_parents (holiday, 0700) == 0);
+  fail_unless (g_file_set_contents (clip, g_bytes_get_data (mine, NULL),
+          g_bytes_get_size (mine), NULL));
+  fail_unless (g_file_set_contents (notes, "{\"note\": \"mine\"}", -1, NULL));
+
+  run = run_task ("store-limit", 1, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless (g_file_get_contents (clip, &contents, &length, NULL));
+  fail_unless (length == g_bytes_get_size (mine)
+      && memcmp (contents, g_bytes_get_data (mine, NULL), length) == 0);
+  fail_unless (g_file_test (notes, G_FILE_TEST_EXISTS));
+  fail_unless_equals_int (count_files_named (store_dir (), "video"), 2);
+
+  /* and the task opens from the store */
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+  fail_video_host ();
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos);
+}
+
+GST_END_TEST;
+
 /* A video larger than store-limit is streamed, not stored, and nothing
  * else is evicted for it. */
 GST_START_TEST (test_larger_than_limit_not_stored)
@@ -1144,6 +1186,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
+  tcase_add_test (tc, test_store_in_a_user_folder);
   tcase_add_test (tc, test_disk_full_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
