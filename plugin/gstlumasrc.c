@@ -915,13 +915,15 @@ gst_luma_src_stop_storing (GstLumaSrc * self, const GError * cause)
 }
 
 /* The video comes from the store: the element shows what a poll would
- * have shown (state, result URL, tags), without one. */
+ * have shown (state, result URL, tags), without one; or, when a poll
+ * answered already (another process completed the entry meanwhile), what
+ * it showed stands and is not told again. */
 static void
 gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
 {
   LumaStreaming *s = self->streaming;
   const LumaStoreMeta *meta = luma_store_reader_get_meta (reader);
-  GstLumaRecord *record = g_new0 (GstLumaRecord, 1);
+  GstLumaRecord *record;
   LumaWaitStatus status = {.task_id = task_id (self),
     .state = GST_LUMA_TASK_STATE_SUCCESS
   };
@@ -930,13 +932,15 @@ gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
       " bytes)", task_id (self), meta->size);
   s->stored = reader;
   s->phase = PHASE_STORED;
+  if (s->record != NULL)
+    return;
+  record = g_new0 (GstLumaRecord, 1);
   record->code = 200;
   record->task_id = g_strdup (meta->task_id);
   record->state = GST_LUMA_TASK_STATE_SUCCESS;
   record->prompt = g_strdup (meta->prompt);
   record->create_time = meta->created;
   record->complete_time = -1;
-  gst_luma_record_free (s->record);
   s->record = record;
   if (meta->result_url != NULL)
     gst_luma_src_set_location (self, meta->result_url);
