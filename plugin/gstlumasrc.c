@@ -1472,10 +1472,13 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
 
   /* one that stopped short may be followed by another's anew */
   while (s->follower != NULL) {
+    guint begins = s->store_begins;
+
     if (gst_luma_src_read_followed (self, data, size, &n, error))
       return n;
-    /* still there: the offset is ahead of it */
-    if (s->follower != NULL)
+    /* the same follower: the offset is ahead of what it has (a new one,
+     * of the writer that took the entry over, is read from next) */
+    if (s->store_begins == begins)
       break;
   }
   if (s->phase == PHASE_STORED)

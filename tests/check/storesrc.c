@@ -914,6 +914,90 @@ GST_START_TEST (test_read_only_follows_download)
 
 GST_END_TEST;
 
+/* The writer that takes an entry over, as another process would the
+ * moment lumasrc saw the writer it followed stop (see
+ * take_over_when_abandoned ()). */
+static LumaStore *takeover_store;
+static gint following;          /* atomic: lumasrc follows the first */
+static LumaStoreWriter *takeover_writer;        /* atomic */
+
+/* A log function, called in lumasrc's streaming thread: it tells when
+ * lumasrc follows; when lumasrc says it stopped following an abandoned
+ * download, and before it begins with the entry again, another writer
+ * takes the entry. Without a hook the order would be left to chance. */
+static void
+take_over_when_abandoned (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
+{
+  const gchar *text;
+
+  if (g_strcmp0 (gst_debug_category_get_name (category), "lumasrc") != 0)
+    return;
+  text = gst_debug_message_get (message);
+  if (text != NULL && strstr (text, "following its download") != NULL)
+    g_atomic_int_set (&following, TRUE);
+  if (text == NULL || !g_str_has_prefix (text, "stopped following")
+      || g_atomic_pointer_get (&takeover_writer) != NULL)
+    return;
+  g_atomic_pointer_set (&takeover_writer, begin_writing (takeover_store, TASK));
+}
+
+/* The writer lumasrc follows stops, and another takes the entry over
+ * before lumasrc can: lumasrc follows the new writer from where it was,
+ * rather than read the rest from the network (one download in all; the
+ * host is never asked for the video). */
+GST_START_TEST (test_follows_writer_that_took_over)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *first = begin_writing (store, TASK);
+  LumaStoreWriter *second;
+  ThreadRun job = { NULL, FALSE };
+  LumaStoreMeta meta = { NULL, };
+  g_autoptr (GBytes) half = g_bytes_new_from_bytes (fixture.video, 0,
+      VIDEO_SIZE / 2);
+  guint64 offset;
+  GThread *thread;
+
+  takeover_store = store;
+  gst_debug_set_threshold_for_name ("lumasrc", GST_LEVEL_INFO);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (take_over_when_abandoned, NULL, NULL);
+
+  luma_store_writer_set_size (first, VIDEO_SIZE);
+  fail_unless (luma_store_writer_append (first, 0, half, NULL));
+  thread = g_thread_new ("run", run_in_thread, &job);
+  while (!g_atomic_int_get (&following)) {
+    fail_if (g_atomic_int_get (&job.done), "lumasrc never followed");
+    g_usleep (1000);
+  }
+  /* stopped short, not discarded: what it wrote stays for the next */
+  luma_store_writer_free (first, FALSE);
+
+  while ((second = g_atomic_pointer_get (&takeover_writer)) == NULL) {
+    fail_if (g_atomic_int_get (&job.done), "lumasrc never stopped following");
+    g_usleep (1000);
+  }
+  offset = luma_store_writer_get_prefix (second);
+  fail_unless_equals_uint64 (offset, VIDEO_SIZE / 2);
+  luma_store_writer_set_size (second, VIDEO_SIZE);
+  append_until (second, &offset, wrote_the_video, &offset);
+  meta.size = VIDEO_SIZE;
+  meta.kie_until = g_get_real_time () / 1000 + LUMA_STORE_KIE_RETENTION_MS;
+  fail_unless (luma_store_writer_commit (second, &meta, NULL));
+  g_thread_join (thread);
+
+  gst_debug_remove_log_function (take_over_when_abandoned);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  luma_run_assert_output (job.run, fixture.video);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 0);
+  luma_run_free (job.run);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* Another writer tells a size (4096 bytes) and writes more: lumasrc,
  * following it, stops with an error that says so, rather than hand out
  * bytes it cannot vouch for. The writer goes on writing until lumasrc has
@@ -1240,6 +1324,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
   tcase_add_test (tc, test_read_only_follows_download);
+  tcase_add_test (tc, test_follows_writer_that_took_over);
   tcase_add_test (tc, test_store_holds_no_key);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
