@@ -30,40 +30,35 @@ def header(lines, name):
     return "-"
 
 
-async def pipe_up(reader, writer, conn, log):
-    """Client to server: logs each request head it sees go by.
+def request_logger(conn, log):
+    """A watcher of what the client sends: logs each request head.
 
     A GET has no body, so every blank line ends a request head.
     """
     buf = b""
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            buf += data
-            while b"\r\n\r\n" in buf:
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                lines = head.decode("latin1").split("\r\n")
-                ua = header(lines[1:], "User-Agent").replace(" ", "_")
-                log.write("%.3f conn=%d %s ua=%s range=%s\n" % (
-                    time.time(), conn, lines[0], ua,
-                    header(lines[1:], "Range")))
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
+
+    def watch(data):
+        nonlocal buf
+        buf += data
+        while b"\r\n\r\n" in buf:
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin1").split("\r\n")
+            ua = header(lines[1:], "User-Agent").replace(" ", "_")
+            log.write("%.3f conn=%d %s ua=%s range=%s\n" % (
+                time.time(), conn, lines[0], ua,
+                header(lines[1:], "Range")))
+    return watch
 
 
-async def pipe_down(reader, writer):
-    """Server to client, as is."""
+async def pipe(reader, writer, watch=None):
+    """Copies one direction of a connection as it is; @watch sees it too."""
     try:
         while True:
             data = await reader.read(262144)
             if not data:
                 break
+            if watch is not None:
+                watch(data)
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
@@ -87,8 +82,9 @@ async def main():
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(pipe_up(client_reader, up_writer, conn, log),
-                             pipe_down(up_reader, client_writer))
+        await asyncio.gather(
+            pipe(client_reader, up_writer, request_logger(conn, log)),
+            pipe(up_reader, client_writer))
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
