@@ -15,6 +15,7 @@
 #include "lumacreate.h"
 #include "lumafile.h"
 #include "lumahttp.h"
+#include "lumarecord.h"
 #include "lumatext.h"
 #include "lumauri.h"
 
@@ -69,36 +70,6 @@ generate_uri (LumaApi * api)
 
   return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
       g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
-}
-
-/* The answer's code (the HTTP status when that is an error), message and
- * task id; FALSE when a 200 answer cannot be read. */
-static gboolean
-read_answer (GBytes * body, guint status, gint * code, gchar ** msg,
-    gchar ** task_id)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonObject *object, *data;
-
-  *code = SOUP_STATUS_IS_SUCCESSFUL (status) ? 0 : (gint) status;
-  if (!luma_json_load (parser, g_bytes_get_data (body, NULL),
-          g_bytes_get_size (body), NULL)
-      || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
-    return *code != 0;
-  object = json_node_get_object (root);
-  if (*code == 0)
-    *code = (gint) json_object_get_int_member_with_default (object, "code", 0);
-  *msg = luma_text_make_safe (json_object_get_string_member_with_default
-      (object, "msg", NULL), -1);
-  /* KIE's refusals have no data at all, or a null one */
-  data = json_object_has_member (object, "data")
-      && JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "data")) ?
-      json_object_get_object_member (object, "data") : NULL;
-  if (data != NULL && json_object_has_member (data, "taskId"))
-    *task_id = g_strdup (json_object_get_string_member_with_default (data,
-            "taskId", NULL));
-  return *code != 0;
 }
 
 static LumaCreateOutcome
@@ -210,7 +181,8 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     return NULL;
   }
 
-  if (read_answer (answer, result->http_status, &code, &text, &task_id)
+  if (luma_record_parse_create_answer (answer, result->http_status, &code,
+          &text, &task_id)
       && code == 200 && luma_task_id_check (task_id, NULL)) {
     result->api_code = code;
     result->outcome = LUMA_CREATE_CREATED;

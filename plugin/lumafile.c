@@ -163,15 +163,86 @@ luma_json_nests_too_deep (const gchar * text, gsize size)
 }
 
 /* json_parser_load_from_data(), for text from elsewhere (a server, a file):
- * what nests too deep is refused before json-glib sees it. */
+ * what nests too deep is refused before json-glib sees it, and TRUE means
+ * there is a root. An empty text (an empty GBytes has no data at all)
+ * would be a g_critical in json-glib, and blanks load without a root,
+ * which JSON_NODE_HOLDS_OBJECT () takes with another. */
 gboolean
 luma_json_load (JsonParser * parser, const gchar * text, gsize size,
     GError ** error)
 {
+  if (text == NULL || size == 0) {
+    g_set_error_literal (error, JSON_PARSER_ERROR,
+        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
+    return FALSE;
+  }
   if (luma_json_nests_too_deep (text, size)) {
     g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
         _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
     return FALSE;
   }
-  return json_parser_load_from_data (parser, text, size, error);
+  if (!json_parser_load_from_data (parser, text, size, error))
+    return FALSE;
+  if (json_parser_get_root (parser) == NULL) {
+    g_set_error_literal (error, JSON_PARSER_ERROR,
+        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static JsonNode *
+get_value (JsonObject * object, const gchar * name, GType type)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name)
+      : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != type)
+    return NULL;
+  return node;
+}
+
+/* NULL when absent, null or not a string. */
+const gchar *
+luma_json_get_string (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = get_value (object, name, G_TYPE_STRING);
+
+  return node != NULL ? json_node_get_string (node) : NULL;
+}
+
+/* FALSE (and *@value untouched) when absent or not an integer. */
+gboolean
+luma_json_get_int (JsonObject * object, const gchar * name, gint64 * value)
+{
+  JsonNode *node = get_value (object, name, G_TYPE_INT64);
+
+  if (node == NULL)
+    return FALSE;
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
+/* FALSE (and *@value untouched) when absent or not a boolean. */
+gboolean
+luma_json_get_bool (JsonObject * object, const gchar * name, gboolean * value)
+{
+  JsonNode *node = get_value (object, name, G_TYPE_BOOLEAN);
+
+  if (node == NULL)
+    return FALSE;
+  *value = json_node_get_boolean (node);
+  return TRUE;
+}
+
+/* NULL when absent, null or not an object. */
+JsonObject *
+luma_json_get_object (JsonObject * object, const gchar * name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name)
+      : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ?
+      json_node_get_object (node) : NULL;
 }

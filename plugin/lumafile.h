@@ -45,4 +45,14 @@ gboolean luma_json_nests_too_deep (const gchar * text, gsize size);
 gboolean luma_json_load (JsonParser * parser, const gchar * text, gsize size,
     GError ** error);
 
+/* Members of what others wrote, read by their type: json-glib's own
+ * getters warn (a g_critical) when a member is an object or an array where
+ * a value was expected. @object may be NULL (no such object). */
+const gchar *luma_json_get_string (JsonObject * object, const gchar * name);
+gboolean luma_json_get_int (JsonObject * object, const gchar * name,
+    gint64 * value);
+gboolean luma_json_get_bool (JsonObject * object, const gchar * name,
+    gboolean * value);
+JsonObject *luma_json_get_object (JsonObject * object, const gchar * name);
+
 G_END_DECLS

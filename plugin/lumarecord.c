@@ -382,3 +382,34 @@ gst_luma_record_free (GstLumaRecord * record)
   g_free (record->source_url);
   g_free (record);
 }
+
+/* generate's answer (lumacreate.c posts the request): its code (the HTTP
+ * status when that is an error), message and task id; FALSE when a 200
+ * answer cannot be read. A member of another
+ * type than KIE's (a code that is not an integer of an int's range, a
+ * taskId that is not a string) is as good as absent. */
+gboolean
+luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
+    gchar ** msg, gchar ** task_id)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *object, *data;
+  gint64 number;
+
+  *code = (status >= 200 && status < 300) ? 0 : (gint) status;
+  *msg = *task_id = NULL;
+  if (!luma_json_load (parser, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL)
+      || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
+    return *code != 0;
+  object = json_node_get_object (root);
+  if (*code == 0 && luma_json_get_int (object, "code", &number)
+      && number >= G_MININT && number <= G_MAXINT)
+    *code = (gint) number;
+  *msg = luma_text_make_safe (luma_json_get_string (object, "msg"), -1);
+  /* KIE's refusals have no data at all, or a null one */
+  data = luma_json_get_object (object, "data");
+  *task_id = g_strdup (luma_json_get_string (data, "taskId"));
+  return *code != 0;
+}

@@ -76,6 +76,14 @@ GstLumaRecord *gst_luma_record_parse (GBytes * body, GError ** error);
 GstLumaRecord *gst_luma_record_copy (const GstLumaRecord * record);
 void gst_luma_record_free (GstLumaRecord * record);
 
+/* generate's answer to @status (pure: the fuzzer feeds it anything):
+ * *@code is the HTTP status when that is an error, else the answer's code
+ * (0 when it has none); *@msg is safe text or NULL; *@task_id as given
+ * (luma_task_id_check () judges it), or NULL. FALSE when a success cannot
+ * be read. */
+gboolean luma_record_parse_create_answer (GBytes * body, guint status,
+    gint * code, gchar ** msg, gchar ** task_id);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstLumaRecord, gst_luma_record_free)
 
 G_END_DECLS

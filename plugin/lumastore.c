@@ -29,6 +29,7 @@
 
 #include "lumastore.h"
 #include "lumafile.h"
+#include "lumatext.h"
 
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
@@ -347,74 +348,57 @@ write_meta (const gchar * dir, const LumaStoreMeta * meta, GError ** error)
   return TRUE;
 }
 
-static gchar *
-dup_member_string (JsonObject * object, const gchar * name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_dup_string (node);
-}
-
 /* @missing when there is no such member; FALSE when it is not a boolean
  * (a meta.json damaged or not ours: trusted the least) */
 static gboolean
 member_bool (JsonObject * object, const gchar * name, gboolean missing)
 {
-  JsonNode *node = json_object_get_member (object, name);
+  gboolean value = FALSE;
 
-  if (node == NULL)
+  if (json_object_get_member (object, name) == NULL)
     return missing;
-  return JSON_NODE_HOLDS_VALUE (node)
-      && json_node_get_value_type (node) == G_TYPE_BOOLEAN
-      && json_node_get_boolean (node);
+  luma_json_get_bool (object, name, &value);
+  return value;
 }
 
 static gint64
 member_int (JsonObject * object, const gchar * name)
 {
-  JsonNode *node = json_object_get_member (object, name);
+  gint64 value = -1;
 
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_INT64)
-    return -1;
-  return json_node_get_int (node);
+  luma_json_get_int (object, name, &value);
+  return value;
 }
 
-/* FALSE: no meta.json, or one that is not ours. */
-static gboolean
-read_meta (const gchar * dir, LumaStoreMeta * meta)
+gboolean
+luma_store_meta_parse (const gchar * text, gsize length, LumaStoreMeta * meta)
 {
-  g_autofree gchar *path = entry_file (dir, META_NAME);
-  g_autofree gchar *contents = g_malloc (MAX_META_SIZE + 1);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *object;
-  gssize length = -1;
-  gint fd;
+  const gchar *result_url;
 
   memset (meta, 0, sizeof *meta);
-  fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
-  if (fd >= 0) {
-    length = luma_file_read_up_to (fd, contents, MAX_META_SIZE + 1);
-    g_close (fd, NULL);
-  }
-  if (length < 0 || length > MAX_META_SIZE
-      || !luma_json_load (parser, contents, length, NULL)
+  if (length > MAX_META_SIZE || !luma_json_load (parser, text, length, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return FALSE;
   object = json_node_get_object (json_parser_get_root (parser));
-  meta->task_id = dup_member_string (object, "task-id");
-  meta->api_url = dup_member_string (object, "api-url");
-  meta->prompt = dup_member_string (object, "prompt");
-  meta->result_url = dup_member_string (object, "result-url");
-  meta->sha256 = dup_member_string (object, "sha256");
+  meta->task_id = g_strdup (luma_json_get_string (object, "task-id"));
+  meta->api_url = g_strdup (luma_json_get_string (object, "api-url"));
+  /* what reaches tags and messages is safe text, as from a record: a
+   * meta.json is anyone's to edit, and JSON's escapes can make bytes that
+   * are not UTF-8 (a lone surrogate) or control characters; a URL is kept
+   * as it is or not at all (lumarecord.c) */
+  meta->prompt = luma_text_make_safe (luma_json_get_string (object, "prompt"),
+      -1);
+  result_url = luma_json_get_string (object, "result-url");
+  if (result_url != NULL && luma_text_is_safe (result_url))
+    meta->result_url = g_strdup (result_url);
+  meta->sha256 = g_strdup (luma_json_get_string (object, "sha256"));
   meta->verified = member_bool (object, "verified", FALSE);
   /* entries from before the commit stopped waiting for the disk were
    * synced when they were written */
   meta->synced = member_bool (object, "synced", TRUE);
-  meta->boot_id = dup_member_string (object, "boot-id");
+  meta->boot_id = g_strdup (luma_json_get_string (object, "boot-id"));
   meta->created = member_int (object, "created");
   meta->kie_until = member_int (object, "kie-until");
   meta->stored_at = member_int (object, "stored-at");
@@ -425,6 +409,24 @@ read_meta (const gchar * dir, LumaStoreMeta * meta)
   }
   meta->size = member_int (object, "size");
   return TRUE;
+}
+
+/* FALSE: no meta.json, or one that is not ours. */
+static gboolean
+read_meta (const gchar * dir, LumaStoreMeta * meta)
+{
+  g_autofree gchar *path = entry_file (dir, META_NAME);
+  g_autofree gchar *contents = g_malloc (MAX_META_SIZE + 1);
+  gssize length = -1;
+  gint fd;
+
+  memset (meta, 0, sizeof *meta);
+  fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
+  if (fd >= 0) {
+    length = luma_file_read_up_to (fd, contents, MAX_META_SIZE + 1);
+    g_close (fd, NULL);
+  }
+  return length >= 0 && luma_store_meta_parse (contents, length, meta);
 }
 
 /* ----- finding an entry ----- */

@@ -92,6 +92,11 @@ LumaStore *luma_store_new (const LumaStoreConfig * config);
 void luma_store_free (LumaStore * store);
 
 void luma_store_meta_clear (LumaStoreMeta * meta);
+/* Reads a meta.json (pure: the fuzzer feeds it anything). FALSE when it is
+ * not an entry's (no task id, API URL or size). The prompt is safe text
+ * (lumatext.c), the result URL safe text or NULL. */
+gboolean luma_store_meta_parse (const gchar * text, gsize length,
+    LumaStoreMeta * meta);
 
 /* The complete, whole video of @task_id, or NULL. NULL with @error set: an
  * entry was there but could not be used (damaged: dropped unless

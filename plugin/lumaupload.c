@@ -434,44 +434,28 @@ classify_code (Upload * up, gint code, const gchar * msg, GError ** error)
 static gboolean
 read_code (JsonObject * object, gint * code)
 {
-  JsonNode *node = json_object_get_member (object, "code");
+  const gchar *text = luma_json_get_string (object, "code");
+  gint64 value;
   guint64 number;
 
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  if (json_node_get_value_type (node) == G_TYPE_INT64) {
-    gint64 value = json_node_get_int (node);
-
+  if (luma_json_get_int (object, "code", &value)) {
     if (value < G_MININT || value > G_MAXINT)
       return FALSE;
     *code = value;
     return TRUE;
   }
-  if (json_node_get_value_type (node) == G_TYPE_STRING
-      && g_ascii_string_to_unsigned (json_node_get_string (node), 10, 0,
-          G_MAXINT, &number, NULL)) {
+  if (text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT,
+          &number, NULL)) {
     *code = number;
     return TRUE;
   }
   return FALSE;
 }
 
-static const gchar *
-get_string_member (JsonObject * object, const gchar * name)
-{
-  JsonNode *node = object != NULL ? json_object_get_member (object, name)
-      : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gchar *
 read_download_url (Upload * up, JsonObject * data, GError ** error)
 {
-  const gchar *url = get_string_member (data, "downloadUrl");
+  const gchar *url = luma_json_get_string (data, "downloadUrl");
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) cause = NULL;
 
@@ -510,21 +494,16 @@ classify_answer (Upload * up, guint status, GBytes * body,
   g_autoptr (GError) parse_error = NULL;
   g_autofree gchar *msg = NULL;
   JsonObject *root = NULL, *data = NULL;
-  JsonNode *success;
+  gboolean success;
   gsize size;
   const gchar *text = g_bytes_get_data (body, &size);
   gint code;
 
-  if (size == 0) {
-    g_set_error_literal (&parse_error, JSON_PARSER_ERROR,
-        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
-  } else if (luma_json_load (parser, text, size, &parse_error)
+  if (luma_json_load (parser, text, size, &parse_error)
       && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     root = json_node_get_object (json_parser_get_root (parser));
-    msg = luma_text_make_safe (get_string_member (root, "msg"), -1);
-    if (json_object_has_member (root, "data")
-        && JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "data")))
-      data = json_object_get_object_member (root, "data");
+    msg = luma_text_make_safe (luma_json_get_string (root, "msg"), -1);
+    data = luma_json_get_object (root, "data");
   }
 
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
@@ -540,10 +519,7 @@ classify_answer (Upload * up, guint status, GBytes * body,
   if (read_code (root, &code) && code != 200)
     return classify_code (up, code, msg, error);
 
-  success = json_object_get_member (root, "success");
-  if (success != NULL && JSON_NODE_HOLDS_VALUE (success)
-      && json_node_get_value_type (success) == G_TYPE_BOOLEAN
-      && !json_node_get_boolean (success)) {
+  if (luma_json_get_bool (root, "success", &success) && !success) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
         _("The upload host %s refused %s (%s)"), up->host, up->file_label,
         msg != NULL ? msg : _("no message"));

@@ -34,28 +34,39 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, LumaRun * run)
 }
 
 LumaRun *
-luma_run_new_launch (const gchar * desc, const gchar * element_name)
+luma_run_new_for (GstElement * pipeline, GstElement * src)
 {
   LumaRun *run = g_new0 (LumaRun, 1);
-  g_autoptr (GError) error = NULL;
   GstElement *fakesink;
 
-  run->pipeline = gst_parse_launch (desc, &error);
-  fail_unless (run->pipeline != NULL, "%s: %s", desc,
-      error ? error->message : "");
-  run->src = gst_bin_get_by_name (GST_BIN (run->pipeline), element_name);
-  fail_unless (run->src != NULL, "no %s in %s", element_name, desc);
+  run->pipeline = pipeline;
+  run->src = src;
   run->data = g_byte_array_new ();
   run->warnings = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_message_unref);
   run->offsets_contiguous = TRUE;
+  run->tags = gst_tag_list_new_empty ();
 
-  fakesink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
+  fakesink = GST_IS_BIN (pipeline) ?
+      gst_bin_get_by_name (GST_BIN (pipeline), "sink") : NULL;
   if (fakesink != NULL) {
     g_signal_connect (fakesink, "handoff", G_CALLBACK (on_handoff), run);
     gst_object_unref (fakesink);
   }
   return run;
+}
+
+LumaRun *
+luma_run_new_launch (const gchar * desc, const gchar * element_name)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline, *src;
+
+  pipeline = gst_parse_launch (desc, &error);
+  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
+  src = gst_bin_get_by_name (GST_BIN (pipeline), element_name);
+  fail_unless (src != NULL, "no %s in %s", element_name, desc);
+  return luma_run_new_for (pipeline, src);
 }
 
 LumaRun *
@@ -88,6 +99,16 @@ handle_task_message (LumaRun * run, const GstStructure * s)
   run->last_state = state;
 }
 
+static void
+handle_tag_message (LumaRun * run, GstMessage * msg)
+{
+  GstTagList *tags;
+
+  gst_message_parse_tag (msg, &tags);
+  gst_tag_list_insert (run->tags, tags, GST_TAG_MERGE_REPLACE);
+  gst_tag_list_unref (tags);
+}
+
 /* TRUE when the run is over (EOS or error). */
 static gboolean
 handle_message (LumaRun * run, GstMessage * msg)
@@ -112,6 +133,9 @@ handle_message (LumaRun * run, GstMessage * msg)
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK))
         handle_task_message (run, gst_message_get_structure (msg));
+      break;
+    case GST_MESSAGE_TAG:
+      handle_tag_message (run, msg);
       break;
     case GST_MESSAGE_DURATION_CHANGED:
       if (GST_MESSAGE_SRC (msg) == GST_OBJECT (run->src))
@@ -198,6 +222,7 @@ luma_run_free (LumaRun * run)
   gst_object_unref (run->pipeline);
   g_byte_array_unref (run->data);
   g_ptr_array_unref (run->warnings);
+  gst_tag_list_unref (run->tags);
   if (run->error != NULL)
     gst_message_unref (run->error);
   g_free (run);

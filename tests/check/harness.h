@@ -28,6 +28,7 @@ G_BEGIN_DECLS
   GstLumaTaskState last_state;
   guint last_polls;
   gboolean duration_changed;
+  GstTagList *tags;             /* every tag that reached the sink, merged */
 } LumaRun;
 
 /* "lumasrc name=src <props> ! <sink>" with the emulator's URL and key and a
@@ -38,6 +39,9 @@ LumaRun *luma_run_new (LumaEmulator * em, const gchar * task_id,
  * luma_run_assert_error() checks (run->src); a fakesink named "sink" with
  * signal-handoffs=true keeps the bytes. */
 LumaRun *luma_run_new_launch (const gchar * desc, const gchar * element_name);
+/* A run of @pipeline (taken), whose errors come from @src (taken); a
+ * fakesink named "sink" in it keeps the bytes. */
+LumaRun *luma_run_new_for (GstElement * pipeline, GstElement * src);
 /* Plays until EOS or an error, at most @timeout_s seconds (a test failure
  * after that). Stops at EOS or error; the pipeline is left in PLAYING. */
 void luma_run_until_done (LumaRun * run, guint timeout_s);

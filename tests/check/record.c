@@ -125,7 +125,8 @@ GST_START_TEST (test_body_table)
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++) {
     const BodyCase *c = &cases[i];
-    g_autoptr (GBytes) body = g_bytes_new_static (c->body, strlen (c->body));
+    g_autoptr (GBytes) body = c->body[0] != '\0' ?
+        g_bytes_new_static (c->body, strlen (c->body)) : g_bytes_new (NULL, 0);
     g_autoptr (GError) error = NULL;
     g_autoptr (GstLumaRecord) record = gst_luma_record_parse (body, &error);
 
@@ -366,6 +367,64 @@ GST_START_TEST (test_text_made_safe)
 
 GST_END_TEST;
 
+typedef struct
+{
+  guint status;
+  const gchar *body;
+  gboolean readable;
+  gint code;
+  const gchar *msg;
+  const gchar *task_id;
+} AnswerCase;
+
+/* generate's answer, read by its members' types: an object or an array
+ * where KIE puts a value reads as nothing, without the g_critical that
+ * json-glib's getters give (fatal here: G_DEBUG=fatal-criticals), and a
+ * code past an int's range does not wrap to a success. */
+GST_START_TEST (test_answer_members_of_other_types)
+{
+  static const AnswerCase cases[] = {
+    {200, "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"t-1\"}}", TRUE,
+        200, "ok", "t-1"},
+    {200, "{\"code\":{},\"msg\":[1],\"data\":{\"taskId\":{}}}", FALSE, 0,
+        NULL, NULL},
+    {200, "{\"code\":[200],\"data\":[{\"taskId\":\"t-1\"}]}", FALSE, 0, NULL,
+        NULL},
+    {200, "{\"code\":\"200\",\"data\":{\"taskId\":7}}", FALSE, 0, NULL, NULL},
+    /* 2^32 + 200: (gint) would make it 200 */
+    {200, "{\"code\":4294967496,\"data\":{\"taskId\":\"t-1\"}}", FALSE, 0,
+        NULL, "t-1"},
+    {200, "{\"code\":402,\"msg\":\"no \\u0007credits\\u001b[2J\"}", TRUE, 402,
+        "no credits[2J", NULL},
+    {200, "{\"code\":200,\"data\":null}", TRUE, 200, NULL, NULL},
+    {500, "{\"code\":{}}", TRUE, 500, NULL, NULL},
+    {500, "not json", TRUE, 500, NULL, NULL},
+    {200, "[1, 2]", FALSE, 0, NULL, NULL},
+    /* an empty GBytes has no data: json-glib's load would be a critical */
+    {200, "", FALSE, 0, NULL, NULL},
+    {200, " \n", FALSE, 0, NULL, NULL},
+    {502, "", TRUE, 502, NULL, NULL},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const AnswerCase *c = &cases[i];
+    g_autoptr (GBytes) body = c->body[0] != '\0' ?
+        g_bytes_new_static (c->body, strlen (c->body)) : g_bytes_new (NULL, 0);
+    g_autofree gchar *msg = NULL;
+    g_autofree gchar *task_id = NULL;
+    gint code = -1;
+
+    fail_unless_equals_int (luma_record_parse_create_answer (body, c->status,
+            &code, &msg, &task_id), c->readable);
+    fail_unless_equals_int (code, c->code);
+    fail_unless_equals_string (msg, c->msg);
+    fail_unless_equals_string (task_id, c->task_id);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 record_suite (void)
 {
@@ -383,6 +442,7 @@ record_suite (void)
   tcase_add_test (tc, test_server_text_made_safe);
   tcase_add_test (tc, test_params_read_once_over);
   tcase_add_test (tc, test_text_made_safe);
+  tcase_add_test (tc, test_answer_members_of_other_types);
   return s;
 }
 

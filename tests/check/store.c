@@ -1273,21 +1273,54 @@ GST_START_TEST (test_fifo_part_is_not_followed)
 GST_END_TEST;
 
 /* A FIFO as meta.json: no entry, at once, with a key or without. */
-GST_START_TEST (test_fifo_meta_is_no_entry)
+/* TASK is not in @store, nor in a keyless store of the same API: no
+ * entry, and no error either. */
+static void
+assert_no_entry (LumaStore * store)
 {
-  LumaStore *store = store_new (API_KEY, 0, FALSE);
   LumaStore *keyless = store_new (NULL, 0, FALSE);
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *dir = NULL;
 
-  store_task (store, TASK, VIDEO_SIZE, in_days (14));
-  dir = only_entry_dir ();
-  make_fifo (dir, "meta.json");
   fail_if (luma_store_open (store, TASK, NULL, &error));
   fail_unless (error == NULL, "%s", error->message);
   fail_if (luma_store_open (keyless, TASK, NULL, &error));
   fail_unless (error == NULL, "%s", error->message);
   luma_store_free (keyless);
+}
+
+GST_START_TEST (test_fifo_meta_is_no_entry)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  make_fifo (dir, "meta.json");
+  assert_no_entry (store);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* An empty or blank meta.json (a disk that lost it, a hand that emptied
+ * it): no entry, and no g_critical from json-glib (fatal here), with a
+ * key or without. A blank one has no root, which json-glib's type
+ * macros take with a critical. */
+GST_START_TEST (test_empty_meta_is_no_entry)
+{
+  static const gchar *contents[] = { "", " \n\t" };
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *path = NULL;
+  guint i;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  path = g_build_filename (dir, "meta.json", NULL);
+  for (i = 0; i < G_N_ELEMENTS (contents); i++) {
+    fail_unless (g_file_set_contents (path, contents[i], -1, NULL));
+    assert_no_entry (store);
+  }
   luma_store_free (store);
 }
 
@@ -1561,6 +1594,7 @@ store_suite (void)
   tcase_add_test (tc, test_fifo_lock_blocks_nothing);
   tcase_add_test (tc, test_fifo_part_is_not_followed);
   tcase_add_test (tc, test_fifo_meta_is_no_entry);
+  tcase_add_test (tc, test_empty_meta_is_no_entry);
   tcase_add_test (tc, test_links_in_entry_are_not_followed);
   tcase_add_test (tc, test_store_keeps_to_its_own);
   tcase_add_test (tc, test_linked_scope_is_not_written);

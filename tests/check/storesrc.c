@@ -7,6 +7,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 
 #include "harness.h"
 #include "lumastore.h"
+#include "lumatext.h"
 
 #define TASK "t-stored"
 #define VIDEO_SIZE (700 * 1024 + 13)
@@ -1202,6 +1204,66 @@ GST_START_TEST (test_read_only_never_writes)
 
 GST_END_TEST;
 
+/* meta.json is a file anyone may have edited: what it says reaches the
+ * bus, the tags and the result-url property only as safe text (valid
+ * UTF-8, no control characters), as a record's would. JSON's \ud800 (a
+ * lone surrogate) decodes to bytes that are not UTF-8. */
+static void
+write_meta_with (const gchar * prompt_json, const gchar * url_json)
+{
+  g_autofree gchar *path = entry_file ("meta.json");
+  g_autofree gchar *text = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  JsonObject *object;
+  g_autoptr (GString) edited = NULL;
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  fail_unless (json_parser_load_from_data (parser, text, -1, NULL));
+  object = json_node_get_object (json_parser_get_root (parser));
+  json_object_set_string_member (object, "prompt", "PROMPT");
+  json_object_set_string_member (object, "result-url", "URL");
+  json_generator_set_root (generator, json_parser_get_root (parser));
+  edited = g_string_new (json_generator_to_data (generator, NULL));
+  fail_unless (g_string_replace (edited, "\"PROMPT\"", prompt_json, 1) == 1);
+  fail_unless (g_string_replace (edited, "\"URL\"", url_json, 1) == 1);
+  fail_unless (g_file_set_contents (path, edited->str, -1, NULL));
+}
+
+static void
+assert_tag_is_safe (LumaRun * run, const gchar * tag)
+{
+  g_autofree gchar *value = NULL;
+
+  if (gst_tag_list_get_string (run->tags, tag, &value))
+    fail_unless (luma_text_is_safe (value), "the %s tag is not safe text", tag);
+}
+
+GST_START_TEST (test_edited_meta_gives_safe_text)
+{
+  LumaRun *run;
+  g_autofree gchar *location = NULL;
+  g_autofree gchar *description = NULL;
+
+  stream_once ();
+  write_meta_with ("\"a \\ud800 b \\u0007\\u001b[2J c\"",
+      "\"http://127.0.0.1/\\u0000\\r\\nX: y\"");
+  fail_video_host ();
+
+  run = run_task ("api-key", NULL, NULL);
+  luma_run_assert_output (run, fixture.video);
+  assert_tag_is_safe (run, GST_TAG_DESCRIPTION);
+  fail_unless (gst_tag_list_get_string (run->tags, GST_TAG_DESCRIPTION,
+          &description), "the prompt was not told at all");
+  fail_unless (strstr (description, " c") != NULL, "%s", description);
+  g_object_get (run->src, "result-url", &location, NULL);
+  fail_unless (location == NULL || luma_text_is_safe (location),
+      "an unsafe result-url: %s", location);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_store_holds_no_key)
 {
   stream_once ();
@@ -1326,6 +1388,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_read_only_follows_download);
   tcase_add_test (tc, test_follows_writer_that_took_over);
   tcase_add_test (tc, test_store_holds_no_key);
+  tcase_add_test (tc, test_edited_meta_gives_safe_text);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
   return s;

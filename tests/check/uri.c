@@ -92,12 +92,7 @@ GST_START_TEST (test_playbin_plays_luma_uri)
   g_object_set (playbin, "uri", "luma://t-play?poll-interval=10",
       "video-sink", gst_element_factory_make ("fakesink", NULL),
       "audio-sink", gst_element_factory_make ("fakesink", NULL), NULL);
-  run = g_new0 (LumaRun, 1);
-  run->pipeline = playbin;
-  run->data = g_byte_array_new ();
-  run->warnings = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_message_unref);
-  run->src = gst_object_ref (playbin);
+  run = luma_run_new_for (playbin, gst_object_ref (playbin));
   luma_run_until_done (run, 30);
   fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
   fail_unless (run->eos);

@@ -27,21 +27,21 @@
 #include <string.h>
 
 #include "lumastream-private.h"
+#define FUZZ_NAME "fuzz-content-range"
+#include "fuzz-common.h"
 
 #define HOST "cdn.example"
-
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 
 static void
 contract_broken (const gchar * what, guint status, guint64 asked,
     const LumaStreamAnswer * answer)
 {
-  g_printerr ("fuzz-content-range: contract broken: %s (status %u, asked %"
+  g_autofree gchar *detail = g_strdup_printf ("status %u, asked %"
       G_GUINT64_FORMAT ", start %" G_GUINT64_FORMAT ", end %"
-      G_GUINT64_FORMAT ", size %" G_GUINT64_FORMAT ")\n", what, status,
-      asked, answer->start, answer->end, answer->size);
-  abort ();
+      G_GUINT64_FORMAT ", size %" G_GUINT64_FORMAT, status, asked,
+      answer->start, answer->end, answer->size);
+
+  fuzz_contract_broken (what, detail);
 }
 
 /* Header values cannot hold line breaks (libsoup warns and drops them);
@@ -89,16 +89,6 @@ check_taken (guint status, SoupMessageHeaders * headers, guint64 asked,
         status, asked, a);
   if (!has_length && a->size != LUMA_STREAM_SIZE_UNKNOWN)
     contract_broken ("a size from nowhere", status, asked, a);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  /* a GLib critical or warning (a g_return_if_fail() in libsoup tripped by
-   * what we passed) is a bug too: make it abort so that libFuzzer keeps
-   * the input */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  return 0;
 }
 
 int

@@ -32,9 +32,9 @@
 #include <libsoup/soup.h>
 
 #include "lumaproxy.h"
-
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#define FUZZ_NAME "fuzz-proxy"
+#define FUZZ_OWN_INITIALIZE
+#include "fuzz-common.h"
 
 #define SYSTEM_URL "http://system.invalid:1"
 
@@ -50,14 +50,6 @@ static const gchar *variables[N_FIELDS] = {
 };
 
 static GProxyResolver *system_resolver;
-
-static void
-contract_broken (const gchar * what, const gchar * detail)
-{
-  g_printerr ("fuzz-proxy: contract broken: %s (%s)\n", what,
-      detail ? detail : "");
-  abort ();
-}
 
 static gchar **
 build_envp (gchar ** fields, gboolean with_http_upper)
@@ -100,7 +92,7 @@ on_lookup (GObject * source, GAsyncResult * result, gpointer user_data)
   *proxies = g_proxy_resolver_lookup_finish (G_PROXY_RESOLVER (source),
       result, NULL);
   if (*proxies == NULL)
-    contract_broken ("an async lookup failed", NULL);
+    fuzz_contract_broken ("an async lookup failed", NULL);
 }
 
 /* Both ways of asking: they must agree. */
@@ -112,10 +104,10 @@ lookup (GProxyResolver * resolver, const gchar * uri)
   guint i;
 
   if (proxies == NULL || proxies[0] == NULL)
-    contract_broken ("a lookup without an answer", uri);
+    fuzz_contract_broken ("a lookup without an answer", uri);
   for (i = 0; proxies[i] != NULL; i++) {
     if (!is_usable_proxy (proxies[i]))
-      contract_broken ("an answer GIO or libsoup cannot read", proxies[i]);
+      fuzz_contract_broken ("an answer GIO or libsoup cannot read", proxies[i]);
   }
   g_proxy_resolver_lookup_async (resolver, uri, NULL, on_lookup,
       &async_proxies);
@@ -123,7 +115,7 @@ lookup (GProxyResolver * resolver, const gchar * uri)
     g_main_context_iteration (NULL, TRUE);
   if (!g_strv_equal ((const gchar * const *) proxies,
           (const gchar * const *) async_proxies))
-    contract_broken ("lookup and lookup_async differ", uri);
+    fuzz_contract_broken ("lookup and lookup_async differ", uri);
   return g_strdup (proxies[0]);
 }
 
@@ -215,7 +207,7 @@ check_resolver (GProxyResolver * resolver, gchar ** fields,
     no_proxy = fields[F_NO_PROXY_UP];
   if (has_star (no_proxy) && (strcmp (*http_answer, "direct://") != 0
           || strcmp (*https_answer, "direct://") != 0))
-    contract_broken ("no_proxy has \"*\" but a URL is proxied", no_proxy);
+    fuzz_contract_broken ("no_proxy has \"*\" but a URL is proxied", no_proxy);
 
   /* GSimpleProxyResolver reads the host the same way; GIO always writes
    * the port in the URLs it asks about */
@@ -224,34 +216,20 @@ check_resolver (GProxyResolver * resolver, gchar ** fields,
       && lists_target (no_proxy, fields[F_TARGET], host)
       && (strcmp (*http_answer, "direct://") != 0
           || strcmp (*https_answer, "direct://") != 0))
-    contract_broken ("a host listed in no_proxy is proxied", http_uri);
+    fuzz_contract_broken ("a host listed in no_proxy is proxied", http_uri);
 
   if (fields[F_PROPERTY] != NULL && fields[F_PROPERTY][0] != '\0'
       && strcmp (*http_answer, "direct://") != 0
       && strcmp (*https_answer, "direct://") != 0
       && strcmp (*http_answer, *https_answer) != 0)
-    contract_broken ("the property gives http and https different proxies",
+    fuzz_contract_broken ("the property gives http and https different proxies",
         fields[F_PROPERTY]);
-}
-
-/* abort () rather than GLib's fatal-warning trap, which libFuzzer does not
- * catch: it then keeps the input. */
-static GLogWriterOutput
-abort_on_warnings (GLogLevelFlags level, const GLogField * fields,
-    gsize n_fields, gpointer user_data)
-{
-  GLogWriterOutput output = g_log_writer_standard_streams (level, fields,
-      n_fields, user_data);
-
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
-    contract_broken ("GLib warned", NULL);
-  return output;
 }
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  g_log_set_writer_func (abort_on_warnings, NULL, NULL);
+  fuzz_watch_warnings ();
   system_resolver = g_simple_proxy_resolver_new (SYSTEM_URL, NULL);
   return 0;
 }
@@ -293,16 +271,16 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       envp_no_upper, system_resolver, &error_no_upper);
 
   if ((resolver == NULL) == (error == NULL))
-    contract_broken ("a resolver and an error, or neither", NULL);
+    fuzz_contract_broken ("a resolver and an error, or neither", NULL);
   if (error != NULL && (error->domain != LUMA_PROXY_ERROR
           || error->message == NULL || error->message[0] == '\0'
           || !g_utf8_validate (error->message, -1, NULL)))
-    contract_broken ("an error that is not LUMA_PROXY_ERROR in UTF-8",
+    fuzz_contract_broken ("an error that is not LUMA_PROXY_ERROR in UTF-8",
         error->message);
   if ((error == NULL) != (error_no_upper == NULL)
       || (error != NULL && strcmp (error->message,
               error_no_upper->message) != 0))
-    contract_broken ("HTTP_PROXY changed the outcome", fields[F_HTTP_UP]);
+    fuzz_contract_broken ("HTTP_PROXY changed the outcome", fields[F_HTTP_UP]);
 
   http_uri = g_strconcat ("http://", fields[F_TARGET], NULL);
   https_uri = g_strconcat ("https://", fields[F_TARGET], NULL);
@@ -316,7 +294,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
         &http_answer2, &https_answer2);
     if (strcmp (http_answer, http_answer2) != 0
         || strcmp (https_answer, https_answer2) != 0)
-      contract_broken ("HTTP_PROXY changed an answer", fields[F_HTTP_UP]);
+      fuzz_contract_broken ("HTTP_PROXY changed an answer", fields[F_HTTP_UP]);
   }
 
   for (i = 0; i < N_FIELDS; i++)

@@ -21,21 +21,11 @@
 
 #include "lumarecord.h"
 #include "lumatext.h"
-
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#define FUZZ_NAME "fuzz-record"
+#include "fuzz-common.h"
 
 /* Written to so that the compiler cannot drop the reads that feed it. */
 static volatile gsize sink;
-
-static void
-contract_broken (const gchar * what)
-{
-  /* Printed on stderr for the crash report; abort() makes libFuzzer save
-   * the input. */
-  g_printerr ("fuzz-record: contract broken: %s\n", what);
-  abort ();
-}
 
 /* Every string the parser gives may reach a bus message, an error or a
  * tag: valid UTF-8 without control characters (lumatext.c). */
@@ -43,7 +33,8 @@ static gsize
 touch_string (const gchar * text)
 {
   if (text != NULL && !luma_text_is_safe (text))
-    contract_broken ("a string with invalid UTF-8 or control characters");
+    fuzz_contract_broken ("a string with invalid UTF-8 or control characters",
+        NULL);
   return text != NULL ? strlen (text) + (guchar) text[0] : 0;
 }
 
@@ -79,15 +70,15 @@ check_record (const GstLumaRecord * record)
   /* gst_luma_task_state_get_nick() says "unknown" outside the enum */
   nick = gst_luma_task_state_get_nick (record->state);
   if (g_strcmp0 (nick, "unknown") == 0)
-    contract_broken ("state is not a GstLumaTaskState");
+    fuzz_contract_broken ("state is not a GstLumaTaskState", NULL);
   if (record->code != 200 && record->state != GST_LUMA_TASK_STATE_ERROR)
-    contract_broken ("code is not 200 but the state is not ERROR");
+    fuzz_contract_broken ("code is not 200 but the state is not ERROR", NULL);
 
   finished = record->state == GST_LUMA_TASK_STATE_SUCCESS
       || record->state == GST_LUMA_TASK_STATE_CALLBACK_FAILED;
   if (finished && (record->result_urls == NULL
           || record->result_urls[0] == NULL))
-    contract_broken ("a finished task without a result URL");
+    fuzz_contract_broken ("a finished task without a result URL", NULL);
 
   total += (gsize) record->code + (gsize) record->state;
   total += touch_string (record->msg);
@@ -113,22 +104,12 @@ check_record (const GstLumaRecord * record)
       || g_strcmp0 (copy->error_message, record->error_message) != 0
       || g_strcmp0 (copy->prompt, record->prompt) != 0
       || g_strcmp0 (copy->source_url, record->source_url) != 0)
-    contract_broken ("the copy differs from the record");
+    fuzz_contract_broken ("the copy differs from the record", NULL);
   /* The copy must be deep: a pointer it shared with the record would be
    * freed twice, here and by the caller, which AddressSanitizer reports. */
   gst_luma_record_free (copy);
 
   sink += total;
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  /* A GLib critical or warning (a g_return_if_fail() tripping in json-glib
-   * or GLib because of what we passed) is a bug too: make it abort so that
-   * libFuzzer keeps the input. */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  return 0;
 }
 
 int
@@ -145,13 +126,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 
   if (record != NULL) {
     if (error != NULL)
-      contract_broken ("a record and an error");
+      fuzz_contract_broken ("a record and an error", NULL);
     check_record (record);
     gst_luma_record_free (record);
   } else {
     if (error == NULL || error->domain != GST_LUMA_RECORD_ERROR
         || error->message == NULL || error->message[0] == '\0')
-      contract_broken ("NULL without a GST_LUMA_RECORD_ERROR and a message");
+      fuzz_contract_broken
+          ("NULL without a GST_LUMA_RECORD_ERROR and a message", NULL);
     sink += touch_string (error->message);
     g_error_free (error);
   }

@@ -21,23 +21,12 @@
 #include <string.h>
 
 #include "lumahttp.h"
-
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#define FUZZ_NAME "fuzz-retry-after"
+#include "fuzz-common.h"
 
 /* 0001-01-01 to 9999-12-31 23:59:59, in seconds since 1970 */
 #define FIRST_SECOND G_GINT64_CONSTANT (-62135596800)
 #define LAST_SECOND G_GINT64_CONSTANT (253402300799)
-
-static void
-contract_broken (const gchar * what, const gchar * value)
-{
-  /* Printed on stderr for the crash report; abort() makes libFuzzer save
-   * the input. */
-  g_printerr ("fuzz-retry-after: contract broken: %s (value \"%s\")\n", what,
-      value);
-  abort ();
-}
 
 static gboolean
 is_delta_seconds (const gchar * value)
@@ -51,15 +40,6 @@ is_delta_seconds (const gchar * value)
     if (!g_ascii_isdigit (*p))
       return FALSE;
   return TRUE;
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  /* A GLib critical or warning (a g_return_if_fail() tripping in libsoup or
-   * GLib because of what we passed) is a bug too. */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  return 0;
 }
 
 int
@@ -81,18 +61,20 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   }
   now = g_date_time_new_from_unix_utc (seconds);
   if (now == NULL)
-    contract_broken ("the fuzzer made a time GDateTime cannot hold", value);
+    fuzz_contract_broken ("the fuzzer made a time GDateTime cannot hold",
+        value);
 
   wait = luma_http_parse_retry_after (value, now);
   if (wait != LUMA_HTTP_RETRY_AFTER_NONE && wait > LUMA_HTTP_RETRY_AFTER_MAX_MS)
-    contract_broken ("a wait longer than the cap", value);
+    fuzz_contract_broken ("a wait longer than the cap", value);
   again = luma_http_parse_retry_after (value, now);
   if (again != wait)
-    contract_broken ("two answers for the same value and time", value);
+    fuzz_contract_broken ("two answers for the same value and time", value);
 
   if (is_delta_seconds (value)
       && (wait == LUMA_HTTP_RETRY_AFTER_NONE || wait % 1000 != 0))
-    contract_broken ("a number of seconds not read as whole seconds", value);
+    fuzz_contract_broken ("a number of seconds not read as whole seconds",
+        value);
 
   /* a minute later, the wait is no longer, and what could not be read
    * still cannot */
@@ -101,9 +83,9 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     later_wait = luma_http_parse_retry_after (value, later);
     if ((later_wait == LUMA_HTTP_RETRY_AFTER_NONE)
         != (wait == LUMA_HTTP_RETRY_AFTER_NONE))
-      contract_broken ("readable at one time and not at another", value);
+      fuzz_contract_broken ("readable at one time and not at another", value);
     if (wait != LUMA_HTTP_RETRY_AFTER_NONE && later_wait > wait)
-      contract_broken ("a wait that grows as time passes", value);
+      fuzz_contract_broken ("a wait that grows as time passes", value);
   }
   return 0;
 }

@@ -19,9 +19,8 @@
 
 #include "lumatext.h"
 #include "lumauri.h"
-
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+#define FUZZ_NAME "fuzz-uri"
+#include "fuzz-common.h"
 
 static const LumaUriParam table[] = {
   {"poll-interval", 10, G_MAXUINT},
@@ -31,13 +30,6 @@ static const LumaUriParam table[] = {
 };
 
 static void
-contract_broken (const gchar * what)
-{
-  g_printerr ("fuzz-uri: contract broken: %s\n", what);
-  abort ();
-}
-
-static void
 check_taken (const LumaUri * uri)
 {
   g_autofree gchar *built = NULL;
@@ -45,29 +37,22 @@ check_taken (const LumaUri * uri)
   guint i, j;
 
   if (!luma_task_id_check (uri->task_id, NULL))
-    contract_broken ("a URI taken with a task id that is refused");
+    fuzz_contract_broken ("a URI taken with a task id that is refused", NULL);
   for (i = 0; i < uri->n_values; i++) {
     if (uri->values[i] < uri->params[i]->minimum
         || uri->values[i] > uri->params[i]->maximum)
-      contract_broken ("a value out of its range");
+      fuzz_contract_broken ("a value out of its range", NULL);
     for (j = 0; j < i; j++)
       if (uri->params[j] == uri->params[i])
-        contract_broken ("a name taken twice");
+        fuzz_contract_broken ("a name taken twice", NULL);
   }
 
   built = luma_uri_build (uri->task_id);
   if (!luma_uri_parse (built, table, G_N_ELEMENTS (table), &again, NULL))
-    contract_broken ("a built URI is refused");
+    fuzz_contract_broken ("a built URI is refused", NULL);
   if (strcmp (again.task_id, uri->task_id) != 0 || again.n_values != 0)
-    contract_broken ("a task id does not round-trip");
+    fuzz_contract_broken ("a task id does not round-trip", NULL);
   luma_uri_clear (&again);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  return 0;
 }
 
 int
@@ -80,13 +65,13 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 
   if (luma_uri_parse (text, table, G_N_ELEMENTS (table), &uri, &error)) {
     if (error != NULL)
-      contract_broken ("taken, with an error");
+      fuzz_contract_broken ("taken, with an error", NULL);
     check_taken (&uri);
     luma_uri_clear (&uri);
   } else {
     if (error == NULL || error->message == NULL
         || !luma_text_is_safe (error->message))
-      contract_broken ("refused without a safe message");
+      fuzz_contract_broken ("refused without a safe message", NULL);
     g_error_free (error);
   }
   g_free (text);

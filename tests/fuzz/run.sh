@@ -26,6 +26,8 @@ targets=(
   "content-range 20"
   "proxy 20"
   "retry-after 20"
+  "create-answer 20"
+  "store-meta 20"
 )
 
 # clang is the compiler with libFuzzer; its runtimes (fuzzer, ASan, UBSan)
