@@ -1217,6 +1217,7 @@ write_meta_with (const gchar * prompt_json, const gchar * url_json)
   g_autoptr (JsonGenerator) generator = json_generator_new ();
   JsonObject *object;
   g_autoptr (GString) edited = NULL;
+  g_autofree gchar *generated = NULL;
 
   fail_unless (g_file_get_contents (path, &text, NULL, NULL));
   fail_unless (json_parser_load_from_data (parser, text, -1, NULL));
@@ -1224,7 +1225,8 @@ write_meta_with (const gchar * prompt_json, const gchar * url_json)
   json_object_set_string_member (object, "prompt", "PROMPT");
   json_object_set_string_member (object, "result-url", "URL");
   json_generator_set_root (generator, json_parser_get_root (parser));
-  edited = g_string_new (json_generator_to_data (generator, NULL));
+  generated = json_generator_to_data (generator, NULL);
+  edited = g_string_new (generated);
   fail_unless (g_string_replace (edited, "\"PROMPT\"", prompt_json, 1) == 1);
   fail_unless (g_string_replace (edited, "\"URL\"", url_json, 1) == 1);
   fail_unless (g_file_set_contents (path, edited->str, -1, NULL));
