@@ -385,9 +385,9 @@ gst_luma_record_free (GstLumaRecord * record)
 
 /* generate's answer (lumacreate.c posts the request): its code (the HTTP
  * status when that is an error), message and task id; FALSE when a 200
- * answer cannot be read. A member of another
- * type than KIE's (a code that is not an integer of an int's range, a
- * taskId that is not a string) is as good as absent. */
+ * answer cannot be read. A member of another type than KIE's (a code that
+ * is not an integer of an int's range, a taskId that is not a string) is
+ * as good as absent. */
 gboolean
 luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
     gchar ** msg, gchar ** task_id)
