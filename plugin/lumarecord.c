@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
+#include <string.h>
 
 /* *INDENT-OFF* */
 G_DEFINE_QUARK (gst-luma-record-error-quark, gst_luma_record_error);
@@ -412,4 +413,61 @@ luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
   data = luma_json_get_object (object, "data");
   *task_id = g_strdup (luma_json_get_string (data, "taskId"));
   return *code != 0;
+}
+
+/* "code" as a number, or a string of digits (the type is not documented). */
+static gboolean
+read_upload_code (JsonObject * object, gint * code)
+{
+  const gchar *text = luma_json_get_string (object, "code");
+  gint64 value;
+  guint64 number;
+
+  if (luma_json_get_int (object, "code", &value)) {
+    if (value < G_MININT || value > G_MAXINT)
+      return FALSE;
+    *code = value;
+    return TRUE;
+  }
+  if (text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT,
+          &number, NULL)) {
+    *code = number;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+void
+luma_record_parse_upload_answer (GBytes * body, LumaUploadAnswer * answer)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) parse_error = NULL;
+  JsonObject *root;
+  gsize size;
+  const gchar *text = g_bytes_get_data (body, &size);
+
+  memset (answer, 0, sizeof *answer);
+  if (!luma_json_load (parser, text, size, &parse_error)) {
+    /* json-glib quotes what it stumbled on */
+    answer->why = luma_text_make_safe (parse_error->message, -1);
+    return;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    answer->why = g_strdup (_("not a JSON object"));
+    return;
+  }
+  root = json_node_get_object (json_parser_get_root (parser));
+  answer->has_code = read_upload_code (root, &answer->code);
+  answer->has_success = luma_json_get_bool (root, "success", &answer->success);
+  answer->msg = luma_text_make_safe (luma_json_get_string (root, "msg"), -1);
+  answer->download_url = g_strdup (luma_json_get_string
+      (luma_json_get_object (root, "data"), "downloadUrl"));
+}
+
+void
+luma_upload_answer_clear (LumaUploadAnswer * answer)
+{
+  g_clear_pointer (&answer->why, g_free);
+  g_clear_pointer (&answer->msg, g_free);
+  g_clear_pointer (&answer->download_url, g_free);
 }

@@ -84,6 +84,23 @@ void gst_luma_record_free (GstLumaRecord * record);
 gboolean luma_record_parse_create_answer (GBytes * body, guint status,
     gint * code, gchar ** msg, gchar ** task_id);
 
+/* What the file upload API answered (lumaupload.c judges it). */
+typedef struct {
+  gchar *why;                   /* not a JSON object: why, as safe text;
+                                 * the rest is then unset */
+  gboolean has_code;
+  gint code;                    /* "code": a number or a string of digits */
+  gboolean has_success;
+  gboolean success;
+  gchar *msg;                   /* safe text, or NULL */
+  gchar *download_url;          /* data.downloadUrl as given, or NULL */
+} LumaUploadAnswer;
+
+/* Pure, like the others: the fuzzer feeds it anything. */
+void luma_record_parse_upload_answer (GBytes * body, LumaUploadAnswer * answer);
+void luma_upload_answer_clear (LumaUploadAnswer * answer);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LumaUploadAnswer, luma_upload_answer_clear)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstLumaRecord, gst_luma_record_free)
 
 G_END_DECLS

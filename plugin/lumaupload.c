@@ -25,6 +25,7 @@
 #include "lumaupload.h"
 #include "lumafile.h"
 #include "lumahttp.h"
+#include "lumarecord.h"
 #include "lumatext.h"
 
 #include <string.h>
@@ -430,32 +431,9 @@ classify_code (Upload * up, gint code, const gchar * msg, GError ** error)
   return ATTEMPT_FAILED;
 }
 
-/* "code" as a number, or a string of digits (the type is not documented). */
-static gboolean
-read_code (JsonObject * object, gint * code)
-{
-  const gchar *text = luma_json_get_string (object, "code");
-  gint64 value;
-  guint64 number;
-
-  if (luma_json_get_int (object, "code", &value)) {
-    if (value < G_MININT || value > G_MAXINT)
-      return FALSE;
-    *code = value;
-    return TRUE;
-  }
-  if (text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT,
-          &number, NULL)) {
-    *code = number;
-    return TRUE;
-  }
-  return FALSE;
-}
-
 static gchar *
-read_download_url (Upload * up, JsonObject * data, GError ** error)
+check_download_url (Upload * up, const gchar * url, GError ** error)
 {
-  const gchar *url = luma_json_get_string (data, "downloadUrl");
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) cause = NULL;
 
@@ -490,43 +468,30 @@ static AttemptOutcome
 classify_answer (Upload * up, guint status, GBytes * body,
     gchar ** download_url, GError ** error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) parse_error = NULL;
-  g_autofree gchar *msg = NULL;
-  JsonObject *root = NULL, *data = NULL;
-  gboolean success;
-  gsize size;
-  const gchar *text = g_bytes_get_data (body, &size);
-  gint code;
+  g_auto (LumaUploadAnswer) answer = { 0, };
 
-  if (luma_json_load (parser, text, size, &parse_error)
-      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    root = json_node_get_object (json_parser_get_root (parser));
-    msg = luma_text_make_safe (luma_json_get_string (root, "msg"), -1);
-    data = luma_json_get_object (root, "data");
-  }
-
+  luma_record_parse_upload_answer (body, &answer);
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
-    return classify_code (up, (gint) status,
-        msg != NULL ? msg : soup_status_get_phrase (status), error);
+    return classify_code (up, (gint) status, answer.msg != NULL ? answer.msg
+        : soup_status_get_phrase (status), error);
 
-  if (root == NULL) {
+  if (answer.why != NULL) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
         _("The answer of the upload host %s cannot be read: %s"), up->host,
-        parse_error != NULL ? parse_error->message : _("not a JSON object"));
+        answer.why);
     return ATTEMPT_FAILED;
   }
-  if (read_code (root, &code) && code != 200)
-    return classify_code (up, code, msg, error);
+  if (answer.has_code && answer.code != 200)
+    return classify_code (up, answer.code, answer.msg, error);
 
-  if (luma_json_get_bool (root, "success", &success) && !success) {
+  if (answer.has_success && !answer.success) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
         _("The upload host %s refused %s (%s)"), up->host, up->file_label,
-        msg != NULL ? msg : _("no message"));
+        answer.msg != NULL ? answer.msg : _("no message"));
     return ATTEMPT_FAILED;
   }
 
-  *download_url = read_download_url (up, data, error);
+  *download_url = check_download_url (up, answer.download_url, error);
   return *download_url != NULL ? ATTEMPT_DONE : ATTEMPT_FAILED;
 }
 

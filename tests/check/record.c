@@ -425,6 +425,61 @@ GST_START_TEST (test_answer_members_of_other_types)
 
 GST_END_TEST;
 
+typedef struct
+{
+  const gchar *body;
+  gboolean read;
+  gboolean has_code;
+  gint code;
+  gint success;                 /* -1: none */
+  const gchar *msg;
+  const gchar *download_url;
+} UploadCase;
+
+/* The upload API's answer: "code" a number or a string of digits (in an
+ * int's range), "success" a boolean, data.downloadUrl a string; anything
+ * else reads as absent, without a critical. A body that cannot be read
+ * says why as safe text: json-glib quotes the string it stumbled on, here
+ * with a terminal escape in it. */
+GST_START_TEST (test_upload_answer)
+{
+  static const UploadCase cases[] = {
+    {"{\"success\":true,\"code\":200,\"msg\":\"ok\",\"data\":{\"downloadUrl\":"
+          "\"https://h/f.mp4\"}}", TRUE, TRUE, 200, TRUE, "ok",
+        "https://h/f.mp4"},
+    {"{\"success\":false,\"code\":\"413\",\"msg\":\"big\\u0007\"}", TRUE, TRUE,
+        413, FALSE, "big", NULL},
+    {"{\"code\":4294967496,\"success\":\"yes\",\"data\":{\"downloadUrl\":7}}",
+        TRUE, FALSE, 0, -1, NULL, NULL},
+    {"{\"code\":{},\"msg\":[],\"data\":[]}", TRUE, FALSE, 0, -1, NULL, NULL},
+    {"[1]", FALSE, FALSE, 0, -1, NULL, NULL},
+    {"", FALSE, FALSE, 0, -1, NULL, NULL},
+    {"[\"x\x1b[2J\" 1]", FALSE, FALSE, 0, -1, NULL, NULL},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const UploadCase *c = &cases[i];
+    g_autoptr (GBytes) body = g_bytes_new (c->body, strlen (c->body));
+    g_auto (LumaUploadAnswer) answer = { 0, };
+
+    luma_record_parse_upload_answer (body, &answer);
+    fail_unless_equals_int (answer.why == NULL, c->read);
+    if (answer.why != NULL)
+      fail_unless (luma_text_is_safe (answer.why), "%s", answer.why);
+    fail_unless_equals_int (answer.has_code, c->has_code);
+    if (c->has_code)
+      fail_unless_equals_int (answer.code, c->code);
+    fail_unless_equals_int (answer.has_success, c->success >= 0);
+    if (c->success >= 0)
+      fail_unless_equals_int (answer.success, c->success);
+    fail_unless_equals_string (answer.msg, c->msg);
+    fail_unless_equals_string (answer.download_url, c->download_url);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 record_suite (void)
 {
@@ -443,6 +498,7 @@ record_suite (void)
   tcase_add_test (tc, test_params_read_once_over);
   tcase_add_test (tc, test_text_made_safe);
   tcase_add_test (tc, test_answer_members_of_other_types);
+  tcase_add_test (tc, test_upload_answer);
   return s;
 }
 

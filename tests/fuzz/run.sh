@@ -27,6 +27,7 @@ targets=(
   "proxy 20"
   "retry-after 20"
   "create-answer 20"
+  "upload-answer 20"
   "store-meta 20"
 )
 
