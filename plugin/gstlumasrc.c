@@ -939,8 +939,9 @@ gst_luma_src_use_stored (GstLumaSrc * self, LumaStoreReader * reader)
   record->task_id = g_strdup (meta->task_id);
   record->state = GST_LUMA_TASK_STATE_SUCCESS;
   record->prompt = g_strdup (meta->prompt);
+  record->source_url = g_strdup (meta->source_url);
   record->create_time = meta->created;
-  record->complete_time = -1;
+  record->complete_time = meta->completed > 0 ? meta->completed : -1;
   s->record = record;
   if (meta->result_url != NULL)
     gst_luma_src_set_location (self, meta->result_url);
@@ -1163,6 +1164,8 @@ gst_luma_src_finish_storing (GstLumaSrc * self)
   meta.result_url = record->result_urls[0];
   meta.size = luma_stream_get_size (s->stream);
   meta.created = record->create_time >= 0 ? record->create_time : now;
+  meta.source_url = record->source_url;
+  meta.completed = record->complete_time;
   meta.kie_until = (record->complete_time >= 0 ? record->complete_time : now)
       + LUMA_STORE_KIE_RETENTION_MS;
   if (!luma_store_writer_commit (g_steal_pointer (&s->writer), &meta, &cause)) {

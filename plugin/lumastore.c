@@ -185,6 +185,7 @@ luma_store_meta_clear (LumaStoreMeta * meta)
   g_clear_pointer (&meta->result_url, g_free);
   g_clear_pointer (&meta->sha256, g_free);
   g_clear_pointer (&meta->boot_id, g_free);
+  g_clear_pointer (&meta->source_url, g_free);
 }
 
 /* The running kernel's boot id, or NULL where there is none: a video
@@ -323,6 +324,9 @@ meta_to_json (const LumaStoreMeta * meta)
   json_builder_add_boolean_value (builder, meta->synced);
   luma_json_add_string (builder, "boot-id", meta->boot_id);
   add_int (builder, "created", meta->created);
+  luma_json_add_string (builder, "source-url", meta->source_url);
+  if (meta->completed > 0)
+    add_int (builder, "completed", meta->completed);
   add_int (builder, "kie-until", meta->kie_until);
   add_int (builder, "stored-at", meta->stored_at);
   json_builder_end_object (builder);
@@ -370,12 +374,19 @@ member_int (JsonObject * object, const gchar * name)
   return value;
 }
 
+static gchar *
+dup_safe_url (JsonObject * object, const gchar * name)
+{
+  const gchar *url = luma_json_get_string (object, name);
+
+  return url != NULL && luma_text_is_safe (url) ? g_strdup (url) : NULL;
+}
+
 gboolean
 luma_store_meta_parse (const gchar * text, gsize length, LumaStoreMeta * meta)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *object;
-  const gchar *result_url;
 
   memset (meta, 0, sizeof *meta);
   if (length > MAX_META_SIZE || !luma_json_load (parser, text, length, NULL)
@@ -390,9 +401,8 @@ luma_store_meta_parse (const gchar * text, gsize length, LumaStoreMeta * meta)
    * as it is or not at all (lumarecord.c) */
   meta->prompt = luma_text_make_safe (luma_json_get_string (object, "prompt"),
       -1);
-  result_url = luma_json_get_string (object, "result-url");
-  if (result_url != NULL && luma_text_is_safe (result_url))
-    meta->result_url = g_strdup (result_url);
+  meta->result_url = dup_safe_url (object, "result-url");
+  meta->source_url = dup_safe_url (object, "source-url");
   meta->sha256 = g_strdup (luma_json_get_string (object, "sha256"));
   meta->verified = member_bool (object, "verified", FALSE);
   /* entries from before the commit stopped waiting for the disk were
@@ -400,6 +410,7 @@ luma_store_meta_parse (const gchar * text, gsize length, LumaStoreMeta * meta)
   meta->synced = member_bool (object, "synced", TRUE);
   meta->boot_id = g_strdup (luma_json_get_string (object, "boot-id"));
   meta->created = member_int (object, "created");
+  meta->completed = member_int (object, "completed");
   meta->kie_until = member_int (object, "kie-until");
   meta->stored_at = member_int (object, "stored-at");
   if (meta->task_id == NULL || meta->api_url == NULL

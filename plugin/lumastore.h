@@ -71,6 +71,10 @@ typedef struct
   gboolean synced;
   gchar *boot_id;               /* the boot the video was written in */
   gint64 created;
+  /* for the tags a poll would give: the clip the task modified (safe text,
+   * or NULL) and when KIE completed it (ms; 0 or less: unknown) */
+  gchar *source_url;
+  gint64 completed;
   gint64 kie_until;             /* when KIE deletes its copy */
   gint64 stored_at;
 } LumaStoreMeta;

@@ -1266,6 +1266,50 @@ GST_START_TEST (test_edited_meta_gives_safe_text)
 
 GST_END_TEST;
 
+/* A stored task's tags are the ones a poll gave: the prompt, the clip it
+ * modified (GST_TAG_LOCATION) and when KIE completed it. */
+static gchar *
+tag_text (LumaRun * run, const gchar * tag)
+{
+  g_autoptr (GstDateTime) when = NULL;
+  gchar *text = NULL;
+
+  if (g_strcmp0 (tag, GST_TAG_DATE_TIME) == 0) {
+    if (gst_tag_list_get_date_time (run->tags, tag, &when))
+      return gst_date_time_to_iso8601_string (when);
+    return NULL;
+  }
+  gst_tag_list_get_string (run->tags, tag, &text);
+  return text;
+}
+
+GST_START_TEST (test_stored_open_tags_as_polled)
+{
+  static const gchar *tags[] = { GST_TAG_DESCRIPTION, GST_TAG_LOCATION,
+    GST_TAG_DATE_TIME
+  };
+  LumaRun *polled = run_task (NULL);
+  LumaRun *stored;
+  guint i;
+
+  luma_run_assert_output (polled, fixture.video);
+  fail_video_host ();
+  stored = run_task ("api-key", NULL, NULL);
+  luma_run_assert_output (stored, fixture.video);
+  for (i = 0; i < G_N_ELEMENTS (tags); i++) {
+    /* not "first": gstcheck's macro declares a variable of that name */
+    g_autofree gchar *after_poll = tag_text (polled, tags[i]);
+    g_autofree gchar *from_store = tag_text (stored, tags[i]);
+
+    fail_unless (after_poll != NULL, "no %s tag after a poll", tags[i]);
+    fail_unless_equals_string (from_store, after_poll);
+  }
+  luma_run_free (stored);
+  luma_run_free (polled);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_store_holds_no_key)
 {
   stream_once ();
@@ -1391,6 +1435,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_follows_writer_that_took_over);
   tcase_add_test (tc, test_store_holds_no_key);
   tcase_add_test (tc, test_edited_meta_gives_safe_text);
+  tcase_add_test (tc, test_stored_open_tags_as_polled);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
   return s;

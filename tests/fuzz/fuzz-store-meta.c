@@ -6,9 +6,9 @@
  * to edit: any bytes go to luma_store_meta_parse(). Besides memory errors
  * (and json-glib's g_criticals, fatal here), the target aborts when the
  * reader breaks its contract (lumastore.h): an entry taken without its task
- * id or API URL, or with a prompt or a result URL, which reach tags and
- * bus messages, that is not safe text; or one refused with fields left
- * set.
+ * id or API URL, or with a prompt, a result URL or a source URL (which
+ * reach tags and bus messages) that is not safe text; or one refused with
+ * fields left set.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -32,6 +32,8 @@ check_taken (const LumaStoreMeta * meta)
     fuzz_contract_broken ("a prompt that is not safe text", NULL);
   if (meta->result_url != NULL && !luma_text_is_safe (meta->result_url))
     fuzz_contract_broken ("a result URL that is not safe text", NULL);
+  if (meta->source_url != NULL && !luma_text_is_safe (meta->source_url))
+    fuzz_contract_broken ("a source URL that is not safe text", NULL);
   if (meta->size > (guint64) G_MAXINT64)
     fuzz_contract_broken ("a negative size", NULL);
 }
@@ -45,7 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     check_taken (&meta);
   } else if (meta.task_id != NULL || meta.api_url != NULL
       || meta.prompt != NULL || meta.result_url != NULL
-      || meta.sha256 != NULL || meta.boot_id != NULL) {
+      || meta.sha256 != NULL || meta.boot_id != NULL
+      || meta.source_url != NULL) {
     fuzz_contract_broken ("a refused entry with fields left set", NULL);
   }
   luma_store_meta_clear (&meta);
