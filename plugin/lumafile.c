@@ -171,31 +171,32 @@ gboolean
 luma_json_load (JsonParser * parser, const gchar * text, gsize size,
     GError ** error)
 {
-  if (text == NULL || size == 0) {
-    g_set_error_literal (error, JSON_PARSER_ERROR,
-        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
-    return FALSE;
+  if (text != NULL && size > 0) {
+    if (luma_json_nests_too_deep (text, size)) {
+      g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+          _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
+      return FALSE;
+    }
+    if (!json_parser_load_from_data (parser, text, size, error))
+      return FALSE;
+    if (json_parser_get_root (parser) != NULL)
+      return TRUE;
   }
-  if (luma_json_nests_too_deep (text, size)) {
-    g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-        _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
-    return FALSE;
-  }
-  if (!json_parser_load_from_data (parser, text, size, error))
-    return FALSE;
-  if (json_parser_get_root (parser) == NULL) {
-    g_set_error_literal (error, JSON_PARSER_ERROR,
-        JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
-    return FALSE;
-  }
-  return TRUE;
+  g_set_error_literal (error, JSON_PARSER_ERROR,
+      JSON_PARSER_ERROR_INVALID_DATA, _("the answer is empty"));
+  return FALSE;
+}
+
+static JsonNode *
+get_member (JsonObject * object, const gchar * name)
+{
+  return object != NULL ? json_object_get_member (object, name) : NULL;
 }
 
 static JsonNode *
 get_value (JsonObject * object, const gchar * name, GType type)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name)
-      : NULL;
+  JsonNode *node = get_member (object, name);
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != type)
@@ -240,8 +241,7 @@ luma_json_get_bool (JsonObject * object, const gchar * name, gboolean * value)
 JsonObject *
 luma_json_get_object (JsonObject * object, const gchar * name)
 {
-  JsonNode *node = object != NULL ? json_object_get_member (object, name)
-      : NULL;
+  JsonNode *node = get_member (object, name);
 
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ?
       json_node_get_object (node) : NULL;

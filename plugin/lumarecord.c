@@ -384,6 +384,20 @@ gst_luma_record_free (GstLumaRecord * record)
   g_free (record);
 }
 
+/* "code" as an integer within an int's range: past it (4294967496), a
+ * cast would wrap it to another code (200). */
+static gboolean
+read_int_code (JsonObject * object, gint * code)
+{
+  gint64 value;
+
+  if (!luma_json_get_int (object, "code", &value) || value < G_MININT
+      || value > G_MAXINT)
+    return FALSE;
+  *code = (gint) value;
+  return TRUE;
+}
+
 /* generate's answer (lumacreate.c posts the request): its code (the HTTP
  * status when that is an error), message and task id; FALSE when a 200
  * answer cannot be read. A member of another type than KIE's (a code that
@@ -396,7 +410,6 @@ luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root;
   JsonObject *object, *data;
-  gint64 number;
 
   *code = (status >= 200 && status < 300) ? 0 : (gint) status;
   *msg = *task_id = NULL;
@@ -405,9 +418,8 @@ luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
       || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
     return *code != 0;
   object = json_node_get_object (root);
-  if (*code == 0 && luma_json_get_int (object, "code", &number)
-      && number >= G_MININT && number <= G_MAXINT)
-    *code = (gint) number;
+  if (*code == 0)
+    read_int_code (object, code);
   *msg = luma_text_make_safe (luma_json_get_string (object, "msg"), -1);
   /* KIE's refusals have no data at all, or a null one */
   data = luma_json_get_object (object, "data");
@@ -420,15 +432,10 @@ static gboolean
 read_upload_code (JsonObject * object, gint * code)
 {
   const gchar *text = luma_json_get_string (object, "code");
-  gint64 value;
   guint64 number;
 
-  if (luma_json_get_int (object, "code", &value)) {
-    if (value < G_MININT || value > G_MAXINT)
-      return FALSE;
-    *code = value;
+  if (read_int_code (object, code))
     return TRUE;
-  }
   if (text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT,
           &number, NULL)) {
     *code = number;
