@@ -474,21 +474,32 @@ task_state_label (GstLumaTaskState state)
   }
 }
 
-/* A poll's two messages, for luma_workers_defer () */
+/* Messages posted later, by luma_workers_defer () and the like: a poll's
+ * two, or the last of a wait */
 typedef struct
 {
   GstLumaSrc *self;
-  GstMessage *task, *progress;
-} PollMessages;
+  GstMessage *first, *second;
+} LaterPost;
+
+static LaterPost *
+later_post_new (GstLumaSrc * self, GstMessage * first)
+{
+  LaterPost *post = g_new0 (LaterPost, 1);
+
+  post->self = gst_object_ref (self);
+  post->first = first;
+  return post;
+}
 
 static void
-post_poll_messages (gpointer data)
+post_later (gpointer data)
 {
-  PollMessages *messages = data;
+  LaterPost *post = data;
 
-  gst_luma_src_post_two (messages->self, messages->task, messages->progress);
-  gst_object_unref (messages->self);
-  g_free (messages);
+  gst_luma_src_post_two (post->self, post->first, post->second);
+  gst_object_unref (post->self);
+  g_free (post);
 }
 
 static void
@@ -498,7 +509,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   LumaStreaming *s = self->streaming;
   const gchar *location = NULL;
   g_autofree gchar *text = NULL;
-  PollMessages *messages = g_new0 (PollMessages, 1);
+  LaterPost *messages;
 
   if (status->record != NULL && status->record->result_urls != NULL)
     location = status->record->result_urls[0];
@@ -509,8 +520,8 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
     s->task_error_code = g_strdup (status->record->error_code);
   }
   gst_luma_src_set_status (self, status->state);
-  messages->self = gst_object_ref (self);
-  messages->task = gst_luma_src_new_task_message (self, status, location);
+  messages = later_post_new (self,
+      gst_luma_src_new_task_message (self, status, location));
 
   /* a record read again for a fresh URL is not a wait */
   if (self->streaming->phase != PHASE_STREAMING) {
@@ -518,12 +529,12 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
         task_state_label (status->state), status->polls,
         (guint) (status->elapsed / GST_SECOND));
     GST_INFO_OBJECT (self, "%s", text);
-    messages->progress = gst_luma_src_new_progress (self,
+    messages->second = gst_luma_src_new_progress (self,
         GST_PROGRESS_TYPE_CONTINUE, text);
   }
   /* with those of the other polls made in the same go: the application is
    * woken once for them all */
-  luma_workers_defer (post_poll_messages, messages);
+  luma_workers_defer (post_later, messages);
 }
 
 /* ----- errors ----- */
@@ -661,9 +672,12 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     GST_DEBUG_OBJECT (self, "cancelled");
+    /* after the wait's other messages, which the stop did not wait for
+     * if they were being posted (luma_workers_run_steps ()) */
     if (waiting)
-      gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CANCELED,
-          _("Stopped waiting"));
+      luma_workers_call_after_deferred (post_later, later_post_new (self,
+              gst_luma_src_new_progress (self, GST_PROGRESS_TYPE_CANCELED,
+                  _("Stopped waiting"))));
     return GST_FLOW_FLUSHING;
   }
 

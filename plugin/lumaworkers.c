@@ -32,7 +32,8 @@
  * goes; a step that stalls (a server that does not answer) holds back
  * those of the steps before it until another worker has run a step, at
  * the latest when those sources poll again. Whatever a step deferred has
- * run when its wait is over.
+ * run when its wait is over, unless the wait was cancelled while another
+ * thread ran them: a stop never waits for the application.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -214,16 +215,24 @@ run_scheduler (gpointer unused)
 
 /* Runs every deferred call, oldest first, without the lock. One thread at
  * a time (the others wait for it), so that the order holds whichever
- * thread runs them; a call that itself leads here returns at once. */
+ * thread runs them; a call that itself leads here returns at once.
+ *
+ * A caller whose @cancellable is cancelled stops waiting for another
+ * thread's calls, which then run without it: they may be what cancelled
+ * it (an application's bus sync handler, stopping the pipeline from the
+ * thread that posts, waits for the caller's streaming thread to end). */
 static void
-run_deferred_locked (void)
+run_deferred_locked (GCancellable * cancellable)
 {
   GThread *me = g_thread_self ();
 
   if (pool.runs_deferred == me)
     return;
-  while (pool.runs_deferred != NULL)
+  while (pool.runs_deferred != NULL) {
+    if (g_cancellable_is_cancelled (cancellable))
+      return;
     g_cond_wait (&pool.deferred_done, &pool.lock);
+  }
   while (!g_queue_is_empty (&pool.deferred)) {
     GQueue calls = pool.deferred;
     Deferred *call;
@@ -283,7 +292,7 @@ run_worker (gpointer unused)
      * all of it */
     if (!g_queue_is_empty (&pool.deferred) && (g_queue_is_empty (&pool.ready)
             || deferred_too_long_locked (g_get_monotonic_time ()))) {
-      run_deferred_locked ();
+      run_deferred_locked (NULL);
       continue;
     }
     steps = g_queue_pop_head (&pool.ready);
@@ -304,11 +313,13 @@ run_worker (gpointer unused)
   return NULL;
 }
 
+/* in its wait, or waiting for another thread's deferred calls */
 static void
 wake_caller (GCancellable * cancellable, LumaSteps * steps)
 {
   g_mutex_lock (&pool.lock);
   g_cond_broadcast (&steps->changed);
+  g_cond_broadcast (&pool.deferred_done);
   g_mutex_unlock (&pool.lock);
 }
 
@@ -358,7 +369,7 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
   if (steps.ready != NULL)
     g_queue_delete_link (&pool.ready, steps.ready);
   /* what the steps deferred comes before what the caller does next */
-  run_deferred_locked ();
+  run_deferred_locked (cancellable);
   over = steps.over;
   g_mutex_unlock (&pool.lock);
 
@@ -368,29 +379,56 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
   return over;
 }
 
+static void
+push_deferred_locked (LumaDeferFunc func, gpointer data)
+{
+  Deferred *call = g_new (Deferred, 1);
+
+  call->func = func;
+  call->data = data;
+  call->since = g_get_monotonic_time ();
+  g_queue_push_tail (&pool.deferred, call);
+}
+
 /**
  * luma_workers_defer:
  *
  * In a step: runs @func (@data) once the worker has run the steps due with
  * this one (see the top of this file), and before the wait of this step is
- * over. Elsewhere: at once.
+ * over, unless that wait is cancelled first: @data must then hold what
+ * @func needs. Elsewhere: at once.
  */
 void
 luma_workers_defer (LumaDeferFunc func, gpointer data)
 {
-  Deferred *call;
-
   if (g_private_get (&in_worker) == NULL) {
     func (data);
     return;
   }
-  call = g_new (Deferred, 1);
-  call->func = func;
-  call->data = data;
-  call->since = g_get_monotonic_time ();
   g_mutex_lock (&pool.lock);
-  g_queue_push_tail (&pool.deferred, call);
+  push_deferred_locked (func, data);
   g_mutex_unlock (&pool.lock);
+}
+
+/**
+ * luma_workers_call_after_deferred:
+ *
+ * Runs @func (@data) after every call deferred so far: at once, unless
+ * another thread runs them now (a wait cancelled meanwhile did not wait
+ * for it), in which case that thread runs it after them.
+ */
+void
+luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data)
+{
+  g_mutex_lock (&pool.lock);
+  if (pool.runs_deferred != NULL) {
+    push_deferred_locked (func, data);
+    g_mutex_unlock (&pool.lock);
+    return;
+  }
+  run_deferred_locked (NULL);
+  g_mutex_unlock (&pool.lock);
+  func (data);
 }
 
 guint

@@ -24,8 +24,14 @@ typedef void (*LumaDeferFunc) (gpointer data);
 
 /* From a step: runs @func (@data) after the steps due with this one (at
  * most 20 ms later, unless a step stalls), and before this step's wait is
- * over; called outside the shared threads, runs it at once. */
+ * over, unless the wait is cancelled first (so @data holds references of
+ * its own); called outside the shared threads, runs it at once. */
 void luma_workers_defer (LumaDeferFunc func, gpointer data);
+
+/* Runs @func (@data) after every call deferred so far, never waiting for
+ * the thread that runs them: for what a wait cancelled while they ran
+ * posts last. */
+void luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data);
 
 /* How many times the thread that hands out due steps has looked at the
  * queue since the process started: steps due close together share one

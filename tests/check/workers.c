@@ -6,6 +6,7 @@
  */
 #include <gst/check/gstcheck.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lumaworkers.h"
 
@@ -212,19 +213,106 @@ defer_and_end (gpointer data, gint64 * next_due)
   return TRUE;
 }
 
-/* What a step deferred has run when its wait is over, whether the step
- * said so or the caller was cancelled. */
+/* What a step deferred has run when its wait is over. */
 GST_START_TEST (test_deferred_before_the_wait_returns)
+{
+  events = g_string_new (NULL);
+  fail_unless (luma_workers_run_steps (defer_and_end, NULL, G_MAXINT64, NULL));
+  fail_unless_equals_string (events->str, "d8 ");
+  g_string_free (events, TRUE);
+}
+
+GST_END_TEST;
+
+/* Waits up to 10 s for @text in the log. */
+static gboolean
+log_gets (const gchar * text)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean found = FALSE;
+
+  while (!found && g_get_monotonic_time () < deadline) {
+    g_mutex_lock (&log_lock);
+    found = strstr (events->str, text) != NULL;
+    g_mutex_unlock (&log_lock);
+    if (!found)
+      g_usleep (1000);
+  }
+  return found;
+}
+
+/* A cancelled wait may come back while what it deferred is being run
+ * elsewhere; what the caller then posts last comes after it. */
+GST_START_TEST (test_call_after_a_cancelled_wait_comes_last)
 {
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
 
   events = g_string_new (NULL);
-  fail_unless (luma_workers_run_steps (defer_and_end, NULL, G_MAXINT64, NULL));
-  fail_unless_equals_string (events->str, "d8 ");
   fail_if (luma_workers_run_steps (defer_and_wait_on, cancellable,
           G_MAXINT64, cancellable));
-  fail_unless_equals_string (events->str, "d8 d7 ");
+  luma_workers_call_after_deferred (log_deferred, GUINT_TO_POINTER (9));
+  fail_unless (log_gets ("d9 "));
+  fail_unless_equals_string (events->str, "d7 d9 ");
   g_string_free (events, TRUE);
+}
+
+GST_END_TEST;
+
+/* What an application's bus sync handler does when it stops a pipeline
+ * from the thread that posts: the stop cancels the wait, then waits for
+ * the waiting thread to end. */
+typedef struct
+{
+  GCancellable *cancellable;
+  GMutex lock;
+  GCond cond;
+  gboolean caller_back;
+} Blocking;
+
+static void
+cancel_and_wait_for_the_caller (gpointer data)
+{
+  Blocking *blocking = data;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_cancellable_cancel (blocking->cancellable);
+  g_mutex_lock (&blocking->lock);
+  while (!blocking->caller_back
+      && g_cond_wait_until (&blocking->cond, &blocking->lock, deadline));
+  log_event ("b%u ", blocking->caller_back);
+  g_mutex_unlock (&blocking->lock);
+}
+
+static gboolean
+defer_a_blocking_call (gpointer data, gint64 * next_due)
+{
+  luma_workers_defer (cancel_and_wait_for_the_caller, data);
+  *next_due = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  return FALSE;
+}
+
+/* A cancelled wait does not wait for the deferred calls another thread
+ * runs: one of them may be waiting for it. */
+GST_START_TEST (test_cancelled_wait_does_not_wait_for_deferred_calls)
+{
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  Blocking blocking = { cancellable, };
+
+  g_mutex_init (&blocking.lock);
+  g_cond_init (&blocking.cond);
+  events = g_string_new (NULL);
+  fail_if (luma_workers_run_steps (defer_a_blocking_call, &blocking,
+          G_MAXINT64, cancellable));
+  g_mutex_lock (&blocking.lock);
+  blocking.caller_back = TRUE;
+  g_cond_signal (&blocking.cond);
+  g_mutex_unlock (&blocking.lock);
+  luma_workers_call_after_deferred (log_deferred, GUINT_TO_POINTER (9));
+  fail_unless (log_gets ("d9 "));
+  fail_unless_equals_string (events->str, "b1 d9 ");
+  g_string_free (events, TRUE);
+  g_mutex_clear (&blocking.lock);
+  g_cond_clear (&blocking.cond);
 }
 
 GST_END_TEST;
@@ -252,6 +340,8 @@ workers_suite (void)
   tcase_add_test (tc, test_deferred_after_the_batch);
   tcase_add_test (tc, test_long_batch_hands_on_as_it_goes);
   tcase_add_test (tc, test_deferred_before_the_wait_returns);
+  tcase_add_test (tc, test_call_after_a_cancelled_wait_comes_last);
+  tcase_add_test (tc, test_cancelled_wait_does_not_wait_for_deferred_calls);
   tcase_add_test (tc, test_defer_elsewhere_runs_at_once);
   return s;
 }
