@@ -148,6 +148,8 @@ typedef struct
   gchar *task_id;
   gboolean creating;            /* a failure now is one to create the task */
   LumaCreateResult create_result;
+  GCancellable *cancellable;    /* cut by PAUSED->READY */
+  gboolean orphaned;            /* the worker's to free (see stop ()) */
 } ModifyJob;
 
 struct _GstLumaModify
@@ -163,7 +165,6 @@ struct _GstLumaModify
   Collector collector;
   ModifyJob *job;
   GThread *worker;
-  GCancellable *cancellable;    /* cut by PAUSED->READY */
   /* held while the worker hands the task to the inner lumasrc, so that a
    * stop never comes between its check and the start of lumasrc */
   GMutex handover_lock;
@@ -700,8 +701,7 @@ static gboolean
 check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
 {
   g_autoptr (GFile) file = g_file_new_for_path (job->path);
-  g_autoptr (GFileInputStream) in = g_file_read (file, self->cancellable,
-      error);
+  g_autoptr (GFileInputStream) in = g_file_read (file, job->cancellable, error);
   gsize head_size = MIN (job->size, TYPEFIND_HEAD_SIZE), n = 0;
   g_autofree guint8 *head = g_malloc (MAX (head_size, 1));
   g_autoptr (GstCaps) caps = NULL;
@@ -710,7 +710,7 @@ check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
   const gchar *extension;
 
   if (in == NULL || !g_input_stream_read_all (G_INPUT_STREAM (in), head,
-          head_size, &n, self->cancellable, error))
+          head_size, &n, job->cancellable, error))
     return FALSE;
   caps = gst_type_find_helper_for_data (GST_OBJECT (self), head, n, NULL);
   extension = container_extension (caps);
@@ -845,7 +845,7 @@ read_duration (const gchar * path, GCancellable * cancellable, GError ** error)
 static gboolean
 check_duration (GstLumaModify * self, ModifyJob * job, GError ** error)
 {
-  GstClockTime duration = read_duration (job->path, self->cancellable,
+  GstClockTime duration = read_duration (job->path, job->cancellable,
       error);
 
   if (duration == GST_CLOCK_TIME_NONE)
@@ -893,13 +893,22 @@ on_upload_progress (guint64 sent, guint64 total, gpointer user_data)
               GST_LUMA_FIELD_BYTES_TOTAL, G_TYPE_UINT64, total, NULL)));
 }
 
+/* What the upload hook works on: the job of its worker, which may no
+ * longer be the element's (gst_luma_modify_stop ()) */
+typedef struct
+{
+  GstLumaModify *self;
+  ModifyJob *job;
+} UploadHook;
+
 /* The hook of luma_create_task_once(): called only once the journal's claim
  * is held, so that a clip whose task exists is never uploaded again. */
 static gchar *
 upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
 {
-  GstLumaModify *self = user_data;
-  ModifyJob *job = self->job;
+  UploadHook *hook = user_data;
+  GstLumaModify *self = hook->self;
+  ModifyJob *job = hook->job;
   g_autoptr (GFile) file = g_file_new_for_path (job->path);
   g_autofree gchar *size = g_format_size (job->size);
   g_autofree gchar *text = g_strdup_printf (_("Uploading the clip (%s)"),
@@ -959,9 +968,10 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
     s->watermark
   };
   g_autofree gchar *dir = luma_journal_default_dir ();
-  g_autofree gchar *input = file_digest (job->path, self->cancellable, error);
+  g_autofree gchar *input = file_digest (job->path, job->cancellable, error);
+  UploadHook hook = { self, job };
   LumaCreateJournal journal = { dir, s->api_url, input, s->force_new,
-    upload_clip, self
+    upload_clip, &hook
   };
   g_autoptr (GError) journal_warning = NULL;
   gboolean reused = FALSE;
@@ -971,7 +981,7 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   job->creating = TRUE;
   job->task_id = luma_create_task_once (job->api, &request, &journal,
       s->wait_timeout, &job->create_result, &reused, &journal_warning,
-      self->cancellable, error);
+      job->cancellable, error);
   if (journal_warning != NULL)
     gst_luma_modify_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message,
@@ -992,7 +1002,7 @@ static void
 gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
 {
   g_mutex_lock (&self->handover_lock);
-  if (!g_cancellable_is_cancelled (self->cancellable)) {
+  if (!g_cancellable_is_cancelled (job->cancellable)) {
     g_object_set (self->src, "task-id", job->task_id,
         "api-key", job->settings.task.api_key, "api-url",
         job->settings.task.api_url, "poll-interval",
@@ -1005,23 +1015,38 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
   g_mutex_unlock (&self->handover_lock);
 }
 
-static gpointer
-gst_luma_modify_work (gpointer data)
+static void
+gst_luma_modify_run_job (GstLumaModify * self, ModifyJob * job)
 {
-  GstLumaModify *self = data;
-  ModifyJob *job = self->job;
   g_autoptr (GError) error = NULL;
 
   if (!check_container (self, job, &error)
       || !check_duration (self, job, &error)
       || !gst_luma_modify_get_task (self, job, &error)) {
     gst_luma_modify_fail (self, job, error);
-    return NULL;
+    return;
   }
   /* the task has the clip now (or had it before): no need to keep it */
   g_unlink (job->path);
   g_clear_pointer (&job->path, g_free);
   gst_luma_modify_start_source (self, job);
+}
+
+static void modify_job_free (ModifyJob * job);
+
+static gpointer
+gst_luma_modify_work (gpointer data)
+{
+  GstLumaModify *self = data;
+  ModifyJob *job = self->job;
+
+  gst_luma_modify_run_job (self, job);
+  /* stopped from within one of its own posts: what the stop could not
+   * free under it is this thread's (gst_luma_modify_stop ()) */
+  if (job->orphaned) {
+    modify_job_free (job);
+    gst_object_unref (self);
+  }
   return NULL;
 }
 
@@ -1037,6 +1062,7 @@ modify_job_free (ModifyJob * job)
   modify_settings_clear (&job->settings);
   g_clear_pointer (&job->api, luma_api_free);
   g_clear_object (&job->session);
+  g_clear_object (&job->cancellable);
   g_free (job);
 }
 
@@ -1052,6 +1078,7 @@ modify_job_new (const ModifySettings * settings, GError ** error)
   g_autoptr (GError) cause = NULL;
   LumaHttpConfig http = { USER_AGENT, HTTP_TIMEOUT, NULL, TRUE };
 
+  job->cancellable = g_cancellable_new ();
   modify_settings_copy (&job->settings, settings);
   modify_settings_resolve (&job->settings);
   if (!check_settings (&job->settings, error))
@@ -1090,7 +1117,6 @@ gst_luma_modify_prepare (GstLumaModify * self)
     return FALSE;
   }
 
-  g_cancellable_reset (self->cancellable);
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->task_id, g_free);
   g_clear_pointer (&self->uploaded_url, g_free);
@@ -1105,8 +1131,18 @@ gst_luma_modify_prepare (GstLumaModify * self)
 static void
 gst_luma_modify_stop (GstLumaModify * self)
 {
-  if (self->worker != NULL)
+  if (self->worker == g_thread_self ()) {
+    /* An application's bus sync handler, stopping the pipeline at one of
+     * the worker's messages: the worker cannot join itself. Cancelled, it
+     * ends once the handler returns, and frees the job then; the element
+     * lives until it has. */
+    self->job->orphaned = TRUE;
+    self->job = NULL;
+    gst_object_ref (self);
+    g_thread_unref (g_steal_pointer (&self->worker));
+  } else if (self->worker != NULL) {
     g_thread_join (g_steal_pointer (&self->worker));
+  }
   gst_element_set_locked_state (self->src, TRUE);
   gst_element_set_state (self->src, GST_STATE_NULL);
   collector_clear (&self->collector);
@@ -1126,7 +1162,7 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       g_mutex_lock (&self->handover_lock);
-      g_cancellable_cancel (self->cancellable);
+      g_cancellable_cancel (self->job->cancellable);
       g_mutex_unlock (&self->handover_lock);
       break;
     default:
@@ -1245,7 +1281,6 @@ gst_luma_modify_init (GstLumaModify * self)
   self->settings.max_input_size = DEFAULT_MAX_INPUT_SIZE;
   luma_task_settings_init (&self->settings.task);
   self->task_state = GST_LUMA_TASK_STATE_WAITING;
-  self->cancellable = g_cancellable_new ();
 
   /* asleep until the task is known: it has nothing to stream before */
   self->src = g_object_new (GST_TYPE_LUMA_SRC, "name", "lumasrc", NULL);
@@ -1264,7 +1299,7 @@ gst_luma_modify_dispose (GObject * object)
   GstLumaModify *self = GST_LUMA_MODIFY (object);
 
   if (self->worker != NULL) {
-    g_cancellable_cancel (self->cancellable);
+    g_cancellable_cancel (self->job->cancellable);
     g_thread_join (g_steal_pointer (&self->worker));
   }
   G_OBJECT_CLASS (parent_class)->dispose (object);
@@ -1280,7 +1315,6 @@ gst_luma_modify_finalize (GObject * object)
   modify_settings_clear (&self->settings);
   g_free (self->task_id);
   g_free (self->uploaded_url);
-  g_object_unref (self->cancellable);
   g_mutex_clear (&self->settings_lock);
   g_mutex_clear (&self->handover_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);

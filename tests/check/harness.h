@@ -51,6 +51,11 @@ void luma_run_preroll (LumaRun * run, guint timeout_s);
  * that it took less than a second (times luma_test_slowdown ()): a wait
  * the stop cuts short, rather than sits out. */
 void luma_run_assert_prompt_stop (LumaRun * run);
+/* Sets PLAYING, and NULL from the bus sync handler at the first element
+ * message named @name (in the thread that posts it, as an application
+ * may); asserts that this stop returned, within 10 s. */
+void luma_run_assert_stop_from_sync_handler (LumaRun * run,
+    const gchar * name);
 /* Handles the bus messages that arrived without blocking. */
 void luma_run_drain_bus (LumaRun * run);
 void luma_run_free (LumaRun * run);

@@ -124,57 +124,14 @@ new_run_of_a_task_that_never_ends (void)
   return luma_run_new (fixture.em, "t-forever", NULL);
 }
 
-/* What an application's bus sync handler does on lumasrc's first task
- * message: stop the pipeline, from the thread that posted it. */
-typedef struct
-{
-  GstElement *pipeline;
-  gint stopped;                 /* atomic: set_state (NULL) returned */
-  GstStateChangeReturn ret;
-} StopFromHandler;
-
-static GstBusSyncReply
-stop_at_first_task_message (GstBus * bus, GstMessage * msg, gpointer data)
-{
-  StopFromHandler *stop = data;
-
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
-      && gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK)
-      && stop->pipeline != NULL) {
-    GstElement *pipeline = g_steal_pointer (&stop->pipeline);
-
-    stop->ret = gst_element_set_state (pipeline, GST_STATE_NULL);
-    g_atomic_int_set (&stop->stopped, TRUE);
-  }
-  return GST_BUS_PASS;
-}
-
 /* Allowed by GStreamer for a thread that is not streaming: lumasrc posts
  * its wait's messages from a thread of its own, which a stop must not
  * wait for while it is the one stopping. */
 GST_START_TEST (test_stop_from_a_sync_handler_during_wait)
 {
-  StopFromHandler stop = { 0, };
-  LumaRun *run;
-  GstBus *bus;
-  gint64 deadline;
+  LumaRun *run = new_run_of_a_task_that_never_ends ();
 
-  run = new_run_of_a_task_that_never_ends ();
-  stop.pipeline = run->pipeline;
-  bus = gst_element_get_bus (run->pipeline);
-  gst_bus_set_sync_handler (bus, stop_at_first_task_message, &stop, NULL);
-  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
-  while (!g_atomic_int_get (&stop.stopped)
-      && g_get_monotonic_time () < deadline)
-    g_usleep (10000);
-  fail_unless (g_atomic_int_get (&stop.stopped),
-      "the stop from the sync handler did not return");
-  fail_unless_equals_int (stop.ret, GST_STATE_CHANGE_SUCCESS);
-  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
-  gst_object_unref (bus);
+  luma_run_assert_stop_from_sync_handler (run, GST_LUMA_MESSAGE_TASK);
   luma_run_free (run);
 }
 

@@ -471,6 +471,40 @@ GST_START_TEST (test_stop_during_upload_is_prompt)
 
 GST_END_TEST;
 
+/* Waits up to 10 s (times the slowdown) for the collected clip to go. */
+static gboolean
+collected_file_goes (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+
+  while (tmp_has_collected_file () && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  return !tmp_has_collected_file ();
+}
+
+/* An application may stop the pipeline from its bus sync handler, on a
+ * message lumamodify posts from its own thread (which cannot wait for
+ * itself to end); a run started right after creates one task, the stopped
+ * one none. */
+GST_START_TEST (test_stop_from_a_sync_handler_during_upload)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  luma_emulator_set_upload_answer_delay (em, 5000);
+  luma_run_assert_stop_from_sync_handler (run, GST_LUMA_MESSAGE_UPLOAD);
+  fail_unless (collected_file_goes (), "the temporary file was left");
+
+  luma_emulator_set_upload_answer_delay (em, 0);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless (collected_file_goes (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
 /* The key goes to the API and the upload host, and to no other host: not
  * to the uploaded file's URL (fetched by KIE), not to the result's host. */
 GST_START_TEST (test_key_goes_to_api_and_upload_hosts_only)
@@ -663,6 +697,7 @@ modify_suite (void)
   tcase_add_test (tc, test_not_a_container_is_refused);
   tcase_add_test (tc, test_muxer_output_arrives_valid);
   tcase_add_test (tc, test_stop_during_upload_is_prompt);
+  tcase_add_test (tc, test_stop_from_a_sync_handler_during_upload);
   tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);
   tcase_add_test (tc, test_seek_after_preroll_does_not_upload_again);
   tcase_add_test (tc, test_creation_failures_have_details);
