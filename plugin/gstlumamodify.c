@@ -1161,9 +1161,15 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
         return GST_STATE_CHANGE_FAILURE;
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      g_mutex_lock (&self->handover_lock);
-      g_cancellable_cancel (self->job->cancellable);
-      g_mutex_unlock (&self->handover_lock);
+      /* from the worker (a bus sync handler at a message it posted): it
+       * may hold the lock, and checks the cancellable after the handover */
+      if (self->worker == g_thread_self ()) {
+        g_cancellable_cancel (self->job->cancellable);
+      } else {
+        g_mutex_lock (&self->handover_lock);
+        g_cancellable_cancel (self->job->cancellable);
+        g_mutex_unlock (&self->handover_lock);
+      }
       break;
     default:
       break;

@@ -160,23 +160,23 @@ luma_run_assert_prompt_stop (LumaRun * run)
       "stopping took %" G_GINT64_FORMAT " us", took);
 }
 
-/* What an application's bus sync handler does at the first element
- * message of a name: stop the pipeline, from the thread that posted it. */
+/* What an application's bus sync handler does at the first message that
+ * @match takes: stop the pipeline, from the thread that posted it. */
 typedef struct
 {
   GstElement *pipeline;
-  const gchar *name;
+  LumaMessageMatch match;
+  gconstpointer match_data;
   gint stopped;                 /* atomic: set_state (NULL) returned */
   GstStateChangeReturn ret;
 } StopFromHandler;
 
 static GstBusSyncReply
-stop_at_first_message (GstBus * bus, GstMessage * msg, gpointer data)
+stop_at_first_match (GstBus * bus, GstMessage * msg, gpointer data)
 {
   StopFromHandler *stop = data;
 
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
-      && gst_message_has_name (msg, stop->name) && stop->pipeline != NULL) {
+  if (stop->pipeline != NULL && stop->match (msg, stop->match_data)) {
     GstElement *pipeline = g_steal_pointer (&stop->pipeline);
 
     stop->ret = gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -186,13 +186,14 @@ stop_at_first_message (GstBus * bus, GstMessage * msg, gpointer data)
 }
 
 void
-luma_run_assert_stop_from_sync_handler (LumaRun * run, const gchar * name)
+luma_run_assert_stop_from_sync_handler_at (LumaRun * run,
+    LumaMessageMatch match, gconstpointer match_data)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
-  StopFromHandler stop = { run->pipeline, name, };
+  StopFromHandler stop = { run->pipeline, match, match_data, };
   gint64 deadline;
 
-  gst_bus_set_sync_handler (bus, stop_at_first_message, &stop, NULL);
+  gst_bus_set_sync_handler (bus, stop_at_first_match, &stop, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
       * luma_test_slowdown ();
@@ -200,9 +201,23 @@ luma_run_assert_stop_from_sync_handler (LumaRun * run, const gchar * name)
       && g_get_monotonic_time () < deadline)
     g_usleep (10000);
   fail_unless (g_atomic_int_get (&stop.stopped),
-      "the stop from the sync handler at \"%s\" did not return", name);
+      "the stop from the sync handler did not return");
   fail_unless_equals_int (stop.ret, GST_STATE_CHANGE_SUCCESS);
   gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+}
+
+static gboolean
+is_element_message_named (GstMessage * msg, gconstpointer name)
+{
+  return GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (msg, name);
+}
+
+void
+luma_run_assert_stop_from_sync_handler (LumaRun * run, const gchar * name)
+{
+  luma_run_assert_stop_from_sync_handler_at (run, is_element_message_named,
+      name);
 }
 
 void

@@ -51,9 +51,13 @@ void luma_run_preroll (LumaRun * run, guint timeout_s);
  * that it took less than a second (times luma_test_slowdown ()): a wait
  * the stop cuts short, rather than sits out. */
 void luma_run_assert_prompt_stop (LumaRun * run);
-/* Sets PLAYING, and NULL from the bus sync handler at the first element
- * message named @name (in the thread that posts it, as an application
- * may); asserts that this stop returned, within 10 s. */
+/* Sets PLAYING, and NULL from the bus sync handler at the first message
+ * @match takes (in the thread that posts it, as an application may);
+ * asserts that this stop returned, within 10 s. The second: at the first
+ * element message named @name. */
+typedef gboolean (*LumaMessageMatch) (GstMessage * msg, gconstpointer data);
+void luma_run_assert_stop_from_sync_handler_at (LumaRun * run,
+    LumaMessageMatch match, gconstpointer match_data);
 void luma_run_assert_stop_from_sync_handler (LumaRun * run,
     const gchar * name);
 /* Handles the bus messages that arrived without blocking. */

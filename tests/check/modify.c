@@ -505,6 +505,36 @@ GST_START_TEST (test_stop_from_a_sync_handler_during_upload)
 
 GST_END_TEST;
 
+/* The inner lumasrc has gone from NULL to READY: the worker is handing it
+ * the task. */
+static gboolean
+is_inner_source_ready (GstMessage * msg, gconstpointer unused)
+{
+  GstState old, new;
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_STATE_CHANGED
+      || g_strcmp0 (GST_MESSAGE_SRC_NAME (msg), "lumasrc") != 0)
+    return FALSE;
+  gst_message_parse_state_changed (msg, &old, &new, NULL);
+  return new == GST_STATE_READY;
+}
+
+/* The same, at the inner lumasrc's first state change, which the worker
+ * makes while a stop from another thread waits for it; the next run finds
+ * the task in the journal and streams it. */
+GST_START_TEST (test_stop_from_a_sync_handler_at_the_handover)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  luma_run_assert_stop_from_sync_handler_at (run, is_inner_source_ready, NULL);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
 /* The key goes to the API and the upload host, and to no other host: not
  * to the uploaded file's URL (fetched by KIE), not to the result's host. */
 GST_START_TEST (test_key_goes_to_api_and_upload_hosts_only)
@@ -698,6 +728,7 @@ modify_suite (void)
   tcase_add_test (tc, test_muxer_output_arrives_valid);
   tcase_add_test (tc, test_stop_during_upload_is_prompt);
   tcase_add_test (tc, test_stop_from_a_sync_handler_during_upload);
+  tcase_add_test (tc, test_stop_from_a_sync_handler_at_the_handover);
   tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);
   tcase_add_test (tc, test_seek_after_preroll_does_not_upload_again);
   tcase_add_test (tc, test_creation_failures_have_details);
