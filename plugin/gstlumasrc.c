@@ -1478,6 +1478,30 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
   return !gst_luma_src_stop_following (self, cause, error);
 }
 
+/* A stored video that fails under its reader, past the checks of its open
+ * (cut short, an I/O error): the rest comes from the network, unstored,
+ * when there is a key; from a video of the stored one's size only. */
+static gboolean
+gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
+    GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 size = luma_store_reader_get_meta (s->stored)->size;
+  g_autofree gchar *text = g_strdup_printf (_("The stored video of task %s "
+          "cannot be read, the rest comes from the network: %s"),
+      task_id (self), cause->message);
+
+  GST_WARNING_OBJECT (self, "%s", text);
+  gst_luma_src_warn_store (self, text, cause);
+  g_clear_pointer (&s->stored, luma_store_reader_free);
+  /* a record read for its URL, not a wait */
+  s->phase = PHASE_STREAMING;
+  if (!gst_luma_src_fetch_record (self, FALSE, error))
+    return FALSE;
+  luma_stream_expect_size (s->stream, size);
+  return TRUE;
+}
+
 /* From the store, from another's download, from what the `.part` holds,
  * or from the network. */
 static gssize
@@ -1498,8 +1522,19 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     if (s->store_begins == begins)
       break;
   }
-  if (s->phase == PHASE_STORED)
-    return luma_store_reader_read (s->stored, data, size, s->offset, error);
+  if (s->phase == PHASE_STORED) {
+    g_autoptr (GError) cause = NULL;
+
+    n = luma_store_reader_read (s->stored, data, size, s->offset, &cause);
+    if (n >= 0)
+      return n;
+    if (!luma_task_settings_check_key (&s->settings.task, NULL)) {
+      g_propagate_error (error, g_steal_pointer (&cause));
+      return -1;
+    }
+    if (!gst_luma_src_read_rest_from_network (self, cause, error))
+      return -1;
+  }
   if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer)) {
     g_autoptr (GError) cause = NULL;
 

@@ -127,6 +127,12 @@ luma_stream_get_offset (LumaStream * stream)
   return stream->offset;
 }
 
+void
+luma_stream_expect_size (LumaStream * stream, guint64 size)
+{
+  stream->size = size;
+}
+
 guint64
 luma_stream_get_size (LumaStream * stream)
 {

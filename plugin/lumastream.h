@@ -39,6 +39,10 @@ gboolean luma_stream_set_url (LumaStream * stream, const gchar * url,
     GError ** error);
 /* The next read starts at @offset. */
 void luma_stream_seek (LumaStream * stream, guint64 offset);
+/* The size the file is known to have (what came before from elsewhere):
+ * an answer that says otherwise is LUMA_STREAM_ERROR_CHANGED, as between
+ * two requests. */
+void luma_stream_expect_size (LumaStream * stream, guint64 size);
 
 /* Opens the request at the current offset, if it is not open yet, so that
  * the size is known. */

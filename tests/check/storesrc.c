@@ -282,24 +282,76 @@ GST_START_TEST (test_truncated_entry_fetched_again)
 
 GST_END_TEST;
 
-/* A stored video cut short while lumasrc reads it (after the open's size
- * check): an error that says so, not an end of stream alone that would
- * pass a shorter video for the whole one. */
-GST_START_TEST (test_stored_video_cut_short_while_read)
+/* A run of the stored task that truncates its stored video to half once
+ * it has prerolled: the cut is met while lumasrc reads, past the open's
+ * size check. */
+static LumaRun *
+run_cutting_the_stored_video (const gchar * api_key)
 {
-  g_autofree gchar *video = NULL;
+  g_autofree gchar *video = entry_file ("video");
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "blocksize", 4096, "api-key", api_key, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (truncate (video, VIDEO_SIZE / 2) == 0);
+  luma_run_until_done (run, 30);
+  return run;
+}
+
+/* A stored video cut short while lumasrc reads it: with a key, the rest
+ * comes from the network, from where the file ended, with a warning that
+ * says so; the video that reaches the sink is whole. */
+GST_START_TEST (test_stored_video_cut_short_read_on_from_the_network)
+{
+  g_autofree gchar *range = NULL;
+  guint videos;
   LumaRun *run;
 
   stream_once ();
-  run = luma_run_new (fixture.em, TASK, NULL);
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
-  video = entry_file ("video");
-  fail_unless (truncate (video, VIDEO_SIZE / 2) == 0);
-  luma_run_until_done (run, 30);
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+  run = run_cutting_the_stored_video (TEST_KEY);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (run->offsets_contiguous);
+  fail_unless (has_warning_with (run, "cut short"));
+  fail_unless (has_warning_with (run, TASK), "no warning names the task");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos + 1);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range != NULL && !g_str_has_prefix (range, "bytes=0-"),
+      "the rest was asked for from %s", range ? range : "the start");
+}
+
+GST_END_TEST;
+
+/* Without a key: an error that says so, not an end of stream alone that
+ * would pass a shorter video for the whole one. */
+GST_START_TEST (test_stored_video_cut_short_without_a_key)
+{
+  LumaRun *run;
+
+  stream_once ();
+  run = run_cutting_the_stored_video (NULL);
   /* (basesrc sends EOS downstream after an error: the error is what
    * tells) */
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "cut short");
+  fail_unless (run->data->len < VIDEO_SIZE);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* The rest comes only from a video of the stored one's size: bytes of
+ * another file are never spliced in. */
+GST_START_TEST (test_stored_video_cut_short_not_spliced_with_another)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE + 100, 22);
+  LumaRun *run;
+
+  stream_once ();
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  run = run_cutting_the_stored_video (TEST_KEY);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "changed size");
   fail_unless (run->data->len < VIDEO_SIZE);
   luma_run_free (run);
 }
@@ -1412,7 +1464,9 @@ storesrc_suite (void)
   tcase_add_test (tc, test_no_key_nothing_stored);
   tcase_add_test (tc, test_damaged_entry_fetched_again);
   tcase_add_test (tc, test_truncated_entry_fetched_again);
-  tcase_add_test (tc, test_stored_video_cut_short_while_read);
+  tcase_add_test (tc, test_stored_video_cut_short_read_on_from_the_network);
+  tcase_add_test (tc, test_stored_video_cut_short_without_a_key);
+  tcase_add_test (tc, test_stored_video_cut_short_not_spliced_with_another);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
