@@ -10,7 +10,10 @@
  * or take a little slack, so that steps due close together go at once)
  * and hands what is due to a worker thread, which runs the steps one after
  * the other; more workers (up to LUMA_WORKERS_MAX) are added only while steps
- * wait too long for one (slow answers, a stalled server). The thread that
+ * wait too long for one (slow answers, a stalled server). A worker whose
+ * step has run for a second does not count (a server that does not answer
+ * holds it until its timeout; the other waits go on), up to
+ * LUMA_WORKERS_LIMIT workers in all. The thread that
  * waits sleeps until its wait is over, it is cancelled, or it gives up: it
  * is woken for none of the polls.
  *
@@ -76,7 +79,9 @@ typedef struct
   gint64 latest;                /* due, and the slack it is given */
   GSequenceIter *queued;        /* in the queue, or NULL */
   GList *ready;                 /* in the ready list, or NULL */
-  gboolean running;             /* a worker runs its step now */
+  GList *running;               /* in pool.running while a worker runs
+                                 * its step, else NULL */
+  gint64 started;               /* when the step that runs began */
   gboolean over;                /* a step said so */
   gboolean abandoned;           /* the caller has gone: never queued again */
   GCond changed;                /* over, the caller's cancel, or a step's end
@@ -93,6 +98,7 @@ static struct
   GCond work;                   /* a step is ready */
   GSequence *queue;             /* of LumaSteps, earliest due first */
   GQueue ready;                 /* of LumaSteps, due, in order */
+  GQueue running;               /* of LumaSteps, whose step runs now */
   guint workers;
   guint idle;                   /* workers waiting for work */
   gint64 sleeps_until;          /* the scheduler's, G_MAXINT64: no step */
@@ -150,14 +156,31 @@ next_wake_locked (void)
   return wake_at;
 }
 
+/* The workers held by a step that has run for LUMA_WORKERS_STALLED_US */
+static guint
+stalled_workers_locked (gint64 now)
+{
+  guint stalled = 0;
+  GList *l;
+
+  for (l = pool.running.head; l != NULL; l = l->next) {
+    const LumaSteps *steps = l->data;
+
+    if (now - steps->started >= LUMA_WORKERS_STALLED_US)
+      stalled++;
+  }
+  return stalled;
+}
+
 /* @late: the ready steps have waited LATE_US: a busy worker is not
  * enough */
 static void
-get_a_worker_locked (gboolean late)
+get_a_worker_locked (gboolean late, gint64 now)
 {
   if (pool.idle > 0) {
     g_cond_signal (&pool.work);
-  } else if (pool.workers == 0 || (late && pool.workers < LUMA_WORKERS_MAX)) {
+  } else if (pool.workers == 0 || (late && pool.workers < LUMA_WORKERS_LIMIT
+          && pool.workers - stalled_workers_locked (now) < LUMA_WORKERS_MAX)) {
     pool.workers++;
     g_thread_unref (g_thread_new ("luma-poll", run_worker, NULL));
   }
@@ -185,7 +208,7 @@ schedule_locked (gint64 now)
   }
   oldest = g_queue_peek_head (&pool.ready);
   if (oldest != NULL && (was_empty || now - oldest->due >= LATE_US))
-    get_a_worker_locked (now - oldest->due >= LATE_US);
+    get_a_worker_locked (now - oldest->due >= LATE_US, now);
 
   /* the next step that may wait no longer, or the time to see whether the
    * ready ones are late, whichever comes first */
@@ -264,11 +287,14 @@ run_one_step_locked (LumaSteps * steps)
   gint64 next_due = 0;
   gboolean over;
 
-  steps->running = TRUE;
+  steps->started = g_get_monotonic_time ();
+  g_queue_push_tail (&pool.running, steps);
+  steps->running = pool.running.tail;
   g_mutex_unlock (&pool.lock);
   over = steps->step (steps->data, &next_due);
   g_mutex_lock (&pool.lock);
-  steps->running = FALSE;
+  g_queue_delete_link (&pool.running, steps->running);
+  steps->running = NULL;
   if (over)
     steps->over = TRUE;
   else if (!steps->abandoned)
@@ -353,7 +379,7 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
   queue_locked (&steps, now, now);
   while (!steps.over && !g_cancellable_is_cancelled (cancellable)) {
     now = g_get_monotonic_time ();
-    if (now >= give_up && !steps.running)
+    if (now >= give_up && steps.running == NULL)
       break;
     /* past @give_up, a step that runs says when it is over */
     if (give_up == G_MAXINT64 || now >= give_up)
@@ -362,7 +388,7 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
       g_cond_wait_until (&steps.changed, &pool.lock, give_up);
   }
   steps.abandoned = TRUE;
-  while (steps.running)
+  while (steps.running != NULL)
     g_cond_wait (&steps.changed, &pool.lock);
   if (steps.queued != NULL)
     g_sequence_remove (steps.queued);
@@ -431,13 +457,25 @@ luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data)
   func (data);
 }
 
+static guint
+read_under_lock (const guint * counter)
+{
+  guint value;
+
+  g_mutex_lock (&pool.lock);
+  value = *counter;
+  g_mutex_unlock (&pool.lock);
+  return value;
+}
+
+guint
+luma_workers_get_threads (void)
+{
+  return read_under_lock (&pool.workers);
+}
+
 guint
 luma_workers_get_wakeups (void)
 {
-  guint wakeups;
-
-  g_mutex_lock (&pool.lock);
-  wakeups = pool.wakeups;
-  g_mutex_unlock (&pool.lock);
-  return wakeups;
+  return read_under_lock (&pool.wakeups);
 }

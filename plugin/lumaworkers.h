@@ -13,8 +13,12 @@ G_BEGIN_DECLS
  * is due. Runs in one of the shared threads. */
 typedef gboolean (*LumaStepFunc) (gpointer data, gint64 * next_due);
 
-/* At most this many threads run steps at once, for the whole process. */
+/* At most this many threads run steps at once, for the whole process,
+ * not counting those whose step has run for LUMA_WORKERS_STALLED_US (a
+ * server that does not answer) up to LUMA_WORKERS_LIMIT threads in all. */
 #define LUMA_WORKERS_MAX 8
+#define LUMA_WORKERS_LIMIT 32
+#define LUMA_WORKERS_STALLED_US G_USEC_PER_SEC
 
 gboolean luma_workers_run_steps (LumaStepFunc step, gpointer data,
     gint64 give_up, GCancellable * cancellable);
@@ -32,6 +36,9 @@ void luma_workers_defer (LumaDeferFunc func, gpointer data);
  * the thread that runs them: for what a wait cancelled while they ran
  * posts last. */
 void luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data);
+
+/* How many threads run steps now, busy or idle. */
+guint luma_workers_get_threads (void);
 
 /* How many times the thread that hands out due steps has looked at the
  * queue since the process started: steps due close together share one

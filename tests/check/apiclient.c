@@ -983,9 +983,23 @@ stop_stalled_waits (StalledWait * waits, GThread ** threads, guint count)
   fail_unless (g_get_monotonic_time () - before < SECONDS (2));
 }
 
-/* A server that never answers holds its own wait, not the others: while
- * one request hangs, another thread takes the polls that are due. */
-GST_START_TEST (test_stalled_server_holds_no_other_wait)
+
+/* Until @count threads run steps (a test failure after 20 s). */
+static void
+wait_for_workers (guint count)
+{
+  gint64 deadline = g_get_monotonic_time () + SECONDS (20);
+
+  while (luma_workers_get_threads () < count
+      && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_workers_get_threads (), count);
+}
+
+/* While @count waits are held by a server that never answers, another
+ * wait is polled for and ends within a few seconds. */
+static void
+assert_free_wait_goes_on (guint count)
 {
   BadServer *server = bad_server_start (BAD_SERVER_SILENT);
   g_autofree gchar *url = bad_server_get_url (server);
@@ -995,26 +1009,43 @@ GST_START_TEST (test_stalled_server_holds_no_other_wait)
     .generating_polls = 2,
     .final_flag = 1,
   };
-  StalledWait stalled = { 0 };
-  GThread *thread;
+  g_autofree StalledWait *stalled = g_new0 (StalledWait, count);
+  g_autofree GThread **threads = g_new0 (GThread *, count);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstLumaRecord) record = NULL;
   gint64 took;
 
   luma_emulator_add_task (fixture.em, &task);
-  start_stalled_waits (&stalled, &thread, 1, url);
-  g_usleep (300 * 1000);        /* its request is sent, and hangs */
-  record = wait_for (NULL, 5, "t-free", 50, 0, 1, &took, NULL, &error);
+  start_stalled_waits (stalled, threads, count, url);
+  wait_for_workers (count);
+  record = wait_for (NULL, 5, "t-free", 50, 10, 1, &took, NULL, &error);
   fail_unless (record != NULL, "%s", error ? error->message : "");
-  fail_unless (took < SECONDS (3), "took %" G_GINT64_FORMAT " us", took);
-  stop_stalled_waits (&stalled, &thread, 1);
+  fail_unless (took < SECONDS (4), "took %" G_GINT64_FORMAT " us", took);
+  stop_stalled_waits (stalled, threads, count);
   bad_server_stop (server);
+}
+
+/* A server that never answers holds its own wait, not the others: while
+ * one request hangs, another thread takes the polls that are due. */
+GST_START_TEST (test_stalled_server_holds_no_other_wait)
+{
+  assert_free_wait_goes_on (1);
 }
 
 GST_END_TEST;
 
-/* Every wait ends at its wait-timeout, even when every polling thread is
- * held by a server that never answers and none could poll for it. */
+/* As many as threads may poll at once: threads held that long do not
+ * count. */
+GST_START_TEST (test_stalled_threads_do_not_count)
+{
+  assert_free_wait_goes_on (LUMA_WORKERS_MAX);
+}
+
+GST_END_TEST;
+
+/* Every wait ends at its wait-timeout, even when every polling thread that
+ * may be is held by a server that never answers and none could poll for
+ * it. */
 GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
 {
   BadServer *server = bad_server_start (BAD_SERVER_SILENT);
@@ -1024,17 +1055,18 @@ GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
     .video = fixture.video,
     .final_flag = 1,
   };
-  StalledWait stalled[LUMA_WORKERS_MAX] = { {0}
+  StalledWait stalled[LUMA_WORKERS_LIMIT] = { {0}
   };
-  GThread *threads[LUMA_WORKERS_MAX];
+  GThread *threads[LUMA_WORKERS_LIMIT];
   g_autoptr (GError) error = NULL;
   GstLumaRecord *record;
   gint64 took;
 
   luma_emulator_add_task (fixture.em, &task);
-  start_stalled_waits (stalled, threads, LUMA_WORKERS_MAX, url);
+  start_stalled_waits (stalled, threads, LUMA_WORKERS_LIMIT, url);
   /* a thread is added every 100 ms while polls wait for one */
-  g_usleep (SECONDS (2));
+  wait_for_workers (LUMA_WORKERS_LIMIT);
+  g_usleep (200 * 1000);
   record = wait_for (NULL, 5, "t-late", 50, 1, 1, &took, NULL, &error);
   fail_unless (record == NULL);
   fail_unless (g_error_matches (error, LUMA_API_ERROR,
@@ -1042,7 +1074,7 @@ GST_START_TEST (test_wait_timeout_when_no_thread_is_free)
   assert_error_says (error, "after 1 seconds");
   assert_error_says (error, "no request could be sent");
   fail_unless (took < SECONDS (3), "took %" G_GINT64_FORMAT " us", took);
-  stop_stalled_waits (stalled, threads, LUMA_WORKERS_MAX);
+  stop_stalled_waits (stalled, threads, LUMA_WORKERS_LIMIT);
   bad_server_stop (server);
 }
 
@@ -1117,6 +1149,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_earlier_deadline_fires_first);
   tcase_add_test (tc, test_waits_share_a_few_polling_threads);
   tcase_add_test (tc, test_stalled_server_holds_no_other_wait);
+  tcase_add_test (tc, test_stalled_threads_do_not_count);
   tcase_add_test (tc, test_wait_timeout_when_no_thread_is_free);
   tcase_add_test (tc, test_shared_session_per_settings);
   return s;
