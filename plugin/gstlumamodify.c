@@ -1011,6 +1011,11 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
     gst_element_set_locked_state (self->src, FALSE);
     if (!gst_element_sync_state_with_parent (self->src))
       GST_WARNING_OBJECT (self, "the inner lumasrc did not start");
+    /* stopped meanwhile from this thread (a bus sync handler at one of
+     * the inner lumasrc's state changes): down again, now that the state
+     * change is over (gst_luma_modify_change_state ()) */
+    if (g_cancellable_is_cancelled (job->cancellable))
+      gst_element_set_state (self->src, GST_STATE_NULL);
   }
   g_mutex_unlock (&self->handover_lock);
 }
@@ -1140,11 +1145,16 @@ gst_luma_modify_stop (GstLumaModify * self)
     self->job = NULL;
     gst_object_ref (self);
     g_thread_unref (g_steal_pointer (&self->worker));
-  } else if (self->worker != NULL) {
-    g_thread_join (g_steal_pointer (&self->worker));
+    /* the inner lumasrc may be in the middle of a state change that this
+     * thread began: the worker puts it back down once that is over
+     * (gst_luma_modify_start_source ()) */
+    gst_element_set_locked_state (self->src, TRUE);
+  } else {
+    if (self->worker != NULL)
+      g_thread_join (g_steal_pointer (&self->worker));
+    gst_element_set_locked_state (self->src, TRUE);
+    gst_element_set_state (self->src, GST_STATE_NULL);
   }
-  gst_element_set_locked_state (self->src, TRUE);
-  gst_element_set_state (self->src, GST_STATE_NULL);
   collector_clear (&self->collector);
   g_clear_pointer (&self->job, modify_job_free);
 }
@@ -1155,14 +1165,23 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
   GstLumaModify *self = GST_LUMA_MODIFY (element);
   GstStateChangeReturn ret;
 
+  /* A stop from the worker (a bus sync handler at a message it posted,
+   * such as a state change of the inner lumasrc, which it may be bringing
+   * up): the bin leaves the inner lumasrc alone, since a state change of
+   * it begun in this thread would go on, after the stop, with the
+   * transitions it had planned. */
+  if (self->worker == g_thread_self ()
+      && GST_STATE_TARGET (element) <= GST_STATE_READY)
+    gst_element_set_locked_state (self->src, TRUE);
+
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       if (!gst_luma_modify_prepare (self))
         return GST_STATE_CHANGE_FAILURE;
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      /* from the worker (a bus sync handler at a message it posted): it
-       * may hold the lock, and checks the cancellable after the handover */
+      /* from the worker: it may hold the lock, and checks the cancellable
+       * after the handover */
       if (self->worker == g_thread_self ()) {
         g_cancellable_cancel (self->job->cancellable);
       } else {

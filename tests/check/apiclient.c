@@ -923,7 +923,10 @@ GST_START_TEST (test_waits_share_a_few_polling_threads)
   fail_if (threads_meet (shared.polled_from, shared.waited_from),
       "a waiting thread polled");
   fail_unless (g_hash_table_size (shared.polled_from) >= 1);
-  fail_unless (g_hash_table_size (shared.polled_from) <= LUMA_WORKERS_MAX,
+  /* under valgrind a poll may take longer than LUMA_WORKERS_STALLED_US,
+   * and its thread no longer counts: fewer than one a wait, then */
+  fail_unless (g_hash_table_size (shared.polled_from) <=
+      (luma_test_slowdown () > 1 ? SHARED_WAITS - 1 : LUMA_WORKERS_MAX),
       "%u polling threads", g_hash_table_size (shared.polled_from));
   g_hash_table_unref (shared.polled_from);
   g_hash_table_unref (shared.waited_from);

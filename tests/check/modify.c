@@ -519,14 +519,34 @@ is_inner_source_ready (GstMessage * msg, gconstpointer unused)
   return new == GST_STATE_READY;
 }
 
+/* Waits up to 10 s (times the slowdown) for the inner lumasrc's pad to be
+ * inactive: no streaming thread, nothing left of a state change. */
+static gboolean
+inner_source_goes_inactive (LumaRun * run)
+{
+  g_autoptr (GstElement) inner = gst_bin_get_by_name (GST_BIN (run->src),
+      "lumasrc");
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (inner, "src");
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+
+  while (GST_PAD_IS_ACTIVE (pad) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  return !GST_PAD_IS_ACTIVE (pad);
+}
+
 /* The same, at the inner lumasrc's first state change, which the worker
- * makes while a stop from another thread waits for it; the next run finds
- * the task in the journal and streams it. */
+ * makes while a stop from another thread waits for it: the inner lumasrc
+ * is left stopped (GStreamer would go on with the transitions begun
+ * before the stop), and the next run finds the task in the journal and
+ * streams it. */
 GST_START_TEST (test_stop_from_a_sync_handler_at_the_handover)
 {
   LumaRun *run = file_run (clip_path, PROMPT);
 
   luma_run_assert_stop_from_sync_handler_at (run, is_inner_source_ready, NULL);
+  fail_unless (inner_source_goes_inactive (run),
+      "the inner lumasrc was left running");
   luma_run_until_done (run, 60);
   assert_got_clip (run);
   luma_run_free (run);
