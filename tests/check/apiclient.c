@@ -986,16 +986,17 @@ stop_stalled_waits (StalledWait * waits, GThread ** threads, guint count)
   fail_unless (g_get_monotonic_time () - before < SECONDS (2));
 }
 
+static gboolean
+has_workers (gconstpointer count)
+{
+  return luma_workers_get_threads () >= GPOINTER_TO_UINT (count);
+}
 
 /* Until @count threads run steps (a test failure after 20 s). */
 static void
 wait_for_workers (guint count)
 {
-  gint64 deadline = g_get_monotonic_time () + SECONDS (20);
-
-  while (luma_workers_get_threads () < count
-      && g_get_monotonic_time () < deadline)
-    g_usleep (10 * 1000);
+  luma_test_wait_until (has_workers, GUINT_TO_POINTER (count), 20);
   fail_unless_equals_int (luma_workers_get_threads (), count);
 }
 

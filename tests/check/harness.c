@@ -185,22 +185,24 @@ stop_at_first_match (GstBus * bus, GstMessage * msg, gpointer data)
   return GST_BUS_PASS;
 }
 
+static gboolean
+has_stopped (gconstpointer data)
+{
+  const StopFromHandler *stop = data;
+
+  return g_atomic_int_get (&stop->stopped);
+}
+
 void
 luma_run_assert_stop_from_sync_handler_at (LumaRun * run,
     LumaMessageMatch match, gconstpointer match_data)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
   StopFromHandler stop = { run->pipeline, match, match_data, };
-  gint64 deadline;
 
   gst_bus_set_sync_handler (bus, stop_at_first_match, &stop, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
-  while (!g_atomic_int_get (&stop.stopped)
-      && g_get_monotonic_time () < deadline)
-    g_usleep (10000);
-  fail_unless (g_atomic_int_get (&stop.stopped),
+  fail_unless (luma_test_wait_until (has_stopped, &stop, 10),
       "the stop from the sync handler did not return");
   fail_unless_equals_int (stop.ret, GST_STATE_CHANGE_SUCCESS);
   gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
@@ -361,6 +363,18 @@ luma_test_slowdown (void)
   gint factor = value ? atoi (value) : 1;
 
   return MAX (factor, 1);
+}
+
+gboolean
+luma_test_wait_until (LumaTestCondition holds, gconstpointer data,
+    guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds
+      * G_USEC_PER_SEC * luma_test_slowdown ();
+
+  while (!holds (data) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  return holds (data);
 }
 
 GBytes *

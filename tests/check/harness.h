@@ -82,6 +82,12 @@ const GstStructure *luma_run_assert_error (LumaRun * run, gint code,
  * happens are scaled by it. */
 gint luma_test_slowdown (void);
 
+/* Waits up to @seconds (times luma_test_slowdown ()) for @holds (@data);
+ * returns whether it holds. */
+typedef gboolean (*LumaTestCondition) (gconstpointer data);
+gboolean luma_test_wait_until (LumaTestCondition holds, gconstpointer data,
+    guint seconds);
+
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
 /* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
  * are large (about 11 kB a frame), the others small. Encoded once per build

@@ -471,15 +471,9 @@ GST_START_TEST (test_stop_during_upload_is_prompt)
 
 GST_END_TEST;
 
-/* Waits up to 10 s (times the slowdown) for the collected clip to go. */
 static gboolean
-collected_file_goes (void)
+collected_file_gone (gconstpointer unused)
 {
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
-
-  while (tmp_has_collected_file () && g_get_monotonic_time () < deadline)
-    g_usleep (10 * 1000);
   return !tmp_has_collected_file ();
 }
 
@@ -493,14 +487,16 @@ GST_START_TEST (test_stop_from_a_sync_handler_during_upload)
 
   luma_emulator_set_upload_answer_delay (em, 5000);
   luma_run_assert_stop_from_sync_handler (run, GST_LUMA_MESSAGE_UPLOAD);
-  fail_unless (collected_file_goes (), "the temporary file was left");
+  fail_unless (luma_test_wait_until (collected_file_gone, NULL, 10),
+      "the temporary file was left");
 
   luma_emulator_set_upload_answer_delay (em, 0);
   luma_run_until_done (run, 60);
   assert_got_clip (run);
   luma_run_free (run);
   fail_unless_equals_int (luma_emulator_get_creates (em), 1);
-  fail_unless (collected_file_goes (), "the temporary file was left");
+  fail_unless (luma_test_wait_until (collected_file_gone, NULL, 10),
+      "the temporary file was left");
 }
 
 GST_END_TEST;
@@ -519,20 +515,22 @@ is_inner_source_ready (GstMessage * msg, gconstpointer unused)
   return new == GST_STATE_READY;
 }
 
-/* Waits up to 10 s (times the slowdown) for the inner lumasrc's pad to be
- * inactive: no streaming thread, nothing left of a state change. */
+static gboolean
+pad_inactive (gconstpointer pad)
+{
+  return !GST_PAD_IS_ACTIVE (pad);
+}
+
+/* The inner lumasrc's pad goes inactive within 10 s: no streaming thread,
+ * nothing left of a state change. */
 static gboolean
 inner_source_goes_inactive (LumaRun * run)
 {
   g_autoptr (GstElement) inner = gst_bin_get_by_name (GST_BIN (run->src),
       "lumasrc");
   g_autoptr (GstPad) pad = gst_element_get_static_pad (inner, "src");
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
 
-  while (GST_PAD_IS_ACTIVE (pad) && g_get_monotonic_time () < deadline)
-    g_usleep (10 * 1000);
-  return !GST_PAD_IS_ACTIVE (pad);
+  return luma_test_wait_until (pad_inactive, pad, 10);
 }
 
 /* The same, at the inner lumasrc's first state change, which the worker
