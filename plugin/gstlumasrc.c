@@ -999,26 +999,33 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
 
 /* The bytes an earlier run left in the `.part` are served from it; the
  * network goes on from its end, asked for at once to learn the size. A
- * `.part` that does not fit the file the host has is dropped. */
+ * `.part` that does not fit the file the host has (not the size of the
+ * one it was written from, or not shorter) is dropped and the video
+ * stored from its start: the two files would be spliced into one video,
+ * and kept. */
 static gboolean
 gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   guint64 prefix = luma_store_writer_get_prefix (s->writer);
+  guint64 part_size = luma_store_writer_get_part_size (s->writer);
   g_autoptr (GError) cause = NULL;
 
   GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
-      G_GUINT64_FORMAT, prefix);
+      G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, prefix, part_size);
   luma_stream_seek (s->stream, prefix);
-  if (luma_stream_open (s->stream, self->cancellable, &cause)
-      && luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN
-      && prefix < luma_stream_get_size (s->stream))
+  if (part_size != LUMA_STORE_SIZE_UNKNOWN && prefix < part_size
+      && luma_stream_open (s->stream, self->cancellable, &cause)
+      && luma_stream_get_size (s->stream) == part_size)
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return FALSE;
-  GST_INFO_OBJECT (self, "the .part cannot be resumed: %s",
-      cause ? cause->message : "it is as large as the file");
-  g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+  GST_INFO_OBJECT (self, "the .part cannot be resumed, the video is "
+      "stored from its start: %s",
+      cause ? cause->message : "it is not the beginning of the host's file");
+  g_clear_error (&cause);
+  if (!luma_store_writer_restart (s->writer, &cause))
+    gst_luma_src_stop_storing (self, cause);
   luma_stream_seek (s->stream, s->offset);
   return TRUE;
 }
@@ -1088,6 +1095,22 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
+/* Bytes read from another's download are of the file whose size its
+ * writer told: the network goes on only from a file of that size, never
+ * splicing another one in (a changed size is an error). */
+static void
+gst_luma_src_expect_followed_size (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 size;
+
+  if (s->follower == NULL)
+    return;
+  size = luma_store_follower_get_size (s->follower);
+  if (size != LUMA_STORE_SIZE_UNKNOWN)
+    luma_stream_expect_size (s->stream, size);
+}
+
 /* The writer this source followed stopped short: the entry is taken over
  * (resumed from its `.part`, followed anew, or found complete) where it
  * can be, else the rest comes from the network, unstored. */
@@ -1097,6 +1120,7 @@ gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
 {
   LumaStreaming *s = self->streaming;
 
+  gst_luma_src_expect_followed_size (self);
   g_clear_pointer (&s->follower, luma_store_follower_free);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
@@ -1519,8 +1543,10 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
       return n;
     /* the same follower: the offset is ahead of what it has (a new one,
      * of the writer that took the entry over, is read from next) */
-    if (s->store_begins == begins)
+    if (s->store_begins == begins) {
+      gst_luma_src_expect_followed_size (self);
       break;
+    }
   }
   if (s->phase == PHASE_STORED) {
     g_autoptr (GError) cause = NULL;

@@ -88,6 +88,7 @@ struct _LumaStoreWriter
   gint lock_fd;
   gint part_fd;
   guint64 prefix;               /* the .part's length */
+  guint64 part_size;            /* the size the .part's writer told */
   gboolean claimed;             /* counted in the claims of the process */
   gboolean size_told;           /* in the lock file, for followers */
 
@@ -1049,6 +1050,23 @@ release_entry (const gchar * dir, gconstpointer group)
   g_mutex_unlock (&claims_lock);
 }
 
+/* The size the writer wrote into the lock file, once it is all there. */
+static guint64
+told_size (gint lock_fd)
+{
+  gchar text[32];
+  gssize n = pread (lock_fd, text, sizeof text - 1, 0);
+  guint64 size;
+
+  /* all of it a number: a NUL would end it early */
+  if (n <= 1 || text[n - 1] != '\n' || memchr (text, '\0', n) != NULL)
+    return LUMA_STORE_SIZE_UNKNOWN;
+  text[n - 1] = '\0';
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
+    return LUMA_STORE_SIZE_UNKNOWN;
+  return size;
+}
+
 static LumaStoreFollower *
 follower_new (LumaStore * store, const gchar * dir, gint lock_fd, gint part_fd)
 {
@@ -1076,6 +1094,9 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
   writer->dir = g_strdup (dir);
   writer->lock_fd = lock_fd;
   writer->part_fd = -1;
+  /* the size of the file the `.part` left there is a beginning of: a
+   * resume checks that the host still has that one */
+  writer->part_size = told_size (lock_fd);
   /* The size an earlier writer told is not this one's to vouch for. If it
    * cannot go, this one's cannot be told either: followers learn the size
    * at the end, and check the one that stayed against it. */
@@ -1168,6 +1189,30 @@ guint64
 luma_store_writer_get_prefix (LumaStoreWriter * writer)
 {
   return writer->prefix;
+}
+
+guint64
+luma_store_writer_get_part_size (LumaStoreWriter * writer)
+{
+  return writer->part_size;
+}
+
+gboolean
+luma_store_writer_restart (LumaStoreWriter * writer, GError ** error)
+{
+  g_return_val_if_fail (writer->part_fd >= 0 && writer->hasher == NULL, FALSE);
+
+  if (ftruncate (writer->part_fd, 0) != 0) {
+    g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+
+    set_io_error (error, _("Cannot write %s: %s"), path, errno);
+    return FALSE;
+  }
+  writer->prefix = 0;
+  writer->part_size = LUMA_STORE_SIZE_UNKNOWN;
+  g_atomic_int_set (&writer->hash_given_up, FALSE);
+  prepare_hasher (writer);
+  return TRUE;
 }
 
 void
@@ -1340,23 +1385,6 @@ luma_store_writer_free_discarded (LumaStoreWriter * writer)
 }
 
 /* ----- following another's writer ----- */
-
-/* The size the writer wrote into the lock file, once it is all there. */
-static guint64
-told_size (gint lock_fd)
-{
-  gchar text[32];
-  gssize n = pread (lock_fd, text, sizeof text - 1, 0);
-  guint64 size;
-
-  /* all of it a number: a NUL would end it early */
-  if (n <= 1 || text[n - 1] != '\n' || memchr (text, '\0', n) != NULL)
-    return LUMA_STORE_SIZE_UNKNOWN;
-  text[n - 1] = '\0';
-  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
-    return LUMA_STORE_SIZE_UNKNOWN;
-  return size;
-}
 
 static gboolean
 check_told_size (LumaStoreFollower * follower, guint64 length, GError ** error)

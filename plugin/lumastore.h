@@ -127,10 +127,16 @@ void luma_store_reader_free (LumaStoreReader * reader);
  * second holds back) until then. Not in read-only mode. */
 gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
     GCancellable * cancellable, LumaStoreWriter ** writer,
-    LumaStoreReader ** reader, LumaStoreFollower ** follower,
-    GError ** error);
+    LumaStoreReader ** reader, LumaStoreFollower ** follower, GError ** error);
 /* How many bytes from the start of the video the `.part` holds. */
 guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
+/* The size of the whole video the `.part` found at the start is a
+ * beginning of, as its writer told it; LUMA_STORE_SIZE_UNKNOWN when it was
+ * not told. A resume takes the rest only from a file of that size. */
+guint64 luma_store_writer_get_part_size (LumaStoreWriter * writer);
+/* Drops what the `.part` holds, to write the video from its start: before
+ * the first append only. */
+gboolean luma_store_writer_restart (LumaStoreWriter * writer, GError ** error);
 /* Reads from the `.part`, within its prefix. */
 gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
     gsize size, guint64 offset, GError ** error);
@@ -166,8 +172,7 @@ void luma_store_writer_free_discarded (LumaStoreWriter * writer);
 /* For a store that never writes (read-only): a follower of the task's
  * entry when another process or pipeline is writing it right now, else
  * NULL. Creates nothing, and never takes the entry over. */
-LumaStoreFollower *luma_store_follow (LumaStore * store,
-    const gchar * task_id);
+LumaStoreFollower *luma_store_follow (LumaStore * store, const gchar * task_id);
 /* The video's size as its writer told it, or LUMA_STORE_SIZE_UNKNOWN. */
 guint64 luma_store_follower_get_size (LumaStoreFollower * follower);
 /* How far the writer has got: a read below this waits at most for the

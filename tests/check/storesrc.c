@@ -397,6 +397,38 @@ GST_START_TEST (test_seek_then_resume)
 
 GST_END_TEST;
 
+/* A .part left by an earlier run, and a host that now has another file
+ * (larger, so that the .part could be resumed from it): the .part is
+ * dropped, and the other file streamed and stored whole, never the .part
+ * with the other's rest after it. */
+GST_START_TEST (test_part_not_resumed_from_another_file)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE + 100, 22);
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *stored = NULL;
+  gsize stored_size;
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_free (run);
+
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  run = run_task (NULL);
+  luma_run_assert_output (run, other);
+  luma_run_free (run);
+  video = entry_file ("video");
+  fail_unless (g_file_get_contents (video, &stored, &stored_size, NULL));
+  fail_unless (stored_size == g_bytes_get_size (other)
+      && memcmp (stored, g_bytes_get_data (other, NULL), stored_size) == 0,
+      "the stored video is not the host's file");
+}
+
+GST_END_TEST;
+
 /* gst-launch-1.0 lumasrc for TASK, a process of its own, its output to
  * @out (or a fakesink). */
 static GPid
@@ -927,6 +959,48 @@ GST_START_TEST (test_seek_ahead_of_followed_download)
   luma_run_free (run);
   luma_store_writer_free (writer, TRUE);
   luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Follows a download that stops short (its writer falls silent, or the
+ * run seeks ahead of it) while the host now has another file: the rest is
+ * not taken from it (bytes of two files spliced into one), the run ends
+ * in an error that says why. */
+static void
+assert_followed_not_spliced (gboolean seek_ahead)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE + 100, 22);
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, TASK);
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  guint64 offset = 0;
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  preroll_following (run, writer, &offset);
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  if (seek_ahead)
+    fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+            GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "changed size");
+  if (!seek_ahead)
+    fail_unless (run->data->len <= offset);
+  luma_run_free (run);
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_START_TEST (test_silent_writer_not_spliced_with_another)
+{
+  assert_followed_not_spliced (FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_seek_ahead_of_followed_download_not_spliced)
+{
+  assert_followed_not_spliced (TRUE);
 }
 
 GST_END_TEST;
@@ -1468,6 +1542,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_video_cut_short_without_a_key);
   tcase_add_test (tc, test_stored_video_cut_short_not_spliced_with_another);
   tcase_add_test (tc, test_seek_then_resume);
+  tcase_add_test (tc, test_part_not_resumed_from_another_file);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
@@ -1478,6 +1553,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stop_while_following_is_prompt);
   tcase_add_test (tc, test_seek_ahead_of_followed_download);
   tcase_add_test (tc, test_silent_writer_given_up);
+  tcase_add_test (tc, test_silent_writer_not_spliced_with_another);
+  tcase_add_test (tc, test_seek_ahead_of_followed_download_not_spliced);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);
