@@ -57,6 +57,10 @@
 #define FOLLOW_RETRY_MS 20
 /* an entry evicted while we waited for its lock: try the new one */
 #define MAX_LOCK_ATTEMPTS 8
+/* how long a reader waits out another's exclusive lock on an entry: a
+ * begin or an eviction that looks at it holds one for a moment only */
+#define SHARED_LOCK_TRIES 20
+#define SHARED_LOCK_RETRY_US 1000
 
 /* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-store-error-quark, luma_store_error);
@@ -78,6 +82,7 @@ struct _LumaStoreReader
   LumaStoreMeta meta;
   gint fd;
   gint lock_fd;                 /* LOCK_SH while reading, or -1 */
+  gboolean held;                /* by a writer, when the open looked */
 };
 
 struct _LumaStoreWriter
@@ -536,16 +541,26 @@ remove_entry (const gchar * dir)
 }
 
 /* A shared lock, so that eviction in another process leaves the entry to
- * its reader; not having one only loses that. */
+ * its reader; not having one only loses that. *@held: a writer holds the
+ * entry (an exclusive lock that lasts), which is then not the reader's to
+ * drop or to record anything in. */
 static gint
-lock_shared (const gchar * dir)
+lock_shared (const gchar * dir, gboolean * held)
 {
   g_autofree gchar *path = entry_file (dir, LOCK_NAME);
   gint fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
+  guint tries = 0;
 
-  if (fd >= 0 && flock (fd, LOCK_SH | LOCK_NB) != 0) {
-    g_close (fd, NULL);
-    return -1;
+  *held = FALSE;
+  while (fd >= 0 && flock (fd, LOCK_SH | LOCK_NB) != 0) {
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK || ++tries == SHARED_LOCK_TRIES) {
+      *held = errno == EWOULDBLOCK;
+      g_close (fd, NULL);
+      return -1;
+    }
+    g_usleep (SHARED_LOCK_RETRY_US);
   }
   return fd;
 }
@@ -650,8 +665,10 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
     return FALSE;
   }
   meta->synced = TRUE;
-  /* not being able to record it only costs the next open another hash */
-  write_meta (dir, meta, NULL);
+  /* not being able to record it only costs the next open another hash;
+   * an entry a writer holds is its writer's to record in */
+  if (!reader->held)
+    write_meta (dir, meta, NULL);
   return TRUE;
 }
 
@@ -659,7 +676,7 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
 static void
 drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
 {
-  if (store->read_only)
+  if (store->read_only || reader->held)
     return;
   if (reader->lock_fd >= 0 && flock (reader->lock_fd, LOCK_EX | LOCK_NB) != 0)
     return;
@@ -684,7 +701,7 @@ open_entry (LumaStore * store, const gchar * task_id,
     return NULL;
   }
   /* a shared lock writes nothing: read-only takes it too */
-  reader->lock_fd = lock_shared (dir);
+  reader->lock_fd = lock_shared (dir, &reader->held);
   video = entry_file (dir, VIDEO_NAME);
   reader->fd = luma_file_open_regular (video, O_RDONLY, 0, &not_regular);
   if (reader->fd < 0) {
@@ -885,6 +902,33 @@ wait_for_lock (gint fd, const gchar * dir, guint stall_ms, gint * part_fd,
   return TRUE;
 }
 
+/* The entry's directory and its scope's, each made only in a directory
+ * that is one (not a link to one elsewhere: nothing is made outside the
+ * store). */
+static gboolean
+make_entry_dir (const gchar * dir, GError ** error)
+{
+  g_autofree gchar *scope = g_path_get_dirname (dir);
+  g_autofree gchar *store_dir = g_path_get_dirname (scope);
+  const gchar *made = store_dir;
+
+  if (g_mkdir_with_parents (store_dir, 0700) == 0) {
+    made = scope;
+    if (g_mkdir (scope, 0700) == 0 || (errno == EEXIST && is_real_dir (scope))) {
+      made = dir;
+      if (g_mkdir (dir, 0700) == 0 || errno == EEXIST)
+        return TRUE;
+    }
+  }
+  if (errno == EEXIST)
+    set_file_error (error, _("Cannot create the store directory %s: %s"),
+        made, _("it or its parent is not a directory"));
+  else
+    set_io_error (error, _("Cannot create the store directory %s: %s"), made,
+        errno);
+  return FALSE;
+}
+
 /* Takes the entry's lock, waiting while another holds it and makes
  * progress (or, with @part_fd, until there is a .part to follow, see
  * wait_for_lock ()). The lock file is made anew if eviction removed it
@@ -902,11 +946,8 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
     gboolean not_regular;
     gint fd;
 
-    if (g_mkdir_with_parents (dir, 0700) != 0) {
-      set_io_error (error, _("Cannot create the store directory %s: %s"), dir,
-          errno);
+    if (!make_entry_dir (dir, error))
       return FALSE;
-    }
     if (!is_real_entry (dir)) {
       set_file_error (error, _("Cannot create the store directory %s: %s"),
           dir, _("it or its parent is not a directory"));
@@ -1110,28 +1151,51 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
   return writer;
 }
 
+/* How often a begin that found the entry's video opens it again: each
+ * time another completed it meanwhile, or the open dropped it as
+ * damaged. */
+#define MAX_OPEN_ATTEMPTS 3
+
+/* A video that stays damaged, and that readers keep from being dropped:
+ * written anew, under the lock, without the meta.json that went with it
+ * (which would tell opens meanwhile of a video that is missing). */
+static void
+clear_for_writing (const gchar * dir)
+{
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  g_autofree gchar *meta = entry_file (dir, META_NAME);
+
+  g_unlink (meta);
+  g_unlink (video);
+}
+
 /* luma_store_begin () once this process's claim on @dir is taken. */
 static gboolean
 begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
     GCancellable * cancellable, LumaStoreWriter ** writer,
     LumaStoreReader ** reader, LumaStoreFollower ** follower, GError ** error)
 {
-  g_autofree gchar *video = NULL;
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  guint attempt;
   gint lock_fd, follow_fd;
 
-  if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd,
-          &follow_fd, error))
-    return FALSE;
-  if (follow_fd >= 0) {
-    *follower = follower_new (store, dir, lock_fd, follow_fd);
-    return TRUE;
-  }
-
-  /* whoever held the lock may have completed the entry meanwhile */
-  video = entry_file (dir, VIDEO_NAME);
-  if (g_file_test (video, G_FILE_TEST_EXISTS)) {
+  for (attempt = 0;; attempt++) {
     g_autoptr (GError) unusable = NULL;
 
+    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd,
+            &follow_fd, error))
+      return FALSE;
+    if (follow_fd >= 0) {
+      *follower = follower_new (store, dir, lock_fd, follow_fd);
+      return TRUE;
+    }
+    /* whoever held the lock may have completed the entry meanwhile */
+    if (!g_file_test (video, G_FILE_TEST_EXISTS))
+      break;
+    if (attempt == MAX_OPEN_ATTEMPTS) {
+      clear_for_writing (dir);
+      break;
+    }
     luma_file_unlock (lock_fd);
     *reader = open_entry (store, task_id, cancellable, &unusable);
     if (*reader != NULL)
@@ -1140,12 +1204,9 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
       g_propagate_error (error, g_steal_pointer (&unusable));
       return FALSE;
     }
-    /* damaged, or a video without its meta.json (a crash between the
-     * two): written anew */
-    if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd, NULL,
-            error))
-      return FALSE;
-    g_unlink (video);
+    /* damaged (and dropped, unless another held it), or a video without
+     * its meta.json (a crash between the two): looked at again under the
+     * lock */
   }
 
   *writer = writer_new (store, task_id, dir, lock_fd, error);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1557,6 +1558,234 @@ GST_START_TEST (test_default_dir)
 
 GST_END_TEST;
 
+/* Releases the flock on the fd @data 2 ms from now, as another's begin
+ * would. */
+static gpointer
+unlock_soon (gpointer data)
+{
+  g_usleep (2000);
+  flock (GPOINTER_TO_INT (data), LOCK_UN);
+  return NULL;
+}
+
+/* A scope that is a link to a folder elsewhere, which does not hold the
+ * entry yet: a begin makes nothing there. */
+GST_START_TEST (test_nothing_made_through_a_linked_scope)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *outside = g_dir_make_tmp ("luma-outside-XXXXXX", NULL);
+  g_autofree gchar *dir = entry_dir_of (TASK);
+  g_autofree gchar *scope = g_path_get_dirname (dir);
+  g_autoptr (GDir) made = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+
+  fail_unless (symlink (outside, scope) == 0);
+  fail_if (luma_store_begin (store, TASK, NULL, &writer, &reader, &follower,
+          &error));
+  fail_unless (strstr (error->message, "not a directory") != NULL, "%s",
+      error->message);
+  made = g_dir_open (outside, 0, NULL);
+  fail_unless (g_dir_read_name (made) == NULL,
+      "something was made outside the store");
+  luma_test_remove_tree (outside);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* An entry whose video is missing while a writer holds it (writing it
+ * anew): an open in another pipeline or process finds it damaged, and
+ * leaves the writer's files alone. */
+GST_START_TEST (test_open_leaves_a_held_entry_alone)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *other = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = NULL, *video_path = NULL, *part = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *writer;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = entry_dir_of (TASK);
+  video_path = g_build_filename (dir, "video", NULL);
+  part = g_build_filename (dir, "video.part", NULL);
+  fail_unless (g_unlink (video_path) == 0);
+  writer = begin (store, TASK);
+  append_range (writer, video, 0, CHUNK);
+
+  fail_if (luma_store_open (other, TASK, NULL, &error));
+  fail_unless (g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_DAMAGED));
+  fail_unless (g_file_test (part, G_FILE_TEST_EXISTS),
+      "the open removed the .part another writer holds");
+  append_range (writer, video, CHUNK, VIDEO_SIZE);
+  g_clear_error (&error);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
+      error ? error->message : "");
+  luma_store_free (other);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* An open while another holds the entry's lock for a moment (a begin
+ * that looks at it, an eviction that finds it in use) waits that moment
+ * out: it reads under a shared lock, and eviction leaves its video. */
+GST_START_TEST (test_open_during_a_moment_of_another_lock)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *small = store_new (API_KEY, 1, FALSE);
+  g_autofree gchar *dir = NULL, *lock = NULL, *video_path = NULL;
+  g_autoptr (GError) error = NULL;
+  LumaStoreReader *reader;
+  GThread *unlocker;
+  GStrv gone;
+  gint fd;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  /* once, so that the open below is at the lock at once (it verifies the
+   * video and syncs it the first time) */
+  luma_store_reader_free (luma_store_open (store, TASK, NULL, NULL));
+  dir = entry_dir_of (TASK);
+  lock = g_build_filename (dir, "lock", NULL);
+  video_path = g_build_filename (dir, "video", NULL);
+  fd = g_open (lock, O_RDWR, 0);
+  fail_unless (fd >= 0 && flock (fd, LOCK_EX) == 0);
+  unlocker = g_thread_new ("unlock", unlock_soon, GINT_TO_POINTER (fd));
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  g_thread_join (unlocker);
+
+  gone = luma_store_evict (small, NULL, 0);
+  g_strfreev (gone);
+  fail_unless (g_file_test (video_path, G_FILE_TEST_EXISTS),
+      "eviction removed a video being read");
+  luma_store_reader_free (reader);
+  g_close (fd, NULL);
+  luma_store_free (small);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  LumaStore *store;
+  Begun begun;
+  gboolean ok;
+} BeginJob;
+
+static gpointer
+begin_in_thread (gpointer data)
+{
+  BeginJob *job = data;
+
+  job->ok = luma_store_begin (job->store, TASK, NULL, &job->begun.writer,
+      &job->begun.reader, &job->begun.follower, NULL);
+  return NULL;
+}
+
+/* How many shared flocks are held on the file at @path, as /proc/locks
+ * tells (reading it takes none). */
+static guint
+count_shared_locks (const gchar * path)
+{
+  g_autofree gchar *locks = NULL;
+  g_autofree gchar *inode = NULL;
+  g_auto (GStrv) lines = NULL;
+  GStatBuf st;
+  guint i, count = 0;
+
+  fail_unless (g_stat (path, &st) == 0);
+  fail_unless (g_file_get_contents ("/proc/locks", &locks, NULL, NULL));
+  inode = g_strdup_printf (":%" G_GUINT64_FORMAT " ", (guint64) st.st_ino);
+  lines = g_strsplit (locks, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    count += strstr (lines[i], "FLOCK") && strstr (lines[i], "READ")
+        && strstr (lines[i], inode);
+  return count;
+}
+
+static void
+wait_for_shared_locks (const gchar * path, guint count)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+
+  while (count_shared_locks (path) != count) {
+    fail_unless (g_get_monotonic_time () < deadline);
+    g_usleep (100);
+  }
+}
+
+/* A begin that finds the entry damaged, but cannot drop it (another
+ * reads it), waits for the lock to write it anew. Meanwhile another
+ * completes it, whole and sound: the begin then reads it, and does not
+ * remove it to download it again. */
+GST_START_TEST (test_begin_reads_an_entry_completed_while_it_waited)
+{
+  /* large, so that the begin's hash of it gives the test time to come
+   * in as a reader */
+  const gsize size = 32 * 1024 * 1024;
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  BeginJob job = { store_new (API_KEY, 0, FALSE), };
+  g_autofree gchar *dir = NULL, *lock = NULL, *meta_path = NULL;
+  g_autofree gchar *video_path = NULL, *sound_meta = NULL;
+  g_autofree guint8 *zeros = g_malloc0 (size);
+  g_autofree gchar *sha256 =
+      g_compute_checksum_for_data (G_CHECKSUM_SHA256, zeros, size);
+  g_autoptr (JsonObject) meta = NULL;
+  GThread *thread;
+  gint fd;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  dir = entry_dir_of (TASK);
+  lock = g_build_filename (dir, "lock", NULL);
+  meta_path = g_build_filename (dir, "meta.json", NULL);
+  video_path = g_build_filename (dir, "video", NULL);
+  fail_unless (g_file_set_contents (video_path, (gchar *) zeros, size, NULL));
+  meta = read_meta (dir);
+  json_object_set_int_member (meta, "size", size);
+  json_object_set_boolean_member (meta, "synced", TRUE);
+  json_object_set_boolean_member (meta, "verified", TRUE);
+  json_object_set_string_member (meta, "sha256", sha256);
+  write_meta_object (dir, meta);
+  fail_unless (g_file_get_contents (meta_path, &sound_meta, NULL, NULL));
+  /* damaged: the file is not the one its digest is of */
+  json_object_set_string_member (meta, "sha256",
+      "0000000000000000000000000000000000000000000000000000000000000000");
+  json_object_set_boolean_member (meta, "verified", FALSE);
+  write_meta_object (dir, meta);
+
+  thread = g_thread_new ("begin", begin_in_thread, &job);
+  /* while the begin hashes the video under its shared lock, another
+   * process's reader comes in, which keeps the damaged entry */
+  wait_for_shared_locks (lock, 1);
+  fd = g_open (lock, O_RDONLY, 0);
+  fail_unless (fd >= 0 && flock (fd, LOCK_SH) == 0);
+  fail_unless (g_file_test (video_path, G_FILE_TEST_EXISTS),
+      "the begin dropped the entry before the test came in: a slow test "
+      "machine, not a fault");
+  /* the begin found it damaged, and let go of it */
+  wait_for_shared_locks (lock, 1);
+  /* as the writer that took the entry after that reader would */
+  fail_unless (g_file_set_contents (meta_path, sound_meta, -1, NULL));
+  flock (fd, LOCK_UN);
+  g_thread_join (thread);
+  g_close (fd, NULL);
+
+  fail_unless (job.ok);
+  fail_unless (job.begun.reader != NULL, "the begin gave a %s",
+      job.begun.writer ? "writer: the sound video was removed" : "follower");
+  luma_store_reader_free (job.begun.reader);
+  luma_store_free (job.store);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -1600,6 +1829,10 @@ store_suite (void)
   tcase_add_test (tc, test_linked_scope_is_not_written);
   tcase_add_test (tc, test_video_cut_short_while_read);
   tcase_add_test (tc, test_default_dir);
+  tcase_add_test (tc, test_nothing_made_through_a_linked_scope);
+  tcase_add_test (tc, test_open_leaves_a_held_entry_alone);
+  tcase_add_test (tc, test_open_during_a_moment_of_another_lock);
+  tcase_add_test (tc, test_begin_reads_an_entry_completed_while_it_waited);
   return s;
 }
 
