@@ -565,6 +565,14 @@ luma_http_deadline_rearm (LumaHttpDeadline * self, gint64 deadline)
   arm (self, deadline);
 }
 
+void
+luma_http_deadline_set (LumaHttpDeadline * self, gint64 deadline)
+{
+  g_return_if_fail (self->when == G_MAXINT64);
+
+  arm (self, deadline);
+}
+
 GCancellable *
 luma_http_deadline_get_cancellable (LumaHttpDeadline * self)
 {

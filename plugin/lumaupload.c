@@ -561,6 +561,44 @@ open_body (Upload * up, GError ** error)
       up->progress, up->user_data);
 }
 
+/* One attempt's cancellable: the upload's, and the answer's deadline. */
+typedef struct
+{
+  SoupSession *session;
+  LumaHttpDeadline *deadline;
+} AnswerDeadline;
+
+/* Sending the body takes what the file's size and the link make it; the
+ * answer, from then on, is bounded as any request's is: the timeout only
+ * bounds silence, and a host that trickles its headers would hold the
+ * upload (and the request's journal entry) for ever. */
+static void
+bound_the_answer (SoupMessage * msg, gpointer user_data)
+{
+  AnswerDeadline *answer = user_data;
+
+  luma_http_deadline_set (answer->deadline,
+      luma_http_request_deadline (answer->session));
+}
+
+/* The upload's own cancellation, or a host that did not answer in time
+ * (then a server's trouble, tried again). */
+static AttemptOutcome
+fail_unanswered (Upload * up, LumaHttpDeadline * deadline, GError * cause,
+    GError ** error)
+{
+  if (luma_http_deadline_has_passed (deadline)) {
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+        _("%s did not answer the upload within %u seconds (twice the "
+            "timeout)"), up->host, LUMA_HTTP_REQUEST_DEADLINE_FACTOR *
+        soup_session_get_timeout (up->session));
+    return ATTEMPT_SERVER_TROUBLE;
+  }
+  luma_http_set_transport_error (error, cause, up->uri);
+  return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
+      ATTEMPT_FAILED : ATTEMPT_SERVER_TROUBLE;
+}
+
 static AttemptOutcome
 upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
     GError ** error)
@@ -570,22 +608,26 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   g_autoptr (GInputStream) answer = NULL;
   g_autoptr (GBytes) answer_body = NULL;
   g_autoptr (GError) cause = NULL;
+  g_autoptr (LumaHttpDeadline) deadline =
+      luma_http_deadline_new (up->cancellable, G_MAXINT64);
+  GCancellable *cancellable = luma_http_deadline_get_cancellable (deadline);
+  AnswerDeadline bound = { up->session, deadline };
   guint status;
 
   body = open_body (up, error);
   if (body == NULL)
     return ATTEMPT_FAILED;
   msg = build_message (up, body);
+  if (soup_session_get_timeout (up->session) > 0)
+    g_signal_connect (msg, "wrote-body", G_CALLBACK (bound_the_answer), &bound);
 
-  answer = soup_session_send (up->session, msg, up->cancellable, &cause);
+  answer = soup_session_send (up->session, msg, cancellable, &cause);
   if (answer == NULL) {
     if (body->file_error != NULL) {
       g_propagate_error (error, g_steal_pointer (&body->file_error));
       return ATTEMPT_FAILED;
     }
-    luma_http_set_transport_error (error, cause, up->uri);
-    return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
-        ATTEMPT_FAILED : ATTEMPT_SERVER_TROUBLE;
+    return fail_unanswered (up, deadline, cause, error);
   }
 
   status = soup_message_get_status (msg);
@@ -599,11 +641,12 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   }
 
   answer_body = luma_http_read_body (msg, answer, ANSWER_MAX_SIZE,
-      soup_session_get_timeout (up->session), up->cancellable, error);
+      soup_session_get_timeout (up->session), cancellable, &cause);
   g_input_stream_close (answer, NULL, NULL);
   if (answer_body == NULL) {
-    if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      return ATTEMPT_FAILED;
+    if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return fail_unanswered (up, deadline, cause, error);
+    g_propagate_error (error, g_steal_pointer (&cause));
     if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE)) {
       g_autoptr (GError) too_large = g_steal_pointer (error);
 

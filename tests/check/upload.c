@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
+#include "badservers.h"
 #include "harness.h"
 #include "lumahttp.h"
 #include "lumastream.h"
@@ -463,6 +464,48 @@ GST_START_TEST (test_cancel_while_waiting_for_the_answer)
 
 GST_END_TEST;
 
+static gboolean
+is_set (gpointer flag)
+{
+  return g_atomic_int_get ((gint *) flag);
+}
+
+/* A host that takes the body, then trickles its headers a byte a second
+ * (each byte resets the timeout): every attempt ends at twice the timeout
+ * after the body, and the upload gives up after its retries, with an
+ * error that says why. A cancellation 30 s on tells a wait that never
+ * ended. */
+GST_START_TEST (test_trickled_answer_ends)
+{
+  /* past the server's byte a second: the timeout alone never ends it */
+  LumaHttpConfig config = { "gst-luma-test", 2, NULL, TRUE };
+  g_autoptr (SoupSession) quick = luma_http_session_new (&config);
+  GFile *file = make_file ("luma-upload-XXXXXX.mp4", 100000, 13, NULL);
+  BadServer *server = bad_server_start (BAD_SERVER_TRICKLE_HEADERS);
+  g_autofree gchar *url = bad_server_get_url (server);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  gint over = FALSE;
+  CancelLater later = { cancellable, 0, 0, is_set, &over };
+  g_autofree gchar *result = NULL;
+  GThread *thread = g_thread_new ("cancel", cancel_later, &later);
+
+  result = luma_upload_file (quick, url, TEST_KEY, file, UPLOAD_FOLDER,
+      NULL, NULL, cancellable, &error);
+  g_atomic_int_set (&over, TRUE);
+  g_thread_join (thread);
+  fail_unless (result == NULL);
+  fail_if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "the upload still waited for its answer 30 s on");
+  fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
+          LUMA_UPLOAD_ERROR_UNAVAILABLE), "%s", error->message);
+  fail_unless (strstr (error->message, "did not answer the upload within 4 "
+          "seconds") != NULL, "%s", error->message);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 /* A server that takes the connection and never reads: the body stops in
  * the socket buffers, and the client blocks in a write. */
 static GSocket *
@@ -804,6 +847,7 @@ upload_suite (void)
   tcase_add_test (tc, test_rate_limit_waits_retry_after);
   tcase_add_test (tc, test_cancel_while_waiting_for_the_answer);
   tcase_add_test (tc, test_cancel_while_sending_the_body);
+  tcase_add_test (tc, test_trickled_answer_ends);
   tcase_add_test (tc, test_progress_reaches_the_total);
   tcase_add_test (tc, test_answers_without_a_usable_url);
   tcase_add_test (tc, test_bad_arguments);
