@@ -280,6 +280,10 @@ create_under_claim (LumaApi * api, const LumaCreateRequest * request,
     }
     with_url.video_url = video_url;
   }
+  if (!luma_journal_send (claim, error)) {
+    luma_journal_abort (claim);
+    return NULL;
+  }
   id = luma_create_task (api, &with_url, wait_seconds, result, cancellable,
       error);
   if (id == NULL) {

@@ -16,9 +16,11 @@
  * Under the lock: a task entry is reused; a creating entry alone means an
  * earlier attempt died or gave up after sending (its lock went with it, or
  * it was released on purpose), so a billed task may exist, and nothing is
- * created until a person decides (force-new); otherwise a creating entry is
- * written and the lock is kept until the POST's outcome is known. A crash
- * anywhere leaves one of these states, never a silent second POST.
+ * created until a person decides (force-new); otherwise the lock is kept
+ * until the POST's outcome is known, and the creating entry written right
+ * before the POST (not before an upload that comes first: a run killed
+ * there sent nothing). A crash anywhere leaves one of these states, never
+ * a silent second POST.
  *
  * Pure GLib/GIO and POSIX file code: no HTTP.
  */
@@ -68,6 +70,7 @@ struct _LumaJournalClaim
   gchar *dir;
   gchar *key;
   gint lock_fd;
+  gchar *attempt;               /* the creating entry, once it is to go out */
 };
 
 gchar *
@@ -425,7 +428,6 @@ luma_journal_begin (const gchar * dir, const gchar * key,
 {
   g_autofree gchar *task_path = NULL;
   g_autofree gchar *creating_path = NULL;
-  g_autofree gchar *contents = NULL;
   gchar *task_id = NULL;
   gboolean creating_left;
   gint fd;
@@ -460,25 +462,38 @@ luma_journal_begin (const gchar * dir, const gchar * key,
     goto failed;
   }
 
-  /* The creating entry must be on disk before the POST is sent: after a
-   * power cut between the two, the next run has to see it. */
-  contents = describe_attempt (what);
-  if (!write_entry (creating_path, contents, error))
-    goto failed;
-  if (!sync_dir (dir, error)) {
-    g_unlink (creating_path);
-    goto failed;
-  }
-
+  /* the creating entry is written by luma_journal_send (), right before
+   * the POST: what comes first (an upload) may be killed, and nothing
+   * was sent then */
   *claim = g_new0 (LumaJournalClaim, 1);
   (*claim)->dir = g_strdup (dir);
   (*claim)->key = g_strdup (key);
   (*claim)->lock_fd = fd;
+  (*claim)->attempt = describe_attempt (what);
   return TRUE;
 
 failed:
   luma_file_unlock (fd);
   return FALSE;
+}
+
+gboolean
+luma_journal_send (LumaJournalClaim * claim, GError ** error)
+{
+  g_autofree gchar *creating_path = NULL;
+
+  g_return_val_if_fail (claim != NULL, FALSE);
+
+  /* The creating entry must be on disk before the POST is sent: after a
+   * power cut between the two, the next run has to see it. */
+  creating_path = entry_path (claim->dir, claim->key, CREATING_SUFFIX);
+  if (!write_entry (creating_path, claim->attempt, error))
+    return FALSE;
+  if (!sync_dir (claim->dir, error)) {
+    g_unlink (creating_path);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static void
@@ -487,6 +502,7 @@ claim_free (LumaJournalClaim * claim)
   luma_file_unlock (claim->lock_fd);
   g_free (claim->dir);
   g_free (claim->key);
+  g_free (claim->attempt);
   g_free (claim);
 }
 

@@ -44,13 +44,20 @@ gchar *luma_journal_key (const gchar * api_url, const gchar * api_key,
     const gchar * input, const gchar * prompt, const gchar * watermark);
 
 /* TRUE and *existing_task_id: the task was created before, use it.
- * TRUE and *claim: nobody created it; POST, then commit, abort or abandon.
+ * TRUE and *claim: nobody created it; send (then POST), then commit,
+ * abort or abandon.
  * FALSE: an error; LUMA_JOURNAL_ERROR_CREATING_LEFT if an earlier attempt
  * may have created it, G_IO_ERROR_CANCELLED if @cancellable was cancelled
  * while another process or thread held the entry. */
 gboolean luma_journal_begin (const gchar * dir, const gchar * key,
     const LumaJournalRequest * what, GCancellable * cancellable,
     LumaJournalClaim ** claim, gchar ** existing_task_id, GError ** error);
+
+/* Right before the POST: records, durably, that it may go out, so that
+ * whatever comes after (a crash, a cut) is never taken for nothing sent.
+ * Until then a claim dropped in any way leaves nothing behind. FALSE: the
+ * POST must not be sent (abort the claim). */
+gboolean luma_journal_send (LumaJournalClaim * claim, GError ** error);
 
 /* The POST answered with @task_id. Always frees @claim; on an error the
  * "creating" entry stays, so that the task is never created again

@@ -100,9 +100,9 @@ entry_exists (const gchar * suffix)
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
-/* begin, expecting a claim */
+/* begin, expecting a claim, without sending */
 static LumaJournalClaim *
-claim_in (const gchar * dir)
+claim_unsent_in (const gchar * dir)
 {
   g_autoptr (GError) error = NULL;
   LumaJournalClaim *claim = NULL;
@@ -112,6 +112,18 @@ claim_in (const gchar * dir)
           &existing, &error), "%s", error ? error->message : "");
   fail_unless (claim != NULL, "no claim: task %s exists", existing);
   fail_unless (existing == NULL);
+  return claim;
+}
+
+/* begin, expecting a claim, and send: a POST may go out */
+static LumaJournalClaim *
+claim_in (const gchar * dir)
+{
+  g_autoptr (GError) error = NULL;
+  LumaJournalClaim *claim = claim_unsent_in (dir);
+
+  fail_unless (luma_journal_send (claim, &error), "%s",
+      error ? error->message : "");
   return claim;
 }
 
@@ -179,6 +191,7 @@ spawn_helper (GSubprocessFlags flags, const gchar * mode, const gchar * dir)
  *          "POSTs" for 300 ms, commits task-PID, prints "claimed task-PID";
  *          else prints "reused ID"
  *   crash: begins, prints "claimed", and dies by SIGKILL before its commit
+ *   crash-unsent: the same before it sends (killed during an upload)
  *   hold:  begins, prints "locked", holds the claim for 2 s, aborts */
 static int
 helper_main (int argc, char **argv)
@@ -204,6 +217,15 @@ helper_main (int argc, char **argv)
   if (claim == NULL) {
     printf ("reused %s\n", existing);
     return 0;
+  }
+  if (strcmp (mode, "crash-unsent") == 0) {
+    printf ("claimed\n");
+    fflush (stdout);
+    kill (getpid (), SIGKILL);
+  }
+  if (!luma_journal_send (claim, &error)) {
+    printf ("error %s\n", error->message);
+    return 1;
   }
 
   if (strcmp (mode, "race") == 0) {
@@ -411,6 +433,40 @@ cancel_later (gpointer data)
   g_cancellable_cancel (data);
   return NULL;
 }
+
+/* A claim dropped before it sent (an upload that failed or was stopped
+ * first) leaves nothing behind: the next begin claims the request. */
+GST_START_TEST (test_unsent_claim_leaves_nothing)
+{
+  LumaJournalClaim *claim = claim_unsent_in (journal);
+
+  fail_if (entry_exists (".creating"));
+  luma_journal_abandon (claim);
+  claim = claim_unsent_in (journal);
+  luma_journal_abort (claim);
+}
+
+GST_END_TEST;
+
+/* A process killed before it sent (during an upload): nothing can have
+ * been created, and the next begin claims the request, not "a billed task
+ * may exist". */
+GST_START_TEST (test_crash_before_sending)
+{
+  g_autoptr (GSubprocess) helper = NULL;
+  g_autofree gchar *out = NULL;
+  g_autoptr (GError) error = NULL;
+
+  helper = spawn_helper (G_SUBPROCESS_FLAGS_STDOUT_PIPE, "crash-unsent",
+      journal);
+  fail_unless (g_subprocess_communicate_utf8 (helper, NULL, NULL, &out, NULL,
+          &error), "%s", error ? error->message : "");
+  fail_unless_equals_string (out, "claimed\n");
+  fail_unless (g_subprocess_get_if_signaled (helper));
+  luma_journal_abort (claim_unsent_in (journal));
+}
+
+GST_END_TEST;
 
 /* A process that dies between its POST and its commit: the kernel drops
  * its lock, its creating entry stays, the next begin reports it. */
@@ -853,6 +909,7 @@ GST_START_TEST (test_creating_entry_is_json)
 
   fail_unless (luma_journal_begin (journal, key, &odd, NULL, &claim,
           &existing, &error));
+  fail_unless (luma_journal_send (claim, &error));
   fail_unless (json_parser_load_from_file (parser, creating, &error), "%s",
       error ? error->message : "");
   object = json_node_get_object (json_parser_get_root (parser));
@@ -891,6 +948,8 @@ journal_suite (void)
   tcase_add_test (tc, test_abandon_then_creating_left);
   tcase_add_test (tc, test_dropped_claim_is_abandoned);
   tcase_add_test (tc, test_forget_committed_task);
+  tcase_add_test (tc, test_unsent_claim_leaves_nothing);
+  tcase_add_test (tc, test_crash_before_sending);
   tcase_add_test (tc, test_crash_between_post_and_commit);
   tcase_add_test (tc, test_crash_inside_commit);
   tcase_add_test (tc, test_three_processes_one_claims);

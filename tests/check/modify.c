@@ -10,6 +10,7 @@
 
 #include "harness.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #define PROMPT "Make it snow"
@@ -134,7 +135,12 @@ watch_clear (Watch * watch)
 static void
 assert_got_clip (LumaRun * run)
 {
-  fail_unless (run->error == NULL, "%" GST_PTR_FORMAT, run->error);
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("the run failed: %s", error->message);
+  }
   fail_unless (run->eos);
   fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
   fail_unless (memcmp (run->data->data, g_bytes_get_data (clip, NULL),
@@ -726,6 +732,46 @@ GST_START_TEST (test_launch_line)
 
 GST_END_TEST;
 
+/* A run killed during its upload (SIGKILL, an OOM kill, `timeout`), long
+ * before any request to create the task: the next run uploads and
+ * creates it, rather than refusing with "a billed task may exist". */
+GST_START_TEST (test_killed_during_upload_then_run_again)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  g_autofree gchar *input = g_strconcat ("location=", clip_path, NULL);
+  g_autofree gchar *api_arg = g_strconcat ("api-url=", api_url, NULL);
+  g_autofree gchar *upload_arg = g_strconcat ("upload-url=", upload_url,
+      NULL);
+  const gchar *argv[] = { "gst-launch-1.0", "-q", "filesrc", input, "!",
+    "lumamodify", "prompt=" PROMPT, api_arg, upload_arg, "poll-interval=10",
+    "!", "fakesink", NULL
+  };
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+  LumaRun *run;
+  GPid pid;
+
+  luma_emulator_set_upload_answer_delay (em, 20000);
+  pid = luma_test_spawn_with_key (argv);
+  while (luma_emulator_get_upload_requests (em) == 0) {
+    fail_unless (g_get_monotonic_time () < deadline, "no upload came");
+    g_usleep (10000);
+  }
+  kill (pid, SIGKILL);
+  fail_unless (WIFSIGNALED (luma_test_wait_for_exit (pid)));
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+
+  luma_emulator_set_upload_answer_delay (em, 0);
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -752,6 +798,7 @@ modify_suite (void)
   tcase_add_test (tc, test_creation_failures_have_details);
   tcase_add_test (tc, test_settings);
   tcase_add_test (tc, test_launch_line);
+  tcase_add_test (tc, test_killed_during_upload_then_run_again);
   return s;
 }
 
