@@ -147,6 +147,21 @@ assert_got_clip (LumaRun * run)
           run->data->len) == 0, "the video differs from the clip");
 }
 
+/* After a run stopped or killed during its upload: the next one, with
+ * the upload host answering at once, uploads and creates the task. */
+static void
+assert_next_run_creates_the_task (void)
+{
+  LumaRun *run;
+
+  luma_emulator_set_upload_answer_delay (em, 0);
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
 /* Nothing left the machine: no upload, no task. */
 static void
 assert_no_request (void)
@@ -466,12 +481,7 @@ GST_START_TEST (test_stop_during_upload_is_prompt)
   fail_unless_equals_int (luma_emulator_get_creates (em), 0);
   fail_if (tmp_has_collected_file (), "the temporary file was left");
 
-  luma_emulator_set_upload_answer_delay (em, 0);
-  run = file_run (clip_path, PROMPT);
-  luma_run_until_done (run, 60);
-  assert_got_clip (run);
-  luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  assert_next_run_creates_the_task ();
   fail_if (tmp_has_collected_file (), "the temporary file was left");
 }
 
@@ -749,7 +759,6 @@ GST_START_TEST (test_killed_during_upload_then_run_again)
   };
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
       * luma_test_slowdown ();
-  LumaRun *run;
   GPid pid;
 
   luma_emulator_set_upload_answer_delay (em, 20000);
@@ -762,12 +771,7 @@ GST_START_TEST (test_killed_during_upload_then_run_again)
   fail_unless (WIFSIGNALED (luma_test_wait_for_exit (pid)));
   fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
 
-  luma_emulator_set_upload_answer_delay (em, 0);
-  run = file_run (clip_path, PROMPT);
-  luma_run_until_done (run, 60);
-  assert_got_clip (run);
-  luma_run_free (run);
-  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  assert_next_run_creates_the_task ();
 }
 
 GST_END_TEST;
