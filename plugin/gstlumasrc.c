@@ -568,6 +568,8 @@ gst_luma_src_resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_OPEN_WRITE;
     }
   }
+  if (g_error_matches (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_BUSY))
+    return GST_RESOURCE_ERROR_BUSY;
   if (error->domain == LUMA_JOURNAL_ERROR)
     return GST_RESOURCE_ERROR_OPEN_WRITE;
   if (error->domain == LUMA_STORE_ERROR)

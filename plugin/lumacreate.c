@@ -298,6 +298,18 @@ create_under_claim (LumaApi * api, const LumaCreateRequest * request,
   return id;
 }
 
+static void
+set_journal_busy_error (GError ** error, const gchar * dir, guint seconds)
+{
+  g_autofree gchar *display = g_filename_display_name (dir);
+
+  g_clear_error (error);
+  g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_BUSY,
+      _("Another process or element held this request's journal entry (in "
+          "%s) for all of the wait allowed (%u s): it is creating the same "
+          "task, or it is stalled. No task was created"), display, seconds);
+}
+
 /**
  * luma_create_task_once:
  * @reused: (out): the task was created before, by the same request
@@ -322,18 +334,27 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
   };
   LumaJournalClaim *claim = NULL;
   gchar *id = NULL;
+  g_autoptr (LumaHttpDeadline) journal_wait = luma_http_deadline_new
+      (cancellable, wait_seconds == 0 ? G_MAXINT64 : g_get_monotonic_time ()
+      + (gint64) wait_seconds * G_USEC_PER_SEC);
+  GCancellable *journal_cancellable =
+      luma_http_deadline_get_cancellable (journal_wait);
 
   *result = (LumaCreateResult) {
   LUMA_CREATE_NOTHING, 0, 0};
   *reused = FALSE;
-  if (journal->force_new
-      && !luma_journal_forget (journal->dir, key, cancellable, error))
-    return NULL;
-  if (!luma_journal_begin (journal->dir, key, &what, cancellable, &claim, &id,
-          error)) {
+  /* another process or element holds the entry while it creates this
+   * very task (then this waits for its answer), or it is stalled: the
+   * wait for it is a wait for the task, bounded the same */
+  if ((journal->force_new && !luma_journal_forget (journal->dir, key,
+              journal_cancellable, error))
+      || !luma_journal_begin (journal->dir, key, &what, journal_cancellable,
+          &claim, &id, error)) {
     if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
             LUMA_JOURNAL_ERROR_CREATING_LEFT))
       result->outcome = LUMA_CREATE_MAYBE;
+    if (luma_http_deadline_has_passed (journal_wait))
+      set_journal_busy_error (error, journal->dir, wait_seconds);
     return NULL;
   }
   if (id != NULL) {

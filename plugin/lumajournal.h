@@ -18,6 +18,7 @@ typedef enum {
   LUMA_JOURNAL_ERROR_IO,        /* a file or the directory: path and errno text */
   LUMA_JOURNAL_ERROR_CORRUPT,   /* an entry that cannot be read: says what to delete */
   LUMA_JOURNAL_ERROR_INVALID,   /* a key or task id that cannot be journalled */
+  LUMA_JOURNAL_ERROR_BUSY,      /* another held the entry all the wait allowed */
 } LumaJournalError;
 
 /* What a "creating" entry records for a person who must find out whether

@@ -471,6 +471,37 @@ GST_START_TEST (test_three_processes_create_one_task)
 
 GST_END_TEST;
 
+/* Another process holds the request's journal entry and is stalled
+ * (stopped by SIGSTOP while it waits for KIE's answer): the wait for it
+ * ends at wait-timeout, with an error that says why, and creates
+ * nothing. */
+GST_START_TEST (test_stalled_creator_bounded_by_wait_timeout)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+  LumaRun *run;
+  GPid pid;
+
+  luma_emulator_set_generate_answer_delay (fixture.em, 5000);
+  pid = spawn_creator ();
+  while (luma_emulator_get_generate_requests (fixture.em) == 0) {
+    fail_unless (g_get_monotonic_time () < deadline, "no request came");
+    g_usleep (10 * 1000);
+  }
+  kill (pid, SIGSTOP);
+
+  run = creating_run (PROMPT);
+  g_object_set (run->src, "wait-timeout", 2, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "journal entry");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  kill (pid, SIGKILL);
+  luma_test_wait_for_exit (pid);
+}
+
+GST_END_TEST;
+
 /* Killed after its POST went out, before the answer reached the journal:
  * the task was created at KIE; the rerun says so and creates nothing. */
 GST_START_TEST (test_crash_between_post_and_journal)
@@ -520,6 +551,7 @@ create_suite (void)
   tcase_add_test (tc, test_timeout_then_rerun_waits_on_the_same_task);
   tcase_add_test (tc, test_three_processes_create_one_task);
   tcase_add_test (tc, test_crash_between_post_and_journal);
+  tcase_add_test (tc, test_stalled_creator_bounded_by_wait_timeout);
   return s;
 }
 
