@@ -39,7 +39,11 @@
  * ]| Uploads clip.mp4, has it modified and saves the result as it is.
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=100 ! x264enc ! mp4mux ! lumamodify prompt="Make it look like a watercolour" ! decodebin ! autovideosink
- * ]| Has a 4 s clip made on the spot modified, then plays the result.
+ * ]| Has a 4 s clip made on the spot modified, then plays the result. Each
+ * run of this line pays for a new task: mp4mux writes the time into the
+ * file's headers, so the clip is never the same bytes twice, and the
+ * journal names a clip by its bytes. To run it again without a new task,
+ * write the clip to a file once and give that file.
  *
  * Since: 0.1
  */
