@@ -1182,6 +1182,21 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
   for (attempt = 0;; attempt++) {
     g_autoptr (GError) unusable = NULL;
 
+    /* complete (by whoever held the lock the last time round, or by
+     * another process while this one polled): read under a shared lock,
+     * which the readers of other processes do not hold back */
+    if (g_file_test (video, G_FILE_TEST_EXISTS)) {
+      *reader = open_entry (store, task_id, cancellable, &unusable);
+      if (*reader != NULL)
+        return TRUE;
+      if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_propagate_error (error, g_steal_pointer (&unusable));
+        return FALSE;
+      }
+      /* damaged (and dropped, unless another held it), or a video without
+       * its meta.json (a crash between the two): looked at again under
+       * the lock */
+    }
     if (!lock_entry (dir, store->wait_stall_ms, cancellable, &lock_fd,
             &follow_fd, error))
       return FALSE;
@@ -1189,24 +1204,13 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
       *follower = follower_new (store, dir, lock_fd, follow_fd);
       return TRUE;
     }
-    /* whoever held the lock may have completed the entry meanwhile */
     if (!g_file_test (video, G_FILE_TEST_EXISTS))
       break;
-    if (attempt == MAX_OPEN_ATTEMPTS) {
+    if (attempt + 1 == MAX_OPEN_ATTEMPTS) {
       clear_for_writing (dir);
       break;
     }
     luma_file_unlock (lock_fd);
-    *reader = open_entry (store, task_id, cancellable, &unusable);
-    if (*reader != NULL)
-      return TRUE;
-    if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      g_propagate_error (error, g_steal_pointer (&unusable));
-      return FALSE;
-    }
-    /* damaged (and dropped, unless another held it), or a video without
-     * its meta.json (a crash between the two): looked at again under the
-     * lock */
   }
 
   *writer = writer_new (store, task_id, dir, lock_fd, error);

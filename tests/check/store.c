@@ -1218,6 +1218,7 @@ GST_START_TEST (test_fifo_lock_blocks_nothing)
   LumaStore *read_only = store_new (API_KEY, 0, TRUE);
   LumaStore *small = store_new (API_KEY, 500, FALSE);
   g_autofree gchar *dir = NULL;
+  g_autofree gchar *video_path = NULL;
   g_auto (GStrv) only_copies = NULL;
   Begun begun;
 
@@ -1231,6 +1232,10 @@ GST_START_TEST (test_fifo_lock_blocks_nothing)
   fail_unless (begun.reader != NULL);
   assert_reads_video (begun.reader, VIDEO_SIZE);
   luma_store_reader_free (begun.reader);
+  /* the video gone, a begin writes it anew */
+  video_path = g_build_filename (dir, "video", NULL);
+  fail_unless (g_unlink (video_path) == 0);
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
   fail_unless (is_regular_in (dir, "lock"));
 
   make_fifo (dir, "lock");
@@ -1786,6 +1791,32 @@ GST_START_TEST (test_begin_reads_an_entry_completed_while_it_waited)
 
 GST_END_TEST;
 
+/* A complete entry that a reader in another process holds (playing it):
+ * a begin (a source that polled while another process stored the video)
+ * reads it too, at once, rather than wait for the lock that reader holds
+ * and then download the video again, unstored. */
+GST_START_TEST (test_begin_reads_an_entry_another_reads)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *lock = NULL;
+  g_autoptr (GError) error = NULL;
+  Begun begun = { NULL, };
+  gint fd;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  lock = g_build_filename (entry_dir_of (TASK), "lock", NULL);
+  fd = g_open (lock, O_RDONLY, 0);
+  fail_unless (fd >= 0 && flock (fd, LOCK_SH) == 0);
+  fail_unless (luma_store_begin (store, TASK, NULL, &begun.writer,
+          &begun.reader, &begun.follower, &error), "%s", error->message);
+  fail_unless (begun.reader != NULL);
+  luma_store_reader_free (begun.reader);
+  g_close (fd, NULL);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -1833,6 +1864,7 @@ store_suite (void)
   tcase_add_test (tc, test_open_leaves_a_held_entry_alone);
   tcase_add_test (tc, test_open_during_a_moment_of_another_lock);
   tcase_add_test (tc, test_begin_reads_an_entry_completed_while_it_waited);
+  tcase_add_test (tc, test_begin_reads_an_entry_another_reads);
   return s;
 }
 
