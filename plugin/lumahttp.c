@@ -568,9 +568,9 @@ luma_http_deadline_rearm (LumaHttpDeadline * self, gint64 deadline)
 void
 luma_http_deadline_set (LumaHttpDeadline * self, gint64 deadline)
 {
-  g_return_if_fail (self->when == G_MAXINT64);
-
-  arm (self, deadline);
+  /* once only: a message sent again (wrote-body twice) keeps its first */
+  if (self->when == G_MAXINT64)
+    arm (self, deadline);
 }
 
 GCancellable *

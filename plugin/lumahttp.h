@@ -93,8 +93,9 @@ LumaHttpDeadline *luma_http_deadline_new (GCancellable * parent,
  * is cancelled) and cancelled at @deadline. Only between requests. */
 void luma_http_deadline_rearm (LumaHttpDeadline * self, gint64 deadline);
 /* Makes a deadline that was made never due (G_MAXINT64) due at
- * @deadline: unlike a rearm, while a request uses the cancellable (for
- * the answer alone, once the request's body is sent). */
+ * @deadline, once (later calls change nothing): unlike a rearm, while a
+ * request uses the cancellable (for the answer alone, once the request's
+ * body is sent). */
 void luma_http_deadline_set (LumaHttpDeadline * self, gint64 deadline);
 GCancellable *luma_http_deadline_get_cancellable (LumaHttpDeadline * self);
 /* TRUE when the deadline cancelled it, and @parent was not cancelled */
