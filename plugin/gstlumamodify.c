@@ -151,6 +151,7 @@ typedef struct
   guint64 size;
   gchar *task_id;
   gboolean creating;            /* a failure now is one to create the task */
+  gboolean journal_held;        /* another held the request: waited for */
   LumaCreateResult create_result;
   GCancellable *cancellable;    /* cut by PAUSED->READY */
   gboolean orphaned;            /* the worker's to free (see stop ()) */
@@ -293,12 +294,27 @@ on_src_task_state (GObject * src, GParamSpec * pspec, gpointer user_data)
 }
 
 static void
+post_progress_with_code (GstLumaModify * self, const gchar * code,
+    GstProgressType type, const gchar * text)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_progress (GST_OBJECT (self), type, code, text));
+}
+
+/* The upload's */
+static void
 gst_luma_modify_post_progress (GstLumaModify * self, GstProgressType type,
     const gchar * text)
 {
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_progress (GST_OBJECT (self), type,
-          GST_LUMA_PROGRESS_UPLOAD_CODE, text));
+  post_progress_with_code (self, GST_LUMA_PROGRESS_UPLOAD_CODE, type, text);
+}
+
+/* A wait's: for another process or element creating the same task */
+static void
+gst_luma_modify_post_wait_progress (GstLumaModify * self,
+    GstProgressType type, const gchar * text)
+{
+  post_progress_with_code (self, GST_LUMA_PROGRESS_CODE, type, text);
 }
 
 /* ----- errors ----- */
@@ -905,6 +921,39 @@ typedef struct
   ModifyJob *job;
 } UploadHook;
 
+/* Another process or element is creating the task of this very clip and
+ * prompt (or is stalled): the wait for it is told. */
+static void
+on_journal_held (gpointer user_data)
+{
+  UploadHook *hook = user_data;
+
+  GST_INFO_OBJECT (hook->self, "another process or element holds the "
+      "request");
+  hook->job->journal_held = TRUE;
+  gst_luma_modify_post_wait_progress (hook->self, GST_PROGRESS_TYPE_START,
+      _("Another process or element is creating the same task: waiting for "
+          "it"));
+}
+
+/* The end of that wait: its task, or why there is none. */
+static void
+end_journal_wait (GstLumaModify * self, ModifyJob * job, const GError * error)
+{
+  if (!job->journal_held)
+    return;
+  job->journal_held = FALSE;
+  if (error == NULL)
+    gst_luma_modify_post_wait_progress (self, GST_PROGRESS_TYPE_COMPLETE,
+        _("The other process or element is done"));
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    gst_luma_modify_post_wait_progress (self, GST_PROGRESS_TYPE_CANCELED,
+        _("Stopped waiting"));
+  else
+    gst_luma_modify_post_wait_progress (self, GST_PROGRESS_TYPE_ERROR,
+        error->message);
+}
+
 /* The hook of luma_create_task_once(): called only once the journal's claim
  * is held, so that a clip whose task exists is never uploaded again. */
 static gchar *
@@ -919,6 +968,8 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
       size);
   gchar *url;
 
+  /* the claim is this one's now: the other gave up */
+  end_journal_wait (self, job, NULL);
   gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
   url = luma_upload_file (job->session, job->settings.upload_url,
       job->settings.task.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
@@ -975,7 +1026,7 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   g_autofree gchar *input = file_digest (job->path, job->cancellable, error);
   UploadHook hook = { self, job };
   LumaCreateJournal journal = { dir, s->api_url, input, s->force_new,
-    upload_clip, &hook
+    upload_clip, &hook, on_journal_held
   };
   g_autoptr (GError) journal_warning = NULL;
   gboolean reused = FALSE;
@@ -986,6 +1037,7 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   job->task_id = luma_create_task_once (job->api, &request, &journal,
       s->wait_timeout, &job->create_result, &reused, &journal_warning,
       job->cancellable, error);
+  end_journal_wait (self, job, job->task_id != NULL ? NULL : *error);
   if (journal_warning != NULL)
     gst_luma_modify_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message,

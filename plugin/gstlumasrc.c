@@ -152,6 +152,7 @@ typedef struct
   LumaSettings settings;
   LumaPhase phase;
   LumaCreateResult create_result;       /* of the last creation request */
+  gboolean journal_held;        /* another held the request: waited for */
   /* what the last poll of the record said, for error details */
   gint poll_api_code;
   guint poll_http_status;
@@ -864,6 +865,21 @@ gst_luma_src_take_task_id (GstLumaSrc * self, gchar * id, gboolean reused)
   s->phase = PHASE_WAITING;
 }
 
+/* Another process or element is creating the task of this very request
+ * (or is stalled): the wait for it is told, as the wait for a task is
+ * (its end: COMPLETE below, or the ERROR or CANCELED of fail_at ()). */
+static void
+gst_luma_src_on_journal_held (gpointer user_data)
+{
+  GstLumaSrc *self = user_data;
+
+  GST_INFO_OBJECT (self, "another process or element holds the request");
+  self->streaming->journal_held = TRUE;
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START,
+      _("Another process or element is creating the same task: waiting for "
+          "it"));
+}
+
 /* The task of this request: the one the journal has (created before, by
  * this or another process), or a new one (lumacreate.c). */
 static gboolean
@@ -877,7 +893,7 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   g_autofree gchar *dir = luma_journal_default_dir ();
   LumaCreateJournal journal =
       { dir, settings->task.api_url, settings->video_url,
-    settings->task.force_new, NULL, NULL
+    settings->task.force_new, NULL, self, gst_luma_src_on_journal_held
   };
   g_autoptr (GError) journal_warning = NULL;
   gboolean reused;
@@ -895,6 +911,9 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
         GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message, NULL, NULL);
   if (id == NULL)
     return FALSE;
+  if (s->journal_held)
+    gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_COMPLETE,
+        _("The other process or element is done"));
   gst_luma_src_take_task_id (self, id, reused);
   return TRUE;
 }

@@ -348,8 +348,8 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
    * wait for it is a wait for the task, bounded the same */
   if ((journal->force_new && !luma_journal_forget (journal->dir, key,
               journal_cancellable, error))
-      || !luma_journal_begin (journal->dir, key, &what, journal_cancellable,
-          &claim, &id, error)) {
+      || !luma_journal_begin (journal->dir, key, &what, journal->on_held,
+          journal->user_data, journal_cancellable, &claim, &id, error)) {
     if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
             LUMA_JOURNAL_ERROR_CREATING_LEFT))
       result->outcome = LUMA_CREATE_MAYBE;

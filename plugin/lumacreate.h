@@ -63,6 +63,9 @@ typedef struct {
   gboolean force_new;
   LumaCreateInputFunc get_video_url;    /* nullable: request->video_url */
   gpointer user_data;
+  /* nullable: another process or element holds the request's entry, and
+   * the creation waits for it (see luma_journal_begin ()) */
+  LumaJournalHeldFunc on_held;
 } LumaCreateJournal;
 
 gchar *luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,

@@ -230,8 +230,9 @@ sync_dir (const gchar * dir, GError ** error)
  * and the kernel drops the lock when its holder dies, however it dies.
  * GLib has no lock API; LOCK_NB in a loop keeps the wait cancellable. */
 static gboolean
-lock_entry (const gchar * dir, const gchar * key, GCancellable * cancellable,
-    gint * lock_fd, GError ** error)
+lock_entry (const gchar * dir, const gchar * key, LumaJournalHeldFunc on_held,
+    gpointer user_data, GCancellable * cancellable, gint * lock_fd,
+    GError ** error)
 {
   g_autofree gchar *path = entry_path (dir, key, LOCK_SUFFIX);
   guint delay = LOCK_RETRY_MIN_MS;
@@ -261,6 +262,8 @@ lock_entry (const gchar * dir, const gchar * key, GCancellable * cancellable,
       return FALSE;
     }
     /* another process or thread is creating this very task right now */
+    if (delay == LOCK_RETRY_MIN_MS && on_held != NULL)
+      on_held (user_data);
     if (!luma_file_wait (cancellable, delay, error)) {
       g_close (fd, NULL);
       return FALSE;
@@ -423,7 +426,8 @@ set_creating_left_error (GError ** error, const gchar * path)
 
 gboolean
 luma_journal_begin (const gchar * dir, const gchar * key,
-    const LumaJournalRequest * what, GCancellable * cancellable,
+    const LumaJournalRequest * what, LumaJournalHeldFunc on_held,
+    gpointer user_data, GCancellable * cancellable,
     LumaJournalClaim ** claim, gchar ** existing_task_id, GError ** error)
 {
   g_autofree gchar *task_path = NULL;
@@ -438,7 +442,7 @@ luma_journal_begin (const gchar * dir, const gchar * key,
       FALSE);
 
   if (!check_key (key, error) || !ensure_dir (dir, error)
-      || !lock_entry (dir, key, cancellable, &fd, error))
+      || !lock_entry (dir, key, on_held, user_data, cancellable, &fd, error))
     return FALSE;
 
   /* The task entry first: a commit that died between writing it and
@@ -579,7 +583,7 @@ luma_journal_forget (const gchar * dir, const gchar * key,
   /* Under the lock: never remove the creating entry of a POST that another
    * process is sending right now. */
   if (!check_key (key, error) || !ensure_dir (dir, error)
-      || !lock_entry (dir, key, cancellable, &fd, error))
+      || !lock_entry (dir, key, NULL, NULL, cancellable, &fd, error))
     return FALSE;
   task_path = entry_path (dir, key, TASK_SUFFIX);
   creating_path = entry_path (dir, key, CREATING_SUFFIX);

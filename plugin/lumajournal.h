@@ -50,8 +50,13 @@ gchar *luma_journal_key (const gchar * api_url, const gchar * api_key,
  * FALSE: an error; LUMA_JOURNAL_ERROR_CREATING_LEFT if an earlier attempt
  * may have created it, G_IO_ERROR_CANCELLED if @cancellable was cancelled
  * while another process or thread held the entry. */
+/* Called once, in the thread that begins, when another process or thread
+ * holds the entry: from then on the begin waits for it. */
+typedef void (*LumaJournalHeldFunc) (gpointer user_data);
+
 gboolean luma_journal_begin (const gchar * dir, const gchar * key,
-    const LumaJournalRequest * what, GCancellable * cancellable,
+    const LumaJournalRequest * what, LumaJournalHeldFunc on_held,
+    gpointer user_data, GCancellable * cancellable,
     LumaJournalClaim ** claim, gchar ** existing_task_id, GError ** error);
 
 /* Right before the POST: records, durably, that it may go out, so that

@@ -471,29 +471,69 @@ GST_START_TEST (test_three_processes_create_one_task)
 
 GST_END_TEST;
 
+/* spawn_creator (), once its request to create the task has reached KIE
+ * (which answers it after @delay_ms): it holds the request's journal
+ * entry. */
+static GPid
+spawn_creator_answered_after (guint delay_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
+      * luma_test_slowdown ();
+  GPid pid;
+
+  luma_emulator_set_generate_answer_delay (fixture.em, delay_ms);
+  pid = spawn_creator ();
+  while (luma_emulator_get_generate_requests (fixture.em) == 0) {
+    fail_unless (g_get_monotonic_time () < deadline, "no request came");
+    g_usleep (10 * 1000);
+  }
+  return pid;
+}
+
+/* Another process is creating the same task: a run waits for it, tells
+ * that it waits (a progress START, then COMPLETE), and streams the task
+ * that process created. */
+GST_START_TEST (test_waiting_for_another_creator_is_told)
+{
+  GPid pid = spawn_creator_answered_after (1000);
+  CreatedWatch watch = { 0, };
+  LumaRun *run = creating_run (PROMPT);
+
+  /* polled, not found in the store the other process fills */
+  gst_util_set_object_arg (G_OBJECT (run->src), "store", "off");
+  watch_created (run, &watch);
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  fail_unless (watch.reused);
+  /* the journal's wait, then the task's */
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_START], 2);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_COMPLETE], 2);
+  luma_run_free (run);
+  g_free (watch.task_id);
+  fail_unless (WIFEXITED (luma_test_wait_for_exit (pid)));
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+}
+
+GST_END_TEST;
+
 /* Another process holds the request's journal entry and is stalled
  * (stopped by SIGSTOP while it waits for KIE's answer): the wait for it
  * ends at wait-timeout, with an error that says why, and creates
  * nothing. */
 GST_START_TEST (test_stalled_creator_bounded_by_wait_timeout)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC
-      * luma_test_slowdown ();
+  GPid pid = spawn_creator_answered_after (5000);
   LumaRun *run;
-  GPid pid;
 
-  luma_emulator_set_generate_answer_delay (fixture.em, 5000);
-  pid = spawn_creator ();
-  while (luma_emulator_get_generate_requests (fixture.em) == 0) {
-    fail_unless (g_get_monotonic_time () < deadline, "no request came");
-    g_usleep (10 * 1000);
-  }
   kill (pid, SIGSTOP);
 
   run = creating_run (PROMPT);
   g_object_set (run->src, "wait-timeout", 2, NULL);
   luma_run_until_done (run, 30);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "journal entry");
+  /* the wait was told, and its end */
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_START], 1);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], 1);
   luma_run_free (run);
   fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
   kill (pid, SIGKILL);
@@ -552,6 +592,7 @@ create_suite (void)
   tcase_add_test (tc, test_three_processes_create_one_task);
   tcase_add_test (tc, test_crash_between_post_and_journal);
   tcase_add_test (tc, test_stalled_creator_bounded_by_wait_timeout);
+  tcase_add_test (tc, test_waiting_for_another_creator_is_told);
   return s;
 }
 

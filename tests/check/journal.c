@@ -108,7 +108,7 @@ claim_unsent_in (const gchar * dir)
   LumaJournalClaim *claim = NULL;
   g_autofree gchar *existing = NULL;
 
-  fail_unless (luma_journal_begin (dir, key, &request, NULL, &claim,
+  fail_unless (luma_journal_begin (dir, key, &request, NULL, NULL, NULL, &claim,
           &existing, &error), "%s", error ? error->message : "");
   fail_unless (claim != NULL, "no claim: task %s exists", existing);
   fail_unless (existing == NULL);
@@ -135,7 +135,7 @@ reuse_in (const gchar * dir)
   LumaJournalClaim *claim = NULL;
   gchar *existing = NULL;
 
-  fail_unless (luma_journal_begin (dir, key, &request, NULL, &claim,
+  fail_unless (luma_journal_begin (dir, key, &request, NULL, NULL, NULL, &claim,
           &existing, &error), "%s", error ? error->message : "");
   fail_unless (claim == NULL, "claimed: the task would be created again");
   fail_unless (existing != NULL);
@@ -150,9 +150,9 @@ refused_in (const gchar * dir, const gchar * with_key, GQuark domain, gint code)
   LumaJournalClaim *claim = NULL;
   gchar *existing = NULL;
 
-  fail_if (luma_journal_begin (dir, with_key, &request, NULL, &claim,
-          &existing, &error), "begin succeeded: claim %p, task %s", claim,
-      existing);
+  fail_if (luma_journal_begin (dir, with_key, &request, NULL, NULL, NULL,
+          &claim, &existing, &error), "begin succeeded: claim %p, task %s",
+      claim, existing);
   fail_unless (claim == NULL && existing == NULL);
   fail_unless (error != NULL);
   fail_unless (g_error_matches (error, domain, code), "%s (%s %d)",
@@ -210,7 +210,8 @@ helper_main (int argc, char **argv)
 
   if (strcmp (mode, "race") == 0 && read (0, &start, 1) != 1)
     return 2;
-  if (!luma_journal_begin (dir, key, &request, NULL, &claim, &existing, &error)) {
+  if (!luma_journal_begin (dir, key, &request, NULL, NULL, NULL, &claim,
+          &existing, &error)) {
     printf ("error %s\n", error->message);
     return 1;
   }
@@ -489,8 +490,8 @@ GST_START_TEST (test_crash_between_post_and_commit)
 
   /* a lock left held would be a wait without end: bounded here */
   canceller = g_thread_new ("cancel", cancel_later, cancellable);
-  fail_if (luma_journal_begin (journal, key, &request, cancellable, &claim,
-          &existing, &error));
+  fail_if (luma_journal_begin (journal, key, &request, NULL, NULL, cancellable,
+          &claim, &existing, &error));
   fail_unless (claim == NULL && existing == NULL);
   fail_unless (g_error_matches (error, LUMA_JOURNAL_ERROR,
           LUMA_JOURNAL_ERROR_CREATING_LEFT), "%s", error->message);
@@ -607,8 +608,8 @@ GST_START_TEST (test_cancel_while_locked)
 
   start = g_get_monotonic_time ();
   canceller = g_thread_new ("cancel", cancel_after_50_ms, cancellable);
-  fail_if (luma_journal_begin (journal, key, &request, cancellable, &claim,
-          &existing, &error));
+  fail_if (luma_journal_begin (journal, key, &request, NULL, NULL, cancellable,
+          &claim, &existing, &error));
   end = g_get_monotonic_time ();
   g_thread_join (canceller);
   cancelled = cancelled_at;
@@ -642,7 +643,7 @@ begin_in_thread (gpointer data)
 {
   BeginResult *result = data;
 
-  luma_journal_begin (journal, key, &request, NULL, &result->claim,
+  luma_journal_begin (journal, key, &request, NULL, NULL, NULL, &result->claim,
       &result->existing, &result->error);
   g_atomic_int_set (&result->done, TRUE);
   return NULL;
@@ -907,7 +908,7 @@ GST_START_TEST (test_creating_entry_is_json)
   g_autofree gchar *existing = NULL;
   JsonObject *object;
 
-  fail_unless (luma_journal_begin (journal, key, &odd, NULL, &claim,
+  fail_unless (luma_journal_begin (journal, key, &odd, NULL, NULL, NULL, &claim,
           &existing, &error));
   fail_unless (luma_journal_send (claim, &error));
   fail_unless (json_parser_load_from_file (parser, creating, &error), "%s",

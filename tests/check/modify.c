@@ -87,6 +87,7 @@ typedef struct
   gchar *video_url;
   guint upload_messages;
   guint64 sent, total;
+  guint journal_waits;          /* progress: another creates the same task */
 } Watch;
 
 static void
@@ -116,6 +117,20 @@ on_element_message (GstBus * bus, GstMessage * msg, Watch * watch)
 }
 
 static void
+on_progress_message (GstBus * bus, GstMessage * msg, Watch * watch)
+{
+  GstProgressType type;
+  g_autofree gchar *text = NULL;
+
+  gst_message_parse_progress (msg, &type, NULL, &text);
+  g_mutex_lock (&watch->lock);
+  if (type == GST_PROGRESS_TYPE_START
+      && g_str_has_prefix (text, "Another process or element is creating"))
+    watch->journal_waits++;
+  g_mutex_unlock (&watch->lock);
+}
+
+static void
 watch_run (LumaRun * run, Watch * watch)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
@@ -123,6 +138,8 @@ watch_run (LumaRun * run, Watch * watch)
   gst_bus_enable_sync_message_emission (bus);
   g_signal_connect (bus, "sync-message::element",
       G_CALLBACK (on_element_message), watch);
+  g_signal_connect (bus, "sync-message::progress",
+      G_CALLBACK (on_progress_message), watch);
 }
 
 static void
@@ -742,10 +759,11 @@ GST_START_TEST (test_launch_line)
 
 GST_END_TEST;
 
-/* A run killed during its upload (SIGKILL, an OOM kill, `timeout`), long
- * before any request to create the task: the next run uploads and
- * creates it, rather than refusing with "a billed task may exist". */
-GST_START_TEST (test_killed_during_upload_then_run_again)
+/* gst-launch-1.0 lumamodify for the test's clip and prompt, as a process
+ * of its own, once its upload has reached the upload host (which answers
+ * it after @answer_delay_ms). */
+static GPid
+spawn_uploading_launch (guint answer_delay_ms)
 {
   g_autofree gchar *api_url = luma_emulator_get_api_url (em);
   g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
@@ -761,17 +779,49 @@ GST_START_TEST (test_killed_during_upload_then_run_again)
       * luma_test_slowdown ();
   GPid pid;
 
-  luma_emulator_set_upload_answer_delay (em, 20000);
+  luma_emulator_set_upload_answer_delay (em, answer_delay_ms);
   pid = luma_test_spawn_with_key (argv);
   while (luma_emulator_get_upload_requests (em) == 0) {
     fail_unless (g_get_monotonic_time () < deadline, "no upload came");
     g_usleep (10000);
   }
+  return pid;
+}
+
+/* A run killed during its upload (SIGKILL, an OOM kill, `timeout`), long
+ * before any request to create the task: the next run uploads and
+ * creates it, rather than refusing with "a billed task may exist". */
+GST_START_TEST (test_killed_during_upload_then_run_again)
+{
+  GPid pid = spawn_uploading_launch (20000);
+
   kill (pid, SIGKILL);
   fail_unless (WIFSIGNALED (luma_test_wait_for_exit (pid)));
   fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
-
   assert_next_run_creates_the_task ();
+}
+
+GST_END_TEST;
+
+/* Another process uploads the same clip for the same prompt: a run waits
+ * for it, tells that it waits, and gets the task that process created,
+ * with no upload of its own. */
+GST_START_TEST (test_waiting_for_another_upload_is_told)
+{
+  GPid pid = spawn_uploading_launch (1000);
+  Watch watch = { 0, };
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  watch_run (run, &watch);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  fail_unless (watch.reused);
+  fail_unless_equals_int (watch.journal_waits, 1);
+  luma_run_free (run);
+  watch_clear (&watch);
+  fail_unless (WIFEXITED (luma_test_wait_for_exit (pid)));
+  fail_unless_equals_int (luma_emulator_get_upload_requests (em), 1);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
 }
 
 GST_END_TEST;
@@ -803,6 +853,7 @@ modify_suite (void)
   tcase_add_test (tc, test_settings);
   tcase_add_test (tc, test_launch_line);
   tcase_add_test (tc, test_killed_during_upload_then_run_again);
+  tcase_add_test (tc, test_waiting_for_another_upload_is_told);
   return s;
 }
 
