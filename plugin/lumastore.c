@@ -16,7 +16,9 @@
  *   SCOPE/TID/lock        flock(2)ed: LOCK_EX by the writer, LOCK_SH by
  *                         readers, LOCK_EX|LOCK_NB by eviction; holds the
  *                         size of the video its writer is writing (decimal,
- *                         then a newline), for followers
+ *                         then a space and the boot id where there is
+ *                         one, then a newline), for followers and for a
+ *                         later writer that resumes the .part
  * SCOPE is made of the API URL and a digest of the key (never the key);
  * TID of the task id, which may hold any printable character and so never
  * becomes a path component itself. Both are 32 hex digits.
@@ -1091,19 +1093,28 @@ release_entry (const gchar * dir, gconstpointer group)
   g_mutex_unlock (&claims_lock);
 }
 
-/* The size the writer wrote into the lock file, once it is all there. */
+/* The size the writer wrote into the lock file, once it is all there,
+ * then the boot it writes in where there is one ("SIZE BOOT-ID\n").
+ * Told in another boot, the size is not taken: the system stopped since,
+ * and a file system may have kept a `.part`'s length but not all its
+ * bytes (stale blocks, zeros), which a resume would store as the video. */
 static guint64
 told_size (gint lock_fd)
 {
-  gchar text[32];
+  gchar text[128];
   gssize n = pread (lock_fd, text, sizeof text - 1, 0);
+  gchar *boot_id;
   guint64 size;
 
-  /* all of it a number: a NUL would end it early */
+  /* all of it text: a NUL would end it early */
   if (n <= 1 || text[n - 1] != '\n' || memchr (text, '\0', n) != NULL)
     return LUMA_STORE_SIZE_UNKNOWN;
   text[n - 1] = '\0';
-  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
+  boot_id = strchr (text, ' ');
+  if (boot_id != NULL)
+    *boot_id++ = '\0';
+  if (g_strcmp0 (boot_id, current_boot_id ()) != 0
+      || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
     return LUMA_STORE_SIZE_UNKNOWN;
   return size;
 }
@@ -1283,12 +1294,14 @@ luma_store_writer_restart (LumaStoreWriter * writer, GError ** error)
 void
 luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
 {
-  gchar text[32];
+  const gchar *boot_id = current_boot_id ();
+  gchar text[128];
   gint length;
 
   if (writer->size_told)
     return;
-  length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "\n", size);
+  length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "%s%s\n",
+      size, boot_id ? " " : "", boot_id ? boot_id : "");
   /* not told (a full disk...): followers learn it at the end */
   writer->size_told = write_all (writer->lock_fd, (const guint8 *) text,
       length, 0);

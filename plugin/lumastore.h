@@ -132,7 +132,9 @@ gboolean luma_store_begin (LumaStore * store, const gchar * task_id,
 guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
 /* The size of the whole video the `.part` found at the start is a
  * beginning of, as its writer told it; LUMA_STORE_SIZE_UNKNOWN when it was
- * not told. A resume takes the rest only from a file of that size. */
+ * not told, or told in another boot (a crash of the system may have left
+ * wrong bytes in it). A resume takes the rest only from a file of that
+ * size. */
 guint64 luma_store_writer_get_part_size (LumaStoreWriter * writer);
 /* Drops what the `.part` holds, to write the video from its start: before
  * the first append only. */

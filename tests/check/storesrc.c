@@ -397,6 +397,21 @@ GST_START_TEST (test_seek_then_resume)
 
 GST_END_TEST;
 
+/* A first streaming with a seek half way in: a .part of the video's
+ * first bytes stays in the store. */
+static void
+leave_a_part (void)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_free (run);
+}
+
 /* A .part left by an earlier run, and a host that now has another file
  * (larger, so that the .part could be resumed from it): the .part is
  * dropped, and the other file streamed and stored whole, never the .part
@@ -407,14 +422,9 @@ GST_START_TEST (test_part_not_resumed_from_another_file)
   g_autofree gchar *video = NULL;
   g_autofree gchar *stored = NULL;
   gsize stored_size;
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  LumaRun *run;
 
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
-  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
-  luma_run_until_done (run, 30);
-  luma_run_free (run);
+  leave_a_part ();
 
   luma_test_add_ready_task (fixture.em, TASK, other);
   run = run_task (NULL);
@@ -425,6 +435,59 @@ GST_START_TEST (test_part_not_resumed_from_another_file)
   fail_unless (stored_size == g_bytes_get_size (other)
       && memcmp (stored, g_bytes_get_data (other, NULL), stored_size) == 0,
       "the stored video is not the host's file");
+}
+
+GST_END_TEST;
+
+/* Makes the .part's lock file say it was written in another boot, and
+ * its bytes what a file system may leave of an unsynced file after a
+ * crash of the system: zeros of the same length. */
+static void
+make_part_from_another_boot (void)
+{
+  g_autofree gchar *lock = entry_file ("lock");
+  g_autofree gchar *part = entry_file ("video.part");
+  g_autofree gchar *told = NULL;
+  g_autofree gchar *boot_id = NULL;
+  g_autofree gchar *zeros = NULL;
+  g_auto (GStrv) fields = NULL;
+  gsize part_size;
+
+  fail_unless (g_file_get_contents ("/proc/sys/kernel/random/boot_id",
+          &boot_id, NULL, NULL));
+  fail_unless (g_file_get_contents (lock, &told, NULL, NULL));
+  fields = g_strsplit (g_strchomp (told), " ", 2);
+  fail_unless (g_strv_length (fields) == 2, "no boot id told: %s", told);
+  fail_unless_equals_string (fields[1], g_strstrip (boot_id));
+  g_free (told);
+  told = g_strdup_printf ("%s 00000000-0000-4000-8000-000000000000\n",
+      fields[0]);
+  fail_unless (g_file_set_contents (lock, told, -1, NULL));
+
+  fail_unless (g_file_get_contents (part, &zeros, &part_size, NULL));
+  fail_unless (part_size > 0);
+  memset (zeros, 0, part_size);
+  fail_unless (g_file_set_contents (part, zeros, part_size, NULL));
+}
+
+/* A .part whose writer told its size in another boot: the system
+ * stopped meanwhile, and the .part may hold what the disk never took. It
+ * is not resumed; the video is streamed and stored from its start. */
+GST_START_TEST (test_part_from_another_boot_not_resumed)
+{
+  g_autofree gchar *range = NULL;
+  LumaRun *run;
+
+  leave_a_part ();
+  make_part_from_another_boot ();
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range == NULL || g_str_has_prefix (range, "bytes=0-"),
+      "the .part was resumed: %s", range);
+  assert_stored ();
 }
 
 GST_END_TEST;
@@ -1543,6 +1606,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_video_cut_short_not_spliced_with_another);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
+  tcase_add_test (tc, test_part_from_another_boot_not_resumed);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
