@@ -8,9 +8,11 @@
  * handed out, whatever the server does: a server that ignores Range has the
  * bytes before the offset skipped, a dropped connection is asked again from
  * the offset, and a file whose size changed between two requests is an
- * error rather than a splice of two files. For the same reason a partial
- * answer is only taken when its Content-Range says it starts where it was
- * asked to, and is read no further than the end that range gives.
+ * error rather than a splice of two files. So is a file whose ETag (or,
+ * without one, its Last-Modified date) changed between two answers from
+ * the same URL: a new version of the same size. For the same reason a
+ * partial answer is only taken when its Content-Range says it starts where
+ * it was asked to, and is read no further than the end that range gives.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -22,6 +24,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <inttypes.h>
+#include <string.h>
 
 #define RESUME_BACKOFF_BASE_MS 250
 /* A 429 (or a 503 with Retry-After) is waited out: for as long as the
@@ -50,6 +53,8 @@ struct _LumaStream
   guint64 size;
   guint http_status;
   guint64 retry_after;          /* of the last failed answer, in ms; G_MAXUINT64: none */
+  /* validators belong to a URL: a renewed one starts anew */
+  LumaStreamVersion version;
 
   /* URL renewals (luma_stream_get_renewals_without_progress()) */
   gboolean renewed;             /* the URL replaced another one */
@@ -86,6 +91,7 @@ luma_stream_free (LumaStream * stream)
     return;
   close_request (stream);
   g_clear_pointer (&stream->uri, g_uri_unref);
+  luma_stream_version_clear (&stream->version);
   g_object_unref (stream->session);
   g_free (stream);
 }
@@ -108,6 +114,7 @@ luma_stream_set_url (LumaStream * stream, const gchar * url, GError ** error)
   stream->url_bytes = 0;
   close_request (stream);
   g_clear_pointer (&stream->uri, g_uri_unref);
+  luma_stream_version_clear (&stream->version);
   stream->uri = uri;
   return TRUE;
 }
@@ -228,7 +235,18 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
     GError ** error)
 {
   const gchar *range = soup_message_headers_get_one (headers, "Content-Range");
+  const gchar *coding = soup_message_headers_get_list (headers,
+      "Content-Encoding");
   goffset length = -1, start, end, total;
+
+  /* none was asked for (no Accept-Encoding): the body would be the file
+   * compressed, and its ranges the compressed one's */
+  if (coding != NULL && g_ascii_strcasecmp (coding, "identity") != 0) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+        _("The video host %s sent the video encoded (Content-Encoding: %s), "
+            "which was not asked for"), host, coding);
+    return FALSE;
+  }
 
   if (soup_message_headers_get_encoding (headers) ==
       SOUP_ENCODING_CONTENT_LENGTH) {
@@ -337,6 +355,55 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
   return FALSE;
 }
 
+void
+luma_stream_version_clear (LumaStreamVersion * version)
+{
+  g_clear_pointer (&version->etag, g_free);
+  g_clear_pointer (&version->last_modified, g_free);
+}
+
+/* RFC 9110's weak comparison: W/"x" and "x" are the same tag. A host may
+ * weaken its tags on some answers; a change of the tag is what tells. */
+static const gchar *
+opaque_tag (const gchar * etag)
+{
+  return g_str_has_prefix (etag, "W/") ? etag + 2 : etag;
+}
+
+gboolean
+luma_stream_check_version (LumaStreamVersion * version,
+    SoupMessageHeaders * headers, const gchar * host, GError ** error)
+{
+  const gchar *etag = soup_message_headers_get_one (headers, "ETag");
+  const gchar *modified = soup_message_headers_get_one (headers,
+      "Last-Modified");
+  gboolean changed = FALSE;
+  const gchar *kind = NULL, *was = NULL, *now = NULL;
+
+  if (etag != NULL && version->etag != NULL) {
+    kind = "ETag";
+    was = version->etag;
+    now = etag;
+    changed = strcmp (opaque_tag (was), opaque_tag (now)) != 0;
+  } else if (modified != NULL && version->last_modified != NULL) {
+    kind = "Last-Modified";
+    was = version->last_modified;
+    now = modified;
+    changed = strcmp (was, now) != 0;
+  }
+  if (changed) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
+        _("The video on %s changed while it was being read (its %s was %s, "
+            "then %s)"), host, kind, was, now);
+    return FALSE;
+  }
+  if (version->etag == NULL)
+    version->etag = g_strdup (etag);
+  if (version->last_modified == NULL)
+    version->last_modified = g_strdup (modified);
+  return TRUE;
+}
+
 /* Sends the request and reads the answer's headers, within twice the
  * timeout whatever the host does: headers that trickle in a byte at a time
  * keep the inactivity timeout happy for ever. The body that follows may be
@@ -390,7 +457,10 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
   if (!luma_stream_check_answer (stream->http_status,
           soup_message_get_response_headers (stream->msg), stream->offset,
           g_uri_get_host (soup_message_get_uri (stream->msg)), &answer, error)
-      || !check_same_file (stream, answer.size, error))
+      || !check_same_file (stream, answer.size, error)
+      || !luma_stream_check_version (&stream->version,
+          soup_message_get_response_headers (stream->msg),
+          g_uri_get_host (stream->uri), error))
     return FALSE;
   stream->answer_end = answer.end;
   return skip_to_offset (stream, answer.start, cancellable, error);

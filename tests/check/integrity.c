@@ -132,6 +132,46 @@ GST_START_TEST (test_resume_with_true_content_range_is_taken)
 
 GST_END_TEST;
 
+/* ----- a new version of the file on the same URL ----- */
+
+static GstPadProbeReturn
+replace_video_once (GstPad * pad G_GNUC_UNUSED,
+    GstPadProbeInfo * info G_GNUC_UNUSED, gpointer other)
+{
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* The host's file is replaced by another of the same size once the first
+ * bytes went out (a new version on the same URL, with another ETag): the
+ * resume after a drop is an error that says so, never the new version's
+ * bytes after the old one's. */
+GST_START_TEST (test_new_version_of_the_file_is_not_spliced)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 23);
+  LumaEmulatorVideoFaults faults = { 0 };
+  g_autoptr (GstPad) pad = NULL;
+  LumaRun *run;
+
+  faults.drop_after = DROP_AT;
+  faults.drop_count = 1;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  pad = gst_element_get_static_pad (run->src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, replace_video_once,
+      other, NULL);
+  luma_run_until_done (run, 60 * luma_test_slowdown ());
+  assert_true_prefix_then_error (run);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
+      "changed while it was being read");
+  fail_unless (run->data->len <= DROP_AT);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      2);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* A host that answers a Range with a part of what was asked (a 206 that
  * ends before the file does): each part is read to its end, and the next
  * asked for from there. */
@@ -366,6 +406,7 @@ integrity_suite (void)
       G_N_ELEMENTS (bad_ranges));
   tcase_add_test (tc, test_resume_with_true_content_range_is_taken);
   tcase_add_test (tc, test_partial_answers_in_pieces_followed);
+  tcase_add_test (tc, test_new_version_of_the_file_is_not_spliced);
   tcase_add_test (tc, test_403_after_every_drop_is_bounded);
   tcase_add_test (tc, test_renewals_giving_nothing_are_bounded);
   tcase_add_test (tc, test_renewals_with_progress_go_on);

@@ -124,6 +124,102 @@ GST_START_TEST (test_seek_reads_from_offset)
 
 GST_END_TEST;
 
+/* A compressed answer (none was asked for) is not the file's bytes. */
+GST_START_TEST (test_encoded_answer_refused)
+{
+  const gchar *codings[] = { "gzip", "br", "identity, gzip", "x-unknown" };
+  LumaStreamAnswer answer;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codings); i++) {
+    g_autoptr (SoupMessageHeaders) headers =
+        soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+    g_autoptr (GError) error = NULL;
+
+    soup_message_headers_append (headers, "Content-Length", "1000");
+    soup_message_headers_append (headers, "Content-Encoding", codings[i]);
+    fail_if (luma_stream_check_answer (200, headers, 0, "cdn.example",
+            &answer, &error));
+    fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
+            LUMA_STREAM_ERROR_RANGE));
+    fail_unless (strstr (error->message, codings[i]) != NULL, "%s",
+        error->message);
+  }
+  {
+    g_autoptr (SoupMessageHeaders) headers =
+        soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+
+    soup_message_headers_append (headers, "Content-Length", "1000");
+    soup_message_headers_append (headers, "Content-Encoding", "identity");
+    fail_unless (luma_stream_check_answer (200, headers, 0, "cdn.example",
+            &answer, NULL));
+  }
+}
+
+GST_END_TEST;
+
+/* What luma_stream_check_version() makes of the answers from one URL, in
+ * turn: each answer's ETag and Last-Modified (NULL: not sent), and whether
+ * it is taken as the version the ones before it were. A sequence ends at
+ * its first change, or after three answers. */
+#define MON "Mon, 30 Nov 2026 10:00:00 GMT"
+#define TUE "Tue, 01 Dec 2026 10:00:00 GMT"
+static const struct
+{
+  const gchar *etag;
+  const gchar *last_modified;
+  gboolean same;
+} versions[][3] = {
+  {{"\"a\"", NULL, TRUE}, {"\"a\"", NULL, TRUE}, {"\"b\"", NULL, FALSE}},
+  /* the ETag decides where both answers have one */
+  {{"\"a\"", MON, TRUE}, {"\"a\"", TUE, TRUE}, {"\"a\"", MON, TRUE}},
+  {{"\"a\"", MON, TRUE}, {"\"b\"", MON, FALSE}},
+  /* weak comparison: the same tag, weakened */
+  {{"\"a\"", NULL, TRUE}, {"W/\"a\"", NULL, TRUE}, {"W/\"b\"", NULL, FALSE}},
+  /* else the Last-Modified date, where both have one */
+  {{NULL, MON, TRUE}, {NULL, MON, TRUE}, {NULL, TUE, FALSE}},
+  {{"\"a\"", MON, TRUE}, {NULL, TUE, FALSE}},
+  /* nothing to compare: taken, and what it tells is kept for later */
+  {{"\"a\"", NULL, TRUE}, {NULL, TUE, TRUE}, {"\"b\"", MON, FALSE}},
+  {{NULL, NULL, TRUE}, {"\"a\"", NULL, TRUE}, {"\"b\"", NULL, FALSE}},
+  {{NULL, NULL, TRUE}, {NULL, NULL, TRUE}, {NULL, NULL, TRUE}},
+};
+
+GST_START_TEST (test_check_version)
+{
+  LumaStreamVersion version = { NULL, NULL };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (versions[__i__]); i++) {
+    g_autoptr (SoupMessageHeaders) headers =
+        soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+    g_autoptr (GError) error = NULL;
+    gboolean same;
+
+    if (versions[__i__][i].etag != NULL)
+      soup_message_headers_append (headers, "ETag", versions[__i__][i].etag);
+    if (versions[__i__][i].last_modified != NULL)
+      soup_message_headers_append (headers, "Last-Modified",
+          versions[__i__][i].last_modified);
+    same = luma_stream_check_version (&version, headers, "cdn.example", &error);
+    fail_unless_equals_int (same, versions[__i__][i].same);
+    if (same) {
+      fail_unless (error == NULL);
+      continue;
+    }
+    fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
+            LUMA_STREAM_ERROR_CHANGED));
+    fail_unless (strstr (error->message, "cdn.example") != NULL);
+    fail_unless (strstr (error->message, versions[__i__][i].etag ?
+            versions[__i__][i].etag : versions[__i__][i].last_modified)
+        != NULL, "%s", error->message);
+    break;
+  }
+  luma_stream_version_clear (&version);
+}
+
+GST_END_TEST;
+
 /* What luma_stream_check_answer() makes of an answer's headers. NULL: the
  * header is not sent. */
 #define UNKNOWN LUMA_STREAM_SIZE_UNKNOWN
@@ -218,6 +314,8 @@ stream_suite (void)
   tcase_add_test (tc, test_leaving_a_stalled_body_is_prompt);
   tcase_add_test (tc, test_seek_reads_from_offset);
   tcase_add_loop_test (tc, test_check_answer, 0, G_N_ELEMENTS (answers));
+  tcase_add_loop_test (tc, test_check_version, 0, G_N_ELEMENTS (versions));
+  tcase_add_test (tc, test_encoded_answer_refused);
   return s;
 }
 

@@ -76,6 +76,7 @@ typedef struct
   guint drop_left;
   guint video_requests;
   gchar *last_range;
+  guint video_version;          /* its ETag: a new one for each video set */
 } TaskEntry;
 
 struct _LumaEmulator
@@ -85,6 +86,7 @@ struct _LumaEmulator
   gchar *api_key;               /* never changes after new () */
   GHashTable *entries;          /* task id -> TaskEntry */
   guint video_auth_requests;
+  guint video_versions;         /* the ETags given out so far */
   GHashTable *video_clients;    /* "address:port" of each connection */
   guint api_auth_requests;
   guint api_port;               /* 0 until started */
@@ -629,6 +631,7 @@ on_input_fetched (GObject * session, GAsyncResult * result, gpointer user_data)
   entry = lookup_entry (em, task_id, TRUE);
   entry->known = TRUE;
   entry->video = g_bytes_ref (video);
+  entry->video_version = ++em->video_versions;
   entry->generating_polls = em->created_generating_polls;
   entry->generating_ms = em->created_generating_ms;
   entry->final_flag = 1;
@@ -785,6 +788,7 @@ typedef struct
   Delivery delivery;
   gsize cut;
   gsize rate;                   /* DELIVERY_PACED: bytes a second */
+  guint version;                /* VIDEO_CONTENT: of the video, its ETag */
 } VideoAnswer;
 
 static void
@@ -868,6 +872,7 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
   const LumaEmulatorVideoFaults *faults = &entry->faults;
 
   answer->video = g_bytes_ref (entry->video);
+  answer->version = entry->video_version;
   answer->total = g_bytes_get_size (entry->video);
   answer->start = 0;
   answer->length = answer->total;
@@ -1192,6 +1197,7 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
   gboolean is_head = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
+  g_autofree gchar *etag = g_strdup_printf ("\"v%u\"", answer->version);
 
   if (answer->delivery == DELIVERY_STALL && answer->cut == 0) {
     /* not even a status line: the client waits for headers forever */
@@ -1202,6 +1208,8 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   soup_server_message_set_status (msg, answer->status, NULL);
   soup_message_headers_set_content_type (headers, "video/mp4", NULL);
   soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
+  /* as a CDN does: a video set anew (the same task's) is another version */
+  soup_message_headers_replace (headers, "ETag", etag);
   /* the full length, also when less will come */
   soup_message_headers_set_content_length (headers, answer->length);
   /* a broken Content-Range, or none, goes with the true body */
@@ -1555,6 +1563,7 @@ luma_emulator_add_task (LumaEmulator * em, const LumaEmulatorTask * task)
   g_clear_pointer (&entry->video, g_bytes_unref);
   if (task->video != NULL)
     entry->video = g_bytes_ref (task->video);
+  entry->video_version = ++em->video_versions;
   entry->generating_polls = task->generating_polls;
   entry->generating_ms = task->generating_ms;
   entry->final_flag = task->final_flag;
