@@ -1021,9 +1021,9 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
 /* The bytes an earlier run left in the `.part` are served from it; the
  * network goes on from its end, asked for at once to learn the size. A
  * `.part` that does not fit the file the host has (not the size of the
- * one it was written from, or not shorter) is dropped and the video
- * stored from its start: the two files would be spliced into one video,
- * and kept. */
+ * one it was written from, or not shorter, or another ETag) is dropped
+ * and the video stored from its start: the two files would be spliced
+ * into one video, and kept. */
 static gboolean
 gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
 {
@@ -1037,7 +1037,9 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   luma_stream_seek (s->stream, prefix);
   if (part_size != LUMA_STORE_SIZE_UNKNOWN && prefix < part_size
       && luma_stream_open (s->stream, self->cancellable, &cause)
-      && luma_stream_get_size (s->stream) == part_size)
+      && luma_stream_get_size (s->stream) == part_size
+      && luma_stream_etag_agrees (s->stream,
+          luma_store_writer_get_part_etag (s->writer)))
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return FALSE;
@@ -1116,11 +1118,11 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
-/* Bytes read from another's download are of the file whose size its
- * writer told: the network goes on only from a file of that size, never
- * splicing another one in (a changed size is an error). */
+/* Bytes read from another's download are of the file whose size (and
+ * ETag) its writer told: the network goes on only from that file, never
+ * splicing another one in (a changed size or ETag is an error). */
 static void
-gst_luma_src_expect_followed_size (GstLumaSrc * self)
+gst_luma_src_expect_followed_file (GstLumaSrc * self)
 {
   LumaStreaming *s = self->streaming;
   guint64 size;
@@ -1130,6 +1132,8 @@ gst_luma_src_expect_followed_size (GstLumaSrc * self)
   size = luma_store_follower_get_size (s->follower);
   if (size != LUMA_STORE_SIZE_UNKNOWN)
     luma_stream_expect_size (s->stream, size);
+  luma_stream_expect_etag (s->stream,
+      luma_store_follower_get_etag (s->follower));
 }
 
 /* The writer this source followed stopped short: the entry is taken over
@@ -1141,7 +1145,7 @@ gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
 {
   LumaStreaming *s = self->streaming;
 
-  gst_luma_src_expect_followed_size (self);
+  gst_luma_src_expect_followed_file (self);
   g_clear_pointer (&s->follower, luma_store_follower_free);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
@@ -1268,8 +1272,10 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
       LUMA_STREAM_SIZE_UNKNOWN)
     gst_luma_src_evict (self, luma_stream_get_size (s->stream));
   /* for followers: told before the bytes that let them trust it */
-  if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN)
+  if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN) {
+    luma_store_writer_set_etag (s->writer, luma_stream_get_etag (s->stream));
     luma_store_writer_set_size (s->writer, luma_stream_get_size (s->stream));
+  }
   bytes = bytes_of_buffer (buffer);
   if (!luma_store_writer_append (s->writer, offset, bytes, &cause)) {
     gst_luma_src_stop_storing (self, cause);
@@ -1525,13 +1531,16 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
 
 /* A stored video that fails under its reader, past the checks of its open
  * (cut short, an I/O error): the rest comes from the network, unstored,
- * when there is a key; from a video of the stored one's size only. */
+ * when there is a key; from a video of the stored one's size (and ETag,
+ * where the store has it) only. */
 static gboolean
 gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
     GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  guint64 size = luma_store_reader_get_meta (s->stored)->size;
+  const LumaStoreMeta *meta = luma_store_reader_get_meta (s->stored);
+  guint64 size = meta->size;
+  g_autofree gchar *etag = g_strdup (meta->etag);
   g_autofree gchar *text = g_strdup_printf (_("The stored video of task %s "
           "cannot be read, the rest comes from the network: %s"),
       task_id (self), cause->message);
@@ -1544,6 +1553,7 @@ gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
   if (!gst_luma_src_fetch_record (self, FALSE, error))
     return FALSE;
   luma_stream_expect_size (s->stream, size);
+  luma_stream_expect_etag (s->stream, etag);
   return TRUE;
 }
 
@@ -1565,7 +1575,7 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     /* the same follower: the offset is ahead of what it has (a new one,
      * of the writer that took the entry over, is read from next) */
     if (s->store_begins == begins) {
-      gst_luma_src_expect_followed_size (self);
+      gst_luma_src_expect_followed_file (self);
       break;
     }
   }

@@ -370,6 +370,26 @@ opaque_tag (const gchar * etag)
   return g_str_has_prefix (etag, "W/") ? etag + 2 : etag;
 }
 
+void
+luma_stream_expect_etag (LumaStream * stream, const gchar * etag)
+{
+  if (stream->version.etag == NULL)
+    stream->version.etag = g_strdup (etag);
+}
+
+const gchar *
+luma_stream_get_etag (LumaStream * stream)
+{
+  return stream->version.etag;
+}
+
+gboolean
+luma_stream_etag_agrees (LumaStream * stream, const gchar * etag)
+{
+  return etag == NULL || stream->version.etag == NULL
+      || strcmp (opaque_tag (etag), opaque_tag (stream->version.etag)) == 0;
+}
+
 gboolean
 luma_stream_check_version (LumaStreamVersion * version,
     SoupMessageHeaders * headers, const gchar * host, GError ** error)

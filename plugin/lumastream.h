@@ -43,6 +43,9 @@ void luma_stream_seek (LumaStream * stream, guint64 offset);
  * an answer that says otherwise is LUMA_STREAM_ERROR_CHANGED, as between
  * two requests. */
 void luma_stream_expect_size (LumaStream * stream, guint64 size);
+/* Likewise the file's ETag (nullable), unless the URL's answers gave one
+ * already: an answer with another is LUMA_STREAM_ERROR_CHANGED. */
+void luma_stream_expect_etag (LumaStream * stream, const gchar * etag);
 
 /* Opens the request at the current offset, if it is not open yet, so that
  * the size is known. */
@@ -59,6 +62,12 @@ guint64 luma_stream_get_offset (LumaStream * stream);
 guint64 luma_stream_get_size (LumaStream * stream);
 guint luma_stream_get_http_status (LumaStream * stream);
 const gchar *luma_stream_get_host (LumaStream * stream);
+/* The ETag the answers from the URL gave, or NULL. */
+const gchar *luma_stream_get_etag (LumaStream * stream);
+/* FALSE when @etag (from elsewhere: an earlier run's) and the ETag the
+ * URL's answers gave are both known and are two versions (RFC 9110's weak
+ * comparison). */
+gboolean luma_stream_etag_agrees (LumaStream * stream, const gchar * etag);
 
 /* luma_stream_set_url() on a stream that had a URL is a renewal. Returns
  * how many renewals in a row were not followed by progress (fewer than

@@ -392,6 +392,49 @@ GST_START_TEST (test_meta_members_of_wrong_type)
 
 GST_END_TEST;
 
+/* The ETag the writer told is stored with the video, for a reader that
+ * goes on from the network; one that is not one line of at most 256 bytes
+ * (meta.json is anyone's to edit) reads as none. */
+GST_START_TEST (test_meta_keeps_the_told_etag)
+{
+  const gchar *edited[] = { "\"a\"\nX: y", "\"\x01\"", NULL };
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *long_etag = g_strnfill (257, 'e');
+  g_autofree gchar *dir = NULL;
+  LumaStoreReader *reader;
+  guint i;
+
+  luma_store_writer_set_etag (writer, "\"v9\"");
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  append_range (writer, video, 0, VIDEO_SIZE);
+  fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
+      error ? error->message : "");
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_string (luma_store_reader_get_meta (reader)->etag,
+      "\"v9\"");
+  luma_store_reader_free (reader);
+
+  dir = only_entry_dir ();
+  edited[G_N_ELEMENTS (edited) - 1] = long_etag;
+  for (i = 0; i < G_N_ELEMENTS (edited); i++) {
+    g_autoptr (JsonObject) meta = read_meta (dir);
+
+    json_object_set_string_member (meta, "etag", edited[i]);
+    write_meta_object (dir, meta);
+    reader = luma_store_open (store, TASK, NULL, NULL);
+    fail_unless (reader != NULL);
+    fail_unless (luma_store_reader_get_meta (reader)->etag == NULL,
+        "took %s", edited[i]);
+    luma_store_reader_free (reader);
+  }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* Without a key, any scope of the same API answers; with another key or
  * on another API, none. */
 GST_START_TEST (test_lookup_scopes)
@@ -454,6 +497,40 @@ GST_START_TEST (test_seek_leaves_no_holes)
     fail_unless (reader != NULL);
     assert_reads_video (reader, VIDEO_SIZE);
     luma_store_reader_free (reader);
+  }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* What a writer tells of its file (size and ETag) reaches the next writer
+ * of the entry, which resumes its .part; an ETag that is not one line of
+ * at most 256 bytes is not told, and the size still is. */
+GST_START_TEST (test_part_size_and_etag_told_to_the_next_writer)
+{
+  g_autofree gchar *long_etag = g_strnfill (257, 'e');
+  const gchar *etags[] = { "\"v1\"", "W/\"a b\"", "\"x\"\r\nX: y", long_etag,
+    NULL
+  };
+  const gchar *told[] = { "\"v1\"", "W/\"a b\"", NULL, NULL, NULL };
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (etags); i++) {
+    LumaStoreWriter *writer = begin (store, TASK);
+
+    luma_store_writer_set_etag (writer, etags[i]);
+    luma_store_writer_set_size (writer, VIDEO_SIZE);
+    if (luma_store_writer_get_prefix (writer) == 0)
+      append_range (writer, video, 0, CHUNK);
+    luma_store_writer_free (writer, FALSE);
+
+    writer = begin (store, TASK);
+    fail_unless_equals_uint64 (luma_store_writer_get_part_size (writer),
+        VIDEO_SIZE);
+    fail_unless_equals_string (luma_store_writer_get_part_etag (writer),
+        told[i]);
+    luma_store_writer_free (writer, FALSE);
   }
   luma_store_free (store);
 }
@@ -1801,6 +1878,8 @@ store_suite (void)
   tcase_add_test (tc, test_follower_of_stopped_writer);
   tcase_add_test (tc, test_follower_checks_told_size);
   tcase_add_test (tc, test_follower_ignores_garbled_told_size);
+  tcase_add_test (tc, test_part_size_and_etag_told_to_the_next_writer);
+  tcase_add_test (tc, test_meta_keeps_the_told_etag);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_past_the_first_bytes);
   tcase_add_test (tc, test_fifo_video_is_damaged);

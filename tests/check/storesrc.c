@@ -358,6 +358,24 @@ GST_START_TEST (test_stored_video_cut_short_not_spliced_with_another)
 
 GST_END_TEST;
 
+/* Nor from another version of the same size: the ETag stored with the
+ * video tells. */
+GST_START_TEST (test_stored_video_cut_short_not_spliced_with_another_version)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 22);
+  LumaRun *run;
+
+  stream_once ();
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  run = run_cutting_the_stored_video (TEST_KEY);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
+      "changed while it was being read");
+  fail_unless (run->data->len < VIDEO_SIZE);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* A seek in the first streaming: what was skipped is not in the store,
  * and no complete entry has holes. The next run resumes the .part where
  * its prefix ends (one Range request) and completes it. */
@@ -412,29 +430,47 @@ leave_a_part (void)
   luma_run_free (run);
 }
 
-/* A .part left by an earlier run, and a host that now has another file
- * (larger, so that the .part could be resumed from it): the .part is
- * dropped, and the other file streamed and stored whole, never the .part
- * with the other's rest after it. */
-GST_START_TEST (test_part_not_resumed_from_another_file)
+/* A .part left by an earlier run, and a host that now has another file of
+ * @other_size bytes: the .part is dropped, and the other file streamed
+ * (from its start) and stored whole, never the .part with the other's
+ * rest after it. */
+static void
+assert_part_dropped_for_another_file (gsize other_size)
 {
-  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE + 100, 22);
+  g_autoptr (GBytes) other = luma_test_random_bytes (other_size, 22);
   g_autofree gchar *video = NULL;
   g_autofree gchar *stored = NULL;
+  g_autofree gchar *range = NULL;
   gsize stored_size;
   LumaRun *run;
 
   leave_a_part ();
-
   luma_test_add_ready_task (fixture.em, TASK, other);
   run = run_task (NULL);
   luma_run_assert_output (run, other);
   luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range == NULL || g_str_has_prefix (range, "bytes=0-"),
+      "the last request asked for %s", range);
   video = entry_file ("video");
   fail_unless (g_file_get_contents (video, &stored, &stored_size, NULL));
-  fail_unless (stored_size == g_bytes_get_size (other)
+  fail_unless (stored_size == other_size
       && memcmp (stored, g_bytes_get_data (other, NULL), stored_size) == 0,
       "the stored video is not the host's file");
+}
+
+/* larger, so that the .part could be resumed from it */
+GST_START_TEST (test_part_not_resumed_from_another_file)
+{
+  assert_part_dropped_for_another_file (VIDEO_SIZE + 100);
+}
+
+GST_END_TEST;
+
+/* another version of the file, of the same size (another ETag) */
+GST_START_TEST (test_part_not_resumed_from_another_version)
+{
+  assert_part_dropped_for_another_file (VIDEO_SIZE);
 }
 
 GST_END_TEST;
@@ -450,18 +486,21 @@ make_part_from_another_boot (void)
   g_autofree gchar *told = NULL;
   g_autofree gchar *boot_id = NULL;
   g_autofree gchar *zeros = NULL;
+  g_auto (GStrv) lines = NULL;
   g_auto (GStrv) fields = NULL;
   gsize part_size;
 
+  /* "SIZE BOOT-ID\nETAG\n" */
   fail_unless (g_file_get_contents ("/proc/sys/kernel/random/boot_id",
           &boot_id, NULL, NULL));
   fail_unless (g_file_get_contents (lock, &told, NULL, NULL));
-  fields = g_strsplit (g_strchomp (told), " ", 2);
+  lines = g_strsplit (told, "\n", 2);
+  fields = g_strsplit (lines[0], " ", 2);
   fail_unless (g_strv_length (fields) == 2, "no boot id told: %s", told);
   fail_unless_equals_string (fields[1], g_strstrip (boot_id));
   g_free (told);
-  told = g_strdup_printf ("%s 00000000-0000-4000-8000-000000000000\n",
-      fields[0]);
+  told = g_strdup_printf ("%s 00000000-0000-4000-8000-000000000000\n%s",
+      fields[0], lines[1] ? lines[1] : "");
   fail_unless (g_file_set_contents (lock, told, -1, NULL));
 
   fail_unless (g_file_get_contents (part, &zeros, &part_size, NULL));
@@ -931,6 +970,10 @@ has_prerolled (gpointer data)
 static void
 preroll_following (LumaRun * run, LumaStoreWriter * writer, guint64 * offset)
 {
+  g_autofree gchar *etag = luma_emulator_get_video_etag (fixture.em, TASK);
+
+  /* what lumasrc's writer tells of the host's file */
+  luma_store_writer_set_etag (writer, etag);
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
   append_until (writer, offset, has_prerolled, run->pipeline);
@@ -1027,13 +1070,14 @@ GST_START_TEST (test_seek_ahead_of_followed_download)
 GST_END_TEST;
 
 /* Follows a download that stops short (its writer falls silent, or the
- * run seeks ahead of it) while the host now has another file: the rest is
- * not taken from it (bytes of two files spliced into one), the run ends
- * in an error that says why. */
+ * run seeks ahead of it) while the host now has another file, of
+ * @other_size bytes: the rest is not taken from it (bytes of two files
+ * spliced into one), the run ends in an error that says why (@words). */
 static void
-assert_followed_not_spliced (gboolean seek_ahead)
+assert_followed_not_spliced (gboolean seek_ahead, gsize other_size,
+    const gchar * words)
 {
-  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE + 100, 22);
+  g_autoptr (GBytes) other = luma_test_random_bytes (other_size, 22);
   LumaStore *store = lumasrc_store_new ();
   LumaStoreWriter *writer = begin_writing (store, TASK);
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
@@ -1046,7 +1090,7 @@ assert_followed_not_spliced (gboolean seek_ahead)
     fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
             GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
   luma_run_until_done (run, 30);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "changed size");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, words);
   if (!seek_ahead)
     fail_unless (run->data->len <= offset);
   luma_run_free (run);
@@ -1056,14 +1100,23 @@ assert_followed_not_spliced (gboolean seek_ahead)
 
 GST_START_TEST (test_silent_writer_not_spliced_with_another)
 {
-  assert_followed_not_spliced (FALSE);
+  assert_followed_not_spliced (FALSE, VIDEO_SIZE + 100, "changed size");
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_seek_ahead_of_followed_download_not_spliced)
 {
-  assert_followed_not_spliced (TRUE);
+  assert_followed_not_spliced (TRUE, VIDEO_SIZE + 100, "changed size");
+}
+
+GST_END_TEST;
+
+/* Another version of the same size: the ETag the writer told tells. */
+GST_START_TEST (test_followed_download_not_spliced_with_another_version)
+{
+  assert_followed_not_spliced (FALSE, VIDEO_SIZE, "changed while it was "
+      "being read");
 }
 
 GST_END_TEST;
@@ -1604,9 +1657,12 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_video_cut_short_read_on_from_the_network);
   tcase_add_test (tc, test_stored_video_cut_short_without_a_key);
   tcase_add_test (tc, test_stored_video_cut_short_not_spliced_with_another);
+  tcase_add_test (tc,
+      test_stored_video_cut_short_not_spliced_with_another_version);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
   tcase_add_test (tc, test_part_from_another_boot_not_resumed);
+  tcase_add_test (tc, test_part_not_resumed_from_another_version);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
@@ -1619,6 +1675,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_silent_writer_given_up);
   tcase_add_test (tc, test_silent_writer_not_spliced_with_another);
   tcase_add_test (tc, test_seek_ahead_of_followed_download_not_spliced);
+  tcase_add_test (tc, test_followed_download_not_spliced_with_another_version);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);
   tcase_add_test (tc, test_larger_than_limit_not_stored);

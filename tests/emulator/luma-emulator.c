@@ -1190,6 +1190,13 @@ append_video_slice (SoupMessageBody * body, const VideoAnswer * answer,
   soup_message_body_append_bytes (body, slice);
 }
 
+/* as a CDN does: a video set anew (the same task's) is another version */
+static gchar *
+format_etag (guint version)
+{
+  return g_strdup_printf ("\"v%u\"", version);
+}
+
 static void
 send_content (LumaEmulator * em, SoupServerMessage * msg,
     const VideoAnswer * answer)
@@ -1197,7 +1204,7 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
   gboolean is_head = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
-  g_autofree gchar *etag = g_strdup_printf ("\"v%u\"", answer->version);
+  g_autofree gchar *etag = format_etag (answer->version);
 
   if (answer->delivery == DELIVERY_STALL && answer->cut == 0) {
     /* not even a status line: the client waits for headers forever */
@@ -1208,7 +1215,6 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   soup_server_message_set_status (msg, answer->status, NULL);
   soup_message_headers_set_content_type (headers, "video/mp4", NULL);
   soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
-  /* as a CDN does: a video set anew (the same task's) is another version */
   soup_message_headers_replace (headers, "ETag", etag);
   /* the full length, also when less will come */
   soup_message_headers_set_content_length (headers, answer->length);
@@ -1577,6 +1583,20 @@ luma_emulator_add_task (LumaEmulator * em, const LumaEmulatorTask * task)
   entry->finished = FALSE;
   entry->complete_time_ms = 0;
   g_mutex_unlock (&em->lock);
+}
+
+gchar *
+luma_emulator_get_video_etag (LumaEmulator * em, const gchar * task_id)
+{
+  TaskEntry *entry;
+  gchar *etag = NULL;
+
+  g_mutex_lock (&em->lock);
+  entry = lookup_entry (em, task_id, FALSE);
+  if (entry != NULL && entry->video != NULL)
+    etag = format_etag (entry->video_version);
+  g_mutex_unlock (&em->lock);
+  return etag;
 }
 
 void

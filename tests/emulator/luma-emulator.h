@@ -98,6 +98,9 @@ guint luma_emulator_get_video_auth_requests (LumaEmulator * em);
 guint luma_emulator_get_video_connections (LumaEmulator * em);
 /* the Range header of the last video request for the task, or NULL (free it) */
 gchar *luma_emulator_get_last_range (LumaEmulator * em, const gchar * task_id);
+/* The ETag the result-file host sends for the task's video now (a new one
+ * each time the task's video is set), or NULL. */
+gchar *luma_emulator_get_video_etag (LumaEmulator * em, const gchar * task_id);
 
 /* Task creation: POST /api/v1/modify/generate checks the key, fetches the
  * videoUrl (loopback only) and makes a task whose result is that video.
