@@ -12,10 +12,12 @@
  *   Content-Range value   (no line, or an empty one: not sent)
  *   Content-Length value  (likewise)
  *   Transfer-Encoding value (likewise)
+ *   Content-Encoding value (likewise)
  *
  * Besides memory errors, the target aborts when the check breaks its
  * contract (lumastream-private.h): an answer it takes must put its body at
- * the right place in the file, within the file, and an answer it refuses
+ * the right place in the file, within the file, not encoded (no
+ * Content-Encoding but "identity"), and an answer it refuses
  * must come with a LUMA_STREAM_ERROR_RANGE error that names the host.
  */
 #ifdef HAVE_CONFIG_H
@@ -63,6 +65,11 @@ check_taken (guint status, SoupMessageHeaders * headers, guint64 asked,
   gboolean has_length = soup_message_headers_get_encoding (headers) ==
       SOUP_ENCODING_CONTENT_LENGTH;
   goffset length = soup_message_headers_get_content_length (headers);
+  const gchar *coding = soup_message_headers_get_list (headers,
+      "Content-Encoding");
+
+  if (coding != NULL && g_ascii_strcasecmp (coding, "identity") != 0)
+    contract_broken ("an encoded answer taken", status, asked, a);
 
   if (status == SOUP_STATUS_PARTIAL_CONTENT) {
     if (a->start != asked)
@@ -96,7 +103,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
   /* a copy that ends with a NUL; a NUL inside ends the text there */
   gchar *text = g_strndup ((const gchar *) data, size);
-  gchar **lines = g_strsplit (text, "\n", 5);
+  gchar **lines = g_strsplit (text, "\n", 6);
   SoupMessageHeaders *headers =
       soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
   LumaStreamAnswer answer = { 0, 0, 0 };
@@ -111,6 +118,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   set_header (headers, "Content-Range", lines, 1);
   set_header (headers, "Content-Length", lines, 2);
   set_header (headers, "Transfer-Encoding", lines, 3);
+  set_header (headers, "Content-Encoding", lines, 4);
 
   if (luma_stream_check_answer (status, headers, asked, HOST, &answer, &error)) {
     if (error != NULL)
