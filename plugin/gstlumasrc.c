@@ -1053,6 +1053,43 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
+/* The file a source of the video's bytes (another's download, a complete
+ * entry) is of, by the size and ETag it was told: the same as the one the
+ * bytes so far came from, as far as the stream knows it (what the network
+ * answered, what earlier sources were told). The stream then expects it:
+ * the network goes on only from that file too. FALSE, with a "changed"
+ * error, for another one: the two would be spliced into one video. */
+static gboolean
+gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
+    const gchar * etag, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 known = luma_stream_get_size (s->stream);
+
+  if ((size != LUMA_STORE_SIZE_UNKNOWN && known != LUMA_STREAM_SIZE_UNKNOWN
+          && size != known) || !luma_stream_etag_agrees (s->stream, etag)) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
+        _("The video of task %s changed while it was being read: another "
+            "pipeline or process stores another version of it"),
+        task_id (self));
+    return FALSE;
+  }
+  if (size != LUMA_STORE_SIZE_UNKNOWN)
+    luma_stream_expect_size (s->stream, size);
+  luma_stream_expect_etag (s->stream, etag);
+  return TRUE;
+}
+
+static gboolean
+gst_luma_src_expect_followed_file (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+
+  return s->follower == NULL || gst_luma_src_expect_same_file (self,
+      luma_store_follower_get_size (s->follower),
+      luma_store_follower_get_etag (s->follower), error);
+}
+
 /* How often a source begins with the store's entry: again after a writer
  * it followed stopped, as long as another takes over (each one at least
  * began the download anew). */
@@ -1105,6 +1142,13 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
     return FALSE;
 
   if (reader != NULL) {
+    const LumaStoreMeta *meta = luma_store_reader_get_meta (reader);
+
+    /* completed meanwhile by another: of the file read so far only */
+    if (!gst_luma_src_expect_same_file (self, meta->size, meta->etag, error)) {
+      luma_store_reader_free (reader);
+      return FALSE;
+    }
     gst_luma_src_use_stored (self, reader);
     return TRUE;
   }
@@ -1118,24 +1162,6 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
-/* Bytes read from another's download are of the file whose size (and
- * ETag) its writer told: the network goes on only from that file, never
- * splicing another one in (a changed size or ETag is an error). */
-static void
-gst_luma_src_expect_followed_file (GstLumaSrc * self)
-{
-  LumaStreaming *s = self->streaming;
-  guint64 size;
-
-  if (s->follower == NULL)
-    return;
-  size = luma_store_follower_get_size (s->follower);
-  if (size != LUMA_STORE_SIZE_UNKNOWN)
-    luma_stream_expect_size (s->stream, size);
-  luma_stream_expect_etag (s->stream,
-      luma_store_follower_get_etag (s->follower));
-}
-
 /* The writer this source followed stopped short: the entry is taken over
  * (resumed from its `.part`, followed anew, or found complete) where it
  * can be, else the rest comes from the network, unstored. */
@@ -1145,7 +1171,8 @@ gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
 {
   LumaStreaming *s = self->streaming;
 
-  gst_luma_src_expect_followed_file (self);
+  if (!gst_luma_src_expect_followed_file (self, error))
+    return FALSE;
   g_clear_pointer (&s->follower, luma_store_follower_free);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
@@ -1519,7 +1546,11 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
     return FALSE;
   *n = luma_store_follower_read (s->follower, data, size, s->offset,
       self->cancellable, &cause);
-  if (*n >= 0)
+  /* checked before they go out: the writer may have told its file just
+   * now, and it may not be the one the bytes so far were of */
+  if (*n >= 0 && !gst_luma_src_expect_followed_file (self, error))
+    *n = -1;
+  if (*n >= 0 || (error != NULL && *error != NULL))
     return TRUE;
   if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_propagate_error (error, g_steal_pointer (&cause));
@@ -1550,11 +1581,8 @@ gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
   g_clear_pointer (&s->stored, luma_store_reader_free);
   /* a record read for its URL, not a wait */
   s->phase = PHASE_STREAMING;
-  if (!gst_luma_src_fetch_record (self, FALSE, error))
-    return FALSE;
-  luma_stream_expect_size (s->stream, size);
-  luma_stream_expect_etag (s->stream, etag);
-  return TRUE;
+  return gst_luma_src_fetch_record (self, FALSE, error)
+      && gst_luma_src_expect_same_file (self, size, etag, error);
 }
 
 /* From the store, from another's download, from what the `.part` holds,
@@ -1575,7 +1603,8 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     /* the same follower: the offset is ahead of what it has (a new one,
      * of the writer that took the entry over, is read from next) */
     if (s->store_begins == begins) {
-      gst_luma_src_expect_followed_file (self);
+      if (!gst_luma_src_expect_followed_file (self, error))
+        return -1;
       break;
     }
   }

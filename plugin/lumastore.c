@@ -1314,8 +1314,10 @@ luma_store_writer_get_part_etag (LumaStoreWriter * writer)
 void
 luma_store_writer_set_etag (LumaStoreWriter * writer, const gchar * etag)
 {
+  /* a resumed .part's, when the host sends none now: nothing said it
+   * changed (a restarted writer has none) */
   if (writer->etag == NULL)
-    writer->etag = dup_told_etag (etag);
+    writer->etag = dup_told_etag (etag ? etag : writer->part_etag);
 }
 
 gboolean
@@ -1542,6 +1544,10 @@ follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
             "it"), follower->dir);
     return FALSE;
   }
+  /* a writer done before the follower saw it write: what it told stays in
+   * the lock file until the next writer */
+  if (follower->size == LUMA_STORE_SIZE_UNKNOWN)
+    follower->size = read_told (follower->lock_fd, &follower->etag);
   if (follower->size != LUMA_STORE_SIZE_UNKNOWN && size != follower->size) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
         _("The video stored in %s has %" PRIu64 " bytes, not the "

@@ -149,9 +149,9 @@ gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
 /* The size of the whole video, once it is known: what followers of the
  * entry are told it will be (they check it at the end). */
 void luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size);
-/* The host's ETag of the video (nullable), told with the size: before
- * luma_store_writer_set_size (). One line of at most 256 bytes; another
- * is not told. */
+/* The host's ETag of the video (nullable: the resumed `.part`'s is kept),
+ * told with the size: before luma_store_writer_set_size (). One line of
+ * at most 256 bytes; another is not told. */
 void luma_store_writer_set_etag (LumaStoreWriter * writer, const gchar * etag);
 /* Bytes read from the network at @offset: appended if they continue the
  * prefix, else left out (the `.part` never has holes). They are written

@@ -21,30 +21,35 @@ typedef struct {
  * from @asked on says of its body: a 206 must have a Content-Range that
  * parses, starts at @asked, ends before the total it gives, and agrees with
  * its Content-Length; a 200 (Range ignored) is the whole file from byte 0,
- * which must reach @asked; neither may have a Content-Encoding (none is
- * asked for). Pure: no I/O, only @headers read. On failure,
+ * which must reach @asked; neither may have a Content-Encoding that
+ * compresses (none is asked for). Pure: no I/O, only @headers read. On failure,
  * a LUMA_STREAM_ERROR_RANGE error that names @host and what was wrong. */
 gboolean luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
     guint64 asked, const gchar * host, LumaStreamAnswer * answer,
     GError ** error);
 
-/* The version of the file, as the answers from its URL told it: NULL
+/* The version of the file, as the answers of one server told it: NULL
  * where none of them did yet. */
 typedef struct {
+  gchar *scope;                 /* scheme://host:port/path of that server's file */
   gchar *etag;
   gchar *last_modified;
 } LumaStreamVersion;
 
 void luma_stream_version_clear (LumaStreamVersion * version);
 
-/* Checks that an answer is of the version of the file that the earlier
- * answers from the same URL were: by its ETag where it and @version have
- * one (weak comparison), else by its Last-Modified date likewise; an
- * answer with neither is left to the size check. Keeps in @version what
- * the answer tells that it did not hold yet. Pure: only @headers read. On
- * failure, a LUMA_STREAM_ERROR_CHANGED error that names @host and both
- * validators. */
+/* Checks that an answer, from @answered (the URL that answered, after
+ * redirects), is of the version of the file that the earlier answers of
+ * the same server for the same path (the query aside) were: by its ETag
+ * where it and @version have one (weak comparison), else by its
+ * Last-Modified date likewise. An answer with neither, or from another
+ * server or path (whose validators are its own: @version starts anew), is
+ * left to the size check; validators put in @version before any answer
+ * are the first answer's to agree with. Keeps in @version what the answer
+ * tells that it did not hold yet. Pure: only @headers and @answered read.
+ * On failure, a LUMA_STREAM_ERROR_CHANGED error that names the host and
+ * both validators. */
 gboolean luma_stream_check_version (LumaStreamVersion * version,
-    SoupMessageHeaders * headers, const gchar * host, GError ** error);
+    SoupMessageHeaders * headers, GUri * answered, GError ** error);
 
 G_END_DECLS

@@ -9,8 +9,8 @@
  * bytes before the offset skipped, a dropped connection is asked again from
  * the offset, and a file whose size changed between two requests is an
  * error rather than a splice of two files. So is a file whose ETag (or,
- * without one, its Last-Modified date) changed between two answers from
- * the same URL: a new version of the same size. For the same reason a
+ * without one, its Last-Modified date) changed between two answers of the
+ * same server for the same path: a new version of the same size. For the same reason a
  * partial answer is only taken when its Content-Range says it starts where
  * it was asked to, and is read no further than the end that range gives.
  */
@@ -53,7 +53,7 @@ struct _LumaStream
   guint64 size;
   guint http_status;
   guint64 retry_after;          /* of the last failed answer, in ms; G_MAXUINT64: none */
-  /* validators belong to a URL: a renewed one starts anew */
+  /* the file's validators, and the server they are of */
   LumaStreamVersion version;
 
   /* URL renewals (luma_stream_get_renewals_without_progress()) */
@@ -114,7 +114,6 @@ luma_stream_set_url (LumaStream * stream, const gchar * url, GError ** error)
   stream->url_bytes = 0;
   close_request (stream);
   g_clear_pointer (&stream->uri, g_uri_unref);
-  luma_stream_version_clear (&stream->version);
   stream->uri = uri;
   return TRUE;
 }
@@ -229,6 +228,30 @@ range_error (GError ** error, const gchar * host, guint64 asked, gchar * reason)
   return FALSE;
 }
 
+/* A Content-Encoding that names a compression (RFC 9110's registry, and
+ * their x- forms). Others ("identity", "", "none" as some servers send)
+ * leave the bytes as they are, as browsers and curl take them. */
+static gboolean
+is_compressed (const gchar * coding)
+{
+  static const gchar *const compressions[] = { "gzip", "x-gzip", "deflate",
+    "compress", "x-compress", "br", "zstd", "aes128gcm", NULL
+  };
+  g_auto (GStrv) names = NULL;
+  guint i;
+
+  if (coding == NULL)
+    return FALSE;
+  names = g_strsplit (coding, ",", -1);
+  for (i = 0; names[i] != NULL; i++) {
+    g_autofree gchar *name = g_ascii_strdown (g_strstrip (names[i]), -1);
+
+    if (g_strv_contains (compressions, name))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 gboolean
 luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
     guint64 asked, const gchar * host, LumaStreamAnswer * answer,
@@ -241,7 +264,7 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
 
   /* none was asked for (no Accept-Encoding): the body would be the file
    * compressed, and its ranges the compressed one's */
-  if (coding != NULL && g_ascii_strcasecmp (coding, "identity") != 0) {
+  if (is_compressed (coding)) {
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
         _("The video host %s sent the video encoded (Content-Encoding: %s), "
             "which was not asked for"), host, coding);
@@ -358,8 +381,20 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
 void
 luma_stream_version_clear (LumaStreamVersion * version)
 {
+  g_clear_pointer (&version->scope, g_free);
   g_clear_pointer (&version->etag, g_free);
   g_clear_pointer (&version->last_modified, g_free);
+}
+
+/* Where validators can be compared: the file as the server that answered
+ * names it. Not its query, which a signed URL renewed (or a redirect to
+ * one) changes for the same file on the same server. */
+static gchar *
+version_scope (GUri * answered)
+{
+  return g_uri_join (G_URI_FLAGS_NONE, g_uri_get_scheme (answered), NULL,
+      g_uri_get_host (answered), g_uri_get_port (answered),
+      g_uri_get_path (answered), NULL, NULL);
 }
 
 /* RFC 9110's weak comparison: W/"x" and "x" are the same tag. A host may
@@ -392,13 +427,22 @@ luma_stream_etag_agrees (LumaStream * stream, const gchar * etag)
 
 gboolean
 luma_stream_check_version (LumaStreamVersion * version,
-    SoupMessageHeaders * headers, const gchar * host, GError ** error)
+    SoupMessageHeaders * headers, GUri * answered, GError ** error)
 {
   const gchar *etag = soup_message_headers_get_one (headers, "ETag");
   const gchar *modified = soup_message_headers_get_one (headers,
       "Last-Modified");
+  g_autofree gchar *scope = version_scope (answered);
   gboolean changed = FALSE;
   const gchar *kind = NULL, *was = NULL, *now = NULL;
+
+  /* another server's (or another file's) tags say nothing of this one's:
+   * the size alone ties the two; validators told from elsewhere (no scope
+   * yet) are the first server's to agree with */
+  if (version->scope != NULL && strcmp (version->scope, scope) != 0)
+    luma_stream_version_clear (version);
+  if (version->scope == NULL)
+    version->scope = g_steal_pointer (&scope);
 
   if (etag != NULL && version->etag != NULL) {
     kind = "ETag";
@@ -414,7 +458,7 @@ luma_stream_check_version (LumaStreamVersion * version,
   if (changed) {
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
         _("The video on %s changed while it was being read (its %s was %s, "
-            "then %s)"), host, kind, was, now);
+            "then %s)"), g_uri_get_host (answered), kind, was, now);
     return FALSE;
   }
   if (version->etag == NULL)
@@ -480,7 +524,7 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
       || !check_same_file (stream, answer.size, error)
       || !luma_stream_check_version (&stream->version,
           soup_message_get_response_headers (stream->msg),
-          g_uri_get_host (stream->uri), error))
+          soup_message_get_uri (stream->msg), error))
     return FALSE;
   stream->answer_end = answer.end;
   return skip_to_offset (stream, answer.start, cancellable, error);

@@ -43,8 +43,9 @@ void luma_stream_seek (LumaStream * stream, guint64 offset);
  * an answer that says otherwise is LUMA_STREAM_ERROR_CHANGED, as between
  * two requests. */
 void luma_stream_expect_size (LumaStream * stream, guint64 size);
-/* Likewise the file's ETag (nullable), unless the URL's answers gave one
- * already: an answer with another is LUMA_STREAM_ERROR_CHANGED. */
+/* Likewise the file's ETag (nullable), unless the answers gave one
+ * already: an answer with another is LUMA_STREAM_ERROR_CHANGED (from the
+ * server that answers next, and on while it answers for the file). */
 void luma_stream_expect_etag (LumaStream * stream, const gchar * etag);
 
 /* Opens the request at the current offset, if it is not open yet, so that
@@ -62,10 +63,10 @@ guint64 luma_stream_get_offset (LumaStream * stream);
 guint64 luma_stream_get_size (LumaStream * stream);
 guint luma_stream_get_http_status (LumaStream * stream);
 const gchar *luma_stream_get_host (LumaStream * stream);
-/* The ETag the answers from the URL gave, or NULL. */
+/* The ETag the answers gave, or NULL. */
 const gchar *luma_stream_get_etag (LumaStream * stream);
 /* FALSE when @etag (from elsewhere: an earlier run's) and the ETag the
- * URL's answers gave are both known and are two versions (RFC 9110's weak
+ * answers gave are both known and are two versions (RFC 9110's weak
  * comparison). */
 gboolean luma_stream_etag_agrees (LumaStream * stream, const gchar * etag);
 

@@ -1164,6 +1164,23 @@ GST_END_TEST;
 static LumaStore *takeover_store;
 static gint following;          /* atomic: lumasrc follows the first */
 static LumaStoreWriter *takeover_writer;        /* atomic */
+/* if set, the writer that takes over stores this other version of the
+ * video (with ETag "v-new") and completes the entry, in the hook */
+static GBytes *takeover_version;
+
+static void
+complete_with_other_version (LumaStoreWriter * writer)
+{
+  LumaStoreMeta meta = { NULL, };
+
+  fail_unless (luma_store_writer_restart (writer, NULL));
+  luma_store_writer_set_etag (writer, "\"v-new\"");
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  fail_unless (luma_store_writer_append (writer, 0, takeover_version, NULL));
+  meta.size = VIDEO_SIZE;
+  meta.kie_until = g_get_real_time () / 1000 + LUMA_STORE_KIE_RETENTION_MS;
+  fail_unless (luma_store_writer_commit (writer, &meta, NULL));
+}
 
 /* A log function, called in lumasrc's streaming thread: it tells when
  * lumasrc follows; when lumasrc says it stopped following an abandoned
@@ -1184,6 +1201,11 @@ take_over_when_abandoned (GstDebugCategory * category, GstDebugLevel level,
   if (text == NULL || !g_str_has_prefix (text, "stopped following")
       || g_atomic_pointer_get (&takeover_writer) != NULL)
     return;
+  if (takeover_version != NULL) {
+    complete_with_other_version (begin_writing (takeover_store, TASK));
+    g_atomic_pointer_set (&takeover_writer, GINT_TO_POINTER (1));
+    return;
+  }
   g_atomic_pointer_set (&takeover_writer, begin_writing (takeover_store, TASK));
 }
 
@@ -1238,6 +1260,90 @@ GST_START_TEST (test_follows_writer_that_took_over)
           TASK), 0);
   luma_run_free (job.run);
   luma_store_free (store);
+}
+
+GST_END_TEST;
+
+static gboolean
+handed_out_half (gpointer data)
+{
+  ThreadRun *job = data;
+
+  fail_if (g_atomic_int_get (&job->done), "lumasrc stopped");
+  return job->run != NULL && job->run->data->len >= VIDEO_SIZE / 2;
+}
+
+/* The writer lumasrc follows (which told ETag "v-old") stops half way,
+ * and another version of the same size is stored in its place (as
+ * lumasrc's own resume does when the host's ETag is another: from its
+ * start): by a writer that takes the entry over and that lumasrc follows
+ * on (@completed FALSE), or completed before lumasrc begins again. lumasrc
+ * stops with an error rather than hand out the other version's bytes
+ * after the first's. */
+static void
+assert_other_version_not_spliced_after_following (gboolean completed)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 22);
+  g_autoptr (GBytes) head = g_bytes_new_from_bytes (fixture.video, 0, 4096);
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *first = begin_writing (store, TASK);
+  LumaStoreWriter *second;
+  ThreadRun job = { NULL, FALSE };
+  guint64 offset = 4096;
+  GThread *thread;
+
+  takeover_store = store;
+  takeover_version = completed ? other : NULL;
+  gst_debug_set_threshold_for_name ("lumasrc", GST_LEVEL_INFO);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (take_over_when_abandoned, NULL, NULL);
+
+  luma_store_writer_set_etag (first, "\"v-old\"");
+  luma_store_writer_set_size (first, VIDEO_SIZE);
+  fail_unless (luma_store_writer_append (first, 0, head, NULL));
+  thread = g_thread_new ("run", run_in_thread, &job);
+  while (!g_atomic_int_get (&following)) {
+    fail_if (g_atomic_int_get (&job.done), "lumasrc never followed");
+    g_usleep (1000);
+  }
+  append_until (first, &offset, handed_out_half, &job);
+  luma_store_writer_free (first, FALSE);
+
+  while ((second = g_atomic_pointer_get (&takeover_writer)) == NULL) {
+    fail_if (g_atomic_int_get (&job.done), "lumasrc never stopped following");
+    g_usleep (1000);
+  }
+  if (!completed) {
+    takeover_version = other;
+    fail_unless_equals_string (luma_store_writer_get_part_etag (second),
+        "\"v-old\"");
+    complete_with_other_version (second);
+  }
+  g_thread_join (thread);
+  takeover_version = NULL;
+
+  gst_debug_remove_log_function (take_over_when_abandoned);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  luma_run_assert_error (job.run, GST_RESOURCE_ERROR_READ,
+      "changed while it was being read");
+  fail_unless (job.run->data->len < VIDEO_SIZE);
+  fail_unless (memcmp (job.run->data->data, g_bytes_get_data (fixture.video,
+              NULL), job.run->data->len) == 0,
+      "bytes of the other version went out");
+  luma_run_free (job.run);
+  luma_store_free (store);
+}
+
+GST_START_TEST (test_taken_over_by_another_version_not_spliced)
+{
+  assert_other_version_not_spliced_after_following (FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_completed_as_another_version_not_spliced)
+{
+  assert_other_version_not_spliced_after_following (TRUE);
 }
 
 GST_END_TEST;
@@ -1685,6 +1791,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_read_only_never_writes);
   tcase_add_test (tc, test_read_only_follows_download);
   tcase_add_test (tc, test_follows_writer_that_took_over);
+  tcase_add_test (tc, test_taken_over_by_another_version_not_spliced);
+  tcase_add_test (tc, test_completed_as_another_version_not_spliced);
   tcase_add_test (tc, test_store_holds_no_key);
   tcase_add_test (tc, test_edited_meta_gives_safe_text);
   tcase_add_test (tc, test_stored_open_tags_as_polled);

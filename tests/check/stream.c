@@ -127,7 +127,8 @@ GST_END_TEST;
 /* A compressed answer (none was asked for) is not the file's bytes. */
 GST_START_TEST (test_encoded_answer_refused)
 {
-  const gchar *codings[] = { "gzip", "br", "identity, gzip", "x-unknown" };
+  const gchar *codings[] = { "gzip", "BR", "identity, x-gzip", "zstd" };
+  const gchar *taken[] = { "identity", "", "none", "x-unknown" };
   LumaStreamAnswer answer;
   guint i;
 
@@ -145,76 +146,169 @@ GST_START_TEST (test_encoded_answer_refused)
     fail_unless (strstr (error->message, codings[i]) != NULL, "%s",
         error->message);
   }
-  {
+  /* no compression named: the bytes are the file's, as curl takes them */
+  for (i = 0; i < G_N_ELEMENTS (taken); i++) {
     g_autoptr (SoupMessageHeaders) headers =
         soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
 
     soup_message_headers_append (headers, "Content-Length", "1000");
-    soup_message_headers_append (headers, "Content-Encoding", "identity");
+    soup_message_headers_append (headers, "Content-Encoding", taken[i]);
     fail_unless (luma_stream_check_answer (200, headers, 0, "cdn.example",
-            &answer, NULL));
+            &answer, NULL), "%s refused", taken[i]);
   }
 }
 
 GST_END_TEST;
 
-/* What luma_stream_check_version() makes of the answers from one URL, in
- * turn: each answer's ETag and Last-Modified (NULL: not sent), and whether
- * it is taken as the version the ones before it were. A sequence ends at
- * its first change, or after three answers. */
+/* An ETag expected from elsewhere (a stored video's) holds across a
+ * renewal of the URL that names the same file on the same server: the
+ * host's other version is not read on from. */
+GST_START_TEST (test_expected_etag_survives_renewal)
+{
+  g_autoptr (LumaStream) stream = open_task_stream ();
+  g_autofree gchar *base = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *renewed = g_strconcat (base, "/r/" TASK "/1.mp4?sig=2",
+      NULL);
+  g_autoptr (GError) error = NULL;
+  guint8 chunk[1000];
+
+  luma_stream_expect_size (stream, g_bytes_get_size (video));
+  luma_stream_expect_etag (stream, "\"stored-version\"");
+  luma_stream_seek (stream, 4096);
+  fail_unless (luma_stream_set_url (stream, renewed, NULL));
+  fail_unless (luma_stream_read (stream, chunk, sizeof chunk, NULL,
+          &error) < 0, "read on from another version");
+  fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
+          LUMA_STREAM_ERROR_CHANGED), "%s", error ? error->message : "");
+}
+
+GST_END_TEST;
+
+/* What luma_stream_check_version() makes of a stream's answers, in turn:
+ * the URL that answered (NULL: FILE), its ETag and Last-Modified (NULL:
+ * not sent), and whether it is taken as the version the ones before it
+ * were. A sequence ends at its first change, or after three answers. */
+#define FILE "https://cdn.example/r/t/1.mp4?sig=1"
 #define MON "Mon, 30 Nov 2026 10:00:00 GMT"
 #define TUE "Tue, 01 Dec 2026 10:00:00 GMT"
 static const struct
 {
+  const gchar *url;
   const gchar *etag;
   const gchar *last_modified;
   gboolean same;
 } versions[][3] = {
-  {{"\"a\"", NULL, TRUE}, {"\"a\"", NULL, TRUE}, {"\"b\"", NULL, FALSE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE},
+      {NULL, "\"b\"", NULL, FALSE}},
   /* the ETag decides where both answers have one */
-  {{"\"a\"", MON, TRUE}, {"\"a\"", TUE, TRUE}, {"\"a\"", MON, TRUE}},
-  {{"\"a\"", MON, TRUE}, {"\"b\"", MON, FALSE}},
+  {{NULL, "\"a\"", MON, TRUE}, {NULL, "\"a\"", TUE, TRUE},
+      {NULL, "\"a\"", MON, TRUE}},
+  {{NULL, "\"a\"", MON, TRUE}, {NULL, "\"b\"", MON, FALSE}},
   /* weak comparison: the same tag, weakened */
-  {{"\"a\"", NULL, TRUE}, {"W/\"a\"", NULL, TRUE}, {"W/\"b\"", NULL, FALSE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {NULL, "W/\"a\"", NULL, TRUE},
+      {NULL, "W/\"b\"", NULL, FALSE}},
   /* else the Last-Modified date, where both have one */
-  {{NULL, MON, TRUE}, {NULL, MON, TRUE}, {NULL, TUE, FALSE}},
-  {{"\"a\"", MON, TRUE}, {NULL, TUE, FALSE}},
+  {{NULL, NULL, MON, TRUE}, {NULL, NULL, MON, TRUE}, {NULL, NULL, TUE, FALSE}},
+  {{NULL, "\"a\"", MON, TRUE}, {NULL, NULL, TUE, FALSE}},
   /* nothing to compare: taken, and what it tells is kept for later */
-  {{"\"a\"", NULL, TRUE}, {NULL, TUE, TRUE}, {"\"b\"", MON, FALSE}},
-  {{NULL, NULL, TRUE}, {"\"a\"", NULL, TRUE}, {"\"b\"", NULL, FALSE}},
-  {{NULL, NULL, TRUE}, {NULL, NULL, TRUE}, {NULL, NULL, TRUE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {NULL, NULL, TUE, TRUE},
+      {NULL, "\"b\"", MON, FALSE}},
+  {{NULL, NULL, NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE},
+      {NULL, "\"b\"", NULL, FALSE}},
+  {{NULL, NULL, NULL, TRUE}, {NULL, NULL, NULL, TRUE}, {NULL, NULL, NULL,
+          TRUE}},
+  /* the same file on the same server, signed anew: compared */
+  {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/1.mp4?sig=2",
+          "\"b\"", NULL, FALSE}},
+  /* another server (a mirror, another node) or path: its own tags */
+  {{NULL, "\"a\"", MON, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
+          "\"b\"", TUE, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
+          "\"c\"", TUE, FALSE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/2.mp4", "\"b\"",
+          NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {"http://cdn.example:8080/r/t/1.mp4",
+          "\"b\"", NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE}},
 };
+
+/* An ETag told from elsewhere (the store's) before the first answer. */
+#define EXPECTED "\"e\""
+static const struct
+{
+  const gchar *etag;
+  gboolean same;
+} after_expected[] = {
+  {"\"e\"", TRUE},
+  {"W/\"e\"", TRUE},
+  {NULL, TRUE},
+  {"\"f\"", FALSE},
+};
+
+static gboolean
+check_version_of (LumaStreamVersion * version, const gchar * url,
+    const gchar * etag, const gchar * last_modified, GError ** error)
+{
+  g_autoptr (SoupMessageHeaders) headers =
+      soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+  g_autoptr (GUri) answered = g_uri_parse (url ? url : FILE,
+      G_URI_FLAGS_NONE, NULL);
+
+  if (etag != NULL)
+    soup_message_headers_append (headers, "ETag", etag);
+  if (last_modified != NULL)
+    soup_message_headers_append (headers, "Last-Modified", last_modified);
+  return luma_stream_check_version (version, headers, answered, error);
+}
+
+static void
+assert_changed_error (const GError * error, const gchar * url,
+    const gchar * validator)
+{
+  g_autoptr (GUri) answered = g_uri_parse (url ? url : FILE,
+      G_URI_FLAGS_NONE, NULL);
+
+  fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
+          LUMA_STREAM_ERROR_CHANGED));
+  fail_unless (strstr (error->message, g_uri_get_host (answered)) != NULL);
+  fail_unless (strstr (error->message, validator) != NULL, "%s",
+      error->message);
+}
 
 GST_START_TEST (test_check_version)
 {
-  LumaStreamVersion version = { NULL, NULL };
+  LumaStreamVersion version = { NULL, };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (versions[__i__]); i++) {
-    g_autoptr (SoupMessageHeaders) headers =
-        soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
     g_autoptr (GError) error = NULL;
-    gboolean same;
+    gboolean same = check_version_of (&version, versions[__i__][i].url,
+        versions[__i__][i].etag, versions[__i__][i].last_modified, &error);
 
-    if (versions[__i__][i].etag != NULL)
-      soup_message_headers_append (headers, "ETag", versions[__i__][i].etag);
-    if (versions[__i__][i].last_modified != NULL)
-      soup_message_headers_append (headers, "Last-Modified",
-          versions[__i__][i].last_modified);
-    same = luma_stream_check_version (&version, headers, "cdn.example", &error);
     fail_unless_equals_int (same, versions[__i__][i].same);
     if (same) {
       fail_unless (error == NULL);
       continue;
     }
-    fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
-            LUMA_STREAM_ERROR_CHANGED));
-    fail_unless (strstr (error->message, "cdn.example") != NULL);
-    fail_unless (strstr (error->message, versions[__i__][i].etag ?
-            versions[__i__][i].etag : versions[__i__][i].last_modified)
-        != NULL, "%s", error->message);
+    assert_changed_error (error, versions[__i__][i].url,
+        versions[__i__][i].etag ? versions[__i__][i].etag :
+        versions[__i__][i].last_modified);
     break;
   }
+  luma_stream_version_clear (&version);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_check_version_after_expected)
+{
+  LumaStreamVersion version = { NULL, };
+  g_autoptr (GError) error = NULL;
+
+  version.etag = g_strdup (EXPECTED);
+  fail_unless_equals_int (check_version_of (&version, NULL,
+          after_expected[__i__].etag, NULL, &error),
+      after_expected[__i__].same);
+  if (!after_expected[__i__].same)
+    assert_changed_error (error, NULL, after_expected[__i__].etag);
   luma_stream_version_clear (&version);
 }
 
@@ -314,7 +408,10 @@ stream_suite (void)
   tcase_add_test (tc, test_leaving_a_stalled_body_is_prompt);
   tcase_add_test (tc, test_seek_reads_from_offset);
   tcase_add_loop_test (tc, test_check_answer, 0, G_N_ELEMENTS (answers));
+  tcase_add_test (tc, test_expected_etag_survives_renewal);
   tcase_add_loop_test (tc, test_check_version, 0, G_N_ELEMENTS (versions));
+  tcase_add_loop_test (tc, test_check_version_after_expected, 0,
+      G_N_ELEMENTS (after_expected));
   tcase_add_test (tc, test_encoded_answer_refused);
   return s;
 }
