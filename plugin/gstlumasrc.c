@@ -1021,7 +1021,7 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
 /* The bytes an earlier run left in the `.part` are served from it; the
  * network goes on from its end, asked for at once to learn the size. A
  * `.part` that does not fit the file the host has (not the size of the
- * one it was written from, or not shorter, or another ETag) is dropped
+ * one it was written from, or not shorter, or another version) is dropped
  * and the video stored from its start: the two files would be spliced
  * into one video, and kept. */
 static gboolean
@@ -1038,8 +1038,8 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   if (part_size != LUMA_STORE_SIZE_UNKNOWN && prefix < part_size
       && luma_stream_open (s->stream, self->cancellable, &cause)
       && luma_stream_get_size (s->stream) == part_size
-      && luma_stream_etag_agrees (s->stream,
-          luma_store_writer_get_part_etag (s->writer)))
+      && luma_stream_version_agrees (s->stream,
+          luma_store_writer_get_part_version (s->writer)))
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return FALSE;
@@ -1054,20 +1054,21 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
 }
 
 /* The file a source of the video's bytes (another's download, a complete
- * entry) is of, by the size and ETag it was told: the same as the one the
+ * entry) is of, by the size and version it was told: the same as the one the
  * bytes so far came from, as far as the stream knows it (what the network
  * answered, what earlier sources were told). The stream then expects it:
  * the network goes on only from that file too. FALSE, with a "changed"
  * error, for another one: the two would be spliced into one video. */
 static gboolean
 gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
-    const gchar * etag, GError ** error)
+    const gchar * version, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   guint64 known = luma_stream_get_size (s->stream);
 
   if ((size != LUMA_STORE_SIZE_UNKNOWN && known != LUMA_STREAM_SIZE_UNKNOWN
-          && size != known) || !luma_stream_etag_agrees (s->stream, etag)) {
+          && size != known) || !luma_stream_version_agrees (s->stream,
+          version)) {
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
         _("The video of task %s changed while it was being read: another "
             "pipeline or process stores another version of it"),
@@ -1076,7 +1077,7 @@ gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
   }
   if (size != LUMA_STORE_SIZE_UNKNOWN)
     luma_stream_expect_size (s->stream, size);
-  luma_stream_expect_etag (s->stream, etag);
+  luma_stream_expect_version (s->stream, version);
   return TRUE;
 }
 
@@ -1087,7 +1088,7 @@ gst_luma_src_expect_followed_file (GstLumaSrc * self, GError ** error)
 
   return s->follower == NULL || gst_luma_src_expect_same_file (self,
       luma_store_follower_get_size (s->follower),
-      luma_store_follower_get_etag (s->follower), error);
+      luma_store_follower_get_version (s->follower), error);
 }
 
 /* How often a source begins with the store's entry: again after a writer
@@ -1145,7 +1146,7 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
     const LumaStoreMeta *meta = luma_store_reader_get_meta (reader);
 
     /* completed meanwhile by another: of the file read so far only */
-    if (!gst_luma_src_expect_same_file (self, meta->size, meta->etag, error)) {
+    if (!gst_luma_src_expect_same_file (self, meta->size, meta->version, error)) {
       luma_store_reader_free (reader);
       return FALSE;
     }
@@ -1171,16 +1172,18 @@ gst_luma_src_stop_following (GstLumaSrc * self, const GError * cause,
 {
   LumaStreaming *s = self->streaming;
 
-  if (!gst_luma_src_expect_followed_file (self, error))
-    return FALSE;
-  g_clear_pointer (&s->follower, luma_store_follower_free);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED)) {
+    g_clear_pointer (&s->follower, luma_store_follower_free);
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
         _("The video of task %s, read as another pipeline or process "
             "stored it, is not what it was said to be: %s"), task_id (self),
         cause->message);
     return FALSE;
   }
+  /* what the rest comes from is of the file it told, or not read on */
+  if (!gst_luma_src_expect_followed_file (self, error))
+    return FALSE;
+  g_clear_pointer (&s->follower, luma_store_follower_free);
   GST_INFO_OBJECT (self, "stopped following the download at byte %"
       G_GUINT64_FORMAT ": %s", s->offset, cause->message);
   if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED))
@@ -1300,7 +1303,9 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
     gst_luma_src_evict (self, luma_stream_get_size (s->stream));
   /* for followers: told before the bytes that let them trust it */
   if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN) {
-    luma_store_writer_set_etag (s->writer, luma_stream_get_etag (s->stream));
+    g_autofree gchar *version = luma_stream_get_version (s->stream);
+
+    luma_store_writer_set_version (s->writer, version);
     luma_store_writer_set_size (s->writer, luma_stream_get_size (s->stream));
   }
   bytes = bytes_of_buffer (buffer);
@@ -1541,6 +1546,7 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
 {
   LumaStreaming *s = self->streaming;
   g_autoptr (GError) cause = NULL;
+  g_autoptr (GError) mismatch = NULL;
 
   if (s->offset > luma_store_follower_get_written (s->follower))
     return FALSE;
@@ -1548,9 +1554,12 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
       self->cancellable, &cause);
   /* checked before they go out: the writer may have told its file just
    * now, and it may not be the one the bytes so far were of */
-  if (*n >= 0 && !gst_luma_src_expect_followed_file (self, error))
+  if (*n >= 0 && !gst_luma_src_expect_followed_file (self, &mismatch)) {
+    g_propagate_error (error, g_steal_pointer (&mismatch));
     *n = -1;
-  if (*n >= 0 || (error != NULL && *error != NULL))
+    return TRUE;
+  }
+  if (*n >= 0)
     return TRUE;
   if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_propagate_error (error, g_steal_pointer (&cause));
@@ -1571,7 +1580,7 @@ gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
   LumaStreaming *s = self->streaming;
   const LumaStoreMeta *meta = luma_store_reader_get_meta (s->stored);
   guint64 size = meta->size;
-  g_autofree gchar *etag = g_strdup (meta->etag);
+  g_autofree gchar *version = g_strdup (meta->version);
   g_autofree gchar *text = g_strdup_printf (_("The stored video of task %s "
           "cannot be read, the rest comes from the network: %s"),
       task_id (self), cause->message);
@@ -1582,7 +1591,7 @@ gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
   /* a record read for its URL, not a wait */
   s->phase = PHASE_STREAMING;
   return gst_luma_src_fetch_record (self, FALSE, error)
-      && gst_luma_src_expect_same_file (self, size, etag, error);
+      && gst_luma_src_expect_same_file (self, size, version, error);
 }
 
 /* From the store, from another's download, from what the `.part` holds,

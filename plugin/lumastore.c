@@ -17,8 +17,9 @@
  *                         readers, LOCK_EX|LOCK_NB by eviction; holds the
  *                         size of the video its writer is writing (decimal,
  *                         then a space and the boot id where there is
- *                         one, then a newline; then the host's ETag of it
- *                         and a newline, where it sent one), for
+ *                         one, then a newline; then the version tag of
+ *                         the host's file (its server and ETag, opaque
+ *                         here) and a newline, where it has one), for
  *                         followers and for a later writer that resumes
  *                         the .part
  * SCOPE is made of the API URL and a digest of the key (never the key);
@@ -98,8 +99,8 @@ struct _LumaStoreWriter
   gint part_fd;
   guint64 prefix;               /* the .part's length */
   guint64 part_size;            /* the size the .part's writer told */
-  gchar *part_etag;             /* and the ETag, or NULL */
-  gchar *etag;                  /* the one to tell */
+  gchar *part_version;          /* and its version tag, or NULL */
+  gchar *version;               /* the one to tell */
   gboolean claimed;             /* counted in the claims of the process */
   gboolean size_told;           /* in the lock file, for followers */
 
@@ -121,7 +122,7 @@ struct _LumaStoreFollower
   guint64 start_length;         /* the .part's when the follower began */
   guint64 length;               /* bytes trusted: 0 until the .part grows */
   guint64 size;                 /* told by the writer, or unknown */
-  gchar *etag;                  /* told with it, or NULL */
+  gchar *version;               /* told with it, or NULL */
   gboolean complete;
   gint64 last_growth;           /* monotonic */
 };
@@ -196,25 +197,26 @@ luma_store_meta_clear (LumaStoreMeta * meta)
   g_clear_pointer (&meta->api_url, g_free);
   g_clear_pointer (&meta->prompt, g_free);
   g_clear_pointer (&meta->result_url, g_free);
-  g_clear_pointer (&meta->etag, g_free);
+  g_clear_pointer (&meta->version, g_free);
   g_clear_pointer (&meta->sha256, g_free);
   g_clear_pointer (&meta->boot_id, g_free);
   g_clear_pointer (&meta->source_url, g_free);
 }
 
-/* An ETag longer than this is not told: nothing is compared with it. */
-#define MAX_TOLD_ETAG 256
+/* A version tag longer than this is not told: nothing is compared with
+ * it. */
+#define MAX_TOLD_VERSION 1280
 
-/* An ETag as the store tells it (in the lock file, whose reads are
+/* A version tag as the store tells it (in the lock file, whose reads are
  * bounded, and in meta.json, which anyone may edit): one line of at most
- * MAX_TOLD_ETAG bytes, else none. */
+ * MAX_TOLD_VERSION bytes, else none. */
 static gchar *
-dup_told_etag (const gchar * etag)
+dup_told_version (const gchar * version)
 {
-  if (etag == NULL || strlen (etag) > MAX_TOLD_ETAG
-      || !luma_text_is_header_safe (etag))
+  if (version == NULL || strlen (version) > MAX_TOLD_VERSION
+      || !luma_text_is_header_safe (version))
     return NULL;
-  return g_strdup (etag);
+  return g_strdup (version);
 }
 
 /* The running kernel's boot id, or NULL where there is none: a video
@@ -346,7 +348,7 @@ meta_to_json (const LumaStoreMeta * meta)
   luma_json_add_string (builder, "prompt", meta->prompt);
   luma_json_add_string (builder, "result-url", meta->result_url);
   add_int (builder, "size", meta->size);
-  luma_json_add_string (builder, "etag", meta->etag);
+  luma_json_add_string (builder, "version", meta->version);
   luma_json_add_string (builder, "sha256", meta->sha256);
   json_builder_set_member_name (builder, "verified");
   json_builder_add_boolean_value (builder, meta->verified);
@@ -433,7 +435,7 @@ luma_store_meta_parse (const gchar * text, gsize length, LumaStoreMeta * meta)
       -1);
   meta->result_url = dup_safe_url (object, "result-url");
   meta->source_url = dup_safe_url (object, "source-url");
-  meta->etag = dup_told_etag (luma_json_get_string (object, "etag"));
+  meta->version = dup_told_version (luma_json_get_string (object, "version"));
   meta->sha256 = g_strdup (luma_json_get_string (object, "sha256"));
   meta->verified = member_bool (object, "verified", FALSE);
   /* entries from before the commit stopped waiting for the disk were
@@ -1118,36 +1120,37 @@ release_entry (const gchar * dir, gconstpointer group)
 
 /* What the writer wrote into the lock file, once it is all there: the
  * size, then the boot it writes in where there is one ("SIZE BOOT-ID\n"),
- * then the ETag of the file where it has one ("ETAG\n"). @etag, if not
- * NULL, is set to the ETag (NULL where none was told) when the size is
+ * then the version tag of the file where it has one ("VERSION\n": which
+ * of the host's files it is, see luma_stream_get_version ()). @version,
+ * if not NULL, is set to it (NULL where none was told) when the size is
  * known. Told in another boot, the size is not taken: the system stopped
  * since, and a file system may have kept a `.part`'s length but not all
  * its bytes (stale blocks, zeros), which a resume would store as the
  * video. */
 static guint64
-read_told (gint lock_fd, gchar ** etag)
+read_told (gint lock_fd, gchar ** version)
 {
-  gchar text[64 + MAX_TOLD_ETAG];
+  gchar text[64 + MAX_TOLD_VERSION];
   gssize n = pread (lock_fd, text, sizeof text - 1, 0);
-  gchar *boot_id, *told_etag;
+  gchar *boot_id, *told_version;
   guint64 size;
 
   /* all of it text: a NUL would end it early */
   if (n <= 1 || text[n - 1] != '\n' || memchr (text, '\0', n) != NULL)
     return LUMA_STORE_SIZE_UNKNOWN;
   text[n - 1] = '\0';
-  told_etag = strchr (text, '\n');
-  if (told_etag != NULL)
-    *told_etag++ = '\0';
+  told_version = strchr (text, '\n');
+  if (told_version != NULL)
+    *told_version++ = '\0';
   boot_id = strchr (text, ' ');
   if (boot_id != NULL)
     *boot_id++ = '\0';
   if (g_strcmp0 (boot_id, current_boot_id ()) != 0
       || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &size, NULL))
     return LUMA_STORE_SIZE_UNKNOWN;
-  if (etag != NULL)
-    *etag = told_etag != NULL && *told_etag != '\0' ? g_strdup (told_etag)
-        : NULL;
+  if (version != NULL)
+    *version = told_version != NULL && *told_version != '\0' ?
+        g_strdup (told_version) : NULL;
   return size;
 }
 
@@ -1180,7 +1183,7 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
   writer->part_fd = -1;
   /* the size of the file the `.part` left there is a beginning of: a
    * resume checks that the host still has that one */
-  writer->part_size = read_told (lock_fd, &writer->part_etag);
+  writer->part_size = read_told (lock_fd, &writer->part_version);
   /* The size an earlier writer told is not this one's to vouch for. If it
    * cannot go, this one's cannot be told either: followers learn the size
    * at the end, and check the one that stayed against it. */
@@ -1189,6 +1192,12 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
   if (!open_part (writer, error)) {
     luma_store_writer_free (writer, TRUE);
     return NULL;
+  }
+  /* told by a writer whose bytes are not there (discarded, or stopped
+   * before its first): nothing here is of that file */
+  if (writer->prefix == 0) {
+    writer->part_size = LUMA_STORE_SIZE_UNKNOWN;
+    g_clear_pointer (&writer->part_version, g_free);
   }
   prepare_hasher (writer);
   return writer;
@@ -1306,18 +1315,19 @@ luma_store_writer_get_part_size (LumaStoreWriter * writer)
 }
 
 const gchar *
-luma_store_writer_get_part_etag (LumaStoreWriter * writer)
+luma_store_writer_get_part_version (LumaStoreWriter * writer)
 {
-  return writer->part_etag;
+  return writer->part_version;
 }
 
 void
-luma_store_writer_set_etag (LumaStoreWriter * writer, const gchar * etag)
+luma_store_writer_set_version (LumaStoreWriter * writer, const gchar * version)
 {
   /* a resumed .part's, when the host sends none now: nothing said it
    * changed (a restarted writer has none) */
-  if (writer->etag == NULL)
-    writer->etag = dup_told_etag (etag ? etag : writer->part_etag);
+  if (writer->version == NULL)
+    writer->version = dup_told_version (version ? version :
+        writer->part_version);
 }
 
 gboolean
@@ -1333,7 +1343,7 @@ luma_store_writer_restart (LumaStoreWriter * writer, GError ** error)
   }
   writer->prefix = 0;
   writer->part_size = LUMA_STORE_SIZE_UNKNOWN;
-  g_clear_pointer (&writer->part_etag, g_free);
+  g_clear_pointer (&writer->part_version, g_free);
   g_atomic_int_set (&writer->hash_given_up, FALSE);
   prepare_hasher (writer);
   return TRUE;
@@ -1343,14 +1353,14 @@ void
 luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
 {
   const gchar *boot_id = current_boot_id ();
-  gchar text[64 + MAX_TOLD_ETAG];
+  gchar text[64 + MAX_TOLD_VERSION];
   gint length;
 
   if (writer->size_told)
     return;
   length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "%s%s\n%s%s",
       size, boot_id ? " " : "", boot_id ? boot_id : "",
-      writer->etag ? writer->etag : "", writer->etag ? "\n" : "");
+      writer->version ? writer->version : "", writer->version ? "\n" : "");
   /* not told (a full disk...): followers learn it at the end */
   writer->size_told = write_all (writer->lock_fd, (const guint8 *) text,
       length, 0);
@@ -1448,7 +1458,7 @@ luma_store_writer_commit (LumaStoreWriter * writer,
   stored.task_id = writer->task_id;
   stored.api_url = writer->store->api_url;
   stored.size = writer->prefix;
-  stored.etag = writer->etag;
+  stored.version = writer->version;
   stored.verified = FALSE;
   stored.stored_at = g_get_real_time () / 1000;
   /* The end of the stream does not wait for the disk (a second or more
@@ -1501,8 +1511,8 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
     release_entry (writer->dir, writer->store->group);
   g_clear_pointer (&writer->queue, g_async_queue_unref);
   g_clear_pointer (&writer->checksum, g_checksum_free);
-  g_free (writer->part_etag);
-  g_free (writer->etag);
+  g_free (writer->part_version);
+  g_free (writer->version);
   g_free (writer->task_id);
   g_free (writer->dir);
   g_free (writer);
@@ -1547,7 +1557,7 @@ follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
   /* a writer done before the follower saw it write: what it told stays in
    * the lock file until the next writer */
   if (follower->size == LUMA_STORE_SIZE_UNKNOWN)
-    follower->size = read_told (follower->lock_fd, &follower->etag);
+    follower->size = read_told (follower->lock_fd, &follower->version);
   if (follower->size != LUMA_STORE_SIZE_UNKNOWN && size != follower->size) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_DAMAGED,
         _("The video stored in %s has %" PRIu64 " bytes, not the "
@@ -1580,7 +1590,7 @@ follower_refresh (LumaStoreFollower * follower, GError ** error)
     follower->length = st.st_size;
     follower->last_growth = g_get_monotonic_time ();
     if (follower->size == LUMA_STORE_SIZE_UNKNOWN)
-      follower->size = read_told (follower->lock_fd, &follower->etag);
+      follower->size = read_told (follower->lock_fd, &follower->version);
   }
   return check_told_size (follower, follower->length, error);
 }
@@ -1644,9 +1654,9 @@ luma_store_follower_get_size (LumaStoreFollower * follower)
 }
 
 const gchar *
-luma_store_follower_get_etag (LumaStoreFollower * follower)
+luma_store_follower_get_version (LumaStoreFollower * follower)
 {
-  return follower->etag;
+  return follower->version;
 }
 
 guint64
@@ -1677,7 +1687,7 @@ luma_store_follower_free (LumaStoreFollower * follower)
     return;
   g_close (follower->part_fd, NULL);
   luma_file_unlock (follower->lock_fd);
-  g_free (follower->etag);
+  g_free (follower->version);
   g_free (follower->dir);
   g_free (follower);
 }

@@ -64,7 +64,8 @@ typedef struct
   gchar *prompt;
   gchar *result_url;
   guint64 size;
-  gchar *etag;                  /* the host's, as its writer told it, or NULL */
+  gchar *version;               /* which of the host's files, as its writer
+                                 * told it (luma_stream_get_version ()), or NULL */
   gchar *sha256;                /* NULL: not computed yet */
   gboolean verified;            /* the file was hashed since it was written */
   /* the video is on disk: FALSE from the commit (which does not wait for
@@ -137,9 +138,9 @@ guint64 luma_store_writer_get_prefix (LumaStoreWriter * writer);
  * wrong bytes in it). A resume takes the rest only from a file of that
  * size. */
 guint64 luma_store_writer_get_part_size (LumaStoreWriter * writer);
-/* The host's ETag of that file, as its writer told it; NULL when none was
- * told. */
-const gchar *luma_store_writer_get_part_etag (LumaStoreWriter * writer);
+/* The version tag of that file (opaque here: luma_stream_get_version ()),
+ * as its writer told it; NULL when none was told. */
+const gchar *luma_store_writer_get_part_version (LumaStoreWriter * writer);
 /* Drops what the `.part` holds, to write the video from its start: before
  * the first append only. */
 gboolean luma_store_writer_restart (LumaStoreWriter * writer, GError ** error);
@@ -149,10 +150,12 @@ gssize luma_store_writer_read (LumaStoreWriter * writer, guint8 * data,
 /* The size of the whole video, once it is known: what followers of the
  * entry are told it will be (they check it at the end). */
 void luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size);
-/* The host's ETag of the video (nullable: the resumed `.part`'s is kept),
- * told with the size: before luma_store_writer_set_size (). One line of
- * at most 256 bytes; another is not told. */
-void luma_store_writer_set_etag (LumaStoreWriter * writer, const gchar * etag);
+/* The version tag of the host's file (nullable: a resumed `.part`'s is
+ * kept), told with the size: before luma_store_writer_set_size (), and
+ * stored in meta.json. One line of at most 1280 bytes; another is not
+ * told. */
+void luma_store_writer_set_version (LumaStoreWriter * writer,
+    const gchar * version);
 /* Bytes read from the network at @offset: appended if they continue the
  * prefix, else left out (the `.part` never has holes). They are written
  * at once; the hasher thread may keep a reference to @bytes a while.
@@ -185,9 +188,9 @@ void luma_store_writer_free_discarded (LumaStoreWriter * writer);
 LumaStoreFollower *luma_store_follow (LumaStore * store, const gchar * task_id);
 /* The video's size as its writer told it, or LUMA_STORE_SIZE_UNKNOWN. */
 guint64 luma_store_follower_get_size (LumaStoreFollower * follower);
-/* The host's ETag of the video as its writer told it with the size, or
+/* The version tag of the video as its writer told it with the size, or
  * NULL. */
-const gchar *luma_store_follower_get_etag (LumaStoreFollower * follower);
+const gchar *luma_store_follower_get_version (LumaStoreFollower * follower);
 /* How far the writer has got: a read below this waits at most for the
  * writer to prove itself, not for it to get there. */
 guint64 luma_store_follower_get_written (LumaStoreFollower * follower);

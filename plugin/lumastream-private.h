@@ -31,7 +31,7 @@ gboolean luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
 /* The version of the file, as the answers of one server told it: NULL
  * where none of them did yet. */
 typedef struct {
-  gchar *scope;                 /* scheme://host:port/path of that server's file */
+  gchar *scope;                 /* scheme://host:port of that server */
   gchar *etag;
   gchar *last_modified;
 } LumaStreamVersion;
@@ -40,16 +40,19 @@ void luma_stream_version_clear (LumaStreamVersion * version);
 
 /* Checks that an answer, from @answered (the URL that answered, after
  * redirects), is of the version of the file that the earlier answers of
- * the same server for the same path (the query aside) were: by its ETag
- * where it and @version have one (weak comparison), else by its
- * Last-Modified date likewise. An answer with neither, or from another
- * server or path (whose validators are its own: @version starts anew), is
- * left to the size check; validators put in @version before any answer
- * are the first answer's to agree with. Keeps in @version what the answer
+ * the same server (scheme, host, port) were: by its ETag where it and
+ * @version have one (weak comparison), else by its Last-Modified date
+ * likewise. An answer with neither, or from another server (whose
+ * validators are its own: @version starts anew), is left to the size
+ * check. Keeps in @version what the answer
  * tells that it did not hold yet. Pure: only @headers and @answered read.
  * On failure, a LUMA_STREAM_ERROR_CHANGED error that names the host and
  * both validators. */
 gboolean luma_stream_check_version (LumaStreamVersion * version,
     SoupMessageHeaders * headers, GUri * answered, GError ** error);
+
+/* The version tag of @scope's file whose ETag is @etag (see
+ * luma_stream_get_version ()); NULL if either is NULL. */
+gchar *luma_stream_version_tag_new (const gchar * scope, const gchar * etag);
 
 G_END_DECLS

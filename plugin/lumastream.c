@@ -10,7 +10,7 @@
  * the offset, and a file whose size changed between two requests is an
  * error rather than a splice of two files. So is a file whose ETag (or,
  * without one, its Last-Modified date) changed between two answers of the
- * same server for the same path: a new version of the same size. For the same reason a
+ * same server: a new version of the same size. For the same reason a
  * partial answer is only taken when its Content-Range says it starts where
  * it was asked to, and is read no further than the end that range gives.
  */
@@ -228,14 +228,16 @@ range_error (GError ** error, const gchar * host, guint64 asked, gchar * reason)
   return FALSE;
 }
 
-/* A Content-Encoding that names a compression (RFC 9110's registry, and
- * their x- forms). Others ("identity", "", "none" as some servers send)
- * leave the bytes as they are, as browsers and curl take them. */
+/* A Content-Encoding that names a transformation of the bytes (IANA's
+ * HTTP content coding registry, and the x- forms). Others ("identity",
+ * "", "none", and labels that name no coding, which misconfigured servers
+ * send) are taken as the file's bytes, as curl takes them. */
 static gboolean
 is_compressed (const gchar * coding)
 {
   static const gchar *const compressions[] = { "gzip", "x-gzip", "deflate",
-    "compress", "x-compress", "br", "zstd", "aes128gcm", NULL
+    "compress", "x-compress", "br", "zstd", "aes128gcm", "exi",
+    "pack200-gzip", "dcb", "dcz", NULL
   };
   g_auto (GStrv) names = NULL;
   guint i;
@@ -386,15 +388,15 @@ luma_stream_version_clear (LumaStreamVersion * version)
   g_clear_pointer (&version->last_modified, g_free);
 }
 
-/* Where validators can be compared: the file as the server that answered
- * names it. Not its query, which a signed URL renewed (or a redirect to
- * one) changes for the same file on the same server. */
+/* Where validators can be compared: the server that answered (scheme,
+ * host, port). A server tags a file the same whatever its path or query
+ * (a URL renewed or signed anew names the same file); another server's
+ * tags are its own (an nginx ETag is made of its file's mtime). */
 static gchar *
 version_scope (GUri * answered)
 {
   return g_uri_join (G_URI_FLAGS_NONE, g_uri_get_scheme (answered), NULL,
-      g_uri_get_host (answered), g_uri_get_port (answered),
-      g_uri_get_path (answered), NULL, NULL);
+      g_uri_get_host (answered), g_uri_get_port (answered), "", NULL, NULL);
 }
 
 /* RFC 9110's weak comparison: W/"x" and "x" are the same tag. A host may
@@ -405,24 +407,61 @@ opaque_tag (const gchar * etag)
   return g_str_has_prefix (etag, "W/") ? etag + 2 : etag;
 }
 
-void
-luma_stream_expect_etag (LumaStream * stream, const gchar * etag)
+gchar *
+luma_stream_version_tag_new (const gchar * scope, const gchar * etag)
 {
-  if (stream->version.etag == NULL)
-    stream->version.etag = g_strdup (etag);
+  if (scope == NULL || etag == NULL || strchr (scope, ' ') != NULL)
+    return NULL;
+  return g_strconcat (scope, " ", etag, NULL);
 }
 
-const gchar *
-luma_stream_get_etag (LumaStream * stream)
+gchar *
+luma_stream_get_version (LumaStream * stream)
 {
-  return stream->version.etag;
+  return luma_stream_version_tag_new (stream->version.scope,
+      stream->version.etag);
+}
+
+/* A version tag's server and ETag (pointing into @tag, cut in two); FALSE
+ * for what is not one. */
+static gboolean
+split_version_tag (gchar * tag, const gchar ** scope, const gchar ** etag)
+{
+  gchar *space = tag ? strchr (tag, ' ') : NULL;
+
+  if (space == NULL || space == tag || space[1] == '\0')
+    return FALSE;
+  *space = '\0';
+  *scope = tag;
+  *etag = space + 1;
+  return TRUE;
+}
+
+void
+luma_stream_expect_version (LumaStream * stream, const gchar * version)
+{
+  g_autofree gchar *tag = g_strdup (version);
+  LumaStreamVersion *kept = &stream->version;
+  const gchar *scope, *etag;
+
+  if (!split_version_tag (tag, &scope, &etag))
+    return;
+  if (kept->scope == NULL)
+    kept->scope = g_strdup (scope);
+  if (kept->etag == NULL && strcmp (kept->scope, scope) == 0)
+    kept->etag = g_strdup (etag);
 }
 
 gboolean
-luma_stream_etag_agrees (LumaStream * stream, const gchar * etag)
+luma_stream_version_agrees (LumaStream * stream, const gchar * version)
 {
-  return etag == NULL || stream->version.etag == NULL
-      || strcmp (opaque_tag (etag), opaque_tag (stream->version.etag)) == 0;
+  g_autofree gchar *tag = g_strdup (version);
+  const LumaStreamVersion *kept = &stream->version;
+  const gchar *scope, *etag;
+
+  return !split_version_tag (tag, &scope, &etag) || kept->scope == NULL
+      || kept->etag == NULL || strcmp (kept->scope, scope) != 0
+      || strcmp (opaque_tag (kept->etag), opaque_tag (etag)) == 0;
 }
 
 gboolean
@@ -436,9 +475,8 @@ luma_stream_check_version (LumaStreamVersion * version,
   gboolean changed = FALSE;
   const gchar *kind = NULL, *was = NULL, *now = NULL;
 
-  /* another server's (or another file's) tags say nothing of this one's:
-   * the size alone ties the two; validators told from elsewhere (no scope
-   * yet) are the first server's to agree with */
+  /* another server's tags say nothing of this one's: the size alone ties
+   * the two */
   if (version->scope != NULL && strcmp (version->scope, scope) != 0)
     luma_stream_version_clear (version);
   if (version->scope == NULL)

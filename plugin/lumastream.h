@@ -43,10 +43,11 @@ void luma_stream_seek (LumaStream * stream, guint64 offset);
  * an answer that says otherwise is LUMA_STREAM_ERROR_CHANGED, as between
  * two requests. */
 void luma_stream_expect_size (LumaStream * stream, guint64 size);
-/* Likewise the file's ETag (nullable), unless the answers gave one
- * already: an answer with another is LUMA_STREAM_ERROR_CHANGED (from the
- * server that answers next, and on while it answers for the file). */
-void luma_stream_expect_etag (LumaStream * stream, const gchar * etag);
+/* Likewise the file's version tag (nullable), told from elsewhere (see
+ * luma_stream_get_version ()), unless the answers gave one already: an
+ * answer of that tag's server with another ETag is
+ * LUMA_STREAM_ERROR_CHANGED. */
+void luma_stream_expect_version (LumaStream * stream, const gchar * version);
 
 /* Opens the request at the current offset, if it is not open yet, so that
  * the size is known. */
@@ -63,12 +64,16 @@ guint64 luma_stream_get_offset (LumaStream * stream);
 guint64 luma_stream_get_size (LumaStream * stream);
 guint luma_stream_get_http_status (LumaStream * stream);
 const gchar *luma_stream_get_host (LumaStream * stream);
-/* The ETag the answers gave, or NULL. */
-const gchar *luma_stream_get_etag (LumaStream * stream);
-/* FALSE when @etag (from elsewhere: an earlier run's) and the ETag the
- * answers gave are both known and are two versions (RFC 9110's weak
- * comparison). */
-gboolean luma_stream_etag_agrees (LumaStream * stream, const gchar * etag);
+/* Which of its host's files the stream reads, as a tag to keep (free
+ * it): the server that answered and the ETag it gave ("SCHEME://HOST:PORT
+ * ETAG"), or NULL where there was none. ETags are compared only between
+ * answers of one server: another server's tags are its own. */
+gchar *luma_stream_get_version (LumaStream * stream);
+/* FALSE when @version (from elsewhere: an earlier run's, another
+ * process's) and what the stream's answers gave are of the same server
+ * and name two files (RFC 9110's weak comparison of their ETags). */
+gboolean luma_stream_version_agrees (LumaStream * stream,
+    const gchar * version);
 
 /* luma_stream_set_url() on a stream that had a URL is a renewal. Returns
  * how many renewals in a row were not followed by progress (fewer than

@@ -392,41 +392,56 @@ GST_START_TEST (test_meta_members_of_wrong_type)
 
 GST_END_TEST;
 
-/* The ETag the writer told is stored with the video, for a reader that
- * goes on from the network; one that is not one line of at most 256 bytes
- * (meta.json is anyone's to edit) reads as none. */
-GST_START_TEST (test_meta_keeps_the_told_etag)
+/* Tells @version (nullable), writes the whole video and commits; then
+ * opens the entry: the version its meta.json gives (free it). */
+static gchar *
+store_whole_with_version (LumaStore * store, LumaStoreWriter * writer,
+    const gchar * version)
 {
-  const gchar *edited[] = { "\"a\"\nX: y", "\"\x01\"", NULL };
-  LumaStore *store = store_new (API_KEY, 0, FALSE);
-  LumaStoreWriter *writer = begin (store, TASK);
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *long_etag = g_strnfill (257, 'e');
-  g_autofree gchar *dir = NULL;
   LumaStoreReader *reader;
-  guint i;
+  gchar *stored;
 
-  luma_store_writer_set_etag (writer, "\"v9\"");
+  luma_store_writer_set_version (writer, version);
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   append_range (writer, video, 0, VIDEO_SIZE);
   fail_unless (commit (writer, VIDEO_SIZE, in_days (14), &error), "%s",
       error ? error->message : "");
   reader = luma_store_open (store, TASK, NULL, &error);
   fail_unless (reader != NULL, "%s", error ? error->message : "");
-  fail_unless_equals_string (luma_store_reader_get_meta (reader)->etag,
-      "\"v9\"");
+  stored = g_strdup (luma_store_reader_get_meta (reader)->version);
   luma_store_reader_free (reader);
+  return stored;
+}
+
+/* The version tag the writer told is stored with the video, for a reader
+ * that goes on from the network; one that is not one line of at most 1280
+ * bytes (meta.json is anyone's to edit) reads as none. */
+GST_START_TEST (test_meta_keeps_the_told_version)
+{
+  const gchar *edited[] = { "\"a\"\nX: y", "\"\x01\"", NULL };
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autofree gchar *stored = NULL;
+  g_autofree gchar *long_version = g_strnfill (1281, 'e');
+  g_autofree gchar *dir = NULL;
+  LumaStoreReader *reader;
+  guint i;
+
+  stored = store_whole_with_version (store, writer,
+      "https://cdn.example \"v9\"");
+  fail_unless_equals_string (stored, "https://cdn.example \"v9\"");
 
   dir = only_entry_dir ();
-  edited[G_N_ELEMENTS (edited) - 1] = long_etag;
+  edited[G_N_ELEMENTS (edited) - 1] = long_version;
   for (i = 0; i < G_N_ELEMENTS (edited); i++) {
     g_autoptr (JsonObject) meta = read_meta (dir);
 
-    json_object_set_string_member (meta, "etag", edited[i]);
+    json_object_set_string_member (meta, "version", edited[i]);
     write_meta_object (dir, meta);
     reader = luma_store_open (store, TASK, NULL, NULL);
     fail_unless (reader != NULL);
-    fail_unless (luma_store_reader_get_meta (reader)->etag == NULL,
+    fail_unless (luma_store_reader_get_meta (reader)->version == NULL,
         "took %s", edited[i]);
     luma_store_reader_free (reader);
   }
@@ -503,23 +518,26 @@ GST_START_TEST (test_seek_leaves_no_holes)
 
 GST_END_TEST;
 
-/* What a writer tells of its file (size and ETag) reaches the next writer
- * of the entry, which resumes its .part; an ETag that is not one line of
- * at most 256 bytes is not told, and the size still is. */
-GST_START_TEST (test_part_size_and_etag_told_to_the_next_writer)
+/* What a writer tells of its file (size and version tag) reaches the next
+ * writer of the entry, which resumes its .part; a tag that is not one line
+ * of at most 1280 bytes is not told, and the size still is. */
+GST_START_TEST (test_part_size_and_version_told_to_the_next_writer)
 {
-  g_autofree gchar *long_etag = g_strnfill (257, 'e');
-  const gchar *etags[] = { "\"v1\"", "W/\"a b\"", "\"x\"\r\nX: y", long_etag,
+  g_autofree gchar *long_version = g_strnfill (1281, 'e');
+  const gchar *versions[] = { "https://cdn.example \"v1\"",
+    "https://cdn.example W/\"a b\"", "\"x\"\r\nX: y", long_version,
     NULL
   };
-  const gchar *told[] = { "\"v1\"", "W/\"a b\"", NULL, NULL, NULL };
+  const gchar *told[] = { "https://cdn.example \"v1\"",
+    "https://cdn.example W/\"a b\"", NULL, NULL, NULL
+  };
   LumaStore *store = store_new (API_KEY, 0, FALSE);
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (etags); i++) {
+  for (i = 0; i < G_N_ELEMENTS (versions); i++) {
     LumaStoreWriter *writer = begin (store, TASK);
 
-    luma_store_writer_set_etag (writer, etags[i]);
+    luma_store_writer_set_version (writer, versions[i]);
     luma_store_writer_set_size (writer, VIDEO_SIZE);
     if (luma_store_writer_get_prefix (writer) == 0)
       append_range (writer, video, 0, CHUNK);
@@ -528,10 +546,33 @@ GST_START_TEST (test_part_size_and_etag_told_to_the_next_writer)
     writer = begin (store, TASK);
     fail_unless_equals_uint64 (luma_store_writer_get_part_size (writer),
         VIDEO_SIZE);
-    fail_unless_equals_string (luma_store_writer_get_part_etag (writer),
+    fail_unless_equals_string (luma_store_writer_get_part_version (writer),
         told[i]);
     luma_store_writer_free (writer, FALSE);
   }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A writer that told its file but left no byte of it (discarded, or
+ * stopped before its first): the next writer has no .part of that file,
+ * and does not take its version as its own. */
+GST_START_TEST (test_nothing_told_without_the_bytes)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+
+  luma_store_writer_set_version (writer, "https://cdn.example \"v1\"");
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  luma_store_writer_free (writer, TRUE);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_part_size (writer),
+      LUMA_STORE_SIZE_UNKNOWN);
+  fail_unless (luma_store_writer_get_part_version (writer) == NULL);
+  /* a host that sends no ETag */
+  fail_unless (store_whole_with_version (store, writer, NULL) == NULL);
   luma_store_free (store);
 }
 
@@ -1878,8 +1919,9 @@ store_suite (void)
   tcase_add_test (tc, test_follower_of_stopped_writer);
   tcase_add_test (tc, test_follower_checks_told_size);
   tcase_add_test (tc, test_follower_ignores_garbled_told_size);
-  tcase_add_test (tc, test_part_size_and_etag_told_to_the_next_writer);
-  tcase_add_test (tc, test_meta_keeps_the_told_etag);
+  tcase_add_test (tc, test_part_size_and_version_told_to_the_next_writer);
+  tcase_add_test (tc, test_meta_keeps_the_told_version);
+  tcase_add_test (tc, test_nothing_told_without_the_bytes);
   tcase_add_test (tc, test_write_error_drops_part);
   tcase_add_test (tc, test_write_error_past_the_first_bytes);
   tcase_add_test (tc, test_fifo_video_is_damaged);

@@ -19,6 +19,7 @@
 
 #include "harness.h"
 #include "lumastore.h"
+#include "lumastream-private.h"
 #include "lumatext.h"
 
 #define TASK "t-stored"
@@ -932,6 +933,17 @@ GST_START_TEST (test_two_sources_in_one_pipeline)
 
 GST_END_TEST;
 
+/* The version tag lumasrc's writer tells of the emulator's video: of its
+ * host, with @etag (NULL: the ETag the host sends now). */
+static gchar *
+emulator_version (const gchar * etag)
+{
+  g_autofree gchar *origin = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *own = luma_emulator_get_video_etag (fixture.em, TASK);
+
+  return luma_stream_version_tag_new (origin, etag ? etag : own);
+}
+
 /* Appends pieces of the video from *@offset until @done says to stop
  * (past the video's end, the video again). */
 static void
@@ -970,10 +982,10 @@ has_prerolled (gpointer data)
 static void
 preroll_following (LumaRun * run, LumaStoreWriter * writer, guint64 * offset)
 {
-  g_autofree gchar *etag = luma_emulator_get_video_etag (fixture.em, TASK);
+  g_autofree gchar *version = emulator_version (NULL);
 
   /* what lumasrc's writer tells of the host's file */
-  luma_store_writer_set_etag (writer, etag);
+  luma_store_writer_set_version (writer, version);
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
   append_until (writer, offset, has_prerolled, run->pipeline);
@@ -1165,16 +1177,17 @@ static LumaStore *takeover_store;
 static gint following;          /* atomic: lumasrc follows the first */
 static LumaStoreWriter *takeover_writer;        /* atomic */
 /* if set, the writer that takes over stores this other version of the
- * video (with ETag "v-new") and completes the entry, in the hook */
+ * video (with ETag "v-new" of the same host) and completes the entry, in the hook */
 static GBytes *takeover_version;
 
 static void
 complete_with_other_version (LumaStoreWriter * writer)
 {
+  g_autofree gchar *version = emulator_version ("\"v-new\"");
   LumaStoreMeta meta = { NULL, };
 
   fail_unless (luma_store_writer_restart (writer, NULL));
-  luma_store_writer_set_etag (writer, "\"v-new\"");
+  luma_store_writer_set_version (writer, version);
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   fail_unless (luma_store_writer_append (writer, 0, takeover_version, NULL));
   meta.size = VIDEO_SIZE;
@@ -1285,6 +1298,7 @@ assert_other_version_not_spliced_after_following (gboolean completed)
 {
   g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 22);
   g_autoptr (GBytes) head = g_bytes_new_from_bytes (fixture.video, 0, 4096);
+  g_autofree gchar *old_version = emulator_version ("\"v-old\"");
   LumaStore *store = lumasrc_store_new ();
   LumaStoreWriter *first = begin_writing (store, TASK);
   LumaStoreWriter *second;
@@ -1298,7 +1312,7 @@ assert_other_version_not_spliced_after_following (gboolean completed)
   gst_debug_remove_log_function (gst_debug_log_default);
   gst_debug_add_log_function (take_over_when_abandoned, NULL, NULL);
 
-  luma_store_writer_set_etag (first, "\"v-old\"");
+  luma_store_writer_set_version (first, old_version);
   luma_store_writer_set_size (first, VIDEO_SIZE);
   fail_unless (luma_store_writer_append (first, 0, head, NULL));
   thread = g_thread_new ("run", run_in_thread, &job);
@@ -1315,8 +1329,8 @@ assert_other_version_not_spliced_after_following (gboolean completed)
   }
   if (!completed) {
     takeover_version = other;
-    fail_unless_equals_string (luma_store_writer_get_part_etag (second),
-        "\"v-old\"");
+    fail_unless_equals_string (luma_store_writer_get_part_version (second),
+        old_version);
     complete_with_other_version (second);
   }
   g_thread_join (thread);

@@ -160,26 +160,47 @@ GST_START_TEST (test_encoded_answer_refused)
 
 GST_END_TEST;
 
-/* An ETag expected from elsewhere (a stored video's) holds across a
- * renewal of the URL that names the same file on the same server: the
- * host's other version is not read on from. */
+/* A version expected from elsewhere (a stored video's) holds across a
+ * renewal of the URL on the same server: the host's other version is not
+ * read on from. */
 GST_START_TEST (test_expected_etag_survives_renewal)
 {
   g_autoptr (LumaStream) stream = open_task_stream ();
   g_autofree gchar *base = luma_emulator_get_video_url_base (em);
   g_autofree gchar *renewed = g_strconcat (base, "/r/" TASK "/1.mp4?sig=2",
       NULL);
+  g_autofree gchar *stored = luma_stream_version_tag_new (base,
+      "\"stored-version\"");
   g_autoptr (GError) error = NULL;
   guint8 chunk[1000];
 
   luma_stream_expect_size (stream, g_bytes_get_size (video));
-  luma_stream_expect_etag (stream, "\"stored-version\"");
+  luma_stream_expect_version (stream, stored);
   luma_stream_seek (stream, 4096);
   fail_unless (luma_stream_set_url (stream, renewed, NULL));
   fail_unless (luma_stream_read (stream, chunk, sizeof chunk, NULL,
           &error) < 0, "read on from another version");
   fail_unless (g_error_matches (error, LUMA_STREAM_ERROR,
           LUMA_STREAM_ERROR_CHANGED), "%s", error ? error->message : "");
+}
+
+GST_END_TEST;
+
+/* A version told of another server's file says nothing of this one's
+ * (its ETags are its own): the stream reads on, tied by the size. */
+GST_START_TEST (test_expected_version_of_another_server_not_compared)
+{
+  g_autoptr (LumaStream) stream = open_task_stream ();
+  g_autoptr (GError) error = NULL;
+  guint8 chunk[1000];
+
+  luma_stream_expect_size (stream, g_bytes_get_size (video));
+  luma_stream_expect_version (stream, "https://node2.cdn.example \"x\"");
+  fail_unless (luma_stream_read (stream, chunk, sizeof chunk, NULL,
+          &error) > 0, "%s", error ? error->message : "");
+  /* the stream's version is now its own server's */
+  fail_unless (luma_stream_version_agrees (stream,
+          "https://node2.cdn.example \"y\""));
 }
 
 GST_END_TEST;
@@ -220,27 +241,31 @@ static const struct
   /* the same file on the same server, signed anew: compared */
   {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/1.mp4?sig=2",
           "\"b\"", NULL, FALSE}},
-  /* another server (a mirror, another node) or path: its own tags */
+  /* another server (a mirror, another node): its own tags; one server
+   * tags a file the same under any path */
   {{NULL, "\"a\"", MON, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
           "\"b\"", TUE, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
           "\"c\"", TUE, FALSE}},
-  {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/2.mp4", "\"b\"",
-          NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/2.mp4", "\"a\"",
+          NULL, TRUE}, {"https://cdn.example/r/t/3.mp4", "\"b\"", NULL,
+          FALSE}},
   {{NULL, "\"a\"", NULL, TRUE}, {"http://cdn.example:8080/r/t/1.mp4",
           "\"b\"", NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE}},
 };
 
-/* An ETag told from elsewhere (the store's) before the first answer. */
-#define EXPECTED "\"e\""
+/* A version told from elsewhere (the store's: "https://cdn.example
+ * \"e\"") before the first answer, which comes from FILE or @url. */
 static const struct
 {
+  const gchar *url;
   const gchar *etag;
   gboolean same;
 } after_expected[] = {
-  {"\"e\"", TRUE},
-  {"W/\"e\"", TRUE},
-  {NULL, TRUE},
-  {"\"f\"", FALSE},
+  {NULL, "\"e\"", TRUE},
+  {NULL, "W/\"e\"", TRUE},
+  {NULL, NULL, TRUE},
+  {NULL, "\"f\"", FALSE},
+  {"https://node2.cdn.example/r/t/1.mp4", "\"f\"", TRUE},
 };
 
 static gboolean
@@ -303,12 +328,14 @@ GST_START_TEST (test_check_version_after_expected)
   LumaStreamVersion version = { NULL, };
   g_autoptr (GError) error = NULL;
 
-  version.etag = g_strdup (EXPECTED);
-  fail_unless_equals_int (check_version_of (&version, NULL,
-          after_expected[__i__].etag, NULL, &error),
-      after_expected[__i__].same);
+  version.scope = g_strdup ("https://cdn.example");
+  version.etag = g_strdup ("\"e\"");
+  fail_unless_equals_int (check_version_of (&version,
+          after_expected[__i__].url, after_expected[__i__].etag, NULL,
+          &error), after_expected[__i__].same);
   if (!after_expected[__i__].same)
-    assert_changed_error (error, NULL, after_expected[__i__].etag);
+    assert_changed_error (error, after_expected[__i__].url,
+        after_expected[__i__].etag);
   luma_stream_version_clear (&version);
 }
 
@@ -409,6 +436,7 @@ stream_suite (void)
   tcase_add_test (tc, test_seek_reads_from_offset);
   tcase_add_loop_test (tc, test_check_answer, 0, G_N_ELEMENTS (answers));
   tcase_add_test (tc, test_expected_etag_survives_renewal);
+  tcase_add_test (tc, test_expected_version_of_another_server_not_compared);
   tcase_add_loop_test (tc, test_check_version, 0, G_N_ELEMENTS (versions));
   tcase_add_loop_test (tc, test_check_version_after_expected, 0,
       G_N_ELEMENTS (after_expected));

@@ -35,9 +35,9 @@ check_taken (const LumaStoreMeta * meta)
     fuzz_contract_broken ("a result URL that is not safe text", NULL);
   if (meta->source_url != NULL && !luma_text_is_safe (meta->source_url))
     fuzz_contract_broken ("a source URL that is not safe text", NULL);
-  if (meta->etag != NULL && (strlen (meta->etag) > 256
-          || !luma_text_is_header_safe (meta->etag)))
-    fuzz_contract_broken ("an ETag that is not one line of at most 256 "
+  if (meta->version != NULL && (strlen (meta->version) > 1280
+          || !luma_text_is_header_safe (meta->version)))
+    fuzz_contract_broken ("a version tag that is not one line of at most 1280 "
         "bytes", NULL);
   if (meta->size > (guint64) G_MAXINT64)
     fuzz_contract_broken ("a negative size", NULL);
@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     check_taken (&meta);
   } else if (meta.task_id != NULL || meta.api_url != NULL
       || meta.prompt != NULL || meta.result_url != NULL
-      || meta.sha256 != NULL || meta.boot_id != NULL || meta.etag != NULL
+      || meta.sha256 != NULL || meta.boot_id != NULL || meta.version != NULL
       || meta.source_url != NULL) {
     fuzz_contract_broken ("a refused entry with fields left set", NULL);
   }
