@@ -51,8 +51,9 @@ void luma_stream_version_clear (LumaStreamVersion * version);
 gboolean luma_stream_check_version (LumaStreamVersion * version,
     SoupMessageHeaders * headers, GUri * answered, GError ** error);
 
-/* The version tag of @scope's file whose ETag is @etag (see
- * luma_stream_get_version ()); NULL if either is NULL. */
-gchar *luma_stream_version_tag_new (const gchar * scope, const gchar * etag);
+/* The version tag of @scope's file whose ETag or Last-Modified date is
+ * @validator (see luma_stream_get_version ()); NULL if either is NULL. */
+gchar *luma_stream_version_tag_new (const gchar * scope,
+    const gchar * validator);
 
 G_END_DECLS

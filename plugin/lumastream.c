@@ -408,60 +408,75 @@ opaque_tag (const gchar * etag)
 }
 
 gchar *
-luma_stream_version_tag_new (const gchar * scope, const gchar * etag)
+luma_stream_version_tag_new (const gchar * scope, const gchar * validator)
 {
-  if (scope == NULL || etag == NULL || strchr (scope, ' ') != NULL)
+  if (scope == NULL || validator == NULL || strchr (scope, ' ') != NULL)
     return NULL;
-  return g_strconcat (scope, " ", etag, NULL);
+  return g_strconcat (scope, " ", validator, NULL);
 }
 
 gchar *
 luma_stream_get_version (LumaStream * stream)
 {
-  return luma_stream_version_tag_new (stream->version.scope,
-      stream->version.etag);
+  const LumaStreamVersion *kept = &stream->version;
+
+  return luma_stream_version_tag_new (kept->scope,
+      kept->etag ? kept->etag : kept->last_modified);
 }
 
-/* A version tag's server and ETag (pointing into @tag, cut in two); FALSE
- * for what is not one. */
+/* An ETag is quoted (RFC 9110), a date is not. */
 static gboolean
-split_version_tag (gchar * tag, const gchar ** scope, const gchar ** etag)
+is_etag (const gchar * validator)
 {
-  gchar *space = tag ? strchr (tag, ' ') : NULL;
+  return validator[0] == '"' || g_str_has_prefix (validator, "W/\"");
+}
 
-  if (space == NULL || space == tag || space[1] == '\0')
-    return FALSE;
-  *space = '\0';
-  *scope = tag;
-  *etag = space + 1;
-  return TRUE;
+/* Where @kept keeps the kind of validator the tag @version has (its ETag
+ * or its date), if the tag is of @kept's server; NULL if it is of another
+ * one, or no tag. *@validator: the tag's. */
+static gchar **
+kept_validator (LumaStreamVersion * kept, const gchar * version,
+    const gchar ** validator)
+{
+  const gchar *space = version ? strchr (version, ' ') : NULL;
+
+  if (space == NULL || space == version || space[1] == '\0'
+      || kept->scope == NULL
+      || strlen (kept->scope) != (gsize) (space - version)
+      || strncmp (kept->scope, version, space - version) != 0)
+    return NULL;
+  *validator = space + 1;
+  return is_etag (*validator) ? &kept->etag : &kept->last_modified;
 }
 
 void
 luma_stream_expect_version (LumaStream * stream, const gchar * version)
 {
-  g_autofree gchar *tag = g_strdup (version);
   LumaStreamVersion *kept = &stream->version;
-  const gchar *scope, *etag;
+  const gchar *space = version ? strchr (version, ' ') : NULL;
+  const gchar *validator;
+  gchar **slot;
 
-  if (!split_version_tag (tag, &scope, &etag))
-    return;
-  if (kept->scope == NULL)
-    kept->scope = g_strdup (scope);
-  if (kept->etag == NULL && strcmp (kept->scope, scope) == 0)
-    kept->etag = g_strdup (etag);
+  /* told before any answer: the next answers are the tag's server's to
+   * agree with, if they come from it */
+  if (kept->scope == NULL && space != NULL && space != version)
+    kept->scope = g_strndup (version, space - version);
+  slot = kept_validator (kept, version, &validator);
+  if (slot != NULL && *slot == NULL)
+    *slot = g_strdup (validator);
 }
 
 gboolean
 luma_stream_version_agrees (LumaStream * stream, const gchar * version)
 {
-  g_autofree gchar *tag = g_strdup (version);
-  const LumaStreamVersion *kept = &stream->version;
-  const gchar *scope, *etag;
+  const gchar *validator;
+  gchar **slot = kept_validator (&stream->version, version, &validator);
 
-  return !split_version_tag (tag, &scope, &etag) || kept->scope == NULL
-      || kept->etag == NULL || strcmp (kept->scope, scope) != 0
-      || strcmp (opaque_tag (kept->etag), opaque_tag (etag)) == 0;
+  if (slot == NULL || *slot == NULL)
+    return TRUE;
+  if (slot == &stream->version.etag)
+    return strcmp (opaque_tag (*slot), opaque_tag (validator)) == 0;
+  return strcmp (*slot, validator) == 0;
 }
 
 gboolean

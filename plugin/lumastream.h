@@ -65,13 +65,15 @@ guint64 luma_stream_get_size (LumaStream * stream);
 guint luma_stream_get_http_status (LumaStream * stream);
 const gchar *luma_stream_get_host (LumaStream * stream);
 /* Which of its host's files the stream reads, as a tag to keep (free
- * it): the server that answered and the ETag it gave ("SCHEME://HOST:PORT
- * ETAG"), or NULL where there was none. ETags are compared only between
- * answers of one server: another server's tags are its own. */
+ * it): the server that answered and the ETag it gave, else its
+ * Last-Modified date ("SCHEME://HOST:PORT ETAG-OR-DATE"), or NULL where
+ * there was neither. Validators are compared only between answers of one
+ * server: another server's are its own. */
 gchar *luma_stream_get_version (LumaStream * stream);
 /* FALSE when @version (from elsewhere: an earlier run's, another
  * process's) and what the stream's answers gave are of the same server
- * and name two files (RFC 9110's weak comparison of their ETags). */
+ * and name two files: by the tag's ETag (RFC 9110's weak comparison) or
+ * date, against the stream's of the same kind. */
 gboolean luma_stream_version_agrees (LumaStream * stream,
     const gchar * version);
 

@@ -253,6 +253,47 @@ static const struct
           "\"b\"", NULL, TRUE}, {NULL, "\"a\"", NULL, TRUE}},
 };
 
+/* Version tags told from elsewhere (a writer's, meta.json's): of an ETag
+ * or, from a host that sends none, of a Last-Modified date; compared with
+ * the stream's validator of the same kind, of the same server only. */
+static const struct
+{
+  const gchar *expected;
+  const gchar *told;
+  gboolean agrees;
+} tags[] = {
+  {"https://cdn.example \"a\"", "https://cdn.example \"a\"", TRUE},
+  {"https://cdn.example \"a\"", "https://cdn.example W/\"a\"", TRUE},
+  {"https://cdn.example \"a\"", "https://cdn.example \"b\"", FALSE},
+  {"https://cdn.example " MON, "https://cdn.example " MON, TRUE},
+  {"https://cdn.example " MON, "https://cdn.example " TUE, FALSE},
+  /* another kind: nothing to compare */
+  {"https://cdn.example \"a\"", "https://cdn.example " TUE, TRUE},
+  {"https://cdn.example " MON, "https://cdn.example \"b\"", TRUE},
+  /* another server's */
+  {"https://cdn.example \"a\"", "https://node2.cdn.example \"b\"", TRUE},
+  {"https://cdn.example \"a\"", "https://cdn.example:8443 \"b\"", TRUE},
+  {"https://cdn.example \"a\"", "https://cdn.examples \"b\"", TRUE},
+  /* no tags */
+  {"https://cdn.example \"a\"", "\"b\"", TRUE},
+  {"https://cdn.example \"a\"", "https://cdn.example ", TRUE},
+  {"https://cdn.example \"a\"", NULL, TRUE},
+};
+
+GST_START_TEST (test_version_tags)
+{
+  g_autoptr (LumaStream) stream = luma_stream_new (session, 0);
+  g_autofree gchar *kept = NULL;
+
+  luma_stream_expect_version (stream, tags[__i__].expected);
+  fail_unless_equals_int (luma_stream_version_agrees (stream,
+          tags[__i__].told), tags[__i__].agrees);
+  kept = luma_stream_get_version (stream);
+  fail_unless_equals_string (kept, tags[__i__].expected);
+}
+
+GST_END_TEST;
+
 /* A version told from elsewhere (the store's: "https://cdn.example
  * \"e\"") before the first answer, which comes from FILE or @url. */
 static const struct
@@ -438,6 +479,7 @@ stream_suite (void)
   tcase_add_test (tc, test_expected_etag_survives_renewal);
   tcase_add_test (tc, test_expected_version_of_another_server_not_compared);
   tcase_add_loop_test (tc, test_check_version, 0, G_N_ELEMENTS (versions));
+  tcase_add_loop_test (tc, test_version_tags, 0, G_N_ELEMENTS (tags));
   tcase_add_loop_test (tc, test_check_version_after_expected, 0,
       G_N_ELEMENTS (after_expected));
   tcase_add_test (tc, test_encoded_answer_refused);
