@@ -1054,11 +1054,12 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
 }
 
 /* The file a source of the video's bytes (another's download, a complete
- * entry) is of, by the size and version it was told: the same as the one the
- * bytes so far came from, as far as the stream knows it (what the network
- * answered, what earlier sources were told). The stream then expects it:
- * the network goes on only from that file too. FALSE, with a "changed"
- * error, for another one: the two would be spliced into one video. */
+ * entry) is of, by the size and version tag it was told: the one the
+ * bytes so far came from, as far as the stream knows it (what the
+ * network answered, what earlier sources were told). The stream then
+ * expects it: the network goes on only from that file too. FALSE, with a
+ * "changed" error, for another one: the two would be spliced into one
+ * video. */
 static gboolean
 gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
     const gchar * version, GError ** error)
@@ -1571,8 +1572,8 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
 
 /* A stored video that fails under its reader, past the checks of its open
  * (cut short, an I/O error): the rest comes from the network, unstored,
- * when there is a key; from a video of the stored one's size (and ETag,
- * where the store has it) only. */
+ * when there is a key; from a video of the stored one's size (and
+ * version, where the store has it) only. */
 static gboolean
 gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
     GError ** error)
