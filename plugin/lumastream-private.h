@@ -30,11 +30,13 @@ gboolean luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
 
 /* The version of the file, as the answers of one server told it: NULL
  * where none of them did yet. */
-typedef struct {
+typedef struct _LumaStreamVersion LumaStreamVersion;
+struct _LumaStreamVersion {
   gchar *scope;                 /* scheme://host:port of that server */
   gchar *etag;
   gchar *last_modified;
-} LumaStreamVersion;
+  GPtrArray *others;            /* LumaStreamVersion *: other servers' */
+};
 
 void luma_stream_version_clear (LumaStreamVersion * version);
 
@@ -42,9 +44,10 @@ void luma_stream_version_clear (LumaStreamVersion * version);
  * redirects), is of the version of the file that the earlier answers of
  * the same server (scheme, host, port) were: by its ETag where it and
  * @version have one (weak comparison), else by its Last-Modified date
- * likewise. An answer with neither, or from another server (whose
- * validators are its own: @version starts anew), is left to the size
- * check. Keeps in @version what the answer
+ * likewise. An answer with neither, or from a server that had not
+ * answered before (whose validators are its own), is left to the size
+ * check; up to 8 other servers' validators are kept for when they answer
+ * again. Keeps in @version what the answer
  * tells that it did not hold yet. Pure: only @headers and @answered read.
  * On failure, a LUMA_STREAM_ERROR_CHANGED error that names the host and
  * both validators. */
@@ -55,5 +58,11 @@ gboolean luma_stream_check_version (LumaStreamVersion * version,
  * @validator (see luma_stream_get_version ()); NULL if either is NULL. */
 gchar *luma_stream_version_tag_new (const gchar * scope,
     const gchar * validator);
+
+/* luma_stream_version_agrees () on @kept: FALSE when the tag @version is
+ * of a server whose validators @kept holds (the one answering, or one
+ * that answered before) and names another file than they do. */
+gboolean luma_stream_version_tag_agrees (LumaStreamVersion * kept,
+    const gchar * version);
 
 G_END_DECLS

@@ -35,6 +35,8 @@
 #define THROTTLE_WAIT_CAP_MS (5 * 60 * 1000)
 #define THROTTLE_EXTRA_WAITS 5
 #define HTTP_TOO_MANY_REQUESTS 429
+/* the servers whose validators a stream keeps besides the one answering */
+#define MAX_OTHER_SERVERS 8
 
 /* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-stream-error-quark, luma_stream_error);
@@ -386,6 +388,48 @@ luma_stream_version_clear (LumaStreamVersion * version)
   g_clear_pointer (&version->scope, g_free);
   g_clear_pointer (&version->etag, g_free);
   g_clear_pointer (&version->last_modified, g_free);
+  g_clear_pointer (&version->others, g_ptr_array_unref);
+}
+
+static void
+version_free (LumaStreamVersion * version)
+{
+  luma_stream_version_clear (version);
+  g_free (version);
+}
+
+/* Another server answers (a redirect to another node, a mirror): what
+ * the one before told is kept for when it answers again, and what this
+ * one told before, if it did, is the version's again. A balancer that
+ * sends each request to one of its nodes has each node's compared with
+ * its own. */
+static void
+switch_scope (LumaStreamVersion * version, const gchar * scope)
+{
+  LumaStreamVersion *before = g_new0 (LumaStreamVersion, 1);
+  guint i;
+
+  before->scope = g_steal_pointer (&version->scope);
+  before->etag = g_steal_pointer (&version->etag);
+  before->last_modified = g_steal_pointer (&version->last_modified);
+  if (version->others == NULL)
+    version->others = g_ptr_array_new_with_free_func ((GDestroyNotify)
+        version_free);
+  /* a few servers are kept: past that, the one answered longest ago goes */
+  if (version->others->len == MAX_OTHER_SERVERS)
+    g_ptr_array_remove_index (version->others, 0);
+  g_ptr_array_add (version->others, before);
+  version->scope = g_strdup (scope);
+  for (i = 0; i < version->others->len; i++) {
+    LumaStreamVersion *other = g_ptr_array_index (version->others, i);
+
+    if (strcmp (other->scope, scope) == 0) {
+      version->etag = g_steal_pointer (&other->etag);
+      version->last_modified = g_steal_pointer (&other->last_modified);
+      g_ptr_array_remove_index (version->others, i);
+      break;
+    }
+  }
 }
 
 /* Where validators can be compared: the server that answered (scheme,
@@ -431,22 +475,37 @@ is_etag (const gchar * validator)
   return validator[0] == '"' || g_str_has_prefix (validator, "W/\"");
 }
 
+static gboolean
+is_scope (const LumaStreamVersion * version, const gchar * scope, gsize length)
+{
+  return version->scope != NULL && strlen (version->scope) == length
+      && strncmp (version->scope, scope, length) == 0;
+}
+
 /* Where @kept keeps the kind of validator the tag @version has (its ETag
- * or its date), if the tag is of @kept's server; NULL if it is of another
- * one, or no tag. *@validator: the tag's. */
+ * or its date), if the tag is of a server @kept knows (the one answering,
+ * or one that answered before); NULL if it is of another one, or no tag.
+ * *@validator: the tag's. */
 static gchar **
 kept_validator (LumaStreamVersion * kept, const gchar * version,
     const gchar ** validator)
 {
   const gchar *space = version ? strchr (version, ' ') : NULL;
+  LumaStreamVersion *server = NULL;
+  guint i;
 
-  if (space == NULL || space == version || space[1] == '\0'
-      || kept->scope == NULL
-      || strlen (kept->scope) != (gsize) (space - version)
-      || strncmp (kept->scope, version, space - version) != 0)
+  if (space == NULL || space == version || space[1] == '\0')
+    return NULL;
+  if (is_scope (kept, version, space - version))
+    server = kept;
+  for (i = 0; server == NULL && kept->others && i < kept->others->len; i++)
+    if (is_scope (g_ptr_array_index (kept->others, i), version,
+            space - version))
+      server = g_ptr_array_index (kept->others, i);
+  if (server == NULL)
     return NULL;
   *validator = space + 1;
-  return is_etag (*validator) ? &kept->etag : &kept->last_modified;
+  return is_etag (*validator) ? &server->etag : &server->last_modified;
 }
 
 void
@@ -469,12 +528,18 @@ luma_stream_expect_version (LumaStream * stream, const gchar * version)
 gboolean
 luma_stream_version_agrees (LumaStream * stream, const gchar * version)
 {
+  return luma_stream_version_tag_agrees (&stream->version, version);
+}
+
+gboolean
+luma_stream_version_tag_agrees (LumaStreamVersion * kept, const gchar * version)
+{
   const gchar *validator;
-  gchar **slot = kept_validator (&stream->version, version, &validator);
+  gchar **slot = kept_validator (kept, version, &validator);
 
   if (slot == NULL || *slot == NULL)
     return TRUE;
-  if (slot == &stream->version.etag)
+  if (is_etag (validator))
     return strcmp (opaque_tag (*slot), opaque_tag (validator)) == 0;
   return strcmp (*slot, validator) == 0;
 }
@@ -492,10 +557,10 @@ luma_stream_check_version (LumaStreamVersion * version,
 
   /* another server's tags say nothing of this one's: the size alone ties
    * the two */
-  if (version->scope != NULL && strcmp (version->scope, scope) != 0)
-    luma_stream_version_clear (version);
   if (version->scope == NULL)
     version->scope = g_steal_pointer (&scope);
+  else if (strcmp (version->scope, scope) != 0)
+    switch_scope (version, scope);
 
   if (etag != NULL && version->etag != NULL) {
     kind = "ETag";

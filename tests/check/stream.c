@@ -198,8 +198,10 @@ GST_START_TEST (test_expected_version_of_another_server_not_compared)
   luma_stream_expect_version (stream, "https://node2.cdn.example \"x\"");
   fail_unless (luma_stream_read (stream, chunk, sizeof chunk, NULL,
           &error) > 0, "%s", error ? error->message : "");
-  /* the stream's version is now its own server's */
+  /* what was told of the other server is still its own */
   fail_unless (luma_stream_version_agrees (stream,
+          "https://node2.cdn.example \"x\""));
+  fail_if (luma_stream_version_agrees (stream,
           "https://node2.cdn.example \"y\""));
 }
 
@@ -246,6 +248,13 @@ static const struct
   {{NULL, "\"a\"", MON, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
           "\"b\"", TUE, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
           "\"c\"", TUE, FALSE}},
+  /* and a server that answers again is compared with what it told */
+  {{NULL, "\"a\"", NULL, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
+          "\"b\"", NULL, TRUE}, {NULL, "\"c\"", NULL, FALSE}},
+  {{NULL, "\"a\"", NULL, TRUE}, {"https://node2.cdn.example/r/t/1.mp4",
+          "\"b\"", NULL, TRUE}, {NULL, "W/\"a\"", NULL, TRUE}},
+  {{NULL, NULL, MON, TRUE}, {"https://node2.cdn.example/r/t/1.mp4", NULL,
+          TUE, TRUE}, {NULL, NULL, TUE, FALSE}},
   {{NULL, "\"a\"", NULL, TRUE}, {"https://cdn.example/r/t/2.mp4", "\"a\"",
           NULL, TRUE}, {"https://cdn.example/r/t/3.mp4", "\"b\"", NULL,
           FALSE}},
@@ -359,6 +368,30 @@ GST_START_TEST (test_check_version)
         versions[__i__][i].last_modified);
     break;
   }
+  luma_stream_version_clear (&version);
+}
+
+GST_END_TEST;
+
+/* A tag told from elsewhere is compared with what its server told, be it
+ * the one answering now or one that answered before. */
+GST_START_TEST (test_told_version_of_a_server_that_answered_before)
+{
+  LumaStreamVersion version = { NULL, };
+
+  fail_unless (check_version_of (&version, NULL, "\"a\"", NULL, NULL));
+  fail_unless (check_version_of (&version,
+          "https://node2.cdn.example/r/t/1.mp4", "\"b\"", NULL, NULL));
+  fail_unless (luma_stream_version_tag_agrees (&version,
+          "https://cdn.example \"a\""));
+  fail_if (luma_stream_version_tag_agrees (&version,
+          "https://cdn.example \"c\""));
+  fail_unless (luma_stream_version_tag_agrees (&version,
+          "https://node2.cdn.example W/\"b\""));
+  fail_if (luma_stream_version_tag_agrees (&version,
+          "https://node2.cdn.example \"c\""));
+  fail_unless (luma_stream_version_tag_agrees (&version,
+          "https://node3.cdn.example \"c\""));
   luma_stream_version_clear (&version);
 }
 
@@ -480,6 +513,7 @@ stream_suite (void)
   tcase_add_test (tc, test_expected_version_of_another_server_not_compared);
   tcase_add_loop_test (tc, test_check_version, 0, G_N_ELEMENTS (versions));
   tcase_add_loop_test (tc, test_version_tags, 0, G_N_ELEMENTS (tags));
+  tcase_add_test (tc, test_told_version_of_a_server_that_answered_before);
   tcase_add_loop_test (tc, test_check_version_after_expected, 0,
       G_N_ELEMENTS (after_expected));
   tcase_add_test (tc, test_encoded_answer_refused);
