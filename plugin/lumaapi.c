@@ -415,9 +415,7 @@ poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
         _("no answer from %s yet"), g_uri_get_host (uri));
     return POLL_WAIT_OVER;
   }
-  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
-      _("%s did not answer within %u seconds (twice the timeout)"),
-      g_uri_get_host (uri), LUMA_HTTP_REQUEST_DEADLINE_FACTOR * timeout);
+  luma_http_set_deadline_error (error, g_uri_get_host (uri), timeout);
   return POLL_SERVER_TROUBLE;
 }
 

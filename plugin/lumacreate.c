@@ -163,9 +163,7 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
   if (answer == NULL && luma_http_deadline_has_passed (deadline)) {
     /* a server that trickles its answer: over, like a silence */
     g_clear_error (&cause);
-    g_set_error (&cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
-        _("%s did not answer within %u seconds (twice the timeout)"),
-        g_uri_get_host (uri), LUMA_HTTP_REQUEST_DEADLINE_FACTOR *
+    luma_http_set_deadline_error (&cause, g_uri_get_host (uri),
         soup_session_get_timeout (session));
   }
   if (answer == NULL) {

@@ -587,6 +587,15 @@ luma_http_deadline_has_passed (LumaHttpDeadline * self)
 }
 
 void
+luma_http_set_deadline_error (GError ** error, const gchar * host,
+    guint timeout)
+{
+  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+      _("%s did not answer within %u seconds (twice the timeout)"),
+      host, LUMA_HTTP_REQUEST_DEADLINE_FACTOR * timeout);
+}
+
+void
 luma_http_deadline_free (LumaHttpDeadline * self)
 {
   if (self == NULL)

@@ -100,6 +100,10 @@ void luma_http_deadline_set (LumaHttpDeadline * self, gint64 deadline);
 GCancellable *luma_http_deadline_get_cancellable (LumaHttpDeadline * self);
 /* TRUE when the deadline cancelled it, and @parent was not cancelled */
 gboolean luma_http_deadline_has_passed (LumaHttpDeadline * self);
+/* The error of a request whose deadline passed: @host did not answer
+ * within LUMA_HTTP_REQUEST_DEADLINE_FACTOR times @timeout seconds. */
+void luma_http_set_deadline_error (GError ** error, const gchar * host,
+    guint timeout);
 void luma_http_deadline_free (LumaHttpDeadline * self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaHttpDeadline, luma_http_deadline_free)
