@@ -136,9 +136,12 @@ luma_json_to_text (JsonBuilder * builder)
 
 /* json-glib parses recursively and without a limit: nested brackets by the
  * hundred thousand (a 1 MiB answer) overflow the stack of the thread that
- * reads them. Only brackets outside strings count. */
-gboolean
-luma_json_nests_too_deep (const gchar * text, gsize size)
+ * reads them. Only brackets outside strings count, so what json-glib's
+ * scanner takes beyond JSON is refused too: strings in single quotes and
+ * comments would hide the brackets after them from this count. JSON itself
+ * has no ' or / outside a string. */
+gchar *
+luma_json_why_refused (const gchar * text, gsize size)
 {
   gboolean in_string = FALSE;
   guint depth = 0;
@@ -152,14 +155,18 @@ luma_json_nests_too_deep (const gchar * text, gsize size)
         in_string = FALSE;
     } else if (text[i] == '"') {
       in_string = TRUE;
+    } else if (text[i] == '\'' || text[i] == '/') {
+      return g_strdup_printf (_("the answer is not JSON: it has a %c "
+              "outside a string"), text[i]);
     } else if (text[i] == '[' || text[i] == '{') {
       if (++depth > LUMA_JSON_MAX_NESTING)
-        return TRUE;
+        return g_strdup_printf (_("the answer nests deeper than %d levels"),
+            LUMA_JSON_MAX_NESTING);
     } else if ((text[i] == ']' || text[i] == '}') && depth > 0) {
       depth--;
     }
   }
-  return FALSE;
+  return NULL;
 }
 
 /* json_parser_load_from_data(), for text from elsewhere (a server, a file):
@@ -172,9 +179,11 @@ luma_json_load (JsonParser * parser, const gchar * text, gsize size,
     GError ** error)
 {
   if (text != NULL && size > 0) {
-    if (luma_json_nests_too_deep (text, size)) {
-      g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-          _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
+    g_autofree gchar *why = luma_json_why_refused (text, size);
+
+    if (why != NULL) {
+      g_set_error_literal (error, JSON_PARSER_ERROR,
+          JSON_PARSER_ERROR_INVALID_DATA, why);
       return FALSE;
     }
     if (!json_parser_load_from_data (parser, text, size, error))

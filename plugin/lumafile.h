@@ -41,7 +41,8 @@ gchar *luma_json_to_text (JsonBuilder * builder);
  * recursively and without a limit. */
 #define LUMA_JSON_MAX_NESTING 32
 
-gboolean luma_json_nests_too_deep (const gchar * text, gsize size);
+/* NULL when json-glib may be given @text, else why not */
+gchar *luma_json_why_refused (const gchar * text, gsize size);
 gboolean luma_json_load (JsonParser * parser, const gchar * text, gsize size,
     GError ** error);
 

@@ -136,10 +136,14 @@ static void
 read_params (GstLumaRecord * record, JsonObject * data)
 {
   g_autofree gchar *text = dup_string_member (data, "paramJson");
+  g_autofree gchar *why = NULL;
   g_autoptr (JsonParser) parser = NULL;
   JsonNode *root;
 
-  if (text == NULL || luma_json_nests_too_deep (text, strlen (text)))
+  if (text == NULL)
+    return;
+  why = luma_json_why_refused (text, strlen (text));
+  if (why != NULL)
     return;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
@@ -264,6 +268,7 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
   gsize size;
   const gchar *text = g_bytes_get_data (body, &size);
   g_autoptr (GError) json_error = NULL;
+  g_autofree gchar *why = NULL;
   JsonNode *root;
 
   if (size > GST_LUMA_RECORD_MAX_SIZE) {
@@ -272,19 +277,21 @@ parse_root_object (JsonParser * parser, GBytes * body, GError ** error)
             "bytes a record may have"), size, GST_LUMA_RECORD_MAX_SIZE);
     return NULL;
   }
-  if (luma_json_nests_too_deep (text, size)) {
-    g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
-        _("the answer nests deeper than %d levels"), LUMA_JSON_MAX_NESTING);
+  why = luma_json_why_refused (text, size);
+  if (why != NULL) {
+    g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_SYNTAX, why);
     return NULL;
   }
   if (size == 0 || !json_parser_load_from_data (parser, text, size,
           &json_error)) {
     /* json-glib quotes the character it stumbled on */
-    g_autofree gchar *why = json_error ?
+    g_autofree gchar *stumbled = json_error ?
         luma_text_make_safe (json_error->message, -1) : NULL;
 
     g_set_error (error, GST_LUMA_RECORD_ERROR, GST_LUMA_RECORD_ERROR_SYNTAX,
-        _("the answer is not valid JSON: %s"), why ? why : _("empty body"));
+        _("the answer is not valid JSON: %s"),
+        stumbled ? stumbled : _("empty body"));
     return NULL;
   }
   root = json_parser_get_root (parser);

@@ -207,6 +207,14 @@ GST_START_TEST (test_too_large_refused_unparsed)
 
 GST_END_TEST;
 
+static GstLumaRecord *
+parse_text (const gchar * text, GError ** error)
+{
+  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+
+  return gst_luma_record_parse (body, error);
+}
+
 /* json-glib would recurse once per level and overflow the stack */
 GST_START_TEST (test_deep_nesting_refused)
 {
@@ -251,13 +259,60 @@ GST_START_TEST (test_deep_nesting_in_params_ignored)
 
 GST_END_TEST;
 
-static GstLumaRecord *
-parse_text (const gchar * text, GError ** error)
+/* json-glib 1.6 reads what the nesting count skips as a string: a
+ * single-quoted string and a comment can hold a '"', after which every
+ * bracket counts as inside a string. The record, generate's answer and the
+ * upload's answer all go through the same count. */
+GST_START_TEST (test_deep_nesting_behind_quote_or_comment_refused)
 {
-  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+  static const gchar *const openers[] = {
+    "{\"code\":200,\"msg\":['\"',",
+    "{\"code\":200,\"msg\":/*\"*/",
+  };
+  gsize depth = 100000;
+  guint i;
+  gsize j;
 
-  return gst_luma_record_parse (body, error);
+  for (i = 0; i < G_N_ELEMENTS (openers); i++) {
+    GString *text = g_string_new (openers[i]);
+    g_autoptr (GBytes) body = NULL;
+    g_autoptr (GError) error = NULL;
+    g_auto (LumaUploadAnswer) answer = { 0, };
+    gint code;
+    gchar *msg, *task_id;
+
+    for (j = 0; j < depth; j++)
+      g_string_append_c (text, '[');
+    body = g_string_free_to_bytes (text);
+    fail_unless (gst_luma_record_parse (body, &error) == NULL);
+    luma_record_parse_create_answer (body, 200, &code, &msg, &task_id);
+    g_free (msg);
+    g_free (task_id);
+    luma_record_parse_upload_answer (body, &answer);
+    fail_unless (answer.why != NULL);
+  }
 }
+
+GST_END_TEST;
+
+/* ... while the same characters inside strings are JSON like any other */
+GST_START_TEST (test_quote_and_slash_inside_strings_taken)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = parse_text ("{\"code\":200,"
+      "\"msg\":\"it's /* fine */\",\"data\":{\"taskId\":\"t'1\","
+      "\"successFlag\":1,\"paramJson\":\"{\\\"prompt\\\":"
+      "\\\"a 'snowy' night // [[\\\"}\",\"response\":{\"resultUrls\":"
+      "[\"https://cdn.example/r/t'1/a.mp4\"]}}}", &error);
+
+  fail_unless (record != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_string (record->task_id, "t'1");
+  fail_unless_equals_string (record->prompt, "a 'snowy' night // [[");
+  fail_unless_equals_string (record->result_urls[0],
+      "https://cdn.example/r/t'1/a.mp4");
+}
+
+GST_END_TEST;
 
 /* What a server writes reaches messages, errors and tags: every string the
  * parser gives is valid UTF-8 without control characters. */
@@ -493,6 +548,8 @@ record_suite (void)
   tcase_add_test (tc, test_too_large_refused_unparsed);
   tcase_add_test (tc, test_deep_nesting_refused);
   tcase_add_test (tc, test_deep_nesting_in_params_ignored);
+  tcase_add_test (tc, test_deep_nesting_behind_quote_or_comment_refused);
+  tcase_add_test (tc, test_quote_and_slash_inside_strings_taken);
   tcase_add_test (tc, test_state_enum);
   tcase_add_test (tc, test_server_text_made_safe);
   tcase_add_test (tc, test_params_read_once_over);
