@@ -17,7 +17,8 @@
  *   ("10.0.0.0/8"); "host:port" matches that port only; "*" matches every
  *   host. It applies whichever way the proxy was set, and in front of the
  *   system's resolver too.
- * - with nothing set at all, the system's resolver decides.
+ * - with nothing set at all, the system's resolver decides, unless
+ *   HTTP_PROXY is set: libproxy would read it, so then no proxy is used.
  *
  * GSimpleProxyResolver does the matching (GLib 2.74, ignore_host ()). Where
  * its rules differ from curl's, the list is rewritten before it gets it:
@@ -700,7 +701,8 @@ system_resolver (void)
 
 /* The environment variables luma_proxy_resolver_new () reads. */
 static const gchar *const setting_names[] = { "http_proxy", "https_proxy",
-  "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"
+  "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+  "HTTP_PROXY"
 };
 
 gchar *
@@ -733,11 +735,18 @@ luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
   g_autofree gchar *default_url = NULL;
   g_auto (GStrv) ignore_hosts = NULL;
   g_autoptr (GProxyResolver) resolver = NULL;
+  g_autoptr (GProxyResolver) direct = NULL;
   gboolean direct_for_all;
   LumaExcludingResolver *excluding;
 
   if (system == NULL)
     system = system_resolver ();
+  /* HTTP_PROXY is anyone's to set who sends a request to a CGI program
+   * (httpoxy): lumasrc never reads it, and the system's resolver
+   * (libproxy) would, for https URLs too. Where it is set, the system's
+   * resolver is not asked, and what no setting of ours names goes direct. */
+  if (g_environ_getenv (envp, "HTTP_PROXY") != NULL)
+    system = direct = g_simple_proxy_resolver_new (NULL, NULL);
 
   /* Every proxy that is set must be usable, whatever URL comes later. */
   if (non_empty (proxy) != NULL) {

@@ -662,6 +662,24 @@ GST_START_TEST (test_http_proxy_alone_proxies)
 
 GST_END_TEST;
 
+/* HTTP_PROXY is the client's "Proxy:" header under CGI (httpoxy): lumasrc
+ * never reads it, and neither must the system's resolver it falls back on
+ * when nothing else is set (libproxy reads HTTP_PROXY, for https too). */
+GST_START_TEST (test_cgi_http_proxy_never_used)
+{
+  g_autofree gchar *url = test_proxy_get_url (proxy);
+  guint api_requests, video_requests;
+
+  g_setenv ("HTTP_PROXY", url, TRUE);
+  run_and_count (&api_requests, &video_requests);
+  g_mutex_lock (&proxy->lock);
+  fail_unless_equals_int (proxy->with_authorization, 0);
+  g_mutex_unlock (&proxy->lock);
+  fail_unless_equals_int (api_requests + video_requests, 0);
+}
+
+GST_END_TEST;
+
 /* The hosts by name: the proxy sees nothing, the origins get it all. */
 GST_START_TEST (test_no_proxy_host_excludes)
 {
@@ -1012,6 +1030,7 @@ proxy_suite (void)
   suite_add_tcase (s, tc_pipeline);
   tcase_add_checked_fixture (tc_pipeline, setup, teardown);
   tcase_add_test (tc_pipeline, test_http_proxy_alone_proxies);
+  tcase_add_test (tc_pipeline, test_cgi_http_proxy_never_used);
   tcase_add_test (tc_pipeline, test_no_proxy_host_excludes);
   tcase_add_test (tc_pipeline, test_no_proxy_suffix_excludes);
   tcase_add_test (tc_pipeline, test_no_proxy_host_port_excludes);
