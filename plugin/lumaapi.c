@@ -352,6 +352,8 @@ read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
   body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE, 0,
       cancellable, error);
   g_input_stream_close (stream, NULL, NULL);
+  if (body != NULL)
+    body = luma_secret_hide (body, api->api_key);
   if (body == NULL) {
     if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_LARGE)
         || g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING))

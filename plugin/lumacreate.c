@@ -159,6 +159,8 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     answer = luma_http_read_body (msg, stream, ANSWER_MAX_SIZE,
         soup_session_get_timeout (session), request_cancellable, &cause);
     g_input_stream_close (stream, NULL, NULL);
+    if (answer != NULL)
+      answer = luma_secret_hide (answer, request.bearer);
   }
   if (answer == NULL && luma_http_deadline_has_passed (deadline)) {
     /* a server that trickles its answer: over, like a silence */

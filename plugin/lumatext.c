@@ -121,3 +121,43 @@ luma_secret_free (gchar * secret)
   luma_secret_wipe (secret);
   g_free (secret);
 }
+
+/* The first @needle in @size bytes of @data, NULs and all, or NULL */
+static gchar *
+find_bytes (gchar * data, gsize size, const gchar * needle, gsize needle_size)
+{
+  gchar *end = data + size;
+
+  while ((gsize) (end - data) >= needle_size
+      && (data = memchr (data, needle[0], end - data - needle_size + 1))) {
+    if (memcmp (data, needle, needle_size) == 0)
+      return data;
+    data++;
+  }
+  return NULL;
+}
+
+/* A server may quote the key back ("invalid key: ..."), and what it writes
+ * reaches errors, messages and the log: every occurrence of @secret in
+ * @body is starred out before anything reads it. Takes @body, returns it
+ * or a copy. */
+GBytes *
+luma_secret_hide (GBytes * body, const gchar * secret)
+{
+  gsize size, secret_size = secret != NULL ? strlen (secret) : 0;
+  gchar *data = (gchar *) g_bytes_get_data (body, &size);
+  GByteArray *copy;
+  gchar *at;
+
+  if (secret_size == 0 || data == NULL
+      || find_bytes (data, size, secret, secret_size) == NULL)
+    return body;
+  copy = g_bytes_unref_to_array (body);
+  data = (gchar *) copy->data;
+  while ((at = find_bytes (data, copy->len - (data - (gchar *) copy->data),
+              secret, secret_size)) != NULL) {
+    memset (at, '*', secret_size);
+    data = at + secret_size;
+  }
+  return g_byte_array_free_to_bytes (copy);
+}

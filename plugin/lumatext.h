@@ -13,5 +13,6 @@ gboolean luma_text_is_safe (const gchar * text);
 gboolean luma_text_is_header_safe (const gchar * value);
 void luma_secret_wipe (gchar * secret);
 void luma_secret_free (gchar * secret);
+GBytes *luma_secret_hide (GBytes * body, const gchar * secret);
 
 G_END_DECLS

@@ -643,6 +643,8 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   answer_body = luma_http_read_body (msg, answer, ANSWER_MAX_SIZE,
       soup_session_get_timeout (up->session), cancellable, &cause);
   g_input_stream_close (answer, NULL, NULL);
+  if (answer_body != NULL)
+    answer_body = luma_secret_hide (answer_body, up->api_key);
   if (answer_body == NULL) {
     if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       return fail_unanswered (up, deadline, cause, error);

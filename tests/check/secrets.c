@@ -232,6 +232,28 @@ GST_START_TEST (test_api_redirect_same_host_keeps_key)
 
 GST_END_TEST;
 
+/* A server that quotes the key it was sent back in its refusal (as many
+ * APIs do: "Incorrect API key provided: ...") must not put it on the bus. */
+GST_START_TEST (test_key_echoed_by_api_not_in_error)
+{
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *bus_text = NULL;
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":401,\"msg\":"
+      "\"Invalid API key: %s\"}", TEST_KEY);
+  GstMessageType ended;
+
+  luma_test_add_ready_task (fixture.em, "t-echo", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-echo", 200, NULL, NULL, body);
+  desc = launch_line ("t-echo", TEST_KEY);
+  bus_text = play_and_collect (desc, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (bus_text, "refused the API key") != NULL);
+  fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
+  assert_log_clean (TEST_KEY);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_key_property_reads_back_masked)
 {
   GstElement *src = gst_element_factory_make ("lumasrc", NULL);
@@ -264,6 +286,7 @@ secrets_suite (void)
   tcase_add_test (tc, test_api_redirect_to_other_host_drops_key);
   tcase_add_test (tc, test_api_redirect_same_host_keeps_key);
   tcase_add_test (tc, test_key_property_reads_back_masked);
+  tcase_add_test (tc, test_key_echoed_by_api_not_in_error);
   return s;
 }
 

@@ -352,6 +352,41 @@ GST_START_TEST (test_secret_wipe_overwrites_the_copy)
 
 GST_END_TEST;
 
+static gchar *
+hide (const gchar * text, gsize size, const gchar * secret)
+{
+  GBytes *body = luma_secret_hide (g_bytes_new (text, size), secret);
+  gsize hidden_size;
+  const gchar *hidden = g_bytes_get_data (body, &hidden_size);
+  gchar *copy;
+
+  fail_unless_equals_int (hidden_size, size);
+  copy = g_malloc0 (hidden_size + 1);
+  memcpy (copy, hidden, hidden_size);
+  /* a NUL inside stays where it was */
+  if (memchr (text, '\0', size) != NULL)
+    fail_unless (memchr (hidden, '\0', size) != NULL);
+  g_bytes_unref (body);
+  return copy;
+}
+
+/* every occurrence, at the start, the end, side by side, after a NUL */
+GST_START_TEST (test_secret_hidden_in_answers)
+{
+  static const gchar after_nul[] = "x\0kkey1key1";
+  g_autofree gchar *none = hide ("no secret here", 14, "key1");
+  g_autofree gchar *all = hide ("key1 and key1key1, key", 22, "key1");
+  g_autofree gchar *nul = hide (after_nul, sizeof after_nul - 1, "key1");
+  g_autofree gchar *no_key = hide ("key1", 4, NULL);
+
+  fail_unless_equals_string (none, "no secret here");
+  fail_unless_equals_string (all, "**** and ********, key");
+  fail_unless (memcmp (nul, "x\0k********", sizeof after_nul - 1) == 0);
+  fail_unless_equals_string (no_key, "key1");
+}
+
+GST_END_TEST;
+
 static Suite *
 surface_suite (void)
 {
@@ -370,6 +405,7 @@ surface_suite (void)
   tcase_add_test (tc, test_api_url_is_parsed_not_joined);
   tcase_add_test (tc, test_blocksize_out_of_range_is_a_settings_error);
   tcase_add_test (tc, test_secret_wipe_overwrites_the_copy);
+  tcase_add_test (tc, test_secret_hidden_in_answers);
   return s;
 }
 
