@@ -212,6 +212,14 @@ static PollOutcome
 classify_record (const GstLumaRecord * record, const gchar * task_id,
     GError ** error)
 {
+  /* the record of another task would be streamed, and stored, as this
+   * one's video (a record without a task id is taken) */
+  if (record->task_id != NULL && strcmp (record->task_id, task_id) != 0) {
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,
+        _("KIE answered the request for task %s with the record of another "
+            "task, %s"), task_id, record->task_id);
+    return POLL_FAILED;
+  }
   switch (record->state) {
     case GST_LUMA_TASK_STATE_SUCCESS:
     case GST_LUMA_TASK_STATE_CALLBACK_FAILED:

@@ -159,6 +159,28 @@ GST_START_TEST (test_retry_after_ignored_on_200)
 
 GST_END_TEST;
 
+/* data.taskId names the task the record is of: a record of another task
+ * (a caching proxy's mix-up, a server bug) is not the video asked for. */
+GST_START_TEST (test_record_of_another_task_refused)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+
+  luma_test_add_ready_task (fixture.em, "t-mine", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-mine", 200, NULL, NULL,
+      "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":"
+      "\"t-someone-else\",\"successFlag\":1,\"response\":{\"resultUrls\":"
+      "[\"http://127.0.0.1:9/someone-else.mp4\"]}}}");
+  record = wait_for (NULL, 5, "t-mine", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL, "took the record of %s, %s", record->task_id,
+      record->result_urls[0]);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_BAD_ANSWER));
+  fail_unless (strstr (error->message, "t-someone-else") != NULL);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_retry_after_ignored_on_500)
 {
   g_autoptr (GError) error = NULL;
@@ -1135,6 +1157,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_retry_after_parsing);
   tcase_add_test (tc, test_retry_after_ignored_on_200);
   tcase_add_test (tc, test_retry_after_ignored_on_500);
+  tcase_add_test (tc, test_record_of_another_task_refused);
   tcase_add_test (tc, test_retry_after_honoured_on_455_and_503);
   tcase_add_test (tc, test_huge_retry_after_waits_until_wait_timeout);
   tcase_add_test (tc, test_trickled_headers_cut_by_request_deadline);
