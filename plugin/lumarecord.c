@@ -55,10 +55,8 @@ dup_string_member (JsonObject * object, const gchar * name)
   return NULL;
 }
 
-/* Milliseconds since the epoch from a number, a numeric string or a date
- * string (sibling KIE APIs send "2025-08-13 10:00:00"); -1 otherwise. */
 static gint64
-read_timestamp (JsonObject * object, const gchar * name)
+read_timestamp_member (JsonObject * object, const gchar * name)
 {
   JsonNode *node = get_member (object, name);
   const gchar *text;
@@ -92,6 +90,22 @@ read_timestamp (JsonObject * object, const gchar * name)
     date = g_date_time_new_from_iso8601 (iso, utc);
   }
   return date ? g_date_time_to_unix (date) * 1000 : -1;
+}
+
+/* The last millisecond of year 9999: later times are no times, and sums
+ * with them (a result's deletion date) would overflow. */
+#define LATEST_TIMESTAMP G_GINT64_CONSTANT (253402300799999)
+
+/* Milliseconds since the epoch from a number, a numeric string or a date
+ * string (sibling KIE APIs send "2025-08-13 10:00:00"), between the epoch
+ * and year 9999; -1 otherwise. */
+static gint64
+read_timestamp (JsonObject * object, const gchar * name)
+{
+  gint64 milliseconds = read_timestamp_member (object, name);
+
+  return milliseconds >= 0 && milliseconds <= LATEST_TIMESTAMP ?
+      milliseconds : -1;
 }
 
 static gchar **

@@ -99,6 +99,15 @@ static const BodyCase cases[] = {
         "{\"code\":200,\"data\":{\"successFlag\":0,\"createTime\":1e300,"
         "\"completeTime\":-1e300}}",
       OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"times past year 9999 or before 1970 ignored",
+        "{\"code\":200,\"data\":{\"successFlag\":0,"
+        "\"createTime\":\"-5\",\"completeTime\":9223372036854775807}}",
+      OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL, -1},
+  {"the last millisecond of year 9999 taken",
+        "{\"code\":200,\"data\":{\"successFlag\":0,"
+        "\"completeTime\":253402300799999}}",
+        OK, 200, GST_LUMA_TASK_STATE_GENERATING, NULL, NULL, NULL,
+      G_GINT64_CONSTANT (253402300799999)},
   {"success with an empty result URL",
         "{\"code\":200,\"data\":{\"successFlag\":1,\"response\":{\"resultUrls\":[\"\"]}}}",
       GST_LUMA_RECORD_ERROR_MISSING},

@@ -1603,6 +1603,37 @@ assert_tag_is_safe (LumaRun * run, const gchar * tag)
     fail_unless (luma_text_is_safe (value), "the %s tag is not safe text", tag);
 }
 
+/* completeTime is the API's to write: one at the end of gint64's range
+ * must not overflow (undefined behaviour) when the store adds KIE's
+ * retention to it, nor give a kie-until before the completion. */
+GST_START_TEST (test_huge_complete_time_does_not_overflow)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":\"success\","
+      "\"data\":{\"taskId\":\"" TASK "\",\"successFlag\":1,"
+      "\"completeTime\":9223372036854775807,\"response\":{\"resultUrls\":"
+      "[\"%s/r/" TASK "/1.mp4\"]}}}", base);
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *meta;
+  LumaRun *run;
+
+  luma_emulator_push_record_reply (fixture.em, TASK, 200, NULL, NULL, body);
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  path = entry_file ("meta.json");
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  fail_unless (json_parser_load_from_data (parser, text, -1, NULL));
+  meta = json_node_get_object (json_parser_get_root (parser));
+  fail_unless (json_object_get_int_member (meta, "kie-until") >= 0,
+      "kie-until %" G_GINT64_FORMAT " wrapped around",
+      json_object_get_int_member (meta, "kie-until"));
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_edited_meta_gives_safe_text)
 {
   LumaRun *run;
@@ -1809,6 +1840,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_completed_as_another_version_not_spliced);
   tcase_add_test (tc, test_store_holds_no_key);
   tcase_add_test (tc, test_edited_meta_gives_safe_text);
+  tcase_add_test (tc, test_huge_complete_time_does_not_overflow);
   tcase_add_test (tc, test_stored_open_tags_as_polled);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
