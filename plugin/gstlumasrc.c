@@ -2295,6 +2295,10 @@ init_uri_params (GObjectClass * gobject_class)
     uri_params[i].name = names[i];
     uri_params[i].minimum = pspec->minimum;
     uri_params[i].maximum = pspec->maximum;
+    /* 0 turns a bound off: the user's own choice, never a playlist's, for
+     * then a silent host would hold the pipeline for ever */
+    if (g_str_has_suffix (names[i], "timeout"))
+      uri_params[i].minimum = MAX (pspec->minimum, 1);
   }
 }
 

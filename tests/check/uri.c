@@ -82,6 +82,33 @@ GST_START_TEST (test_uri_refuses_secrets_and_nonsense)
 
 GST_END_TEST;
 
+/* A URI is a playlist's, read as hostile: it may tune the waits, but not
+ * take away the bounds that end them. With timeout=0 (none) a video host
+ * that accepts and never answers held the pipeline for ever. */
+GST_START_TEST (test_uri_cannot_turn_off_a_timeout)
+{
+  GstElement *src = gst_element_factory_make ("lumasrc", NULL);
+  g_autoptr (GError) error = NULL;
+  guint timeout, wait_timeout;
+
+  check_uri_refused ("luma://abc?timeout=0", "timeout");
+  check_uri_refused ("luma://abc?wait-timeout=0", "wait-timeout");
+  fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (src),
+          "luma://abc?timeout=1&wait-timeout=1", &error), "%s",
+      error ? error->message : "");
+  g_object_get (src, "timeout", &timeout, "wait-timeout", &wait_timeout, NULL);
+  fail_unless_equals_int (timeout, 1);
+  fail_unless_equals_int (wait_timeout, 1);
+  /* the user's own setting may still turn them off */
+  g_object_set (src, "timeout", 0, "wait-timeout", 0, NULL);
+  g_object_get (src, "timeout", &timeout, "wait-timeout", &wait_timeout, NULL);
+  fail_unless_equals_int (timeout, 0);
+  fail_unless_equals_int (wait_timeout, 0);
+  gst_object_unref (src);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_playbin_plays_luma_uri)
 {
   LumaRun *run;
@@ -255,6 +282,7 @@ uri_suite (void)
   tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_uri_sets_task_and_properties);
   tcase_add_test (tc, test_uri_refuses_secrets_and_nonsense);
+  tcase_add_test (tc, test_uri_cannot_turn_off_a_timeout);
   tcase_add_test (tc, test_playbin_plays_luma_uri);
   tcase_add_test (tc, test_discoverer_and_cache);
   tcase_add_test (tc, test_tags_before_first_buffer);
