@@ -644,7 +644,11 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
           soup_message_get_response_headers (stream->msg),
           soup_message_get_uri (stream->msg), error))
     return FALSE;
-  stream->answer_end = answer.end;
+  /* An answer that does not say where its body ends (chunked, or ended by
+   * closing) is read no further than the size an earlier answer gave:
+   * what comes after it is no part of that file. */
+  stream->answer_end = answer.end != LUMA_STREAM_SIZE_UNKNOWN ? answer.end
+      : stream->size;
   return skip_to_offset (stream, answer.start, cancellable, error);
 }
 

@@ -9,6 +9,9 @@
 
 #include "harness.h"
 
+#include <gio/gio.h>
+#include <string.h>
+
 #define TASK "t-integrity"
 #define HOST "127.0.0.1"
 /* the file most tests stream, and where the emulator cuts the first answer */
@@ -394,6 +397,240 @@ GST_START_TEST (test_stop_during_429_wait_is_prompt)
 
 GST_END_TEST;
 
+
+/* ----- review: a host that lies, below what the emulator can play ----- */
+
+/* One answer of a scripted host: @head as it is (status line and headers,
+ * up to and with the blank line), then @body_size bytes of @body, then the
+ * connection is closed. */
+typedef struct
+{
+  const gchar *head;
+  const guint8 *body;
+  gsize body_size;
+} ScriptedAnswer;
+
+typedef struct
+{
+  GSocketListener *listener;
+  guint16 port;
+  GCancellable *cancellable;
+  GThread *thread;
+  const ScriptedAnswer *answers;
+  guint n_answers;
+  guint requests;               /* atomic */
+} ScriptedHost;
+
+static gpointer
+scripted_host_main (gpointer data)
+{
+  ScriptedHost *host = data;
+
+  for (;;) {
+    g_autoptr (GSocketConnection) connection =
+        g_socket_listener_accept (host->listener, NULL, host->cancellable,
+        NULL);
+    g_autoptr (GString) request = g_string_new (NULL);
+    const ScriptedAnswer *answer;
+    GInputStream *in;
+    GOutputStream *out;
+    guint i;
+    gchar c;
+
+    if (connection == NULL)
+      return NULL;
+    in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+    out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+    while (!g_str_has_suffix (request->str, "\r\n\r\n")
+        && g_input_stream_read (in, &c, 1, host->cancellable, NULL) == 1)
+      g_string_append_c (request, c);
+    i = g_atomic_int_add (&host->requests, 1);
+    answer = &host->answers[MIN (i, host->n_answers - 1)];
+    g_output_stream_write_all (out, answer->head, strlen (answer->head), NULL,
+        host->cancellable, NULL);
+    g_output_stream_write_all (out, answer->body, answer->body_size, NULL,
+        host->cancellable, NULL);
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  }
+}
+
+static ScriptedHost *
+scripted_host_start (const ScriptedAnswer * answers, guint n_answers)
+{
+  ScriptedHost *host = g_new0 (ScriptedHost, 1);
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  host->answers = answers;
+  host->n_answers = n_answers;
+  host->cancellable = g_cancellable_new ();
+  host->listener = g_socket_listener_new ();
+  fail_unless (g_socket_listener_add_address (host->listener, address,
+          G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, NULL));
+  host->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  host->thread = g_thread_new ("scripted-host", scripted_host_main, host);
+  return host;
+}
+
+static void
+scripted_host_stop (ScriptedHost * host)
+{
+  g_cancellable_cancel (host->cancellable);
+  g_socket_listener_close (host->listener);
+  g_thread_join (host->thread);
+  g_object_unref (host->listener);
+  g_object_unref (host->cancellable);
+  g_free (host);
+}
+
+#define SMALL_SIZE 100000
+#define SMALL_DROP 40000
+
+/* The first answer says the file has SMALL_SIZE bytes and drops; the
+ * resume is answered 200 without a length (chunked) with a longer file.
+ * Never more bytes than the size the file was known to have: the whole
+ * file exactly, or an error. */
+GST_START_TEST (test_resume_with_longer_unsized_body_not_handed_out)
+{
+  g_autoptr (GBytes) longer = luma_test_random_bytes (3 * SMALL_SIZE, 17);
+  const guint8 *bytes = g_bytes_get_data (longer, NULL);
+  g_autofree gchar *chunk_head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n",
+      3 * SMALL_SIZE);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+          G_STRINGIFY (SMALL_SIZE) "\r\n\r\n", bytes, SMALL_DROP},
+    {chunk_head, bytes, 3 * SMALL_SIZE},
+  };
+  ScriptedHost *host;
+  g_autofree gchar *url = NULL;
+  LumaRun *run;
+
+  /* the chunked body's end: "\r\n0\r\n\r\n" after its bytes */
+  {
+    static guint8 tail[] = "\r\n0\r\n\r\n";
+    guint8 *body = g_malloc (3 * SMALL_SIZE + 7);
+
+    memcpy (body, bytes, 3 * SMALL_SIZE);
+    memcpy (body + 3 * SMALL_SIZE, tail, 7);
+    answers[1].body = body;
+    answers[1].body_size = 3 * SMALL_SIZE + 7;
+  }
+  host = scripted_host_start (answers, G_N_ELEMENTS (answers));
+  url = g_strdup_printf ("http://127.0.0.1:%u/v.mp4", host->port);
+  luma_emulator_set_result_url (fixture.em, TASK, url);
+  run = run_to_end (-1);
+  luma_run_drain_bus (run);
+  fail_unless (run->data->len <= SMALL_SIZE,
+      "%u bytes handed out of a file of %u (error: %s)", run->data->len,
+      SMALL_SIZE, run->error ? "yes" : "no");
+  luma_run_free (run);
+  scripted_host_stop (host);
+  g_free ((gpointer) answers[1].body);
+}
+
+GST_END_TEST;
+
+/* Stopping while lumasrc connects to a host that accepted and never
+ * answers (a long timeout) is prompt. */
+GST_START_TEST (test_stop_while_connecting_is_prompt)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  GSocketListener *listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/v.mp4", port);
+  gint64 before, took;
+
+  luma_emulator_set_result_url (fixture.em, TASK, url);
+  g_object_set (run->src, "timeout", 60, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  g_usleep (700000);
+  luma_run_drain_bus (run);
+  fail_unless (run->error == NULL);
+  before = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "stopping took %" G_GINT64_FORMAT " us", took);
+  luma_run_free (run);
+  g_socket_listener_close (listener);
+  g_object_unref (listener);
+}
+
+GST_END_TEST;
+
+static GstPadProbeReturn
+push_record_429_once (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  luma_emulator_push_record_reply (fixture.em, TASK, 429, "3600", NULL,
+      "{\"code\":429,\"msg\":\"slow down\"}");
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* The URL expires mid-stream (a 403 after a drop), and the record read for
+ * a fresh one is rate limited for an hour: returns once lumasrc waits. */
+static void
+play_into_renewal_backoff (LumaRun * run)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  GstPad *pad = gst_element_get_static_pad (run->src, "src");
+  gint64 deadline;
+
+  faults.drop_after = DROP_AT;
+  faults.drop_count = 1;
+  faults.drop_fail_status = 403;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, push_record_429_once,
+      NULL, NULL);
+  gst_object_unref (pad);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (fixture.em, TASK) < 2
+      && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      2);
+  g_usleep (300000);
+  luma_run_drain_bus (run);
+  fail_unless (run->error == NULL);
+  fail_unless (!run->eos);
+}
+
+/* stopping then is prompt */
+GST_START_TEST (test_stop_during_renewal_backoff_is_prompt)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  gint64 before, took;
+
+  play_into_renewal_backoff (run);
+  before = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - before;
+  fail_unless (took < G_USEC_PER_SEC * luma_test_slowdown (),
+      "stopping took %" G_GINT64_FORMAT " us", took);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* a flushing seek back to the start then gives the bytes from 0, exactly,
+ * once the rate limit lifts */
+GST_START_TEST (test_seek_during_renewal_backoff)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  play_into_renewal_backoff (run);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 0));
+  luma_run_until_done (run, 60);
+  luma_run_assert_output_from (run, fixture.video, 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 integrity_suite (void)
 {
@@ -414,6 +651,10 @@ integrity_suite (void)
   tcase_add_test (tc, test_503_with_retry_after_mid_stream_waited_out);
   tcase_add_test (tc, test_429_forever_is_bounded);
   tcase_add_test (tc, test_stop_during_429_wait_is_prompt);
+  tcase_add_test (tc, test_resume_with_longer_unsized_body_not_handed_out);
+  tcase_add_test (tc, test_stop_while_connecting_is_prompt);
+  tcase_add_test (tc, test_stop_during_renewal_backoff_is_prompt);
+  tcase_add_test (tc, test_seek_during_renewal_backoff);
   return s;
 }
 
