@@ -673,8 +673,11 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
       || self->streaming->phase == PHASE_WAITING;
   GstStructure *details;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    GST_DEBUG_OBJECT (self, "cancelled");
+  /* an error that came as unlock() cut the request (a 429 read at that
+   * moment, say) is no error of a flush or a stop */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      || g_cancellable_is_cancelled (self->cancellable)) {
+    GST_DEBUG_OBJECT (self, "cancelled (%s)", error->message);
     /* after the wait's other messages, which the stop did not wait for
      * if they were being posted (luma_workers_run_steps ()) */
     if (waiting)
@@ -1646,6 +1649,21 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
   return gst_luma_src_read_video (self, data, size, error);
 }
 
+/* basesrc bounds the reads of a pull, not the buffers a push source
+ * makes: a seek's stop is kept here. G_MAXUINT64 when there is none. */
+static guint64
+gst_luma_src_bytes_before_stop (GstLumaSrc * self, guint64 offset)
+{
+  guint64 stop;
+
+  GST_OBJECT_LOCK (self);
+  stop = GST_BASE_SRC (self)->segment.stop;
+  GST_OBJECT_UNLOCK (self);
+  if (stop == G_MAXUINT64)
+    return G_MAXUINT64;
+  return stop > offset ? stop - offset : 0;
+}
+
 static GstFlowReturn
 gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 {
@@ -1654,7 +1672,7 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
   g_autoptr (GError) error = NULL;
   GstBuffer *buffer;
   GstMapInfo map;
-  guint64 offset;
+  guint64 offset, left;
   gssize n;
 
   if (!gst_luma_src_find_video (self, &error))
@@ -1672,11 +1690,14 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
     return GST_FLOW_ERROR;
   }
 
+  offset = s->offset;
+  left = gst_luma_src_bytes_before_stop (self, offset);
+  if (left == 0)
+    return GST_FLOW_EOS;
   buffer = gst_luma_src_new_buffer (self,
       gst_base_src_get_blocksize (GST_BASE_SRC (self)));
   gst_buffer_map (buffer, &map, GST_MAP_WRITE);
-  offset = s->offset;
-  n = gst_luma_src_read (self, map.data, map.size, &error);
+  n = gst_luma_src_read (self, map.data, MIN (map.size, left), &error);
 
   if (n <= 0) {
     gst_buffer_unmap (buffer, &map);
@@ -1983,7 +2004,9 @@ gst_luma_src_do_seek (GstBaseSrc * basesrc, GstSegment * segment)
 {
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
 
-  if (segment->format != GST_FORMAT_BYTES || self->streaming == NULL)
+  /* the bytes come forwards only */
+  if (segment->format != GST_FORMAT_BYTES || segment->rate < 0.0
+      || self->streaming == NULL)
     return FALSE;
   GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->start);
   self->streaming->offset = segment->start;

@@ -615,6 +615,30 @@ send_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
   return FALSE;
 }
 
+/* The file's size a 416 gives ("Content-Range: bytes *\/SIZE"), which
+ * libsoup does not read; else LUMA_STREAM_SIZE_UNKNOWN. */
+static guint64
+unsatisfied_range_size (SoupMessage * msg)
+{
+  const gchar *range =
+      soup_message_headers_get_one (soup_message_get_response_headers (msg),
+      "Content-Range");
+  guint64 size;
+
+  if (range == NULL || !g_str_has_prefix (range, "bytes */")
+      || !g_ascii_string_to_unsigned (range + strlen ("bytes */"), 10, 0,
+          LUMA_STREAM_SIZE_UNKNOWN - 1, &size, NULL))
+    return LUMA_STREAM_SIZE_UNKNOWN;
+  return size;
+}
+
+static gboolean
+at_end (LumaStream * stream)
+{
+  return stream->size != LUMA_STREAM_SIZE_UNKNOWN
+      && stream->offset >= stream->size;
+}
+
 static gboolean
 open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
 {
@@ -628,8 +652,12 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
 
   /* Asked for the bytes from the end of the file on: there are none. */
   if (stream->http_status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE
-      && stream->offset > 0 && stream->offset == stream->size)
-    return TRUE;
+      && stream->offset > 0) {
+    if (!check_same_file (stream, unsatisfied_range_size (stream->msg), error))
+      return FALSE;
+    if (at_end (stream))
+      return TRUE;
+  }
   if (!SOUP_STATUS_IS_SUCCESSFUL (stream->http_status)) {
     stream->retry_after = luma_http_retry_after (stream->msg);
     set_status_error (stream, error);
@@ -673,13 +701,6 @@ is_worth_retrying (LumaStream * stream, GError * error)
   return g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT)
       || (g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
       && SOUP_STATUS_IS_SERVER_ERROR (stream->http_status));
-}
-
-static gboolean
-at_end (LumaStream * stream)
-{
-  return stream->size != LUMA_STREAM_SIZE_UNKNOWN
-      && stream->offset >= stream->size;
 }
 
 /* The open answer has given all its range, and the file goes on: a server

@@ -532,6 +532,64 @@ GST_START_TEST (test_decodebin_plays_the_video)
 
 GST_END_TEST;
 
+/* A flushing seek made while the task still generates (the pipeline
+ * PAUSED, not prerolled): once ready, the bytes from there, exactly. */
+GST_START_TEST (test_seek_while_generating)
+{
+  LumaEmulatorTask task = {
+    .task_id = "t-slow",
+    .video = fixture.video,
+    .generating_polls = 20,
+    .final_flag = 1,
+  };
+  LumaRun *run;
+  gint64 deadline;
+
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-slow", NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (fixture.em, "t-slow") < 3
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 12345));
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  luma_run_assert_output_from (run, fixture.video, 12345);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* PLAYING and NULL again and again while the task generates, then the
+ * element streams another task: its bytes, no error, no stale state. */
+GST_START_TEST (test_cycles_during_wait_then_another_task)
+{
+  LumaRun *run = new_run_of_a_task_that_never_ends ();
+  GstLumaTaskState state;
+  guint i;
+
+  for (i = 0; i < 20; i++) {
+    fail_unless (gst_element_set_state (run->pipeline, GST_STATE_PLAYING)
+        == GST_STATE_CHANGE_ASYNC);
+    g_usleep (g_random_int_range (0, 40000));
+    fail_unless (gst_element_set_state (run->pipeline, GST_STATE_NULL)
+        == GST_STATE_CHANGE_SUCCESS);
+  }
+  luma_run_drain_bus (run);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  luma_test_add_ready_task (fixture.em, "t-ready", fixture.video);
+  g_object_set (run->src, "task-id", "t-ready", NULL);
+  luma_run_until_done (run, 30);
+  assert_output_is (run, fixture.video);
+  g_object_get (run->src, "task-state", &state, NULL);
+  fail_unless_equals_int (state, GST_LUMA_TASK_STATE_SUCCESS);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -561,6 +619,8 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_missing_task_id);
   tcase_add_test (tc, test_key_from_environment_and_masked);
   tcase_add_test (tc, test_decodebin_plays_the_video);
+  tcase_add_test (tc, test_seek_while_generating);
+  tcase_add_test (tc, test_cycles_during_wait_then_another_task);
   return s;
 }
 

@@ -97,12 +97,12 @@ GST_START_TEST (test_uri_takes_the_wait_settings_whole)
   guint interval, retries, wait, timeout;
 
   fail_unless (gst_uri_handler_set_uri (GST_URI_HANDLER (src),
-          "luma://t2?poll-interval=10&wait-timeout=0&retries=100&timeout=3600",
+          "luma://t2?poll-interval=10&wait-timeout=1&retries=100&timeout=3600",
           &error), "%s", error ? error->message : "");
   g_object_get (src, "poll-interval", &interval, "retries", &retries,
       "wait-timeout", &wait, "timeout", &timeout, NULL);
   fail_unless_equals_int (interval, 10);
-  fail_unless_equals_int (wait, 0);
+  fail_unless_equals_int (wait, 1);
   fail_unless_equals_int (retries, 100);
   fail_unless_equals_int (timeout, 3600);
   gst_object_unref (src);
