@@ -70,39 +70,11 @@ typedef enum
   POLL_FAILED,                  /* stop with the error */
 } PollOutcome;
 
-/* The API's base URL is parsed, not joined as a string: a query, a fragment
- * or credentials in it would change where the key goes (with a fragment,
- * everything after it, our path included, would never reach the server). */
-static GUri *
-parse_api_url (const gchar * api_url, GError ** error)
-{
-  g_autoptr (GUri) base = luma_http_parse_url (api_url, error);
-  g_autofree gchar *path = NULL;
-  gsize len;
-
-  if (base == NULL)
-    return NULL;
-  if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
-      || g_uri_get_userinfo (base) != NULL) {
-    g_autofree gchar *safe = luma_text_make_safe (api_url, -1);
-
-    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
-        _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "
-            "(#) or credentials (user@)"), safe);
-    return NULL;
-  }
-  path = g_strdup (g_uri_get_path (base));
-  for (len = strlen (path); len > 0 && path[len - 1] == '/'; len--)
-    path[len - 1] = '\0';
-  return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
-      g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
-}
-
 LumaApi *
 luma_api_new (SoupSession * session, const gchar * api_url,
     const gchar * api_key, GError ** error)
 {
-  g_autoptr (GUri) base = parse_api_url (api_url, error);
+  g_autoptr (GUri) base = luma_http_parse_base_url (api_url, "", error);
   LumaApi *api;
   g_autofree gchar *digest = NULL;
   g_autofree gchar *base_url = NULL;
@@ -159,9 +131,9 @@ record_info_uri (LumaApi * api, const gchar * task_id)
   g_autofree gchar *escaped = g_uri_escape_string (task_id, NULL, FALSE);
   g_autofree gchar *query = g_strconcat ("taskId=", escaped, NULL);
 
-  return g_uri_build (G_URI_FLAGS_ENCODED_QUERY, g_uri_get_scheme (api->base),
-      NULL, g_uri_get_host (api->base), g_uri_get_port (api->base), path,
-      query, NULL);
+  return g_uri_build (G_URI_FLAGS_ENCODED_PATH | G_URI_FLAGS_ENCODED_QUERY,
+      g_uri_get_scheme (api->base), NULL, g_uri_get_host (api->base),
+      g_uri_get_port (api->base), path, query, NULL);
 }
 
 /* What an error code of the API (in the body, or as the HTTP status) means. */

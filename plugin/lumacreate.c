@@ -68,7 +68,7 @@ generate_uri (LumaApi * api)
   g_autofree gchar *path = g_strconcat (g_uri_get_path (base), GENERATE_PATH,
       NULL);
 
-  return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
+  return g_uri_build (G_URI_FLAGS_ENCODED_PATH, g_uri_get_scheme (base), NULL,
       g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
 }
 

@@ -133,12 +133,31 @@ is_http_scheme (const gchar * scheme)
       || g_ascii_strcasecmp (scheme, "https") == 0);
 }
 
+static gboolean
+has_no_blanks_or_controls (const gchar * text)
+{
+  for (; *text != '\0'; text++)
+    if ((guchar) * text <= ' ' || *text == 0x7f)
+      return FALSE;
+  return TRUE;
+}
+
 GUri *
 luma_http_parse_url (const gchar * url, GError ** error)
 {
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) parse_error = NULL;
 
+  /* GLib takes them as they are into a path kept escaped, and from there
+   * into the request line */
+  if (!has_no_blanks_or_controls (url)) {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("\"%s\" is not a valid URL: it holds a space or a control "
+            "character"), safe);
+    return NULL;
+  }
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &parse_error);
   if (uri == NULL) {
     g_autofree gchar *safe = luma_text_make_safe (url, -1);
@@ -156,6 +175,40 @@ luma_http_parse_url (const gchar * url, GError ** error)
     return NULL;
   }
   return g_steal_pointer (&uri);
+}
+
+/* The base URL is parsed, not joined as a string: a query, a fragment or
+ * credentials in it would change where the key goes (with a fragment,
+ * everything after it, our path included, would never reach the server).
+ * Its path stays as it was written, %-escapes and all. */
+GUri *
+luma_http_parse_base_url (const gchar * url, const gchar * path_end,
+    GError ** error)
+{
+  g_autoptr (GUri) base = luma_http_parse_url (url, error);
+  g_autofree gchar *path = NULL;
+  gsize length;
+
+  if (base == NULL)
+    return NULL;
+  if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
+      || g_uri_get_userinfo (base) != NULL) {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "
+            "(#) or credentials (user@)"), safe);
+    return NULL;
+  }
+  path = g_strdup (g_uri_get_path (base));
+  for (length = strlen (path); length > 0 && path[length - 1] == '/'; length--)
+    path[length - 1] = '\0';
+  {
+    g_autofree gchar *full = g_strconcat (path, path_end, NULL);
+
+    return g_uri_build (G_URI_FLAGS_ENCODED_PATH, g_uri_get_scheme (base),
+        NULL, g_uri_get_host (base), g_uri_get_port (base), full, NULL, NULL);
+  }
 }
 
 static gint

@@ -44,6 +44,10 @@ SoupSession *luma_http_session_shared (const LumaHttpConfig * config,
     const gchar * proxy_text, LumaHttpUse use);
 
 GUri *luma_http_parse_url (const gchar * url, GError ** error);
+/* A base URL to append @path_end to (no query, fragment or credentials;
+ * its trailing slashes dropped). */
+GUri *luma_http_parse_base_url (const gchar * url, const gchar * path_end,
+    GError ** error);
 
 /* What one request asks for. The bearer token goes only to the origin
  * (scheme, host, port) of @uri, never to a host a redirect leads to. */

@@ -98,9 +98,9 @@ add_field (GChecksum * sum, const gchar * value)
   g_checksum_update (sum, (const guchar *) value, length);
 }
 
-/* The API's base URL in the form the API client uses (lumaapi.c,
- * parse_api_url): scheme and host in lower case, no default port, no
- * trailing slashes. "https://API.kie.ai/" and "https://api.kie.ai" are the
+/* The API's base URL in the form the API client uses
+ * (luma_http_parse_base_url ()): scheme and host in lower case, no default
+ * port, no trailing slashes. "https://API.kie.ai/" and "https://api.kie.ai" are the
  * same API, and must not make a second task. A URL that does not parse is
  * taken as it is: the API client refuses it anyway. */
 static gchar *

@@ -661,37 +661,6 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   return classify_answer (up, status, answer_body, download_url, error);
 }
 
-/* The base URL is parsed, not joined as a string: a query, a fragment or
- * credentials in it would change where the key goes. */
-static GUri *
-upload_endpoint (const gchar * upload_url, GError ** error)
-{
-  g_autoptr (GUri) base = luma_http_parse_url (upload_url, error);
-  g_autofree gchar *path = NULL;
-  gsize length;
-
-  if (base == NULL)
-    return NULL;
-  if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
-      || g_uri_get_userinfo (base) != NULL) {
-    g_autofree gchar *safe = luma_text_make_safe (upload_url, -1);
-
-    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
-        _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "
-            "(#) or credentials (user@)"), safe);
-    return NULL;
-  }
-  path = g_strdup (g_uri_get_path (base));
-  for (length = strlen (path); length > 0 && path[length - 1] == '/'; length--)
-    path[length - 1] = '\0';
-  {
-    g_autofree gchar *full = g_strconcat (path, UPLOAD_PATH, NULL);
-
-    return g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (base), NULL,
-        g_uri_get_host (base), g_uri_get_port (base), full, NULL, NULL);
-  }
-}
-
 /* How long to wait before the next attempt, or FALSE to give up. */
 static gboolean
 next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
@@ -753,7 +722,7 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
   g_return_val_if_fail (upload_path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  uri = upload_endpoint (upload_url, error);
+  uri = luma_http_parse_base_url (upload_url, UPLOAD_PATH, error);
   if (uri == NULL)
     return NULL;
   if (api_key != NULL && !luma_text_is_header_safe (api_key)) {

@@ -8,6 +8,7 @@
 #include <gst/luma/luma.h>
 
 #include "harness.h"
+#include "lumahttp.h"
 #include "lumatext.h"
 
 static void
@@ -387,6 +388,41 @@ GST_START_TEST (test_secret_hidden_in_answers)
 
 GST_END_TEST;
 
+static void
+assert_base_url_refused (const gchar * url, const gchar * words)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUri) uri = luma_http_parse_base_url (url, "/x", &error);
+
+  fail_unless (uri == NULL, "%s was taken", url);
+  fail_unless (strstr (error->message, words) != NULL, "%s: %s", url,
+      error->message);
+}
+
+/* A base URL's path is kept as written (it was escaped a second time:
+ * "%20" went out as "%2520"), and what no URL holds is refused rather than
+ * carried into a request line. */
+GST_START_TEST (test_base_url_path_kept_and_blanks_refused)
+{
+  g_autoptr (GUri) uri =
+      luma_http_parse_base_url ("https://api.example/a%20b/c%2Fd//", "/x",
+      NULL);
+  g_autofree gchar *text = NULL;
+
+  fail_unless (uri != NULL);
+  text = g_uri_to_string (uri);
+  /* (not fail_unless_equals_string (): it takes '%' for formats) */
+  fail_unless (strcmp (text, "https://api.example:443/a%20b/c%2Fd/x") == 0,
+      "%s", text);
+  assert_base_url_refused ("https://api.example/a b", "space or a control");
+  assert_base_url_refused ("https://api.example/\r\nX: y",
+      "space or a control");
+  assert_base_url_refused ("https://api.example/\x7f", "space or a control");
+  assert_base_url_refused ("https://api.example/?q=1", "not a base URL");
+}
+
+GST_END_TEST;
+
 static Suite *
 surface_suite (void)
 {
@@ -406,6 +442,7 @@ surface_suite (void)
   tcase_add_test (tc, test_blocksize_out_of_range_is_a_settings_error);
   tcase_add_test (tc, test_secret_wipe_overwrites_the_copy);
   tcase_add_test (tc, test_secret_hidden_in_answers);
+  tcase_add_test (tc, test_base_url_path_kept_and_blanks_refused);
   return s;
 }
 
