@@ -171,6 +171,8 @@ typedef struct
    * from its `.part` as it is written */
   LumaStoreFollower *follower;
   guint store_begins;           /* begins with the store's entry so far */
+  gboolean begin_pending;       /* the video is ready, the store's entry
+                                 * not begun yet (a flush cut it short) */
   GstBufferPool *pool;          /* the buffers reads fill; NULL until the first */
   guint pool_size;              /* the size of its buffers */
 } LumaStreaming;
@@ -1044,8 +1046,11 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
       && luma_stream_version_agrees (s->stream,
           luma_store_writer_get_part_version (s->writer)))
     return TRUE;
-  if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+  if (g_cancellable_set_error_if_cancelled (self->cancellable, error)) {
+    /* unchecked, the .part is not read: left for the next begin */
+    luma_store_writer_free (g_steal_pointer (&s->writer), FALSE);
     return FALSE;
+  }
   GST_INFO_OBJECT (self, "the .part cannot be resumed, the video is "
       "stored from its start: %s",
       cause ? cause->message : "it is not the beginning of the host's file");
@@ -1537,8 +1542,17 @@ gst_luma_src_find_video (GstLumaSrc * self, GError ** error)
 static gboolean
 gst_luma_src_fetch_video (GstLumaSrc * self, GError ** error)
 {
-  return gst_luma_src_wait_for_video (self, error)
-      && gst_luma_src_begin_storing (self, error);
+  LumaStreaming *s = self->streaming;
+
+  if (s->phase == PHASE_WAITING) {
+    if (!gst_luma_src_wait_for_video (self, error))
+      return FALSE;
+    s->begin_pending = TRUE;
+  }
+  if (s->begin_pending && !gst_luma_src_begin_storing (self, error))
+    return FALSE;
+  s->begin_pending = FALSE;
+  return TRUE;
 }
 
 /* From another's download as it is written: FALSE when the offset is
@@ -1683,7 +1697,8 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
     gst_luma_src_settings_error (self, &s->settings, error->message);
     return GST_FLOW_ERROR;
   }
-  if (s->phase == PHASE_WAITING && !gst_luma_src_fetch_video (self, &error))
+  if ((s->phase == PHASE_WAITING || s->begin_pending)
+      && !gst_luma_src_fetch_video (self, &error))
     return gst_luma_src_fail (self, error);
   if (!check_blocksize (self, &error)) {
     gst_luma_src_settings_error (self, &s->settings, error->message);

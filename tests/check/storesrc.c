@@ -476,6 +476,40 @@ GST_START_TEST (test_part_not_resumed_from_another_version)
 
 GST_END_TEST;
 
+/* A flushing seek that cuts the .part's resume short, while it asks the
+ * host for the rest (the answer held back): the next begin checks the
+ * .part against the host's file as the first would have, and the .part of
+ * another version is not read as the start of this one. */
+GST_START_TEST (test_part_checked_after_a_seek_cut_its_resume)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 22);
+  LumaEmulatorVideoFaults held = {.stall = TRUE };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *run;
+  guint requests;
+  gint64 deadline;
+
+  leave_a_part ();
+  luma_test_add_ready_task (fixture.em, TASK, other);
+  luma_emulator_set_video_faults (fixture.em, TASK, &held);
+  requests = luma_emulator_get_video_requests (fixture.em, TASK);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (luma_emulator_get_video_requests (fixture.em, TASK) == requests
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) > requests);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 0));
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, other);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* Makes the .part's lock file say it was written in another boot, and
  * its bytes what a file system may leave of an unsynced file after a
  * crash of the system: zeros of the same length. */
@@ -1814,6 +1848,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
   tcase_add_test (tc, test_part_from_another_boot_not_resumed);
   tcase_add_test (tc, test_part_not_resumed_from_another_version);
+  tcase_add_test (tc, test_part_checked_after_a_seek_cut_its_resume);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
