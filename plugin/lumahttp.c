@@ -133,31 +133,12 @@ is_http_scheme (const gchar * scheme)
       || g_ascii_strcasecmp (scheme, "https") == 0);
 }
 
-static gboolean
-has_no_blanks_or_controls (const gchar * text)
-{
-  for (; *text != '\0'; text++)
-    if ((guchar) * text <= ' ' || *text == 0x7f)
-      return FALSE;
-  return TRUE;
-}
-
 GUri *
 luma_http_parse_url (const gchar * url, GError ** error)
 {
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) parse_error = NULL;
 
-  /* GLib takes them as they are into a path kept escaped, and from there
-   * into the request line */
-  if (!has_no_blanks_or_controls (url)) {
-    g_autofree gchar *safe = luma_text_make_safe (url, -1);
-
-    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
-        _("\"%s\" is not a valid URL: it holds a space or a control "
-            "character"), safe);
-    return NULL;
-  }
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &parse_error);
   if (uri == NULL) {
     g_autofree gchar *safe = luma_text_make_safe (url, -1);

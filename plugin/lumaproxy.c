@@ -745,7 +745,7 @@ luma_proxy_resolver_new (const gchar * proxy, gchar ** envp,
    * (httpoxy): lumasrc never reads it, and the system's resolver
    * (libproxy) would, for https URLs too. Where it is set, the system's
    * resolver is not asked, and what no setting of ours names goes direct. */
-  if (g_environ_getenv (envp, "HTTP_PROXY") != NULL)
+  if (non_empty (g_environ_getenv (envp, "HTTP_PROXY")) != NULL)
     system = direct = g_simple_proxy_resolver_new (NULL, NULL);
 
   /* Every proxy that is set must be usable, whatever URL comes later. */

@@ -394,7 +394,7 @@ GST_START_TEST (test_stop_during_429_wait_is_prompt)
 GST_END_TEST;
 
 
-/* ----- review: a host that lies, below what the emulator can play ----- */
+/* ----- a host that lies, below what the emulator can play ----- */
 
 /* One answer of a scripted host: @head as it is (status line and headers,
  * up to and with the blank line), then @body_size bytes of @body, then the

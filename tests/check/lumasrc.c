@@ -42,6 +42,24 @@ detail_state (const GstStructure * details)
   return value;
 }
 
+/* REVIEW: a result URL with a raw space (a file named by its user) was
+ * streamed: GLib's parser writes the space as %20. */
+GST_START_TEST (test_result_url_with_a_space_streams)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *url = g_strconcat (base, "/r/t-blank/my clip.mp4", NULL);
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-blank", fixture.video);
+  luma_emulator_set_result_url (fixture.em, "t-blank", url);
+  run = luma_run_new (fixture.em, "t-blank", NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_waits_then_streams_byte_identical)
 {
   LumaEmulatorTask task = {
@@ -599,6 +617,7 @@ lumasrc_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_waits_then_streams_byte_identical);
+  tcase_add_test (tc, test_result_url_with_a_space_streams);
   tcase_add_test (tc, test_state_change_is_async_while_generating);
   tcase_add_test (tc, test_stop_from_a_sync_handler_during_wait);
   tcase_add_test (tc, test_stop_during_wait_is_prompt);

@@ -113,6 +113,19 @@ GST_START_TEST (test_scheme_picks_the_variable)
 
 GST_END_TEST;
 
+/* REVIEW: an empty variable is unset everywhere else (curl's rule, the
+ * test above): an empty HTTP_PROXY (export HTTP_PROXY=) names no proxy,
+ * so the system's resolver keeps deciding. */
+GST_START_TEST (test_empty_http_proxy_keeps_the_system)
+{
+  g_autoptr (GProxyResolver) r = NULL;
+
+  r = resolver_for (NULL, NULL, "HTTP_PROXY", "", NULL);
+  assert_lookup (r, "https://origin.example:443", "http://system.example:1");
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_proxy_url_forms)
 {
   static const gchar *cases[][2] = {
@@ -1023,6 +1036,7 @@ proxy_suite (void)
   tcase_add_test (tc_resolver, test_no_proxy_upper_case);
   tcase_add_test (tc_resolver, test_property_replaces_variables);
   tcase_add_test (tc_resolver, test_no_proxy_in_front_of_the_system);
+  tcase_add_test (tc_resolver, test_empty_http_proxy_keeps_the_system);
   tcase_add_test (tc_resolver, test_bad_proxies_are_refused);
   tcase_add_test (tc_resolver, test_settings_text_tells_settings_apart);
   tcase_add_test (tc_resolver, test_system_answers_are_kept_a_while);
