@@ -911,6 +911,7 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   id = luma_create_task_once (s->api, &request, &journal,
       settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
       self->cancellable, error);
+  s->settings.task.force_new = journal.force_new;
   if (journal_warning != NULL)
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message, NULL, NULL);

@@ -310,6 +310,19 @@ set_journal_busy_error (GError ** error, const gchar * dir, guint seconds)
           "task, or it is stalled. No task was created"), display, seconds);
 }
 
+/* force-new forgets what the journal had before this element's run, once:
+ * what this run's own attempt left there (a request sent, its answer cut
+ * off by a flush) is kept, and said, never sent again. */
+static gboolean
+forget_once (LumaCreateJournal * journal, const gchar * key,
+    GCancellable * cancellable, GError ** error)
+{
+  if (!luma_journal_forget (journal->dir, key, cancellable, error))
+    return FALSE;
+  journal->force_new = FALSE;
+  return TRUE;
+}
+
 /**
  * luma_create_task_once:
  * @reused: (out): the task was created before, by the same request
@@ -322,7 +335,7 @@ set_journal_busy_error (GError ** error, const gchar * dir, guint seconds)
  */
 gchar *
 luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
-    const LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateJournal * journal, guint wait_seconds,
     LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
     GCancellable * cancellable, GError ** error)
 {
@@ -346,8 +359,8 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
   /* another process or element holds the entry while it creates this
    * very task (then this waits for its answer), or it is stalled: the
    * wait for it is a wait for the task, bounded the same */
-  if ((journal->force_new && !luma_journal_forget (journal->dir, key,
-              journal_cancellable, error))
+  if ((journal->force_new && !forget_once (journal, key, journal_cancellable,
+              error))
       || !luma_journal_begin (journal->dir, key, &what, journal->on_held,
           journal->user_data, journal_cancellable, &claim, &id, error)) {
     if (g_error_matches (*error, LUMA_JOURNAL_ERROR,

@@ -60,7 +60,9 @@ typedef struct {
   const gchar *dir;
   const gchar *api_url;
   const gchar *input;
-  gboolean force_new;
+  gboolean force_new;           /* forget what the journal has: cleared once
+                                 * done, so that an attempt again (after a
+                                 * flush) never sends a second request */
   LumaCreateInputFunc get_video_url;    /* nullable: request->video_url */
   gpointer user_data;
   /* nullable: another process or element holds the request's entry, and
@@ -69,7 +71,7 @@ typedef struct {
 } LumaCreateJournal;
 
 gchar *luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
-    const LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateJournal * journal, guint wait_seconds,
     LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
     GCancellable * cancellable, GError ** error);
 

@@ -302,6 +302,35 @@ GST_START_TEST (test_trickled_answer_ends_at_the_request_deadline)
 
 GST_END_TEST;
 
+/* force-new is the request to create one new task, not one per flush: a
+ * flushing seek while the POST waits for its answer cuts it, and create()
+ * runs the creation again, which finds the request sent and says so. */
+GST_START_TEST (test_flush_during_create_creates_once)
+{
+  LumaRun *run = creating_run (PROMPT);
+  gint i;
+
+  g_object_set (run->src, "force-new", TRUE, NULL);
+  luma_emulator_set_generate_answer_delay (fixture.em, 2000);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  for (i = 0; i < 500 && luma_emulator_get_generate_requests (fixture.em) == 0;
+      i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  g_usleep (200 * 1000);
+  fail_unless (gst_element_send_event (run->src,
+          gst_event_new_seek (1.0, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH,
+              GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1)));
+  luma_emulator_set_generate_answer_delay (fixture.em, 0);
+  luma_run_until_done (run, 30);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "never recorded the answer");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stop_during_create_is_prompt)
 {
   LumaRun *run = creating_run (PROMPT);
@@ -585,6 +614,7 @@ create_suite (void)
   tcase_add_test (tc, test_no_answer_means_a_task_may_exist);
   tcase_add_test (tc, test_trickled_answer_ends_at_the_request_deadline);
   tcase_add_test (tc, test_stop_during_create_is_prompt);
+  tcase_add_test (tc, test_flush_during_create_creates_once);
   tcase_add_test (tc, test_same_request_reuses_its_task);
   tcase_add_test (tc, test_force_new_creates_again);
   tcase_add_test (tc, test_uncertain_answer_stops_a_rerun);
