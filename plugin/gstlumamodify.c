@@ -414,15 +414,19 @@ static void
 gst_luma_modify_fail (GstLumaModify * self, const ModifyJob * job,
     const GError * error)
 {
+  g_autofree gchar *text = g_strdup (error->message);
+
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     GST_DEBUG_OBJECT (self, "cancelled");
     return;
   }
-  GST_WARNING_OBJECT (self, "%s", error->message);
+  /* a server (upload host, API) may have quoted the key back */
+  if (job != NULL)
+    luma_secret_hide_in_text (text, job->settings.task.api_key);
+  GST_WARNING_OBJECT (self, "%s", text);
   gst_luma_modify_set_task_state (self, GST_LUMA_TASK_STATE_ERROR);
   gst_luma_modify_post_resource_message (self, GST_MESSAGE_ERROR,
-      resource_error_code (error), error->message, error_details (job, error),
-      error);
+      resource_error_code (error), text, error_details (job, error), error);
 }
 
 /* ----- the collector: the input into a temporary file ----- */

@@ -642,6 +642,14 @@ debug_text (const GError * cause, const GstStructure * details)
       cause->code, fields ? ": " : "", fields ? fields : "");
 }
 
+/* The key of this run, if it has begun */
+static const gchar *
+gst_luma_src_key (GstLumaSrc * self)
+{
+  return self->streaming != NULL ? self->streaming->settings.task.api_key
+      : NULL;
+}
+
 /* Posts an error or a warning with the source location of the code that
  * found it (see the macro below). */
 static void
@@ -650,13 +658,15 @@ post_resource_message_at (GstLumaSrc * self, GstMessageType type,
     const GError * cause, const gchar * file, const gchar * function, gint line)
 {
   gchar *debug = debug_text (cause, details);
+  gchar *safe = luma_text_make_safe (text, -1);
   gboolean alone = post_begin (self);
 
   /* the one door of every error and warning text: whatever part of it
-   * came from outside leaves as valid UTF-8 without control characters */
+   * came from outside leaves as valid UTF-8 without control characters,
+   * and without the key, which a server may have quoted back */
+  luma_secret_hide_in_text (safe, gst_luma_src_key (self));
   gst_element_message_full_with_details (GST_ELEMENT (self), type,
-      GST_RESOURCE_ERROR, code, luma_text_make_safe (text, -1), debug, file,
-      function, line, details);
+      GST_RESOURCE_ERROR, code, safe, debug, file, function, line, details);
   post_end (alone);
 }
 
@@ -674,6 +684,9 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
   gboolean waiting = self->streaming->phase == PHASE_CREATING
       || self->streaming->phase == PHASE_WAITING;
   GstStructure *details;
+
+  /* before the log and the progress message have it too */
+  luma_secret_hide_in_text (error->message, gst_luma_src_key (self));
 
   /* an error that came as unlock() cut the request (a 429 read at that
    * moment, say) is no error of a flush or a stop */

@@ -646,5 +646,9 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   g_cancellable_release_fd (luma_http_deadline_get_cancellable (deadline));
   g_clear_pointer (&poller.last_body, g_bytes_unref);
   g_clear_pointer (&poller.last_record, gst_luma_record_free);
+  /* what the server said may quote the key in a form the raw answer did
+   * not (a JSON escape, a header) */
+  if (record == NULL && error != NULL && *error != NULL)
+    luma_secret_hide_in_text ((*error)->message, api->api_key);
   return record;
 }

@@ -137,6 +137,33 @@ find_bytes (gchar * data, gsize size, const gchar * needle, gsize needle_size)
   return NULL;
 }
 
+/* Stars out every @secret in @size bytes of @data; TRUE if there was one */
+static gboolean
+star_out (gchar * data, gsize size, const gchar * secret, gsize secret_size)
+{
+  gchar *end = data + size;
+  gchar *at;
+  gboolean found = FALSE;
+
+  while ((at = find_bytes (data, end - data, secret, secret_size)) != NULL) {
+    memset (at, '*', secret_size);
+    data = at + secret_size;
+    found = TRUE;
+  }
+  return found;
+}
+
+/* The length of @secret if it is to be hidden: a key shorter than
+ * LUMA_SECRET_MIN_HIDDEN is no secret worth the name, and starring out
+ * every "k" would garble what the server said. */
+static gsize
+hidden_size (const gchar * secret)
+{
+  gsize size = secret != NULL ? strlen (secret) : 0;
+
+  return size >= LUMA_SECRET_MIN_HIDDEN ? size : 0;
+}
+
 /* A server may quote the key back ("invalid key: ..."), and what it writes
  * reaches errors, messages and the log: every occurrence of @secret in
  * @body is starred out before anything reads it. Takes @body, returns it
@@ -144,20 +171,26 @@ find_bytes (gchar * data, gsize size, const gchar * needle, gsize needle_size)
 GBytes *
 luma_secret_hide (GBytes * body, const gchar * secret)
 {
-  gsize size, secret_size = secret != NULL ? strlen (secret) : 0;
+  gsize size, secret_size = hidden_size (secret);
   gchar *data = (gchar *) g_bytes_get_data (body, &size);
   GByteArray *copy;
-  gchar *at;
 
   if (secret_size == 0 || data == NULL
       || find_bytes (data, size, secret, secret_size) == NULL)
     return body;
   copy = g_bytes_unref_to_array (body);
-  data = (gchar *) copy->data;
-  while ((at = find_bytes (data, copy->len - (data - (gchar *) copy->data),
-              secret, secret_size)) != NULL) {
-    memset (at, '*', secret_size);
-    data = at + secret_size;
-  }
+  star_out ((gchar *) copy->data, copy->len, secret, secret_size);
   return g_byte_array_free_to_bytes (copy);
+}
+
+/* The same in a text made of what servers said (an error's message: a
+ * header, a Location, a JSON string the parser unescaped): TRUE if
+ * @text held @secret, now starred out. */
+gboolean
+luma_secret_hide_in_text (gchar * text, const gchar * secret)
+{
+  gsize secret_size = hidden_size (secret);
+
+  return text != NULL && secret_size > 0
+      && star_out (text, strlen (text), secret, secret_size);
 }

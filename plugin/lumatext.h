@@ -13,6 +13,9 @@ gboolean luma_text_is_safe (const gchar * text);
 gboolean luma_text_is_header_safe (const gchar * value);
 void luma_secret_wipe (gchar * secret);
 void luma_secret_free (gchar * secret);
+/* keys shorter than this are not starred out of what servers say */
+#define LUMA_SECRET_MIN_HIDDEN 8
 GBytes *luma_secret_hide (GBytes * body, const gchar * secret);
+gboolean luma_secret_hide_in_text (gchar * text, const gchar * secret);
 
 G_END_DECLS

@@ -371,19 +371,30 @@ hide (const gchar * text, gsize size, const gchar * secret)
   return copy;
 }
 
-/* every occurrence, at the start, the end, side by side, after a NUL */
+/* every occurrence, at the start, the end, side by side, after a NUL;
+ * a key too short to be a secret stays, and so does what it is part of */
 GST_START_TEST (test_secret_hidden_in_answers)
 {
-  static const gchar after_nul[] = "x\0kkey1key1";
-  g_autofree gchar *none = hide ("no secret here", 14, "key1");
-  g_autofree gchar *all = hide ("key1 and key1key1, key", 22, "key1");
-  g_autofree gchar *nul = hide (after_nul, sizeof after_nul - 1, "key1");
-  g_autofree gchar *no_key = hide ("key1", 4, NULL);
+  static const gchar after_nul[] = "x\0kkey12345key12345";
+  g_autofree gchar *none = hide ("no secret here", 14, "key12345");
+  g_autofree gchar *all = hide ("key12345 and key12345key12345, key1234", 38,
+      "key12345");
+  g_autofree gchar *nul = hide (after_nul, sizeof after_nul - 1, "key12345");
+  g_autofree gchar *no_key = hide ("key12345", 8, NULL);
+  g_autofree gchar *short_key = hide ("{\"taskId\":\"k\"}", 14, "k");
+  g_autofree gchar *text = g_strdup ("invalid key key12345.");
+  g_autofree gchar *short_text = g_strdup ("invalid key k");
 
   fail_unless_equals_string (none, "no secret here");
-  fail_unless_equals_string (all, "**** and ********, key");
-  fail_unless (memcmp (nul, "x\0k********", sizeof after_nul - 1) == 0);
-  fail_unless_equals_string (no_key, "key1");
+  fail_unless_equals_string (all, "******** and ****************, key1234");
+  fail_unless (memcmp (nul, "x\0k****************", sizeof after_nul - 1)
+      == 0);
+  fail_unless_equals_string (no_key, "key12345");
+  fail_unless_equals_string (short_key, "{\"taskId\":\"k\"}");
+  fail_unless (luma_secret_hide_in_text (text, "key12345"));
+  fail_unless_equals_string (text, "invalid key ********.");
+  fail_unless (!luma_secret_hide_in_text (short_text, "k"));
+  fail_unless_equals_string (short_text, "invalid key k");
 }
 
 GST_END_TEST;
