@@ -490,6 +490,8 @@ luma_record_parse_upload_answer (GBytes * body, LumaUploadAnswer * answer)
   answer->msg = luma_text_make_safe (luma_json_get_string (root, "msg"), -1);
   answer->download_url = g_strdup (luma_json_get_string
       (luma_json_get_object (root, "data"), "downloadUrl"));
+  answer->has_file_size = luma_json_get_int (luma_json_get_object (root,
+          "data"), "fileSize", &answer->file_size);
 }
 
 void

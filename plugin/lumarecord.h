@@ -94,6 +94,8 @@ typedef struct {
   gboolean success;
   gchar *msg;                   /* safe text, or NULL */
   gchar *download_url;          /* data.downloadUrl as given, or NULL */
+  gboolean has_file_size;
+  gint64 file_size;             /* data.fileSize: what the host stored */
 } LumaUploadAnswer;
 
 /* Pure, like the others: the fuzzer feeds it anything. */

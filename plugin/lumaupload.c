@@ -465,7 +465,7 @@ check_download_url (Upload * up, const gchar * url, GError ** error)
 /* Reads the answer: the HTTP status first (an error status wins over a body
  * that claims success), then "code" and "success", then data.downloadUrl. */
 static AttemptOutcome
-classify_answer (Upload * up, guint status, GBytes * body,
+classify_answer (Upload * up, guint status, GBytes * body, guint64 sent,
     gchar ** download_url, GError ** error)
 {
   g_auto (LumaUploadAnswer) answer = { 0, };
@@ -491,6 +491,15 @@ classify_answer (Upload * up, guint status, GBytes * body,
     return ATTEMPT_FAILED;
   }
 
+  /* a clip the host kept in part would be billed as the whole */
+  if (answer.has_file_size && (answer.file_size < 0
+          || (guint64) answer.file_size != sent)) {
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The upload host %s says it stored %" G_GINT64_FORMAT " bytes of "
+            "the %" G_GUINT64_FORMAT " of %s"), up->host, answer.file_size,
+        sent, up->file_label);
+    return ATTEMPT_FAILED;
+  }
   *download_url = check_download_url (up, answer.download_url, error);
   return *download_url != NULL ? ATTEMPT_DONE : ATTEMPT_FAILED;
 }
@@ -658,7 +667,8 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
     }
     return ATTEMPT_SERVER_TROUBLE;
   }
-  return classify_answer (up, status, answer_body, download_url, error);
+  return classify_answer (up, status, answer_body, body->file_size,
+      download_url, error);
 }
 
 /* How long to wait before the next attempt, or FALSE to give up. */

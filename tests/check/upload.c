@@ -677,6 +677,13 @@ GST_START_TEST (test_answers_without_a_usable_url)
   assert_bad_answer (file, "{\"success\":true,\"code\":200,\"msg\":\"ok\","
       "\"data\":{\"downloadUrl\":\"http://127.0.0.1/\\u001b[2Jx.mp4\"}}",
       "control characters");
+  /* a host that kept a part of the clip: generate would bill it whole */
+  assert_bad_answer (file, "{\"success\":true,\"code\":200,\"msg\":\"ok\","
+      "\"data\":{\"downloadUrl\":\"http://127.0.0.1/x.mp4\","
+      "\"fileSize\":10}}", "stored 10 bytes of the 1000");
+  assert_bad_answer (file, "{\"success\":true,\"code\":200,\"msg\":\"ok\","
+      "\"data\":{\"downloadUrl\":\"http://127.0.0.1/x.mp4\","
+      "\"fileSize\":-1}}", "stored -1 bytes");
   assert_bad_answer (file, "<html>OK</html>", "cannot be read");
   assert_bad_answer (file, "", "cannot be read");
   /* an answer larger than 1 MiB is not read */
@@ -700,7 +707,7 @@ GST_START_TEST (test_answers_without_a_usable_url)
     g_string_free (deep, TRUE);
   }
   /* none of these is retried */
-  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 11);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 13);
 }
 
 GST_END_TEST;
