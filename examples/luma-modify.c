@@ -213,8 +213,10 @@ on_interrupt (gpointer user_data)
         "the same INPUT and prompt to get its video\n", g_get_prgname ());
   else
     g_printerr ("%s: interrupted before the task was known; run again "
-        "with the same INPUT and prompt: a task already created is reused\n",
-        g_get_prgname ());
+        "with the same INPUT and prompt: a task created and recorded is "
+        "reused; if the request to create it was under way, that run says "
+        "so, and a billed task may exist (check KIE's dashboard before "
+        "--force-new)\n", g_get_prgname ());
   return G_SOURCE_CONTINUE;
 }
 

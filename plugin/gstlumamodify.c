@@ -234,8 +234,7 @@ check_settings (const ModifySettings * settings, GError ** error)
   g_autoptr (GUri) upload = NULL;
   g_autoptr (GError) url_error = NULL;
 
-  if (luma_settings_non_empty (settings->task.prompt) == NULL
-      || !g_utf8_validate (settings->task.prompt, -1, NULL)) {
+  if (!luma_task_settings_prompt_is_usable (&settings->task)) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("lumamodify needs a prompt in valid UTF-8: the modification to "
             "apply, in English"));

@@ -133,6 +133,21 @@ luma_task_settings_check_key_sendable (const LumaTaskSettings * settings,
 }
 
 /* The optional texts of a new task, as one line each. */
+/* A prompt KIE can act on: valid UTF-8 with something in it besides
+ * blanks (a billed task for "\n\t " would modify nothing asked for). */
+gboolean
+luma_task_settings_prompt_is_usable (const LumaTaskSettings * settings)
+{
+  const gchar *p = settings->prompt;
+
+  if (p == NULL || !g_utf8_validate (p, -1, NULL))
+    return FALSE;
+  for (; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 luma_task_settings_check_texts (const LumaTaskSettings * settings,
     GError ** error)

@@ -64,6 +64,8 @@ gboolean luma_task_settings_check_key (const LumaTaskSettings * settings,
     GError ** error);
 gboolean luma_task_settings_check_key_sendable (const LumaTaskSettings *
     settings, GError ** error);
+gboolean luma_task_settings_prompt_is_usable (const LumaTaskSettings *
+    settings);
 gboolean luma_task_settings_check_texts (const LumaTaskSettings * settings,
     GError ** error);
 

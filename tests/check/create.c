@@ -139,6 +139,9 @@ GST_START_TEST (test_settings_that_cannot_create)
   assert_settings_error (NULL, PROMPT, "file:///etc/passwd", "video-url");
   assert_settings_error (NULL, PROMPT, "http://h/x\r\nX: 1", "video-url");
   assert_settings_error (NULL, "", "http://127.0.0.1:9/x.mp4", "prompt");
+  /* blanks only: a billed task with nothing asked */
+  assert_settings_error (NULL, " \n\t\u3000", "http://127.0.0.1:9/x.mp4",
+      "prompt");
 }
 
 GST_END_TEST;

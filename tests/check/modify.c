@@ -707,9 +707,15 @@ GST_START_TEST (test_settings)
   gst_object_unref (modify);
   g_unsetenv ("KIE_UPLOAD_URL");
 
-  /* no prompt: refused when it starts, before the input is read */
+  /* no prompt, or blanks only: refused when it starts, before the input is
+   * read */
   run = file_run (clip_path, PROMPT);
   g_object_set (run->src, "prompt", NULL, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "prompt");
+  luma_run_free (run);
+  run = file_run (clip_path, PROMPT);
+  g_object_set (run->src, "prompt", " \n\t ", NULL);
   luma_run_until_done (run, 60);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "prompt");
   luma_run_free (run);
