@@ -28,6 +28,7 @@
 #include "lumarecord.h"
 #include "lumatext.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -495,9 +496,9 @@ classify_answer (Upload * up, guint status, GBytes * body, guint64 sent,
   if (answer.has_file_size && (answer.file_size < 0
           || (guint64) answer.file_size != sent)) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
-        _("The upload host %s says it stored %" G_GINT64_FORMAT " bytes of "
-            "the %" G_GUINT64_FORMAT " of %s"), up->host, answer.file_size,
-        sent, up->file_label);
+        _("The upload host %s says it stored %" PRId64 " bytes of the %"
+            PRIu64 " of %s"), up->host, answer.file_size, sent,
+        up->file_label);
     return ATTEMPT_FAILED;
   }
   *download_url = check_download_url (up, answer.download_url, error);
