@@ -100,6 +100,8 @@ typedef enum
   LUMA_MODIFY_ERROR_DURATION,
   LUMA_MODIFY_ERROR_UNREADABLE,
   LUMA_MODIFY_ERROR_TEMP_FILE,  /* the temporary file: not the input's fault */
+  LUMA_MODIFY_ERROR_UPSTREAM,   /* another element failed: the input's end
+                                 * is no end of the clip */
 } LumaModifyError;
 
 /* *INDENT-OFF* */
@@ -173,6 +175,13 @@ struct _GstLumaModify
   /* held while the worker hands the task to the inner lumasrc, so that a
    * stop never comes between its check and the start of lumasrc */
   GMutex handover_lock;
+
+  /* the errors of the other elements of the pipeline, seen on its bus
+   * from READY->PAUSED to PAUSED->READY: a source that fails posts its
+   * error, then ends its stream, and that end is no end of the clip */
+  GstBus *pipeline_bus;
+  gulong pipeline_error_id;
+  gint other_failed;            /* atomic */
 
   /* what the element shows; guarded by the object lock */
   gchar *task_id;
@@ -339,6 +348,8 @@ input_refusal (const GError * error)
 static GstResourceError
 resource_error_code (const GError * error)
 {
+  if (g_error_matches (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UPSTREAM))
+    return GST_RESOURCE_ERROR_READ;
   if (error->domain == LUMA_MODIFY_ERROR)
     return error->code == LUMA_MODIFY_ERROR_TEMP_FILE
         ? GST_RESOURCE_ERROR_WRITE : GST_RESOURCE_ERROR_OPEN_WRITE;
@@ -588,6 +599,67 @@ gst_luma_modify_check_caps (GstLumaModify * self, GstCaps * caps)
 
 static gpointer gst_luma_modify_work (gpointer data);
 
+static void
+on_pipeline_error (GstBus * bus, GstMessage * message, gpointer user_data)
+{
+  GstLumaModify *self = user_data;
+  GstObject *src = GST_MESSAGE_SRC (message);
+
+  /* its own errors, and its inner lumasrc's, are its own to handle */
+  if (src == GST_OBJECT (self)
+      || (src != NULL && gst_object_has_as_ancestor (src, GST_OBJECT (self))))
+    return;
+  GST_INFO_OBJECT (self, "%" GST_PTR_FORMAT " failed", src);
+  g_atomic_int_set (&self->other_failed, TRUE);
+}
+
+/* The bus of the top-level bin (the application's), where every error
+ * arrives in the thread that posts it: a child bus drops what it passes
+ * on, and emits nothing. */
+static void
+watch_pipeline_errors (GstLumaModify * self)
+{
+  GstObject *top = gst_object_ref (GST_OBJECT (self));
+  GstObject *parent;
+
+  while ((parent = gst_object_get_parent (top)) != NULL) {
+    gst_object_unref (top);
+    top = parent;
+  }
+  g_atomic_int_set (&self->other_failed, FALSE);
+  if (top != GST_OBJECT (self))
+    self->pipeline_bus = gst_element_get_bus (GST_ELEMENT (top));
+  gst_object_unref (top);
+  if (self->pipeline_bus == NULL)
+    return;
+  gst_bus_enable_sync_message_emission (self->pipeline_bus);
+  self->pipeline_error_id = g_signal_connect (self->pipeline_bus,
+      "sync-message::error", G_CALLBACK (on_pipeline_error), self);
+}
+
+static void
+unwatch_pipeline_errors (GstLumaModify * self)
+{
+  if (self->pipeline_bus == NULL)
+    return;
+  g_signal_handler_disconnect (self->pipeline_bus, self->pipeline_error_id);
+  gst_bus_disable_sync_message_emission (self->pipeline_bus);
+  gst_clear_object (&self->pipeline_bus);
+}
+
+/* Nothing is uploaded nor created for an input that ended because the
+ * pipeline failed: the task would be billed for a clip cut short. */
+static gboolean
+check_pipeline_sound (GstLumaModify * self, GError ** error)
+{
+  if (!g_atomic_int_get (&self->other_failed))
+    return TRUE;
+  g_set_error_literal (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UPSTREAM,
+      _("Another element of the pipeline failed: its input may be cut "
+          "short, so it is not uploaded and no task is created"));
+  return FALSE;
+}
+
 /* The input has ended: the file goes to the worker, which checks it,
  * uploads it and creates the task, off the upstream streaming thread. */
 static void
@@ -614,6 +686,10 @@ gst_luma_modify_input_ended (GstLumaModify * self)
     return;
   }
   g_clear_object (&c->file);
+  if (!check_pipeline_sound (self, &error)) {
+    gst_luma_modify_refuse (self, error);
+    return;
+  }
   GST_INFO_OBJECT (self, "input of %" G_GUINT64_FORMAT " bytes collected",
       c->size);
   self->job->path = g_steal_pointer (&c->path);
@@ -973,6 +1049,8 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
 
   /* the claim is this one's now: the other gave up */
   end_journal_wait (self, job, NULL);
+  if (!check_pipeline_sound (self, error))
+    return NULL;
   gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
   url = luma_upload_file (job->session, job->settings.upload_url,
       job->settings.task.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
@@ -1237,6 +1315,7 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       if (!gst_luma_modify_prepare (self))
         return GST_STATE_CHANGE_FAILURE;
+      watch_pipeline_errors (self);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       /* from the worker: it may hold the lock, and checks the cancellable
@@ -1257,10 +1336,13 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (ret == GST_STATE_CHANGE_FAILURE)
+      if (ret == GST_STATE_CHANGE_FAILURE) {
+        unwatch_pipeline_errors (self);
         gst_luma_modify_stop (self);
+      }
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
+      unwatch_pipeline_errors (self);
       gst_luma_modify_stop (self);
       break;
     default:

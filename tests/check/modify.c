@@ -832,6 +832,46 @@ GST_START_TEST (test_waiting_for_another_upload_is_told)
 
 GST_END_TEST;
 
+/* An upstream error (here identity error-after, as a failing read
+ * would): GstBaseSrc posts its error and then sends EOS. The input is cut
+ * short: nothing may be uploaded, no task created for it. */
+GST_START_TEST (test_upstream_error_creates_nothing)
+{
+  g_autofree gchar *fast = g_build_filename (state_dir, "fast.mp4", NULL);
+  g_autofree gchar *make = g_strdup_printf ("videotestsrc num-buffers=50 ! "
+      X264 " ! mp4mux faststart=true ! filesink location=\"%s\"", fast);
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\" "
+      "blocksize=8192 ! identity error-after=4", fast);
+  g_autoptr (GError) error = NULL;
+  GstElement *maker = gst_parse_launch (make, &error);
+  LumaRun *run;
+  GstMessage *msg;
+  g_autoptr (GstBus) bus = NULL;
+
+  fail_unless (maker != NULL);
+  gst_element_set_state (maker, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (maker);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (maker, GST_STATE_NULL);
+  gst_object_unref (maker);
+
+  run = modify_run (input, PROMPT, NULL);
+  luma_run_until_done (run, 60);
+  fail_unless (run->error != NULL);
+  /* the application looks at the error for a moment before stopping */
+  g_usleep (2 * G_USEC_PER_SEC);
+  luma_run_free (run);
+  fail_unless (luma_emulator_get_upload_requests (em) == 0
+      && luma_emulator_get_creates (em) == 0,
+      "after an upstream error: %u upload(s), %u task(s) created",
+      luma_emulator_get_upload_requests (em), luma_emulator_get_creates (em));
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -860,6 +900,7 @@ modify_suite (void)
   tcase_add_test (tc, test_launch_line);
   tcase_add_test (tc, test_killed_during_upload_then_run_again);
   tcase_add_test (tc, test_waiting_for_another_upload_is_told);
+  tcase_add_test (tc, test_upstream_error_creates_nothing);
   return s;
 }
 
