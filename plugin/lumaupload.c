@@ -497,8 +497,7 @@ classify_answer (Upload * up, guint status, GBytes * body, guint64 sent,
           || (guint64) answer.file_size != sent)) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
         _("The upload host %s says it stored %" PRId64 " bytes of the %"
-            PRIu64 " of %s"), up->host, answer.file_size, sent,
-        up->file_label);
+            PRIu64 " of %s"), up->host, answer.file_size, sent, up->file_label);
     return ATTEMPT_FAILED;
   }
   *download_url = check_download_url (up, answer.download_url, error);
