@@ -2032,15 +2032,50 @@ gst_luma_src_do_seek (GstBaseSrc * basesrc, GstSegment * segment)
 {
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
 
-  /* the bytes come forwards only */
-  if (segment->format != GST_FORMAT_BYTES || segment->rate < 0.0
-      || self->streaming == NULL)
+  if (segment->format != GST_FORMAT_BYTES || self->streaming == NULL)
     return FALSE;
   GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->start);
   self->streaming->offset = segment->start;
   luma_stream_seek (self->streaming->stream, segment->start);
   segment->position = segment->time = segment->start;
   return TRUE;
+}
+
+/* The bytes come forwards only: a seek at a reverse rate is refused as it
+ * comes in, before GstBaseSrc flushes. It calls do_seek () after the flush
+ * and, when that refuses, streams on without a segment. */
+static gboolean
+is_reverse_seek (GstEvent * event)
+{
+  gdouble rate;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
+    return FALSE;
+  gst_event_parse_seek (event, &rate, NULL, NULL, NULL, NULL, NULL, NULL);
+  return rate < 0.0;
+}
+
+/* from downstream */
+static gboolean
+gst_luma_src_event (GstBaseSrc * basesrc, GstEvent * event)
+{
+  if (is_reverse_seek (event)) {
+    GST_DEBUG_OBJECT (basesrc, "refusing a seek at a reverse rate");
+    return FALSE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (basesrc, event);
+}
+
+/* from the application */
+static gboolean
+gst_luma_src_send_event (GstElement * element, GstEvent * event)
+{
+  if (is_reverse_seek (event)) {
+    GST_DEBUG_OBJECT (element, "refusing a seek at a reverse rate");
+    gst_event_unref (event);
+    return FALSE;
+  }
+  return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
 }
 
 static gboolean
@@ -2543,6 +2578,7 @@ gst_luma_src_class_init (GstLumaSrcClass * klass)
       "Luma Modify task source", "Source/Network",
       "Waits for a KIE.AI Luma Modify task and streams its video",
       "gst-luma developers");
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_luma_src_send_event);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_luma_src_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_luma_src_stop);
@@ -2550,6 +2586,7 @@ gst_luma_src_class_init (GstLumaSrcClass * klass)
   basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_luma_src_unlock_stop);
   basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_luma_src_is_seekable);
   basesrc_class->do_seek = GST_DEBUG_FUNCPTR (gst_luma_src_do_seek);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_luma_src_event);
   basesrc_class->get_size = GST_DEBUG_FUNCPTR (gst_luma_src_get_size);
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_luma_src_query);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_luma_src_create);

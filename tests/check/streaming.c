@@ -635,6 +635,13 @@ GST_START_TEST (test_reverse_seek_refused)
   fail_if (accepted, "a rate -1 seek was taken: %s, %u bytes from offset %"
       G_GUINT64_FORMAT, run->error ? "error" : run->eos ? "EOS" : "neither",
       run->data->len, run->first_offset);
+  /* the same from downstream, as a player sends it */
+  fail_if (gst_element_seek (run->pipeline, -1.0, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_SET,
+          200000));
+  /* refused before any flush: the stream goes on, whole */
+  luma_run_until_done (run, 30);
+  luma_run_assert_output_from (run, fixture.video, 0);
   luma_run_free (run);
 }
 
