@@ -619,13 +619,8 @@ on_pipeline_error (GstBus * bus, GstMessage * message, gpointer user_data)
 static void
 watch_pipeline_errors (GstLumaModify * self)
 {
-  GstObject *top = gst_object_ref (GST_OBJECT (self));
-  GstObject *parent;
+  GstObject *top = gst_luma_top_level (GST_OBJECT (self));
 
-  while ((parent = gst_object_get_parent (top)) != NULL) {
-    gst_object_unref (top);
-    top = parent;
-  }
   g_atomic_int_set (&self->other_failed, FALSE);
   if (top != GST_OBJECT (self))
     self->pipeline_bus = gst_element_get_bus (GST_ELEMENT (top));

@@ -1753,18 +1753,26 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 
 /* ----- GstBaseSrc ----- */
 
-/* The top-level bin the element is in (or the element): only its address
- * is used, to tell the sources of one pipeline. */
-static gconstpointer
-pipeline_of (GstLumaSrc * self)
+GstObject *
+gst_luma_top_level (GstObject * object)
 {
-  GstObject *top = gst_object_ref (GST_OBJECT (self));
+  GstObject *top = gst_object_ref (object);
   GstObject *parent;
 
   while ((parent = gst_object_get_parent (top)) != NULL) {
     gst_object_unref (top);
     top = parent;
   }
+  return top;
+}
+
+/* The top-level bin the element is in (or the element): only its address
+ * is used, to tell the sources of one pipeline. */
+static gconstpointer
+pipeline_of (GstLumaSrc * self)
+{
+  GstObject *top = gst_luma_top_level (GST_OBJECT (self));
+
   gst_object_unref (top);
   return top;
 }

@@ -18,4 +18,7 @@ GST_ELEMENT_REGISTER_DECLARE (lumasrc);
  * lumamodify, which creates tasks as lumasrc does, posts theirs so too. */
 GstResourceError gst_luma_src_resource_error_code (const GError * error);
 
+/* The top-level bin @object is in, or @object itself (a reference). */
+GstObject *gst_luma_top_level (GstObject * object);
+
 G_END_DECLS
