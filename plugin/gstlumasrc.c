@@ -1151,15 +1151,11 @@ gst_luma_src_take_entry (GstLumaSrc * self, LumaStoreReader ** reader,
  * read-only store is never written: it only follows a download under
  * way. */
 static gboolean
-gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
+gst_luma_src_begin_entry (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   LumaStoreReader *reader = NULL;
 
-  if (s->store == NULL || s->settings.store == GST_LUMA_STORE_MODE_OFF
-      || s->store_begins >= MAX_STORE_BEGINS)
-    return TRUE;
-  s->store_begins++;
   if (s->settings.store == GST_LUMA_STORE_MODE_READ_ONLY)
     s->follower = luma_store_follow (s->store, task_id (self));
   else if (!gst_luma_src_take_entry (self, &reader, error))
@@ -1184,6 +1180,28 @@ gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
   if (s->writer != NULL && luma_store_writer_get_prefix (s->writer) > 0)
     return gst_luma_src_resume_part (self, error);
   return TRUE;
+}
+
+/* Begins with the store's entry, up to MAX_STORE_BEGINS times. One that
+ * a seek or a stop cuts is left pending, begun again at the next
+ * create (), and not counted: the limit is on writers that stopped. */
+static gboolean
+gst_luma_src_begin_storing (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+
+  s->begin_pending = FALSE;
+  if (s->store == NULL || s->settings.store == GST_LUMA_STORE_MODE_OFF
+      || s->store_begins >= MAX_STORE_BEGINS)
+    return TRUE;
+  s->store_begins++;
+  if (gst_luma_src_begin_entry (self, error))
+    return TRUE;
+  if (g_cancellable_is_cancelled (self->cancellable)) {
+    s->store_begins--;
+    s->begin_pending = TRUE;
+  }
+  return FALSE;
 }
 
 /* The writer this source followed stopped short: the entry is taken over
@@ -1563,10 +1581,7 @@ gst_luma_src_fetch_video (GstLumaSrc * self, GError ** error)
       return FALSE;
     s->begin_pending = TRUE;
   }
-  if (s->begin_pending && !gst_luma_src_begin_storing (self, error))
-    return FALSE;
-  s->begin_pending = FALSE;
-  return TRUE;
+  return !s->begin_pending || gst_luma_src_begin_storing (self, error);
 }
 
 /* From another's download as it is written: FALSE when the offset is

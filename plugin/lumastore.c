@@ -1349,21 +1349,27 @@ luma_store_writer_restart (LumaStoreWriter * writer, GError ** error)
   return TRUE;
 }
 
-void
-luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
+/* The lines read_told () reads. */
+static gboolean
+write_told (gint lock_fd, guint64 size, const gchar * version)
 {
   const gchar *boot_id = current_boot_id ();
   gchar text[64 + MAX_TOLD_VERSION];
   gint length;
 
-  if (writer->size_told)
-    return;
   length = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT "%s%s\n%s%s",
       size, boot_id ? " " : "", boot_id ? boot_id : "",
-      writer->version ? writer->version : "", writer->version ? "\n" : "");
+      version ? version : "", version ? "\n" : "");
+  return write_all (lock_fd, (const guint8 *) text, length, 0);
+}
+
+void
+luma_store_writer_set_size (LumaStoreWriter * writer, guint64 size)
+{
+  if (writer->size_told)
+    return;
   /* not told (a full disk...): followers learn it at the end */
-  writer->size_told = write_all (writer->lock_fd, (const guint8 *) text,
-      length, 0);
+  writer->size_told = write_told (writer->lock_fd, size, writer->version);
 }
 
 gssize
@@ -1505,6 +1511,10 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
     g_autofree gchar *part = entry_file (writer->dir, PART_NAME);
 
     g_unlink (part);
+  } else if (!writer->size_told && writer->part_size != LUMA_STORE_SIZE_UNKNOWN) {
+    /* let go before its resume was checked (a seek cut it): the .part is
+     * still of the file its writer told, which the next one checks */
+    write_told (writer->lock_fd, writer->part_size, writer->part_version);
   }
   luma_file_unlock (writer->lock_fd);
   if (writer->claimed)

@@ -510,6 +510,47 @@ GST_START_TEST (test_part_checked_after_a_seek_cut_its_resume)
 
 GST_END_TEST;
 
+/* An editor seeking again and again while the `.part` is checked: each
+ * begin the seeks cut is begun anew, and none counts toward the limit of
+ * begins (which is for writers that stopped), so the video is stored. */
+GST_START_TEST (test_many_seeks_during_the_begin_still_store)
+{
+  g_autofree gchar *range = NULL;
+  LumaEmulatorVideoFaults held = {.stall = TRUE };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *run;
+  guint requests;
+  gint64 deadline;
+  guint i;
+
+  leave_a_part ();
+  luma_emulator_set_video_faults (fixture.em, TASK, &held);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  for (i = 0; i < 6; i++) {
+    requests = luma_emulator_get_video_requests (fixture.em, TASK);
+    deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    while (luma_emulator_get_video_requests (fixture.em, TASK) == requests
+        && g_get_monotonic_time () < deadline)
+      g_usleep (5000);
+    fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) >
+        requests, "seek %u: the .part was not checked again", i);
+    fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+            GST_SEEK_FLAG_FLUSH, 0));
+  }
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  assert_stored ();
+  /* and the .part was still resumed: the cut checks kept what it is of */
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (range != NULL && g_str_has_prefix (range, "bytes=4096-"),
+      "the .part was not resumed: %s", range);
+}
+
+GST_END_TEST;
+
 /* Makes the .part's lock file say it was written in another boot, and
  * its bytes what a file system may leave of an unsynced file after a
  * crash of the system: zeros of the same length. */
@@ -1849,6 +1890,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_part_from_another_boot_not_resumed);
   tcase_add_test (tc, test_part_not_resumed_from_another_version);
   tcase_add_test (tc, test_part_checked_after_a_seek_cut_its_resume);
+  tcase_add_test (tc, test_many_seeks_during_the_begin_still_store);
   tcase_add_test (tc, test_killed_download_resumes);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
