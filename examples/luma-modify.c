@@ -41,7 +41,8 @@
   "  4    the result of the task (reused) has expired: use --force-new\n" \
   "  5    the API key was refused\n" \
   "  6    the task was still generating when the wait timed out\n" \
-  "       (it goes on at KIE: run again with the same INPUT and prompt)\n" \
+  "       (it goes on at KIE: run again with the same INPUT and prompt,\n" \
+  "       without --force-new)\n" \
   "  7    the input was refused: longer than 10 s, larger than 500 MB,\n" \
   "       not MP4, MOV or AVI, a live stream, or refused by KIE (422)\n" \
   "  8    a billed task may exist for this request, but no answer said\n" \
@@ -68,6 +69,9 @@ typedef struct
   LumaProgressLine progress;
   LumaExitStatus status;
   gboolean task_known;
+  /* what a rerun that waits for the same task leaves out: with it, the
+   * command again would create (and bill) another */
+  const gchar *rerun_without;
 } Modify;
 
 /* ----- the pipeline ----- */
@@ -166,8 +170,8 @@ show_error (Modify * m, GstMessage * message, LumaExitStatus status)
         "before running again, or run again with --force-new to create "
         "another (billed) task\n", g_get_prgname ());
   else if (status == LUMA_EXIT_TIMEOUT)
-    g_printerr ("%s: run again with the same INPUT and prompt to wait for "
-        "the same task\n", g_get_prgname ());
+    g_printerr ("%s: run again with the same INPUT and prompt%s to wait for "
+        "the same task\n", g_get_prgname (), m->rerun_without);
 }
 
 static gboolean
@@ -210,7 +214,8 @@ on_interrupt (gpointer user_data)
   finish (m, LUMA_EXIT_INTERRUPTED);
   if (m->task_known)
     g_printerr ("%s: interrupted; the task goes on at KIE: run again with "
-        "the same INPUT and prompt to get its video\n", g_get_prgname ());
+        "the same INPUT and prompt%s to get its video\n", g_get_prgname (),
+        m->rerun_without);
   else
     g_printerr ("%s: interrupted before the task was known; run again "
         "with the same INPUT and prompt: a task created and recorded is "
@@ -228,6 +233,7 @@ run (const Options * options)
   g_autofree gchar *part_path = g_strconcat (options->output, ".part", NULL);
 
   m.status = LUMA_EXIT_ERROR;
+  m.rerun_without = options->force_new ? ", without --force-new," : "";
   luma_progress_line_init (&m.progress);
   if (!build_pipeline (&m, options, part_path, &error)) {
     g_printerr ("%s: %s\n", g_get_prgname (), error->message);

@@ -1113,6 +1113,9 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   job->task_id = luma_create_task_once (job->api, &request, &journal,
       s->wait_timeout, &job->create_result, &reused, &journal_warning,
       job->cancellable, error);
+  if (s->force_new && !journal.force_new)
+    luma_task_settings_spend_force_new (&self->settings.task,
+        &self->settings_lock, G_OBJECT (self));
   end_journal_wait (self, job, job->task_id != NULL ? NULL : *error);
   if (journal_warning != NULL)
     gst_luma_modify_post_resource_message (self, GST_MESSAGE_WARNING,
@@ -1491,7 +1494,8 @@ static const LumaTaskBlurbs task_blurbs = {
   .watermark = "A watermark for the task, optional",
   .callback_url = "The URL KIE calls when the task is done, optional",
   .force_new = "Upload the clip and create a new task (billed) even when the "
-      "same clip and prompt already created one",
+      "same clip and prompt already created one; acts once: reads false "
+      "again once a run has set the earlier task aside",
   .poll_interval = "Milliseconds between two readings of the task's record "
       "(the first is at once); given to the inner lumasrc",
   .wait_timeout = "Seconds to wait for the task to finish at the most, "

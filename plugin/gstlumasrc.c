@@ -924,6 +924,9 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   id = luma_create_task_once (s->api, &request, &journal,
       settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
       self->cancellable, error);
+  if (s->settings.task.force_new && !journal.force_new)
+    luma_task_settings_spend_force_new (&self->settings.task,
+        &self->settings_lock, G_OBJECT (self));
   s->settings.task.force_new = journal.force_new;
   if (journal_warning != NULL)
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
@@ -1806,7 +1809,8 @@ luma_store_for (const LumaSettings * settings, LumaApi * api,
     .group = pipeline
   };
 
-  if (settings->store == GST_LUMA_STORE_MODE_OFF)
+  /* no directory: HOME and XDG_DATA_HOME are both relative paths */
+  if (settings->store == GST_LUMA_STORE_MODE_OFF || settings->store_dir == NULL)
     return NULL;
   /* the API as its client writes it: one entry for "https://API.kie.ai/"
    * and "https://api.kie.ai" */
@@ -2508,7 +2512,8 @@ static const LumaTaskBlurbs task_blurbs = {
   .callback_url = "The URL KIE calls when a task this element creates is "
       "done, optional",
   .force_new = "Create a new task (billed) even when the same request "
-      "already created one",
+      "already created one; acts once: reads false again once a run has "
+      "set the earlier task aside",
   .poll_interval = "Milliseconds between two readings of the task's record "
       "(the first is at once)",
   .wait_timeout = "Seconds to wait for the task to finish at the most, "

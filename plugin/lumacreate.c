@@ -363,8 +363,12 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
               error))
       || !luma_journal_begin (journal->dir, key, &what, journal->on_held,
           journal->user_data, journal_cancellable, &claim, &id, error)) {
+    /* a request sent, its answer never recorded; or a task recorded in
+     * an entry that cannot be read: either may be a billed task */
     if (g_error_matches (*error, LUMA_JOURNAL_ERROR,
-            LUMA_JOURNAL_ERROR_CREATING_LEFT))
+            LUMA_JOURNAL_ERROR_CREATING_LEFT)
+        || g_error_matches (*error, LUMA_JOURNAL_ERROR,
+            LUMA_JOURNAL_ERROR_CORRUPT))
       result->outcome = LUMA_CREATE_MAYBE;
     if (luma_http_deadline_has_passed (journal_wait))
       set_journal_busy_error (error, journal->dir, wait_seconds);

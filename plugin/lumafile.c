@@ -31,6 +31,20 @@ luma_file_wait (GCancellable * cancellable, guint ms, GError ** error)
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
+gchar *
+luma_file_xdg_dir (const gchar * dir, const gchar * under_home)
+{
+  gchar *path;
+
+  if (g_path_is_absolute (dir))
+    return g_strdup (dir);
+  path = g_build_filename (g_get_home_dir (), under_home, NULL);
+  if (g_path_is_absolute (path))
+    return path;
+  g_free (path);
+  return NULL;
+}
+
 gboolean
 luma_file_sync_dir (const gchar * dir)
 {

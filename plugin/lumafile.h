@@ -12,6 +12,12 @@ G_BEGIN_DECLS
     gboolean luma_file_wait (GCancellable * cancellable, guint ms,
     GError ** error);
 
+/* A base directory of the XDG spec: @dir as GLib gives it (from an
+ * XDG_*_HOME variable), or @under_home in the home directory where @dir is
+ * a relative path, which the spec says to ignore: it would follow the
+ * working directory. NULL where neither is absolute. */
+gchar *luma_file_xdg_dir (const gchar * dir, const gchar * under_home);
+
 /* fsync(2) of a directory, so that a rename or a new file in it lasts
  * through a power cut; FALSE with errno set if it could not be done. */
 gboolean luma_file_sync_dir (const gchar * dir);

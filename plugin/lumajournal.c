@@ -76,8 +76,14 @@ struct _LumaJournalClaim
 gchar *
 luma_journal_default_dir (void)
 {
-  return g_build_filename (g_get_user_state_dir (), "gst-luma", "journal",
-      NULL);
+  g_autofree gchar *state = luma_file_xdg_dir (g_get_user_state_dir (),
+      ".local/state");
+
+  /* relative, which ensure_dir () refuses */
+  if (state == NULL)
+    return g_build_filename (g_get_user_state_dir (), "gst-luma", "journal",
+        NULL);
+  return g_build_filename (state, "gst-luma", "journal", NULL);
 }
 
 static void
@@ -202,6 +208,14 @@ set_corrupt_error (GError ** error, const gchar * path, const gchar * why)
 static gboolean
 ensure_dir (const gchar * dir, GError ** error)
 {
+  /* one journal: not one for each working directory, each of which would
+   * create (and bill) the request anew */
+  if (!g_path_is_absolute (dir)) {
+    g_set_error (error, LUMA_JOURNAL_ERROR, LUMA_JOURNAL_ERROR_IO,
+        _("The journal directory %s is not an absolute path: set "
+            "XDG_STATE_HOME or HOME to one"), dir);
+    return FALSE;
+  }
   /* 0700: the entries name prompts and inputs, which are the user's own */
   if (g_mkdir_with_parents (dir, 0700) != 0) {
     gint errsv = errno;

@@ -206,6 +206,16 @@ replace_string (gchar ** dest, const GValue * value)
   *dest = g_value_dup_string (value);
 }
 
+void
+luma_task_settings_spend_force_new (LumaTaskSettings * settings,
+    GMutex * lock, GObject * object)
+{
+  g_mutex_lock (lock);
+  settings->force_new = FALSE;
+  g_mutex_unlock (lock);
+  g_object_notify (object, "force-new");
+}
+
 /* FALSE: not one of the shared properties. The caller holds its settings
  * lock. */
 gboolean

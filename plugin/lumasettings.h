@@ -54,6 +54,13 @@ const gchar *luma_settings_effective (const gchar * property,
 void luma_settings_resolve_string (gchar ** value, const gchar * variable,
     const gchar * fallback);
 
+/* force-new acts once: after a run has set the journal's task aside, it
+ * reads FALSE again (@lock guards @settings; @object is notified), so that
+ * a restart of the element (an application retrying after an error) does
+ * not set aside what that run sent, and send it anew. */
+void luma_task_settings_spend_force_new (LumaTaskSettings * settings,
+    GMutex * lock, GObject * object);
+
 void luma_task_settings_init (LumaTaskSettings * settings);
 void luma_task_settings_clear (LumaTaskSettings * settings);
 void luma_task_settings_copy (LumaTaskSettings * dest,

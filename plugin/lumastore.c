@@ -133,7 +133,12 @@ static gint hasher_stop;
 gchar *
 luma_store_default_dir (void)
 {
-  return g_build_filename (g_get_user_data_dir (), "gst-luma", "results", NULL);
+  g_autofree gchar *data = luma_file_xdg_dir (g_get_user_data_dir (),
+      ".local/share");
+
+  if (data == NULL)
+    return NULL;
+  return g_build_filename (data, "gst-luma", "results", NULL);
 }
 
 gchar *

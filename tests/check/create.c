@@ -11,6 +11,8 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #define PROMPT "Make it snow"
 
@@ -600,6 +602,109 @@ GST_START_TEST (test_crash_between_post_and_journal)
 
 GST_END_TEST;
 
+/* XDG_STATE_HOME holding a relative path, which the XDG spec says to
+ * ignore: the journal would follow the working directory, and the same
+ * request, run again from another directory, be created (billed) again.
+ * The journal is the one in $HOME/.local/state. */
+GST_START_TEST (test_relative_state_home_creates_once)
+{
+  g_autofree gchar *a = g_build_filename (state_dir, "a", NULL);
+  g_autofree gchar *b = g_build_filename (state_dir, "b", NULL);
+  g_autofree gchar *home = g_build_filename (state_dir, "home", NULL);
+  g_autofree gchar *journal = g_build_filename (home, ".local", "state",
+      "gst-luma", "journal", NULL);
+  g_autofree gchar *cwd = g_get_current_dir ();
+  LumaRun *run;
+
+  fail_unless (g_mkdir (a, 0700) == 0 && g_mkdir (b, 0700) == 0);
+  g_setenv ("HOME", home, TRUE);
+  g_setenv ("XDG_STATE_HOME", "state", TRUE);
+  fail_unless (chdir (a) == 0);
+  run = run_to_end (PROMPT, FALSE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless (chdir (b) == 0);
+  run = run_to_end (PROMPT, FALSE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  fail_unless (chdir (cwd) == 0);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  fail_unless (g_file_test (journal, G_FILE_TEST_IS_DIR),
+      "no journal in %s", journal);
+}
+
+GST_END_TEST;
+
+/* A task entry that cannot be read was written for a task KIE created (and
+ * billed): the error says so in its text, and its details must too
+ * (task-may-exist), or scripts (luma-modify's exit status 8) take it for
+ * "no task". */
+GST_START_TEST (test_corrupt_entry_says_a_task_may_exist)
+{
+  g_autofree gchar *dir = g_build_filename (state_dir, "gst-luma", "journal",
+      NULL);
+  g_autoptr (GDir) d = NULL;
+  const gchar *name;
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+  LumaRun *run;
+  guint found = 0;
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  d = g_dir_open (dir, 0, NULL);
+  fail_unless (d != NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".task")) {
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+
+      fail_unless (g_file_set_contents (path, "not a task id\n", -1, NULL));
+      found++;
+    }
+  fail_unless_equals_int (found, 1);
+
+  run = run_to_end (PROMPT, FALSE, NULL);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE,
+      "task created earlier");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless (may_exist, "a garbled entry of a created task: "
+      "task-may-exist is false");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+}
+
+GST_END_TEST;
+
+/* force-new is one new task for the element, as for a flush: a request
+ * whose answer said nothing (a 500: KIE may have created and billed it),
+ * then the application restarts the same element (NULL, then PLAYING: a
+ * retry on error), and force-new forgets what that element's own request
+ * left, and sends it again. */
+GST_START_TEST (test_force_new_restart_after_uncertain_answer_sends_once)
+{
+  LumaRun *run = creating_run (PROMPT);
+  gboolean force_new = TRUE;
+
+  g_object_set (run->src, "force-new", TRUE, NULL);
+  luma_emulator_push_generate_reply (fixture.em, 500, NULL,
+      "{\"code\":500,\"msg\":\"oops\"}");
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist");
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  g_object_get (run->src, "force-new", &force_new, NULL);
+  fail_if (force_new, "force-new still set after it was acted on");
+
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  gst_clear_message (&run->error);
+  luma_run_until_done (run, 30);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 create_suite (void)
 {
@@ -626,6 +731,9 @@ create_suite (void)
   tcase_add_test (tc, test_crash_between_post_and_journal);
   tcase_add_test (tc, test_stalled_creator_bounded_by_wait_timeout);
   tcase_add_test (tc, test_waiting_for_another_creator_is_told);
+  tcase_add_test (tc, test_relative_state_home_creates_once);
+  tcase_add_test (tc, test_corrupt_entry_says_a_task_may_exist);
+  tcase_add_test (tc, test_force_new_restart_after_uncertain_answer_sends_once);
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lumafile.h"
 #include "lumajournal.h"
 
 #define HELPER_ENV "LUMA_JOURNAL_TEST_HELPER"
@@ -752,7 +753,8 @@ GST_START_TEST (test_unusable_directory)
 {
   g_autofree gchar *file = g_build_filename (tmp_dir, "a-file", NULL);
   g_autofree gchar *below = g_build_filename (file, "journal", NULL);
-  const gchar *dirs[] = { file, below };
+  /* relative: one journal for each working directory */
+  const gchar *dirs[] = { file, below, "journal-here" };
   guint i;
 
   fail_unless (g_file_set_contents (file, "not a directory", -1, NULL));
@@ -924,6 +926,25 @@ GST_START_TEST (test_creating_entry_is_json)
 
 GST_END_TEST;
 
+/* XDG_*_HOME holding a relative path is ignored, as the XDG spec says:
+ * the directory under HOME serves. */
+GST_START_TEST (test_relative_xdg_dir_ignored)
+{
+  g_autofree gchar *under_home = g_build_filename (g_get_home_dir (),
+      ".local/state", NULL);
+  g_autofree gchar *absolute = luma_file_xdg_dir ("/var/x", ".local/state");
+  g_autofree gchar *relative = luma_file_xdg_dir ("state", ".local/state");
+
+  fail_unless_equals_string (absolute, "/var/x");
+  if (g_path_is_absolute (g_get_home_dir ())) {
+    fail_unless_equals_string (relative, under_home);
+  } else {
+    fail_unless (relative == NULL);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_default_dir)
 {
   g_autofree gchar *dir = luma_journal_default_dir ();
@@ -963,6 +984,7 @@ journal_suite (void)
   tcase_add_test (tc, test_entries_are_private);
   tcase_add_test (tc, test_creating_entry_is_json);
   tcase_add_test (tc, test_default_dir);
+  tcase_add_test (tc, test_relative_xdg_dir_ignored);
   return s;
 }
 

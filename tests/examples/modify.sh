@@ -71,6 +71,18 @@ check "after the timeout: the same task" same_task timeout later
 check "force-new: exit status 0" exits_with 0 forced modify --prompt "Make it snow" --force-new clip.mp4 forced.mp4
 check "force-new: a new task" bash -c "! grep -q '$(task_of file)' forced.out && grep -q '^Created task' forced.out"
 
+# --force-new, then the wait times out: the rerun it advises leaves
+# --force-new out (the same command again would create, and bill, another
+# task), and waits for the same task
+check "force-new timeout: 6" exits_with 6 ftimeout modify --prompt "Make it hail" \
+  --force-new --wait-timeout 1 --poll-interval 200 clip.mp4 ft.mp4
+check "force-new timeout: says to run again without --force-new" \
+  output_has ftimeout 'run again with the same INPUT and prompt, without --force-new, to wait'
+check "force-new timeout: the advised rerun" exits_with 0 ftagain modify \
+  --prompt "Make it hail" clip.mp4 ft.mp4
+check "force-new timeout: the advised rerun waits for the same task" \
+  same_task ftimeout ftagain
+
 # refused before any upload
 check "11 s input: 7" exits_with 7 long modify --prompt "Make it snow" long.mp4 long-out.mp4
 check "11 s input: says why" output_has long 'lasts 11\.00 s, more than the 10 s'
