@@ -160,10 +160,13 @@ classify_code (gint code, const gchar * msg, const gchar * task_id,
           code == 429 ? _("KIE is rate limiting requests (429: %s)")
           : _("KIE is under maintenance (455: %s)"), msg);
       return POLL_THROTTLED;
+    case 501:
+      g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_TASK_FAILED,
+          _("Task %s failed to generate (501: %s)"), task_id, msg);
+      return POLL_FAILED;
     case 402:
     case 422:
     case 433:
-    case 501:
     case 505:
       break;
     default:
@@ -317,8 +320,8 @@ parse_record (LumaPoller * poller, GBytes * body, GError ** error)
 }
 
 static PollOutcome
-read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
-    GInputStream * stream, GstLumaRecord ** record, guint64 * retry_after,
+classify_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
+    GInputStream * stream, GstLumaRecord ** record,
     GCancellable * cancellable, GError ** error)
 {
   const gchar *task_id = poller->task_id;
@@ -326,7 +329,6 @@ read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) parse_error = NULL;
 
-  *retry_after = luma_http_retry_after (msg);
   /* no bound of its own on the body: the request's deadline (@cancellable)
    * is the one bound on the whole answer */
   body = luma_http_read_body (msg, stream, GST_LUMA_RECORD_MAX_SIZE, 0,
@@ -352,6 +354,29 @@ read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
     return classify_code ((gint) status, (*record)->msg, task_id, error);
   return classify_record (*record, task_id, error);
+}
+
+/* The answer's outcome, and when to ask again where it says "later": a
+ * 429 or 455, as the HTTP status or in the body of a 200 (KIE's usual
+ * way), or a 503 that says when (a maintenance page), which is waited out
+ * like them rather than counted as a failure. */
+static PollOutcome
+read_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
+    GInputStream * stream, GstLumaRecord ** record, guint64 * retry_after,
+    GCancellable * cancellable, GError ** error)
+{
+  PollOutcome outcome = classify_answer (api, poller, msg, stream, record,
+      cancellable, error);
+  gint code = api->last_code != 0 ? api->last_code
+      : (gint) api->last_http_status;
+
+  *retry_after = luma_http_retry_after (msg, code);
+  if (outcome == POLL_SERVER_TROUBLE && code == SOUP_STATUS_SERVICE_UNAVAILABLE
+      && *retry_after != LUMA_HTTP_RETRY_AFTER_NONE)
+    return POLL_THROTTLED;
+  if (outcome != POLL_THROTTLED && outcome != POLL_SERVER_TROUBLE)
+    *retry_after = LUMA_HTTP_RETRY_AFTER_NONE;
+  return outcome;
 }
 
 /* One record-info request, over by min(its own deadline, @wait_deadline)
@@ -417,6 +442,14 @@ set_timeout_error (GError ** error, const gchar * task_id, guint seconds,
         task_id, seconds);
 }
 
+static gboolean
+record_is_taken (PollOutcome outcome, const GError * poll_error)
+{
+  return outcome == POLL_FINISHED || outcome == POLL_GENERATING
+      || (outcome == POLL_FAILED && g_error_matches (poll_error,
+          LUMA_API_ERROR, LUMA_API_ERROR_TASK_FAILED));
+}
+
 static void
 report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
     LumaWaitStatus * status, const GstLumaRecord * record, gint64 start)
@@ -428,6 +461,8 @@ report (LumaApi * api, LumaWaitFunc on_poll, gpointer user_data,
   status->http_status = api->last_http_status;
   if (record != NULL && record->code == 200)
     status->state = record->state;
+  else if (api->last_code == 501)
+    status->state = GST_LUMA_TASK_STATE_GENERATE_FAILED;
   if (on_poll != NULL)
     on_poll (status, user_data);
 }
@@ -468,6 +503,8 @@ next_delay (LumaWait * wait, PollOutcome outcome, guint64 * delay)
       *delay = params->poll_interval;
       return TRUE;
     case POLL_THROTTLED:
+      /* the server answered: its failures are no longer in a row */
+      wait->troubles_in_a_row = 0;
       *delay = luma_http_backoff (params->poll_interval,
           wait->throttles_in_a_row++);
       return TRUE;
@@ -526,8 +563,10 @@ wait_step (gpointer data, gint64 * next_due)
       &retry_after, &wait->poll_error);
   wait->answered |= api->last_http_status != 0;
 
-  report (api, wait->on_poll, wait->user_data, &wait->status, record,
-      wait->start);
+  /* a record the wait refused (another task's, one an HTTP error came
+   * with) says nothing of this task */
+  report (api, wait->on_poll, wait->user_data, &wait->status,
+      record_is_taken (outcome, wait->poll_error) ? record : NULL, wait->start);
   if (outcome == POLL_FINISHED) {
     cache_store (api, wait->status.task_id, record);
     wait->record = g_steal_pointer (&record);

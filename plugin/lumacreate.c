@@ -155,7 +155,6 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
       &cause);
   if (stream != NULL) {
     result->http_status = soup_message_get_status (msg);
-    *retry_after = luma_http_retry_after (msg);
     answer = luma_http_read_body (msg, stream, ANSWER_MAX_SIZE,
         soup_session_get_timeout (session), request_cancellable, &cause);
     g_input_stream_close (stream, NULL, NULL);
@@ -190,6 +189,8 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
   }
   result->api_code = code;
   if (code == 429) {
+    /* as the HTTP status or in the body of a 200 */
+    *retry_after = luma_http_retry_after (msg, code);
     result->outcome = LUMA_CREATE_NOTHING;
     g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
         _("KIE is rate limiting task creation (429: %s)"),

@@ -721,21 +721,20 @@ luma_http_parse_retry_after (const gchar * value, GDateTime * now)
 }
 
 /* Retry-After in milliseconds, LUMA_HTTP_RETRY_AFTER_NONE when the answer
- * has none that can be read. Only the statuses that say "come back later"
- * are heeded (429, KIE's 455, 503): on any other (a 200, a 500) the header
- * is no promise that waiting helps, and a stray one could stall a wait for
- * an hour. */
+ * has none that can be read. Only the codes that say "come back later" are
+ * heeded (429, KIE's 455, 503), as the HTTP status or, for KIE's API, the
+ * code of a 200's body (@code: the one that decides): on any other (a 200,
+ * a 500) the header is no promise that waiting helps, and a stray one
+ * could stall a wait for an hour. */
 guint64
-luma_http_retry_after (SoupMessage * msg)
+luma_http_retry_after (SoupMessage * msg, gint code)
 {
   const gchar *value =
       soup_message_headers_get_one (soup_message_get_response_headers (msg),
       "Retry-After");
   g_autoptr (GDateTime) now = NULL;
-  guint status = soup_message_get_status (msg);
 
-  if (status != 429 && status != 455
-      && status != SOUP_STATUS_SERVICE_UNAVAILABLE)
+  if (code != 429 && code != 455 && code != SOUP_STATUS_SERVICE_UNAVAILABLE)
     return LUMA_HTTP_RETRY_AFTER_NONE;
   if (value == NULL)
     return LUMA_HTTP_RETRY_AFTER_NONE;

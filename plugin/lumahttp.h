@@ -128,7 +128,7 @@ guint64 luma_http_backoff (guint64 base_ms, guint attempt);
 #define LUMA_HTTP_RETRY_AFTER_MAX_MS (3600 * 1000)
 
 guint64 luma_http_parse_retry_after (const gchar * value, GDateTime * now);
-guint64 luma_http_retry_after (SoupMessage * msg);
+guint64 luma_http_retry_after (SoupMessage * msg, gint code);
 GBytes *luma_http_read_body (SoupMessage * msg, GInputStream * body,
     gsize max_size, guint max_seconds, GCancellable * cancellable,
     GError ** error);

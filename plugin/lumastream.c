@@ -659,7 +659,8 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
       return TRUE;
   }
   if (!SOUP_STATUS_IS_SUCCESSFUL (stream->http_status)) {
-    stream->retry_after = luma_http_retry_after (stream->msg);
+    stream->retry_after = luma_http_retry_after (stream->msg,
+        (gint) stream->http_status);
     set_status_error (stream, error);
     return FALSE;
   }

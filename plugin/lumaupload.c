@@ -621,6 +621,7 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
       luma_http_deadline_new (up->cancellable, G_MAXINT64);
   GCancellable *cancellable = luma_http_deadline_get_cancellable (deadline);
   AnswerDeadline bound = { up->session, deadline };
+  AttemptOutcome outcome;
   guint status;
 
   body = open_body (up, error);
@@ -640,7 +641,7 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   }
 
   status = soup_message_get_status (msg);
-  *retry_after = luma_http_retry_after (msg);
+  *retry_after = luma_http_retry_after (msg, (gint) status);
   if (SOUP_STATUS_IS_REDIRECTION (status)) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
         _("The upload host %s answered %u (a redirect): uploads are not "
@@ -667,8 +668,12 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
     }
     return ATTEMPT_SERVER_TROUBLE;
   }
-  return classify_answer (up, status, answer_body, body->file_size,
+  outcome = classify_answer (up, status, answer_body, body->file_size,
       download_url, error);
+  /* a 429 or 455 in the body of a 200: the header is its word too */
+  if (outcome == ATTEMPT_THROTTLED)
+    *retry_after = luma_http_retry_after (msg, 429);
+  return outcome;
 }
 
 /* How long to wait before the next attempt, or FALSE to give up. */

@@ -222,6 +222,34 @@ GST_START_TEST (test_retry_after_honoured_on_455_and_503)
 
 GST_END_TEST;
 
+
+/* KIE sends its errors as HTTP 200 with the code in the body (the
+ * API doc: "read both"); a 429 said that way, with a Retry-After, must be
+ * waited for like a 429 status. */
+GST_START_TEST (test_retry_after_honoured_on_body_429)
+{
+  static const gint codes[] = { 429, 455 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codes); i++) {
+    g_autofree gchar *id = g_strdup_printf ("t-body-%d", codes[i]);
+    g_autofree gchar *body = g_strdup_printf ("{\"code\":%d,\"msg\":"
+        "\"slow down\"}", codes[i]);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstLumaRecord) record = NULL;
+    gint64 took;
+
+    luma_test_add_ready_task (fixture.em, id, fixture.video);
+    luma_emulator_push_record_reply (fixture.em, id, 200, "2", NULL, body);
+    record = wait_for (NULL, 5, id, 10, 0, 3, &took, NULL, &error);
+    fail_unless (record != NULL, "%s", error ? error->message : "");
+    fail_unless (took >= 1900 * 1000, "code %d in a 200 with Retry-After: 2 "
+        "polled again after %" G_GINT64_FORMAT " us", codes[i], took);
+  }
+}
+
+GST_END_TEST;
+
 /* A number of seconds too large for 32 bits is still a Retry-After: the
  * longest wait, here cut by wait-timeout, not "no Retry-After". */
 GST_START_TEST (test_huge_retry_after_waits_until_wait_timeout)
@@ -615,7 +643,7 @@ gzip (gconstpointer data, gsize size)
 }
 
 
-/* REVIEW: a key the server quotes back in a header (here Content-Encoding)
+/* a key the server quotes back in a header (here Content-Encoding)
  * reaches the error text: only the body is starred out. */
 GST_START_TEST (test_key_echoed_in_a_header_not_in_error)
 {
@@ -639,7 +667,7 @@ GST_START_TEST (test_key_echoed_in_a_header_not_in_error)
 GST_END_TEST;
 
 
-/* REVIEW: JSON may escape what it quotes ("\/" is how PHP's json_encode
+/* JSON may escape what it quotes ("\/" is how PHP's json_encode
  * writes every '/'): the key starred out as raw bytes is missed, and
  * json-glib hands the unescaped key to the error. */
 GST_START_TEST (test_key_echoed_json_escaped_not_in_error)
@@ -1200,6 +1228,50 @@ GST_START_TEST (test_shared_session_per_settings)
 
 GST_END_TEST;
 
+/* retries bounds "5xx and transport errors in a row" (lumaapi.h);
+ * a maintenance answer (455) between two 502s (a load balancer that flaps
+ * during the maintenance window) breaks the row: the wait must go on. */
+GST_START_TEST (test_maintenance_between_server_errors)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  guint i;
+
+  luma_test_add_ready_task (fixture.em, "t-flap", fixture.video);
+  for (i = 0; i < 5; i++) {
+    luma_emulator_push_record_reply (fixture.em, "t-flap", 502, NULL,
+        "text/html", "<html>Bad Gateway</html>");
+    luma_emulator_push_record_reply (fixture.em, "t-flap", 200, NULL, NULL,
+        "{\"code\":455,\"msg\":\"maintenance\"}");
+  }
+  record = wait_for (NULL, 5, "t-flap", 10, 60, 3, NULL, NULL, &error);
+  fail_unless (record != NULL, "the wait ended during maintenance: %s",
+      error ? error->message : "");
+}
+
+GST_END_TEST;
+
+/* a 503 that says when to come back (Retry-After) is a
+ * maintenance window, as lumastream.c treats it for the video host
+ * (is_throttling ()): waited out within wait-timeout, not counted as a
+ * failed attempt. */
+GST_START_TEST (test_503_with_retry_after_is_waited_out)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  guint i;
+
+  luma_test_add_ready_task (fixture.em, "t-503", fixture.video);
+  for (i = 0; i < 4; i++)
+    luma_emulator_push_record_reply (fixture.em, "t-503", 503, "1",
+        "text/html", "<html>Down for maintenance</html>");
+  record = wait_for (NULL, 5, "t-503", 10, 60, 3, NULL, NULL, &error);
+  fail_unless (record != NULL, "the wait ended during maintenance: %s",
+      error ? error->message : "");
+}
+
+GST_END_TEST;
+
 static Suite *
 apiclient_suite (void)
 {
@@ -1214,6 +1286,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_retry_after_ignored_on_500);
   tcase_add_test (tc, test_record_of_another_task_refused);
   tcase_add_test (tc, test_retry_after_honoured_on_455_and_503);
+  tcase_add_test (tc, test_retry_after_honoured_on_body_429);
   tcase_add_test (tc, test_huge_retry_after_waits_until_wait_timeout);
   tcase_add_test (tc, test_trickled_headers_cut_by_request_deadline);
   tcase_add_test (tc, test_wait_timeout_ends_a_poll_in_the_middle);
@@ -1236,6 +1309,8 @@ apiclient_suite (void)
   tcase_add_test (tc, test_stalled_threads_do_not_count);
   tcase_add_test (tc, test_wait_timeout_when_no_thread_is_free);
   tcase_add_test (tc, test_shared_session_per_settings);
+  tcase_add_test (tc, test_maintenance_between_server_errors);
+  tcase_add_test (tc, test_503_with_retry_after_is_waited_out);
   return s;
 }
 

@@ -42,7 +42,7 @@ detail_state (const GstStructure * details)
   return value;
 }
 
-/* REVIEW: a result URL with a raw space (a file named by its user) was
+/* a result URL with a raw space (a file named by its user) was
  * streamed: GLib's parser writes the space as %20. */
 GST_START_TEST (test_result_url_with_a_space_streams)
 {
@@ -608,6 +608,104 @@ GST_START_TEST (test_cycles_during_wait_then_another_task)
 
 GST_END_TEST;
 
+/* an answer that is refused (the record of another task; an HTTP
+ * error status whose body claims success) says nothing about this task:
+ * its state must not become this task's state in the messages and the
+ * error's details. */
+static gchar *posted_url;
+
+static GstBusSyncReply
+keep_result_url (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK)
+      && gst_structure_get_string (s, GST_LUMA_FIELD_RESULT_URL) != NULL
+      && posted_url == NULL)
+    posted_url = g_strdup (gst_structure_get_string (s,
+            GST_LUMA_FIELD_RESULT_URL));
+  return GST_BUS_PASS;
+}
+
+GST_START_TEST (test_refused_record_state_not_taken)
+{
+  LumaRun *run;
+  GstBus *bus;
+  const GstStructure *details;
+
+  luma_test_add_ready_task (fixture.em, "t-mine", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-mine", 200, NULL, NULL,
+      "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":"
+      "\"t-someone-else\",\"successFlag\":1,\"response\":{\"resultUrls\":"
+      "[\"http://127.0.0.1:9/someone-else.mp4\"]}}}");
+  run = luma_run_new (fixture.em, "t-mine", NULL);
+  bus = gst_element_get_bus (run->pipeline);
+  gst_bus_set_sync_handler (bus, keep_result_url, NULL, NULL);
+  gst_object_unref (bus);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
+      "t-someone-else");
+  fail_unless (detail_state (details) != GST_LUMA_TASK_STATE_SUCCESS,
+      "the error's details say task-state success");
+  fail_unless (posted_url == NULL, "luma-task posted result-url %s, the "
+      "video of another task", posted_url);
+  luma_run_free (run);
+  g_clear_pointer (&posted_url, g_free);
+}
+
+GST_END_TEST;
+
+/* "An HTTP error status wins over a body that claims success"
+ * (lumaapi.c): a 404 is "unknown task", yet its details say task-state
+ * success, which the README's exit table reads as "the result has
+ * expired" (status 4). */
+GST_START_TEST (test_http_404_with_success_body)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  g_autofree gchar *url = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"t-404\",\"successFlag\":1,"
+      "\"response\":{\"resultUrls\":[\"%s/r/t-404/1.mp4\"]}}}", url);
+
+  luma_test_add_ready_task (fixture.em, "t-404", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-404", 404, NULL, NULL, body);
+  run = luma_run_new (fixture.em, "t-404", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND, NULL);
+  fail_unless (detail_state (details) != GST_LUMA_TASK_STATE_SUCCESS,
+      "a 404 is reported as NOT_FOUND with task-state success (an expired "
+      "result)");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* the API doc: 501 is "generation failed": the task failed at
+ * KIE (README exit status 3: task-state generate-failed), not a refusal to
+ * give the record. */
+GST_START_TEST (test_code_501_is_generation_failed)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  g_autoptr (GError) error = NULL;
+
+  luma_test_add_ready_task (fixture.em, "t-501", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-501", 200, NULL, NULL,
+      "{\"code\":501,\"msg\":\"Generation failed\",\"data\":null}");
+  run = luma_run_new (fixture.em, "t-501", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, NULL);
+  gst_message_parse_error (run->error, &error, NULL);
+  fail_unless (detail_state (details) == GST_LUMA_TASK_STATE_GENERATE_FAILED,
+      "501 gives task-state %d and the text \"%s\"", detail_state (details),
+      error->message);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -640,6 +738,9 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_decodebin_plays_the_video);
   tcase_add_test (tc, test_seek_while_generating);
   tcase_add_test (tc, test_cycles_during_wait_then_another_task);
+  tcase_add_test (tc, test_refused_record_state_not_taken);
+  tcase_add_test (tc, test_http_404_with_success_body);
+  tcase_add_test (tc, test_code_501_is_generation_failed);
   return s;
 }
 

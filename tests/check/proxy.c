@@ -113,7 +113,7 @@ GST_START_TEST (test_scheme_picks_the_variable)
 
 GST_END_TEST;
 
-/* REVIEW: an empty variable is unset everywhere else (curl's rule, the
+/* an empty variable is unset everywhere else (curl's rule, the
  * test above): an empty HTTP_PROXY (export HTTP_PROXY=) names no proxy,
  * so the system's resolver keeps deciding. */
 GST_START_TEST (test_empty_http_proxy_keeps_the_system)
