@@ -156,6 +156,9 @@ typedef struct
   /* what the last poll of the record said, for error details */
   gint poll_api_code;
   guint poll_http_status;
+  guint polls;                  /* of the wait so far, and its time */
+  guint64 poll_elapsed;
+  gboolean progress_open;       /* a luma-wait START not ended yet */
   gchar *task_error_code;       /* a failed task's errorCode */
   LumaApi *api;
   LumaStream *stream;
@@ -432,10 +435,13 @@ gst_luma_src_new_progress (GstLumaSrc * self, GstProgressType type,
       GST_LUMA_PROGRESS_CODE, safe);
 }
 
+/* Every START is ended once: COMPLETE, ERROR or CANCELED. */
 static void
 gst_luma_src_post_progress (GstLumaSrc * self, GstProgressType type,
     const gchar * text)
 {
+  self->streaming->progress_open = type == GST_PROGRESS_TYPE_START
+      || type == GST_PROGRESS_TYPE_CONTINUE;
   gst_luma_src_post (self, gst_luma_src_new_progress (self, type, text));
 }
 
@@ -518,6 +524,8 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
     location = status->record->result_urls[0];
   s->poll_api_code = status->api_code;
   s->poll_http_status = status->http_status;
+  s->polls = status->polls;
+  s->poll_elapsed = status->elapsed;
   if (status->record != NULL && status->record->error_code != NULL) {
     g_free (s->task_error_code);
     s->task_error_code = g_strdup (status->record->error_code);
@@ -674,15 +682,29 @@ post_resource_message_at (GstLumaSrc * self, GstMessageType type,
     cause) post_resource_message_at (self, type, code, text, details, cause, \
     __FILE__, GST_FUNCTION, __LINE__)
 
+/* lumasrc gave up on the task: its state changes, and luma-task says so
+ * as it does every change. */
+static void
+gst_luma_src_post_error_state (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  LumaWaitStatus status = { task_id (self), GST_LUMA_TASK_STATE_ERROR,
+    s->polls, s->poll_elapsed, NULL, s->poll_api_code, s->poll_http_status
+  };
+
+  gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
+  gst_luma_src_post (self, gst_luma_src_new_task_message (self, &status, NULL));
+}
+
 /* Posts @error as a specific resource error (or, for a cancelled wait,
  * nothing) and says what the streaming thread is to return. */
 static GstFlowReturn
 fail_at (GstLumaSrc * self, GError * error, const gchar * file,
     const gchar * function, gint line)
 {
+  LumaStreaming *s = self->streaming;
   GstLumaTaskState status = gst_luma_src_get_status (self);
-  gboolean waiting = self->streaming->phase == PHASE_CREATING
-      || self->streaming->phase == PHASE_WAITING;
+  gboolean waiting = s->progress_open;
   GstStructure *details;
 
   /* before the log and the progress message have it too */
@@ -695,6 +717,7 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
     GST_DEBUG_OBJECT (self, "cancelled (%s)", error->message);
     /* after the wait's other messages, which the stop did not wait for
      * if they were being posted (luma_workers_run_steps ()) */
+    s->progress_open = FALSE;
     if (waiting)
       luma_workers_call_after_deferred (post_later, later_post_new (self,
               gst_luma_src_new_progress (self, GST_PROGRESS_TYPE_CANCELED,
@@ -707,12 +730,11 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
   details = gst_luma_src_error_details (self,
       status == GST_LUMA_TASK_STATE_WAITING ? GST_LUMA_TASK_STATE_ERROR
       : status);
-  if (waiting) {
-    if (status != GST_LUMA_TASK_STATE_CREATE_FAILED
-        && status != GST_LUMA_TASK_STATE_GENERATE_FAILED)
-      gst_luma_src_set_status (self, GST_LUMA_TASK_STATE_ERROR);
+  if (s->phase == PHASE_WAITING && status != GST_LUMA_TASK_STATE_CREATE_FAILED
+      && status != GST_LUMA_TASK_STATE_GENERATE_FAILED)
+    gst_luma_src_post_error_state (self);
+  if (waiting)
     gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_ERROR, error->message);
-  }
 
   GST_WARNING_OBJECT (self, "%s", error->message);
   post_resource_message_at (self, GST_MESSAGE_ERROR,
@@ -920,7 +942,9 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   if (!prompt_looks_english (settings->task.prompt))
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
         GST_RESOURCE_ERROR_SETTINGS, _("The prompt does not look like "
-            "English: KIE accepts prompts in English only"), NULL, NULL);
+            "English: KIE accepts prompts in English only"),
+        gst_luma_src_error_details (self, gst_luma_src_get_status (self)),
+        NULL);
   id = luma_create_task_once (s->api, &request, &journal,
       settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
       self->cancellable, error);
@@ -930,7 +954,9 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   s->settings.task.force_new = journal.force_new;
   if (journal_warning != NULL)
     gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
-        GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message, NULL, NULL);
+        GST_RESOURCE_ERROR_OPEN_WRITE, journal_warning->message,
+        gst_luma_src_error_details (self, gst_luma_src_get_status (self)),
+        NULL);
   if (id == NULL)
     return FALSE;
   if (s->journal_held)

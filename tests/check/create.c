@@ -705,6 +705,45 @@ GST_START_TEST (test_force_new_restart_after_uncertain_answer_sends_once)
 
 GST_END_TEST;
 
+/* luma.h and the README: "every error and warning message lumasrc
+ * posts" carries a details structure (task-id, task-state, api-code,
+ * http-status). */
+GST_START_TEST (test_prompt_warning_has_details)
+{
+  LumaRun *run = creating_run ("让视频里下雪");
+  const GstStructure *details = NULL;
+
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->warnings->len, 1);
+  gst_message_parse_warning_details (g_ptr_array_index (run->warnings, 0),
+      &details);
+  fail_unless (details != NULL, "the prompt warning has no details");
+  fail_unless (gst_structure_has_field (details, GST_LUMA_DETAIL_TASK_STATE));
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* luma.h: luma-wait progress is START, CONTINUE..., then
+ * COMPLETE, ERROR or CANCELED: never an end without its START. */
+GST_START_TEST (test_create_refused_progress_paired)
+{
+  LumaRun *run = creating_run (PROMPT);
+
+  luma_emulator_push_generate_reply (fixture.em, 402, NULL,
+      "{\"code\":402,\"msg\":\"insufficient credits\"}");
+  luma_run_until_done (run, 30);
+  fail_unless (run->error != NULL);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR]
+      + run->progress[GST_PROGRESS_TYPE_CANCELED]
+      + run->progress[GST_PROGRESS_TYPE_COMPLETE],
+      run->progress[GST_PROGRESS_TYPE_START]);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 create_suite (void)
 {
@@ -734,6 +773,8 @@ create_suite (void)
   tcase_add_test (tc, test_relative_state_home_creates_once);
   tcase_add_test (tc, test_corrupt_entry_says_a_task_may_exist);
   tcase_add_test (tc, test_force_new_restart_after_uncertain_answer_sends_once);
+  tcase_add_test (tc, test_prompt_warning_has_details);
+  tcase_add_test (tc, test_create_refused_progress_paired);
   return s;
 }
 

@@ -706,6 +706,34 @@ GST_START_TEST (test_code_501_is_generation_failed)
 
 GST_END_TEST;
 
+/* luma.h: lumasrc posts luma-task "at each poll of the task and
+ * when the task's state changes", and the state "has one name everywhere":
+ * the task-state property, the message field and the detail. */
+GST_START_TEST (test_error_state_is_posted)
+{
+  LumaEmulatorTask task = {
+    .task_id = "t-late",
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
+  };
+  LumaRun *run;
+  GstLumaTaskState property;
+
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, "t-late", NULL);
+  g_object_set (run->src, "wait-timeout", 1, NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "t-late");
+  g_object_get (run->src, "task-state", &property, NULL);
+  fail_unless_equals_int (property, GST_LUMA_TASK_STATE_ERROR);
+  fail_unless (run->task_messages > 0);
+  fail_unless_equals_int (run->last_state, property);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -741,6 +769,7 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_refused_record_state_not_taken);
   tcase_add_test (tc, test_http_404_with_success_body);
   tcase_add_test (tc, test_code_501_is_generation_failed);
+  tcase_add_test (tc, test_error_state_is_posted);
   return s;
 }
 
