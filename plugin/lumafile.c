@@ -90,7 +90,11 @@ luma_file_open_regular (const gchar * path, gint flags, gint mode,
     errno = errsv;
     return -1;
   }
-  if (!S_ISREG (st.st_mode)) {
+  /* opened to write: a file with another name elsewhere (a hard link: a
+   * snapshot made with cp -al, a deduplicating tool) would be written
+   * there too */
+  if (!S_ISREG (st.st_mode)
+      || ((flags & O_ACCMODE) != O_RDONLY && st.st_nlink > 1)) {
     if (not_regular != NULL)
       *not_regular = TRUE;
     g_close (fd, NULL);

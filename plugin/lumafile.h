@@ -28,7 +28,8 @@ void luma_file_unlock (gint fd);
 /* open(2) of a regular file, never through a symbolic link (ELOOP). What
  * else may sit at @path fails with EINVAL and *@not_regular TRUE (when
  * given): a FIFO would block the open for ever, a directory or a device
- * is not a file of ours. */
+ * is not a file of ours, nor, to be written, a file with other names (hard
+ * links), which the writes would change too. */
 gint luma_file_open_regular (const gchar * path, gint flags, gint mode,
     gboolean * not_regular);
 

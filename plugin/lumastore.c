@@ -342,16 +342,30 @@ add_int (JsonBuilder * builder, const gchar * name, gint64 value)
   json_builder_add_int_value (builder, value);
 }
 
+/* What meta.json keeps of a prompt or a URL, at most: written in full,
+ * a prompt near the record's size limit (escaped, up to six times longer)
+ * would make a meta.json that no open reads (MAX_META_SIZE). A prompt is
+ * cut short; a URL cut short would be another, and is left out. */
+#define MAX_META_TEXT (16 * 1024)
+
+static const gchar *
+url_to_keep (const gchar * url)
+{
+  return url != NULL && strlen (url) <= MAX_META_TEXT ? url : NULL;
+}
+
 static gchar *
 meta_to_json (const LumaStoreMeta * meta)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree gchar *prompt = meta->prompt ? g_strndup (meta->prompt,
+      MAX_META_TEXT) : NULL;
 
   json_builder_begin_object (builder);
   luma_json_add_string (builder, "task-id", meta->task_id);
   luma_json_add_string (builder, "api-url", meta->api_url);
-  luma_json_add_string (builder, "prompt", meta->prompt);
-  luma_json_add_string (builder, "result-url", meta->result_url);
+  luma_json_add_string (builder, "prompt", prompt);
+  luma_json_add_string (builder, "result-url", url_to_keep (meta->result_url));
   add_int (builder, "size", meta->size);
   luma_json_add_string (builder, "version", meta->version);
   luma_json_add_string (builder, "sha256", meta->sha256);
@@ -361,7 +375,7 @@ meta_to_json (const LumaStoreMeta * meta)
   json_builder_add_boolean_value (builder, meta->synced);
   luma_json_add_string (builder, "boot-id", meta->boot_id);
   add_int (builder, "created", meta->created);
-  luma_json_add_string (builder, "source-url", meta->source_url);
+  luma_json_add_string (builder, "source-url", url_to_keep (meta->source_url));
   if (meta->completed > 0)
     add_int (builder, "completed", meta->completed);
   add_int (builder, "kie-until", meta->kie_until);
@@ -943,6 +957,7 @@ make_entry_dir (const gchar * dir, GError ** error)
   g_autofree gchar *scope = g_path_get_dirname (dir);
   g_autofree gchar *store_dir = g_path_get_dirname (scope);
   const gchar *made = store_dir;
+  gint errsv;
 
   if (g_mkdir_with_parents (store_dir, 0700) == 0) {
     made = scope;
@@ -952,12 +967,15 @@ make_entry_dir (const gchar * dir, GError ** error)
         return TRUE;
     }
   }
-  if (errno == EEXIST)
+  errsv = errno;
+  if (errsv == EEXIST)
     set_file_error (error, _("Cannot create the store directory %s: %s"),
         made, _("it or its parent is not a directory"));
   else
     set_io_error (error, _("Cannot create the store directory %s: %s"), made,
-        errno);
+        errsv);
+  /* for the caller, which makes it again where it was removed meanwhile */
+  errno = errsv;
   return FALSE;
 }
 
@@ -978,8 +996,16 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
     gboolean not_regular;
     gint fd;
 
-    if (!make_entry_dir (dir, error))
+    g_autoptr (GError) not_made = NULL;
+
+    /* another's eviction may remove the scope with its last entry between
+     * the making of the two: made again */
+    if (!make_entry_dir (dir, &not_made)) {
+      if (errno == ENOENT && attempt + 1 < MAX_LOCK_ATTEMPTS)
+        continue;
+      g_propagate_error (error, g_steal_pointer (&not_made));
       return FALSE;
+    }
     if (!is_real_entry (dir)) {
       set_file_error (error, _("Cannot create the store directory %s: %s"),
           dir, _("it or its parent is not a directory"));
@@ -1483,6 +1509,10 @@ luma_store_writer_commit (LumaStoreWriter * writer,
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
         _("The stored video of task %s has %" PRIu64 " bytes of %" PRIu64),
         writer->task_id, writer->prefix, meta->size);
+  } else if (meta->size == 0) {
+    /* kept, it would answer every open with nothing, for good */
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+        _("The video of task %s is empty: it is not stored"), writer->task_id);
   } else if (writer->store->limit > 0 && meta->size > writer->store->limit) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE,
         _("The video of task %s is larger than the store's limit"),
@@ -1815,8 +1845,13 @@ static gboolean
 evict_entry (const LumaStoreCandidate * candidate)
 {
   g_autofree gchar *path = entry_file (candidate->dir, LOCK_NAME);
-  gint fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
+  gboolean not_regular;
+  gint fd = luma_file_open_regular (path, O_RDONLY, 0, &not_regular);
 
+  /* without its lock only where there is none that anybody could hold
+   * (not where it could not be opened: a process at its limit of files) */
+  if (fd < 0 && errno != ENOENT && errno != ELOOP && !not_regular)
+    return FALSE;
   if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) != 0) {
     g_close (fd, NULL);
     return FALSE;

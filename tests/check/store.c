@@ -14,6 +14,8 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -1888,6 +1890,233 @@ GST_START_TEST (test_begin_reads_an_entry_another_reads)
 
 GST_END_TEST;
 
+/* a writer that takes a .part and lets it go before its first
+ * append (lumasrc's resume cut by a flush or a stop while it asks the
+ * host for the rest: "left for the next begin") leaves the .part as
+ * resumable as it found it. */
+GST_START_TEST (test_part_stays_resumable_after_an_idle_writer)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+
+  luma_store_writer_set_version (writer, "https://cdn.example \"v1\"");
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  append_range (writer, video, 0, 5 * CHUNK);
+  luma_store_writer_free (writer, FALSE);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_part_size (writer),
+      VIDEO_SIZE);
+  /* cancelled before anything was checked or appended */
+  luma_store_writer_free (writer, FALSE);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 5 * CHUNK);
+  fail_unless (luma_store_writer_get_part_size (writer) == VIDEO_SIZE,
+      "the .part of %u bytes is kept, but what its writer told is gone: "
+      "it cannot be resumed (part size %" G_GUINT64_FORMAT ")", 5 * CHUNK,
+      luma_store_writer_get_part_size (writer));
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* what a writer commits, its reader finds again: a prompt near a
+ * record's size (1 MiB, the most a record may have) makes a meta.json
+ * past MAX_META_SIZE, which no open reads. */
+GST_START_TEST (test_long_prompt_entry_found_again)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autofree gchar *prompt = g_strnfill (1024 * 1024 - 512, 'p');
+  g_autoptr (GError) error = NULL;
+  LumaStoreMeta meta = { NULL, };
+  LumaStoreReader *reader;
+
+  append_range (writer, video, 0, 1000);
+  meta.prompt = prompt;
+  meta.result_url = (gchar *) "https://tempfile.example/r.mp4";
+  meta.size = 1000;
+  meta.kie_until = in_days (14);
+  {
+    g_autofree gchar *tag = g_strnfill (1280, 'e');
+
+    luma_store_writer_set_version (writer, tag);
+  }
+  fail_unless (luma_store_writer_commit (writer, &meta, &error), "%s",
+      error ? error->message : "");
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "committed, but not found again: %s",
+      error ? error->message : "no entry");
+  luma_store_reader_free (reader);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* open(2) as the store calls it: while staged_emfile is set, an
+ * open of an entry's lock for reading fails with EMFILE (a process at its
+ * file limit: a timeline of hundreds of clips, each with its sockets). */
+static gboolean staged_emfile;
+
+static int
+staged_open (const char *path, int flags, mode_t mode)
+{
+  if (staged_emfile && g_str_has_suffix (path, "/lock")
+      && (flags & O_ACCMODE) == O_RDONLY) {
+    errno = EMFILE;
+    return -1;
+  }
+  return syscall (SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int
+open (const char *path, int flags, ...)
+{
+  mode_t mode = 0;
+
+  if (flags & O_CREAT) {
+    va_list args;
+
+    va_start (args, flags);
+    mode = va_arg (args, mode_t);
+    va_end (args);
+  }
+  return staged_open (path, flags, mode);
+}
+
+/* an eviction that cannot open an entry's lock (EMFILE) removes
+ * the entry without it: here the .part a writer is writing. */
+GST_START_TEST (test_eviction_without_the_lock)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *small = store_new (API_KEY, 1, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autofree gchar *dir = entry_dir_of (TASK);
+  g_autofree gchar *part = g_build_filename (dir, "video.part", NULL);
+  g_auto (GStrv) only_copies = NULL;
+
+  append_range (writer, video, 0, CHUNK);
+  staged_emfile = TRUE;
+  only_copies = luma_store_evict (small, NULL, 0);
+  staged_emfile = FALSE;
+  fail_unless (g_file_test (part, G_FILE_TEST_EXISTS),
+      "the .part a writer holds was evicted");
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (small);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* mkdir(2) as the store calls it, with a hook run once before the
+ * making of an entry's own directory (its scope made or found already):
+ * what another process does in that moment, staged. */
+static void (*staged_mkdir_hook) (void);
+static gchar *staged_mkdir_path;
+
+int
+mkdir (const char *path, mode_t mode)
+{
+  if (staged_mkdir_hook != NULL && g_strcmp0 (path, staged_mkdir_path) == 0) {
+    void (*hook) (void) = staged_mkdir_hook;
+
+    staged_mkdir_hook = NULL;
+    hook ();
+  }
+  return syscall (SYS_mkdir, path, mode);
+}
+
+/* Another process evicts the scope's only other entry: the scope goes
+ * with it. */
+static void
+evict_the_other_entry (void)
+{
+  LumaStore *small = store_new (API_KEY, 1, FALSE);
+  g_auto (GStrv) only_copies = luma_store_evict (small, TASK, 0);
+
+  luma_store_free (small);
+}
+
+/* a begin whose scope is removed (with its last entry, by another
+ * process's eviction) between the making of the scope and of the entry's
+ * directory: the entry is stored all the same. */
+GST_START_TEST (test_begin_survives_scope_removal)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = entry_dir_of (TASK);
+  g_autoptr (GError) error = NULL;
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  gboolean begun;
+
+  store_task (store, "another-task", 1000, in_days (14));
+  staged_mkdir_path = g_strdup (dir);
+  staged_mkdir_hook = evict_the_other_entry;
+  begun = luma_store_begin (store, TASK, NULL, &writer, &reader, &follower,
+      &error);
+  fail_unless (staged_mkdir_hook == NULL, "the hook did not run");
+  fail_unless (begun, "begin failed: %s", error ? error->message : "");
+  luma_store_writer_free (writer, TRUE);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* a hard link in an entry, to a file elsewhere (an attacker's or
+ * a crash's leftover): nothing is written through it. */
+GST_START_TEST (test_hard_links_not_written_through)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *outside = g_dir_make_tmp ("luma-outside-XXXXXX", NULL);
+  g_autofree gchar *lock_target = g_build_filename (outside, "precious-1",
+      NULL);
+  g_autofree gchar *part_target = g_build_filename (outside, "precious-2",
+      NULL);
+  g_autofree gchar *dir = entry_dir_of (TASK);
+  g_autofree gchar *lock = g_build_filename (dir, "lock", NULL);
+  g_autofree gchar *part = g_build_filename (dir, "video.part", NULL);
+  LumaStoreWriter *writer;
+  g_autoptr (GError) error = NULL;
+
+  fail_unless (g_file_set_contents (lock_target, "PRECIOUS 1\n", -1, NULL));
+  fail_unless (g_file_set_contents (part_target, "PRECIOUS 2\n", -1, NULL));
+  fail_unless (g_mkdir_with_parents (dir, 0700) == 0);
+  fail_unless (link (lock_target, lock) == 0, "%s", g_strerror (errno));
+  fail_unless (link (part_target, part) == 0, "%s", g_strerror (errno));
+
+  writer = begin (store, TASK);
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  /* a .part that does not fit: dropped, as the element does */
+  if (luma_store_writer_get_prefix (writer) > 0)
+    fail_unless (luma_store_writer_restart (writer, &error));
+  append_range (writer, video, 0, CHUNK);
+  luma_store_writer_free (writer, FALSE);
+
+  {
+    gchar *lock_contents, *part_contents;
+    gsize lock_length, part_length;
+
+    fail_unless (g_file_get_contents (lock_target, &lock_contents,
+            &lock_length, NULL));
+    fail_unless (g_file_get_contents (part_target, &part_contents,
+            &part_length, NULL));
+    fail_unless (g_strcmp0 (lock_contents, "PRECIOUS 1\n") == 0
+        && g_strcmp0 (part_contents, "PRECIOUS 2\n") == 0,
+        "written outside the store: lock's target now %" G_GSIZE_FORMAT
+        " bytes (\"%.30s\"), .part's target now %" G_GSIZE_FORMAT " bytes",
+        lock_length, lock_contents, part_length);
+    g_free (lock_contents);
+    g_free (part_contents);
+  }
+  luma_test_remove_tree (outside);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -1939,6 +2168,11 @@ store_suite (void)
   tcase_add_test (tc, test_open_during_a_moment_of_another_lock);
   tcase_add_test (tc, test_begin_reads_an_entry_completed_while_it_waited);
   tcase_add_test (tc, test_begin_reads_an_entry_another_reads);
+  tcase_add_test (tc, test_part_stays_resumable_after_an_idle_writer);
+  tcase_add_test (tc, test_long_prompt_entry_found_again);
+  tcase_add_test (tc, test_eviction_without_the_lock);
+  tcase_add_test (tc, test_begin_survives_scope_removal);
+  tcase_add_test (tc, test_hard_links_not_written_through);
   return s;
 }
 

@@ -431,6 +431,19 @@ leave_a_part (void)
   luma_run_free (run);
 }
 
+/* Until the video host has had a request more than @requests. */
+static void
+wait_for_a_video_request (guint requests)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (luma_emulator_get_video_requests (fixture.em, TASK) == requests
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) > requests,
+      "no new request to the video host");
+}
+
 /* A .part left by an earlier run, and a host that now has another file of
  * @other_size bytes: the .part is dropped, and the other file streamed
  * (from its start) and stored whole, never the .part with the other's
@@ -487,7 +500,6 @@ GST_START_TEST (test_part_checked_after_a_seek_cut_its_resume)
   LumaEmulatorVideoFaults none = { 0 };
   LumaRun *run;
   guint requests;
-  gint64 deadline;
 
   leave_a_part ();
   luma_test_add_ready_task (fixture.em, TASK, other);
@@ -495,11 +507,7 @@ GST_START_TEST (test_part_checked_after_a_seek_cut_its_resume)
   requests = luma_emulator_get_video_requests (fixture.em, TASK);
   run = luma_run_new (fixture.em, TASK, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
-  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while (luma_emulator_get_video_requests (fixture.em, TASK) == requests
-      && g_get_monotonic_time () < deadline)
-    g_usleep (5000);
-  fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) > requests);
+  wait_for_a_video_request (requests);
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
           GST_SEEK_FLAG_FLUSH, 0));
   luma_emulator_set_video_faults (fixture.em, TASK, &none);
@@ -519,8 +527,6 @@ GST_START_TEST (test_many_seeks_during_the_begin_still_store)
   LumaEmulatorVideoFaults held = {.stall = TRUE };
   LumaEmulatorVideoFaults none = { 0 };
   LumaRun *run;
-  guint requests;
-  gint64 deadline;
   guint i;
 
   leave_a_part ();
@@ -528,13 +534,8 @@ GST_START_TEST (test_many_seeks_during_the_begin_still_store)
   run = luma_run_new (fixture.em, TASK, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
   for (i = 0; i < 6; i++) {
-    requests = luma_emulator_get_video_requests (fixture.em, TASK);
-    deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-    while (luma_emulator_get_video_requests (fixture.em, TASK) == requests
-        && g_get_monotonic_time () < deadline)
-      g_usleep (5000);
-    fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) >
-        requests, "seek %u: the .part was not checked again", i);
+    wait_for_a_video_request (luma_emulator_get_video_requests (fixture.em,
+            TASK));
     fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
             GST_SEEK_FLAG_FLUSH, 0));
   }
@@ -1867,6 +1868,66 @@ GST_START_TEST (test_bad_variables)
 
 GST_END_TEST;
 
+/* a run stopped while its resume of a .part asks the host for
+ * the rest (the answer held back) leaves the .part "for the next begin":
+ * the next run resumes it, rather than drop it and download it all. */
+GST_START_TEST (test_stop_during_resume_keeps_it_resumable)
+{
+  LumaEmulatorVideoFaults held = {.stall = TRUE };
+  LumaEmulatorVideoFaults none = { 0 };
+  g_autofree gchar *part = NULL;
+  g_autofree gchar *range = NULL;
+  g_autofree gchar *expected = NULL;
+  LumaRun *run;
+  guint requests;
+  GStatBuf st;
+
+  leave_a_part ();
+  part = entry_file ("video.part");
+  fail_unless (g_stat (part, &st) == 0 && st.st_size > 0);
+  expected = g_strdup_printf ("bytes=%" G_GINT64_FORMAT "-",
+      (gint64) st.st_size);
+  luma_emulator_set_video_faults (fixture.em, TASK, &held);
+  requests = luma_emulator_get_video_requests (fixture.em, TASK);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  wait_for_a_video_request (requests);
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  luma_run_free (run);
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless_equals_string (range, expected);
+}
+
+GST_END_TEST;
+
+/* a result host that answers with an empty file (a glitch of a
+ * CDN): not kept as the task's video, which every later run would serve
+ * without a poll. */
+GST_START_TEST (test_empty_result_not_stored)
+{
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  LumaRun *run;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *video = NULL;
+
+  luma_test_add_ready_task (fixture.em, "t-empty", empty);
+  run = luma_run_new (fixture.em, "t-empty", NULL);
+  luma_run_until_done (run, 60);
+  GST_INFO ("eos %d error %p, %u bytes", run->eos, run->error, run->data->len);
+  luma_run_free (run);
+  dir = entry_dir (store_dir ());
+  video = dir ? g_build_filename (dir, "video", NULL) : NULL;
+  fail_if (video != NULL && g_file_test (video, G_FILE_TEST_EXISTS),
+      "an empty video was stored as the task's whole video: %s", video);
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -1921,6 +1982,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_open_tags_as_polled);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
+  tcase_add_test (tc, test_stop_during_resume_keeps_it_resumable);
+  tcase_add_test (tc, test_empty_result_not_stored);
   return s;
 }
 
