@@ -1885,6 +1885,10 @@ luma_store_evict (LumaStore * store, const gchar * keep_task_id,
     LumaStoreCandidate *candidate = candidates->pdata[i];
     g_autofree gchar *tid = g_path_get_basename (candidate->dir);
 
+    /* an only copy goes for bytes stored, never for a download that may
+     * still fail (the room made before its first byte) */
+    if (candidate->only_copy && incoming > 0)
+      break;
     if (g_strcmp0 (tid, keep_tid) == 0 || !evict_entry (candidate))
       continue;
     total -= candidate->size;

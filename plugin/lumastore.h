@@ -207,8 +207,10 @@ void luma_store_follower_free (LumaStoreFollower * follower);
 /* Brings the store within its limit, with room for @incoming bytes more
  * (a video about to be written): entries nobody holds go, those KIE still
  * has (now < kie-until) first, then the only copies, least recently used
- * first within each; @keep_task_id's entry stays. Returns the task ids of
- * only copies removed (NULL if none). */
+ * first within each; @keep_task_id's entry stays. Only copies never go to
+ * make room for @incoming (its download may yet fail): only for what is
+ * stored (@incoming 0, after a commit). Returns the task ids of only
+ * copies removed (NULL if none). */
 GStrv luma_store_evict (LumaStore * store, const gchar * keep_task_id,
     guint64 incoming);
 /* The bytes the store holds: videos and `.part` files. */

@@ -806,10 +806,16 @@ GST_START_TEST (test_eviction_order)
   fail_unless_equals_string (only_copies[0], "only-old");
   luma_store_free (store);
 
-  /* room for a video about to be written: the only copy left goes too */
+  /* room for a video about to be written, whose download may yet fail:
+   * no only copy goes for it, until it is stored */
   store = store_new (API_KEY, 2500, FALSE);
   g_strfreev (only_copies);
   only_copies = luma_store_evict (store, "fresh", 1000);
+  fail_unless (g_file_test (only_new, G_FILE_TEST_EXISTS));
+  fail_unless (only_copies == NULL);
+  luma_store_free (store);
+  store = store_new (API_KEY, 1500, FALSE);
+  only_copies = luma_store_evict (store, "fresh", 0);
   fail_if (g_file_test (only_new, G_FILE_TEST_EXISTS));
   fail_unless (g_file_test (fresh, G_FILE_TEST_EXISTS));
   fail_unless (only_copies != NULL);

@@ -1928,6 +1928,42 @@ GST_START_TEST (test_empty_result_not_stored)
 
 GST_END_TEST;
 
+/* room made for a video before its first byte evicts an only
+ * copy (KIE deleted it); the download then fails (the host drops the
+ * connection and answers 410 after): the only copy is gone, and nothing
+ * took its place. */
+GST_START_TEST (test_only_copy_not_evicted_for_a_failed_download)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, "t-old");
+  LumaEmulatorVideoFaults faults = { 0, };
+  LumaStoreMeta meta = { NULL, };
+  LumaStoreReader *reader;
+  LumaRun *run;
+
+  fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
+  meta.size = VIDEO_SIZE;
+  meta.kie_until = 1;
+  fail_unless (luma_store_writer_commit (writer, &meta, NULL));
+
+  faults.drop_after = 64 * 1024;
+  faults.drop_count = G_MAXUINT;
+  faults.drop_fail_status = 410;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+  run = run_task ("store-limit", 1, NULL);
+  fail_unless (run->error != NULL, "the download did not fail");
+  GST_INFO ("only copy warned about: %d", has_warning_with (run, "t-old"));
+  luma_run_free (run);
+
+  reader = luma_store_open (store, "t-old", NULL, NULL);
+  fail_unless (reader != NULL, "the only copy of t-old was evicted for a "
+      "video that was never stored");
+  luma_store_reader_free (reader);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -1984,6 +2020,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_bad_variables);
   tcase_add_test (tc, test_stop_during_resume_keeps_it_resumable);
   tcase_add_test (tc, test_empty_result_not_stored);
+  tcase_add_test (tc, test_only_copy_not_evicted_for_a_failed_download);
   return s;
 }
 
