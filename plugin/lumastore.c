@@ -54,6 +54,10 @@
 #define PART_NAME "video.part"
 #define META_NAME "meta.json"
 #define LOCK_NAME "lock"
+/* a stored video that could not be used, kept until a new one replaces
+ * it: the download that is to replace it may fail (KIE deleted it), and
+ * then it is all there is */
+#define PREVIOUS_NAME "video.previous"
 /* meta.json holds a prompt and two URLs: anything larger is not ours */
 #define MAX_META_SIZE (1024 * 1024)
 #define HASH_CHUNK (1024 * 1024)
@@ -571,7 +575,7 @@ static void
 remove_entry (const gchar * dir)
 {
   static const gchar *names[] = { VIDEO_NAME, PART_NAME, META_NAME,
-    LOCK_NAME
+    LOCK_NAME, PREVIOUS_NAME
   };
   g_autofree gchar *scope = g_path_get_dirname (dir);
   guint i;
@@ -718,7 +722,36 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
   return TRUE;
 }
 
-/* Drops a damaged entry, unless someone else holds it. */
+/* The entry's video, which cannot be used, out of the way of the one to
+ * replace it, but not removed before that one is stored. */
+static void
+set_video_aside (const gchar * dir)
+{
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  g_autofree gchar *previous = entry_file (dir, PREVIOUS_NAME);
+  GStatBuf st;
+
+  /* what is not a file of its own (a link, a FIFO) is no video to keep */
+  if (g_lstat (video, &st) == 0 && S_ISREG (st.st_mode) && st.st_nlink == 1)
+    g_rename (video, previous);
+  else
+    g_unlink (video);
+}
+
+/* What a writer that stored nothing leaves: the video it was to replace. */
+static void
+restore_video_set_aside (const gchar * dir)
+{
+  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
+  g_autofree gchar *previous = entry_file (dir, PREVIOUS_NAME);
+  GStatBuf st;
+
+  if (g_lstat (video, &st) != 0 && errno == ENOENT)
+    g_rename (previous, video);
+}
+
+/* Sets a damaged entry's video aside, to be fetched again, unless someone
+ * else holds it. */
 static void
 drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
 {
@@ -726,7 +759,7 @@ drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
     return;
   if (reader->lock_fd >= 0 && flock (reader->lock_fd, LOCK_EX | LOCK_NB) != 0)
     return;
-  remove_entry (dir);
+  set_video_aside (dir);
 }
 
 static LumaStoreReader *
@@ -1241,15 +1274,15 @@ writer_new (LumaStore * store, const gchar * task_id, const gchar * dir,
 
 /* A video that stays damaged, and that readers keep from being dropped:
  * written anew, under the lock, without the meta.json that went with it
- * (which would tell opens meanwhile of a video that is missing). */
+ * (which would tell opens meanwhile of a video that is missing); the old
+ * video is set aside until the new one is stored. */
 static void
 clear_for_writing (const gchar * dir)
 {
-  g_autofree gchar *video = entry_file (dir, VIDEO_NAME);
   g_autofree gchar *meta = entry_file (dir, META_NAME);
 
   g_unlink (meta);
-  g_unlink (video);
+  set_video_aside (dir);
 }
 
 /* luma_store_begin () once this process's claim on @dir is taken. */
@@ -1523,8 +1556,11 @@ luma_store_writer_commit (LumaStoreWriter * writer,
     set_io_error (error, _("Cannot complete the stored video %s: %s"), video,
         errsv);
   } else if (write_meta (writer->dir, &stored, error)) {
+    g_autofree gchar *previous = entry_file (writer->dir, PREVIOUS_NAME);
+
     /* the rename and meta.json last through a power cut */
     luma_file_sync_dir (writer->dir);
+    g_unlink (previous);
     ok = TRUE;
   } else {
     g_unlink (video);
@@ -1551,6 +1587,7 @@ luma_store_writer_free (LumaStoreWriter * writer, gboolean discard)
      * still of the file its writer told, which the next one checks */
     write_told (writer->lock_fd, writer->part_size, writer->part_version);
   }
+  restore_video_set_aside (writer->dir);
   luma_file_unlock (writer->lock_fd);
   if (writer->claimed)
     release_entry (writer->dir, writer->store->group);
@@ -1779,7 +1816,8 @@ read_candidate (const gchar * dir, gint64 now)
 
   candidate->dir = g_strdup (dir);
   candidate->size = file_size (dir, VIDEO_NAME, NULL)
-      + file_size (dir, PART_NAME, &part_time);
+      + file_size (dir, PART_NAME, &part_time)
+      + file_size (dir, PREVIOUS_NAME, NULL);
   if (file_size (dir, META_NAME, &meta_time) > 0 && read_meta (dir, &meta)) {
     candidate->task_id = g_strdup (meta.task_id);
     candidate->only_copy = meta.kie_until >= 0 && now >= meta.kie_until;

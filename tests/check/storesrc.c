@@ -117,6 +117,7 @@ assert_stored (void)
 {
   g_autofree gchar *video = entry_file ("video");
   g_autofree gchar *part = entry_file ("video.part");
+  g_autofree gchar *previous = entry_file ("video.previous");
   g_autofree gchar *contents = NULL;
   gsize length;
 
@@ -126,6 +127,8 @@ assert_stored (void)
   fail_unless (memcmp (contents, g_bytes_get_data (fixture.video, NULL),
           length) == 0);
   fail_if (g_file_test (part, G_FILE_TEST_EXISTS));
+  /* a video set aside is gone once a new one is stored */
+  fail_if (g_file_test (previous, G_FILE_TEST_EXISTS));
 }
 
 static void
@@ -1964,6 +1967,62 @@ GST_START_TEST (test_only_copy_not_evicted_for_a_failed_download)
 
 GST_END_TEST;
 
+/* a stored video whose meta.json cannot be read (damaged, edited,
+ * too large, unreadable): a run whose download then fails (KIE deleted
+ * the file; the record still answers) must leave the video where it was,
+ * not remove it before a byte of its replacement arrived. */
+GST_START_TEST (test_video_kept_until_replaced)
+{
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *meta = NULL;
+  LumaRun *run;
+
+  stream_once ();
+  video = entry_file ("video");
+  meta = entry_file ("meta.json");
+  fail_unless (g_file_set_contents (meta, "{\"task-id\": \"t-stored\", ",
+          -1, NULL));
+  fail_video_host ();
+
+  run = run_task (NULL);
+  GST_INFO ("error: %p", run->error);
+  luma_run_free (run);
+  fail_unless (g_file_test (video, G_FILE_TEST_EXISTS),
+      "the stored video was removed, and nothing replaced it");
+}
+
+GST_END_TEST;
+
+/* a damaged only copy (KIE deleted the file: kie-until past, the
+ * video host answers 404): "dropped and downloaded again while KIE still
+ * has it" -- once KIE has it no more, the copy is all there is. */
+GST_START_TEST (test_damaged_only_copy_kept)
+{
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *meta_path = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  LumaRun *run;
+
+  stream_once ();
+  video = entry_file ("video");
+  meta_path = entry_file ("meta.json");
+  fail_unless (json_parser_load_from_file (parser, meta_path, NULL));
+  json_object_set_int_member (json_node_get_object (json_parser_get_root
+          (parser)), "kie-until", 1);
+  json_generator_set_root (generator, json_parser_get_root (parser));
+  fail_unless (json_generator_to_file (generator, meta_path, NULL));
+  luma_test_flip_byte (video, 1000);
+  fail_video_host ();
+
+  run = run_task (NULL);
+  luma_run_free (run);
+  fail_unless (g_file_test (video, G_FILE_TEST_EXISTS),
+      "the only copy (one byte off) was dropped");
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -2021,6 +2080,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stop_during_resume_keeps_it_resumable);
   tcase_add_test (tc, test_empty_result_not_stored);
   tcase_add_test (tc, test_only_copy_not_evicted_for_a_failed_download);
+  tcase_add_test (tc, test_video_kept_until_replaced);
+  tcase_add_test (tc, test_damaged_only_copy_kept);
   return s;
 }
 
