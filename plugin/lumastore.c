@@ -612,6 +612,12 @@ lock_shared (const gchar * dir, gboolean * held)
     }
     g_usleep (SHARED_LOCK_RETRY_US);
   }
+  /* the entry was evicted and taken anew since its lock file was opened:
+   * this lock is on no entry */
+  if (fd >= 0 && !is_file_at (fd, path)) {
+    g_close (fd, NULL);
+    return -1;
+  }
   return fd;
 }
 
@@ -755,9 +761,11 @@ restore_video_set_aside (const gchar * dir)
 static void
 drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
 {
-  if (store->read_only || reader->held)
+  /* only under the entry's own lock: without it, the entry may be
+   * another's by now (evicted and taken anew) */
+  if (store->read_only || reader->held || reader->lock_fd < 0)
     return;
-  if (reader->lock_fd >= 0 && flock (reader->lock_fd, LOCK_EX | LOCK_NB) != 0)
+  if (flock (reader->lock_fd, LOCK_EX | LOCK_NB) != 0)
     return;
   set_video_aside (dir);
 }

@@ -2144,6 +2144,71 @@ GST_START_TEST (test_hard_links_not_written_through)
 
 GST_END_TEST;
 
+/* flock(2) as the store calls it, with a hook that runs once,
+ * before the first shared non-blocking lock (a reader's lock_shared ()):
+ * what other processes do in that moment, staged. */
+static void (*staged_hook) (void);
+
+int
+flock (int fd, int op)
+{
+  if (staged_hook != NULL && op == (LOCK_SH | LOCK_NB)) {
+    void (*hook) (void) = staged_hook;
+
+    staged_hook = NULL;
+    hook ();
+  }
+  return syscall (SYS_flock, fd, op);
+}
+
+static LumaStoreWriter *staged_writer;
+
+/* Another process evicts the entry, a third begins storing it anew. */
+static void
+evict_then_begin (void)
+{
+  LumaStore *small = store_new (API_KEY, 1, FALSE);
+  LumaStore *other = store_new (API_KEY, 0, FALSE);
+  g_auto (GStrv) only_copies = luma_store_evict (small, NULL, 0);
+
+  fail_if (g_file_test (entry_dir_of (TASK), G_FILE_TEST_EXISTS));
+  staged_writer = begin (other, TASK);
+  append_range (staged_writer, video, 0, CHUNK);
+  luma_store_free (small);
+}
+
+/* a reader that found the entry's meta.json, then its lock file
+ * after the entry was evicted and taken anew by a writer, drops the new
+ * writer's .part and lock: a third begin then writes beside it. */
+GST_START_TEST (test_reader_drops_new_writers_entry)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStore *third = store_new (API_KEY, 0, FALSE);
+  g_autofree gchar *dir = entry_dir_of (TASK);
+  g_autofree gchar *part = g_build_filename (dir, "video.part", NULL);
+  g_autoptr (GError) error = NULL;
+  LumaStoreReader *reader;
+  Begun begun;
+
+  store_task (store, TASK, VIDEO_SIZE, in_days (14));
+  staged_hook = evict_then_begin;
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (staged_hook == NULL, "the hook did not run");
+  fail_unless (staged_writer != NULL);
+  luma_store_reader_free (reader);
+  fail_unless (g_file_test (part, G_FILE_TEST_EXISTS),
+      "the writer's .part was removed under it by a reader (%s)",
+      error ? error->message : "no error");
+  begin_any (third, TASK, &begun);
+  fail_unless (begun.writer == NULL, "two writers hold the entry at once");
+  luma_store_follower_free (begun.follower);
+  luma_store_writer_free (staged_writer, TRUE);
+  luma_store_free (third);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -2200,6 +2265,7 @@ store_suite (void)
   tcase_add_test (tc, test_eviction_without_the_lock);
   tcase_add_test (tc, test_begin_survives_scope_removal);
   tcase_add_test (tc, test_hard_links_not_written_through);
+  tcase_add_test (tc, test_reader_drops_new_writers_entry);
   return s;
 }
 
