@@ -156,6 +156,7 @@ typedef struct
   /* what the last poll of the record said, for error details */
   gint poll_api_code;
   guint poll_http_status;
+  LumaWaitResume wait_resume;   /* of a wait a flush cut short */
   guint polls;                  /* of the wait so far, and its time */
   guint64 poll_elapsed;
   gboolean progress_open;       /* a luma-wait START not ended yet */
@@ -773,7 +774,8 @@ gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   LumaWaitParams params = { s->settings.task.poll_interval,
-    s->settings.task.wait_timeout, s->settings.retries, fresh
+    s->settings.task.wait_timeout, s->settings.retries, fresh,
+    &s->wait_resume
   };
   GstLumaRecord *record;
 
@@ -781,6 +783,10 @@ gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
     luma_api_forget_task (s->api, task_id (self));
   record = luma_api_wait_for_task (s->api, task_id (self), &params,
       gst_luma_src_on_poll, self, self->cancellable, error);
+  /* over: the next wait (for a fresh URL) is a wait of its own */
+  if (record != NULL)
+    s->wait_resume = (LumaWaitResume) {
+    0, 0};
   return record != NULL && gst_luma_src_use_record (self, record, error);
 }
 

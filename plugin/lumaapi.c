@@ -598,6 +598,8 @@ wait_step (gpointer data, gint64 * next_due)
   }
   *next_due = g_get_monotonic_time () +
       (gint64) MIN (delay, (guint64) left / 1000 + 1) * 1000;
+  if (wait->params->resume != NULL)
+    wait->params->resume->next_due = *next_due;
   return FALSE;
 }
 
@@ -609,14 +611,20 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
-  gint64 start = g_get_monotonic_time ();
+  LumaWaitResume *resume = params->resume;
+  gint64 start = resume != NULL && resume->start > 0 ? resume->start
+      : g_get_monotonic_time ();
   LumaWait wait = { api, poller, params, on_poll, user_data, start,
     params->wait_timeout == 0 ? G_MAXINT64
         : start + (gint64) params->wait_timeout * G_USEC_PER_SEC,
     {poller->task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL, 0, 0}
   };
 
-  if (luma_workers_run_steps (wait_step, &wait, wait.deadline, cancellable)) {
+  if (resume != NULL)
+    resume->start = start;
+  if (luma_workers_run_steps_from (wait_step, &wait,
+          resume != NULL ? resume->next_due : G_MININT64, wait.deadline,
+          cancellable)) {
     g_clear_error (&wait.poll_error);
     if (wait.error != NULL)
       g_propagate_error (error, wait.error);

@@ -28,11 +28,21 @@ typedef enum {
 
 typedef struct _LumaApi LumaApi;
 
+/* What a wait cut short (a flush: a seek while the task generates)
+ * leaves to the next wait for the same thing: when the waiting began
+ * (wait-timeout counts from there) and when it may poll again (a
+ * Retry-After is kept, and a seek does not poll at once). Zeros: none. */
+typedef struct {
+  gint64 start;                 /* monotonic microseconds */
+  gint64 next_due;
+} LumaWaitResume;
+
 typedef struct {
   guint poll_interval;          /* milliseconds */
   guint wait_timeout;           /* seconds, 0 = forever */
   guint retries;                /* for 5xx and transport errors in a row */
   gboolean fresh;               /* ask the API even if the task is cached */
+  LumaWaitResume *resume;       /* nullable: kept across waits, updated */
 } LumaWaitParams;
 
 /* What a wait has seen so far, for progress reports. */

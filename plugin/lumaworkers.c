@@ -364,6 +364,14 @@ gboolean
 luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
     GCancellable * cancellable)
 {
+  return luma_workers_run_steps_from (step, data, G_MININT64, give_up,
+      cancellable);
+}
+
+gboolean
+luma_workers_run_steps_from (LumaStepFunc step, gpointer data,
+    gint64 first_due, gint64 give_up, GCancellable * cancellable)
+{
   LumaSteps steps = { step, data, give_up };
   gulong handler = 0;
   gboolean over;
@@ -376,7 +384,7 @@ luma_workers_run_steps (LumaStepFunc step, gpointer data, gint64 give_up,
 
   g_mutex_lock (&pool.lock);
   now = g_get_monotonic_time ();
-  queue_locked (&steps, now, now);
+  queue_locked (&steps, MAX (first_due, now), now);
   while (!steps.over && !g_cancellable_is_cancelled (cancellable)) {
     now = g_get_monotonic_time ();
     if (now >= give_up && steps.running == NULL)

@@ -22,6 +22,9 @@ typedef gboolean (*LumaStepFunc) (gpointer data, gint64 * next_due);
 
 gboolean luma_workers_run_steps (LumaStepFunc step, gpointer data,
     gint64 give_up, GCancellable * cancellable);
+/* The same, with the first step not before @first_due (monotonic). */
+gboolean luma_workers_run_steps_from (LumaStepFunc step, gpointer data,
+    gint64 first_due, gint64 give_up, GCancellable * cancellable);
 
 /* Runs and frees @data. */
 typedef void (*LumaDeferFunc) (gpointer data);

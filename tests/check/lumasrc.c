@@ -42,6 +42,20 @@ detail_state (const GstStructure * details)
   return value;
 }
 
+/* A task that generates for as long as it is polled. */
+static void
+add_endless_task (const gchar * task_id)
+{
+  LumaEmulatorTask task = {
+    .task_id = task_id,
+    .video = fixture.video,
+    .generating_polls = G_MAXUINT,
+    .final_flag = 1,
+  };
+
+  luma_emulator_add_task (fixture.em, &task);
+}
+
 /* a result URL with a raw space (a file named by its user) was
  * streamed: GLib's parser writes the space as %20. */
 GST_START_TEST (test_result_url_with_a_space_streams)
@@ -131,14 +145,8 @@ GST_END_TEST;
 static LumaRun *
 new_run_of_a_task_that_never_ends (void)
 {
-  LumaEmulatorTask task = {
-    .task_id = "t-forever",
-    .video = fixture.video,
-    .generating_polls = G_MAXUINT,
-    .final_flag = 1,
-  };
 
-  luma_emulator_add_task (fixture.em, &task);
+  add_endless_task ("t-forever");
   return luma_run_new (fixture.em, "t-forever", NULL);
 }
 
@@ -474,16 +482,10 @@ GST_END_TEST;
 
 GST_START_TEST (test_wait_timeout_says_resume)
 {
-  LumaEmulatorTask task = {
-    .task_id = "t-long",
-    .video = fixture.video,
-    .generating_polls = G_MAXUINT,
-    .final_flag = 1,
-  };
   LumaRun *run;
   const GstStructure *details;
 
-  luma_emulator_add_task (fixture.em, &task);
+  add_endless_task ("t-long");
   run = luma_run_new (fixture.em, "t-long", NULL);
   /* long enough for answers to come in even under valgrind */
   g_object_set (run->src, "wait-timeout", luma_test_slowdown (),
@@ -711,16 +713,10 @@ GST_END_TEST;
  * the task-state property, the message field and the detail. */
 GST_START_TEST (test_error_state_is_posted)
 {
-  LumaEmulatorTask task = {
-    .task_id = "t-late",
-    .video = fixture.video,
-    .generating_polls = G_MAXUINT,
-    .final_flag = 1,
-  };
   LumaRun *run;
   GstLumaTaskState property;
 
-  luma_emulator_add_task (fixture.em, &task);
+  add_endless_task ("t-late");
   run = luma_run_new (fixture.em, "t-late", NULL);
   g_object_set (run->src, "wait-timeout", 1, NULL);
   luma_run_until_done (run, 20);
@@ -729,6 +725,69 @@ GST_START_TEST (test_error_state_is_posted)
   fail_unless_equals_int (property, GST_LUMA_TASK_STATE_ERROR);
   fail_unless (run->task_messages > 0);
   fail_unless_equals_int (run->last_state, property);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* KIE asked for an hour's rest (429, Retry-After: 3600): a seek
+ * (a user scrubbing while the video is not there yet) must not poll
+ * again at once, each time. */
+GST_START_TEST (test_seek_during_retry_after_sends_no_poll)
+{
+  LumaRun *run;
+  gint64 deadline;
+  guint i;
+
+  luma_test_add_ready_task (fixture.em, "t-limited", fixture.video);
+  for (i = 0; i < 10; i++)
+    luma_emulator_push_record_reply (fixture.em, "t-limited", 429, "3600",
+        NULL, "{\"code\":429,\"msg\":\"slow down\"}");
+  run = luma_run_new (fixture.em, "t-limited", NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (fixture.em, "t-limited") < 1
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  for (i = 0; i < 5; i++) {
+    g_usleep (100 * 1000);
+    gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+        GST_SEEK_FLAG_FLUSH, 1000 * i);
+  }
+  g_usleep (300 * 1000);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          "t-limited"), 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* wait-timeout counts from the first poll, not from the last seek: an
+ * editor scrubbing while the task generates still sees the wait end. */
+GST_START_TEST (test_seeks_do_not_restart_the_wait_timeout)
+{
+  LumaRun *run;
+  GstBus *bus;
+  GstMessage *error = NULL;
+  gint64 start, deadline;
+
+  add_endless_task ("t-endless");
+  run = luma_run_new (fixture.em, "t-endless", NULL);
+  g_object_set (run->src, "wait-timeout", 2, NULL);
+  bus = gst_element_get_bus (run->pipeline);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  start = g_get_monotonic_time ();
+  deadline = start + 20 * G_USEC_PER_SEC;
+  while (error == NULL && g_get_monotonic_time () < deadline) {
+    error = gst_bus_timed_pop_filtered (bus, 300 * GST_MSECOND,
+        GST_MESSAGE_ERROR);
+    if (error == NULL)
+      gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 0);
+  }
+  fail_unless (error != NULL, "the wait never ended while seeks came");
+  gst_message_unref (error);
+  gst_object_unref (bus);
   luma_run_free (run);
 }
 
@@ -770,6 +829,8 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_http_404_with_success_body);
   tcase_add_test (tc, test_code_501_is_generation_failed);
   tcase_add_test (tc, test_error_state_is_posted);
+  tcase_add_test (tc, test_seek_during_retry_after_sends_no_poll);
+  tcase_add_test (tc, test_seeks_do_not_restart_the_wait_timeout);
   return s;
 }
 
