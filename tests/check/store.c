@@ -2161,6 +2161,7 @@ flock (int fd, int op)
   return syscall (SYS_flock, fd, op);
 }
 
+static LumaStore *staged_store;
 static LumaStoreWriter *staged_writer;
 
 /* Another process evicts the entry, a third begins storing it anew. */
@@ -2168,11 +2169,12 @@ static void
 evict_then_begin (void)
 {
   LumaStore *small = store_new (API_KEY, 1, FALSE);
-  LumaStore *other = store_new (API_KEY, 0, FALSE);
   g_auto (GStrv) only_copies = luma_store_evict (small, NULL, 0);
+  g_autofree gchar *dir = entry_dir_of (TASK);
 
-  fail_if (g_file_test (entry_dir_of (TASK), G_FILE_TEST_EXISTS));
-  staged_writer = begin (other, TASK);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS));
+  staged_store = store_new (API_KEY, 0, FALSE);
+  staged_writer = begin (staged_store, TASK);
   append_range (staged_writer, video, 0, CHUNK);
   luma_store_free (small);
 }
@@ -2203,6 +2205,7 @@ GST_START_TEST (test_reader_drops_new_writers_entry)
   fail_unless (begun.writer == NULL, "two writers hold the entry at once");
   luma_store_follower_free (begun.follower);
   luma_store_writer_free (staged_writer, TRUE);
+  luma_store_free (staged_store);
   luma_store_free (third);
   luma_store_free (store);
 }
