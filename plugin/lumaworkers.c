@@ -68,6 +68,8 @@ typedef struct
   LumaDeferFunc func;
   gpointer data;
   gint64 since;
+  gconstpointer owner;          /* the wait (LumaSteps) whose step deferred
+                                 * it; NULL: none */
 } Deferred;
 
 typedef struct
@@ -110,6 +112,8 @@ static struct
 
 /* Set in the workers: luma_workers_defer () defers only there. */
 static GPrivate in_worker;
+/* The wait whose step a worker runs now: what it defers is that wait's. */
+static GPrivate running_steps;
 
 static gint
 compare_due (gconstpointer a, gconstpointer b, gpointer user_data)
@@ -236,18 +240,48 @@ run_scheduler (gpointer unused)
   return NULL;
 }
 
-/* Runs every deferred call, oldest first, without the lock. One thread at
- * a time (the others wait for it), so that the order holds whichever
- * thread runs them; a call that itself leads here returns at once.
+/* Takes the calls deferred by @owner's steps out of the queue, in order;
+ * NULL: all of them. */
+static void
+take_deferred_locked (gconstpointer owner, GQueue * taken)
+{
+  GList *link = pool.deferred.head;
+
+  g_queue_init (taken);
+  if (owner == NULL) {
+    *taken = pool.deferred;
+    g_queue_init (&pool.deferred);
+    return;
+  }
+  while (link != NULL) {
+    GList *next = link->next;
+
+    if (((Deferred *) link->data)->owner == owner) {
+      g_queue_unlink (&pool.deferred, link);
+      g_queue_push_tail_link (taken, link);
+    }
+    link = next;
+  }
+}
+
+/* Runs the deferred calls of @owner's steps (NULL: every one), oldest
+ * first, without the lock. One thread at a time (the others wait for
+ * it), so that the order holds whichever thread runs them; a call that
+ * itself leads here returns at once. The caller of a wait runs only its
+ * own wait's: the others' are another element's messages, which its
+ * thread (a streaming thread) must not post, since a bus sync handler may
+ * stop that element's pipeline from the thread that posts. What it leaves
+ * goes to a worker.
  *
  * A caller whose @cancellable is cancelled stops waiting for another
  * thread's calls, which then run without it: they may be what cancelled
  * it (an application's bus sync handler, stopping the pipeline from the
  * thread that posts, waits for the caller's streaming thread to end). */
 static void
-run_deferred_locked (GCancellable * cancellable)
+run_deferred_locked (GCancellable * cancellable, gconstpointer owner)
 {
   GThread *me = g_thread_self ();
+  GQueue calls;
 
   if (pool.runs_deferred == me)
     return;
@@ -256,11 +290,10 @@ run_deferred_locked (GCancellable * cancellable)
       return;
     g_cond_wait (&pool.deferred_done, &pool.lock);
   }
-  while (!g_queue_is_empty (&pool.deferred)) {
-    GQueue calls = pool.deferred;
+  for (take_deferred_locked (owner, &calls); !g_queue_is_empty (&calls);
+      take_deferred_locked (owner, &calls)) {
     Deferred *call;
 
-    g_queue_init (&pool.deferred);
     pool.runs_deferred = me;
     g_mutex_unlock (&pool.lock);
     while ((call = g_queue_pop_head (&calls)) != NULL) {
@@ -271,6 +304,8 @@ run_deferred_locked (GCancellable * cancellable)
     pool.runs_deferred = NULL;
   }
   g_cond_broadcast (&pool.deferred_done);
+  if (!g_queue_is_empty (&pool.deferred))
+    get_a_worker_locked (FALSE, g_get_monotonic_time ());
 }
 
 static gboolean
@@ -291,7 +326,9 @@ run_one_step_locked (LumaSteps * steps)
   g_queue_push_tail (&pool.running, steps);
   steps->running = pool.running.tail;
   g_mutex_unlock (&pool.lock);
+  g_private_set (&running_steps, steps);
   over = steps->step (steps->data, &next_due);
+  g_private_set (&running_steps, NULL);
   g_mutex_lock (&pool.lock);
   g_queue_delete_link (&pool.running, steps->running);
   steps->running = NULL;
@@ -318,7 +355,7 @@ run_worker (gpointer unused)
      * all of it */
     if (!g_queue_is_empty (&pool.deferred) && (g_queue_is_empty (&pool.ready)
             || deferred_too_long_locked (g_get_monotonic_time ()))) {
-      run_deferred_locked (NULL);
+      run_deferred_locked (NULL, NULL);
       continue;
     }
     steps = g_queue_pop_head (&pool.ready);
@@ -403,7 +440,7 @@ luma_workers_run_steps_from (LumaStepFunc step, gpointer data,
   if (steps.ready != NULL)
     g_queue_delete_link (&pool.ready, steps.ready);
   /* what the steps deferred comes before what the caller does next */
-  run_deferred_locked (cancellable);
+  run_deferred_locked (cancellable, &steps);
   over = steps.over;
   g_mutex_unlock (&pool.lock);
 
@@ -414,13 +451,14 @@ luma_workers_run_steps_from (LumaStepFunc step, gpointer data,
 }
 
 static void
-push_deferred_locked (LumaDeferFunc func, gpointer data)
+push_deferred_locked (LumaDeferFunc func, gpointer data, gconstpointer owner)
 {
   Deferred *call = g_new (Deferred, 1);
 
   call->func = func;
   call->data = data;
   call->since = g_get_monotonic_time ();
+  call->owner = owner;
   g_queue_push_tail (&pool.deferred, call);
 }
 
@@ -440,7 +478,7 @@ luma_workers_defer (LumaDeferFunc func, gpointer data)
     return;
   }
   g_mutex_lock (&pool.lock);
-  push_deferred_locked (func, data);
+  push_deferred_locked (func, data, g_private_get (&running_steps));
   g_mutex_unlock (&pool.lock);
 }
 
@@ -448,19 +486,23 @@ luma_workers_defer (LumaDeferFunc func, gpointer data)
  * luma_workers_call_after_deferred:
  *
  * Runs @func (@data) after every call deferred so far: at once, unless
- * another thread runs them now (a wait cancelled meanwhile did not wait
- * for it), in which case that thread runs it after them.
+ * some are left (a wait cancelled while another thread ran them did not
+ * wait for it), in which case the thread that runs them runs it after
+ * them.
  */
 void
 luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data)
 {
   g_mutex_lock (&pool.lock);
-  if (pool.runs_deferred != NULL) {
-    push_deferred_locked (func, data);
+  /* calls left, of a wait cancelled while another thread ran them: after
+   * them, in a worker (never this thread: they are other elements' too) */
+  if (pool.runs_deferred != NULL || !g_queue_is_empty (&pool.deferred)) {
+    push_deferred_locked (func, data, NULL);
+    if (pool.runs_deferred == NULL)
+      get_a_worker_locked (FALSE, g_get_monotonic_time ());
     g_mutex_unlock (&pool.lock);
     return;
   }
-  run_deferred_locked (NULL);
   g_mutex_unlock (&pool.lock);
   func (data);
 }

@@ -328,6 +328,87 @@ GST_START_TEST (test_defer_elsewhere_runs_at_once)
 
 GST_END_TEST;
 
+/* what a step defers is an element's messages, whose bus sync
+ * handler may stop that element's pipeline ("from any thread that is not
+ * the streaming thread", docs/lumasrc.md). The caller of another wait is
+ * another element's streaming thread (maybe of the same pipeline): the
+ * calls deferred by wait A must never run there. */
+static GThread *caller_b;
+static GThread *ran_a_in;
+
+static void
+note_thread (gpointer data)
+{
+  ran_a_in = g_thread_self ();
+}
+
+typedef struct
+{
+  guint role;                   /* 0: A defers, 1: B ends, 2: C is slow */
+  guint steps;
+  gint64 due;
+} Role;
+
+static gboolean
+role_step (gpointer data, gint64 * next_due)
+{
+  Role *r = data;
+
+  if (++r->steps == 1) {
+    *next_due = r->due;
+    return FALSE;
+  }
+  switch (r->role) {
+    case 0:
+      if (r->steps == 2)
+        luma_workers_defer (note_thread, NULL);
+      break;
+    case 1:
+      return TRUE;
+    default:
+      if (r->steps == 2)
+        g_usleep (300 * 1000);
+      break;
+  }
+  if (r->steps >= 3)
+    return TRUE;
+  *next_due = g_get_monotonic_time () + 1000 * 1000;
+  return FALSE;
+}
+
+static gpointer
+run_role (gpointer data)
+{
+  Role *r = data;
+
+  if (r->role == 1)
+    caller_b = g_thread_self ();
+  fail_unless (luma_workers_run_steps (role_step, r, G_MAXINT64, NULL));
+  return NULL;
+}
+
+GST_START_TEST (test_deferred_never_run_by_another_waits_caller)
+{
+  Role roles[3];
+  GThread *threads[3];
+  gint64 due = g_get_monotonic_time () + 200 * 1000;
+  guint i;
+
+  for (i = 0; i < 3; i++) {
+    roles[i] = (Role) {
+    i, 0, due + i};
+    threads[i] = g_thread_new ("wait", run_role, &roles[i]);
+  }
+  for (i = 0; i < 3; i++)
+    g_thread_join (threads[i]);
+  fail_unless (ran_a_in != NULL);
+  fail_if (ran_a_in == caller_b, "wait A's deferred call (its element's "
+      "messages) ran in wait B's caller thread (another element's streaming "
+      "thread)");
+}
+
+GST_END_TEST;
+
 static Suite *
 workers_suite (void)
 {
@@ -343,6 +424,7 @@ workers_suite (void)
   tcase_add_test (tc, test_call_after_a_cancelled_wait_comes_last);
   tcase_add_test (tc, test_cancelled_wait_does_not_wait_for_deferred_calls);
   tcase_add_test (tc, test_defer_elsewhere_runs_at_once);
+  tcase_add_test (tc, test_deferred_never_run_by_another_waits_caller);
   return s;
 }
 
