@@ -1685,6 +1685,36 @@ follower_refresh (LumaStoreFollower * follower, GError ** error)
   return check_told_size (follower, follower->length, error);
 }
 
+/* Another writer may have taken the entry over since this one's writer
+ * stopped, with no moment for the follower to see it let go: a follower
+ * that reads behind what it saw written (playing in real time, it lags)
+ * checks that the `.part` was not begun anew (shorter than seen) and that
+ * the file told is still the one it follows. Where not, it is abandoned:
+ * what the new writer writes is another file's, or must be followed
+ * anew. */
+static gboolean
+follower_still_reads_its_file (LumaStoreFollower * follower, GError ** error)
+{
+  g_autofree gchar *version = NULL;
+  guint64 told = LUMA_STORE_SIZE_UNKNOWN;
+  struct stat st;
+
+  if (follower->complete)
+    return TRUE;
+  if (follower->size != LUMA_STORE_SIZE_UNKNOWN)
+    told = read_told (follower->lock_fd, &version);
+  if ((fstat (follower->part_fd, &st) == 0
+          && (guint64) st.st_size < follower->length)
+      || (told != LUMA_STORE_SIZE_UNKNOWN && (told != follower->size
+              || g_strcmp0 (version, follower->version) != 0))) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED,
+        _("The stored entry %s is written anew by another writer"),
+        follower->dir);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Waits a little for the writer to write more, or to let go. */
 static gboolean
 follow_on (LumaStoreFollower * follower, GCancellable * cancellable,
@@ -1761,8 +1791,9 @@ luma_store_follower_read (LumaStoreFollower * follower, guint8 * data,
 {
   for (;;) {
     if (offset < follower->length)
-      return pread_all (follower->part_fd, data,
-          MIN (size, follower->length - offset), offset, error);
+      return follower_still_reads_its_file (follower, error) ?
+          pread_all (follower->part_fd, data, MIN (size,
+              follower->length - offset), offset, error) : -1;
     if (follower->complete)
       return 0;
     if (!follow_on (follower, cancellable, error))

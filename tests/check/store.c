@@ -2212,6 +2212,100 @@ GST_START_TEST (test_reader_drops_new_writers_entry)
 
 GST_END_TEST;
 
+/* the writer a follower reads stops, and another takes the entry
+ * over before the follower looks again (within FOLLOW_RETRY_MS): the new
+ * writer finds the .part is not of the host's file now, restarts it and
+ * writes another version. The follower must not go on serving the new
+ * writer's bytes as the rest of the file it was told of. */
+GST_START_TEST (test_follower_of_replaced_writer)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStore *other = quick_store_new ();
+  g_autoptr (GBytes) v2 = luma_test_random_bytes (VIDEO_SIZE, 99);
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreWriter *second;
+  LumaStoreFollower *follower;
+  g_autoptr (GError) error = NULL;
+  guint8 data[1000];
+  gssize n;
+
+  luma_store_writer_set_version (writer, "etag-v1");
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  append_range (writer, video, 0, CHUNK);
+  follower = follow (other);
+  append_range (writer, video, CHUNK, 2 * CHUNK);
+  read_followed (follower, 0, 2 * CHUNK);
+  fail_unless_equals_string (luma_store_follower_get_version (follower),
+      "etag-v1");
+  /* the writer's process dies; another takes the entry at once */
+  luma_store_writer_free (writer, FALSE);
+  second = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (second), 2 * CHUNK);
+  /* the host has another version now (same size): dropped, written anew */
+  fail_unless (luma_store_writer_restart (second, &error));
+  luma_store_writer_set_version (second, "etag-v2");
+  luma_store_writer_set_size (second, VIDEO_SIZE);
+  append_range (second, v2, 0, 3 * CHUNK);
+
+  n = luma_store_follower_read (follower, data, sizeof data, 2 * CHUNK, NULL,
+      &error);
+  fail_unless (n < 0 || (memcmp (data, (const guint8 *) g_bytes_get_data
+              (video, NULL) + 2 * CHUNK, n) == 0
+          || g_strcmp0 (luma_store_follower_get_version (follower),
+              "etag-v1") != 0),
+      "the follower served %" G_GSSIZE_FORMAT " bytes of the new writer's "
+      "version, still told as \"%s\"", n,
+      luma_store_follower_get_version (follower));
+  luma_store_follower_free (follower);
+  luma_store_writer_free (second, TRUE);
+  luma_store_free (other);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* the same, with the new writer writing the same file: its
+ * resume could not ask the host (a 503), so it restarted the .part. The
+ * follower, behind what it had seen written, reads on; it must not fail
+ * as if the entry were damaged. */
+GST_START_TEST (test_follower_behind_a_restarted_writer)
+{
+  LumaStore *store = quick_store_new ();
+  LumaStore *other = quick_store_new ();
+  LumaStoreWriter *writer = begin (store, TASK);
+  LumaStoreWriter *second;
+  LumaStoreFollower *follower;
+  g_autoptr (GError) error = NULL;
+  guint8 data[1000];
+  gssize n;
+
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  append_range (writer, video, 0, CHUNK);
+  follower = follow (other);
+  append_range (writer, video, CHUNK, 4 * CHUNK);
+  /* the follower has seen 4 chunks written, and read one */
+  read_followed (follower, 0, CHUNK);
+  fail_unless (luma_store_follower_get_written (follower) > CHUNK);
+  luma_store_writer_free (writer, FALSE);
+  second = begin (store, TASK);
+  fail_unless (luma_store_writer_restart (second, &error));
+  luma_store_writer_set_size (second, VIDEO_SIZE);
+  append_range (second, video, 0, CHUNK / 2);
+
+  n = luma_store_follower_read (follower, data, sizeof data, CHUNK, NULL,
+      &error);
+  fail_unless (n > 0 || g_error_matches (error, LUMA_STORE_ERROR,
+          LUMA_STORE_ERROR_ABANDONED) || g_error_matches (error,
+          LUMA_STORE_ERROR, LUMA_STORE_ERROR_BUSY),
+      "the follower fails: %s", error ? error->message : "end");
+  luma_store_follower_free (follower);
+  luma_store_writer_free (second, TRUE);
+  luma_store_free (other);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -2269,6 +2363,8 @@ store_suite (void)
   tcase_add_test (tc, test_begin_survives_scope_removal);
   tcase_add_test (tc, test_hard_links_not_written_through);
   tcase_add_test (tc, test_reader_drops_new_writers_entry);
+  tcase_add_test (tc, test_follower_of_replaced_writer);
+  tcase_add_test (tc, test_follower_behind_a_restarted_writer);
   return s;
 }
 
