@@ -254,6 +254,60 @@ GST_START_TEST (test_key_echoed_by_api_not_in_error)
 
 GST_END_TEST;
 
+/* A failed task whose record quotes the key (its errorCode and
+ * errorMessage): not on the bus, in the error nor in its details. */
+GST_START_TEST (test_key_in_a_failed_record_not_on_the_bus)
+{
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *bus_text = NULL;
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"t-quoted\",\"successFlag\":3,"
+      "\"errorCode\":\"%s\",\"errorMessage\":\"no such key: %s\"}}",
+      TEST_KEY, TEST_KEY);
+  GstMessageType ended;
+
+  luma_test_add_ready_task (fixture.em, "t-quoted", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-quoted", 200, NULL, NULL,
+      body);
+  desc = launch_line ("t-quoted", TEST_KEY);
+  bus_text = play_and_collect (desc, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (bus_text, "failed to generate") != NULL, "%s", bus_text);
+  fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
+  assert_log_clean (TEST_KEY);
+}
+
+GST_END_TEST;
+
+/* generate's answer quoting the key: not on the bus either. */
+GST_START_TEST (test_key_quoted_by_generate_not_on_the_bus)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *video = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *bus_text = NULL;
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":401,\"msg\":"
+      "\"Invalid API key: %s\"}", TEST_KEY);
+  g_autofree gchar *state_home = g_dir_make_tmp ("luma-secrets-XXXXXX", NULL);
+  GstMessageType ended;
+
+  g_setenv ("XDG_STATE_HOME", state_home, TRUE);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+  luma_emulator_push_generate_reply (fixture.em, 401, NULL, body);
+  desc = g_strdup_printf ("lumasrc api-url=%s prompt=\"Make it snow\" "
+      "video-url=%s/clip.mp4 poll-interval=10 ! fakesink sync=false",
+      api_url, video);
+  bus_text = play_and_collect (desc, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (bus_text, "refused the API key") != NULL, "%s",
+      bus_text);
+  fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
+  assert_log_clean (TEST_KEY);
+  luma_test_remove_tree (state_home);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_key_property_reads_back_masked)
 {
   GstElement *src = gst_element_factory_make ("lumasrc", NULL);
@@ -287,6 +341,8 @@ secrets_suite (void)
   tcase_add_test (tc, test_api_redirect_same_host_keeps_key);
   tcase_add_test (tc, test_key_property_reads_back_masked);
   tcase_add_test (tc, test_key_echoed_by_api_not_in_error);
+  tcase_add_test (tc, test_key_in_a_failed_record_not_on_the_bus);
+  tcase_add_test (tc, test_key_quoted_by_generate_not_on_the_bus);
   return s;
 }
 

@@ -304,6 +304,20 @@ GST_START_TEST (test_wrong_key_is_401)
 
 GST_END_TEST;
 
+/* An upload host that quotes the key it was sent ("Invalid key: KEY"):
+ * the key is never in the error. */
+GST_START_TEST (test_key_quoted_by_the_upload_host_not_in_error)
+{
+  GFile *file = make_file ("luma-upload-XXXXXX.mp4", 1000, 6, NULL);
+  g_autofree gchar *body = g_strdup_printf ("{\"success\":false,"
+      "\"code\":401,\"msg\":\"Invalid key: %s\"}", TEST_KEY);
+
+  luma_emulator_push_upload_reply (fixture.em, 401, NULL, body);
+  assert_upload_fails (file, LUMA_UPLOAD_ERROR_NOT_AUTHORIZED, "401");
+}
+
+GST_END_TEST;
+
 /* Refusals in the body of an HTTP 200 and as HTTP statuses: no retry. */
 GST_START_TEST (test_refusals_fail_at_once)
 {
@@ -848,6 +862,7 @@ upload_suite (void)
   tcase_add_test (tc, test_form_fields);
   tcase_add_test (tc, test_key_only_on_the_upload);
   tcase_add_test (tc, test_wrong_key_is_401);
+  tcase_add_test (tc, test_key_quoted_by_the_upload_host_not_in_error);
   tcase_add_test (tc, test_refusals_fail_at_once);
   tcase_add_test (tc, test_server_error_then_ok);
   tcase_add_test (tc, test_server_errors_give_up);
