@@ -4,6 +4,7 @@
  */
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -375,6 +376,23 @@ luma_test_wait_until (LumaTestCondition holds, gconstpointer data,
   while (!holds (data) && g_get_monotonic_time () < deadline)
     g_usleep (10 * 1000);
   return holds (data);
+}
+
+guint16
+luma_test_closed_port (void)
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  fail_unless (socket != NULL && g_socket_bind (socket, any, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  fail_unless (bound != NULL);
+  g_socket_close (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
 GBytes *

@@ -89,6 +89,9 @@ gboolean luma_test_wait_until (LumaTestCondition holds, gconstpointer data,
     guint seconds);
 
 GBytes *luma_test_random_bytes (gsize size, guint32 seed);
+/* A port on 127.0.0.1 nothing listens on: one the system just gave out,
+ * and closed again. */
+guint16 luma_test_closed_port (void);
 /* An H.264 MP4 of @frames frames at 25 fps (moov at the end); @noisy ones
  * are large (about 11 kB a frame), the others small. Encoded once per build
  * tree: kept in LUMA_TEST_CACHE_DIR (tests/meson.build) under a name made

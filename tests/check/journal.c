@@ -311,6 +311,9 @@ GST_START_TEST (test_keys)
     luma_journal_key (API_URL, API_KEY, "a", "bc", NULL),
     luma_journal_key (API_URL, API_KEY, "abc", "", NULL),
     luma_journal_key (API_URL, API_KEY, "", "abc", NULL),
+    /* cut where a field's own framing could be read */
+    luma_journal_key (API_URL, API_KEY, "aSb", "c", NULL),
+    luma_journal_key (API_URL, API_KEY, "a", "bSc", NULL),
   };
   const gchar *same_api[] = { "https://api.kie.ai/", "HTTPS://API.KIE.AI",
     "https://api.kie.ai:443", "https://api.kie.ai//", "https://Api.Kie.Ai/",

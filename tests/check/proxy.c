@@ -868,6 +868,8 @@ GST_START_TEST (test_settings_text_tells_settings_apart)
   fail_if (g_str_equal (none, property));
   fail_if (g_str_equal (property, variable));
   fail_if (g_str_equal (upper, lower));
+  fail_if (g_str_equal (none, upper));
+  fail_if (g_str_equal (none, lower));
   fail_if (g_str_equal (joined, apart));
 }
 

@@ -305,6 +305,26 @@ GST_START_TEST (test_drops_beyond_retries_fail)
 
 GST_END_TEST;
 
+/* A refusal that no new attempt changes (400) is not tried again, however
+ * many retries are allowed: only server errors and dropped connections
+ * are. */
+GST_START_TEST (test_client_error_not_retried)
+{
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  faults.fail_status = 400;
+  faults.fail_count = G_MAXUINT;
+  set_faults (&faults);
+  run = run_to_end (3, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "400");
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK),
+      1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_expired_url_renewed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -424,13 +444,16 @@ GST_END_TEST;
 
 GST_START_TEST (test_connection_refused_named)
 {
+  guint16 port = luma_test_closed_port ();
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/gone.mp4",
+      port);
+  g_autofree gchar *words = g_strdup_printf ("Connection refused by "
+      "127.0.0.1:%u", port);
   LumaRun *run;
 
-  luma_emulator_set_result_url (fixture.em, TASK,
-      "http://127.0.0.1:9/gone.mp4");
+  luma_emulator_set_result_url (fixture.em, TASK, url);
   run = run_to_end (0, 0);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
-      "Connection refused");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, words);
   luma_run_free (run);
 }
 
@@ -500,12 +523,17 @@ GST_START_TEST (test_redirect_loop_bounded)
   g_autofree gchar *self_url = g_strconcat (base, "/r/" TASK "/1.mp4", NULL);
   LumaEmulatorVideoFaults faults = { 0 };
   LumaRun *run;
+  guint requests = luma_emulator_get_video_requests (fixture.em, TASK);
 
   faults.redirect_to = self_url;
   set_faults (&faults);
   run = run_to_end (-1, 0);
-  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "redirect loop");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "More than 10 redirects");
   luma_run_free (run);
+  /* the first request and the 10 redirects followed, no more */
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em, TASK)
+      - requests, 11);
 }
 
 GST_END_TEST;
@@ -664,6 +692,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_reused_buffers_spare_shared_memory);
   tcase_add_test (tc, test_drops_mid_body_resumed);
   tcase_add_test (tc, test_drops_beyond_retries_fail);
+  tcase_add_test (tc, test_client_error_not_retried);
   tcase_add_test (tc, test_expired_url_renewed);
   tcase_add_test (tc, test_url_expiring_mid_stream_renewed);
   tcase_add_test (tc, test_expired_for_good);
