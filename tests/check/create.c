@@ -223,16 +223,22 @@ GST_END_TEST;
 GST_START_TEST (test_rate_limit_is_waited_out)
 {
   LumaRun *run;
+  gint64 before, took;
 
   luma_emulator_push_generate_reply (fixture.em, 429, "1",
       "{\"code\":429,\"msg\":\"slow down\"}");
   luma_emulator_push_generate_reply (fixture.em, 200, "1",
       "{\"code\":429,\"msg\":\"slow down\"}");
   run = creating_run (PROMPT);
+  before = g_get_monotonic_time ();
   luma_run_until_done (run, 30);
+  took = g_get_monotonic_time () - before;
   fail_unless (run->eos, "%" GST_PTR_FORMAT, run->error);
   fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 3);
   fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  /* each Retry-After (1 s) waited out, as the status or in the body */
+  fail_unless (took >= 2 * G_USEC_PER_SEC,
+      "waited only %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);
 }
 
