@@ -263,16 +263,17 @@ GST_START_TEST (test_renewals_with_progress_go_on)
   LumaEmulatorVideoFaults faults = { 0 };
   LumaRun *run;
 
-  use_video_of_size (6 * 1024 * 1024 + 5);
+  use_video_of_size (9 * 1024 * 1024 + 5);
   faults.drop_after = 1280 * 1024;
   faults.drop_count = G_MAXUINT;
   faults.drop_fail_status = 403;
   luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_to_end (-1);
   assert_whole_file (run);
-  /* cut at 1.25, 2.5, 3.75 and 5 MiB: four renewals, more than the bound */
+  /* cut every 1.25 MiB up to 8.75: seven renewals, more than twice the
+   * bound */
   fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
-      5);
+      8);
   luma_run_free (run);
 }
 
