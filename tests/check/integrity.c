@@ -524,9 +524,45 @@ GST_START_TEST (test_resume_with_longer_unsized_body_not_handed_out)
   fail_unless (run->data->len <= SMALL_SIZE,
       "%u bytes handed out of a file of %u (error: %s)", run->data->len,
       SMALL_SIZE, run->error ? "yes" : "no");
+  fail_unless (memcmp (run->data->data, bytes, run->data->len) == 0,
+      "the bytes handed out are not the file's");
   luma_run_free (run);
   scripted_host_stop (host);
   g_free ((gpointer) answers[1].body);
+}
+
+GST_END_TEST;
+
+/* The first answer says the file has SMALL_SIZE bytes and drops; the
+ * resume is answered without a length, and closed cleanly before the
+ * size: not the end of the file (HTTP cannot tell it from a cut), which
+ * comes whole from the next attempt, or an error. */
+GST_START_TEST (test_unsized_resume_closed_early_is_not_the_end)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 19);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+          G_STRINGIFY (SMALL_SIZE) "\r\n\r\n", bytes, SMALL_DROP},
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nConnection: close"
+          "\r\n\r\n", bytes, SMALL_SIZE - SMALL_DROP},
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+          G_STRINGIFY (SMALL_SIZE) "\r\n\r\n", bytes, SMALL_SIZE},
+  };
+  ScriptedHost *host = scripted_host_start (answers, G_N_ELEMENTS (answers));
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/v.mp4",
+      host->port);
+  LumaRun *run;
+
+  luma_emulator_set_result_url (fixture.em, TASK, url);
+  run = run_to_end (-1);
+  luma_run_drain_bus (run);
+  fail_unless (run->error != NULL || run->data->len == SMALL_SIZE,
+      "the video ended at byte %u of %u", run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, run->data->len) == 0,
+      "the bytes handed out are not the file's");
+  luma_run_free (run);
+  scripted_host_stop (host);
 }
 
 GST_END_TEST;
@@ -640,6 +676,7 @@ integrity_suite (void)
   tcase_add_test (tc, test_429_forever_is_bounded);
   tcase_add_test (tc, test_stop_during_429_wait_is_prompt);
   tcase_add_test (tc, test_resume_with_longer_unsized_body_not_handed_out);
+  tcase_add_test (tc, test_unsized_resume_closed_early_is_not_the_end);
   tcase_add_test (tc, test_stop_while_connecting_is_prompt);
   tcase_add_test (tc, test_stop_during_renewal_backoff_is_prompt);
   tcase_add_test (tc, test_seek_during_renewal_backoff);
