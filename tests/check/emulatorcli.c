@@ -248,6 +248,28 @@ GST_START_TEST (test_ignore_range)
 
 GST_END_TEST;
 
+/* no-validators: the file without its ETag. */
+GST_START_TEST (test_no_validators)
+{
+  g_autofree gchar *plain = task_arg ("plain", NULL);
+  g_autofree gchar *bare = task_arg ("bare", "no-validators");
+  const gchar *args[] = { "--task", plain, "--task", bare, NULL };
+  Emulator *em = emulator_start (args);
+  g_autofree gchar *plain_url = result_url (em, "plain");
+  g_autofree gchar *bare_url = result_url (em, "bare");
+  g_autoptr (Answer) good = request ("GET", plain_url, "bytes=0-9", NULL, 10);
+  g_autoptr (Answer) stripped = request ("GET", bare_url, "bytes=0-9", NULL,
+      10);
+
+  fail_unless (soup_message_headers_get_one (good->headers, "ETag") != NULL);
+  fail_unless (soup_message_headers_get_one (stripped->headers, "ETag") ==
+      NULL);
+  assert_range_answer (stripped, 0, 10);
+  emulator_stop (em);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_ignore_range_as_yes_or_no)
 {
   g_autofree gchar *no = task_arg ("no", "ignore-range=no");
@@ -514,7 +536,8 @@ GST_START_TEST (test_help_lists_faults)
     "--created-generating-ms", "ignore-range", "drop-after=N", "drop-count=",
     "drop-fail-status=", "stall[=yes]", "stall-after=N", "fail-status=S",
     "fail-count=", "fail-after=N", "fail-html", "fail-retry-after=",
-    "redirect-to=URL", "partial-content-range=", "range-piece=N", "rate=N"
+    "redirect-to=URL", "partial-content-range=", "range-piece=N", "rate=N",
+    "no-validators"
   };
   guint i;
 
@@ -538,6 +561,7 @@ emulatorcli_suite (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_ignore_range);
   tcase_add_test (tc, test_ignore_range_as_yes_or_no);
+  tcase_add_test (tc, test_no_validators);
   tcase_add_test (tc, test_fail_status);
   tcase_add_test (tc, test_fail_status_always);
   tcase_add_test (tc, test_drop);

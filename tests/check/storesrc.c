@@ -452,9 +452,10 @@ wait_for_a_video_request (guint requests)
  * (from its start) and stored whole, never the .part with the other's
  * rest after it. */
 static void
-assert_part_dropped_for_another_file (gsize other_size)
+assert_part_dropped_for_another_file (gsize other_size, gboolean bare)
 {
   g_autoptr (GBytes) other = luma_test_random_bytes (other_size, 22);
+  LumaEmulatorVideoFaults faults = {.no_validators = bare };
   g_autofree gchar *video = NULL;
   g_autofree gchar *stored = NULL;
   g_autofree gchar *range = NULL;
@@ -463,6 +464,7 @@ assert_part_dropped_for_another_file (gsize other_size)
 
   leave_a_part ();
   luma_test_add_ready_task (fixture.em, TASK, other);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   run = run_task (NULL);
   luma_run_assert_output (run, other);
   luma_run_free (run);
@@ -479,7 +481,15 @@ assert_part_dropped_for_another_file (gsize other_size)
 /* larger, so that the .part could be resumed from it */
 GST_START_TEST (test_part_not_resumed_from_another_file)
 {
-  assert_part_dropped_for_another_file (VIDEO_SIZE + 100);
+  assert_part_dropped_for_another_file (VIDEO_SIZE + 100, FALSE);
+}
+
+GST_END_TEST;
+
+/* the same from a host that sends no ETag: the size alone tells */
+GST_START_TEST (test_part_not_resumed_from_another_file_without_validators)
+{
+  assert_part_dropped_for_another_file (VIDEO_SIZE + 100, TRUE);
 }
 
 GST_END_TEST;
@@ -487,7 +497,7 @@ GST_END_TEST;
 /* another version of the file, of the same size (another ETag) */
 GST_START_TEST (test_part_not_resumed_from_another_version)
 {
-  assert_part_dropped_for_another_file (VIDEO_SIZE);
+  assert_part_dropped_for_another_file (VIDEO_SIZE, FALSE);
 }
 
 GST_END_TEST;
@@ -1164,6 +1174,10 @@ GST_END_TEST;
  * run seeks ahead of it) while the host now has another file, of
  * @other_size bytes: the rest is not taken from it (bytes of two files
  * spliced into one), the run ends in an error that says why (@words). */
+/* the video host sends no ETag (a test that sets it runs in a process of
+ * its own) */
+static gboolean bare_host;
+
 static void
 assert_followed_not_spliced (gboolean seek_ahead, gsize other_size,
     const gchar * words)
@@ -1172,11 +1186,13 @@ assert_followed_not_spliced (gboolean seek_ahead, gsize other_size,
   LumaStore *store = lumasrc_store_new ();
   LumaStoreWriter *writer = begin_writing (store, TASK);
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  LumaEmulatorVideoFaults faults = {.no_validators = bare_host };
   guint64 offset = 0;
 
   g_object_set (run->src, "blocksize", 4096, NULL);
   preroll_following (run, writer, &offset);
   luma_test_add_ready_task (fixture.em, TASK, other);
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
   if (seek_ahead)
     fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
             GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
@@ -1198,6 +1214,16 @@ GST_END_TEST;
 
 GST_START_TEST (test_seek_ahead_of_followed_download_not_spliced)
 {
+  assert_followed_not_spliced (TRUE, VIDEO_SIZE + 100, "changed size");
+}
+
+GST_END_TEST;
+
+/* the same from a host that sends no ETag: the size alone tells */
+GST_START_TEST (test_followed_download_not_spliced_without_validators)
+{
+  bare_host = TRUE;
+  assert_followed_not_spliced (FALSE, VIDEO_SIZE + 100, "changed size");
   assert_followed_not_spliced (TRUE, VIDEO_SIZE + 100, "changed size");
 }
 
@@ -2043,6 +2069,8 @@ storesrc_suite (void)
       test_stored_video_cut_short_not_spliced_with_another_version);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
+  tcase_add_test (tc,
+      test_part_not_resumed_from_another_file_without_validators);
   tcase_add_test (tc, test_part_from_another_boot_not_resumed);
   tcase_add_test (tc, test_part_not_resumed_from_another_version);
   tcase_add_test (tc, test_part_checked_after_a_seek_cut_its_resume);
@@ -2059,6 +2087,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_silent_writer_given_up);
   tcase_add_test (tc, test_silent_writer_not_spliced_with_another);
   tcase_add_test (tc, test_seek_ahead_of_followed_download_not_spliced);
+  tcase_add_test (tc, test_followed_download_not_spliced_without_validators);
   tcase_add_test (tc, test_followed_download_not_spliced_with_another_version);
   tcase_add_test (tc, test_follower_refuses_writer_past_its_size);
   tcase_add_test (tc, test_eviction_warns_only_copy);

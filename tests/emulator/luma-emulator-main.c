@@ -36,7 +36,7 @@
 #define FAULT_SETTINGS "ignore-range, drop-after, drop-count, " \
   "drop-fail-status, stall, stall-after, fail-status, fail-count, " \
   "fail-after, fail-html, fail-retry-after, redirect-to, " \
-  "partial-content-range, range-piece, rate"
+  "partial-content-range, range-piece, rate, no-validators"
 
 #define FAULTS_HELP \
   "How the result-file host misbehaves for a task, as more NAME=VALUE of\n" \
@@ -58,6 +58,7 @@
   "  fail-retry-after=TEXT ...and this Retry-After\n" \
   "  redirect-to=URL       answer 302 with this Location (any scheme)\n" \
   "  rate=N                send a whole answer at N bytes a second\n" \
+  "  no-validators[=yes]   send no ETag: only the size tells files apart\n" \
   "as in --task t1=clip.mp4,fail-status=403,fail-after=1 (an expired link\n" \
   "after the first request) or --task t2=clip.mp4,drop-after=65536.\n"
 
@@ -187,7 +188,8 @@ apply_fault_setting (TaskSpec * spec, const gchar * spec_text,
   LumaEmulatorVideoFaults *faults = &spec->faults;
   guint64 number;
   gboolean is_bool = strcmp (name, "ignore-range") == 0
-      || strcmp (name, "stall") == 0 || strcmp (name, "fail-html") == 0;
+      || strcmp (name, "stall") == 0 || strcmp (name, "fail-html") == 0
+      || strcmp (name, "no-validators") == 0;
 
   *known = TRUE;
   if (value == NULL && !is_bool) {
@@ -205,6 +207,10 @@ apply_fault_setting (TaskSpec * spec, const gchar * spec_text,
       return FALSE;
   } else if (strcmp (name, "fail-html") == 0) {
     if (!parse_bool_setting (spec_text, name, value, &faults->fail_html, error))
+      return FALSE;
+  } else if (strcmp (name, "no-validators") == 0) {
+    if (!parse_bool_setting (spec_text, name, value, &faults->no_validators,
+            error))
       return FALSE;
   } else if (strcmp (name, "drop-after") == 0) {
     if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))

@@ -872,7 +872,8 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
   const LumaEmulatorVideoFaults *faults = &entry->faults;
 
   answer->video = g_bytes_ref (entry->video);
-  answer->version = entry->video_version;
+  /* 0: no ETag */
+  answer->version = faults->no_validators ? 0 : entry->video_version;
   answer->total = g_bytes_get_size (entry->video);
   answer->start = 0;
   answer->length = answer->total;
@@ -1215,7 +1216,8 @@ send_content (LumaEmulator * em, SoupServerMessage * msg,
   soup_server_message_set_status (msg, answer->status, NULL);
   soup_message_headers_set_content_type (headers, "video/mp4", NULL);
   soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
-  soup_message_headers_replace (headers, "ETag", etag);
+  if (answer->version != 0)
+    soup_message_headers_replace (headers, "ETag", etag);
   /* the full length, also when less will come */
   soup_message_headers_set_content_length (headers, answer->length);
   /* a broken Content-Range, or none, goes with the true body */

@@ -13,52 +13,54 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+G_BEGIN_DECLS typedef struct _LumaEmulator LumaEmulator;
 
-typedef struct _LumaEmulator LumaEmulator;
-
-typedef struct {
+typedef struct
+{
   const gchar *task_id;
-  GBytes *video;              /* the result file; may be NULL for failed tasks */
-  guint generating_polls;     /* answer successFlag 0 to this many polls first */
-  guint generating_ms;        /* ... and until this long after the first poll */
-  gint final_flag;            /* successFlag once done: 1 (also when 0), 2, 3 or 4 */
-  const gchar *error_code;    /* errorCode for flags 2 and 3 (sent as a number if it is one) */
-  const gchar *error_message; /* errorMessage for flags 2 and 3 */
-  const gchar *prompt;        /* goes into paramJson; a default when NULL */
+  GBytes *video;                /* the result file; may be NULL for failed tasks */
+  guint generating_polls;       /* answer successFlag 0 to this many polls first */
+  guint generating_ms;          /* ... and until this long after the first poll */
+  gint final_flag;              /* successFlag once done: 1 (also when 0), 2, 3 or 4 */
+  const gchar *error_code;      /* errorCode for flags 2 and 3 (sent as a number if it is one) */
+  const gchar *error_message;   /* errorMessage for flags 2 and 3 */
+  const gchar *prompt;          /* goes into paramJson; a default when NULL */
 } LumaEmulatorTask;
 
 /* How the result-file host misbehaves for one task. All zero: a good server.
  * Each field is also a --task setting of the luma-emulator program
  * (luma-emulator-main.c, tested by tests/check/emulatorcli.c): a new one
  * goes there too. */
-typedef struct {
-  gboolean ignore_range;      /* answer 200 with the whole file to Range requests */
-  gsize drop_after;           /* with drop_count: close the connection after this */
-  guint drop_count;           /*   many body bytes, for the first drop_count answers */
-  gboolean stall;             /* send stall_after body bytes (0: not even the */
-  gsize stall_after;          /*   headers), then send nothing, never close */
-  guint fail_status;          /* with fail_count: answer this status (403, 404, 410...) */
-  guint fail_count;           /*   to the first fail_count requests (G_MAXUINT: always) */
-  gboolean fail_html;         /*   with an HTML page as body (a CDN block) */
-  const gchar *redirect_to;   /* answer 302 with this Location (a URL, any scheme) */
-  guint fail_after;           /* answer this many requests before the failures */
-  const gchar *fail_retry_after; /* with fail_status: send this Retry-After */
-  guint drop_fail_status;     /* with drop_after: answer this status (403...) to
-                               *   the request that follows each drop */
-  const gchar *partial_content_range; /* send this Content-Range on 206 answers
-                               *   instead of the true one ("": none at all) */
-  gsize range_piece;          /* answer a Range with at most this many bytes
-                               *   (a 206 for a part of what was asked) */
-  gsize rate;                 /* send a whole body at this many bytes a second
-                               *   (0: as fast as the client reads) */
+typedef struct
+{
+  gboolean ignore_range;        /* answer 200 with the whole file to Range requests */
+  gsize drop_after;             /* with drop_count: close the connection after this */
+  guint drop_count;             /*   many body bytes, for the first drop_count answers */
+  gboolean stall;               /* send stall_after body bytes (0: not even the */
+  gsize stall_after;            /*   headers), then send nothing, never close */
+  guint fail_status;            /* with fail_count: answer this status (403, 404, 410...) */
+  guint fail_count;             /*   to the first fail_count requests (G_MAXUINT: always) */
+  gboolean fail_html;           /*   with an HTML page as body (a CDN block) */
+  const gchar *redirect_to;     /* answer 302 with this Location (a URL, any scheme) */
+  guint fail_after;             /* answer this many requests before the failures */
+  const gchar *fail_retry_after;        /* with fail_status: send this Retry-After */
+  guint drop_fail_status;       /* with drop_after: answer this status (403...) to
+                                 *   the request that follows each drop */
+  const gchar *partial_content_range;   /* send this Content-Range on 206 answers
+                                         *   instead of the true one ("": none at all) */
+  gsize range_piece;            /* answer a Range with at most this many bytes
+                                 *   (a 206 for a part of what was asked) */
+  gsize rate;                   /* send a whole body at this many bytes a second
+                                 *   (0: as fast as the client reads) */
+  gboolean no_validators;       /* send no ETag (a host or proxy that strips
+                                 *   them): only the size tells files apart */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);
 
 /* Starts both servers (port 0: a free one) in the emulator's thread. */
-gboolean luma_emulator_start (LumaEmulator * em, guint api_port, guint video_port,
-    GError ** error);
+gboolean luma_emulator_start (LumaEmulator * em, guint api_port,
+    guint video_port, GError ** error);
 
 /* Stops the servers and the thread, frees everything. */
 void luma_emulator_free (LumaEmulator * em);
@@ -90,8 +92,10 @@ void luma_emulator_push_record_redirect (LumaEmulator * em,
 /* Observations, safe from any thread. */
 /* record-info requests that carried an Authorization header */
 guint luma_emulator_get_api_auth_requests (LumaEmulator * em);
-guint luma_emulator_get_record_requests (LumaEmulator * em, const gchar * task_id);
-guint luma_emulator_get_video_requests (LumaEmulator * em, const gchar * task_id);
+guint luma_emulator_get_record_requests (LumaEmulator * em,
+    const gchar * task_id);
+guint luma_emulator_get_video_requests (LumaEmulator * em,
+    const gchar * task_id);
 /* requests to the result-file host that carried an Authorization header */
 guint luma_emulator_get_video_auth_requests (LumaEmulator * em);
 /* connections the result-file host was asked over (each client port once) */
