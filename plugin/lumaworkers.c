@@ -106,7 +106,9 @@ static struct
   gint64 sleeps_until;          /* the scheduler's, G_MAXINT64: no step */
   guint wakeups;                /* of the scheduler, ever */
   GQueue deferred;              /* of Deferred, oldest first */
-  GThread *runs_deferred;       /* the thread that runs them now, or NULL */
+  GThread *runs_deferred;       /* the worker that runs them now, or NULL */
+  GPtrArray *batch_owners;      /* the waits whose calls it runs: compared,
+                                 * never used (a wait may be over) */
   GCond deferred_done;          /* runs_deferred went back to NULL */
 } pool;
 
@@ -131,6 +133,7 @@ queue_locked (LumaSteps * steps, gint64 due, gint64 now)
 {
   if (pool.queue == NULL) {
     pool.queue = g_sequence_new (NULL);
+    pool.batch_owners = g_ptr_array_new ();
     g_thread_unref (g_thread_new ("luma-schedule", run_scheduler, NULL));
   }
   steps->due = due;
@@ -264,36 +267,39 @@ take_deferred_locked (gconstpointer owner, GQueue * taken)
   }
 }
 
-/* Runs the deferred calls of @owner's steps (NULL: every one), oldest
- * first, without the lock. One thread at a time (the others wait for
- * it), so that the order holds whichever thread runs them; a call that
- * itself leads here returns at once. The caller of a wait runs only its
- * own wait's: the others' are another element's messages, which its
- * thread (a streaming thread) must not post, since a bus sync handler may
- * stop that element's pipeline from the thread that posts. What it leaves
- * goes to a worker.
- *
- * A caller whose @cancellable is cancelled stops waiting for another
- * thread's calls, which then run without it: they may be what cancelled
- * it (an application's bus sync handler, stopping the pipeline from the
- * thread that posts, waits for the caller's streaming thread to end). */
+static gboolean
+batch_has_owner_locked (gconstpointer owner)
+{
+  guint i;
+
+  for (i = 0; i < pool.batch_owners->len; i++)
+    if (g_ptr_array_index (pool.batch_owners, i) == owner)
+      return TRUE;
+  return FALSE;
+}
+
+/* Runs every deferred call, oldest first, without the lock: a worker's
+ * part. One worker at a time (the others wait for it), so that the order
+ * holds whichever thread runs them; a call that itself leads here returns
+ * at once. The waits whose calls it runs are noted (batch_owners). */
 static void
-run_deferred_locked (GCancellable * cancellable, gconstpointer owner)
+run_all_deferred_locked (void)
 {
   GThread *me = g_thread_self ();
   GQueue calls;
 
   if (pool.runs_deferred == me)
     return;
-  while (pool.runs_deferred != NULL) {
-    if (g_cancellable_is_cancelled (cancellable))
-      return;
+  while (pool.runs_deferred != NULL)
     g_cond_wait (&pool.deferred_done, &pool.lock);
-  }
-  for (take_deferred_locked (owner, &calls); !g_queue_is_empty (&calls);
-      take_deferred_locked (owner, &calls)) {
+  for (take_deferred_locked (NULL, &calls); !g_queue_is_empty (&calls);
+      take_deferred_locked (NULL, &calls)) {
     Deferred *call;
+    GList *link;
 
+    for (link = calls.head; link != NULL; link = link->next)
+      g_ptr_array_add (pool.batch_owners, (gpointer) ((Deferred *)
+              link->data)->owner);
     pool.runs_deferred = me;
     g_mutex_unlock (&pool.lock);
     while ((call = g_queue_pop_head (&calls)) != NULL) {
@@ -302,9 +308,44 @@ run_deferred_locked (GCancellable * cancellable, gconstpointer owner)
     }
     g_mutex_lock (&pool.lock);
     pool.runs_deferred = NULL;
+    g_ptr_array_set_size (pool.batch_owners, 0);
   }
   g_cond_broadcast (&pool.deferred_done);
-  if (!g_queue_is_empty (&pool.deferred))
+}
+
+/* The caller of a wait, at its end: runs the calls its wait's steps
+ * deferred that are left, in order, after those a worker runs now (if
+ * it took some of them). Only its own: the others' are another element's
+ * messages, which its thread (a streaming thread) must not post, since a
+ * bus sync handler may stop that element's pipeline from the thread that
+ * posts; and they may wait for a handler that takes its time, which this
+ * wait then does not. What is left goes to a worker.
+ *
+ * A caller whose @cancellable is cancelled stops waiting for a worker's
+ * calls, which then run without it: they may be what cancelled it (an
+ * application's bus sync handler, stopping the pipeline from the thread
+ * that posts, waits for the caller's streaming thread to end). */
+static void
+run_own_deferred_locked (GCancellable * cancellable, gconstpointer owner)
+{
+  GQueue calls;
+  Deferred *call;
+
+  while (pool.runs_deferred != NULL && batch_has_owner_locked (owner)) {
+    if (g_cancellable_is_cancelled (cancellable))
+      return;
+    g_cond_wait (&pool.deferred_done, &pool.lock);
+  }
+  take_deferred_locked (owner, &calls);
+  if (!g_queue_is_empty (&calls)) {
+    g_mutex_unlock (&pool.lock);
+    while ((call = g_queue_pop_head (&calls)) != NULL) {
+      call->func (call->data);
+      g_free (call);
+    }
+    g_mutex_lock (&pool.lock);
+  }
+  if (!g_queue_is_empty (&pool.deferred) && pool.runs_deferred == NULL)
     get_a_worker_locked (FALSE, g_get_monotonic_time ());
 }
 
@@ -355,7 +396,7 @@ run_worker (gpointer unused)
      * all of it */
     if (!g_queue_is_empty (&pool.deferred) && (g_queue_is_empty (&pool.ready)
             || deferred_too_long_locked (g_get_monotonic_time ()))) {
-      run_deferred_locked (NULL, NULL);
+      run_all_deferred_locked ();
       continue;
     }
     steps = g_queue_pop_head (&pool.ready);
@@ -440,7 +481,7 @@ luma_workers_run_steps_from (LumaStepFunc step, gpointer data,
   if (steps.ready != NULL)
     g_queue_delete_link (&pool.ready, steps.ready);
   /* what the steps deferred comes before what the caller does next */
-  run_deferred_locked (cancellable, &steps);
+  run_own_deferred_locked (cancellable, &steps);
   over = steps.over;
   g_mutex_unlock (&pool.lock);
 

@@ -793,6 +793,59 @@ GST_START_TEST (test_seeks_do_not_restart_the_wait_timeout)
 
 GST_END_TEST;
 
+/* one application's bus sync handler that takes its time (a
+ * database write, a hop to its UI thread) runs in a shared polling
+ * thread: the other pipelines of the process must not wait for it. */
+static gint handler_entered;
+
+static GstBusSyncReply
+slow_at_first_task_message (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK)
+      && g_atomic_int_compare_and_exchange (&handler_entered, 0, 1)) {
+    g_usleep (5 * G_USEC_PER_SEC);
+    g_atomic_int_set (&handler_entered, 2);
+  }
+  return GST_BUS_PASS;
+}
+
+static gboolean
+handler_is_in (gconstpointer data)
+{
+  return g_atomic_int_get (&handler_entered) == 1;
+}
+
+GST_START_TEST (test_slow_sync_handler_holds_other_pipelines)
+{
+  LumaRun *a, *b;
+  GstBus *bus;
+  gint64 before, took;
+
+  add_endless_task ("t-slow-app");
+  add_endless_task ("t-other-app");
+  a = luma_run_new (fixture.em, "t-slow-app", NULL);
+  b = luma_run_new (fixture.em, "t-other-app", NULL);
+  g_object_set (b->src, "wait-timeout", 1, NULL);
+  bus = gst_element_get_bus (a->pipeline);
+  gst_bus_set_sync_handler (bus, slow_at_first_task_message, NULL, NULL);
+  gst_object_unref (bus);
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (handler_is_in, NULL, 5));
+
+  before = g_get_monotonic_time ();
+  luma_run_until_done (b, 30);
+  took = g_get_monotonic_time () - before;
+  luma_run_assert_error (b, GST_RESOURCE_ERROR_BUSY, "wait-timeout");
+  fail_unless (took < 2 * G_USEC_PER_SEC,
+      "pipeline B (wait-timeout=1) ended after %" G_GINT64_FORMAT " us while "
+      "pipeline A's sync handler was busy", took);
+  luma_run_free (b);
+  luma_run_free (a);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -831,6 +884,7 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_error_state_is_posted);
   tcase_add_test (tc, test_seek_during_retry_after_sends_no_poll);
   tcase_add_test (tc, test_seeks_do_not_restart_the_wait_timeout);
+  tcase_add_test (tc, test_slow_sync_handler_holds_other_pipelines);
   return s;
 }
 
