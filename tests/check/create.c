@@ -466,6 +466,32 @@ GST_START_TEST (test_uncertain_answer_stops_a_rerun)
 
 GST_END_TEST;
 
+/* A redirect in answer to the billed POST (307 and 308 would send it
+ * again, to wherever they point, here the same API): never followed.
+ * What the first POST did is unknown, and said so. */
+GST_START_TEST (test_redirect_of_generate_not_followed)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *location = g_strconcat (api_url,
+      "/api/v1/modify/generate", NULL);
+  guint status[] = { 307, 308 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (status); i++) {
+    LumaRun *run;
+
+    luma_emulator_push_generate_redirect (fixture.em, status[i], location);
+    run = run_to_end (PROMPT, TRUE, NULL);
+    fail_unless (run->error != NULL, "the redirect was followed");
+    luma_run_free (run);
+    fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em),
+        i + 1);
+  }
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 0);
+}
+
+GST_END_TEST;
+
 /* wait-timeout ends a run; the task goes on at KIE; the rerun waits on the
  * same task instead of creating another. */
 GST_START_TEST (test_timeout_then_rerun_waits_on_the_same_task)
@@ -785,6 +811,7 @@ create_suite (void)
   tcase_add_test (tc, test_force_new_creates_again);
   tcase_add_loop_test (tc, test_uncertain_answer_stops_a_rerun, 0,
       G_N_ELEMENTS (uncertain_answers));
+  tcase_add_test (tc, test_redirect_of_generate_not_followed);
   tcase_add_test (tc, test_timeout_then_rerun_waits_on_the_same_task);
   tcase_add_test (tc, test_three_processes_create_one_task);
   tcase_add_test (tc, test_crash_between_post_and_journal);

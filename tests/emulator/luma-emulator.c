@@ -2362,6 +2362,20 @@ luma_emulator_push_generate_reply (LumaEmulator * em, guint http_status,
   g_mutex_unlock (&em->lock);
 }
 
+void
+luma_emulator_push_generate_redirect (LumaEmulator * em, guint http_status,
+    const gchar * location)
+{
+  ScriptedReply *reply = g_new0 (ScriptedReply, 1);
+
+  reply->http_status = http_status;
+  reply->content_type = g_strdup ("text/plain");
+  reply->location = g_strdup (location);
+  g_mutex_lock (&em->lock);
+  g_queue_push_tail (&em->generate_scripted, reply);
+  g_mutex_unlock (&em->lock);
+}
+
 guint
 luma_emulator_get_creates (LumaEmulator * em)
 {

@@ -118,6 +118,10 @@ void luma_emulator_set_generate_answer_delay (LumaEmulator * em,
  * scripted answer creates nothing. @retry_after and @body may be NULL. */
 void luma_emulator_push_generate_reply (LumaEmulator * em, guint http_status,
     const gchar * retry_after, const gchar * body);
+/* A scripted redirect (@http_status: 307 or 308 keep the POST) to
+ * @location, in the same queue. */
+void luma_emulator_push_generate_redirect (LumaEmulator * em,
+    guint http_status, const gchar * location);
 /* tasks created, and generate requests of any outcome */
 guint luma_emulator_get_creates (LumaEmulator * em);
 guint luma_emulator_get_generate_requests (LumaEmulator * em);
