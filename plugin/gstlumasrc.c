@@ -1408,6 +1408,33 @@ is_expired (const GError * error)
  * than LUMA_STREAM_RENEWAL_PROGRESS bytes before it failed too. */
 #define MAX_RENEWALS_WITHOUT_PROGRESS 3
 
+/* A fresh read of the record, for the URL that expired. Where it gives
+ * that URL again, KIE's download-url is asked for a fresh link to the same
+ * file: streamed in its place (never with the key), as the same renewal.
+ * A refusal (a file not KIE's) leaves the record's URL, which the bound on
+ * renewals without progress then judges. */
+static gboolean
+gst_luma_src_renew_url (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  g_autofree gchar *expired = s->record != NULL ?
+      g_strdup (s->record->result_urls[0]) : NULL;
+  g_autoptr (GError) refused = NULL;
+  g_autofree gchar *link = NULL;
+
+  if (!gst_luma_src_fetch_record (self, TRUE, error))
+    return FALSE;
+  if (g_strcmp0 (expired, s->record->result_urls[0]) != 0)
+    return TRUE;
+  link = luma_api_fresh_link (s->api, expired, self->cancellable, &refused);
+  if (link == NULL || !luma_stream_replace_url (s->stream, link, &refused)) {
+    GST_INFO_OBJECT (self, "no fresh link: %s", refused->message);
+    return TRUE;
+  }
+  GST_INFO_OBJECT (self, "streaming from a fresh link to the same file");
+  return TRUE;
+}
+
 /* Reads from the result URL. A URL that has expired (they are temporary)
  * is replaced by the one a fresh read of the record gives, at the same
  * offset: as often as a long download needs, but only a few times in a
@@ -1447,7 +1474,7 @@ gst_luma_src_read_video (GstLumaSrc * self, guint8 * data, gsize size,
     }
     GST_INFO_OBJECT (self, "%s: reading the task's record again (%u "
         "renewals in a row without progress so far)", cause->message, renewals);
-    if (!gst_luma_src_fetch_record (self, TRUE, error))
+    if (!gst_luma_src_renew_url (self, error))
       return -1;
   }
 }

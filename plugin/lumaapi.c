@@ -13,7 +13,9 @@
 
 #include "lumaapi.h"
 #include "lumacache.h"
+#include "lumafile.h"
 #include "lumahttp.h"
+#include "lumarecord.h"
 #include "lumatext.h"
 #include "lumaworkers.h"
 
@@ -56,6 +58,87 @@ void
 luma_api_forget_task (LumaApi * api, const gchar * task_id)
 {
   luma_cache_forget (api->cache_scope, task_id);
+}
+
+#define DOWNLOAD_URL_PATH "/api/v1/common/download-url"
+/* download-url's answer is small: a link */
+#define LINK_ANSWER_MAX_SIZE (64 * 1024)
+
+static GUri *
+download_url_uri (LumaApi * api)
+{
+  g_autofree gchar *path = g_strconcat (g_uri_get_path (api->base),
+      DOWNLOAD_URL_PATH, NULL);
+
+  return g_uri_build (G_URI_FLAGS_ENCODED_PATH, g_uri_get_scheme (api->base),
+      NULL, g_uri_get_host (api->base), g_uri_get_port (api->base), path,
+      NULL, NULL);
+}
+
+static GBytes *
+link_request_body (const gchar * url)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  gchar *text;
+
+  json_builder_begin_object (builder);
+  luma_json_add_string (builder, "url", url);
+  json_builder_end_object (builder);
+  text = luma_json_to_text (builder);
+  return g_bytes_new_take (text, strlen (text));
+}
+
+/* The answer's link, if it is one to stream: an http(s) URL. */
+static gchar *
+judge_link (const gchar * link, gint code, const gchar * msg,
+    const gchar * host, GError ** error)
+{
+  g_autoptr (GUri) uri = NULL;
+
+  if (code == 200 && link != NULL)
+    uri = luma_http_parse_url (link, NULL);
+  if (uri != NULL)
+    return g_strdup (link);
+  g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_REFUSED,
+      _("KIE gave no fresh link to the video on %s (%d: %s)"), host, code,
+      msg != NULL && msg[0] != '\0' ? msg : _("no message"));
+  return NULL;
+}
+
+gchar *
+luma_api_fresh_link (LumaApi * api, const gchar * url,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GUri) uri = download_url_uri (api);
+  g_autoptr (GBytes) body = link_request_body (url);
+  g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
+      luma_http_request_deadline (api->session));
+  LumaHttpRequest request = { "POST", uri, api->api_key, 0, TRUE, body, TRUE,
+    NULL
+  };
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GUri) expired = luma_http_parse_url (url, NULL);
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *link = NULL;
+  gint code;
+
+  stream = luma_http_send (api->session, &request, &msg,
+      luma_http_deadline_get_cancellable (deadline), error);
+  if (stream == NULL)
+    return NULL;
+  answer = luma_http_read_body (msg, stream, LINK_ANSWER_MAX_SIZE,
+      soup_session_get_timeout (api->session),
+      luma_http_deadline_get_cancellable (deadline), error);
+  g_input_stream_close (stream, NULL, NULL);
+  if (answer == NULL)
+    return NULL;
+  answer = luma_secret_hide (answer, api->api_key);
+  luma_record_parse_link_answer (answer, soup_message_get_status (msg), &code,
+      &text, &link);
+  return judge_link (link, code, text,
+      expired != NULL ? g_uri_get_host (expired) : "?", error);
 }
 
 /* What one poll tells the wait loop to do next. */

@@ -78,6 +78,13 @@ GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
  * result URL has expired. */
 void luma_api_forget_task (LumaApi * api, const gchar * task_id);
 
+/* A fresh link to @url, one of KIE's result files whose link expired
+ * (POST download-url, the key to the API only): an http(s) URL, valid for
+ * a while (20 minutes); NULL with @error set when KIE gives none (422 for
+ * a file not its own) or cannot be asked. One request, no retry. */
+gchar *luma_api_fresh_link (LumaApi * api, const gchar * url,
+    GCancellable * cancellable, GError ** error);
+
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaApi, luma_api_free)
 

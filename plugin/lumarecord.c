@@ -448,6 +448,37 @@ luma_record_parse_create_answer (GBytes * body, guint status, gint * code,
   return *code != 0;
 }
 
+void
+luma_record_parse_link_answer (GBytes * body, guint status, gint * code,
+    gchar ** msg, gchar ** link)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  static const gchar *names[] = { "url", "downloadUrl", "link" };
+  JsonNode *root, *data;
+  JsonObject *object, *members;
+  guint i;
+
+  *code = (status >= 200 && status < 300) ? 0 : (gint) status;
+  *msg = *link = NULL;
+  if (!luma_json_load (parser, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL)
+      || !JSON_NODE_HOLDS_OBJECT ((root = json_parser_get_root (parser))))
+    return;
+  object = json_node_get_object (root);
+  if (*code == 0)
+    read_int_code (object, code);
+  *msg = luma_text_make_safe (luma_json_get_string (object, "msg"), -1);
+  data = json_object_get_member (object, "data");
+  if (data != NULL && JSON_NODE_HOLDS_VALUE (data)
+      && json_node_get_value_type (data) == G_TYPE_STRING) {
+    *link = g_strdup (json_node_get_string (data));
+    return;
+  }
+  members = luma_json_get_object (object, "data");
+  for (i = 0; members != NULL && *link == NULL && i < G_N_ELEMENTS (names); i++)
+    *link = g_strdup (luma_json_get_string (members, names[i]));
+}
+
 /* "code" as a number, or a string of digits (the type is not documented). */
 static gboolean
 read_upload_code (JsonObject * object, gint * code)

@@ -84,6 +84,13 @@ void gst_luma_record_free (GstLumaRecord * record);
 gboolean luma_record_parse_create_answer (GBytes * body, guint status,
     gint * code, gchar ** msg, gchar ** task_id);
 
+/* What download-url answered, as for generate: *@code, *@msg, and *@link,
+ * the fresh link: "data" itself when it is a string, else its "url",
+ * "downloadUrl" or "link" member (KIE does not document the form), as
+ * given (the caller judges it), or NULL. */
+void luma_record_parse_link_answer (GBytes * body, guint status, gint * code,
+    gchar ** msg, gchar ** link);
+
 /* What the file upload API answered (lumaupload.c judges it). */
 typedef struct {
   gchar *why;                   /* not a JSON object: why, as safe text;

@@ -159,6 +159,20 @@ luma_stream_get_host (LumaStream * stream)
   return stream->uri != NULL ? g_uri_get_host (stream->uri) : NULL;
 }
 
+gboolean
+luma_stream_replace_url (LumaStream * stream, const gchar * url,
+    GError ** error)
+{
+  GUri *uri = luma_http_parse_url (url, error);
+
+  if (uri == NULL)
+    return FALSE;
+  close_request (stream);
+  g_clear_pointer (&stream->uri, g_uri_unref);
+  stream->uri = uri;
+  return TRUE;
+}
+
 guint
 luma_stream_get_renewals_without_progress (LumaStream * stream)
 {

@@ -37,6 +37,10 @@ void luma_stream_free (LumaStream * stream);
  * goes on where the old one stopped. */
 gboolean luma_stream_set_url (LumaStream * stream, const gchar * url,
     GError ** error);
+/* Another URL for the file the last luma_stream_set_url () named (a fresh
+ * link to it): not a renewal of its own. */
+gboolean luma_stream_replace_url (LumaStream * stream, const gchar * url,
+    GError ** error);
 /* The next read starts at @offset. */
 void luma_stream_seek (LumaStream * stream, guint64 offset);
 /* The size the file is known to have (what came before from elsewhere):

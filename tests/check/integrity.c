@@ -235,6 +235,57 @@ GST_START_TEST (test_403_after_every_drop_is_bounded)
 
 GST_END_TEST;
 
+/* The record gives the URL that expired again (a task whose links KIE
+ * does not renew): KIE's download-url gives a fresh link to the file,
+ * which is streamed (without the key), rather than a new task billed. */
+GST_START_TEST (test_expired_url_given_again_gets_a_fresh_link)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *stale = g_strconcat (base, "/r/" TASK "/stale.mp4", NULL);
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  luma_emulator_set_result_url (fixture.em, TASK, stale);
+  faults.fail_status = 403;
+  faults.fail_count = G_MAXUINT;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+  run = run_to_end (-1);
+  assert_whole_file (run);
+  fail_unless_equals_int (luma_emulator_get_download_url_requests
+      (fixture.em), 1);
+  fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
+      0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A file KIE gives no fresh link to (422: not its own): the renewals
+ * are bounded as before, and the error says so. */
+GST_START_TEST (test_no_fresh_link_is_bounded)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *base = luma_emulator_get_video_url_base (other);
+  g_autofree gchar *stale = g_strconcat (base, "/r/" TASK "/stale.mp4", NULL);
+  LumaEmulatorVideoFaults faults = { 0 };
+  LumaRun *run;
+
+  luma_test_add_ready_task (other, TASK, fixture.video);
+  faults.fail_status = 403;
+  faults.fail_count = G_MAXUINT;
+  luma_emulator_set_video_faults (other, TASK, &faults);
+  luma_emulator_set_result_url (fixture.em, TASK, stale);
+  run = run_to_end (-1);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_FOUND,
+      "renewed 3 times in a row without progress");
+  fail_unless_equals_int (run->data->len, 0);
+  fail_unless (luma_emulator_get_download_url_requests (fixture.em) >= 1);
+  luma_run_free (run);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
 /* A URL refused at once after each renewal: the same bound. */
 GST_START_TEST (test_renewals_giving_nothing_are_bounded)
 {
@@ -670,6 +721,8 @@ integrity_suite (void)
   tcase_add_test (tc, test_new_version_of_the_file_is_not_spliced);
   tcase_add_test (tc, test_403_after_every_drop_is_bounded);
   tcase_add_test (tc, test_renewals_giving_nothing_are_bounded);
+  tcase_add_test (tc, test_expired_url_given_again_gets_a_fresh_link);
+  tcase_add_test (tc, test_no_fresh_link_is_bounded);
   tcase_add_test (tc, test_renewals_with_progress_go_on);
   tcase_add_test (tc, test_429_with_retry_after_waited_out);
   tcase_add_test (tc, test_503_with_retry_after_mid_stream_waited_out);

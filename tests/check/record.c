@@ -489,6 +489,49 @@ GST_START_TEST (test_answer_members_of_other_types)
 
 GST_END_TEST;
 
+/* download-url's answer: the link as "data" or one of its members, the
+ * code and message as for generate. */
+GST_START_TEST (test_link_answers)
+{
+  static const struct
+  {
+    guint status;
+    const gchar *body;
+    gint code;
+    const gchar *link;
+  } cases[] = {
+    {200, "{\"code\":200,\"msg\":\"success\",\"data\":\"https://f.example/a\"}",
+        200, "https://f.example/a"},
+    {200, "{\"code\":200,\"data\":{\"url\":\"https://f.example/b\"}}", 200,
+        "https://f.example/b"},
+    {200, "{\"code\":200,\"data\":{\"downloadUrl\":\"https://f.example/c\"}}",
+        200, "https://f.example/c"},
+    {200, "{\"code\":200,\"data\":{\"link\":\"https://f.example/d\"}}", 200,
+        "https://f.example/d"},
+    {200, "{\"code\":422,\"msg\":\"not ours\",\"data\":null}", 422, NULL},
+    {200, "{\"code\":200,\"data\":7}", 200, NULL},
+    {200, "{\"code\":200,\"data\":{\"url\":[1]}}", 200, NULL},
+    {500, "not json", 500, NULL},
+    {200, "", 0, NULL},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GBytes) body = cases[i].body[0] != '\0' ?
+        g_bytes_new_static (cases[i].body, strlen (cases[i].body)) :
+        g_bytes_new (NULL, 0);
+    g_autofree gchar *msg = NULL;
+    g_autofree gchar *link = NULL;
+    gint code = -1;
+
+    luma_record_parse_link_answer (body, cases[i].status, &code, &msg, &link);
+    fail_unless_equals_int (code, cases[i].code);
+    fail_unless_equals_string (link, cases[i].link);
+  }
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   const gchar *body;
@@ -565,6 +608,7 @@ record_suite (void)
   tcase_add_test (tc, test_text_made_safe);
   tcase_add_test (tc, test_answer_members_of_other_types);
   tcase_add_test (tc, test_upload_answer);
+  tcase_add_test (tc, test_link_answers);
   return s;
 }
 

@@ -23,6 +23,10 @@
 /* the most the emulator fetches of a videoUrl: KIE's own limit */
 #define GENERATE_MAX_INPUT (500 * 1024 * 1024)
 #define RESULT_PATH_PREFIX "/r/"
+/* KIE's fresh links to its own files (download-url), and where the
+ * emulator serves them: the task's video, without its faults */
+#define DOWNLOAD_URL_PATH "/api/v1/common/download-url"
+#define FRESH_PATH_PREFIX "/fresh/"
 #define ORIGIN_PATH_PREFIX "/o/"
 
 #define DEFAULT_PROMPT "Make it look like a rainy night in a neon city"
@@ -111,6 +115,8 @@ struct _LumaEmulator
   /* task creation (POST /api/v1/modify/generate), under the lock */
   GQueue generate_scripted;     /* of ScriptedReply */
   guint generate_requests;
+  guint download_url_requests;
+  guint fresh_links;            /* given out by download-url */
   guint creates;
   guint created_generating_polls;
   guint created_generating_ms;
@@ -217,16 +223,16 @@ task_advance (TaskEntry * entry)
   return TRUE;
 }
 
-/* Turns a "/r/<taskId>/<anything>" path into the task id, or NULL. */
+/* Turns a "<prefix><taskId>/<anything>" path into the task id, or NULL. */
 static gchar *
-task_id_from_result_path (const gchar * path)
+task_id_from_path (const gchar * path, const gchar * prefix)
 {
   const gchar *id_start, *id_end;
 
-  if (!g_str_has_prefix (path, RESULT_PATH_PREFIX))
+  if (!g_str_has_prefix (path, prefix))
     return NULL;
 
-  id_start = path + strlen (RESULT_PATH_PREFIX);
+  id_start = path + strlen (prefix);
   id_end = strchr (id_start, '/');
   if (id_end == NULL || id_end == id_start)
     return NULL;
@@ -728,6 +734,48 @@ handle_generate (LumaEmulator * em, SoupServerMessage * msg)
       NULL, on_input_fetched, pending);
 }
 
+/* POST download-url {"url": U}: a fresh link to U, one of this emulator's
+ * result URLs, valid for a while (here: for ever, and served without the
+ * task's faults); any other URL gets 422, as KIE answers for files not its
+ * own. */
+static void
+handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
+{
+  g_autoptr (JsonObject) request = NULL;
+  g_autofree gchar *base = NULL;
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *escaped_id = NULL;
+  g_autofree gchar *link = NULL;
+  const gchar *url;
+  guint serial;
+
+  g_mutex_lock (&em->lock);
+  em->download_url_requests++;
+  base = video_base_url (em);
+  g_mutex_unlock (&em->lock);
+  if (!request_is_authorized (em, msg)) {
+    reply_no_access (msg);
+    return;
+  }
+  request = read_json_object (msg);
+  url = request ? json_object_get_string_member_with_default (request, "url",
+      NULL) : NULL;
+  if (url != NULL && g_str_has_prefix (url, base))
+    task_id = task_id_from_path (url + strlen (base), RESULT_PATH_PREFIX);
+  if (task_id == NULL) {
+    reply_api_error (msg, 422, "not a file of KIE's");
+    return;
+  }
+  g_mutex_lock (&em->lock);
+  serial = ++em->fresh_links;
+  g_mutex_unlock (&em->lock);
+  escaped_id = g_uri_escape_string (task_id, NULL, FALSE);
+  link = g_strdup_printf ("%s" FRESH_PATH_PREFIX "%s/%u.mp4", base,
+      escaped_id, serial);
+  reply_json (msg, build_envelope (200, "success", TRUE,
+          json_node_init_string (json_node_alloc (), link)));
+}
+
 static void
 handle_api_request (SoupServer * server G_GNUC_UNUSED,
     SoupServerMessage * msg, const char *path, GHashTable * query,
@@ -745,6 +793,12 @@ handle_api_request (SoupServer * server G_GNUC_UNUSED,
   } else if (strcmp (path, GENERATE_PATH) == 0) {
     if (method == SOUP_METHOD_POST)
       handle_generate (em, msg);
+    else
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+          NULL);
+  } else if (strcmp (path, DOWNLOAD_URL_PATH) == 0) {
+    if (method == SOUP_METHOD_POST)
+      handle_download_url (em, msg);
     else
       soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
           NULL);
@@ -1287,6 +1341,18 @@ client_of (SoupServerMessage * msg)
   return g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
 }
 
+/* A fresh link's answer: the task's video, as a good server sends it. */
+static void
+plan_fresh_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
+    VideoAnswer * answer)
+{
+  LumaEmulatorVideoFaults faults = entry->faults;
+
+  memset (&entry->faults, 0, sizeof entry->faults);
+  plan_video_answer (entry, is_head, range, answer);
+  entry->faults = faults;
+}
+
 static void
 handle_video_request (SoupServer * server G_GNUC_UNUSED,
     SoupServerMessage * msg, const char *path,
@@ -1295,7 +1361,8 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
   LumaEmulator *em = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const gchar *method = soup_server_message_get_method (msg);
-  g_autofree gchar *task_id = task_id_from_result_path (path);
+  g_autofree gchar *task_id = task_id_from_path (path, RESULT_PATH_PREFIX);
+  g_autofree gchar *fresh_id = task_id_from_path (path, FRESH_PATH_PREFIX);
   VideoAnswer answer = { 0, };  /* VIDEO_NOT_FOUND */
 
   g_mutex_lock (&em->lock);
@@ -1312,6 +1379,10 @@ handle_video_request (SoupServer * server G_GNUC_UNUSED,
 
   if (task_id != NULL)
     plan_video_answer (lookup_entry (em, task_id, TRUE),
+        method == SOUP_METHOD_HEAD,
+        soup_message_headers_get_one (headers, "Range"), &answer);
+  else if (fresh_id != NULL)
+    plan_fresh_answer (lookup_entry (em, fresh_id, TRUE),
         method == SOUP_METHOD_HEAD,
         soup_message_headers_get_one (headers, "Range"), &answer);
   g_mutex_unlock (&em->lock);
@@ -2374,6 +2445,12 @@ luma_emulator_push_generate_redirect (LumaEmulator * em, guint http_status,
   g_mutex_lock (&em->lock);
   g_queue_push_tail (&em->generate_scripted, reply);
   g_mutex_unlock (&em->lock);
+}
+
+guint
+luma_emulator_get_download_url_requests (LumaEmulator * em)
+{
+  return read_counter (em, &em->download_url_requests);
 }
 
 guint

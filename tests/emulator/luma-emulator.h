@@ -122,6 +122,11 @@ void luma_emulator_push_generate_reply (LumaEmulator * em, guint http_status,
  * @location, in the same queue. */
 void luma_emulator_push_generate_redirect (LumaEmulator * em,
     guint http_status, const gchar * location);
+/* POST /api/v1/common/download-url {"url": U} (the key as Bearer): a
+ * fresh link for U when it is one of the result URLs of this emulator
+ * ({"code":200,"data":"http://127.0.0.1:PORT/fresh/TASK/N.mp4"}, served
+ * without the task's faults), else 422. Requests of any outcome: */
+guint luma_emulator_get_download_url_requests (LumaEmulator * em);
 /* tasks created, and generate requests of any outcome */
 guint luma_emulator_get_creates (LumaEmulator * em);
 guint luma_emulator_get_generate_requests (LumaEmulator * em);
