@@ -470,13 +470,15 @@ luma_record_parse_link_answer (GBytes * body, guint status, gint * code,
   *msg = luma_text_make_safe (luma_json_get_string (object, "msg"), -1);
   data = json_object_get_member (object, "data");
   if (data != NULL && JSON_NODE_HOLDS_VALUE (data)
-      && json_node_get_value_type (data) == G_TYPE_STRING) {
+      && json_node_get_value_type (data) == G_TYPE_STRING)
     *link = g_strdup (json_node_get_string (data));
-    return;
-  }
   members = luma_json_get_object (object, "data");
   for (i = 0; members != NULL && *link == NULL && i < G_N_ELEMENTS (names); i++)
     *link = g_strdup (luma_json_get_string (members, names[i]));
+  /* a broken escape gives bytes that are not UTF-8, and a URL has no
+   * control characters: no link */
+  if (*link != NULL && !luma_text_is_safe (*link))
+    g_clear_pointer (link, g_free);
 }
 
 /* "code" as a number, or a string of digits (the type is not documented). */

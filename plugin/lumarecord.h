@@ -87,7 +87,7 @@ gboolean luma_record_parse_create_answer (GBytes * body, guint status,
 /* What download-url answered, as for generate: *@code, *@msg, and *@link,
  * the fresh link: "data" itself when it is a string, else its "url",
  * "downloadUrl" or "link" member (KIE does not document the form), as
- * given (the caller judges it), or NULL. */
+ * given if it is safe text (the caller judges it as a URL), else NULL. */
 void luma_record_parse_link_answer (GBytes * body, guint status, gint * code,
     gchar ** msg, gchar ** link);
 

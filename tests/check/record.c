@@ -513,6 +513,9 @@ GST_START_TEST (test_link_answers)
     {200, "{\"code\":200,\"data\":{\"url\":[1]}}", 200, NULL},
     {500, "not json", 500, NULL},
     {200, "", 0, NULL},
+    /* found by fuzz-link-answer: a broken escape, bytes that are not UTF-8 */
+    {200, "{\"code\":200,\"data\":\"https://qu\\ud80link0\"}", 200, NULL},
+    {200, "{\"code\":200,\"data\":\"https://f.example/\\u0007\"}", 200, NULL},
   };
   guint i;
 

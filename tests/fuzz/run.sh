@@ -28,6 +28,7 @@ targets=(
   "retry-after 20"
   "create-answer 20"
   "upload-answer 20"
+  "link-answer 20"
   "store-meta 20"
 )
 
