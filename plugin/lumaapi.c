@@ -64,15 +64,15 @@ luma_api_forget_task (LumaApi * api, const gchar * task_id)
 /* download-url's answer is small: a link */
 #define LINK_ANSWER_MAX_SIZE (64 * 1024)
 
-static GUri *
-download_url_uri (LumaApi * api)
+GUri *
+luma_api_endpoint (LumaApi * api, const gchar * path, const gchar * query)
 {
-  g_autofree gchar *path = g_strconcat (g_uri_get_path (api->base),
-      DOWNLOAD_URL_PATH, NULL);
+  g_autofree gchar *full_path = g_strconcat (g_uri_get_path (api->base),
+      path, NULL);
 
-  return g_uri_build (G_URI_FLAGS_ENCODED_PATH, g_uri_get_scheme (api->base),
-      NULL, g_uri_get_host (api->base), g_uri_get_port (api->base), path,
-      NULL, NULL);
+  return g_uri_build (G_URI_FLAGS_ENCODED_PATH | G_URI_FLAGS_ENCODED_QUERY,
+      g_uri_get_scheme (api->base), NULL, g_uri_get_host (api->base),
+      g_uri_get_port (api->base), full_path, query, NULL);
 }
 
 static GBytes *
@@ -109,7 +109,7 @@ gchar *
 luma_api_fresh_link (LumaApi * api, const gchar * url,
     GCancellable * cancellable, GError ** error)
 {
-  g_autoptr (GUri) uri = download_url_uri (api);
+  g_autoptr (GUri) uri = luma_api_endpoint (api, DOWNLOAD_URL_PATH, NULL);
   g_autoptr (GBytes) body = link_request_body (url);
   g_autoptr (LumaHttpDeadline) deadline = luma_http_deadline_new (cancellable,
       luma_http_request_deadline (api->session));
@@ -209,14 +209,10 @@ luma_api_get_key (LumaApi * api)
 static GUri *
 record_info_uri (LumaApi * api, const gchar * task_id)
 {
-  g_autofree gchar *path = g_strconcat (g_uri_get_path (api->base),
-      RECORD_INFO_PATH, NULL);
   g_autofree gchar *escaped = g_uri_escape_string (task_id, NULL, FALSE);
   g_autofree gchar *query = g_strconcat ("taskId=", escaped, NULL);
 
-  return g_uri_build (G_URI_FLAGS_ENCODED_PATH | G_URI_FLAGS_ENCODED_QUERY,
-      g_uri_get_scheme (api->base), NULL, g_uri_get_host (api->base),
-      g_uri_get_port (api->base), path, query, NULL);
+  return luma_api_endpoint (api, RECORD_INFO_PATH, query);
 }
 
 /* What an error code of the API (in the body, or as the HTTP status) means. */

@@ -8,22 +8,21 @@
 #include <libsoup/soup.h>
 
 G_BEGIN_DECLS
-
 /* KIE's API host: where api-url points when neither it nor KIE_API_URL is
  * set (lumasrc, lumamodify) */
 #define LUMA_API_DEFAULT_URL "https://api.kie.ai"
-
 #define LUMA_API_ERROR (luma_api_error_quark ())
-GQuark luma_api_error_quark (void);
+    GQuark luma_api_error_quark (void);
 
-typedef enum {
-  LUMA_API_ERROR_NOT_AUTHORIZED,    /* 401 */
-  LUMA_API_ERROR_NOT_FOUND,         /* 404 */
-  LUMA_API_ERROR_REFUSED,           /* 402, 422, 433, 501, 505, other codes */
-  LUMA_API_ERROR_TASK_FAILED,       /* successFlag 2 or 3 */
-  LUMA_API_ERROR_TIMEOUT,           /* still generating after wait-timeout */
-  LUMA_API_ERROR_BAD_ANSWER,        /* an answer that cannot be read */
-  LUMA_API_ERROR_UNAVAILABLE,       /* 5xx or transport errors, retries spent */
+typedef enum
+{
+  LUMA_API_ERROR_NOT_AUTHORIZED,        /* 401 */
+  LUMA_API_ERROR_NOT_FOUND,     /* 404 */
+  LUMA_API_ERROR_REFUSED,       /* 402, 422, 433, 501, 505, other codes */
+  LUMA_API_ERROR_TASK_FAILED,   /* successFlag 2 or 3 */
+  LUMA_API_ERROR_TIMEOUT,       /* still generating after wait-timeout */
+  LUMA_API_ERROR_BAD_ANSWER,    /* an answer that cannot be read */
+  LUMA_API_ERROR_UNAVAILABLE,   /* 5xx or transport errors, retries spent */
 } LumaApiError;
 
 typedef struct _LumaApi LumaApi;
@@ -32,12 +31,14 @@ typedef struct _LumaApi LumaApi;
  * leaves to the next wait for the same thing: when the waiting began
  * (wait-timeout counts from there) and when it may poll again (a
  * Retry-After is kept, and a seek does not poll at once). Zeros: none. */
-typedef struct {
+typedef struct
+{
   gint64 start;                 /* monotonic microseconds */
   gint64 next_due;
 } LumaWaitResume;
 
-typedef struct {
+typedef struct
+{
   guint poll_interval;          /* milliseconds */
   guint wait_timeout;           /* seconds, 0 = forever */
   guint retries;                /* for 5xx and transport errors in a row */
@@ -46,7 +47,8 @@ typedef struct {
 } LumaWaitParams;
 
 /* What a wait has seen so far, for progress reports. */
-typedef struct {
+typedef struct
+{
   const gchar *task_id;
   GstLumaTaskState state;
   guint polls;
@@ -59,7 +61,8 @@ typedef struct {
 
 /* Called after each poll, from a thread that is not the caller's (see
  * luma_api_wait_for_task ()). */
-typedef void (*LumaWaitFunc) (const LumaWaitStatus * status, gpointer user_data);
+typedef void (*LumaWaitFunc) (const LumaWaitStatus * status,
+    gpointer user_data);
 
 LumaApi *luma_api_new (SoupSession * session, const gchar * api_url,
     const gchar * api_key, GError ** error);
@@ -68,6 +71,10 @@ void luma_api_free (LumaApi * api);
 /* For the other requests to the same API (lumacreate.c). */
 SoupSession *luma_api_get_session (LumaApi * api);
 GUri *luma_api_get_base (LumaApi * api);
+/* The URL of one of the API's endpoints: @path (escaped) after the base
+ * URL's path, with @query (escaped, or NULL). */
+GUri *luma_api_endpoint (LumaApi * api, const gchar * path,
+    const gchar * query);
 const gchar *luma_api_get_key (LumaApi * api);
 
 GstLumaRecord *luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
@@ -87,5 +94,4 @@ gchar *luma_api_fresh_link (LumaApi * api, const gchar * url,
 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LumaApi, luma_api_free)
-
-G_END_DECLS
+    G_END_DECLS

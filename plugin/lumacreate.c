@@ -64,12 +64,7 @@ build_body (const LumaCreateRequest * request)
 static GUri *
 generate_uri (LumaApi * api)
 {
-  GUri *base = luma_api_get_base (api);
-  g_autofree gchar *path = g_strconcat (g_uri_get_path (base), GENERATE_PATH,
-      NULL);
-
-  return g_uri_build (G_URI_FLAGS_ENCODED_PATH, g_uri_get_scheme (base), NULL,
-      g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
+  return luma_api_endpoint (api, GENERATE_PATH, NULL);
 }
 
 static LumaCreateOutcome

@@ -267,6 +267,20 @@ take_deferred_locked (gconstpointer owner, GQueue * taken)
   }
 }
 
+/* Runs @calls in order, without the lock (taken again at the end). */
+static void
+run_calls_unlocked (GQueue * calls)
+{
+  Deferred *call;
+
+  g_mutex_unlock (&pool.lock);
+  while ((call = g_queue_pop_head (calls)) != NULL) {
+    call->func (call->data);
+    g_free (call);
+  }
+  g_mutex_lock (&pool.lock);
+}
+
 static gboolean
 batch_has_owner_locked (gconstpointer owner)
 {
@@ -294,19 +308,13 @@ run_all_deferred_locked (void)
     g_cond_wait (&pool.deferred_done, &pool.lock);
   for (take_deferred_locked (NULL, &calls); !g_queue_is_empty (&calls);
       take_deferred_locked (NULL, &calls)) {
-    Deferred *call;
     GList *link;
 
     for (link = calls.head; link != NULL; link = link->next)
       g_ptr_array_add (pool.batch_owners, (gpointer) ((Deferred *)
               link->data)->owner);
     pool.runs_deferred = me;
-    g_mutex_unlock (&pool.lock);
-    while ((call = g_queue_pop_head (&calls)) != NULL) {
-      call->func (call->data);
-      g_free (call);
-    }
-    g_mutex_lock (&pool.lock);
+    run_calls_unlocked (&calls);
     pool.runs_deferred = NULL;
     g_ptr_array_set_size (pool.batch_owners, 0);
   }
@@ -329,7 +337,6 @@ static void
 run_own_deferred_locked (GCancellable * cancellable, gconstpointer owner)
 {
   GQueue calls;
-  Deferred *call;
 
   while (pool.runs_deferred != NULL && batch_has_owner_locked (owner)) {
     if (g_cancellable_is_cancelled (cancellable))
@@ -337,14 +344,8 @@ run_own_deferred_locked (GCancellable * cancellable, gconstpointer owner)
     g_cond_wait (&pool.deferred_done, &pool.lock);
   }
   take_deferred_locked (owner, &calls);
-  if (!g_queue_is_empty (&calls)) {
-    g_mutex_unlock (&pool.lock);
-    while ((call = g_queue_pop_head (&calls)) != NULL) {
-      call->func (call->data);
-      g_free (call);
-    }
-    g_mutex_lock (&pool.lock);
-  }
+  if (!g_queue_is_empty (&calls))
+    run_calls_unlocked (&calls);
   if (!g_queue_is_empty (&pool.deferred) && pool.runs_deferred == NULL)
     get_a_worker_locked (FALSE, g_get_monotonic_time ());
 }
