@@ -1832,6 +1832,16 @@ candidate_free (LumaStoreCandidate * candidate)
   g_free (candidate);
 }
 
+/* Sizes come from files anybody could plant (sparse, near 2^63): a sum
+ * that would wrap round stops at the largest size, never looks small. */
+static guint64
+add_sizes (guint64 a, guint64 b)
+{
+  guint64 sum;
+
+  return g_uint64_checked_add (&sum, a, b) ? sum : G_MAXUINT64;
+}
+
 static guint64
 file_size (const gchar * dir, const gchar * name, gint64 * mtime)
 {
@@ -1854,9 +1864,9 @@ read_candidate (const gchar * dir, gint64 now)
   gint64 meta_time = -1, part_time = -1;
 
   candidate->dir = g_strdup (dir);
-  candidate->size = file_size (dir, VIDEO_NAME, NULL)
-      + file_size (dir, PART_NAME, &part_time)
-      + file_size (dir, PREVIOUS_NAME, NULL);
+  candidate->size = add_sizes (add_sizes (file_size (dir, VIDEO_NAME, NULL),
+          file_size (dir, PART_NAME, &part_time)),
+      file_size (dir, PREVIOUS_NAME, NULL));
   if (file_size (dir, META_NAME, &meta_time) > 0 && read_meta (dir, &meta)) {
     candidate->task_id = g_strdup (meta.task_id);
     candidate->only_copy = meta.kie_until >= 0 && now >= meta.kie_until;
@@ -1905,16 +1915,25 @@ compare_candidates (gconstpointer a, gconstpointer b)
   return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
 }
 
+/* What the entries hold, with @incoming bytes about to be written. */
+static guint64
+total_size (GPtrArray * candidates, guint64 incoming)
+{
+  guint64 total = incoming;
+  guint i;
+
+  for (i = 0; i < candidates->len; i++)
+    total = add_sizes (total,
+        ((LumaStoreCandidate *) candidates->pdata[i])->size);
+  return total;
+}
+
 guint64
 luma_store_get_usage (LumaStore * store)
 {
   g_autoptr (GPtrArray) candidates = list_candidates (store, 0);
-  guint64 total = 0;
-  guint i;
 
-  for (i = 0; i < candidates->len; i++)
-    total += ((LumaStoreCandidate *) candidates->pdata[i])->size;
-  return total;
+  return total_size (candidates, 0);
 }
 
 /* Removes the entry if nobody holds it (writing or reading). */
@@ -1946,17 +1965,15 @@ luma_store_evict (LumaStore * store, const gchar * keep_task_id,
   g_autoptr (GStrvBuilder) only_copies = g_strv_builder_new ();
   g_autofree gchar *keep_tid = keep_task_id ? short_digest (keep_task_id)
       : NULL;
-  guint64 total = 0;
+  guint64 total;
   gboolean any = FALSE;
   guint i;
 
   if (store->read_only || store->limit == 0)
     return NULL;
   candidates = list_candidates (store, g_get_real_time () / 1000);
-  for (i = 0; i < candidates->len; i++)
-    total += ((LumaStoreCandidate *) candidates->pdata[i])->size;
   g_ptr_array_sort (candidates, compare_candidates);
-  total += incoming;
+  total = total_size (candidates, incoming);
 
   for (i = 0; i < candidates->len && total > store->limit; i++) {
     LumaStoreCandidate *candidate = candidates->pdata[i];
@@ -1968,7 +1985,10 @@ luma_store_evict (LumaStore * store, const gchar * keep_task_id,
       break;
     if (g_strcmp0 (tid, keep_tid) == 0 || !evict_entry (candidate))
       continue;
-    total -= candidate->size;
+    /* summed again, not subtracted: a sum that stopped at the largest
+     * size would stay over any limit, and evict every entry */
+    candidate->size = 0;
+    total = total_size (candidates, incoming);
     if (candidate->only_copy && candidate->task_id != NULL) {
       g_strv_builder_add (only_copies, candidate->task_id);
       any = TRUE;

@@ -862,6 +862,67 @@ GST_START_TEST (test_eviction_skips_held)
 
 GST_END_TEST;
 
+/* Makes @name in @dir a sparse file of @size bytes; FALSE where the file
+ * system has no room for such a size. */
+static gboolean
+plant_sparse (const gchar * dir, const gchar * name, gint64 size)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+  gint fd = g_open (path, O_WRONLY | O_CREAT, 0600);
+  gboolean planted;
+
+  fail_unless (fd >= 0);
+  planted = ftruncate (fd, size) == 0;
+  g_close (fd, NULL);
+  return planted;
+}
+
+/* Sparse files planted in the store, whose sizes add up past 2^64: the
+ * sum does not wrap round to a small one, which left the store over its
+ * limit; the entry that holds them is evicted, the others stay. Only
+ * where a file may be that large (tmpfs in /dev/shm; ext4 stops at
+ * 16 TiB, where no sum can wrap). */
+GST_START_TEST (test_eviction_of_planted_huge_sizes)
+{
+  g_autofree gchar *shm_dir = g_strdup ("/dev/shm/luma-store-XXXXXX");
+  g_autofree gchar *planted = NULL, *real = NULL;
+  LumaStore *unlimited, *store;
+  g_auto (GStrv) only_copies = NULL;
+
+  if (g_mkdtemp (shm_dir) == NULL) {
+    g_printerr ("no /dev/shm: the test of planted huge sizes is skipped\n");
+    return;
+  }
+  luma_test_remove_tree (tmp_dir);
+  g_free (tmp_dir);
+  tmp_dir = g_steal_pointer (&shm_dir);
+  unlimited = store_new (API_KEY, 0, FALSE);
+  store_task (unlimited, "real", 1002, in_days (10));
+  real = entry_dir_of ("real");
+  planted = entry_dir_of ("planted");
+  fail_unless (g_mkdir (planted, 0700) == 0);
+  /* 2 (2^63 - 1) + 1002: 1000 once wrapped round */
+  if (!plant_sparse (planted, "video.part", G_MAXINT64)
+      || !plant_sparse (planted, "video.previous", G_MAXINT64)) {
+    g_printerr ("no room for a file of 2^63 bytes: the test of planted "
+        "huge sizes is skipped\n");
+    luma_store_free (unlimited);
+    return;
+  }
+  fail_unless_equals_uint64 (luma_store_get_usage (unlimited), G_MAXUINT64);
+
+  store = store_new (API_KEY, 1500, FALSE);
+  only_copies = luma_store_evict (store, "real", 0);
+  fail_if (g_file_test (planted, G_FILE_TEST_EXISTS));
+  fail_unless (g_file_test (real, G_FILE_TEST_IS_DIR));
+  fail_unless_equals_uint64 (luma_store_get_usage (store), 1002);
+  fail_unless (only_copies == NULL);
+  luma_store_free (store);
+  luma_store_free (unlimited);
+}
+
+GST_END_TEST;
+
 /* ----- another writer's download, followed ----- */
 
 /* A store whose followers give up on a writer that wrote nothing for
@@ -2327,6 +2388,7 @@ store_suite (void)
   tcase_add_test (tc, test_holds_no_key);
   tcase_add_test (tc, test_eviction_order);
   tcase_add_test (tc, test_eviction_skips_held);
+  tcase_add_test (tc, test_eviction_of_planted_huge_sizes);
   tcase_add_test (tc, test_second_writer_follows);
   tcase_add_test (tc, test_follow_cancelled);
   tcase_add_test (tc, test_read_only_follows);
