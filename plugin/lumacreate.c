@@ -200,16 +200,21 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
             "billed task may exist"), result->http_status);
     return NULL;
   }
+  /* maintenance created nothing either: waited out as a 429 is */
+  if (code == 455)
+    *retry_after = luma_http_retry_after (msg, code);
   result->outcome = set_code_error (code, text, error);
   return NULL;
 }
 
 /**
  * luma_create_task:
- * @wait_seconds: how long rate limiting (429) may be waited out, 0: forever
+ * @wait_seconds: how long rate limiting (429) and maintenance (455) may be
+ *   waited out, 0: forever
  * @result: (out caller-allocates): what the last request did, and said
  *
- * Creates a task. Only a 429, which creates nothing, is tried again.
+ * Creates a task. Only a 429 or a 455, which create nothing, are tried
+ * again.
  *
  * Returns: (transfer full): the new task's id, or %NULL
  */
@@ -234,7 +239,7 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     task_id = post_once (api, body, result, &retry_after, cancellable, &cause);
     if (task_id != NULL)
       return task_id;
-    if (result->api_code != 429) {
+    if (result->api_code != 429 && result->api_code != 455) {
       g_propagate_error (error, g_steal_pointer (&cause));
       return NULL;
     }
@@ -245,9 +250,14 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
       delay = MAX (retry_after, 1000);
     left = deadline - g_get_monotonic_time ();
     if (left <= 0 || (guint64) left / 1000 < delay) {
-      g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
-          _("KIE kept rate limiting task creation (429) beyond the wait "
-              "allowed (%u s): no task was created"), wait_seconds);
+      if (result->api_code == 455)
+        g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
+            _("KIE stayed under maintenance (455) beyond the wait allowed "
+                "(%u s): no task was created"), wait_seconds);
+      else
+        g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
+            _("KIE kept rate limiting task creation (429) beyond the wait "
+                "allowed (%u s): no task was created"), wait_seconds);
       return NULL;
     }
     if (!luma_http_sleep (delay, cancellable, error))

@@ -201,7 +201,6 @@ GST_START_TEST (test_each_refusal_has_its_error)
     {402, GST_RESOURCE_ERROR_OPEN_WRITE, "credits"},
     {422, GST_RESOURCE_ERROR_OPEN_WRITE, "input"},
     {433, GST_RESOURCE_ERROR_OPEN_WRITE, "limit"},
-    {455, GST_RESOURCE_ERROR_BUSY, "maintenance"},
     {500, GST_RESOURCE_ERROR_OPEN_WRITE, "may exist"},
     {501, GST_RESOURCE_ERROR_OPEN_WRITE, "could not generate"},
     {505, GST_RESOURCE_ERROR_OPEN_WRITE, "disabled"},
@@ -240,6 +239,44 @@ GST_START_TEST (test_rate_limit_is_waited_out)
   fail_unless (took >= 2 * G_USEC_PER_SEC,
       "waited only %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* Maintenance (455) while creating is waited out within wait-timeout, as
+ * rate limiting (429) is, and beyond it is BUSY: a 455 created nothing,
+ * so trying again cannot bill twice. */
+GST_START_TEST (test_maintenance_while_creating_is_waited_out)
+{
+  LumaRun *run;
+
+  luma_emulator_push_generate_reply (fixture.em, 455, "1",
+      "{\"code\":455,\"msg\":\"maintenance\"}");
+  luma_emulator_push_generate_reply (fixture.em, 200, "1",
+      "{\"code\":455,\"msg\":\"maintenance\"}");
+  run = creating_run (PROMPT);
+  luma_run_until_done (run, 30);
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("a 455 while creating was not waited out: %s", error->message);
+  }
+  fail_unless (run->eos);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 3);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  luma_run_free (run);
+
+  /* for longer than wait-timeout: BUSY, naming maintenance, nothing
+   * created */
+  luma_emulator_push_generate_reply (fixture.em, 455, "3",
+      "{\"code\":455,\"msg\":\"maintenance\"}");
+  run = creating_run ("Make it rain");
+  g_object_set (run->src, "wait-timeout", 1, NULL);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "maintenance");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
 }
 
 GST_END_TEST;
@@ -802,6 +839,7 @@ create_suite (void)
   tcase_add_test (tc, test_uri_cannot_create);
   tcase_add_test (tc, test_each_refusal_has_its_error);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
+  tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);
   tcase_add_test (tc, test_prompt_not_english_warns_once);
   tcase_add_test (tc, test_no_answer_means_a_task_may_exist);
   tcase_add_test (tc, test_trickled_answer_ends_at_the_request_deadline);
