@@ -253,8 +253,10 @@ check_settings (const ModifySettings * settings, GError ** error)
       || !luma_task_settings_check_key_sendable (&settings->task, error)
       || !luma_task_settings_check_texts (&settings->task, error))
     return FALSE;
+  /* as the upload reads it (luma_upload_file ()): a base URL, without a
+   * query, a fragment or credentials */
   upload = luma_text_is_safe (settings->upload_url) ?
-      luma_http_parse_url (settings->upload_url, &url_error) : NULL;
+      luma_http_parse_base_url (settings->upload_url, "", &url_error) : NULL;
   if (upload == NULL) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("Invalid upload-url or KIE_UPLOAD_URL: %s"), url_error ?

@@ -730,6 +730,39 @@ GST_START_TEST (test_settings)
 
 GST_END_TEST;
 
+/* An upload-url that is no base URL (a query, a fragment) is a settings
+ * error that names upload-url, found when the element starts, as a bad
+ * api-url is, not once the whole input has been collected, typefound,
+ * probed and hashed. */
+GST_START_TEST (test_upload_url_not_a_base_url_is_a_settings_error)
+{
+  g_autoptr (GBytes) noise = luma_test_random_bytes (100 * 1024, 3);
+  g_autofree gchar *noise_path = write_file ("noise.mp4", noise);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  const gchar *suffixes[] = { "/?a=b", "/#frag" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (suffixes); i++) {
+    g_autofree gchar *bad = g_strconcat (upload_url, suffixes[i], NULL);
+    LumaRun *run = file_run (clip_path, PROMPT);
+
+    g_object_set (run->src, "upload-url", bad, NULL);
+    luma_run_until_done (run, 60);
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "upload-url");
+    luma_run_free (run);
+
+    /* at start: an input that the checks would refuse is never looked at */
+    run = file_run (noise_path, PROMPT);
+    g_object_set (run->src, "upload-url", bad, NULL);
+    luma_run_until_done (run, 60);
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "upload-url");
+    luma_run_free (run);
+  }
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
 /* The README's line, in a process of its own, configured from the
  * environment only. */
 GST_START_TEST (test_launch_line)
@@ -899,6 +932,7 @@ modify_suite (void)
   tcase_add_test (tc, test_seek_after_preroll_does_not_upload_again);
   tcase_add_test (tc, test_creation_failures_have_details);
   tcase_add_test (tc, test_settings);
+  tcase_add_test (tc, test_upload_url_not_a_base_url_is_a_settings_error);
   tcase_add_test (tc, test_launch_line);
   tcase_add_test (tc, test_killed_during_upload_then_run_again);
   tcase_add_test (tc, test_waiting_for_another_upload_is_told);
