@@ -53,6 +53,7 @@ except ValueError:
              "LD_LIBRARY_PATH to a build's plugin/ folder")
 from gi.repository import GES, GLib, Gst, GstLuma, GstPbutils  # noqa: E402
 
+GUINT_MAX = 2 ** 32 - 1
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -69,7 +70,9 @@ def luma_uri(task_id, args):
     query = {}
     if args.poll_interval is not None:
         query["poll-interval"] = args.poll_interval
-    if args.wait_timeout is not None:
+    # a URI cannot turn a bound off (wait-timeout=0 refuses it): the
+    # waiters set 0 on their lumasrc, and GES opens the tasks once done
+    if args.wait_timeout:
         query["wait-timeout"] = args.wait_timeout
     uri = GstLuma.URI_SCHEME + "://" + urllib.parse.quote(task_id, safe="")
     if query:
@@ -82,7 +85,7 @@ class TaskWaiter:
     reaches once lumasrc has the task's first bytes, i.e. once the task is
     done."""
 
-    def __init__(self, task_id, uri, on_done):
+    def __init__(self, task_id, uri, wait_timeout, on_done):
         self.task_id = task_id
         self.error = None
         self.done = False
@@ -91,6 +94,8 @@ class TaskWaiter:
 
         self.pipeline = Gst.Pipeline.new("wait-" + task_id)
         src = Gst.Element.make_from_uri(Gst.URIType.SRC, uri, None)
+        if wait_timeout == 0:
+            src.set_property("wait-timeout", 0)
         sink = Gst.ElementFactory.make("fakesink")
         self.pipeline.add(src)
         self.pipeline.add(sink)
@@ -159,7 +164,7 @@ class Renderer:
         self.loop.quit()
         return GLib.SOURCE_CONTINUE
 
-    def wait_for_tasks(self, uris):
+    def wait_for_tasks(self, uris, wait_timeout):
         """Waits for all the tasks at once; stops at the first failure."""
         def on_done():
             if any(w.error for w in self.waiters):
@@ -168,7 +173,7 @@ class Renderer:
             if all(w.done for w in self.waiters):
                 self.loop.quit()
 
-        self.waiters = [TaskWaiter(task_id, uri, on_done)
+        self.waiters = [TaskWaiter(task_id, uri, wait_timeout, on_done)
                         for task_id, uri in uris]
         for waiter in self.waiters:
             waiter.start()
@@ -338,6 +343,11 @@ def parse_args():
         parser.error("--poll-interval is at least 10 ms")
     if args.wait_timeout is not None and args.wait_timeout < 0:
         parser.error("--wait-timeout cannot be negative")
+    # lumasrc's properties are 32-bit unsigned numbers
+    for name, value in (("--poll-interval", args.poll_interval),
+                        ("--wait-timeout", args.wait_timeout)):
+        if value is not None and value > GUINT_MAX:
+            parser.error(f"{name} is at most {GUINT_MAX}")
     return args
 
 
@@ -359,7 +369,7 @@ def main():
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum,
                              renderer.interrupt)
     try:
-        renderer.wait_for_tasks(uris)
+        renderer.wait_for_tasks(uris, args.wait_timeout)
         assets = dict(zip(unique_ids, renderer.load_assets(uris)))
         renderer.render([assets[t] for t in args.task_ids], args.output)
     except Failure as e:

@@ -390,10 +390,20 @@ make_uri (const Options * options)
         options->poll_interval);
     sep = "&";
   }
-  if (options->wait_timeout >= 0)
+  /* a URI cannot turn a bound off: 0 (forever) is set on the source
+   * (on_source_setup ()) */
+  if (options->wait_timeout > 0)
     g_string_append_printf (uri, "%swait-timeout=%d", sep,
         options->wait_timeout);
   return g_string_free (uri, FALSE);
+}
+
+static void
+on_source_setup (GstElement * playbin, GstElement * source, gpointer unused)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (source),
+          "wait-timeout") != NULL)
+    g_object_set (source, "wait-timeout", 0u, NULL);
 }
 
 static GstElement *
@@ -416,6 +426,9 @@ make_playbin (const Options * options)
     return NULL;
   uri = make_uri (options);
   g_object_set (playbin, "uri", uri, NULL);
+  if (options->wait_timeout == 0)
+    g_signal_connect (playbin, "source-setup", G_CALLBACK (on_source_setup),
+        NULL);
   if (options->fakesinks)
     g_object_set (playbin, "video-sink", make_fakesink (),
         "audio-sink", make_fakesink (), NULL);

@@ -42,6 +42,7 @@ except ValueError:
              "LD_LIBRARY_PATH to a build's plugin/ folder")
 from gi.repository import GLib, Gst, GstLuma  # noqa: E402
 
+GUINT_MAX = 2 ** 32 - 1
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -173,6 +174,11 @@ def parse_args():
         parser.error("--poll-interval is at least 10 ms")
     if args.wait_timeout is not None and args.wait_timeout < 0:
         parser.error("--wait-timeout cannot be negative")
+    # lumasrc's properties are 32-bit unsigned numbers
+    for name, value in (("--poll-interval", args.poll_interval),
+                        ("--wait-timeout", args.wait_timeout)):
+        if value is not None and value > GUINT_MAX:
+            parser.error(f"{name} is at most {GUINT_MAX}")
     for task_id in args.task_ids:
         # the id names a file: no path tricks
         if task_id in (".", "..") or os.sep in task_id or not task_id:

@@ -31,6 +31,17 @@ check "the same task twice: exit status 0" \
 check "the same task twice: 4 s" has_duration twice.mp4 3.8 4.2
 check "video only: no audio stream" lacks_stream twice.mp4 'audio #'
 
+# --help says "--wait-timeout S ... 0 = forever"; a luma:// URI
+# cannot turn a bound off (wait-timeout=0 refuses the URI)
+check "--wait-timeout 0 (forever): exit status 0" \
+  exits_with 0 forever timeline --wait-timeout 0 forever.mp4 av
+check "--wait-timeout 0: no traceback" bash -c '! grep -q Traceback forever.out'
+# a number beyond the property's range is a bad command line (2)
+check "--poll-interval beyond 32 bits: 2" \
+  exits_with 2 huge timeline --poll-interval 99999999999 huge.mp4 av
+check "--wait-timeout beyond 32 bits: 2" \
+  exits_with 2 hugewait timeline --wait-timeout 99999999999 huge.mp4 av
+
 check "a failed task: exit status 1" exits_with 1 failed timeline failed.mp4 gen failed
 check "a failed task: no output" test ! -e failed.mp4 -a ! -e failed.mp4.part
 

@@ -26,6 +26,9 @@ check "a whole luma:// URI: exit status 0" exits_with 0 uri play 'luma://av?retr
 check "generation failed: 3" exits_with 3 failed play failed
 check "key refused: 5" exits_with 5 key env KIE_API_KEY=wrong-key "$LUMA_PLAY" --fakesinks av
 check "wait timeout: 6" exits_with 6 timeout play --wait-timeout 1 slow
+# --help says "--wait-timeout=S ... 0 = forever"; a luma:// URI
+# cannot turn a bound off (wait-timeout=0 refuses the URI)
+check "--wait-timeout 0 (forever): exit status 0" exits_with 0 forever play --wait-timeout 0 av
 check "bad command line: 2" exits_with 2 usage play
 
 finish

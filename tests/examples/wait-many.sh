@@ -35,5 +35,10 @@ check "the good ones are still saved" \
   test -s some-bad/quick.mp4 -a -s some-bad/slow.mp4
 check "nothing saved for the failed one" test ! -e some-bad/failed.mp4
 check "bad command line: 2" exits_with 2 usage wait_many all-good
+# a number beyond the property's range is a bad command line (2)
+check "--poll-interval beyond 32 bits: 2" \
+  exits_with 2 huge wait_many --poll-interval 99999999999 all-good quick
+check "--wait-timeout beyond 32 bits: 2" \
+  exits_with 2 hugewait wait_many --wait-timeout 99999999999 all-good quick
 
 finish
