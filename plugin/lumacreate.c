@@ -182,6 +182,9 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     result->outcome = LUMA_CREATE_CREATED;
     return g_steal_pointer (&task_id);
   }
+  /* KIE's message may quote the key in a form the raw answer did not (a
+   * JSON escape): hidden before the error, a message or the log has it */
+  luma_secret_hide_in_text (text, request.bearer);
   result->api_code = code;
   if (code == 429) {
     /* as the HTTP status or in the body of a 200 */

@@ -798,6 +798,10 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
   }
 
 out:
+  /* what the host said may quote the key in a form the raw answer did not
+   * (a JSON escape): hidden before any message or log has it */
+  if (download_url == NULL && error != NULL && *error != NULL)
+    luma_secret_hide_in_text ((*error)->message, api_key);
   framing_clear (&up.framing);
   g_free (up.file_label);
   return download_url;

@@ -580,6 +580,29 @@ luma_test_describe_tree (const gchar * path)
 }
 
 void
+luma_test_append_message_text (GString * text, GstMessage * msg)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (s != NULL) {
+    g_autofree gchar *str = gst_structure_to_string (s);
+
+    g_string_append (text, str);
+  }
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR
+      || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *debug = NULL;
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+      gst_message_parse_error (msg, &error, &debug);
+    else
+      gst_message_parse_warning (msg, &error, &debug);
+    g_string_append_printf (text, "%s %s", error->message, debug);
+  }
+}
+
+void
 luma_test_remove_tree (const gchar * path)
 {
   g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);

@@ -58,8 +58,7 @@ void luma_run_assert_prompt_stop (LumaRun * run);
 typedef gboolean (*LumaMessageMatch) (GstMessage * msg, gconstpointer data);
 void luma_run_assert_stop_from_sync_handler_at (LumaRun * run,
     LumaMessageMatch match, gconstpointer match_data);
-void luma_run_assert_stop_from_sync_handler (LumaRun * run,
-    const gchar * name);
+void luma_run_assert_stop_from_sync_handler (LumaRun * run, const gchar * name);
 /* Handles the bus messages that arrived without blocking. */
 void luma_run_drain_bus (LumaRun * run);
 void luma_run_free (LumaRun * run);
@@ -105,6 +104,10 @@ void luma_test_remove_tree (const gchar * path);
 void luma_test_flip_byte (const gchar * path, goffset offset);
 gboolean luma_test_tree_holds (const gchar * path, const gchar * needle);
 gchar *luma_test_describe_tree (const gchar * path);
+
+/* Every text of @msg (its structure, an error's or warning's text and
+ * details) appended to @text: to look for what must not be there. */
+void luma_test_append_message_text (GString * text, GstMessage * msg);
 
 /* A program (gst-launch-1.0...) run as a process of its own, with the
  * environment and KIE_API_KEY set to the test key; its exit status. */

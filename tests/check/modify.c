@@ -907,6 +907,61 @@ GST_START_TEST (test_upstream_error_creates_nothing)
 
 GST_END_TEST;
 
+/* Every text lumamodify puts on the bus */
+static void
+on_any_sync_message (GstBus * bus, GstMessage * msg, GString * text)
+{
+  luma_test_append_message_text (text, msg);
+}
+
+/* Runs the clip to its error with the host's 401 @body (the upload host's
+ * or the API's, @upload), and returns all the bus carried. */
+static gchar *
+bus_text_of_refused_key (gboolean upload, const gchar * body)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  GString *text = g_string_new (NULL);
+
+  if (upload)
+    luma_emulator_push_upload_reply (em, 401, NULL, body);
+  else
+    luma_emulator_push_generate_reply (em, 401, NULL, body);
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message", G_CALLBACK (on_any_sync_message),
+      text);
+  luma_run_until_done (run, 60);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "401");
+  luma_run_free (run);
+  return g_string_free (text, FALSE);
+}
+
+/* A host that quotes the key back JSON-escaped (here its first letter as
+ * \u0074, as some encoders escape "/" as "\/"): the raw body holds no copy
+ * of the key to star out, the parsed "msg" does. Neither the error nor the
+ * progress message that says the upload (or the create) failed has the
+ * key. */
+GST_START_TEST (test_escaped_key_quoted_back_not_on_bus)
+{
+  g_autofree gchar *upload_body = g_strdup_printf ("{\"success\":false,"
+      "\"code\":401,\"msg\":\"Invalid key: \\u0074%s\"}", TEST_KEY + 1);
+  g_autofree gchar *create_body = g_strdup_printf ("{\"code\":401,"
+      "\"msg\":\"Invalid key: \\u0074%s\"}", TEST_KEY + 1);
+  gchar *texts[2];
+  guint i;
+
+  texts[0] = bus_text_of_refused_key (TRUE, upload_body);
+  texts[1] = bus_text_of_refused_key (FALSE, create_body);
+  for (i = 0; i < G_N_ELEMENTS (texts); i++) {
+    fail_unless (strstr (texts[i], "Invalid key") != NULL, "%s", texts[i]);
+    fail_unless (strstr (texts[i], TEST_KEY) == NULL,
+        "the key is on the bus: %s", texts[i]);
+    g_free (texts[i]);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -937,6 +992,7 @@ modify_suite (void)
   tcase_add_test (tc, test_killed_during_upload_then_run_again);
   tcase_add_test (tc, test_waiting_for_another_upload_is_told);
   tcase_add_test (tc, test_upstream_error_creates_nothing);
+  tcase_add_test (tc, test_escaped_key_quoted_back_not_on_bus);
   return s;
 }
 
