@@ -192,6 +192,7 @@ struct _GstLumaSrc
 
   LumaStreaming *streaming;
   GCancellable *cancellable;    /* cuts any wait or request: unlock() */
+  gint stopped_waits;           /* atomic: waits stopped (cancelled) so far */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -303,8 +304,9 @@ luma_settings_resolve_store (LumaSettings * settings, GError ** error)
 
 /* ----- what the element shows ----- */
 
-static void
-gst_luma_src_set_status (GstLumaSrc * self, GstLumaTaskState status)
+/* TRUE when it changed: task-state is then to be notified */
+static gboolean
+gst_luma_src_update_status (GstLumaSrc * self, GstLumaTaskState status)
 {
   gboolean changed;
 
@@ -312,7 +314,13 @@ gst_luma_src_set_status (GstLumaSrc * self, GstLumaTaskState status)
   changed = self->view.status != status;
   self->view.status = status;
   GST_OBJECT_UNLOCK (self);
-  if (changed)
+  return changed;
+}
+
+static void
+gst_luma_src_set_status (GstLumaSrc * self, GstLumaTaskState status)
+{
+  if (gst_luma_src_update_status (self, status))
     g_object_notify_by_pspec (G_OBJECT (self), task_state_pspec);
 }
 
@@ -356,14 +364,16 @@ task_id (GstLumaSrc * self)
  * wide: a source that finds another posting sleeps until it is done. It
  * never waits long: not at all when it is being stopped (a bus sync
  * handler may be waiting for it), and no more than POST_WAIT_MAX_US in
- * any case, after which it posts as GStreamer would; a post from within
- * a post (a sync handler) goes on at once. */
+ * any case (nor at all once the other has been posting for that long: a
+ * sync handler that takes its time), after which it posts as GStreamer
+ * would; a post from within a post (a sync handler) goes on at once. */
 
 #define POST_WAIT_MAX_US (50 * G_TIME_SPAN_MILLISECOND)
 
 static GMutex post_lock;
 static GCond post_done;
 static GThread *post_owner;     /* under post_lock */
+static gint64 post_owner_since; /* when it began to post */
 static guint post_depth;
 static guint post_waiters;
 
@@ -378,15 +388,21 @@ post_begin (GstLumaSrc * self)
   while (post_owner != NULL && post_owner != me) {
     gint64 now = g_get_monotonic_time ();
 
-    if (now >= give_up || g_cancellable_is_cancelled (self->cancellable)) {
+    /* nor for an owner that has posted for longer already (a sync
+     * handler that takes its time): each message would wait anew */
+    if (now >= give_up || now >= post_owner_since + POST_WAIT_MAX_US
+        || g_cancellable_is_cancelled (self->cancellable)) {
       g_mutex_unlock (&post_lock);
       return FALSE;
     }
     post_waiters++;
     g_cond_wait_until (&post_done, &post_lock,
-        MIN (give_up, now + 10 * G_TIME_SPAN_MILLISECOND));
+        MIN (MIN (give_up, post_owner_since + POST_WAIT_MAX_US),
+            now + 10 * G_TIME_SPAN_MILLISECOND));
     post_waiters--;
   }
+  if (post_owner == NULL)
+    post_owner_since = g_get_monotonic_time ();
   post_owner = me;
   post_depth++;
   g_mutex_unlock (&post_lock);
@@ -408,22 +424,36 @@ post_end (gboolean alone)
 }
 
 /* @second: NULL, or a message posted right after @msg: an application
- * waiting for messages is then woken once for both, not once each. */
+ * waiting for messages is then woken once for both, not once each.
+ * @wait: the wait they belong to (stopped_waits when they were made), or
+ * -1 for messages of no wait. A wait stopped since has posted its
+ * CANCELED: they are dropped, or they would come after it, in the next
+ * wait. */
 static void
-gst_luma_src_post_two (GstLumaSrc * self, GstMessage * msg, GstMessage * second)
+gst_luma_src_post_two (GstLumaSrc * self, GstMessage * msg, GstMessage * second,
+    gint wait)
 {
   gboolean alone = post_begin (self);
 
-  gst_element_post_message (GST_ELEMENT (self), msg);
-  if (second != NULL)
-    gst_element_post_message (GST_ELEMENT (self), second);
+  /* checked once this thread is the one that posts: the wait in which it
+   * waited for that may have been stopped */
+  if (wait >= 0 && wait != g_atomic_int_get (&self->stopped_waits)) {
+    GST_DEBUG_OBJECT (self, "a stopped wait's %" GST_PTR_FORMAT
+        " is not posted", msg);
+    gst_message_unref (msg);
+    g_clear_pointer (&second, gst_message_unref);
+  } else {
+    gst_element_post_message (GST_ELEMENT (self), msg);
+    if (second != NULL)
+      gst_element_post_message (GST_ELEMENT (self), second);
+  }
   post_end (alone);
 }
 
 static void
 gst_luma_src_post (GstLumaSrc * self, GstMessage * msg)
 {
-  gst_luma_src_post_two (self, msg, NULL);
+  gst_luma_src_post_two (self, msg, NULL, -1);
 }
 
 static GstMessage *
@@ -484,12 +514,15 @@ task_state_label (GstLumaTaskState state)
   }
 }
 
-/* Messages posted later, by luma_workers_defer () and the like: a poll's
- * two, or the last of a wait */
+/* A poll's messages, posted later by luma_workers_defer () */
 typedef struct
 {
   GstLumaSrc *self;
   GstMessage *first, *second;
+  gint wait;                    /* stopped_waits when they were made */
+  /* task-state changed in the poll: notified here, out of the step (a
+   * handler may stop the pipeline, which waits for the step's end) */
+  gboolean notify_state;
 } LaterPost;
 
 static LaterPost *
@@ -499,6 +532,7 @@ later_post_new (GstLumaSrc * self, GstMessage * first)
 
   post->self = gst_object_ref (self);
   post->first = first;
+  post->wait = g_atomic_int_get (&self->stopped_waits);
   return post;
 }
 
@@ -507,7 +541,9 @@ post_later (gpointer data)
 {
   LaterPost *post = data;
 
-  gst_luma_src_post_two (post->self, post->first, post->second);
+  if (post->notify_state)
+    g_object_notify_by_pspec (G_OBJECT (post->self), task_state_pspec);
+  gst_luma_src_post_two (post->self, post->first, post->second, post->wait);
   gst_object_unref (post->self);
   g_free (post);
 }
@@ -520,6 +556,7 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   const gchar *location = NULL;
   g_autofree gchar *text = NULL;
   LaterPost *messages;
+  gboolean changed;
 
   if (status->record != NULL && status->record->result_urls != NULL)
     location = status->record->result_urls[0];
@@ -531,9 +568,11 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
     g_free (s->task_error_code);
     s->task_error_code = g_strdup (status->record->error_code);
   }
-  gst_luma_src_set_status (self, status->state);
+  /* notified with the messages, never from within the step */
+  changed = gst_luma_src_update_status (self, status->state);
   messages = later_post_new (self,
       gst_luma_src_new_task_message (self, status, location));
+  messages->notify_state = changed;
 
   /* a record read again for a fresh URL is not a wait */
   if (self->streaming->phase != PHASE_STREAMING) {
@@ -716,13 +755,14 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
       || g_cancellable_is_cancelled (self->cancellable)) {
     GST_DEBUG_OBJECT (self, "cancelled (%s)", error->message);
-    /* after the wait's other messages, which the stop did not wait for
-     * if they were being posted (luma_workers_run_steps ()) */
+    /* the wait's messages that the stop did not wait for (being posted by
+     * a thread held up, luma_workers_run_steps ()) are dropped, not posted
+     * after its end or in the next wait */
+    g_atomic_int_inc (&self->stopped_waits);
     s->progress_open = FALSE;
     if (waiting)
-      luma_workers_call_after_deferred (post_later, later_post_new (self,
-              gst_luma_src_new_progress (self, GST_PROGRESS_TYPE_CANCELED,
-                  _("Stopped waiting"))));
+      gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_CANCELED,
+          _("Stopped waiting"));
     return GST_FLOW_FLUSHING;
   }
 

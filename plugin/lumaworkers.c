@@ -394,8 +394,11 @@ run_worker (gpointer unused)
     gboolean woken;
 
     /* a long batch hands on what it deferred as it goes; a finished one,
-     * all of it */
-    if (!g_queue_is_empty (&pool.deferred) && (g_queue_is_empty (&pool.ready)
+     * all of it; unless another worker runs them now: it runs these too
+     * before it is done, and waiting for it (an application's handler
+     * that takes its time) would stop every poll of the process */
+    if (!g_queue_is_empty (&pool.deferred) && pool.runs_deferred == NULL
+        && (g_queue_is_empty (&pool.ready)
             || deferred_too_long_locked (g_get_monotonic_time ()))) {
       run_all_deferred_locked ();
       continue;
@@ -522,31 +525,6 @@ luma_workers_defer (LumaDeferFunc func, gpointer data)
   g_mutex_lock (&pool.lock);
   push_deferred_locked (func, data, g_private_get (&running_steps));
   g_mutex_unlock (&pool.lock);
-}
-
-/**
- * luma_workers_call_after_deferred:
- *
- * Runs @func (@data) after every call deferred so far: at once, unless
- * some are left (a wait cancelled while another thread ran them did not
- * wait for it), in which case the thread that runs them runs it after
- * them.
- */
-void
-luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data)
-{
-  g_mutex_lock (&pool.lock);
-  /* calls left, of a wait cancelled while another thread ran them: after
-   * them, in a worker (never this thread: they are other elements' too) */
-  if (pool.runs_deferred != NULL || !g_queue_is_empty (&pool.deferred)) {
-    push_deferred_locked (func, data, NULL);
-    if (pool.runs_deferred == NULL)
-      get_a_worker_locked (FALSE, g_get_monotonic_time ());
-    g_mutex_unlock (&pool.lock);
-    return;
-  }
-  g_mutex_unlock (&pool.lock);
-  func (data);
 }
 
 static guint

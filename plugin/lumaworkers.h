@@ -7,7 +7,6 @@
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
-
 /* One step of a wait (a poll): TRUE when the wait is over; else sets
  * @next_due (g_get_monotonic_time () microseconds) to when the next step
  * is due. Runs in one of the shared threads. */
@@ -34,11 +33,6 @@ typedef void (*LumaDeferFunc) (gpointer data);
  * over, unless the wait is cancelled first (so @data holds references of
  * its own); called outside the shared threads, runs it at once. */
 void luma_workers_defer (LumaDeferFunc func, gpointer data);
-
-/* Runs @func (@data) after every call deferred so far, never waiting for
- * the thread that runs them: for what a wait cancelled while they ran
- * posts last. */
-void luma_workers_call_after_deferred (LumaDeferFunc func, gpointer data);
 
 /* How many threads run steps now, busy or idle. */
 guint luma_workers_get_threads (void);

@@ -816,22 +816,33 @@ handler_is_in (gconstpointer data)
   return g_atomic_int_get (&handler_entered) == 1;
 }
 
-GST_START_TEST (test_slow_sync_handler_holds_other_pipelines)
+/* Pipeline A, for a task that never ends, played until its slow handler
+ * is in (for 5 s). */
+static LumaRun *
+start_slow_application (void)
 {
-  LumaRun *a, *b;
+  LumaRun *a;
   GstBus *bus;
-  gint64 before, took;
 
   add_endless_task ("t-slow-app");
-  add_endless_task ("t-other-app");
   a = luma_run_new (fixture.em, "t-slow-app", NULL);
-  b = luma_run_new (fixture.em, "t-other-app", NULL);
-  g_object_set (b->src, "wait-timeout", 1, NULL);
   bus = gst_element_get_bus (a->pipeline);
   gst_bus_set_sync_handler (bus, slow_at_first_task_message, NULL, NULL);
   gst_object_unref (bus);
   gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
   fail_unless (luma_test_wait_until (handler_is_in, NULL, 5));
+  return a;
+}
+
+GST_START_TEST (test_slow_sync_handler_holds_other_pipelines)
+{
+  LumaRun *a, *b;
+  gint64 before, took;
+
+  add_endless_task ("t-other-app");
+  b = luma_run_new (fixture.em, "t-other-app", NULL);
+  g_object_set (b->src, "wait-timeout", 1, NULL);
+  a = start_slow_application ();
 
   before = g_get_monotonic_time ();
   luma_run_until_done (b, 30);
@@ -840,6 +851,137 @@ GST_START_TEST (test_slow_sync_handler_holds_other_pipelines)
   fail_unless (took < 2 * G_USEC_PER_SEC,
       "pipeline B (wait-timeout=1) ended after %" G_GINT64_FORMAT " us while "
       "pipeline A's sync handler was busy", took);
+  luma_run_free (b);
+  luma_run_free (a);
+}
+
+GST_END_TEST;
+
+/* task-state is notified from the shared polling thread; an
+ * application that stops the pipeline from its notify::task-state handler
+ * (a thread that is not the streaming thread, as the docs allow) must not
+ * hang: the stop waits for the streaming thread, which waited for the
+ * poll that runs the handler. */
+static gint notify_stop;
+
+static void
+stop_on_generating (GObject * src, GParamSpec * pspec, GstElement * pipeline)
+{
+  GstLumaTaskState state;
+
+  g_object_get (src, "task-state", &state, NULL);
+  if (state == GST_LUMA_TASK_STATE_GENERATING
+      && g_atomic_int_compare_and_exchange (&notify_stop, 0, 1)) {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    g_atomic_int_set (&notify_stop, 2);
+  }
+}
+
+static gboolean
+notify_stop_returned (gconstpointer data)
+{
+  return g_atomic_int_get (&notify_stop) == 2;
+}
+
+GST_START_TEST (test_stop_from_task_state_notify)
+{
+  LumaRun *run = new_run_of_a_task_that_never_ends ();
+
+  g_signal_connect (run->src, "notify::task-state",
+      G_CALLBACK (stop_on_generating), run->pipeline);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (notify_stop_returned, NULL, 10),
+      "the stop from a notify::task-state handler did not return");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* The same slow handler must not stop the polls of the other
+ * pipelines either: a task of pipeline B that is done after a few polls
+ * ends while pipeline A's handler still takes its time. The shared
+ * threads that were to run the deferred messages queued up behind the
+ * handler, and each new thread did too before it ran any poll. */
+GST_START_TEST (test_slow_handler_does_not_stop_other_polls)
+{
+  LumaEmulatorTask task = {
+    .task_id = "t-finite-app",
+    .video = fixture.video,
+    .generating_polls = 3,
+    .final_flag = 1,
+  };
+  LumaRun *a, *b;
+  gint64 before, took;
+
+  luma_emulator_add_task (fixture.em, &task);
+  b = luma_run_new (fixture.em, "t-finite-app", NULL);
+  a = start_slow_application ();
+
+  before = g_get_monotonic_time ();
+  luma_run_until_done (b, 30);
+  took = g_get_monotonic_time () - before;
+  assert_output_is (b, fixture.video);
+  fail_unless (took < 2 * G_USEC_PER_SEC * luma_test_slowdown (),
+      "pipeline B's task (4 polls, 10 ms apart) took %" G_GINT64_FORMAT
+      " us while pipeline A's sync handler was busy", took);
+  luma_run_free (b);
+  luma_run_free (a);
+}
+
+GST_END_TEST;
+
+/* A wait stopped while the shared threads post another pipeline's
+ * messages (a slow sync handler) ends with its CANCELED, which must not
+ * land in the middle of the element's next wait. */
+static gint starts_seen;
+static gint canceled_seen;
+static gint canceled_after_last_start;
+
+static GstBusSyncReply
+count_progress (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  GstProgressType type;
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_PROGRESS)
+    return GST_BUS_PASS;
+  gst_message_parse_progress (msg, &type, NULL, NULL);
+  if (type == GST_PROGRESS_TYPE_START) {
+    g_atomic_int_inc (&starts_seen);
+    g_atomic_int_set (&canceled_after_last_start, 0);
+  } else if (type == GST_PROGRESS_TYPE_CANCELED) {
+    g_atomic_int_inc (&canceled_seen);
+    g_atomic_int_inc (&canceled_after_last_start);
+  }
+  return GST_BUS_PASS;
+}
+
+static gboolean
+two_starts_seen (gconstpointer data)
+{
+  return g_atomic_int_get (&starts_seen) >= 2;
+}
+
+GST_START_TEST (test_canceled_never_ends_the_next_wait)
+{
+  LumaRun *a, *b;
+  GstBus *bus;
+
+  add_endless_task ("t-other-app");
+  b = luma_run_new (fixture.em, "t-other-app", NULL);
+  bus = gst_element_get_bus (b->pipeline);
+  gst_bus_set_sync_handler (bus, count_progress, NULL, NULL);
+  gst_object_unref (bus);
+  a = start_slow_application ();
+
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  g_usleep (300 * 1000);
+  gst_element_set_state (b->pipeline, GST_STATE_READY);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (two_starts_seen, NULL, 5));
+  /* until A's handler is done, and a little after */
+  g_usleep (6 * G_USEC_PER_SEC);
+  fail_unless_equals_int (g_atomic_int_get (&canceled_seen), 1);
+  fail_unless_equals_int (g_atomic_int_get (&canceled_after_last_start), 0);
   luma_run_free (b);
   luma_run_free (a);
 }
@@ -885,6 +1027,9 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_seek_during_retry_after_sends_no_poll);
   tcase_add_test (tc, test_seeks_do_not_restart_the_wait_timeout);
   tcase_add_test (tc, test_slow_sync_handler_holds_other_pipelines);
+  tcase_add_test (tc, test_stop_from_task_state_notify);
+  tcase_add_test (tc, test_slow_handler_does_not_stop_other_polls);
+  tcase_add_test (tc, test_canceled_never_ends_the_next_wait);
   return s;
 }
 
