@@ -51,6 +51,9 @@ struct _LumaStream
   SoupMessage *msg;             /* the open request, or NULL */
   GInputStream *body;
   guint64 answer_end;           /* where the open answer's body ends in the file */
+  guint64 answer_from;          /* where its bytes began to be handed out */
+  guint64 unsized_end;          /* where an answer without a length last
+                                 * ended (G_MAXUINT64: none) */
   guint64 offset;
   guint64 size;
   guint http_status;
@@ -73,6 +76,7 @@ luma_stream_new (SoupSession * session, guint retries)
   stream->retries = retries;
   stream->size = LUMA_STREAM_SIZE_UNKNOWN;
   stream->answer_end = LUMA_STREAM_SIZE_UNKNOWN;
+  stream->unsized_end = G_MAXUINT64;
   stream->retry_after = G_MAXUINT64;
   return stream;
 }
@@ -248,25 +252,72 @@ range_error (GError ** error, const gchar * host, guint64 asked, gchar * reason)
  * HTTP content coding registry, and the x- forms). Others ("identity",
  * "", "none", and labels that name no coding, which misconfigured servers
  * send) are taken as the file's bytes, as curl takes them. */
+/* Whether a coding of the header's @list (comma-separated, any case) is
+ * one that @changes_bytes. */
 static gboolean
-is_compressed (const gchar * coding)
+any_coding (const gchar * list, gboolean (*changes_bytes) (const gchar *))
+{
+  g_auto (GStrv) names = NULL;
+  guint i;
+
+  if (list == NULL)
+    return FALSE;
+  names = g_strsplit (list, ",", -1);
+  for (i = 0; names[i] != NULL; i++) {
+    g_autofree gchar *name = g_ascii_strdown (g_strstrip (names[i]), -1);
+
+    if (changes_bytes (name))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+is_compression (const gchar * name)
 {
   static const gchar *const compressions[] = { "gzip", "x-gzip", "deflate",
     "compress", "x-compress", "br", "zstd", "aes128gcm", "exi",
     "pack200-gzip", "dcb", "dcz", NULL
   };
-  g_auto (GStrv) names = NULL;
+
+  return g_strv_contains (compressions, name);
+}
+
+static gboolean
+is_compressed (const gchar * coding)
+{
+  return any_coding (coding, is_compression);
+}
+
+/* A transfer coding other than chunked (gzip, deflate...), which libsoup
+ * leaves undecoded when a Content-Length frames the body. */
+static gboolean
+is_transforming (const gchar * name)
+{
+  return name[0] != '\0' && strcmp (name, "chunked") != 0
+      && strcmp (name, "identity") != 0;
+}
+
+static gboolean
+is_transformed_transfer (const gchar * coding)
+{
+  return any_coding (coding, is_transforming);
+}
+
+/* Content-Length given more than once, not always the same
+ * (RFC 9112 6.3: the framing cannot be trusted) */
+static gboolean
+lengths_differ (const gchar * lengths)
+{
+  g_auto (GStrv) values = NULL;
   guint i;
 
-  if (coding == NULL)
+  if (lengths == NULL || strchr (lengths, ',') == NULL)
     return FALSE;
-  names = g_strsplit (coding, ",", -1);
-  for (i = 0; names[i] != NULL; i++) {
-    g_autofree gchar *name = g_ascii_strdown (g_strstrip (names[i]), -1);
-
-    if (g_strv_contains (compressions, name))
+  values = g_strsplit (lengths, ",", -1);
+  for (i = 1; values[i] != NULL; i++)
+    if (strcmp (g_strstrip (values[i]), g_strstrip (values[0])) != 0)
       return TRUE;
-  }
   return FALSE;
 }
 
@@ -289,6 +340,23 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
     return FALSE;
   }
 
+  if (is_transformed_transfer (soup_message_headers_get_list (headers,
+              "Transfer-Encoding"))) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+        _("The video host %s sent the video encoded (Transfer-Encoding: %s), "
+            "which was not asked for"), host,
+        soup_message_headers_get_list (headers, "Transfer-Encoding"));
+    return FALSE;
+  }
+
+  if (lengths_differ (soup_message_headers_get_list (headers,
+              "Content-Length"))) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+        _("The video host %s sent Content-Lengths that differ (\"%s\")"),
+        host, soup_message_headers_get_list (headers, "Content-Length"));
+    return FALSE;
+  }
+
   if (soup_message_headers_get_encoding (headers) ==
       SOUP_ENCODING_CONTENT_LENGTH) {
     length = soup_message_headers_get_content_length (headers);
@@ -302,6 +370,20 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
   }
 
   if (status != SOUP_STATUS_PARTIAL_CONTENT) {
+    /* a 200 that says it holds a part of the file from another
+     * byte than the first (a partial answer sent with the wrong status)
+     * is not the whole file: skipping to the offset in it would hand out
+     * the bytes of other offsets */
+    if (range != NULL
+        && soup_message_headers_get_content_range (headers, &start, &end,
+            &total) && start != 0) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+          _("The video host %s answered the request for the bytes from %"
+              PRIu64 " with a %u whose Content-Range \"%s\" says it holds "
+              "a part of the file, not the whole file"), host, asked, status,
+          range);
+      return FALSE;
+    }
     /* Range ignored (or none asked for): the whole file from its start */
     answer->start = 0;
     answer->end = answer->size = length >= 0 ? (guint64) length
@@ -669,8 +751,22 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
       && stream->offset > 0) {
     if (!check_same_file (stream, unsatisfied_range_size (stream->msg), error))
       return FALSE;
+    /* asked again where an answer without a length ended, and
+     * nothing is there: that was the end of the file */
+    if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
+        && stream->offset == stream->unsized_end)
+      stream->size = stream->offset;
     if (at_end (stream))
       return TRUE;
+  }
+  /* of the successes, only a 200 (the file) and a 206 (a part
+   * of it) carry the file's bytes: not a 202 (accepted, not done), a
+   * 203 (content a proxy transformed), a 204 or 205 (none) */
+  if (SOUP_STATUS_IS_SUCCESSFUL (stream->http_status)
+      && stream->http_status != SOUP_STATUS_OK
+      && stream->http_status != SOUP_STATUS_PARTIAL_CONTENT) {
+    set_status_error (stream, error);
+    return FALSE;
   }
   if (!SOUP_STATUS_IS_SUCCESSFUL (stream->http_status)) {
     stream->retry_after = luma_http_retry_after (stream->msg,
@@ -678,20 +774,30 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
     set_status_error (stream, error);
     return FALSE;
   }
-  /* the host that answered, which a redirect may have made another */
+  /* the host that answered, which a redirect may have made another. A 200
+   * (without a Content-Range) is the whole file whatever was asked: one
+   * that ends before the offset tells the size, as a 416 does, and there
+   * is nothing left to read (a seek to the end or beyond of a host that
+   * ignores Range, before the size was known) */
   if (!luma_stream_check_answer (stream->http_status,
-          soup_message_get_response_headers (stream->msg), stream->offset,
+          soup_message_get_response_headers (stream->msg),
+          stream->http_status == SOUP_STATUS_PARTIAL_CONTENT
+          || soup_message_headers_get_one (soup_message_get_response_headers
+              (stream->msg), "Content-Range") != NULL ? stream->offset : 0,
           g_uri_get_host (soup_message_get_uri (stream->msg)), &answer, error)
       || !check_same_file (stream, answer.size, error)
       || !luma_stream_check_version (&stream->version,
           soup_message_get_response_headers (stream->msg),
           soup_message_get_uri (stream->msg), error))
     return FALSE;
+  if (at_end (stream))
+    return TRUE;
   /* An answer that does not say where its body ends (chunked, or ended by
    * closing) is read no further than the size an earlier answer gave:
    * what comes after it is no part of that file. */
   stream->answer_end = answer.end != LUMA_STREAM_SIZE_UNKNOWN ? answer.end
       : stream->size;
+  stream->answer_from = stream->offset;
   return skip_to_offset (stream, answer.start, cancellable, error);
 }
 
@@ -788,6 +894,25 @@ finish_request (LumaStream * stream)
   close_request (stream);
 }
 
+/* read_body ()'s answer for an answer without a length that ended after
+ * giving bytes: asked again from there, at once */
+#define READ_BODY_ASK_AGAIN (-2)
+
+/* @cause refused the request that asked again where an answer without a
+ * length ended: a 4xx, not a server's trouble worth retrying */
+static gboolean
+ended_unconfirmed (LumaStream * stream, const GError * cause,
+    GCancellable * cancellable)
+{
+  return stream->size == LUMA_STREAM_SIZE_UNKNOWN
+      && stream->offset == stream->unsized_end
+      && !g_cancellable_is_cancelled (cancellable)
+      && (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
+      || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED)
+      || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED))
+      && !SOUP_STATUS_IS_SERVER_ERROR (stream->http_status);
+}
+
 /* One read from the open body; 0 only at the true end of the file. A body
  * that ends before the size the server announced is an error to resume. */
 static gssize
@@ -810,8 +935,20 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
       finish_request (stream);
     return n;
   }
-  if (n == 0 && stream->size == LUMA_STREAM_SIZE_UNKNOWN)
-    return 0;
+  /* an answer without a length (chunked, or ended by closing)
+   * ends where its connection closes, and libsoup takes a close between
+   * two chunks for the last chunk: the end of the file only once a request
+   * from there gets nothing more (a 416, or an answer that gives no byte
+   * from there; a host that ignores Range sends the file again for it). */
+  if (n == 0 && stream->size == LUMA_STREAM_SIZE_UNKNOWN) {
+    if (stream->offset == stream->answer_from) {
+      stream->size = stream->offset;
+      finish_request (stream);
+      return 0;
+    }
+    stream->unsized_end = stream->offset;
+    return READ_BODY_ASK_AGAIN;
+  }
   if (n == 0)
     g_set_error (&cause, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
         _("the connection closed before the end of the file"));
@@ -835,6 +972,10 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
       n = read_body (stream, data, size, cancellable, &cause);
     if (n >= 0)
       return n;
+    if (n == READ_BODY_ASK_AGAIN) {
+      close_request (stream);
+      continue;
+    }
 
     close_request (stream);
     if (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED)
@@ -848,6 +989,12 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
         return -1;
       continue;
     }
+    /* a host that refuses the request that would confirm where an answer
+     * without a length ended (a Range it will not serve): that end stands,
+     * as it would without the request, but unconfirmed: the size stays
+     * unknown (and the video is not stored as whole) */
+    if (ended_unconfirmed (stream, cause, cancellable))
+      return 0;
     if (!is_worth_retrying (stream, cause)
         || g_cancellable_is_cancelled (cancellable)) {
       g_propagate_error (error, g_steal_pointer (&cause));

@@ -534,8 +534,41 @@ scripted_host_stop (ScriptedHost * host)
   g_free (host);
 }
 
+/* Runs to its end against a host that gives @answers in order (stopped
+ * by the caller, after the run: *@host), with the bus drained. */
+static LumaRun *
+run_scripted (const ScriptedAnswer * answers, guint n, gint retries,
+    ScriptedHost ** host)
+{
+  g_autofree gchar *url = NULL;
+  LumaRun *run;
+
+  *host = scripted_host_start (answers, n);
+  url = g_strdup_printf ("http://127.0.0.1:%u/v.mp4", (*host)->port);
+  luma_emulator_set_result_url (fixture.em, TASK, url);
+  run = run_to_end (retries);
+  luma_run_drain_bus (run);
+  return run;
+}
+
 #define SMALL_SIZE 100000
 #define SMALL_DROP 40000
+
+/* The whole file of SMALL_SIZE @bytes came out, or an error and only its
+ * bytes: never a shorter video passed off as the whole one. */
+static void
+finish_whole_or_error (LumaRun * run, const guint8 * bytes, ScriptedHost * host)
+{
+  fail_unless (run->error != NULL || run->data->len == SMALL_SIZE,
+      "the video ended at byte %u of %u, without an error", run->data->len,
+      SMALL_SIZE);
+  fail_unless (run->data->len <= SMALL_SIZE
+      && memcmp (run->data->data, bytes, run->data->len) == 0,
+      "%u bytes that are not the file's went out (error: %s)",
+      run->data->len, run->error ? "yes" : "no");
+  luma_run_free (run);
+  scripted_host_stop (host);
+}
 
 /* The first answer says the file has SMALL_SIZE bytes and drops; the
  * resume is answered 200 without a length (chunked) with a longer file.
@@ -554,7 +587,6 @@ GST_START_TEST (test_resume_with_longer_unsized_body_not_handed_out)
     {chunk_head, bytes, 3 * SMALL_SIZE},
   };
   ScriptedHost *host;
-  g_autofree gchar *url = NULL;
   LumaRun *run;
 
   /* the chunked body's end: "\r\n0\r\n\r\n" after its bytes */
@@ -567,11 +599,7 @@ GST_START_TEST (test_resume_with_longer_unsized_body_not_handed_out)
     answers[1].body = body;
     answers[1].body_size = 3 * SMALL_SIZE + 7;
   }
-  host = scripted_host_start (answers, G_N_ELEMENTS (answers));
-  url = g_strdup_printf ("http://127.0.0.1:%u/v.mp4", host->port);
-  luma_emulator_set_result_url (fixture.em, TASK, url);
-  run = run_to_end (-1);
-  luma_run_drain_bus (run);
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   fail_unless (run->data->len <= SMALL_SIZE,
       "%u bytes handed out of a file of %u (error: %s)", run->data->len,
       SMALL_SIZE, run->error ? "yes" : "no");
@@ -608,10 +636,245 @@ GST_START_TEST (test_unsized_resume_closed_early_is_not_the_end)
   luma_emulator_set_result_url (fixture.em, TASK, url);
   run = run_to_end (-1);
   luma_run_drain_bus (run);
-  fail_unless (run->error != NULL || run->data->len == SMALL_SIZE,
-      "the video ended at byte %u of %u", run->data->len, SMALL_SIZE);
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* An answer that gives no length (chunked, or ended by closing)
+ * and is cut short: the connection closes after a whole chunk, without the
+ * last (empty) chunk, as a proxy does when its upstream breaks, or an
+ * answer without Content-Length closes early. libsoup reads either as the
+ * end of the body; it is not the end of the file, which the host serves
+ * on from there (a 206 to the Range from the cut). The whole file, or an
+ * error: never a shorter video passed off as the whole one. */
+static const gchar *const unsized_heads[] = {
+  "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n",
+  "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nConnection: close\r\n\r\n",
+};
+
+GST_START_TEST (test_unsized_answer_cut_short_is_not_the_end)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 23);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  gboolean chunked = __i__ == 0;
+  g_autoptr (GByteArray) first = g_byte_array_new ();
+  g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 206 Partial "
+      "Content\r\nContent-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u"
+      "\r\nContent-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1,
+      SMALL_SIZE, SMALL_SIZE - SMALL_DROP);
+  ScriptedAnswer answers[] = {
+    {unsized_heads[__i__], NULL, 0},
+    {rest_head, bytes + SMALL_DROP, SMALL_SIZE - SMALL_DROP},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  /* one whole chunk of the first SMALL_DROP bytes, and no last chunk */
+  if (chunked) {
+    g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_DROP);
+
+    g_byte_array_append (first, (const guint8 *) size, strlen (size));
+  }
+  g_byte_array_append (first, bytes, SMALL_DROP);
+  if (chunked)
+    g_byte_array_append (first, (const guint8 *) "\r\n", 2);
+  answers[0].body = first->data;
+  answers[0].body_size = first->len;
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* A host that sends the whole file chunked (no Content-Length), with its
+ * last chunk, and answers a Range from the end with 416 (with the size or
+ * without), or refuses it (403): the video is played whole. Where the 416
+ * confirmed its end, it is kept in the store ("lumasrc keeps every video
+ * it streamed to its end"); where the host refused to say, it is not kept
+ * as a whole video (it may have been cut between two chunks). */
+static const gchar *const after_the_end[] = {
+  "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */"
+      G_STRINGIFY (SMALL_SIZE) "\r\nContent-Length: 0\r\n\r\n",
+  "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n",
+  "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+};
+
+GST_START_TEST (test_chunked_video_is_stored)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 29);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autoptr (GByteArray) body = g_byte_array_new ();
+  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+  ScriptedAnswer answers[] = {
+    {unsized_heads[0], NULL, 0},
+    {after_the_end[__i__], NULL, 0},
+  };
+  ScriptedHost *host;
+  g_autofree gchar *found = NULL;
+  LumaRun *run;
+
+  g_byte_array_append (body, (const guint8 *) size, strlen (size));
+  g_byte_array_append (body, bytes, SMALL_SIZE);
+  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
+  answers[0].body = body->data;
+  answers[0].body_size = body->len;
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
+  fail_unless (run->error == NULL);
+  fail_unless_equals_int (run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
+  luma_run_free (run);
+  scripted_host_stop (host);
+
+  /* stored: a second run plays it with the host gone */
+  run = run_to_end (-1);
+  luma_run_drain_bus (run);
+  if (__i__ == 2) {
+    fail_unless (run->error != NULL, "an unconfirmed end was stored");
+    luma_run_free (run);
+    return;
+  }
+  fail_unless (run->error == NULL, "not played from the store");
+  fail_unless_equals_int (run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A host (or a proxy) that answers a Range with the part asked
+ * for, but as a 200 rather than a 206: its Content-Range says where the
+ * body lies, and it is not the whole file from byte 0, which a 200 is
+ * taken for. The first answer is chunked (no size) and drops in the
+ * middle of a chunk; the resume from SMALL_DROP gets the rest of the file
+ * as a 200 with "Content-Range: bytes 40000-99999/100000". The whole
+ * file, exactly, or an error: never other bytes at those offsets. */
+GST_START_TEST (test_200_with_a_partial_content_range)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 31);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autoptr (GByteArray) first = g_byte_array_new ();
+  g_autofree gchar *chunk = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+  g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u\r\n"
+      "Content-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1, SMALL_SIZE,
+      SMALL_SIZE - SMALL_DROP);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n", NULL, 0},
+    {rest_head, bytes + SMALL_DROP, SMALL_SIZE - SMALL_DROP},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  /* a chunk of the whole file, cut after SMALL_DROP of its bytes */
+  g_byte_array_append (first, (const guint8 *) chunk, strlen (chunk));
+  g_byte_array_append (first, bytes, SMALL_DROP);
+  answers[0].body = first->data;
+  answers[0].body_size = first->len;
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
+  fail_unless (run->data->len >= SMALL_DROP,
+      "the first answer's bytes did not come out (%u)", run->data->len);
   fail_unless (memcmp (run->data->data, bytes, run->data->len) == 0,
-      "the bytes handed out are not the file's");
+      "bytes that are not the file's went out (%u bytes, error: %s)",
+      run->data->len, run->error ? "yes" : "no");
+  fail_unless (run->error != NULL || run->data->len == SMALL_SIZE,
+      "the video ended at byte %u of %u, without an error", run->data->len,
+      SMALL_SIZE);
+  if (run->error != NULL)
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "Content-Range");
+  luma_run_free (run);
+  scripted_host_stop (host);
+}
+
+GST_END_TEST;
+
+/* The file's bytes gzipped, told by "Transfer-Encoding: gzip"
+ * (a transfer coding libsoup does not decode, beside a Content-Length)
+ * rather than by Content-Encoding: the body is not the file's bytes.
+ * The file, or an error: never the gzipped bytes as the video. */
+GST_START_TEST (test_gzip_transfer_coding_not_taken_as_the_file)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 37);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autoptr (GZlibCompressor) gzip =
+      g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
+  g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) out =
+      g_converter_output_stream_new (memory, G_CONVERTER (gzip));
+  g_autoptr (GBytes) gzipped = NULL;
+  g_autofree gchar *head = NULL;
+  ScriptedAnswer answers[1];
+  ScriptedHost *host;
+  LumaRun *run;
+
+  fail_unless (g_output_stream_write_all (out, bytes, SMALL_SIZE, NULL, NULL,
+          NULL));
+  fail_unless (g_output_stream_close (out, NULL, NULL));
+  gzipped = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM
+      (memory));
+  head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+      "Transfer-Encoding: gzip\r\nContent-Length: %" G_GSIZE_FORMAT
+      "\r\nConnection: close\r\n\r\n", g_bytes_get_size (gzipped));
+  answers[0].head = head;
+  answers[0].body = g_bytes_get_data (gzipped, NULL);
+  answers[0].body_size = g_bytes_get_size (gzipped);
+  run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* An answer with two Content-Lengths that differ (RFC 9112 6.3:
+ * framing that cannot be trusted, an unrecoverable error): libsoup frames
+ * the body by one of them, which may cut the file short. The whole file,
+ * or an error: never a shorter video passed off as the whole one. */
+GST_START_TEST (test_two_content_lengths_not_trusted)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 41);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+          G_STRINGIFY (SMALL_SIZE) "\r\nContent-Length: "
+          G_STRINGIFY (SMALL_DROP) "\r\nConnection: close\r\n\r\n", bytes,
+        SMALL_SIZE},
+  };
+  ScriptedHost *host;
+  LumaRun *run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* A success that is not the file: 202 (accepted, not done: a
+ * host that is still preparing the file, with a note as its body), 203
+ * (content a transforming proxy changed, RFC 9110 15.3.4), 204 and 205
+ * (no content at all). None is the video's bytes: an error that names
+ * the status, not its body (or nothing) played and stored as the video. */
+static const gchar *const other_successes[] = {
+  "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+      "Content-Length: 24\r\n\r\n{\"status\":\"processing\"}\n",
+  "HTTP/1.1 203 Non-Authoritative Information\r\nContent-Type: video/mp4\r\n"
+      "Content-Length: 24\r\n\r\n0123456789abcdefghijklm\n",
+  "HTTP/1.1 204 No Content\r\n\r\n",
+  "HTTP/1.1 205 Reset Content\r\nContent-Length: 0\r\n\r\n",
+};
+
+GST_START_TEST (test_other_success_is_not_the_video)
+{
+  ScriptedAnswer answers[] = {
+    {other_successes[__i__], NULL, 0},
+  };
+  ScriptedHost *host;
+  g_autofree gchar *status = g_strndup (other_successes[__i__] + 9, 3);
+  LumaRun *run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+
+  fail_unless (run->error != NULL, "%u bytes of a %s went out as the video, "
+      "and no error", run->data->len, status);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, status);
   luma_run_free (run);
   scripted_host_stop (host);
 }
@@ -730,6 +993,16 @@ integrity_suite (void)
   tcase_add_test (tc, test_stop_during_429_wait_is_prompt);
   tcase_add_test (tc, test_resume_with_longer_unsized_body_not_handed_out);
   tcase_add_test (tc, test_unsized_resume_closed_early_is_not_the_end);
+  tcase_add_loop_test (tc,
+      test_unsized_answer_cut_short_is_not_the_end, 0,
+      G_N_ELEMENTS (unsized_heads));
+  tcase_add_loop_test (tc, test_chunked_video_is_stored, 0,
+      G_N_ELEMENTS (after_the_end));
+  tcase_add_test (tc, test_200_with_a_partial_content_range);
+  tcase_add_test (tc, test_gzip_transfer_coding_not_taken_as_the_file);
+  tcase_add_test (tc, test_two_content_lengths_not_trusted);
+  tcase_add_loop_test (tc, test_other_success_is_not_the_video, 0,
+      G_N_ELEMENTS (other_successes));
   tcase_add_test (tc, test_stop_while_connecting_is_prompt);
   tcase_add_test (tc, test_stop_during_renewal_backoff_is_prompt);
   tcase_add_test (tc, test_seek_during_renewal_backoff);

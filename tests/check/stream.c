@@ -435,6 +435,10 @@ static const struct
   {200, NULL, "1000", NULL, 1001, FALSE},
   {200, NULL, NULL, "chunked", 500, TRUE, 0, UNKNOWN, UNKNOWN},
   {200, NULL, "-5", NULL, 0, FALSE},
+  /* A transfer coding that transforms the bytes */
+  {200, NULL, "1000", "gzip", 0, FALSE},
+  {200, NULL, NULL, "gzip, chunked", 0, FALSE},
+  {200, NULL, "1000", "identity", 0, TRUE, 0, 1000, 1000},
   /* 206: from the byte asked for, within the file */
   {206, "bytes 500-999/1000", "500", NULL, 500, TRUE, 500, 1000, 1000},
   {206, "bytes 500-999/1000", NULL, "chunked", 500, TRUE, 500, 1000, 1000},
