@@ -1112,44 +1112,6 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
-/* The bytes an earlier run left in the `.part` are served from it; the
- * network goes on from its end, asked for at once to learn the size. A
- * `.part` that does not fit the file the host has (not the size of the
- * one it was written from, or not shorter, or another version) is dropped
- * and the video stored from its start: the two files would be spliced
- * into one video, and kept. */
-static gboolean
-gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
-{
-  LumaStreaming *s = self->streaming;
-  guint64 prefix = luma_store_writer_get_prefix (s->writer);
-  guint64 part_size = luma_store_writer_get_part_size (s->writer);
-  g_autoptr (GError) cause = NULL;
-
-  GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
-      G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, prefix, part_size);
-  luma_stream_seek (s->stream, prefix);
-  if (part_size != LUMA_STORE_SIZE_UNKNOWN && prefix < part_size
-      && luma_stream_open (s->stream, self->cancellable, &cause)
-      && luma_stream_get_size (s->stream) == part_size
-      && luma_stream_version_agrees (s->stream,
-          luma_store_writer_get_part_version (s->writer)))
-    return TRUE;
-  if (g_cancellable_set_error_if_cancelled (self->cancellable, error)) {
-    /* unchecked, the .part is not read: left for the next begin */
-    luma_store_writer_free (g_steal_pointer (&s->writer), FALSE);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "the .part cannot be resumed, the video is "
-      "stored from its start: %s",
-      cause ? cause->message : "it is not the beginning of the host's file");
-  g_clear_error (&cause);
-  if (!luma_store_writer_restart (s->writer, &cause))
-    gst_luma_src_stop_storing (self, cause);
-  luma_stream_seek (s->stream, s->offset);
-  return TRUE;
-}
-
 /* The file a source of the video's bytes (another's download, a complete
  * entry) is of, by the size and version tag it was told: the one the
  * bytes so far came from, as far as the stream knows it (what the
@@ -1176,6 +1138,66 @@ gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
   if (size != LUMA_STORE_SIZE_UNKNOWN)
     luma_stream_expect_size (s->stream, size);
   luma_stream_expect_version (s->stream, version);
+  return TRUE;
+}
+
+/* The request failed without a word on the file: no answer, a server's
+ * trouble, a URL that expired, a wait asked for. */
+static gboolean
+says_nothing_of_the_file (LumaStream * stream, const GError * error)
+{
+  return g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT)
+      || g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW)
+      || g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED)
+      || g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_THROTTLED)
+      || (g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
+      && SOUP_STATUS_IS_SERVER_ERROR (luma_stream_get_http_status (stream)));
+}
+
+/* The bytes an earlier run left in the `.part` are served from it; the
+ * network goes on from its end, asked for at once to learn the size. A
+ * `.part` that does not fit the file the host has (not the size of the
+ * one it was written from, or not shorter, or another version) is dropped
+ * and the video stored from its start: the two files would be spliced
+ * into one video, and kept. A request that fails without a word on the
+ * file keeps the `.part`: the reads go on from its end (with their
+ * retries and renewals), expecting its file. */
+static gboolean
+gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 prefix = luma_store_writer_get_prefix (s->writer);
+  guint64 part_size = luma_store_writer_get_part_size (s->writer);
+  g_autoptr (GError) cause = NULL;
+
+  GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
+      G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, prefix, part_size);
+  luma_stream_seek (s->stream, prefix);
+  if (part_size != LUMA_STORE_SIZE_UNKNOWN && prefix < part_size
+      && luma_stream_open (s->stream, self->cancellable, &cause)
+      && luma_stream_get_size (s->stream) == part_size
+      && luma_stream_version_agrees (s->stream,
+          luma_store_writer_get_part_version (s->writer)))
+    return TRUE;
+  if (g_cancellable_set_error_if_cancelled (self->cancellable, error)) {
+    /* unchecked, the .part is not read: left for the next begin */
+    luma_store_writer_free (g_steal_pointer (&s->writer), FALSE);
+    return FALSE;
+  }
+  if (cause != NULL && says_nothing_of_the_file (s->stream, cause)
+      && gst_luma_src_expect_same_file (self, part_size,
+          luma_store_writer_get_part_version (s->writer), NULL)) {
+    GST_INFO_OBJECT (self, "the .part's resume is asked for again: %s",
+        cause->message);
+    return TRUE;
+  }
+  GST_INFO_OBJECT (self, "the .part cannot be resumed, the video is "
+      "stored from its start: %s",
+      cause ? cause->message : "it is not the beginning of the host's file");
+  g_clear_error (&cause);
+  if (!luma_store_writer_restart (s->writer, &cause))
+    gst_luma_src_stop_storing (self, cause);
+  luma_stream_seek (s->stream, s->offset);
   return TRUE;
 }
 

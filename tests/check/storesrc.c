@@ -680,12 +680,11 @@ heal_video_host (void)
   luma_emulator_set_video_faults (fixture.em, TASK, &faults);
 }
 
-/* A download killed (SIGKILL) midway leaves its .part; the next run asks
- * the host for the rest only, from the .part's length. */
-GST_START_TEST (test_killed_download_resumes)
+/* A download killed (SIGKILL) midway, by a host stalled after
+ * STALL_AFTER bytes: its .part is left. */
+static void
+leave_a_killed_download (void)
 {
-  g_autofree gchar *range = NULL;
-  LumaRun *run;
   GPid pid;
 
   stall_video_host ();
@@ -693,6 +692,16 @@ GST_START_TEST (test_killed_download_resumes)
   wait_for_part (STALL_AFTER);
   kill (pid, SIGKILL);
   luma_test_wait_for_exit (pid);
+}
+
+/* A download killed (SIGKILL) midway leaves its .part; the next run asks
+ * the host for the rest only, from the .part's length. */
+GST_START_TEST (test_killed_download_resumes)
+{
+  g_autofree gchar *range = NULL;
+  LumaRun *run;
+
+  leave_a_killed_download ();
   heal_video_host ();
 
   run = run_task (NULL);
@@ -702,6 +711,39 @@ GST_START_TEST (test_killed_download_resumes)
   fail_unless_equals_string (range, "bytes=262144-");
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
           TASK), 2);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* The same, when the first request of the resume fails: a server error
+ * (503), an expired URL (410, renewed by the record), a dropped
+ * connection. The .part stays: the rest only is asked for again, from its
+ * length, never the whole video from byte 0. */
+GST_START_TEST (test_resume_survives_a_failed_first_request)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+  g_autofree gchar *range = NULL;
+  LumaRun *run;
+
+  leave_a_killed_download ();
+  if (__i__ < 2) {
+    faults.fail_status = __i__ == 0 ? 503 : 410;
+    faults.fail_count = 1;
+  } else {
+    faults.drop_after = 1000;
+    faults.drop_count = 1;
+  }
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless_equals_string (range, __i__ < 2 ? "bytes=262144-"
+      : "bytes=263144-");
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 3);
   assert_stored ();
 }
 
@@ -2076,6 +2118,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_part_checked_after_a_seek_cut_its_resume);
   tcase_add_test (tc, test_many_seeks_during_the_begin_still_store);
   tcase_add_test (tc, test_killed_download_resumes);
+  tcase_add_loop_test (tc, test_resume_survives_a_failed_first_request, 0, 3);
   tcase_add_test (tc, test_two_processes_download_once);
   tcase_add_test (tc, test_second_process_follows_download);
   tcase_add_test (tc, test_follower_takes_over_killed_download);
