@@ -774,6 +774,15 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
     set_status_error (stream, error);
     return FALSE;
   }
+  /* a web page is no video: the page of a CDN, a proxy or a captive
+   * portal sent as a success would be played, and stored as the video */
+  if (answer_is_html (stream->msg)) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED,
+        _("The video host %s answered %u with a web page (text/html), not "
+            "the video: the page of a CDN, a proxy or a captive portal"),
+        g_uri_get_host (stream->uri), stream->http_status);
+    return FALSE;
+  }
   /* the host that answered, which a redirect may have made another. A 200
    * (without a Content-Range) is the whole file whatever was asked: one
    * that ends before the offset tells the size, as a 416 does, and there

@@ -848,6 +848,32 @@ GST_START_TEST (test_two_content_lengths_not_trusted)
 
 GST_END_TEST;
 
+/* A web page sent as a success (a CDN's, a proxy's or a captive
+ * portal's page, 200 text/html): an error that says so, not the page
+ * played and stored as the video. */
+GST_START_TEST (test_web_page_is_not_the_video)
+{
+  static const gchar page[] = "<html><body>Sign in to continue</body></html>";
+  g_autofree gchar *head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
+      "Content-Type: text/html; charset=utf-8\r\nContent-Length: %"
+      G_GSIZE_FORMAT "\r\n\r\n", strlen (page));
+  ScriptedAnswer answers[] = {
+    {head, (const guint8 *) page, strlen (page)},
+  };
+  ScriptedHost *host;
+  LumaRun *run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, "web page");
+  luma_run_free (run);
+  scripted_host_stop (host);
+
+  /* nothing of it stored */
+  fail_if (luma_test_tree_holds (g_getenv ("XDG_DATA_HOME"), "Sign in"));
+}
+
+GST_END_TEST;
+
 /* A success that is not the file: 202 (accepted, not done: a
  * host that is still preparing the file, with a note as its body), 203
  * (content a transforming proxy changed, RFC 9110 15.3.4), 204 and 205
@@ -1001,6 +1027,7 @@ integrity_suite (void)
   tcase_add_test (tc, test_200_with_a_partial_content_range);
   tcase_add_test (tc, test_gzip_transfer_coding_not_taken_as_the_file);
   tcase_add_test (tc, test_two_content_lengths_not_trusted);
+  tcase_add_test (tc, test_web_page_is_not_the_video);
   tcase_add_loop_test (tc, test_other_success_is_not_the_video, 0,
       G_N_ELEMENTS (other_successes));
   tcase_add_test (tc, test_stop_while_connecting_is_prompt);
