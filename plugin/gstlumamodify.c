@@ -373,6 +373,8 @@ resource_error_code (const GError * error)
   /* the task is created as lumasrc creates it */
   if (error->domain == LUMA_CREATE_ERROR || error->domain == LUMA_JOURNAL_ERROR)
     return gst_luma_src_resource_error_code (error);
+  if (g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_PROXY_AUTH))
+    return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
   if (error->domain == LUMA_HTTP_ERROR)
     return error->code == LUMA_HTTP_ERROR_BAD_URL
         ? GST_RESOURCE_ERROR_SETTINGS : GST_RESOURCE_ERROR_WRITE;

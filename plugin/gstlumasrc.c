@@ -625,6 +625,8 @@ gst_luma_src_resource_error_code (const GError * error)
     return GST_RESOURCE_ERROR_OPEN_WRITE;
   if (error->domain == LUMA_STORE_ERROR)
     return GST_RESOURCE_ERROR_READ;
+  if (g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_PROXY_AUTH))
+    return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
   if (error->domain == LUMA_STREAM_ERROR) {
     switch (error->code) {
       case LUMA_STREAM_ERROR_EXPIRED:

@@ -488,8 +488,10 @@ poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
       return explain_other_host (uri, msg, outcome, error);
   }
 
-  /* a redirect refused once is refused again */
-  if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT))
+  /* a redirect refused once is refused again; a proxy that wants
+   * credentials wants them again */
+  if (g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_REDIRECT)
+      || g_error_matches (*error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_PROXY_AUTH))
     return POLL_FAILED;
   if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return unreachable ? POLL_UNREACHABLE : POLL_SERVER_TROUBLE;

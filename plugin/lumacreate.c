@@ -162,6 +162,10 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     luma_http_set_deadline_error (&cause, g_uri_get_host (uri),
         soup_session_get_timeout (session));
   }
+  /* a proxy that wants credentials answered: the request went no further
+   * than the proxy, whatever of it was written */
+  if (g_error_matches (cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_PROXY_AUTH))
+    sent = FALSE;
   if (answer == NULL) {
     /* no answer: if the request went out, KIE may have created the task */
     result->outcome = sent ? LUMA_CREATE_MAYBE : LUMA_CREATE_NOTHING;

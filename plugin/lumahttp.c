@@ -253,6 +253,16 @@ build_message (const LumaHttpRequest * request, GUri * uri)
   return msg;
 }
 
+void
+luma_http_set_proxy_auth_error (GError ** error, const gchar * host)
+{
+  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_PROXY_AUTH,
+      _("A proxy on the way to %s asks for credentials (407 Proxy "
+          "Authentication Required): give them in the proxy's URL "
+          "(http://user:password@host:port), in the proxy property or "
+          "http_proxy / https_proxy"), host);
+}
+
 /* Turns libsoup's and GIO's transport errors into one that names the host
  * and the cause in words a user can act on. */
 void
@@ -382,6 +392,13 @@ luma_http_send_full (SoupSession * session, const LumaHttpRequest * request,
       if (unreachable != NULL)
         *unreachable = is_unreachable (cause);
       luma_http_set_transport_error (error, cause, uri);
+      return NULL;
+    }
+    /* the proxy's answer, not the host's: the request went no further */
+    if (soup_message_get_status (msg) ==
+        SOUP_STATUS_PROXY_AUTHENTICATION_REQUIRED) {
+      g_input_stream_close (body, NULL, NULL);
+      luma_http_set_proxy_auth_error (error, g_uri_get_host (uri));
       return NULL;
     }
     if (!is_followed_redirect (soup_message_get_status (msg))) {

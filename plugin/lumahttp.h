@@ -18,6 +18,7 @@ typedef enum {
   LUMA_HTTP_ERROR_TOO_LARGE,        /* an answer larger than asked for */
   LUMA_HTTP_ERROR_TOO_SLOW,         /* an answer that takes too long to come */
   LUMA_HTTP_ERROR_ENCODING,         /* a body that cannot be decoded */
+  LUMA_HTTP_ERROR_PROXY_AUTH,       /* a proxy on the way asks for credentials */
 } LumaHttpError;
 
 #define LUMA_HTTP_MAX_REDIRECTS 10
@@ -118,6 +119,9 @@ gboolean luma_http_sleep (guint64 milliseconds, GCancellable * cancellable,
 G_END_DECLS
 
 G_BEGIN_DECLS
+/* The error of a 407: a proxy on the way to @host asks for credentials
+ * (the request went no further). */
+void luma_http_set_proxy_auth_error (GError ** error, const gchar * host);
 void luma_http_set_transport_error (GError ** error, GError * cause,
     GUri * uri);
 guint64 luma_http_backoff (guint64 base_ms, guint attempt);

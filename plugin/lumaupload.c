@@ -642,6 +642,11 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
 
   status = soup_message_get_status (msg);
   *retry_after = luma_http_retry_after (msg, (gint) status);
+  if (status == SOUP_STATUS_PROXY_AUTHENTICATION_REQUIRED) {
+    g_input_stream_close (answer, NULL, NULL);
+    luma_http_set_proxy_auth_error (error, up->host);
+    return ATTEMPT_FAILED;
+  }
   if (SOUP_STATUS_IS_REDIRECTION (status)) {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_REFUSED,
         _("The upload host %s answered %u (a redirect): uploads are not "

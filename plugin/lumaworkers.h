@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
+
 /* One step of a wait (a poll): TRUE when the wait is over; else sets
  * @next_due (g_get_monotonic_time () microseconds) to when the next step
  * is due. Runs in one of the shared threads. */

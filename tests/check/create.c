@@ -189,6 +189,34 @@ run_refused_create (guint http_status, gint code, GstResourceError expected,
   luma_run_free (run);
 }
 
+/* A proxy on the way that wants credentials (407) stopped the request
+ * there: no task, said so (task-may-exist false), and a rerun may create
+ * it. */
+GST_START_TEST (test_proxy_wanting_credentials_created_nothing)
+{
+  LumaRun *run;
+  const GstStructure *details;
+  gboolean may_exist = TRUE;
+
+  luma_emulator_push_generate_reply (fixture.em, 407, NULL, "");
+  run = creating_run (PROMPT);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+      "proxy");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_if (may_exist);
+  luma_run_free (run);
+
+  run = creating_run (PROMPT);
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_each_refusal_has_its_error)
 {
   const struct
@@ -838,6 +866,7 @@ create_suite (void)
   tcase_add_test (tc, test_settings_that_cannot_create);
   tcase_add_test (tc, test_uri_cannot_create);
   tcase_add_test (tc, test_each_refusal_has_its_error);
+  tcase_add_test (tc, test_proxy_wanting_credentials_created_nothing);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);
   tcase_add_test (tc, test_prompt_not_english_warns_once);

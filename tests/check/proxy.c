@@ -361,6 +361,7 @@ typedef struct
   gboolean ready;
   GPtrArray *requests;          /* "METHOD host:port/path" */
   guint with_authorization;
+  gboolean wants_credentials;   /* 407 to every request */
 } TestProxy;
 
 typedef struct
@@ -424,6 +425,13 @@ on_proxy_request (SoupServer * server, SoupServerMessage * msg,
     proxy->with_authorization++;
   g_mutex_unlock (&proxy->lock);
 
+  if (proxy->wants_credentials) {
+    soup_message_headers_append (soup_server_message_get_response_headers
+        (msg), "Proxy-Authenticate", "Basic realm=\"test\"");
+    soup_server_message_set_status (msg,
+        SOUP_STATUS_PROXY_AUTHENTICATION_REQUIRED, NULL);
+    return;
+  }
   if (method == SOUP_METHOD_CONNECT) {
     soup_server_message_set_status (msg, SOUP_STATUS_FORBIDDEN, NULL);
     return;
@@ -671,6 +679,34 @@ GST_START_TEST (test_http_proxy_alone_proxies)
   g_mutex_unlock (&proxy->lock);
   fail_unless_equals_int (luma_emulator_get_video_auth_requests (fixture.em),
       0);
+}
+
+GST_END_TEST;
+
+/* A proxy that asks for credentials (407): the error names the proxy
+ * and what it asks, not the API or the video host. */
+GST_START_TEST (test_proxy_wanting_credentials_is_named)
+{
+  g_autofree gchar *url = test_proxy_get_url (proxy);
+  LumaRun *run;
+
+  proxy->wants_credentials = TRUE;
+  g_setenv ("http_proxy", url, TRUE);
+  run = run_new ("http");
+  luma_run_until_done (run, 30 * luma_test_slowdown ());
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+      "proxy on the way to " API_HOST);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "407");
+  luma_run_free (run);
+
+  /* the API reached directly, the video through the proxy */
+  g_setenv ("no_proxy", API_HOST, TRUE);
+  run = run_new ("http");
+  luma_run_until_done (run, 30 * luma_test_slowdown ());
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+      "proxy on the way to " VIDEO_HOST);
+  luma_run_free (run);
+  fail_unless (test_proxy_count (proxy, "GET " VIDEO_HOST) > 0);
 }
 
 GST_END_TEST;
@@ -1046,6 +1082,7 @@ proxy_suite (void)
   suite_add_tcase (s, tc_pipeline);
   tcase_add_checked_fixture (tc_pipeline, setup, teardown);
   tcase_add_test (tc_pipeline, test_http_proxy_alone_proxies);
+  tcase_add_test (tc_pipeline, test_proxy_wanting_credentials_is_named);
   tcase_add_test (tc_pipeline, test_cgi_http_proxy_never_used);
   tcase_add_test (tc_pipeline, test_no_proxy_host_excludes);
   tcase_add_test (tc_pipeline, test_no_proxy_suffix_excludes);

@@ -348,6 +348,19 @@ GST_START_TEST (test_refusals_fail_at_once)
   luma_emulator_push_upload_reply (fixture.em, 307, NULL, "");
   assert_upload_fails (file, LUMA_UPLOAD_ERROR_REFUSED, "307");
   fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 5);
+
+  /* a proxy that wants credentials (407): said, and not tried again */
+  luma_emulator_push_upload_reply (fixture.em, 407, NULL, "");
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *url = upload (file, &error);
+
+    fail_unless (url == NULL);
+    fail_unless (g_error_matches (error, LUMA_HTTP_ERROR,
+            LUMA_HTTP_ERROR_PROXY_AUTH), "%s", error ? error->message : "");
+    fail_unless (strstr (error->message, "127.0.0.1") != NULL);
+  }
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 6);
   fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 0);
 }
 
