@@ -444,6 +444,15 @@ gst_luma_src_post_two (GstLumaSrc * self, GstMessage * msg, GstMessage * second,
     g_clear_pointer (&second, gst_message_unref);
   } else {
     gst_element_post_message (GST_ELEMENT (self), msg);
+    /* checked again: the wait may have been stopped, and its
+     * CANCELED posted, while the first was posted (a bus sync handler
+     * that took its time, or stopped the pipeline) */
+    if (second != NULL && wait >= 0
+        && wait != g_atomic_int_get (&self->stopped_waits)) {
+      GST_DEBUG_OBJECT (self, "a stopped wait's %" GST_PTR_FORMAT
+          " is not posted", second);
+      g_clear_pointer (&second, gst_message_unref);
+    }
     if (second != NULL)
       gst_element_post_message (GST_ELEMENT (self), second);
   }

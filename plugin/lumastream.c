@@ -54,6 +54,8 @@ struct _LumaStream
   guint64 answer_from;          /* where its bytes began to be handed out */
   guint64 unsized_end;          /* where an answer without a length last
                                  * ended (G_MAXUINT64: none) */
+  guint64 read_end;             /* the farthest byte read from the
+                                 * host: its file has at least that many */
   guint64 offset;
   guint64 size;
   guint http_status;
@@ -465,6 +467,15 @@ skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
 static gboolean
 check_same_file (LumaStream * stream, guint64 size, GError ** error)
 {
+  /* a file shorter than the bytes already read from it is another
+   * file, though no size was known (an answer without a length) */
+  if (size != LUMA_STREAM_SIZE_UNKNOWN && size < stream->read_end) {
+    g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
+        _("The video on %s changed size to %" PRIu64 " bytes while it was "
+            "being read (%" PRIu64 " bytes had been read)"),
+        g_uri_get_host (stream->uri), size, stream->read_end);
+    return FALSE;
+  }
   if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
       || size == LUMA_STREAM_SIZE_UNKNOWN || size == stream->size) {
     if (size != LUMA_STREAM_SIZE_UNKNOWN)
@@ -939,6 +950,7 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
   n = g_input_stream_read (stream->body, data, size, cancellable, &cause);
   if (n > 0) {
     stream->offset += n;
+    stream->read_end = MAX (stream->read_end, stream->offset);
     stream->url_bytes += n;
     if (at_end (stream))
       finish_request (stream);
@@ -1010,6 +1022,12 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
       return -1;
     }
     if (attempt >= stream->retries) {
+      /* nor does a host whose server errors (or silence) outlast
+       * the retries of that request: the end stands, unconfirmed, as for
+       * a refusal (README: "played but not kept") */
+      if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
+          && stream->offset == stream->unsized_end)
+        return 0;
       set_gave_up_error (stream, error, attempt + 1, cause);
       return -1;
     }

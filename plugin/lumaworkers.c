@@ -107,9 +107,14 @@ static struct
   guint wakeups;                /* of the scheduler, ever */
   GQueue deferred;              /* of Deferred, oldest first */
   GThread *runs_deferred;       /* the worker that runs them now, or NULL */
-  GPtrArray *batch_owners;      /* the waits whose calls it runs: compared,
-                                 * never used (a wait may be over) */
-  GCond deferred_done;          /* runs_deferred went back to NULL */
+  /* the calls it took and has not run yet, in order (a wait's caller
+   * takes its own from there), and the wait of the one it runs now, while
+   * call_running: compared, never used (a wait may be over) */
+  GQueue batch;
+  gboolean call_running;
+  gconstpointer running_owner;
+  GCond deferred_done;          /* a call of the batch was run, or
+                                 * runs_deferred went back to NULL */
 } pool;
 
 /* Set in the workers: luma_workers_defer () defers only there. */
@@ -133,7 +138,6 @@ queue_locked (LumaSteps * steps, gint64 due, gint64 now)
 {
   if (pool.queue == NULL) {
     pool.queue = g_sequence_new (NULL);
-    pool.batch_owners = g_ptr_array_new ();
     g_thread_unref (g_thread_new ("luma-schedule", run_scheduler, NULL));
   }
   steps->due = due;
@@ -243,24 +247,18 @@ run_scheduler (gpointer unused)
   return NULL;
 }
 
-/* Takes the calls deferred by @owner's steps out of the queue, in order;
- * NULL: all of them. */
+/* Moves the calls deferred by @owner's steps out of @from to the end of
+ * @taken, in order; NULL: all of them. */
 static void
-take_deferred_locked (gconstpointer owner, GQueue * taken)
+take_calls_locked (GQueue * from, gconstpointer owner, GQueue * taken)
 {
-  GList *link = pool.deferred.head;
+  GList *link = from->head;
 
-  g_queue_init (taken);
-  if (owner == NULL) {
-    *taken = pool.deferred;
-    g_queue_init (&pool.deferred);
-    return;
-  }
   while (link != NULL) {
     GList *next = link->next;
 
-    if (((Deferred *) link->data)->owner == owner) {
-      g_queue_unlink (&pool.deferred, link);
+    if (owner == NULL || ((Deferred *) link->data)->owner == owner) {
+      g_queue_unlink (from, link);
       g_queue_push_tail_link (taken, link);
     }
     link = next;
@@ -281,42 +279,49 @@ run_calls_unlocked (GQueue * calls)
   g_mutex_lock (&pool.lock);
 }
 
+/* The worker runs now a call of @owner's wait. */
 static gboolean
-batch_has_owner_locked (gconstpointer owner)
+runs_call_of_locked (gconstpointer owner)
 {
-  guint i;
-
-  for (i = 0; i < pool.batch_owners->len; i++)
-    if (g_ptr_array_index (pool.batch_owners, i) == owner)
-      return TRUE;
-  return FALSE;
+  return pool.runs_deferred != NULL && pool.call_running
+      && pool.running_owner == owner;
 }
 
 /* Runs every deferred call, oldest first, without the lock: a worker's
  * part. One worker at a time (the others wait for it), so that the order
  * holds whichever thread runs them; a call that itself leads here returns
- * at once. The waits whose calls it runs are noted (batch_owners). */
+ * at once. The calls not run yet wait in pool.batch. */
 static void
 run_all_deferred_locked (void)
 {
   GThread *me = g_thread_self ();
-  GQueue calls;
 
   if (pool.runs_deferred == me)
     return;
   while (pool.runs_deferred != NULL)
     g_cond_wait (&pool.deferred_done, &pool.lock);
-  for (take_deferred_locked (NULL, &calls); !g_queue_is_empty (&calls);
-      take_deferred_locked (NULL, &calls)) {
-    GList *link;
+  /* one call at a time out of pool.batch, the lock taken again
+   * after each: a wait's caller takes its own calls that have not run, and
+   * is woken as soon as the one of its wait that runs is done, instead of
+   * waiting for every call deferred meanwhile (a handler slower than the
+   * polls: never) */
+  for (take_calls_locked (&pool.deferred, NULL, &pool.batch);
+      !g_queue_is_empty (&pool.batch);
+      take_calls_locked (&pool.deferred, NULL, &pool.batch)) {
+    Deferred *call;
 
-    for (link = calls.head; link != NULL; link = link->next)
-      g_ptr_array_add (pool.batch_owners, (gpointer) ((Deferred *)
-              link->data)->owner);
     pool.runs_deferred = me;
-    run_calls_unlocked (&calls);
+    while ((call = g_queue_pop_head (&pool.batch)) != NULL) {
+      pool.call_running = TRUE;
+      pool.running_owner = call->owner;
+      g_mutex_unlock (&pool.lock);
+      call->func (call->data);
+      g_free (call);
+      g_mutex_lock (&pool.lock);
+      pool.call_running = FALSE;
+      g_cond_broadcast (&pool.deferred_done);
+    }
     pool.runs_deferred = NULL;
-    g_ptr_array_set_size (pool.batch_owners, 0);
   }
   g_cond_broadcast (&pool.deferred_done);
 }
@@ -336,14 +341,18 @@ run_all_deferred_locked (void)
 static void
 run_own_deferred_locked (GCancellable * cancellable, gconstpointer owner)
 {
-  GQueue calls;
+  GQueue calls = G_QUEUE_INIT;
 
-  while (pool.runs_deferred != NULL && batch_has_owner_locked (owner)) {
+  /* only for the call of its wait that a worker runs now; those
+   * the worker took and has not run yet are taken back, before those
+   * left in the queue (deferred later) */
+  while (runs_call_of_locked (owner)) {
     if (g_cancellable_is_cancelled (cancellable))
       return;
     g_cond_wait (&pool.deferred_done, &pool.lock);
   }
-  take_deferred_locked (owner, &calls);
+  take_calls_locked (&pool.batch, owner, &calls);
+  take_calls_locked (&pool.deferred, owner, &calls);
   if (!g_queue_is_empty (&calls))
     run_calls_unlocked (&calls);
   if (!g_queue_is_empty (&pool.deferred) && pool.runs_deferred == NULL)

@@ -554,6 +554,20 @@ run_scripted (const ScriptedAnswer * answers, guint n, gint retries,
 #define SMALL_SIZE 100000
 #define SMALL_DROP 40000
 
+/* @answer's body: one chunk of the whole SMALL_SIZE @bytes, cut after
+ * SMALL_DROP of them (kept in @first) */
+static void
+answer_with_a_cut_chunk (ScriptedAnswer * answer, GByteArray * first,
+    const guint8 * bytes)
+{
+  g_autofree gchar *chunk = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+
+  g_byte_array_append (first, (const guint8 *) chunk, strlen (chunk));
+  g_byte_array_append (first, bytes, SMALL_DROP);
+  answer->body = first->data;
+  answer->body_size = first->len;
+}
+
 /* The whole file of SMALL_SIZE @bytes came out, or an error and only its
  * bytes: never a shorter video passed off as the whole one. */
 static void
@@ -744,6 +758,54 @@ GST_START_TEST (test_chunked_video_is_stored)
 
 GST_END_TEST;
 
+/* A host that sends the whole file chunked, with its last chunk,
+ * and fails the request from the end that would confirm it (a 500, every
+ * time: a server that breaks on a Range past the end, or is down by
+ * then). README: "a video whose end the host would not confirm is played
+ * but not kept": the video, then EOS, as for a 403, not an error after
+ * every byte of it went out. */
+GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 47);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autoptr (GByteArray) body = g_byte_array_new ();
+  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n", NULL, 0},
+    {"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+        NULL, 0},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  g_byte_array_append (body, (const guint8 *) size, strlen (size));
+  g_byte_array_append (body, bytes, SMALL_SIZE);
+  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
+  answers[0].body = body->data;
+  answers[0].body_size = body->len;
+  run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
+  fail_unless_equals_int (run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("the whole video was played, then an error because the host did "
+        "not confirm its end: %s", error->message);
+  }
+  luma_run_free (run);
+  scripted_host_stop (host);
+
+  /* not kept: a second run, with the host gone, has nothing to play */
+  run = run_to_end (0);
+  luma_run_drain_bus (run);
+  fail_unless (run->error != NULL, "an unconfirmed end was stored");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* A host (or a proxy) that answers a Range with the part asked
  * for, but as a 200 rather than a 206: its Content-Range says where the
  * body lies, and it is not the whole file from byte 0, which a 200 is
@@ -756,7 +818,6 @@ GST_START_TEST (test_200_with_a_partial_content_range)
   g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 31);
   const guint8 *bytes = g_bytes_get_data (video, NULL);
   g_autoptr (GByteArray) first = g_byte_array_new ();
-  g_autofree gchar *chunk = g_strdup_printf ("%x\r\n", SMALL_SIZE);
   g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
       "Content-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u\r\n"
       "Content-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1, SMALL_SIZE,
@@ -769,11 +830,7 @@ GST_START_TEST (test_200_with_a_partial_content_range)
   ScriptedHost *host;
   LumaRun *run;
 
-  /* a chunk of the whole file, cut after SMALL_DROP of its bytes */
-  g_byte_array_append (first, (const guint8 *) chunk, strlen (chunk));
-  g_byte_array_append (first, bytes, SMALL_DROP);
-  answers[0].body = first->data;
-  answers[0].body_size = first->len;
+  answer_with_a_cut_chunk (&answers[0], first, bytes);
   run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   fail_unless (run->data->len >= SMALL_DROP,
       "the first answer's bytes did not come out (%u)", run->data->len);
@@ -822,6 +879,40 @@ GST_START_TEST (test_gzip_transfer_coding_not_taken_as_the_file)
   answers[0].body = g_bytes_get_data (gzipped, NULL);
   answers[0].body_size = g_bytes_get_size (gzipped);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* The first answer is chunked (no size) and drops in the middle
+ * of a chunk at SMALL_DROP; the resume is answered 200 (Range ignored)
+ * with a file of SMALL_DROP / 2 bytes: the host's file is no longer the
+ * one the SMALL_DROP bytes handed out came from (it had more). That is a
+ * changed file, an error, as it was before a 200 shorter than the offset
+ * was taken for the end: never the first SMALL_DROP bytes passed off as
+ * the whole video. */
+GST_START_TEST (test_shorter_200_on_resume_is_not_the_end)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 43);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autoptr (GByteArray) first = g_byte_array_new ();
+  g_autofree gchar *short_head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nContent-Length: %u\r\n"
+      "Connection: close\r\n\r\n", SMALL_DROP / 2);
+  ScriptedAnswer answers[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n", NULL, 0},
+    {short_head, bytes + SMALL_DROP, SMALL_DROP / 2},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  answer_with_a_cut_chunk (&answers[0], first, bytes);
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
+  fail_unless (run->error != NULL, "the video ended at byte %u of %u "
+      "without an error: the host's file became %u bytes long",
+      run->data->len, SMALL_SIZE, SMALL_DROP / 2);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "changed");
   finish_whole_or_error (run, bytes, host);
 }
 
@@ -1026,6 +1117,7 @@ integrity_suite (void)
   tcase_add_loop_test (tc, test_chunked_video_is_stored, 0,
       G_N_ELEMENTS (after_the_end));
   tcase_add_test (tc, test_200_with_a_partial_content_range);
+  tcase_add_test (tc, test_unconfirmed_end_by_a_server_error_is_played);
   tcase_add_test (tc, test_gzip_transfer_coding_not_taken_as_the_file);
   tcase_add_test (tc, test_two_content_lengths_not_trusted);
   tcase_add_test (tc, test_web_page_is_not_the_video);
@@ -1034,6 +1126,7 @@ integrity_suite (void)
   tcase_add_test (tc, test_stop_while_connecting_is_prompt);
   tcase_add_test (tc, test_stop_during_renewal_backoff_is_prompt);
   tcase_add_test (tc, test_seek_during_renewal_backoff);
+  tcase_add_test (tc, test_shorter_200_on_resume_is_not_the_end);
   return s;
 }
 

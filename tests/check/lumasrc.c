@@ -988,6 +988,142 @@ GST_START_TEST (test_canceled_never_ends_the_next_wait)
 
 GST_END_TEST;
 
+/* An application's bus sync handler that takes its time on a
+ * poll's luma-task message (in a shared thread), while the pipeline is
+ * stopped from another thread: the wait ends with its CANCELED, posted at
+ * once. The CONTINUE of that poll, posted right after the luma-task by
+ * the same thread once the handler returns, must not come after the
+ * CANCELED ("they never come after its CANCELED"): a progress of a wait
+ * that is over. */
+static gint held_in_handler;
+
+static GstBusSyncReply
+hold_first_task_message (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK)
+      && g_atomic_int_compare_and_exchange (&held_in_handler, 0, 1))
+    while (g_atomic_int_get (&held_in_handler) == 1
+        && g_get_monotonic_time () < deadline)
+      g_usleep (10 * 1000);
+  return GST_BUS_PASS;
+}
+
+static gboolean
+held_is_in (gconstpointer data)
+{
+  return g_atomic_int_get (&held_in_handler) == 1;
+}
+
+GST_START_TEST (test_no_continue_after_canceled)
+{
+  LumaRun *run = new_run_of_a_task_that_never_ends ();
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  gboolean canceled = FALSE;
+  GstMessage *msg;
+
+  gst_bus_set_sync_handler (bus, hold_first_task_message, NULL, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (held_is_in, NULL, 10));
+  fail_unless_equals_int (gst_element_set_state (run->pipeline,
+          GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  g_atomic_int_set (&held_in_handler, 2);
+  /* the poster returns from the handler and posts what is left */
+  g_usleep (500 * 1000);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+
+  while ((msg = gst_bus_pop (bus)) != NULL) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_PROGRESS) {
+      GstProgressType type;
+      gchar *code, *text;
+
+      gst_message_parse_progress (msg, &type, &code, &text);
+      fail_if (canceled && type != GST_PROGRESS_TYPE_START,
+          "a progress (%d: %s) came after the wait's CANCELED", type, text);
+      if (type == GST_PROGRESS_TYPE_CANCELED)
+        canceled = TRUE;
+      g_free (code);
+      g_free (text);
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless (canceled, "no CANCELED");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* An application whose bus sync handler takes 300 ms on each of
+ * its pipeline's luma-task messages, polling every 10 ms: its messages
+ * come faster than it takes them (the shared threads go on polling, and
+ * deferring, while one of them posts). Pipeline B's task is done after 30
+ * polls: B's wait must still end (its own messages posted, before its
+ * COMPLETE), not wait until the other application's backlog is empty,
+ * which it never is. */
+static gint slow_each_message;  /* atomic: A's handler sleeps while set */
+static gint slow_entered;
+
+static GstBusSyncReply
+slow_at_each_task_message (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (msg, GST_LUMA_MESSAGE_TASK)
+      && g_atomic_int_get (&slow_each_message)) {
+    g_atomic_int_set (&slow_entered, 1);
+    g_usleep (300 * 1000);
+  }
+  return GST_BUS_PASS;
+}
+
+static gboolean
+slow_handler_entered (gconstpointer data)
+{
+  return g_atomic_int_get (&slow_entered) == 1;
+}
+
+GST_START_TEST (test_backlog_of_a_slow_handler_does_not_hold_a_wait)
+{
+  LumaEmulatorTask task = {
+    .task_id = "t-finite-b",
+    .video = fixture.video,
+    .generating_polls = 30,
+    .final_flag = 1,
+  };
+  LumaRun *a, *b;
+  GstBus *bus;
+  GstMessage *end;
+
+  add_endless_task ("t-backlog-app");
+  a = luma_run_new (fixture.em, "t-backlog-app", NULL);
+  bus = gst_element_get_bus (a->pipeline);
+  g_atomic_int_set (&slow_each_message, 1);
+  gst_bus_set_sync_handler (bus, slow_at_each_task_message, NULL, NULL);
+  gst_object_unref (bus);
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (slow_handler_entered, NULL, 5));
+
+  luma_emulator_add_task (fixture.em, &task);
+  b = luma_run_new (fixture.em, "t-finite-b", NULL);
+  g_object_set (b->src, "wait-timeout", 10, NULL);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (b->pipeline);
+  end = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND
+      * luma_test_slowdown (), GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_object_unref (bus);
+  g_atomic_int_set (&slow_each_message, 0);
+  fail_unless (end != NULL, "pipeline B's wait (30 polls, wait-timeout "
+      "10 s) did not end within 20 s while pipeline A's sync handler had a "
+      "backlog");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (end), GST_MESSAGE_EOS);
+  gst_message_unref (end);
+  luma_run_free (b);
+  luma_run_free (a);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -1030,6 +1166,8 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_stop_from_task_state_notify);
   tcase_add_test (tc, test_slow_handler_does_not_stop_other_polls);
   tcase_add_test (tc, test_canceled_never_ends_the_next_wait);
+  tcase_add_test (tc, test_no_continue_after_canceled);
+  tcase_add_test (tc, test_backlog_of_a_slow_handler_does_not_hold_a_wait);
   return s;
 }
 
