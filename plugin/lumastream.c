@@ -372,13 +372,14 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
   }
 
   if (status != SOUP_STATUS_PARTIAL_CONTENT) {
-    /* a 200 that says it holds a part of the file from another
-     * byte than the first (a partial answer sent with the wrong status)
-     * is not the whole file: skipping to the offset in it would hand out
-     * the bytes of other offsets */
+    /* a 200 that says it holds a part of the file (a partial answer sent
+     * with the wrong status: from another byte than the first, or ending
+     * before the file does) is not the whole file: skipping to the offset
+     * in it would hand out the bytes of other offsets, and its end is not
+     * the file's */
     if (range != NULL
         && soup_message_headers_get_content_range (headers, &start, &end,
-            &total) && start != 0) {
+            &total) && (start != 0 || (total >= 0 && end + 1 != total))) {
       g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
           _("The video host %s answered the request for the bytes from %"
               PRIu64 " with a %u whose Content-Range \"%s\" says it holds "

@@ -439,6 +439,10 @@ static const struct
   {200, NULL, "1000", "gzip", 0, FALSE},
   {200, NULL, NULL, "gzip, chunked", 0, FALSE},
   {200, NULL, "1000", "identity", 0, TRUE, 0, 1000, 1000},
+  /* a 200 whose Content-Range says it is a part of the file */
+  {200, "bytes 0-999/1000", "1000", NULL, 0, TRUE, 0, 1000, 1000},
+  {200, "bytes 0-499/1000", "500", NULL, 0, FALSE},
+  {200, "bytes 500-999/1000", "500", NULL, 500, FALSE},
   /* 206: from the byte asked for, within the file */
   {206, "bytes 500-999/1000", "500", NULL, 500, TRUE, 500, 1000, 1000},
   {206, "bytes 500-999/1000", NULL, "chunked", 500, TRUE, 500, 1000, 1000},
