@@ -157,7 +157,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description="Wait for several Luma Modify tasks at once and save "
                     "each video as OUTDIR/TASK_ID.mp4.",
-        epilog="Environment: KIE_API_KEY (required), KIE_API_URL. Exit "
+        epilog="Environment: KIE_API_KEY (required unless the videos are "
+               "in lumasrc's store), KIE_API_URL, GST_LUMA_STORE*. Exit "
                "status: 0 all saved, 1 any failed, 2 bad command line, "
                "130 interrupted.")
     parser.add_argument("--poll-interval", type=int, metavar="MS",
