@@ -568,6 +568,21 @@ answer_with_a_cut_chunk (ScriptedAnswer * answer, GByteArray * first,
   answer->body_size = first->len;
 }
 
+/* @answer's body: the whole SMALL_SIZE @bytes as one chunk, then the last
+ * (empty) chunk (kept in @body) */
+static void
+answer_with_the_whole_chunked (ScriptedAnswer * answer, GByteArray * body,
+    const guint8 * bytes)
+{
+  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+
+  g_byte_array_append (body, (const guint8 *) size, strlen (size));
+  g_byte_array_append (body, bytes, SMALL_SIZE);
+  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
+  answer->body = body->data;
+  answer->body_size = body->len;
+}
+
 /* The whole file of SMALL_SIZE @bytes came out, or an error and only its
  * bytes: never a shorter video passed off as the whole one. */
 static void
@@ -721,7 +736,6 @@ GST_START_TEST (test_chunked_video_is_stored)
   g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 29);
   const guint8 *bytes = g_bytes_get_data (video, NULL);
   g_autoptr (GByteArray) body = g_byte_array_new ();
-  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
   ScriptedAnswer answers[] = {
     {unsized_heads[0], NULL, 0},
     {after_the_end[__i__], NULL, 0},
@@ -730,11 +744,7 @@ GST_START_TEST (test_chunked_video_is_stored)
   g_autofree gchar *found = NULL;
   LumaRun *run;
 
-  g_byte_array_append (body, (const guint8 *) size, strlen (size));
-  g_byte_array_append (body, bytes, SMALL_SIZE);
-  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
-  answers[0].body = body->data;
-  answers[0].body_size = body->len;
+  answer_with_the_whole_chunked (&answers[0], body, bytes);
   run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   fail_unless (run->error == NULL);
   fail_unless_equals_int (run->data->len, SMALL_SIZE);
@@ -769,7 +779,6 @@ GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
   g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 47);
   const guint8 *bytes = g_bytes_get_data (video, NULL);
   g_autoptr (GByteArray) body = g_byte_array_new ();
-  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
   ScriptedAnswer answers[] = {
     {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
           "Transfer-Encoding: chunked\r\n\r\n", NULL, 0},
@@ -779,11 +788,7 @@ GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
   ScriptedHost *host;
   LumaRun *run;
 
-  g_byte_array_append (body, (const guint8 *) size, strlen (size));
-  g_byte_array_append (body, bytes, SMALL_SIZE);
-  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
-  answers[0].body = body->data;
-  answers[0].body_size = body->len;
+  answer_with_the_whole_chunked (&answers[0], body, bytes);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
   fail_unless_equals_int (run->data->len, SMALL_SIZE);
   fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
