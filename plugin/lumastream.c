@@ -740,6 +740,15 @@ unsatisfied_range_size (SoupMessage * msg)
   return size;
 }
 
+/* Asking again from where an answer without a length ended, the size not
+ * known yet: whatever comes says whether that was the end. */
+static gboolean
+at_unsized_end (LumaStream * stream)
+{
+  return stream->size == LUMA_STREAM_SIZE_UNKNOWN
+      && stream->offset == stream->unsized_end;
+}
+
 static gboolean
 at_end (LumaStream * stream)
 {
@@ -765,8 +774,7 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
       return FALSE;
     /* asked again where an answer without a length ended, and
      * nothing is there: that was the end of the file */
-    if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
-        && stream->offset == stream->unsized_end)
+    if (at_unsized_end (stream))
       stream->size = stream->offset;
     if (at_end (stream))
       return TRUE;
@@ -925,9 +933,7 @@ static gboolean
 ended_unconfirmed (LumaStream * stream, const GError * cause,
     GCancellable * cancellable)
 {
-  return stream->size == LUMA_STREAM_SIZE_UNKNOWN
-      && stream->offset == stream->unsized_end
-      && !g_cancellable_is_cancelled (cancellable)
+  return at_unsized_end (stream) && !g_cancellable_is_cancelled (cancellable)
       && (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
       || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED)
       || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED))
@@ -1026,8 +1032,7 @@ luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
       /* nor does a host whose server errors (or silence) outlast
        * the retries of that request: the end stands, unconfirmed, as for
        * a refusal (README: "played but not kept") */
-      if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
-          && stream->offset == stream->unsized_end)
+      if (at_unsized_end (stream))
         return 0;
       set_gave_up_error (stream, error, attempt + 1, cause);
       return -1;
