@@ -423,39 +423,35 @@ post_end (gboolean alone)
   g_mutex_unlock (&post_lock);
 }
 
+/* Posts @msg unless it belongs to a wait (@wait, stopped_waits when it
+ * was made; -1: none) stopped since, which has posted its CANCELED: it
+ * would come after it, in the next wait. Checked for each message, once
+ * this thread is the one that posts: the wait may be stopped while it
+ * waited for that, or while a bus sync handler took the one before. */
+static void
+gst_luma_src_post_of_wait (GstLumaSrc * self, GstMessage * msg, gint wait)
+{
+  if (wait >= 0 && wait != g_atomic_int_get (&self->stopped_waits)) {
+    GST_DEBUG_OBJECT (self, "a stopped wait's %" GST_PTR_FORMAT
+        " is not posted", msg);
+    gst_message_unref (msg);
+    return;
+  }
+  gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
 /* @second: NULL, or a message posted right after @msg: an application
  * waiting for messages is then woken once for both, not once each.
- * @wait: the wait they belong to (stopped_waits when they were made), or
- * -1 for messages of no wait. A wait stopped since has posted its
- * CANCELED: they are dropped, or they would come after it, in the next
- * wait. */
+ * @wait: the wait they belong to, as gst_luma_src_post_of_wait () takes. */
 static void
 gst_luma_src_post_two (GstLumaSrc * self, GstMessage * msg, GstMessage * second,
     gint wait)
 {
   gboolean alone = post_begin (self);
 
-  /* checked once this thread is the one that posts: the wait in which it
-   * waited for that may have been stopped */
-  if (wait >= 0 && wait != g_atomic_int_get (&self->stopped_waits)) {
-    GST_DEBUG_OBJECT (self, "a stopped wait's %" GST_PTR_FORMAT
-        " is not posted", msg);
-    gst_message_unref (msg);
-    g_clear_pointer (&second, gst_message_unref);
-  } else {
-    gst_element_post_message (GST_ELEMENT (self), msg);
-    /* checked again: the wait may have been stopped, and its
-     * CANCELED posted, while the first was posted (a bus sync handler
-     * that took its time, or stopped the pipeline) */
-    if (second != NULL && wait >= 0
-        && wait != g_atomic_int_get (&self->stopped_waits)) {
-      GST_DEBUG_OBJECT (self, "a stopped wait's %" GST_PTR_FORMAT
-          " is not posted", second);
-      g_clear_pointer (&second, gst_message_unref);
-    }
-    if (second != NULL)
-      gst_element_post_message (GST_ELEMENT (self), second);
-  }
+  gst_luma_src_post_of_wait (self, msg, wait);
+  if (second != NULL)
+    gst_luma_src_post_of_wait (self, second, wait);
   post_end (alone);
 }
 
