@@ -379,7 +379,7 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
      * the file's */
     if (range != NULL
         && soup_message_headers_get_content_range (headers, &start, &end,
-            &total) && (start != 0 || (total >= 0 && end + 1 != total))) {
+            &total) && (start != 0 || (total >= 0 && end != total - 1))) {
       g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
           _("The video host %s answered the request for the bytes from %"
               PRIu64 " with a %u whose Content-Range \"%s\" says it holds "

@@ -443,6 +443,7 @@ static const struct
   {200, "bytes 0-999/1000", "1000", NULL, 0, TRUE, 0, 1000, 1000},
   {200, "bytes 0-499/1000", "500", NULL, 0, FALSE},
   {200, "bytes 500-999/1000", "500", NULL, 500, FALSE},
+  {200, "bytes 0-9223372036854775807/1", "10", NULL, 0, FALSE},
   /* 206: from the byte asked for, within the file */
   {206, "bytes 500-999/1000", "500", NULL, 500, TRUE, 500, 1000, 1000},
   {206, "bytes 500-999/1000", NULL, "chunked", 500, TRUE, 500, 1000, 1000},
