@@ -670,10 +670,105 @@ verify_digest (LumaStore * store, LumaStoreReader * reader,
   return TRUE;
 }
 
-static gpointer
-sync_file (gpointer fd)
+/* A sync of a video to the disk, which an open waits for unless it is
+ * cancelled: a slow disk may take seconds for a large video, and a stop
+ * of the pipeline must not wait for it. The thread and the open share it;
+ * whichever is last frees it. */
+typedef struct
 {
-  return GINT_TO_POINTER (fdatasync (GPOINTER_TO_INT (fd)) == 0 ? 0 : errno);
+  gint refs;
+  gint fd;                      /* a duplicate: the sync may outlive the open */
+  GMutex lock;
+  GCond done_cond;
+  gboolean done;
+  gint errsv;
+} LumaSync;
+
+static void
+luma_sync_unref (LumaSync * sync)
+{
+  if (!g_atomic_int_dec_and_test (&sync->refs))
+    return;
+  if (sync->fd >= 0)
+    g_close (sync->fd, NULL);
+  g_mutex_clear (&sync->lock);
+  g_cond_clear (&sync->done_cond);
+  g_free (sync);
+}
+
+static gpointer
+sync_file (gpointer data)
+{
+  LumaSync *sync = data;
+  gint errsv = fdatasync (sync->fd) == 0 ? 0 : errno;
+
+  g_mutex_lock (&sync->lock);
+  sync->errsv = errsv;
+  sync->done = TRUE;
+  g_cond_broadcast (&sync->done_cond);
+  g_mutex_unlock (&sync->lock);
+  luma_sync_unref (sync);
+  return NULL;
+}
+
+/* Starts syncing @fd in a thread of its own, or syncs it at once where no
+ * thread can be had. */
+static LumaSync *
+start_sync (gint fd)
+{
+  LumaSync *sync = g_new0 (LumaSync, 1);
+  GThread *thread = NULL;
+
+  sync->refs = 1;
+  sync->fd = dup (fd);
+  g_mutex_init (&sync->lock);
+  g_cond_init (&sync->done_cond);
+  if (sync->fd >= 0) {
+    g_atomic_int_inc (&sync->refs);
+    thread = g_thread_try_new ("luma-store-sync", sync_file, sync, NULL);
+  }
+  if (thread != NULL) {
+    g_thread_unref (thread);
+    return sync;
+  }
+  sync->refs = 1;
+  sync->errsv = fdatasync (fd) == 0 ? 0 : errno;
+  sync->done = TRUE;
+  return sync;
+}
+
+static void
+wake_sync_waiter (GCancellable * cancellable, LumaSync * sync)
+{
+  g_mutex_lock (&sync->lock);
+  g_cond_broadcast (&sync->done_cond);
+  g_mutex_unlock (&sync->lock);
+}
+
+/* The sync's errno, 0 when the disk took the file; FALSE when cancelled
+ * first (the sync goes on alone). Frees @sync's share. */
+static gboolean
+finish_sync (LumaSync * sync, GCancellable * cancellable, gint * errsv,
+    GError ** error)
+{
+  gulong handler = 0;
+  gboolean done;
+
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable,
+        G_CALLBACK (wake_sync_waiter), sync, NULL);
+  g_mutex_lock (&sync->lock);
+  while (!sync->done && !g_cancellable_is_cancelled (cancellable))
+    g_cond_wait (&sync->done_cond, &sync->lock);
+  done = sync->done;
+  *errsv = sync->errsv;
+  g_mutex_unlock (&sync->lock);
+  /* not under the lock: it waits for a running wake_sync_waiter () */
+  g_cancellable_disconnect (cancellable, handler);
+  luma_sync_unref (sync);
+  if (!done)
+    g_cancellable_set_error_if_cancelled (cancellable, error);
+  return done;
 }
 
 /* Size always; the SHA-256 when the file was not hashed since it was
@@ -685,7 +780,7 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
 {
   LumaStoreMeta *meta = &reader->meta;
   gboolean was_verified = meta->verified;
-  GThread *syncer = NULL;
+  LumaSync *syncer = NULL;
   gboolean verified;
   gint sync_errno = 0;
   struct stat st;
@@ -702,11 +797,14 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
    * once, where a reader waits anyway, and while the file is hashed (the
    * disk's part and the CPU's at once, not one after the other) */
   if (!store->read_only && !meta->synced)
-    syncer = g_thread_new ("luma-store-sync", sync_file,
-        GINT_TO_POINTER (reader->fd));
+    syncer = start_sync (reader->fd);
   verified = verify_digest (store, reader, cancellable, error);
-  if (syncer != NULL)
-    sync_errno = GPOINTER_TO_INT (g_thread_join (syncer));
+  /* an entry that fails its check goes: its sync is no longer waited for */
+  if (syncer != NULL && !verified)
+    luma_sync_unref (syncer);
+  else if (syncer != NULL && !finish_sync (syncer, cancellable, &sync_errno,
+          error))
+    return FALSE;
   if (!verified)
     return FALSE;
   if (store->read_only || (meta->synced && meta->verified == was_verified))

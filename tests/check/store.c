@@ -2098,6 +2098,82 @@ GST_START_TEST (test_eviction_without_the_lock)
 
 GST_END_TEST;
 
+/* fdatasync(2) as the store calls it: a disk that takes
+ * staged_sync_delay_ms to take a file (a slow disk, a large video). */
+static gint staged_sync_delay_ms;
+static gint staged_syncs_begun;
+
+int
+fdatasync (int fd)
+{
+  gint delay = g_atomic_int_get (&staged_sync_delay_ms);
+
+  g_atomic_int_inc (&staged_syncs_begun);
+  if (delay > 0)
+    g_usleep (delay * G_TIME_SPAN_MILLISECOND);
+  return syscall (SYS_fdatasync, fd);
+}
+
+typedef struct
+{
+  LumaStore *store;
+  GCancellable *cancellable;
+  LumaStoreReader *reader;
+  GError *error;
+} Opening;
+
+static gpointer
+open_in_thread (gpointer data)
+{
+  Opening *opening = data;
+
+  opening->reader = luma_store_open (opening->store, TASK,
+      opening->cancellable, &opening->error);
+  return NULL;
+}
+
+/* The first open of an entry syncs it while it hashes it; cancelled (the
+ * pipeline stops), it returns at once, not once a slow disk has taken the
+ * video. The entry stays, to be synced by the next open. */
+GST_START_TEST (test_cancelled_open_does_not_wait_for_the_disk)
+{
+  Opening opening = { store_new (API_KEY, 0, FALSE), g_cancellable_new () };
+  g_autofree gchar *dir = NULL;
+  g_autoptr (JsonObject) meta = NULL;
+  GThread *thread;
+  gint64 cancelled_at;
+
+  store_task (opening.store, TASK, VIDEO_SIZE, in_days (14));
+  g_atomic_int_set (&staged_sync_delay_ms, 5000);
+  g_atomic_int_set (&staged_syncs_begun, 0);
+  thread = g_thread_new ("open", open_in_thread, &opening);
+  while (g_atomic_int_get (&staged_syncs_begun) == 0)
+    g_usleep (G_TIME_SPAN_MILLISECOND);
+  cancelled_at = g_get_monotonic_time ();
+  g_cancellable_cancel (opening.cancellable);
+  g_thread_join (thread);
+  fail_unless (g_get_monotonic_time () - cancelled_at < 2 * G_USEC_PER_SEC,
+      "the cancelled open waited for the disk");
+  fail_unless (opening.reader == NULL);
+  fail_unless (g_error_matches (opening.error, G_IO_ERROR,
+          G_IO_ERROR_CANCELLED), "%s", opening.error ? opening.error->message :
+      "no error");
+
+  g_atomic_int_set (&staged_sync_delay_ms, 0);
+  dir = only_entry_dir ();
+  meta = read_meta (dir);
+  fail_if (json_object_get_boolean_member (meta, "synced"));
+  assert_opens_whole (opening.store);
+  json_object_unref (meta);
+  meta = read_meta (dir);
+  fail_unless (json_object_get_boolean_member (meta, "synced"));
+  g_clear_error (&opening.error);
+  g_object_unref (opening.cancellable);
+  luma_store_free (opening.store);
+}
+
+GST_END_TEST;
+
 /* mkdir(2) as the store calls it, with a hook run once before the
  * making of an entry's own directory (its scope made or found already):
  * what another process does in that moment, staged. */
@@ -2422,6 +2498,7 @@ store_suite (void)
   tcase_add_test (tc, test_part_stays_resumable_after_an_idle_writer);
   tcase_add_test (tc, test_long_prompt_entry_found_again);
   tcase_add_test (tc, test_eviction_without_the_lock);
+  tcase_add_test (tc, test_cancelled_open_does_not_wait_for_the_disk);
   tcase_add_test (tc, test_begin_survives_scope_removal);
   tcase_add_test (tc, test_hard_links_not_written_through);
   tcase_add_test (tc, test_reader_drops_new_writers_entry);
