@@ -928,16 +928,21 @@ finish_request (LumaStream * stream)
 #define READ_BODY_ASK_AGAIN (-2)
 
 /* @cause refused the request that asked again where an answer without a
- * length ended: a 4xx, not a server's trouble worth retrying */
+ * length ended: a 4xx, not a server's trouble worth retrying. An expired
+ * URL (403, 404, 410) is renewed first, as anywhere else in the file (the
+ * answer may have been cut just as its URL expired): only a renewed URL
+ * that refuses too leaves the end unconfirmed. */
 static gboolean
 ended_unconfirmed (LumaStream * stream, const GError * cause,
     GCancellable * cancellable)
 {
-  return at_unsized_end (stream) && !g_cancellable_is_cancelled (cancellable)
-      && (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
-      || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED)
-      || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED))
-      && !SOUP_STATUS_IS_SERVER_ERROR (stream->http_status);
+  if (!at_unsized_end (stream) || g_cancellable_is_cancelled (cancellable)
+      || SOUP_STATUS_IS_SERVER_ERROR (stream->http_status))
+    return FALSE;
+  if (g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_EXPIRED))
+    return stream->renewed && stream->url_bytes == 0;
+  return g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
+      || g_error_matches (cause, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED);
 }
 
 /* One read from the open body; 0 only at the true end of the file. A body

@@ -811,6 +811,44 @@ GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
 
 GST_END_TEST;
 
+/* An answer without a length that ends after a whole chunk (no last
+ * chunk: cut between two) just as its URL expires: the request from its
+ * end is refused 403, as an expired URL is. The URL is renewed, as anywhere
+ * else in the file, and the rest read from there: the whole video, not an
+ * end that nothing confirmed. */
+GST_START_TEST (test_unsized_end_on_an_expired_url_is_renewed)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 53);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autofree gchar *chunk = g_strdup_printf ("%x\r\n", SMALL_DROP);
+  g_autoptr (GByteArray) first = g_byte_array_new ();
+  g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 206 Partial "
+      "Content\r\nContent-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u"
+      "\r\nContent-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1,
+      SMALL_SIZE, SMALL_SIZE - SMALL_DROP);
+  ScriptedAnswer answers[] = {
+    {unsized_heads[0], NULL, 0},
+    {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", NULL, 0},
+    {rest_head, bytes + SMALL_DROP, SMALL_SIZE - SMALL_DROP},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  g_byte_array_append (first, (const guint8 *) chunk, strlen (chunk));
+  g_byte_array_append (first, bytes, SMALL_DROP);
+  g_byte_array_append (first, (const guint8 *) "\r\n", 2);
+  answers[0].body = first->data;
+  answers[0].body_size = first->len;
+  run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
+  fail_unless (run->error == NULL, "an error instead of the renewal");
+  fail_unless_equals_int (run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
+  luma_run_free (run);
+  scripted_host_stop (host);
+}
+
+GST_END_TEST;
+
 /* A host (or a proxy) that answers a Range with the part asked
  * for, but as a 200 rather than a 206: its Content-Range says where the
  * body lies, and it is not the whole file from byte 0, which a 200 is
@@ -1123,6 +1161,7 @@ integrity_suite (void)
       G_N_ELEMENTS (after_the_end));
   tcase_add_test (tc, test_200_with_a_partial_content_range);
   tcase_add_test (tc, test_unconfirmed_end_by_a_server_error_is_played);
+  tcase_add_test (tc, test_unsized_end_on_an_expired_url_is_renewed);
   tcase_add_test (tc, test_gzip_transfer_coding_not_taken_as_the_file);
   tcase_add_test (tc, test_two_content_lengths_not_trusted);
   tcase_add_test (tc, test_web_page_is_not_the_video);
