@@ -568,19 +568,31 @@ answer_with_a_cut_chunk (ScriptedAnswer * answer, GByteArray * first,
   answer->body_size = first->len;
 }
 
-/* @answer's body: the whole SMALL_SIZE @bytes as one chunk, then the last
- * (empty) chunk (kept in @body) */
+/* @answer's body: the first @size @bytes as one chunk, then the last
+ * (empty) chunk if @last_chunk (kept in @body); without it, an answer cut
+ * between two chunks */
 static void
-answer_with_the_whole_chunked (ScriptedAnswer * answer, GByteArray * body,
-    const guint8 * bytes)
+answer_with_one_chunk (ScriptedAnswer * answer, GByteArray * body,
+    const guint8 * bytes, guint size, gboolean last_chunk)
 {
-  g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_SIZE);
+  g_autofree gchar *head = g_strdup_printf ("%x\r\n", size);
+  const gchar *tail = last_chunk ? "\r\n0\r\n\r\n" : "\r\n";
 
-  g_byte_array_append (body, (const guint8 *) size, strlen (size));
-  g_byte_array_append (body, bytes, SMALL_SIZE);
-  g_byte_array_append (body, (const guint8 *) "\r\n0\r\n\r\n", 7);
+  g_byte_array_append (body, (const guint8 *) head, strlen (head));
+  g_byte_array_append (body, bytes, size);
+  g_byte_array_append (body, (const guint8 *) tail, strlen (tail));
   answer->body = body->data;
   answer->body_size = body->len;
+}
+
+/* The head of a 206 with the file's bytes from SMALL_DROP on (free it). */
+static gchar *
+rest_after_the_drop_head (void)
+{
+  return g_strdup_printf ("HTTP/1.1 206 Partial Content\r\nContent-Type: "
+      "video/mp4\r\nContent-Range: bytes %u-%u/%u\r\nContent-Length: %u"
+      "\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1, SMALL_SIZE,
+      SMALL_SIZE - SMALL_DROP);
 }
 
 /* The whole file of SMALL_SIZE @bytes came out, or an error and only its
@@ -690,28 +702,16 @@ GST_START_TEST (test_unsized_answer_cut_short_is_not_the_end)
   const guint8 *bytes = g_bytes_get_data (video, NULL);
   gboolean chunked = __i__ == 0;
   g_autoptr (GByteArray) first = g_byte_array_new ();
-  g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 206 Partial "
-      "Content\r\nContent-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u"
-      "\r\nContent-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1,
-      SMALL_SIZE, SMALL_SIZE - SMALL_DROP);
+  g_autofree gchar *rest_head = rest_after_the_drop_head ();
   ScriptedAnswer answers[] = {
-    {unsized_heads[__i__], NULL, 0},
+    {unsized_heads[__i__], bytes, SMALL_DROP},
     {rest_head, bytes + SMALL_DROP, SMALL_SIZE - SMALL_DROP},
   };
   ScriptedHost *host;
   LumaRun *run;
 
-  /* one whole chunk of the first SMALL_DROP bytes, and no last chunk */
-  if (chunked) {
-    g_autofree gchar *size = g_strdup_printf ("%x\r\n", SMALL_DROP);
-
-    g_byte_array_append (first, (const guint8 *) size, strlen (size));
-  }
-  g_byte_array_append (first, bytes, SMALL_DROP);
   if (chunked)
-    g_byte_array_append (first, (const guint8 *) "\r\n", 2);
-  answers[0].body = first->data;
-  answers[0].body_size = first->len;
+    answer_with_one_chunk (&answers[0], first, bytes, SMALL_DROP, FALSE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   finish_whole_or_error (run, bytes, host);
 }
@@ -744,7 +744,7 @@ GST_START_TEST (test_chunked_video_is_stored)
   g_autofree gchar *found = NULL;
   LumaRun *run;
 
-  answer_with_the_whole_chunked (&answers[0], body, bytes);
+  answer_with_one_chunk (&answers[0], body, bytes, SMALL_SIZE, TRUE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   fail_unless (run->error == NULL);
   fail_unless_equals_int (run->data->len, SMALL_SIZE);
@@ -788,7 +788,7 @@ GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
   ScriptedHost *host;
   LumaRun *run;
 
-  answer_with_the_whole_chunked (&answers[0], body, bytes);
+  answer_with_one_chunk (&answers[0], body, bytes, SMALL_SIZE, TRUE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
   fail_unless_equals_int (run->data->len, SMALL_SIZE);
   fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
@@ -820,12 +820,8 @@ GST_START_TEST (test_unsized_end_on_an_expired_url_is_renewed)
 {
   g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 53);
   const guint8 *bytes = g_bytes_get_data (video, NULL);
-  g_autofree gchar *chunk = g_strdup_printf ("%x\r\n", SMALL_DROP);
   g_autoptr (GByteArray) first = g_byte_array_new ();
-  g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 206 Partial "
-      "Content\r\nContent-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u"
-      "\r\nContent-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1,
-      SMALL_SIZE, SMALL_SIZE - SMALL_DROP);
+  g_autofree gchar *rest_head = rest_after_the_drop_head ();
   ScriptedAnswer answers[] = {
     {unsized_heads[0], NULL, 0},
     {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", NULL, 0},
@@ -834,11 +830,7 @@ GST_START_TEST (test_unsized_end_on_an_expired_url_is_renewed)
   ScriptedHost *host;
   LumaRun *run;
 
-  g_byte_array_append (first, (const guint8 *) chunk, strlen (chunk));
-  g_byte_array_append (first, bytes, SMALL_DROP);
-  g_byte_array_append (first, (const guint8 *) "\r\n", 2);
-  answers[0].body = first->data;
-  answers[0].body_size = first->len;
+  answer_with_one_chunk (&answers[0], first, bytes, SMALL_DROP, FALSE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
   fail_unless (run->error == NULL, "an error instead of the renewal");
   fail_unless_equals_int (run->data->len, SMALL_SIZE);
