@@ -16,6 +16,7 @@
 #include "lumafile.h"
 #include "lumahttp.h"
 #include "lumarecord.h"
+#include "lumasettings.h"
 #include "lumatext.h"
 #include "lumauri.h"
 
@@ -50,7 +51,8 @@ build_body (const LumaCreateRequest * request)
     json_builder_set_member_name (builder, "callBackUrl");
     json_builder_add_string_value (builder, request->callback_url);
   }
-  if (request->watermark != NULL) {
+  /* "" is no watermark to KIE (its record keeps "waterMark":"" then) */
+  if (luma_settings_non_empty (request->watermark) != NULL) {
     json_builder_set_member_name (builder, "watermark");
     json_builder_add_string_value (builder, request->watermark);
   }
@@ -352,11 +354,13 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
     LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
     GCancellable * cancellable, GError ** error)
 {
+  /* a watermark unset and one set to "" are the same request to KIE: one
+   * key, or the second would be created and billed again */
+  const gchar *watermark = luma_settings_non_empty (request->watermark);
   g_autofree gchar *key = luma_journal_key (journal->api_url,
-      luma_api_get_key (api), journal->input, request->prompt,
-      request->watermark);
+      luma_api_get_key (api), journal->input, request->prompt, watermark);
   LumaJournalRequest what = { journal->api_url, journal->input,
-    request->prompt, request->watermark
+    request->prompt, watermark
   };
   LumaJournalClaim *claim = NULL;
   gchar *id = NULL;
@@ -383,7 +387,9 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
         || g_error_matches (*error, LUMA_JOURNAL_ERROR,
             LUMA_JOURNAL_ERROR_CORRUPT))
       result->outcome = LUMA_CREATE_MAYBE;
-    if (luma_http_deadline_has_passed (journal_wait))
+    /* what ended the wait: unless it found a task that may exist (the
+     * busy error says none was created) */
+    else if (luma_http_deadline_has_passed (journal_wait))
       set_journal_busy_error (error, journal->dir, wait_seconds);
     return NULL;
   }

@@ -314,8 +314,10 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
       set_corrupt_error (error, path, _("it is not a regular file"));
       return FALSE;
     }
-    set_io_error (error, _("Cannot open the journal entry %s: %s"), path,
-        g_strerror (errsv));
+    /* the entry is there (not ENOENT) but cannot be opened, e.g. one left
+     * by another user: it may record a billed task, as an entry that
+     * cannot be parsed does */
+    set_corrupt_error (error, path, g_strerror (errsv));
     return FALSE;
   }
   n = luma_file_read_up_to (fd, buffer, sizeof buffer);
@@ -323,8 +325,7 @@ read_task (const gchar * path, gchar ** task_id, GError ** error)
     gint errsv = errno;
 
     g_close (fd, NULL);
-    set_io_error (error, _("Cannot read the journal entry %s: %s"), path,
-        g_strerror (errsv));
+    set_corrupt_error (error, path, g_strerror (errsv));
     return FALSE;
   }
   length = n;

@@ -11,7 +11,10 @@
 #include "harness.h"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define PROMPT "Make it snow"
 #define FAKESINK "fakesink name=sink sync=false signal-handoffs=true"
@@ -689,6 +692,105 @@ GST_START_TEST (test_creation_failures_have_details)
 
 GST_END_TEST;
 
+/* A watermark left unset and one set to "" are the same request
+ * to KIE (its record keeps "waterMark":"" for a task without one): the
+ * second run must reuse the first run's task, not pay for another. */
+GST_START_TEST (test_empty_watermark_is_no_watermark)
+{
+  Watch w1 = { 0, }, w2 = { 0, };
+  LumaRun *run;
+
+  run = file_run (clip_path, PROMPT);
+  watch_run (run, &w1);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+
+  run = file_run (clip_path, PROMPT);
+  g_object_set (run->src, "watermark", "", NULL);
+  watch_run (run, &w2);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless (w2.reused);
+  fail_unless_equals_string (w1.task_id, w2.task_id);
+  watch_clear (&w1);
+  watch_clear (&w2);
+}
+
+GST_END_TEST;
+
+/* The journal's path of this clip's task entry, once a run
+ * created it */
+static gchar *
+find_task_entry (void)
+{
+  g_autofree gchar *dir = g_build_filename (state_dir, "gst-luma", "journal",
+      NULL);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  gchar *path = NULL;
+
+  fail_unless (d != NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".task"))
+      path = g_build_filename (dir, name, NULL);
+  g_dir_close (d);
+  fail_unless (path != NULL, "no task entry in %s", dir);
+  return path;
+}
+
+/* A task entry that exists but cannot be opened (one left by a
+ * run as another user, e.g. under sudo, is not readable: EACCES; the
+ * tests run as root, so a socket stands in for it: ENXIO) records a
+ * billed task: the error must say that a task may exist (task-may-exist,
+ * luma-modify's exit status 8), as it does for an entry that cannot be
+ * parsed, rather than leave the user to delete the journal and pay
+ * twice. */
+GST_START_TEST (test_unopenable_task_entry_says_a_task_may_exist)
+{
+  g_autofree gchar *task_path = NULL;
+  g_autofree gchar *cwd = g_get_current_dir ();
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *base = NULL;
+  struct sockaddr_un addr = { AF_UNIX, };
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+  LumaRun *run;
+  gint fd;
+
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+
+  /* the entry is there, but cannot be opened */
+  task_path = find_task_entry ();
+  dir = g_path_get_dirname (task_path);
+  base = g_path_get_basename (task_path);
+  fail_unless (g_unlink (task_path) == 0);
+  fail_unless (chdir (dir) == 0);
+  g_strlcpy (addr.sun_path, base, sizeof addr.sun_path);
+  fd = socket (AF_UNIX, SOCK_STREAM, 0);
+  fail_unless (fd >= 0 && bind (fd, (struct sockaddr *) &addr,
+          sizeof addr) == 0);
+  fail_unless (chdir (cwd) == 0);
+
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_WRITE, NULL);
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+  fail_unless (may_exist, "a task entry that cannot be opened: "
+      "task-may-exist is false");
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  close (fd);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_settings)
 {
   GstElement *modify = gst_element_factory_make ("lumamodify", NULL);
@@ -993,6 +1095,8 @@ modify_suite (void)
   tcase_add_test (tc, test_waiting_for_another_upload_is_told);
   tcase_add_test (tc, test_upstream_error_creates_nothing);
   tcase_add_test (tc, test_escaped_key_quoted_back_not_on_bus);
+  tcase_add_test (tc, test_empty_watermark_is_no_watermark);
+  tcase_add_test (tc, test_unopenable_task_entry_says_a_task_may_exist);
   return s;
 }
 
