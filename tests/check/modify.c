@@ -278,6 +278,21 @@ GST_START_TEST (test_modifies_a_file)
 
 GST_END_TEST;
 
+/* A run of @path with PROMPT (and @watermark, if not NULL) to its clip,
+ * watched by @watch. */
+static void
+run_to_the_clip (const gchar * path, const gchar * watermark, Watch * watch)
+{
+  LumaRun *run = file_run (path, PROMPT);
+
+  if (watermark != NULL)
+    g_object_set (run->src, "watermark", watermark, NULL);
+  watch_run (run, watch);
+  luma_run_until_done (run, 60);
+  assert_got_clip (run);
+  luma_run_free (run);
+}
+
 GST_START_TEST (test_same_clip_and_prompt_reuse_the_task)
 {
   Watch w1 = { 0, }, w2 = { 0, };
@@ -285,11 +300,7 @@ GST_START_TEST (test_same_clip_and_prompt_reuse_the_task)
   g_autofree gchar *uploaded_url = NULL;
   LumaRun *run;
 
-  run = file_run (clip_path, PROMPT);
-  watch_run (run, &w1);
-  luma_run_until_done (run, 60);
-  assert_got_clip (run);
-  luma_run_free (run);
+  run_to_the_clip (clip_path, NULL, &w1);
 
   /* the same bytes under another name: the journal knows the clip by them */
   run = file_run (copy, PROMPT);
@@ -698,20 +709,9 @@ GST_END_TEST;
 GST_START_TEST (test_empty_watermark_is_no_watermark)
 {
   Watch w1 = { 0, }, w2 = { 0, };
-  LumaRun *run;
 
-  run = file_run (clip_path, PROMPT);
-  watch_run (run, &w1);
-  luma_run_until_done (run, 60);
-  assert_got_clip (run);
-  luma_run_free (run);
-
-  run = file_run (clip_path, PROMPT);
-  g_object_set (run->src, "watermark", "", NULL);
-  watch_run (run, &w2);
-  luma_run_until_done (run, 60);
-  assert_got_clip (run);
-  luma_run_free (run);
+  run_to_the_clip (clip_path, NULL, &w1);
+  run_to_the_clip (clip_path, "", &w2);
   fail_unless_equals_int (luma_emulator_get_creates (em), 1);
   fail_unless (w2.reused);
   fail_unless_equals_string (w1.task_id, w2.task_id);
