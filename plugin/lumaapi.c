@@ -105,9 +105,9 @@ judge_link (const gchar * link, gint code, const gchar * msg,
   return NULL;
 }
 
-gchar *
-luma_api_fresh_link (LumaApi * api, const gchar * url,
-    GCancellable * cancellable, GError ** error)
+static gchar *
+fresh_link (LumaApi * api, const gchar * url, GCancellable * cancellable,
+    GError ** error)
 {
   g_autoptr (GUri) uri = luma_api_endpoint (api, DOWNLOAD_URL_PATH, NULL);
   g_autoptr (GBytes) body = link_request_body (url);
@@ -137,8 +137,23 @@ luma_api_fresh_link (LumaApi * api, const gchar * url,
   answer = luma_secret_hide (answer, api->api_key);
   luma_record_parse_link_answer (answer, soup_message_get_status (msg), &code,
       &text, &link);
+  luma_secret_hide_in_text (link, api->api_key);
   return judge_link (link, code, text,
       expired != NULL ? g_uri_get_host (expired) : "?", error);
+}
+
+/* A fresh link to @url. The server's refusal may quote the key in a form
+ * the raw answer did not show (a JSON escape, a header): starred out of the
+ * error, which lumasrc logs. */
+gchar *
+luma_api_fresh_link (LumaApi * api, const gchar * url,
+    GCancellable * cancellable, GError ** error)
+{
+  gchar *link = fresh_link (api, url, cancellable, error);
+
+  if (link == NULL)
+    luma_secret_hide_in_error (error, api->api_key);
+  return link;
 }
 
 /* What one poll tells the wait loop to do next. */
@@ -379,6 +394,30 @@ typedef struct
   GstLumaRecord *last_record;
 } LumaPoller;
 
+
+static void
+hide_secret_in_urls (gchar ** urls, const gchar * secret)
+{
+  for (; urls != NULL && *urls != NULL; urls++)
+    luma_secret_hide_in_text (*urls, secret);
+}
+
+/* What the server quoted of the key in a form the raw answer did not
+ * show (a JSON escape: "\u0074est-..."), starred out of every text of the
+ * record, which reaches messages, tags, the store and the video host. */
+static void
+hide_secret_in_record (GstLumaRecord * record, const gchar * secret)
+{
+  luma_secret_hide_in_text (record->msg, secret);
+  luma_secret_hide_in_text (record->task_id, secret);
+  hide_secret_in_urls (record->result_urls, secret);
+  hide_secret_in_urls (record->origin_urls, secret);
+  luma_secret_hide_in_text (record->error_code, secret);
+  luma_secret_hide_in_text (record->error_message, secret);
+  luma_secret_hide_in_text (record->prompt, secret);
+  luma_secret_hide_in_text (record->source_url, secret);
+}
+
 /* A task that generates answers the same bytes poll after poll: a body
  * read before is not parsed again (its record is a pure function of it). */
 static GstLumaRecord *
@@ -426,6 +465,7 @@ classify_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
   *record = parse_record (poller, body, &parse_error);
   if (*record == NULL)
     return classify_unreadable (status, parse_error, task_id, error);
+  hide_secret_in_record (*record, api->api_key);
 
   /* An HTTP error status wins over a body that claims success. */
   api->last_code = SOUP_STATUS_IS_SUCCESSFUL (status) ? (*record)->code
@@ -776,7 +816,7 @@ luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
   g_clear_pointer (&poller.last_record, gst_luma_record_free);
   /* what the server said may quote the key in a form the raw answer did
    * not (a JSON escape, a header) */
-  if (record == NULL && error != NULL && *error != NULL)
-    luma_secret_hide_in_text ((*error)->message, api->api_key);
+  if (record == NULL)
+    luma_secret_hide_in_error (error, api->api_key);
   return record;
 }

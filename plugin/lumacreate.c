@@ -181,9 +181,12 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
     return NULL;
   }
 
+  /* a task id that is the key in a form the raw answer did not show (a
+   * JSON escape) is no task id: it would be on the bus */
   if (luma_record_parse_create_answer (answer, result->http_status, &code,
           &text, &task_id)
-      && code == 200 && luma_task_id_check (task_id, NULL)) {
+      && code == 200 && luma_task_id_check (task_id, NULL)
+      && !luma_secret_hide_in_text (task_id, request.bearer)) {
     result->api_code = code;
     result->outcome = LUMA_CREATE_CREATED;
     return g_steal_pointer (&task_id);

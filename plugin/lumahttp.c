@@ -181,6 +181,15 @@ luma_http_parse_base_url (const gchar * url, const gchar * path_end,
             "(#) or credentials (user@)"), safe);
     return NULL;
   }
+  /* no server listens on port 0 (and a connection error would name the
+   * scheme's default port instead) */
+  if (g_uri_get_port (base) == 0) {
+    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+
+    g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("\"%s\" is not a base URL: port 0"), safe);
+    return NULL;
+  }
   path = g_strdup (g_uri_get_path (base));
   for (length = strlen (path); length > 0 && path[length - 1] == '/'; length--)
     path[length - 1] = '\0';

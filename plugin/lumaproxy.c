@@ -150,8 +150,16 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
   uri = g_uri_parse (full, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED,
       &cause);
   if (uri == NULL) {
-    /* not echoed: it may hold a password */
-    set_bad_proxy (error, _("Invalid proxy in %s: %s"), source, cause->message);
+    /* not echoed: it may hold a password; nor GLib's message,
+     * which quotes a part of it (a password with a '#', '/' or '?' in it
+     * is read as the port: "Could not parse port 's3cret'") */
+    if (strchr (value, '@') != NULL)
+      set_bad_proxy (error, _("Invalid proxy in %s: it cannot be read as a "
+              "URL (a '#', '/', '?' or '@' in the user name or password "
+              "must be written %%-escaped)"), source);
+    else
+      set_bad_proxy (error, _("Invalid proxy in %s: %s"), source,
+          cause->message);
     return NULL;
   }
   /* before anything prints the URI: GLib cannot print a URI without a

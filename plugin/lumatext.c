@@ -194,3 +194,10 @@ luma_secret_hide_in_text (gchar * text, const gchar * secret)
   return text != NULL && secret_size > 0
       && star_out (text, strlen (text), secret, secret_size);
 }
+
+void
+luma_secret_hide_in_error (GError ** error, const gchar * secret)
+{
+  if (error != NULL && *error != NULL)
+    luma_secret_hide_in_text ((*error)->message, secret);
+}

@@ -17,5 +17,7 @@ void luma_secret_free (gchar * secret);
 #define LUMA_SECRET_MIN_HIDDEN 8
 GBytes *luma_secret_hide (GBytes * body, const gchar * secret);
 gboolean luma_secret_hide_in_text (gchar * text, const gchar * secret);
+/* The same in the message of *@error, if one is set. */
+void luma_secret_hide_in_error (GError ** error, const gchar * secret);
 
 G_END_DECLS

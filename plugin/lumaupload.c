@@ -437,6 +437,7 @@ check_download_url (Upload * up, const gchar * url, GError ** error)
 {
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) cause = NULL;
+  gchar *copy;
 
   if (url == NULL || url[0] == '\0') {
     g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
@@ -460,7 +461,11 @@ check_download_url (Upload * up, const gchar * url, GError ** error)
         cause->message);
     return NULL;
   }
-  return g_strdup (url);
+  /* the key quoted in a form the raw answer did not show (a JSON escape)
+   * would go into messages, the journal and generate's request */
+  copy = g_strdup (url);
+  luma_secret_hide_in_text (copy, up->api_key);
+  return copy;
 }
 
 /* Reads the answer: the HTTP status first (an error status wins over a body
@@ -805,8 +810,8 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
 out:
   /* what the host said may quote the key in a form the raw answer did not
    * (a JSON escape): hidden before any message or log has it */
-  if (download_url == NULL && error != NULL && *error != NULL)
-    luma_secret_hide_in_text ((*error)->message, api_key);
+  if (download_url == NULL)
+    luma_secret_hide_in_error (error, api_key);
   framing_clear (&up.framing);
   g_free (up.file_label);
   return download_url;

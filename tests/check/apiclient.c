@@ -697,6 +697,39 @@ GST_START_TEST (test_key_echoed_json_escaped_not_in_error)
 
 GST_END_TEST;
 
+/* Download-url's refusal quoting the key JSON-escaped, or in a
+ * header: the error (which lumasrc logs, "no fresh link: ...") must not
+ * hold it, as luma_api_wait_for_task ()'s errors do not. */
+GST_START_TEST (test_key_echoed_by_download_url_not_in_error)
+{
+  static const gchar key[] = "sk/test-secret-0123456789";
+  static const gchar text[] = "{\"code\":422,\"msg\":\"not yours, "
+      "sk\\/test-secret-0123456789\"}";
+  g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+  const gchar *encodings[] = { NULL, "x-sk/test-secret-0123456789" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (encodings); i++) {
+    FixedServer *server = fixed_server_start (200, encodings[i], body);
+    g_autofree gchar *url = fixed_server_get_url (server);
+    g_autoptr (SoupSession) session = make_session (5, FALSE);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (LumaApi) api = luma_api_new (session, url, key, &error);
+    g_autofree gchar *link = NULL;
+
+    fail_unless (api != NULL);
+    link = luma_api_fresh_link (api, "http://127.0.0.1:1/r/t/1.mp4", NULL,
+        &error);
+    fixed_server_stop (server);
+    fail_unless (link == NULL);
+    fail_unless (error != NULL);
+    fail_unless (strstr (error->message, key) == NULL,
+        "the key is in the error: %s", error->message);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_gzip_answer_is_read)
 {
   static const gchar record_text[] = "{\"code\":200,\"msg\":\"success\","
@@ -1296,6 +1329,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_refusal_after_an_answer_is_ordinary_trouble);
   tcase_add_test (tc, test_gzip_answer_is_read);
   tcase_add_test (tc, test_key_echoed_json_escaped_not_in_error);
+  tcase_add_test (tc, test_key_echoed_by_download_url_not_in_error);
   tcase_add_test (tc, test_key_echoed_in_a_header_not_in_error);
   tcase_add_test (tc, test_gzip_bomb_refused);
   tcase_add_test (tc, test_unknown_encoding_is_a_bad_answer);

@@ -603,6 +603,15 @@ luma_test_append_message_text (GString * text, GstMessage * msg)
 }
 
 void
+luma_test_assert_not_on_bus (const gchar * text, const gchar * secret)
+{
+  const gchar *at = strstr (text, secret);
+
+  fail_unless (at == NULL, "the key is on the bus: ...%.160s",
+      at != NULL ? MAX (at - 120, text) : "");
+}
+
+void
 luma_test_remove_tree (const gchar * path)
 {
   g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);

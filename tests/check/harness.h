@@ -108,6 +108,8 @@ gchar *luma_test_describe_tree (const gchar * path);
 /* Every text of @msg (its structure, an error's or warning's text and
  * details) appended to @text: to look for what must not be there. */
 void luma_test_append_message_text (GString * text, GstMessage * msg);
+/* Fails, showing where, if @text (the bus's messages) holds @secret. */
+void luma_test_assert_not_on_bus (const gchar * text, const gchar * secret);
 
 /* A program (gst-launch-1.0...) run as a process of its own, with the
  * environment and KIE_API_KEY set to the test key; its exit status. */

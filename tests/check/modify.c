@@ -1064,6 +1064,33 @@ GST_START_TEST (test_escaped_key_quoted_back_not_on_bus)
 
 GST_END_TEST;
 
+/* An upload host whose downloadUrl quotes the key with a letter
+ * JSON-escaped: the raw answer holds no copy to star out, the parsed URL
+ * does, and it reaches the bus (luma-task-created's video-url). */
+GST_START_TEST (test_escaped_key_in_download_url_not_on_bus)
+{
+  g_autofree gchar *video = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *body = NULL;
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  luma_test_add_ready_task (em, "t-src", clip);
+  body = g_strdup_printf ("{\"success\":true,\"code\":200,\"msg\":\"ok\","
+      "\"data\":{\"downloadUrl\":\"%s/r/t-src/1.mp4?sig=\\u0074%s\"}}",
+      video, TEST_KEY + 1);
+  luma_emulator_push_upload_reply (em, 200, NULL, body);
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message", G_CALLBACK (on_any_sync_message),
+      text);
+  luma_run_until_done (run, 60);
+  luma_run_free (run);
+  fail_unless (luma_emulator_get_creates (em) == 1);
+  luma_test_assert_not_on_bus (text->str, TEST_KEY);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1097,6 +1124,7 @@ modify_suite (void)
   tcase_add_test (tc, test_escaped_key_quoted_back_not_on_bus);
   tcase_add_test (tc, test_empty_watermark_is_no_watermark);
   tcase_add_test (tc, test_unopenable_task_entry_says_a_task_may_exist);
+  tcase_add_test (tc, test_escaped_key_in_download_url_not_on_bus);
   return s;
 }
 

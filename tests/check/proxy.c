@@ -844,6 +844,33 @@ GST_START_TEST (test_https_proxy_for_https_urls)
 
 GST_END_TEST;
 
+/* A password with a character a URL reserves ('#', '/', '?')
+ * written as it is: GLib's parse error quotes what it took for the port,
+ * which is the password, and the message must not show it. */
+GST_START_TEST (test_unparsable_proxy_hides_the_password)
+{
+  static const gchar *values[] = {
+    "http://user:s3cret#x@proxy.example:3128",
+    "user:s3cret/x@proxy.example:3128",
+    "http://user:s3cret?x@proxy.example:3128",
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (values); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GProxyResolver) r = resolver_for (NULL, &error, "http_proxy",
+        values[i], NULL);
+
+    fail_unless (r == NULL, "\"%s\" was taken", values[i]);
+    fail_unless (strstr (error->message, "http_proxy") != NULL, "%s",
+        error->message);
+    fail_unless (strstr (error->message, "s3cret") == NULL,
+        "\"%s\" shows the password", error->message);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_proxy_is_a_settings_error)
 {
   LumaRun *run;
@@ -1076,6 +1103,7 @@ proxy_suite (void)
   tcase_add_test (tc_resolver, test_no_proxy_in_front_of_the_system);
   tcase_add_test (tc_resolver, test_empty_http_proxy_keeps_the_system);
   tcase_add_test (tc_resolver, test_bad_proxies_are_refused);
+  tcase_add_test (tc_resolver, test_unparsable_proxy_hides_the_password);
   tcase_add_test (tc_resolver, test_settings_text_tells_settings_apart);
   tcase_add_test (tc_resolver, test_system_answers_are_kept_a_while);
 

@@ -120,6 +120,19 @@ launch_line (const gchar * task_id, const gchar * key)
       "! fakesink sync=false", api_url, task_id);
 }
 
+/* A ready task @task_id whose record is answered @body, played with the
+ * test key to its end: all that the bus carried. */
+static gchar *
+poll_and_collect (const gchar * task_id, const gchar * body,
+    GstMessageType * ended_with)
+{
+  g_autofree gchar *desc = launch_line (task_id, TEST_KEY);
+
+  luma_test_add_ready_task (fixture.em, task_id, fixture.video);
+  luma_emulator_push_record_reply (fixture.em, task_id, 200, NULL, NULL, body);
+  return play_and_collect (desc, ended_with);
+}
+
 GST_START_TEST (test_key_not_in_log_messages_or_dump)
 {
   LumaEmulatorTask task = {
@@ -212,16 +225,12 @@ GST_END_TEST;
  * APIs do: "Incorrect API key provided: ...") must not put it on the bus. */
 GST_START_TEST (test_key_echoed_by_api_not_in_error)
 {
-  g_autofree gchar *desc = NULL;
   g_autofree gchar *bus_text = NULL;
   g_autofree gchar *body = g_strdup_printf ("{\"code\":401,\"msg\":"
       "\"Invalid API key: %s\"}", TEST_KEY);
   GstMessageType ended;
 
-  luma_test_add_ready_task (fixture.em, "t-echo", fixture.video);
-  luma_emulator_push_record_reply (fixture.em, "t-echo", 200, NULL, NULL, body);
-  desc = launch_line ("t-echo", TEST_KEY);
-  bus_text = play_and_collect (desc, &ended);
+  bus_text = poll_and_collect ("t-echo", body, &ended);
   fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
   fail_unless (strstr (bus_text, "refused the API key") != NULL);
   fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
@@ -234,7 +243,6 @@ GST_END_TEST;
  * errorMessage): not on the bus, in the error nor in its details. */
 GST_START_TEST (test_key_in_a_failed_record_not_on_the_bus)
 {
-  g_autofree gchar *desc = NULL;
   g_autofree gchar *bus_text = NULL;
   g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
       "\"success\",\"data\":{\"taskId\":\"t-quoted\",\"successFlag\":3,"
@@ -242,11 +250,7 @@ GST_START_TEST (test_key_in_a_failed_record_not_on_the_bus)
       TEST_KEY, TEST_KEY);
   GstMessageType ended;
 
-  luma_test_add_ready_task (fixture.em, "t-quoted", fixture.video);
-  luma_emulator_push_record_reply (fixture.em, "t-quoted", 200, NULL, NULL,
-      body);
-  desc = launch_line ("t-quoted", TEST_KEY);
-  bus_text = play_and_collect (desc, &ended);
+  bus_text = poll_and_collect ("t-quoted", body, &ended);
   fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
   fail_unless (strstr (bus_text, "failed to generate") != NULL, "%s", bus_text);
   fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the bus");
@@ -255,12 +259,25 @@ GST_START_TEST (test_key_in_a_failed_record_not_on_the_bus)
 
 GST_END_TEST;
 
+/* A lumasrc that creates a task (XDG_STATE_HOME and KIE_API_KEY set by
+ * the caller), generate answering @body with @status: what the bus said. */
+static gchar *
+create_and_collect (guint status, const gchar * body, GstMessageType * ended)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *video = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *desc = g_strdup_printf ("lumasrc api-url=%s "
+      "prompt=\"Make it snow\" video-url=%s/clip.mp4 poll-interval=10 ! "
+      "fakesink sync=false", api_url, video);
+
+  luma_emulator_push_generate_reply (fixture.em, status, NULL, body);
+  return play_and_collect (desc, ended);
+}
+
 /* generate's answer quoting the key: not on the bus either, as it is or
  * with a letter JSON-escaped (which only the parsed message shows). */
 GST_START_TEST (test_key_quoted_by_generate_not_on_the_bus)
 {
-  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
-  g_autofree gchar *video = luma_emulator_get_video_url_base (fixture.em);
   g_autofree gchar *state_home = g_dir_make_tmp ("luma-secrets-XXXXXX", NULL);
   const gchar *quotes[] = { "%s", "\\u0074%s" };
   guint i;
@@ -268,7 +285,6 @@ GST_START_TEST (test_key_quoted_by_generate_not_on_the_bus)
   g_setenv ("XDG_STATE_HOME", state_home, TRUE);
   g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
   for (i = 0; i < G_N_ELEMENTS (quotes); i++) {
-    g_autofree gchar *desc = NULL;
     g_autofree gchar *bus_text = NULL;
     g_autofree gchar *quote = g_strdup_printf (quotes[i],
         i == 0 ? TEST_KEY : TEST_KEY + 1);
@@ -276,20 +292,63 @@ GST_START_TEST (test_key_quoted_by_generate_not_on_the_bus)
         "\"Invalid API key: %s\"}", quote);
     GstMessageType ended;
 
-    luma_emulator_push_generate_reply (fixture.em, 401, NULL, body);
-    desc = g_strdup_printf ("lumasrc api-url=%s prompt=\"Make it snow\" "
-        "video-url=%s/clip.mp4 poll-interval=10 ! fakesink sync=false",
-        api_url, video);
-    bus_text = play_and_collect (desc, &ended);
+    bus_text = create_and_collect (401, body, &ended);
     fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
     fail_unless (strstr (bus_text, "refused the API key") != NULL, "%s",
         bus_text);
     fail_unless (strstr (bus_text, "Invalid API key") != NULL, "%s", bus_text);
-    fail_unless (strstr (bus_text, TEST_KEY) == NULL, "the key is on the "
-        "bus: %s", bus_text);
+    luma_test_assert_not_on_bus (bus_text, TEST_KEY);
   }
   assert_log_clean (TEST_KEY);
   luma_test_remove_tree (state_home);
+}
+
+GST_END_TEST;
+
+/* generate's answer giving the key, a letter JSON-escaped, as the task
+ * id: no task id to take (the answer is a bad one: a billed task may
+ * exist), and never the key on the bus as the task's id. */
+GST_START_TEST (test_key_as_the_created_task_id_not_on_the_bus)
+{
+  g_autofree gchar *state_home = g_dir_make_tmp ("luma-secrets-XXXXXX", NULL);
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"\\u0074%s\"}}", TEST_KEY + 1);
+  g_autofree gchar *bus_text = NULL;
+  GstMessageType ended;
+
+  g_setenv ("XDG_STATE_HOME", state_home, TRUE);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+  bus_text = create_and_collect (200, body, &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  luma_test_assert_not_on_bus (bus_text, TEST_KEY);
+  fail_unless (strstr (bus_text, "task-may-exist=(boolean)true") != NULL,
+      "%s", bus_text);
+  assert_log_clean (TEST_KEY);
+  luma_test_remove_tree (state_home);
+}
+
+GST_END_TEST;
+
+/* A record whose result URL quotes the key with a letter
+ * JSON-escaped (which only the parsed text shows, as in
+ * test_key_quoted_by_generate_not_on_the_bus): the key must not reach the
+ * bus (luma-task's result-url, the tags), the store, nor the video host. */
+GST_START_TEST (test_key_escaped_in_result_url_not_on_the_bus)
+{
+  g_autofree gchar *video = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *bus_text = NULL;
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"t-esc\",\"successFlag\":1,"
+      "\"completeTime\":1700000000000,\"paramJson\":\"{}\","
+      "\"response\":{\"resultUrls\":[\"%s/r/t-esc/1.mp4?sig=\\u0074%s\"]}}}",
+      video, TEST_KEY + 1);
+  GstMessageType ended;
+
+  bus_text = poll_and_collect ("t-esc", body, &ended);
+  luma_test_assert_not_on_bus (bus_text, TEST_KEY);
+  fail_if (luma_test_tree_holds (g_getenv ("GST_LUMA_STORE_DIR"), TEST_KEY),
+      "the key is in the store");
+  assert_log_clean (TEST_KEY);
 }
 
 GST_END_TEST;
@@ -329,6 +388,8 @@ secrets_suite (void)
   tcase_add_test (tc, test_key_echoed_by_api_not_in_error);
   tcase_add_test (tc, test_key_in_a_failed_record_not_on_the_bus);
   tcase_add_test (tc, test_key_quoted_by_generate_not_on_the_bus);
+  tcase_add_test (tc, test_key_as_the_created_task_id_not_on_the_bus);
+  tcase_add_test (tc, test_key_escaped_in_result_url_not_on_the_bus);
   return s;
 }
 

@@ -316,6 +316,23 @@ GST_START_TEST (test_api_url_is_parsed_not_joined)
 
 GST_END_TEST;
 
+/* Port 0 is no port: an api-url that names it is a settings error
+ * that says so, not a connection "refused by 127.0.0.1:80" (a port the
+ * user never wrote) after the retries. */
+GST_START_TEST (test_api_url_port_zero_is_a_settings_error)
+{
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-port", fixture.video);
+  run = luma_run_new (fixture.em, "t-port", NULL);
+  g_object_set (run->src, "api-url", "http://127.0.0.1:0", "retries", 0, NULL);
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, "port 0");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* ----- values that make no sense ----- */
 
 GST_START_TEST (test_blocksize_out_of_range_is_a_settings_error)
@@ -454,6 +471,7 @@ surface_suite (void)
   tcase_add_test (tc, test_no_control_characters_in_key_from_environment);
   tcase_add_test (tc, test_server_text_reaches_the_bus_made_safe);
   tcase_add_test (tc, test_api_url_is_parsed_not_joined);
+  tcase_add_test (tc, test_api_url_port_zero_is_a_settings_error);
   tcase_add_test (tc, test_blocksize_out_of_range_is_a_settings_error);
   tcase_add_test (tc, test_secret_wipe_overwrites_the_copy);
   tcase_add_test (tc, test_secret_hidden_in_answers);
