@@ -364,6 +364,8 @@ resource_error_code (const GError * error)
         return GST_RESOURCE_ERROR_READ;
       case LUMA_UPLOAD_ERROR_UNAVAILABLE:
         return GST_RESOURCE_ERROR_WRITE;
+      case LUMA_UPLOAD_ERROR_THROTTLED:
+        return GST_RESOURCE_ERROR_BUSY;
       case LUMA_UPLOAD_ERROR_BAD_ARGUMENT:
         return GST_RESOURCE_ERROR_SETTINGS;
       default:
@@ -1051,9 +1053,11 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
   if (!check_pipeline_sound (self, error))
     return NULL;
   gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
+  /* its rate limits are waited out within wait-timeout, as generate's */
   url = luma_upload_file (job->session, job->settings.upload_url,
-      job->settings.task.api_key, file, UPLOAD_FOLDER, on_upload_progress, self,
-      cancellable, error);
+      job->settings.task.api_key, file, UPLOAD_FOLDER,
+      job->settings.task.wait_timeout, on_upload_progress, self, cancellable,
+      error);
   if (url == NULL) {
     gboolean cancelled = g_error_matches (*error, G_IO_ERROR,
         G_IO_ERROR_CANCELLED);

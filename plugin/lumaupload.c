@@ -716,12 +716,16 @@ next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
  * @api_key: (nullable): sent as Bearer to the upload host only
  * @file: the clip
  * @upload_path: the folder at KIE (uploadPath)
+ * @wait_seconds: how long rate limits and maintenance may be waited out
+ *   (the wait-timeout of the task the clip is for); 0: only as many times as
+ *   the bound on waits allows
  * @progress_cb: (nullable): told how much of the body has been sent
  *
  * Uploads @file under a new random name with its extension, streaming it
- * from disk. Rate limits and maintenance (429, 455) are waited out, server
- * and network errors retried with a backoff, both a bounded number of
- * times; other refusals fail at once. Cancelling @cancellable stops the
+ * from disk. Rate limits and maintenance (429, 455) are waited out
+ * (%LUMA_UPLOAD_ERROR_THROTTLED once a wait would end past @wait_seconds),
+ * server and network errors retried with a backoff, both a bounded number
+ * of times; other refusals fail at once. Cancelling @cancellable stops the
  * upload at once with %G_IO_ERROR_CANCELLED.
  *
  * Returns: (transfer full): the public downloadUrl of the uploaded file
@@ -730,9 +734,12 @@ next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
 gchar *
 luma_upload_file (SoupSession * session, const gchar * upload_url,
     const gchar * api_key, GFile * file, const gchar * upload_path,
-    LumaUploadProgress progress_cb, gpointer user_data,
+    guint wait_seconds, LumaUploadProgress progress_cb, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
+  /* the waits rate limiting asks for end within the task's wait-timeout */
+  gint64 deadline = wait_seconds == 0 ? G_MAXINT64
+      : g_get_monotonic_time () + (gint64) wait_seconds * G_USEC_PER_SEC;
   g_autoptr (GUri) uri = NULL;
   g_autofree gchar *file_name = NULL;
   g_autofree gchar *mime_type = NULL;
@@ -784,6 +791,7 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
   for (;;) {
     g_autoptr (GError) attempt_error = NULL;
     guint64 retry_after = G_MAXUINT64, delay = 0;
+    gboolean again;
     AttemptOutcome outcome = upload_once (&up, &download_url, &retry_after,
         &attempt_error);
 
@@ -793,7 +801,15 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
       g_propagate_error (error, g_steal_pointer (&attempt_error));
       break;
     }
-    if (!next_delay (outcome, retry_after, &throttles, &troubles, &delay)) {
+    again = next_delay (outcome, retry_after, &throttles, &troubles, &delay);
+    if (again && outcome == ATTEMPT_THROTTLED
+        && g_get_monotonic_time () + (gint64) delay * 1000 > deadline) {
+      g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_THROTTLED,
+          _("The upload host %s kept asking to wait beyond the wait allowed "
+              "(%u s): %s"), up.host, wait_seconds, attempt_error->message);
+      break;
+    }
+    if (!again) {
       guint attempts = throttles + troubles + 1;
 
       g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_UNAVAILABLE,

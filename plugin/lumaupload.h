@@ -24,6 +24,7 @@ typedef enum {
   LUMA_UPLOAD_ERROR_UNAVAILABLE,    /* 5xx, 429, 455, transport: waits spent */
   LUMA_UPLOAD_ERROR_BAD_ANSWER,     /* unreadable, or no usable downloadUrl */
   LUMA_UPLOAD_ERROR_BAD_ARGUMENT,   /* an upload path that cannot be sent */
+  LUMA_UPLOAD_ERROR_THROTTLED,      /* 429, 455 beyond the wait allowed */
 } LumaUploadError;
 
 /* @sent bytes of the request body out of @total (the file and the
@@ -35,7 +36,7 @@ typedef void (*LumaUploadProgress) (guint64 sent, guint64 total,
 
 gchar *luma_upload_file (SoupSession * session, const gchar * upload_url,
     const gchar * api_key, GFile * file, const gchar * upload_path,
-    LumaUploadProgress progress_cb, gpointer user_data,
+    guint wait_seconds, LumaUploadProgress progress_cb, gpointer user_data,
     GCancellable * cancellable, GError ** error);
 
 G_END_DECLS

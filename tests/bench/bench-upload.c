@@ -57,7 +57,7 @@ main (int argc, char **argv)
   session = luma_http_session_new (&config);
   file = g_file_new_for_commandline_arg (argv[1]);
   download_url = luma_upload_file (session, url, key, file,
-      upload_path != NULL ? upload_path : "bench",
+      upload_path != NULL ? upload_path : "bench", 0,
       show_progress ? print_progress : NULL, NULL, NULL, &error);
   if (download_url == NULL) {
     g_printerr ("bench-upload: %s\n", error->message);

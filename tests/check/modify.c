@@ -1091,6 +1091,34 @@ GST_START_TEST (test_escaped_key_in_download_url_not_on_bus)
 
 GST_END_TEST;
 
+/* Rate limiting of the upload is part of creating the task, and
+ * "rate limits (429, honouring Retry-After) ... are waited out within
+ * wait-timeout" (README), "rate limiting or maintenance while creating,
+ * beyond wait-timeout" is GST_RESOURCE_ERROR_BUSY (docs/lumamodify.md):
+ * an upload host that keeps answering 429 ends the run at wait-timeout,
+ * with BUSY, not after five waits of its Retry-After with WRITE. */
+GST_START_TEST (test_upload_rate_limit_ends_at_wait_timeout)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  gint64 before, took;
+  gint i;
+
+  for (i = 0; i < 8; i++)
+    luma_emulator_push_upload_reply (em, 429, "4",
+        "{\"success\":false,\"code\":429,\"msg\":\"Too many requests\"}");
+  g_object_set (run->src, "wait-timeout", 2, NULL);
+  before = g_get_monotonic_time ();
+  luma_run_until_done (run, 60);
+  took = g_get_monotonic_time () - before;
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, NULL);
+  fail_unless (took < 8 * G_USEC_PER_SEC * luma_test_slowdown (),
+      "the run ended after %" G_GINT64_FORMAT " us, wait-timeout is 2 s", took);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1125,6 +1153,7 @@ modify_suite (void)
   tcase_add_test (tc, test_empty_watermark_is_no_watermark);
   tcase_add_test (tc, test_unopenable_task_entry_says_a_task_may_exist);
   tcase_add_test (tc, test_escaped_key_in_download_url_not_on_bus);
+  tcase_add_test (tc, test_upload_rate_limit_ends_at_wait_timeout);
   return s;
 }
 

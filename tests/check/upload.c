@@ -104,7 +104,7 @@ static gchar *
 upload (GFile * file, GError ** error)
 {
   return luma_upload_file (session, upload_url, TEST_KEY, file,
-      UPLOAD_FOLDER, NULL, NULL, NULL, error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, error);
 }
 
 static gchar *
@@ -288,7 +288,7 @@ GST_START_TEST (test_wrong_key_is_401)
   GFile *file = make_file ("luma-upload-XXXXXX.mp4", 1000, 6, NULL);
   g_autoptr (GError) error = NULL;
   g_autofree gchar *url = luma_upload_file (session, upload_url,
-      "not-the-key", file, UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      "not-the-key", file, UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
 
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
@@ -476,7 +476,7 @@ GST_START_TEST (test_cancel_while_waiting_for_the_answer)
   luma_emulator_set_upload_answer_delay (fixture.em, 20000);
   thread = g_thread_new ("cancel", cancel_later, &later);
   url = luma_upload_file (session, upload_url, TEST_KEY, file,
-      UPLOAD_FOLDER, NULL, NULL, cancellable, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, cancellable, &error);
   took = g_get_monotonic_time () - later.cancelled_at;
   g_thread_join (thread);
 
@@ -517,7 +517,7 @@ GST_START_TEST (test_trickled_answer_ends)
   g_autofree gchar *result = NULL;
   GThread *thread = g_thread_new ("cancel", cancel_later, &later);
 
-  result = luma_upload_file (quick, url, TEST_KEY, file, UPLOAD_FOLDER,
+  result = luma_upload_file (quick, url, TEST_KEY, file, UPLOAD_FOLDER, 0,
       NULL, NULL, cancellable, &error);
   g_atomic_int_set (&over, TRUE);
   g_thread_join (thread);
@@ -598,7 +598,7 @@ GST_START_TEST (test_cancel_while_sending_the_body)
   listener = listen_and_never_read (&stalled_url);
   thread = g_thread_new ("cancel", cancel_later, &later);
   url = luma_upload_file (session, stalled_url, TEST_KEY, file,
-      UPLOAD_FOLDER, keep_last_progress, &last, cancellable, &error);
+      UPLOAD_FOLDER, 0, keep_last_progress, &last, cancellable, &error);
   took = g_get_monotonic_time () - later.cancelled_at;
   g_thread_join (thread);
 
@@ -647,7 +647,7 @@ GST_START_TEST (test_progress_reaches_the_total)
   guint i;
 
   url = luma_upload_file (session, upload_url, TEST_KEY, file,
-      UPLOAD_FOLDER, log_progress, &log, NULL, &error);
+      UPLOAD_FOLDER, 0, log_progress, &log, NULL, &error);
   fail_unless (url != NULL, "%s", error ? error->message : "");
 
   fail_unless (log.sent->len > 0, "no progress at all");
@@ -758,7 +758,7 @@ GST_START_TEST (test_bad_arguments)
   fail_unless (writer >= 0);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, missing,
-      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
           LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
@@ -767,7 +767,7 @@ GST_START_TEST (test_bad_arguments)
   g_clear_error (&error);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, empty,
-      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
           LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
@@ -775,13 +775,13 @@ GST_START_TEST (test_bad_arguments)
   g_clear_error (&error);
 
   url = luma_upload_file (session, upload_url, TEST_KEY, fifo,
-      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
           LUMA_UPLOAD_ERROR_FILE), "%s", error->message);
   g_clear_error (&error);
 
-  url = luma_upload_file (session, upload_url, TEST_KEY, file, "a\r\nb",
+  url = luma_upload_file (session, upload_url, TEST_KEY, file, "a\r\nb", 0,
       NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
@@ -789,14 +789,14 @@ GST_START_TEST (test_bad_arguments)
   g_clear_error (&error);
 
   url = luma_upload_file (session, with_query, TEST_KEY, file,
-      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_HTTP_ERROR,
           LUMA_HTTP_ERROR_BAD_URL), "%s", error->message);
   g_clear_error (&error);
 
   url = luma_upload_file (session, upload_url, "key\r\nX-Evil: 1", file,
-      UPLOAD_FOLDER, NULL, NULL, NULL, &error);
+      UPLOAD_FOLDER, 0, NULL, NULL, NULL, &error);
   fail_unless (url == NULL);
   fail_unless (g_error_matches (error, LUMA_UPLOAD_ERROR,
           LUMA_UPLOAD_ERROR_NOT_AUTHORIZED), "%s", error->message);
@@ -848,7 +848,7 @@ GST_START_TEST (test_file_changing_is_an_error)
     ChangeFile change = { file, grow, FALSE };
     g_autoptr (GError) error = NULL;
     g_autofree gchar *url = luma_upload_file (session, upload_url, TEST_KEY,
-        file, UPLOAD_FOLDER, change_file, &change, NULL, &error);
+        file, UPLOAD_FOLDER, 0, change_file, &change, NULL, &error);
 
     fail_unless (change.done);
     fail_unless (url == NULL, "uploaded %s", url);
