@@ -1107,6 +1107,9 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
     return TRUE;
   }
   if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    /* a flush cut the open (its hash or sync): looked up again at the
+     * next create (), not skipped for a poll that needs a key */
+    s->store_looked_up = FALSE;
     g_propagate_error (error, g_steal_pointer (&unusable));
     return FALSE;
   }
@@ -1765,11 +1768,19 @@ gst_luma_src_read_rest_from_network (GstLumaSrc * self, const GError * cause,
 
   GST_WARNING_OBJECT (self, "%s", text);
   gst_luma_src_warn_store (self, text, cause);
-  g_clear_pointer (&s->stored, luma_store_reader_free);
   /* a record read for its URL, not a wait */
   s->phase = PHASE_STREAMING;
-  return gst_luma_src_fetch_record (self, FALSE, error)
-      && gst_luma_src_expect_same_file (self, size, version, error);
+  /* a read that a flush cuts leaves the stored video to read on from
+   * (after a seek back, it has the bytes): the stream has no URL yet */
+  if (!gst_luma_src_fetch_record (self, FALSE, error)) {
+    if (g_cancellable_is_cancelled (self->cancellable))
+      s->phase = PHASE_STORED;
+    else
+      g_clear_pointer (&s->stored, luma_store_reader_free);
+    return FALSE;
+  }
+  g_clear_pointer (&s->stored, luma_store_reader_free);
+  return gst_luma_src_expect_same_file (self, size, version, error);
 }
 
 /* From the store, from another's download, from what the `.part` holds,
@@ -2122,6 +2133,13 @@ gst_luma_src_start (GstBaseSrc * basesrc)
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
   g_autoptr (GError) error = NULL;
   LumaSettings settings;
+
+  /* GstBaseSrc turns the segment into TIME for do-timestamp, which
+   * do_seek () refuses: the first seek failed and the pipeline did not
+   * start, with no error. The bytes are a file's: the segment stays in
+   * BYTES, and the buffers still get their running time. */
+  if (basesrc->segment.format != GST_FORMAT_BYTES)
+    gst_base_src_set_format (basesrc, GST_FORMAT_BYTES);
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -600,6 +601,34 @@ luma_test_append_message_text (GString * text, GstMessage * msg)
       gst_message_parse_warning (msg, &error, &debug);
     g_string_append_printf (text, "%s %s", error->message, debug);
   }
+}
+
+static gint staged_sync_delay_ms;
+static gint staged_syncs_begun;
+
+int
+fdatasync (int fd)
+{
+  gint delay = g_atomic_int_get (&staged_sync_delay_ms);
+
+  g_atomic_int_inc (&staged_syncs_begun);
+  if (delay > 0)
+    g_usleep (delay * G_TIME_SPAN_MILLISECOND);
+  return syscall (SYS_fdatasync, fd);
+}
+
+void
+luma_test_stage_slow_sync (guint delay_ms)
+{
+  g_atomic_int_set (&staged_syncs_begun, 0);
+  g_atomic_int_set (&staged_sync_delay_ms, delay_ms);
+}
+
+void
+luma_test_wait_for_a_sync (void)
+{
+  while (g_atomic_int_get (&staged_syncs_begun) == 0)
+    g_usleep (G_TIME_SPAN_MILLISECOND);
 }
 
 void

@@ -108,6 +108,13 @@ gchar *luma_test_describe_tree (const gchar * path);
 /* Every text of @msg (its structure, an error's or warning's text and
  * details) appended to @text: to look for what must not be there. */
 void luma_test_append_message_text (GString * text, GstMessage * msg);
+/* A slow disk, staged: each fdatasync () of the process (this program's
+ * own, which replaces libc's; the plugin's too where the program exports
+ * its symbols, tests/meson.build) takes @delay_ms more from now on, and
+ * luma_test_wait_for_a_sync () returns once one has begun. */
+void luma_test_stage_slow_sync (guint delay_ms);
+void luma_test_wait_for_a_sync (void);
+
 /* Fails, showing where, if @text (the bus's messages) holds @secret. */
 void luma_test_assert_not_on_bus (const gchar * text, const gchar * secret);
 

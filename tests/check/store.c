@@ -2098,22 +2098,6 @@ GST_START_TEST (test_eviction_without_the_lock)
 
 GST_END_TEST;
 
-/* fdatasync(2) as the store calls it: a disk that takes
- * staged_sync_delay_ms to take a file (a slow disk, a large video). */
-static gint staged_sync_delay_ms;
-static gint staged_syncs_begun;
-
-int
-fdatasync (int fd)
-{
-  gint delay = g_atomic_int_get (&staged_sync_delay_ms);
-
-  g_atomic_int_inc (&staged_syncs_begun);
-  if (delay > 0)
-    g_usleep (delay * G_TIME_SPAN_MILLISECOND);
-  return syscall (SYS_fdatasync, fd);
-}
-
 typedef struct
 {
   LumaStore *store;
@@ -2144,11 +2128,9 @@ GST_START_TEST (test_cancelled_open_does_not_wait_for_the_disk)
   gint64 cancelled_at;
 
   store_task (opening.store, TASK, VIDEO_SIZE, in_days (14));
-  g_atomic_int_set (&staged_sync_delay_ms, 5000);
-  g_atomic_int_set (&staged_syncs_begun, 0);
+  luma_test_stage_slow_sync (5000);
   thread = g_thread_new ("open", open_in_thread, &opening);
-  while (g_atomic_int_get (&staged_syncs_begun) == 0)
-    g_usleep (G_TIME_SPAN_MILLISECOND);
+  luma_test_wait_for_a_sync ();
   cancelled_at = g_get_monotonic_time ();
   g_cancellable_cancel (opening.cancellable);
   g_thread_join (thread);
@@ -2159,7 +2141,7 @@ GST_START_TEST (test_cancelled_open_does_not_wait_for_the_disk)
           G_IO_ERROR_CANCELLED), "%s", opening.error ? opening.error->message :
       "no error");
 
-  g_atomic_int_set (&staged_sync_delay_ms, 0);
+  luma_test_stage_slow_sync (0);
   dir = only_entry_dir ();
   meta = read_meta (dir);
   fail_if (json_object_get_boolean_member (meta, "synced"));

@@ -2091,6 +2091,90 @@ GST_START_TEST (test_damaged_only_copy_kept)
 
 GST_END_TEST;
 
+/* A stored video cut short while it is read, with a key: the rest
+ * comes from the network, after a read of the task's record. A flushing
+ * seek made while that read waits (a server's Retry-After) left the
+ * element streaming from a stream without a URL: a CRITICAL
+ * (luma_stream_open: stream->uri != NULL) and an error without a GError,
+ * which fail_at () read (a crash). The video is to come out whole. */
+GST_START_TEST (test_seek_while_the_rest_is_asked_for)
+{
+  g_autofree gchar *video = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  GstMessage *warning;
+  LumaRun *run;
+  guint records;
+
+  /* stored by another process: this one has not seen the task yet */
+  fail_unless (g_spawn_check_wait_status (luma_test_wait_for_exit
+          (spawn_launch (NULL, NULL)), NULL));
+  assert_stored ();
+  video = entry_file ("video");
+  records = luma_emulator_get_record_requests (fixture.em, TASK);
+  luma_emulator_push_record_reply (fixture.em, TASK, 429, "30", NULL,
+      "{\"code\":429,\"msg\":\"slow down\"}");
+
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (truncate (video, VIDEO_SIZE / 2) == 0);
+  bus = gst_element_get_bus (run->pipeline);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  warning = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+      GST_MESSAGE_WARNING | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  fail_unless (warning != NULL
+      && GST_MESSAGE_TYPE (warning) == GST_MESSAGE_WARNING);
+  gst_message_unref (warning);
+  /* the record is being read: KIE asked to wait */
+  while (luma_emulator_get_record_requests (fixture.em, TASK) == records)
+    g_usleep (10000);
+  g_usleep (200000);
+
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 1000));
+  g_byte_array_set_size (run->data, 0);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output_from (run, fixture.video, 1000);
+  fail_unless (run->offsets_contiguous);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A stored task opens offline, and seeks by reading the file
+ * (docs/lumasrc.md). The first open after writing hashes the video and
+ * syncs it; a flushing seek made meanwhile (an editor seeks its clip to
+ * its in-point at once) cuts the open, and the store is looked at again
+ * after the flush: not a "No KIE API key" error (nor, with a key, a
+ * poll), though the store holds the video. */
+GST_START_TEST (test_seek_during_first_open_stays_offline)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  guint records;
+
+  luma_run_until_done (run, 60);
+  fail_unless (run->eos);
+  luma_run_free (run);
+  assert_stored ();
+  records = luma_emulator_get_record_requests (fixture.em, TASK);
+
+  luma_test_stage_slow_sync (1500);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "api-key", NULL, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  luma_test_wait_for_a_sync ();
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE - 1000));
+  luma_run_until_done (run, 60);
+  luma_test_stage_slow_sync (0);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE - 1000);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          TASK), records);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -2154,6 +2238,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_only_copy_not_evicted_for_a_failed_download);
   tcase_add_test (tc, test_video_kept_until_replaced);
   tcase_add_test (tc, test_damaged_only_copy_kept);
+  tcase_add_test (tc, test_seek_during_first_open_stays_offline);
+  tcase_add_test (tc, test_seek_while_the_rest_is_asked_for);
   return s;
 }
 

@@ -679,6 +679,26 @@ GST_START_TEST (test_reverse_seek_refused)
 
 GST_END_TEST;
 
+/* do-timestamp is a property gst-inspect shows, and filesrc and
+ * souphttpsrc stream with it (their buffers get the running time). GstBaseSrc
+ * turns the segment into TIME when it is set, which lumasrc's do_seek ()
+ * refuses: the initial seek failed and the pipeline did not go to PAUSED,
+ * with no error on the bus to say why. */
+GST_START_TEST (test_do_timestamp_streams)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "do-timestamp", TRUE, NULL);
+  fail_if (gst_element_set_state (run->pipeline, GST_STATE_PAUSED) ==
+      GST_STATE_CHANGE_FAILURE, "do-timestamp=true: the pipeline does not "
+      "go to PAUSED");
+  luma_run_until_done (run, 30);
+  assert_output_from (run, 0);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 streaming_suite (void)
 {
@@ -713,6 +733,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_reused_with_another_task);
   tcase_add_test (tc, test_ready_paused_cycles);
   tcase_add_test (tc, test_reverse_seek_refused);
+  tcase_add_test (tc, test_do_timestamp_streams);
   return s;
 }
 
