@@ -2111,7 +2111,7 @@ GST_START_TEST (test_seek_while_the_rest_is_asked_for)
   assert_stored ();
   video = entry_file ("video");
   records = luma_emulator_get_record_requests (fixture.em, TASK);
-  luma_emulator_push_record_reply (fixture.em, TASK, 429, "30", NULL,
+  luma_emulator_push_record_reply (fixture.em, TASK, 429, "5", NULL,
       "{\"code\":429,\"msg\":\"slow down\"}");
 
   run = luma_run_new (fixture.em, TASK, NULL);
@@ -2125,7 +2125,8 @@ GST_START_TEST (test_seek_while_the_rest_is_asked_for)
   fail_unless (warning != NULL
       && GST_MESSAGE_TYPE (warning) == GST_MESSAGE_WARNING);
   gst_message_unref (warning);
-  /* the record is being read: KIE asked to wait */
+  /* the record is being read: KIE asked to wait (5 s, which the read
+   * after the seek honours too) */
   while (luma_emulator_get_record_requests (fixture.em, TASK) == records)
     g_usleep (10000);
   g_usleep (200000);
