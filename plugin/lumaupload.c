@@ -42,10 +42,8 @@
 #define SERVER_BACKOFF_MS 1000
 /* 429 and 455 (nothing was stored): waits in all, 5 s, 10 s ... apart
  * unless Retry-After says otherwise, and never longer than 10 min each */
-#define THROTTLE_WAITS 5
 #define THROTTLE_BACKOFF_MS 5000
 #define RETRY_AFTER_MIN_MS 250
-#define RETRY_AFTER_MAX_MS (10 * 60 * 1000)
 
 #define FILE_READ_SIZE (64 * 1024)
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
@@ -686,26 +684,24 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   return outcome;
 }
 
-/* How long to wait before the next attempt, or FALSE to give up. */
+/* How long to wait before the next attempt, or FALSE to give up. A rate
+ * limit is waited out for as long as the wait allowed (luma_upload_file ()),
+ * as generate's; server and network trouble a number of times. */
 static gboolean
 next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
     guint * troubles, guint64 * delay)
 {
   if (outcome == ATTEMPT_THROTTLED) {
-    if (*throttles >= THROTTLE_WAITS)
-      return FALSE;
     *delay = luma_http_backoff (THROTTLE_BACKOFF_MS, (*throttles)++);
   } else {
     if (*troubles >= SERVER_RETRIES)
       return FALSE;
     *delay = luma_http_backoff (SERVER_BACKOFF_MS, (*troubles)++);
   }
-  /* the server knows best when it will take the file, within reason */
-  if (retry_after != G_MAXUINT64) {
-    if (retry_after > RETRY_AFTER_MAX_MS)
-      return FALSE;
+  /* the server knows best when it will take the file (an hour at most:
+   * luma_http_retry_after ()) */
+  if (retry_after != G_MAXUINT64)
     *delay = MAX (retry_after, RETRY_AFTER_MIN_MS);
-  }
   return TRUE;
 }
 
@@ -717,15 +713,14 @@ next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
  * @file: the clip
  * @upload_path: the folder at KIE (uploadPath)
  * @wait_seconds: how long rate limits and maintenance may be waited out
- *   (the wait-timeout of the task the clip is for); 0: only as many times as
- *   the bound on waits allows
+ *   (the wait-timeout of the task the clip is for); 0: for ever
  * @progress_cb: (nullable): told how much of the body has been sent
  *
  * Uploads @file under a new random name with its extension, streaming it
  * from disk. Rate limits and maintenance (429, 455) are waited out
  * (%LUMA_UPLOAD_ERROR_THROTTLED once a wait would end past @wait_seconds),
- * server and network errors retried with a backoff, both a bounded number
- * of times; other refusals fail at once. Cancelling @cancellable stops the
+ * server and network errors retried with a backoff a bounded number of
+ * times; other refusals fail at once. Cancelling @cancellable stops the
  * upload at once with %G_IO_ERROR_CANCELLED.
  *
  * Returns: (transfer full): the public downloadUrl of the uploaded file

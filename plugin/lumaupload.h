@@ -21,7 +21,7 @@ typedef enum {
   LUMA_UPLOAD_ERROR_NO_CREDITS,     /* 402 */
   LUMA_UPLOAD_ERROR_TOO_LARGE,      /* 413 */
   LUMA_UPLOAD_ERROR_REFUSED,        /* 422, other 4xx, 501, 505, a redirect */
-  LUMA_UPLOAD_ERROR_UNAVAILABLE,    /* 5xx, 429, 455, transport: waits spent */
+  LUMA_UPLOAD_ERROR_UNAVAILABLE,    /* 5xx, transport: retries spent */
   LUMA_UPLOAD_ERROR_BAD_ANSWER,     /* unreadable, or no usable downloadUrl */
   LUMA_UPLOAD_ERROR_BAD_ARGUMENT,   /* an upload path that cannot be sent */
   LUMA_UPLOAD_ERROR_THROTTLED,      /* 429, 455 beyond the wait allowed */

@@ -423,6 +423,25 @@ GST_START_TEST (test_rate_limit_waits_retry_after)
 
 GST_END_TEST;
 
+/* Rate limiting is waited out for as long as the wait allowed (here no
+ * bound: wait-timeout 0 is for ever), not a fixed number of times: six
+ * 429s in a row, then the upload. */
+GST_START_TEST (test_rate_limit_waited_out_within_the_wait)
+{
+  GFile *file = make_file ("luma-upload-XXXXXX.mp4", 1000, 10, NULL);
+  g_autofree gchar *url = NULL;
+  guint i;
+
+  for (i = 0; i < 6; i++)
+    luma_emulator_push_upload_reply (fixture.em, 429, "0",
+        "{\"success\":false,\"code\":429,\"msg\":\"Too many requests\"}");
+  url = upload_ok (file);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 7);
+  fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   GCancellable *cancellable;
@@ -880,6 +899,7 @@ upload_suite (void)
   tcase_add_test (tc, test_server_error_then_ok);
   tcase_add_test (tc, test_server_errors_give_up);
   tcase_add_test (tc, test_rate_limit_waits_retry_after);
+  tcase_add_test (tc, test_rate_limit_waited_out_within_the_wait);
   tcase_add_test (tc, test_cancel_while_waiting_for_the_answer);
   tcase_add_test (tc, test_cancel_while_sending_the_body);
   tcase_add_test (tc, test_trickled_answer_ends);
