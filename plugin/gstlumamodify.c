@@ -292,15 +292,21 @@ gst_luma_modify_set_task_state (GstLumaModify * self, GstLumaTaskState state)
     g_object_notify_by_pspec (G_OBJECT (self), task_state_pspec);
 }
 
-/* The inner lumasrc's state is the element's, once it has the task. */
+/* The inner lumasrc's state is the element's, once it has the task. The
+ * element is the inner lumasrc's parent, taken as a reference: the
+ * notification may come from a poll's deferred messages (lumaworkers.c),
+ * which run after a stop that did not wait for them, and after the
+ * element is gone (no parent then). */
 static void
 on_src_task_state (GObject * src, GParamSpec * pspec, gpointer user_data)
 {
-  GstLumaModify *self = user_data;
+  g_autoptr (GstObject) parent = gst_object_get_parent (GST_OBJECT (src));
   GstLumaTaskState state;
 
+  if (parent == NULL)
+    return;
   g_object_get (src, "task-state", &state, NULL);
-  gst_luma_modify_set_task_state (self, state);
+  gst_luma_modify_set_task_state (GST_LUMA_MODIFY (parent), state);
 }
 
 static void
@@ -1459,7 +1465,7 @@ gst_luma_modify_init (GstLumaModify * self)
   gst_element_set_locked_state (self->src, TRUE);
   gst_bin_add (GST_BIN (self), self->src);
   g_signal_connect (self->src, "notify::task-state",
-      G_CALLBACK (on_src_task_state), self);
+      G_CALLBACK (on_src_task_state), NULL);
   gst_luma_modify_init_pads (self);
 }
 

@@ -1119,6 +1119,97 @@ GST_START_TEST (test_upload_rate_limit_ends_at_wait_timeout)
 
 GST_END_TEST;
 
+/* An application's bus sync handler that takes its time with a
+ * message of the inner lumasrc's wait, while the application stops and
+ * drops the pipeline (a stop never waits for the application,
+ * lumaworkers.c): the calls of the wait still deferred run afterwards. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean blocked, released;
+} Holdup;
+
+static GstBusSyncReply
+hold_first_inner_task_message (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  Holdup *hold = data;
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT
+      || !gst_structure_has_name (s, GST_LUMA_MESSAGE_TASK)
+      || g_strcmp0 (GST_MESSAGE_SRC_NAME (msg), "lumasrc") != 0)
+    return GST_BUS_PASS;
+  g_mutex_lock (&hold->lock);
+  if (hold->blocked) {
+    g_mutex_unlock (&hold->lock);
+    return GST_BUS_PASS;
+  }
+  hold->blocked = TRUE;
+  g_cond_broadcast (&hold->cond);
+  while (!hold->released)
+    g_cond_wait (&hold->cond, &hold->lock);
+  g_mutex_unlock (&hold->lock);
+  /* the bus is flushing by now, but took this one before */
+  gst_message_unref (msg);
+  return GST_BUS_DROP;
+}
+
+GST_START_TEST (test_task_state_after_the_bin_is_gone)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  Holdup hold = { 0, };
+  GstElement *pipeline = run->pipeline, *inner;
+  gint64 end;
+
+  g_mutex_init (&hold.lock);
+  g_cond_init (&hold.cond);
+  /* a few polls generating, then ready: task-state changes again after
+   * the first message */
+  luma_emulator_set_created_timing (em, 3, 0);
+  inner = gst_bin_get_by_name (GST_BIN (run->src), "lumasrc");
+  gst_bus_set_sync_handler (bus, hold_first_inner_task_message, &hold, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  g_mutex_lock (&hold.lock);
+  while (!hold.blocked && g_cond_wait_until (&hold.cond, &hold.lock, end));
+  g_mutex_unlock (&hold.lock);
+  fail_unless (hold.blocked, "no poll message of the inner lumasrc");
+  /* the polls go on meanwhile, until the task is ready */
+  g_usleep (G_USEC_PER_SEC);
+
+  /* the application stops and drops the pipeline */
+  fail_if (gst_element_set_state (pipeline, GST_STATE_NULL) ==
+      GST_STATE_CHANGE_FAILURE);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  /* the messages it holds hold the inner lumasrc */
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (run->src);
+  gst_object_unref (pipeline);
+
+  /* the handler returns: the wait's later calls run now */
+  g_mutex_lock (&hold.lock);
+  hold.released = TRUE;
+  g_cond_broadcast (&hold.cond);
+  g_mutex_unlock (&hold.lock);
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (G_OBJECT (inner)->ref_count > 1 && g_get_monotonic_time () < end)
+    g_usleep (10000);
+  fail_unless_equals_int (G_OBJECT (inner)->ref_count, 1);
+  gst_object_unref (inner);
+
+  g_byte_array_unref (run->data);
+  g_ptr_array_unref (run->warnings);
+  gst_tag_list_unref (run->tags);
+  g_free (run);
+  g_mutex_clear (&hold.lock);
+  g_cond_clear (&hold.cond);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1128,6 +1219,7 @@ modify_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_modifies_a_file);
+  tcase_add_test (tc, test_task_state_after_the_bin_is_gone);
   tcase_add_test (tc, test_result_is_stored);
   tcase_add_test (tc, test_store_off_through_child_proxy);
   tcase_add_test (tc, test_same_clip_and_prompt_reuse_the_task);
