@@ -848,20 +848,35 @@ check_container (GstLumaModify * self, ModifyJob * job, GError ** error)
   return TRUE;
 }
 
-/* A fakesink for each stream parsebin finds, so that the probe prerolls. */
+/* A queue and a fakesink for each stream parsebin finds, so that the probe
+ * prerolls. The queue: a demuxer pushes all of its streams from one
+ * thread, which the first prerolled sink would block before the other
+ * streams (a clip's sound) reach theirs. Bounded in bytes, not in time: a
+ * stream may begin late. */
+#define PROBE_QUEUE_BYTES (64 * 1024 * 1024)
+
 static void
 on_probe_pad_added (GstElement * parsebin, GstPad * pad, GstBin * probe)
 {
+  GstElement *queue = gst_element_factory_make ("queue", NULL);
   GstElement *sink = gst_element_factory_make ("fakesink", NULL);
   g_autoptr (GstPad) sinkpad = NULL;
 
-  if (sink == NULL)
-    return;                     /* the probe then ends in its timeout */
+  if (queue == NULL || sink == NULL) {
+    /* the probe then ends in its timeout */
+    gst_clear_object (&queue);
+    gst_clear_object (&sink);
+    return;
+  }
+  g_object_set (queue, "max-size-buffers", 0, "max-size-time",
+      (guint64) 0, "max-size-bytes", PROBE_QUEUE_BYTES, NULL);
   g_object_set (sink, "sync", FALSE, NULL);
-  gst_bin_add (probe, sink);
-  sinkpad = gst_element_get_static_pad (sink, "sink");
+  gst_bin_add_many (probe, queue, sink, NULL);
+  gst_element_link (queue, sink);
+  sinkpad = gst_element_get_static_pad (queue, "sink");
   gst_pad_link (pad, sinkpad);
   gst_element_sync_state_with_parent (sink);
+  gst_element_sync_state_with_parent (queue);
 }
 
 static void

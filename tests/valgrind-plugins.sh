@@ -17,14 +17,15 @@ set -euo pipefail
 dir=$1
 system=$(pkg-config --variable=pluginsdir gstreamer-1.0)
 
-# What the tests use: fixtures (videotestsrc, x264enc, mp4mux), pipelines
-# (core elements, typefind, decodebin/playbin/uridecodebin, qtdemux,
-# h264parse, openh264dec), and what playbin's sinks and the discoverer
-# convert through.
+# What the tests use: fixtures (videotestsrc, x264enc, mp4mux; a clip
+# with sound: audiotestsrc, lamemp3enc), pipelines (core elements,
+# typefind, decodebin/playbin/uridecodebin, qtdemux, h264parse,
+# openh264dec), and what playbin's sinks and the discoverer convert
+# through.
 plugins=(
   coreelements typefindfunctions playback isomp4 videoparsersbad openh264
   videotestsrc x264 app pbtypes videoconvertscale audioconvert audioresample
-  volume autodetect
+  volume autodetect audiotestsrc lame
 )
 
 rm -rf "$dir"

@@ -1210,6 +1210,54 @@ GST_START_TEST (test_task_state_after_the_bin_is_gone)
 
 GST_END_TEST;
 
+/* A clip with a sound track, as nearly every camera and phone
+ * records one: the duration probe (filesrc ! parsebin, a fakesink a
+ * stream) must preroll it. qtdemux pushes every stream from one thread:
+ * the first stream's sink, prerolled, blocks that thread, and the other
+ * stream's sink never gets its first buffer. The clip was refused as
+ * unreadable after 30 s ("its streams could not be read in 30 s"). */
+GST_START_TEST (test_clip_with_sound_is_modified)
+{
+  g_autofree gchar *path = g_build_filename (state_dir, "av.mp4", NULL);
+  g_autofree gchar *make = g_strdup_printf ("videotestsrc num-buffers=50 ! "
+      X264 " ! mp4mux name=mux ! filesink location=\"%s\" "
+      "audiotestsrc num-buffers=40 ! lamemp3enc ! mux.", path);
+  g_autoptr (GError) error = NULL;
+  GstElement *maker = gst_parse_launch (make, &error);
+  g_autoptr (GstBus) bus = NULL;
+  g_autofree gchar *contents = NULL;
+  gsize length;
+  GstMessage *msg;
+  LumaRun *run;
+
+  fail_unless (maker != NULL, "%s", error ? error->message : "");
+  gst_element_set_state (maker, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (maker);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (maker, GST_STATE_NULL);
+  gst_object_unref (maker);
+  fail_unless (g_file_get_contents (path, &contents, &length, NULL));
+
+  run = file_run (path, PROMPT);
+  luma_run_until_done (run, 90);
+  if (run->error != NULL) {
+    g_autoptr (GError) run_error = NULL;
+
+    gst_message_parse_error (run->error, &run_error, NULL);
+    fail ("a 2 s clip with sound was refused: %s", run_error->message);
+  }
+  fail_unless (run->eos);
+  fail_unless_equals_int (run->data->len, length);
+  fail_unless (memcmp (run->data->data, contents, length) == 0);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1246,6 +1294,7 @@ modify_suite (void)
   tcase_add_test (tc, test_unopenable_task_entry_says_a_task_may_exist);
   tcase_add_test (tc, test_escaped_key_in_download_url_not_on_bus);
   tcase_add_test (tc, test_upload_rate_limit_ends_at_wait_timeout);
+  tcase_add_test (tc, test_clip_with_sound_is_modified);
   return s;
 }
 
