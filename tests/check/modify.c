@@ -969,6 +969,26 @@ GST_START_TEST (test_waiting_for_another_upload_is_told)
 
 GST_END_TEST;
 
+/* Runs the pipeline @desc (one that writes a clip) to its end. */
+static void
+make_with (const gchar * desc)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *maker = gst_parse_launch (desc, &error);
+  g_autoptr (GstBus) bus = NULL;
+  GstMessage *msg;
+
+  fail_unless (maker != NULL, "%s", error ? error->message : "");
+  gst_element_set_state (maker, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (maker);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (maker, GST_STATE_NULL);
+  gst_object_unref (maker);
+}
+
 /* An upstream error (here identity error-after, as a failing read
  * would): GstBaseSrc posts its error and then sends EOS. The input is cut
  * short: nothing may be uploaded, no task created for it. */
@@ -979,21 +999,9 @@ GST_START_TEST (test_upstream_error_creates_nothing)
       X264 " ! mp4mux faststart=true ! filesink location=\"%s\"", fast);
   g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\" "
       "blocksize=8192 ! identity error-after=4", fast);
-  g_autoptr (GError) error = NULL;
-  GstElement *maker = gst_parse_launch (make, &error);
   LumaRun *run;
-  GstMessage *msg;
-  g_autoptr (GstBus) bus = NULL;
 
-  fail_unless (maker != NULL);
-  gst_element_set_state (maker, GST_STATE_PLAYING);
-  bus = gst_element_get_bus (maker);
-  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (maker, GST_STATE_NULL);
-  gst_object_unref (maker);
+  make_with (make);
 
   run = modify_run (input, PROMPT, NULL);
   luma_run_until_done (run, 60);
@@ -1223,22 +1231,11 @@ GST_START_TEST (test_clip_with_sound_is_modified)
       X264 " ! mp4mux name=mux ! filesink location=\"%s\" "
       "audiotestsrc num-buffers=40 ! lamemp3enc ! mux.", path);
   g_autoptr (GError) error = NULL;
-  GstElement *maker = gst_parse_launch (make, &error);
-  g_autoptr (GstBus) bus = NULL;
   g_autofree gchar *contents = NULL;
   gsize length;
-  GstMessage *msg;
   LumaRun *run;
 
-  fail_unless (maker != NULL, "%s", error ? error->message : "");
-  gst_element_set_state (maker, GST_STATE_PLAYING);
-  bus = gst_element_get_bus (maker);
-  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (maker, GST_STATE_NULL);
-  gst_object_unref (maker);
+  make_with (make);
   fail_unless (g_file_get_contents (path, &contents, &length, NULL));
 
   run = file_run (path, PROMPT);
