@@ -117,6 +117,16 @@ set_bad_proxy (GError ** error, const gchar * format, ...)
       valid);
 }
 
+/* A proxy with credentials that is not a URL: said without quoting it, nor
+ * GLib's message, which may show a part of the password. */
+static void
+set_unreadable_proxy (GError ** error, const gchar * source)
+{
+  set_bad_proxy (error, _("Invalid proxy in %s: it cannot be read as a URL "
+          "(a '#', '/', '?' or '@' in the user name or password must be "
+          "written %%-escaped)"), source);
+}
+
 /* The proxy URL as GIO and libsoup will read it: scheme, user, password,
  * host and port, nothing else. A value they would stumble on later (with a
  * g_warning () and a connection that goes nowhere) is refused here, where
@@ -154,12 +164,18 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
      * which quotes a part of it (a password with a '#', '/' or '?' in it
      * is read as the port: "Could not parse port 's3cret'") */
     if (strchr (value, '@') != NULL)
-      set_bad_proxy (error, _("Invalid proxy in %s: it cannot be read as a "
-              "URL (a '#', '/', '?' or '@' in the user name or password "
-              "must be written %%-escaped)"), source);
+      set_unreadable_proxy (error, source);
     else
       set_bad_proxy (error, _("Invalid proxy in %s: %s"), source,
           cause->message);
+    return NULL;
+  }
+  /* A password whose '#', '/' or '?' follows digits parses:
+   * "user:2024" as the host and port, the rest as a path, a query or a
+   * fragment. Not the proxy written, and its messages would show the
+   * start of the password. */
+  if (strchr (value, '@') != NULL && g_uri_get_userinfo (uri) == NULL) {
+    set_unreadable_proxy (error, source);
     return NULL;
   }
   /* before anything prints the URI: GLib cannot print a URI without a

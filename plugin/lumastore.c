@@ -684,6 +684,58 @@ typedef struct
   gint errsv;
 } LumaSync;
 
+/* The files whose sync failed, by device and inode, with its
+ * errno. The disk tells a failure once (Linux marks a writeback error
+ * seen): a sync that a cancelled open left to go on alone may be the one
+ * told, and the next open's sync then succeeds although the video may not
+ * be on the disk. The next open of that file in this process learns it
+ * here. */
+G_LOCK_DEFINE_STATIC (failed_syncs);
+static GHashTable *failed_syncs;
+
+static gchar *
+file_identity (gint fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) != 0)
+    return NULL;
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+      (guint64) st.st_dev, (guint64) st.st_ino);
+}
+
+static void
+remember_failed_sync (gint fd, gint errsv)
+{
+  gchar *identity = file_identity (fd);
+
+  if (identity == NULL)
+    return;
+  G_LOCK (failed_syncs);
+  if (failed_syncs == NULL)
+    failed_syncs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        NULL);
+  g_hash_table_replace (failed_syncs, identity, GINT_TO_POINTER (errsv));
+  G_UNLOCK (failed_syncs);
+}
+
+/* The errno of an earlier sync of @fd's file that failed unheard, once */
+static gint
+take_failed_sync (gint fd)
+{
+  g_autofree gchar *identity = NULL;
+  gpointer errsv = NULL;
+
+  G_LOCK (failed_syncs);
+  if (failed_syncs != NULL && g_hash_table_size (failed_syncs) > 0
+      && (identity = file_identity (fd)) != NULL) {
+    errsv = g_hash_table_lookup (failed_syncs, identity);
+    g_hash_table_remove (failed_syncs, identity);
+  }
+  G_UNLOCK (failed_syncs);
+  return GPOINTER_TO_INT (errsv);
+}
+
 static void
 luma_sync_unref (LumaSync * sync)
 {
@@ -702,6 +754,9 @@ sync_file (gpointer data)
   LumaSync *sync = data;
   gint errsv = fdatasync (sync->fd) == 0 ? 0 : errno;
 
+  /* Told once; the open that waits for it may have gone */
+  if (errsv != 0)
+    remember_failed_sync (sync->fd, errsv);
   g_mutex_lock (&sync->lock);
   sync->errsv = errsv;
   sync->done = TRUE;
@@ -809,6 +864,10 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
     return FALSE;
   if (store->read_only || (meta->synced && meta->verified == was_verified))
     return TRUE;
+  /* A sync told the failure the one this open waited for was not
+   * (a cancelled open's, left to go on alone) */
+  if (sync_errno == 0 && syncer != NULL)
+    sync_errno = take_failed_sync (reader->fd);
   /* a disk that fails it (the error is told once, and then the bytes may
    * be lost) loses the entry */
   if (sync_errno != 0) {

@@ -460,9 +460,19 @@ check_download_url (Upload * up, const gchar * url, GError ** error)
     return NULL;
   }
   /* the key quoted in a form the raw answer did not show (a JSON escape)
-   * would go into messages, the journal and generate's request */
+   * would go into messages, the journal and generate's request; starred
+   * out, the URL is no longer the upload's, and a task created for it
+   * would be billed for a video it cannot fetch: refused */
   copy = g_strdup (url);
-  luma_secret_hide_in_text (copy, up->api_key);
+  if (luma_secret_hide_in_text (copy, up->api_key)) {
+    g_autofree gchar *safe = luma_text_make_safe (copy, -1);
+
+    g_free (copy);
+    g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_BAD_ANSWER,
+        _("The upload host %s gave a downloadUrl that holds the API key: "
+            "\"%s\""), up->host, safe);
+    return NULL;
+  }
   return copy;
 }
 

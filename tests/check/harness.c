@@ -605,16 +605,45 @@ luma_test_append_message_text (GString * text, GstMessage * msg)
 
 static gint staged_sync_delay_ms;
 static gint staged_syncs_begun;
+static gint staged_sync_failures;
+static gint staged_syncs_ended;
 
 int
 fdatasync (int fd)
 {
   gint delay = g_atomic_int_get (&staged_sync_delay_ms);
+  gint result;
 
   g_atomic_int_inc (&staged_syncs_begun);
   if (delay > 0)
     g_usleep (delay * G_TIME_SPAN_MILLISECOND);
-  return syscall (SYS_fdatasync, fd);
+  /* A writeback error is told once (Linux marks it seen), then
+   * the syncs that follow succeed */
+  if (g_atomic_int_add (&staged_sync_failures, -1) > 0) {
+    g_atomic_int_inc (&staged_syncs_ended);
+    errno = EIO;
+    return -1;
+  }
+  g_atomic_int_add (&staged_sync_failures, 1);
+  result = syscall (SYS_fdatasync, fd);
+  g_atomic_int_inc (&staged_syncs_ended);
+  return result;
+}
+
+
+void
+luma_test_stage_failed_syncs (guint count)
+{
+  g_atomic_int_set (&staged_syncs_ended, 0);
+  g_atomic_int_set (&staged_sync_failures, count);
+}
+
+
+void
+luma_test_wait_for_syncs_ended (guint count)
+{
+  while ((guint) g_atomic_int_get (&staged_syncs_ended) < count)
+    g_usleep (G_TIME_SPAN_MILLISECOND);
 }
 
 void

@@ -114,6 +114,11 @@ void luma_test_append_message_text (GString * text, GstMessage * msg);
  * luma_test_wait_for_a_sync () returns once one has begun. */
 void luma_test_stage_slow_sync (guint delay_ms);
 void luma_test_wait_for_a_sync (void);
+/* The next @count fdatasync () fail with EIO, as a disk that did
+ * not take the data (Linux tells it once); luma_test_wait_for_syncs_ended
+ * () returns once @count syncs have returned since. */
+void luma_test_stage_failed_syncs (guint count);
+void luma_test_wait_for_syncs_ended (guint count);
 
 /* Fails, showing where, if @text (the bus's messages) holds @secret. */
 void luma_test_assert_not_on_bus (const gchar * text, const gchar * secret);

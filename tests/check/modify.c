@@ -1072,33 +1072,6 @@ GST_START_TEST (test_escaped_key_quoted_back_not_on_bus)
 
 GST_END_TEST;
 
-/* An upload host whose downloadUrl quotes the key with a letter
- * JSON-escaped: the raw answer holds no copy to star out, the parsed URL
- * does, and it reaches the bus (luma-task-created's video-url). */
-GST_START_TEST (test_escaped_key_in_download_url_not_on_bus)
-{
-  g_autofree gchar *video = luma_emulator_get_video_url_base (em);
-  g_autofree gchar *body = NULL;
-  LumaRun *run = file_run (clip_path, PROMPT);
-  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
-  g_autoptr (GString) text = g_string_new (NULL);
-
-  luma_test_add_ready_task (em, "t-src", clip);
-  body = g_strdup_printf ("{\"success\":true,\"code\":200,\"msg\":\"ok\","
-      "\"data\":{\"downloadUrl\":\"%s/r/t-src/1.mp4?sig=\\u0074%s\"}}",
-      video, TEST_KEY + 1);
-  luma_emulator_push_upload_reply (em, 200, NULL, body);
-  gst_bus_enable_sync_message_emission (bus);
-  g_signal_connect (bus, "sync-message", G_CALLBACK (on_any_sync_message),
-      text);
-  luma_run_until_done (run, 60);
-  luma_run_free (run);
-  fail_unless (luma_emulator_get_creates (em) == 1);
-  luma_test_assert_not_on_bus (text->str, TEST_KEY);
-}
-
-GST_END_TEST;
-
 /* Rate limiting of the upload is part of creating the task, and
  * "rate limits (429, honouring Retry-After) ... are waited out within
  * wait-timeout" (README), "rate limiting or maintenance while creating,
@@ -1255,6 +1228,39 @@ GST_START_TEST (test_clip_with_sound_is_modified)
 
 GST_END_TEST;
 
+/* The downloadUrl with the key in it, starred out, is no longer
+ * the upload's URL ("...?sig=*****"): generate must not be asked (and
+ * bill) a task for a video at a URL that does not hold it. The upload
+ * answer is one that cannot be used: an error, no task, no key on the
+ * bus. */
+GST_START_TEST (test_download_url_with_the_key_creates_no_task)
+{
+  g_autofree gchar *video = luma_emulator_get_video_url_base (em);
+  g_autofree gchar *body = NULL;
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autofree gchar *generate = NULL;
+
+  luma_test_add_ready_task (em, "t-src", clip);
+  body = g_strdup_printf ("{\"success\":true,\"code\":200,\"msg\":\"ok\","
+      "\"data\":{\"downloadUrl\":\"%s/r/t-src/1.mp4?sig=\\u0074%s\"}}",
+      video, TEST_KEY + 1);
+  luma_emulator_push_upload_reply (em, 200, NULL, body);
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message", G_CALLBACK (on_any_sync_message),
+      text);
+  luma_run_until_done (run, 60);
+  generate = luma_emulator_get_last_generate_body (em);
+  fail_unless (luma_emulator_get_generate_requests (em) == 0,
+      "a task was asked for with the starred URL: %s", generate);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "downloadUrl");
+  luma_run_free (run);
+  luma_test_assert_not_on_bus (text->str, TEST_KEY);
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1289,9 +1295,9 @@ modify_suite (void)
   tcase_add_test (tc, test_escaped_key_quoted_back_not_on_bus);
   tcase_add_test (tc, test_empty_watermark_is_no_watermark);
   tcase_add_test (tc, test_unopenable_task_entry_says_a_task_may_exist);
-  tcase_add_test (tc, test_escaped_key_in_download_url_not_on_bus);
   tcase_add_test (tc, test_upload_rate_limit_ends_at_wait_timeout);
   tcase_add_test (tc, test_clip_with_sound_is_modified);
+  tcase_add_test (tc, test_download_url_with_the_key_creates_no_task);
   return s;
 }
 

@@ -871,6 +871,40 @@ GST_START_TEST (test_unparsable_proxy_hides_the_password)
 
 GST_END_TEST;
 
+/* A password whose reserved character ('#', '/', '?') follows
+ * digits is no parse error to GLib: "user:2024" reads as a host and its
+ * port, the rest as a path, a query or a fragment. The proxy the user
+ * wrote (proxy.example:3128, with a password) must not silently become
+ * another one ("user", port 2024) that shows the start of the password
+ * in every message about it; it is refused as the others are. */
+GST_START_TEST (test_proxy_password_after_digits_is_refused)
+{
+  static const gchar *values[] = {
+    "http://user:2024#s3cret@proxy.example:3128",
+    "http://user:2024/s3cret@proxy.example:3128",
+    "http://user:2024?s3cret@proxy.example:3128",
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (values); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GProxyResolver) r = resolver_for (NULL, &error, "http_proxy",
+        values[i], NULL);
+
+    if (r != NULL) {
+      g_autofree gchar *got = lookup (r, "http://api.example/");
+
+      fail ("\"%s\" was taken, as %s", values[i], got);
+    }
+    fail_unless (strstr (error->message, "http_proxy") != NULL, "%s",
+        error->message);
+    fail_unless (strstr (error->message, "2024") == NULL,
+        "\"%s\" shows the password", error->message);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_proxy_is_a_settings_error)
 {
   LumaRun *run;
@@ -1104,6 +1138,7 @@ proxy_suite (void)
   tcase_add_test (tc_resolver, test_empty_http_proxy_keeps_the_system);
   tcase_add_test (tc_resolver, test_bad_proxies_are_refused);
   tcase_add_test (tc_resolver, test_unparsable_proxy_hides_the_password);
+  tcase_add_test (tc_resolver, test_proxy_password_after_digits_is_refused);
   tcase_add_test (tc_resolver, test_settings_text_tells_settings_apart);
   tcase_add_test (tc_resolver, test_system_answers_are_kept_a_while);
 

@@ -2156,6 +2156,53 @@ GST_START_TEST (test_cancelled_open_does_not_wait_for_the_disk)
 
 GST_END_TEST;
 
+/* A cancelled first open leaves its sync to go on alone; a
+ * disk that fails that sync tells it once (Linux marks a writeback error
+ * seen), so the next open's sync succeeds. That entry's video may not be
+ * on the disk: it must not be served and recorded as synced, as it is not
+ * when the open waits for the sync ("the disk did not take it"). */
+GST_START_TEST (test_failed_sync_of_a_cancelled_open_not_lost)
+{
+  Opening opening = { store_new (API_KEY, 0, FALSE), g_cancellable_new () };
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+  LumaStoreReader *reader;
+  GThread *thread;
+  gboolean synced = FALSE;
+  gchar *meta_path;
+
+  store_task (opening.store, TASK, VIDEO_SIZE, in_days (14));
+  dir = only_entry_dir ();
+  luma_test_stage_slow_sync (500);
+  luma_test_stage_failed_syncs (1);
+  thread = g_thread_new ("open", open_in_thread, &opening);
+  luma_test_wait_for_a_sync ();
+  g_cancellable_cancel (opening.cancellable);
+  g_thread_join (thread);
+  fail_unless (opening.reader == NULL);
+  /* the detached sync has failed, and nobody heard it */
+  luma_test_wait_for_syncs_ended (1);
+  luma_test_stage_slow_sync (0);
+
+  reader = luma_store_open (opening.store, TASK, NULL, &error);
+  meta_path = g_build_filename (dir, "meta.json", NULL);
+  if (g_file_test (meta_path, G_FILE_TEST_EXISTS)) {
+    JsonObject *meta = read_meta (dir);
+
+    synced = json_object_get_boolean_member (meta, "synced");
+    json_object_unref (meta);
+  }
+  g_free (meta_path);
+  fail_unless (reader == NULL, "the video whose sync failed was served "
+      "(recorded as synced: %d)", synced);
+  fail_if (synced, "the video whose sync failed is recorded as synced");
+  g_clear_error (&opening.error);
+  g_object_unref (opening.cancellable);
+  luma_store_free (opening.store);
+}
+
+GST_END_TEST;
+
 /* mkdir(2) as the store calls it, with a hook run once before the
  * making of an entry's own directory (its scope made or found already):
  * what another process does in that moment, staged. */
@@ -2481,6 +2528,7 @@ store_suite (void)
   tcase_add_test (tc, test_long_prompt_entry_found_again);
   tcase_add_test (tc, test_eviction_without_the_lock);
   tcase_add_test (tc, test_cancelled_open_does_not_wait_for_the_disk);
+  tcase_add_test (tc, test_failed_sync_of_a_cancelled_open_not_lost);
   tcase_add_test (tc, test_begin_survives_scope_removal);
   tcase_add_test (tc, test_hard_links_not_written_through);
   tcase_add_test (tc, test_reader_drops_new_writers_entry);
