@@ -19,6 +19,8 @@
 
 #include "luma-example.h"
 
+#include <locale.h>
+
 #include <glib-unix.h>
 #include <string.h>
 #include <termios.h>
@@ -522,6 +524,11 @@ main (int argc, char **argv)
 {
   Options options = { 0, };
 
+  /* As luma-modify: without it the C library stays in the "C"
+   * locale whatever the user's, and g_printerr () turns every character
+   * beyond ASCII of a message (KIE's errorMessage, a translation, GLib's
+   * quotes) into "?" */
+  setlocale (LC_ALL, "");
   g_set_prgname ("luma-play");
   if (!parse_options (&argc, &argv, &options))
     return LUMA_EXIT_USAGE;

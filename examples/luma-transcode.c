@@ -24,6 +24,8 @@
 
 #include "luma-example.h"
 
+#include <locale.h>
+
 #include <gst/pbutils/pbutils.h>
 
 typedef struct
@@ -345,6 +347,11 @@ main (int argc, char **argv)
 {
   Options options = { 0, };
 
+  /* As luma-modify: without it the C library stays in the "C"
+   * locale whatever the user's, and g_printerr () turns every character
+   * beyond ASCII of a message (KIE's errorMessage, a translation, GLib's
+   * quotes) into "?" */
+  setlocale (LC_ALL, "");
   g_set_prgname ("luma-transcode");
   if (!parse_options (&argc, &argv, &options))
     return LUMA_EXIT_USAGE;

@@ -8,7 +8,8 @@ make_sample video.mp4
 start_luma_emulator --task ok=video.mp4 \
   --task failed=,flag=3,error-code=501,error-message=boom \
   --task uncreated=,flag=2,error-message=nope \
-  --task slow=video.mp4,generating-ms=600000
+  --task slow=video.mp4,generating-ms=600000 \
+  --task 'accented=,flag=3,error-message=Vidéo refusée'
 
 transcode() {
   "$LUMA_TRANSCODE" --poll-interval 100 "$@"
@@ -22,6 +23,12 @@ check "--help: 6 is a timeout" output_has help '^ +6 +the task was still generat
 check "generation failed: 3" exits_with 3 failed transcode failed failed.mp4
 check "generation failed: KIE's message shown" output_has failed 'boom'
 check "generation failed: no output file" test ! -e failed.mp4 -a ! -e failed.mp4.part
+# KIE's text reaches the user as it is in a UTF-8 locale (meson
+# sets LC_ALL=C.UTF-8), not with "?" for each character beyond ASCII
+check "test_transcode_utf8_message: exit 3" exits_with 3 accented transcode accented accented.mp4
+check "test_transcode_utf8_message: KIE's message as it is" output_has accented 'Vidéo refusée'
+check "test_transcode_utf8_option_error: GLib's quotes" bash -c \
+  '"$LUMA_TRANSCODE" --wait-timeout 99999999999 ok x.mp4 2>&1 | grep -q "“99999999999”"'
 check "creation failed: 3" exits_with 3 uncreated transcode uncreated uncreated.mp4
 
 check "key refused: 5" exits_with 5 key env KIE_API_KEY=wrong-key "$LUMA_TRANSCODE" ok key.mp4
