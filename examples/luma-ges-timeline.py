@@ -60,6 +60,21 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def say(*args, file=None, **kwargs):
+    """print (), flushed. A reader that went away (a closed pipe:
+    `| head -1`, a log collector restarted) does not stop the work: the
+    BrokenPipeError of a print in a bus callback skipped what follows it
+    (the main loop was never quit), and the rest goes nowhere."""
+    file = sys.stdout if file is None else file
+    kwargs.pop("flush", None)
+    try:
+        print(*args, file=file, flush=True, **kwargs)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+
+
 class Failure(Exception):
     pass
 
@@ -134,7 +149,7 @@ class TaskWaiter:
             structure.get_value(GstLuma.FIELD_TASK_STATE))
         polls = structure.get_value(GstLuma.FIELD_POLLS)
         elapsed = structure.get_value(GstLuma.FIELD_ELAPSED) // Gst.SECOND
-        print(f"{self.task_id}: {state.value_nick}, {elapsed} s elapsed, "
+        say(f"{self.task_id}: {state.value_nick}, {elapsed} s elapsed, "
               f"{polls} poll{'s' if polls != 1 else ''}", flush=True)
 
     def _finish(self, error=None, quiet=False):
@@ -144,9 +159,9 @@ class TaskWaiter:
         self.pipeline.set_state(Gst.State.NULL)
         self.pipeline.get_bus().remove_signal_watch()
         if error is None:
-            print(f"{self.task_id}: ready", flush=True)
+            say(f"{self.task_id}: ready", flush=True)
         elif not quiet:
-            print(f"{self.task_id}: {error}", file=sys.stderr, flush=True)
+            say(f"{self.task_id}: {error}", file=sys.stderr, flush=True)
         self._on_done()
 
 
@@ -218,7 +233,7 @@ class Renderer:
         self.pipeline.set_mode(GES.PipelineFlags.RENDER)
 
         duration = timeline.get_duration()
-        print(f"Rendering {duration / Gst.SECOND:.1f} s into {output}",
+        say(f"Rendering {duration / Gst.SECOND:.1f} s into {output}",
               flush=True)
         error = self._run_render(duration)
         self.pipeline.set_state(Gst.State.NULL)
@@ -244,7 +259,7 @@ class Renderer:
             ok, position = self.pipeline.query_position(Gst.Format.TIME)
             if ok and duration > 0:
                 percent = min(100, 100 * position // duration)
-                print(f"\rRendering: {percent}%", end="", flush=True)
+                say(f"\rRendering: {percent}%", end="", flush=True)
             return GLib.SOURCE_CONTINUE
 
         bus = self.pipeline.get_bus()
@@ -260,7 +275,7 @@ class Renderer:
             self.loop.run()
         if progress_id is not None:
             GLib.source_remove(progress_id)
-            print()
+            say()
         bus.disconnect(handler)
         bus.remove_signal_watch()
         return outcome["error"]
@@ -356,7 +371,7 @@ def main():
     Gst.init(None)
     GES.init()
     if Gst.ElementFactory.find("lumasrc") is None:
-        print("luma-ges-timeline: the lumasrc element is missing (is "
+        say("luma-ges-timeline: the lumasrc element is missing (is "
               "gst-luma installed, or GST_PLUGIN_PATH set?)",
               file=sys.stderr)
         return EXIT_FAILED
@@ -373,12 +388,12 @@ def main():
         assets = dict(zip(unique_ids, renderer.load_assets(uris)))
         renderer.render([assets[t] for t in args.task_ids], args.output)
     except Failure as e:
-        print(f"luma-ges-timeline: {e}", file=sys.stderr)
+        say(f"luma-ges-timeline: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("luma-ges-timeline: interrupted", file=sys.stderr)
+        say("luma-ges-timeline: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"Saved {args.output}", flush=True)
+    say(f"Saved {args.output}", flush=True)
     return EXIT_OK
 
 

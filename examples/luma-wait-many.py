@@ -56,6 +56,21 @@ def task_state(structure, field):
     return GstLuma.TaskState(structure.get_value(field))
 
 
+def say(*args, file=None, **kwargs):
+    """print (), flushed. A reader that went away (a closed pipe:
+    `| head -1`, a log collector restarted) does not stop the work: the
+    BrokenPipeError of a print in a bus callback skipped what follows it
+    (the main loop was never quit), and the rest goes nowhere."""
+    file = sys.stdout if file is None else file
+    kwargs.pop("flush", None)
+    try:
+        print(*args, file=file, flush=True, **kwargs)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+
+
 class TaskDownload:
     """One task: its pipeline, and what became of it."""
 
@@ -115,7 +130,7 @@ class TaskDownload:
         self.state = task_state(structure, GstLuma.FIELD_TASK_STATE)
         polls = structure.get_value(GstLuma.FIELD_POLLS)
         elapsed = structure.get_value(GstLuma.FIELD_ELAPSED) // Gst.SECOND
-        print(f"{self.task_id}: {self.state.value_nick}, "
+        say(f"{self.task_id}: {self.state.value_nick}, "
               f"{elapsed} s elapsed, "
               f"{polls} poll{'s' if polls != 1 else ''}", flush=True)
 
@@ -145,9 +160,9 @@ class TaskDownload:
         if self.error is not None and os.path.exists(self.part_path):
             os.unlink(self.part_path)
         if self.error is None:
-            print(f"{self.task_id}: saved {self.path}", flush=True)
+            say(f"{self.task_id}: saved {self.path}", flush=True)
         else:
-            print(f"{self.task_id}: failed ({self.state.value_nick}): "
+            say(f"{self.task_id}: failed ({self.state.value_nick}): "
                   f"{self.error}",
                   file=sys.stderr, flush=True)
         self._on_finished()
@@ -195,7 +210,7 @@ def main():
     args = parse_args()
     Gst.init(None)
     if Gst.ElementFactory.find("lumasrc") is None:
-        print("luma-wait-many: the lumasrc element is missing (is gst-luma "
+        say("luma-wait-many: the lumasrc element is missing (is gst-luma "
               "installed, or GST_PLUGIN_PATH set?)", file=sys.stderr)
         return EXIT_FAILED
 
@@ -225,7 +240,7 @@ def main():
         loop.run()
 
     failed = [d for d in downloads if d.error is not None]
-    print(f"{len(downloads) - len(failed)} of {len(downloads)} "
+    say(f"{len(downloads) - len(failed)} of {len(downloads)} "
           f"task{'s' if len(downloads) != 1 else ''} saved", flush=True)
     if interrupted:
         return EXIT_INTERRUPTED
