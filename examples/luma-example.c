@@ -10,8 +10,11 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static gboolean
@@ -168,7 +171,7 @@ luma_example_run_pipeline (GstElement * pipeline, GstState state,
  * could not be renamed. */
 LumaExitStatus
 luma_example_keep_output (LumaExitStatus status, const gchar * part_path,
-    const gchar * output)
+    gint part_lock, const gchar * output)
 {
   if (status == LUMA_EXIT_OK && g_rename (part_path, output) != 0) {
     int saved_errno = errno;
@@ -181,7 +184,49 @@ luma_example_keep_output (LumaExitStatus status, const gchar * part_path,
     g_unlink (part_path);
   else
     g_print ("Saved %s\n", output);
+  /* renamed or removed: the next run may have the path */
+  close (part_lock);
   return status;
+}
+
+/* Two runs of the same command (a retry while the first still
+ * runs, a batch that starts it twice) used to share OUTPUT.part: the second
+ * truncated the first's bytes, and removed the file when it failed or was
+ * interrupted, so that the first renamed a file with a hole of zeros, or
+ * found none. The file is locked (flock) for the run that writes it; the
+ * lock taken, the path is checked to still name the locked file (the run
+ * that held it may have renamed or removed it meanwhile). */
+gint
+luma_example_claim_part (const gchar * part_path)
+{
+  for (;;) {
+    struct stat fd_stat, path_stat;
+    int fd = g_open (part_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    int saved_errno;
+
+    if (fd < 0) {
+      saved_errno = errno;
+      g_printerr ("%s: cannot write %s: %s\n", g_get_prgname (), part_path,
+          g_strerror (saved_errno));
+      return -1;
+    }
+    if (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+      saved_errno = errno;
+      close (fd);
+      if (saved_errno == EWOULDBLOCK)
+        g_printerr ("%s: %s is being written by another run: wait for it "
+            "to end, or give another OUTPUT\n", g_get_prgname (), part_path);
+      else
+        g_printerr ("%s: cannot lock %s: %s\n", g_get_prgname (), part_path,
+            g_strerror (saved_errno));
+      return -1;
+    }
+    if (fstat (fd, &fd_stat) == 0 && g_stat (part_path, &path_stat) == 0
+        && fd_stat.st_dev == path_stat.st_dev
+        && fd_stat.st_ino == path_stat.st_ino)
+      return fd;
+    close (fd);
+  }
 }
 
 void

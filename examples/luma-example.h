@@ -56,8 +56,15 @@ LumaExitStatus luma_example_status_of_failed_start (GstBus * bus);
 gboolean luma_example_run_pipeline (GstElement * pipeline, GstState state,
     GMainLoop * loop, GstBusFunc on_message, GSourceFunc on_interrupt,
     gpointer data, LumaExitStatus * status);
+/* Renames @part_path to @output when @status is LUMA_EXIT_OK, else removes
+ * it; closes @part_lock (luma_example_claim_part ()) after. */
 LumaExitStatus luma_example_keep_output (LumaExitStatus status,
-    const gchar * part_path, const gchar * output);
+    const gchar * part_path, gint part_lock, const gchar * output);
+/* Makes @part_path this run's own while it runs (a lock another run
+ * of the same command sees), before filesink truncates it; returns the
+ * lock's descriptor, to close once the file is renamed or removed, or -1
+ * (why printed) when another run is writing it. */
+gint luma_example_claim_part (const gchar * part_path);
 
 /* One line on a terminal that each poll of the task (and each step of an
  * upload) rewrites; one line per poll when stdout is a file or a pipe. */

@@ -53,26 +53,13 @@ except ValueError:
              "LD_LIBRARY_PATH to a build's plugin/ folder")
 from gi.repository import GES, GLib, Gst, GstLuma, GstPbutils  # noqa: E402
 
+from luma_example import claim_part, say  # noqa: E402
+
 GUINT_MAX = 2 ** 32 - 1
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-def say(*args, file=None, **kwargs):
-    """print (), flushed. A reader that went away (a closed pipe:
-    `| head -1`, a log collector restarted) does not stop the work: the
-    BrokenPipeError of a print in a bus callback skipped what follows it
-    (the main loop was never quit), and the rest goes nowhere."""
-    file = sys.stdout if file is None else file
-    kwargs.pop("flush", None)
-    try:
-        print(*args, file=file, flush=True, **kwargs)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, file.fileno())
-        os.close(devnull)
 
 
 class Failure(Exception):
@@ -226,6 +213,20 @@ class Renderer:
         self.pipeline = GES.Pipeline()
         self.pipeline.set_timeline(timeline)
         part_path = output + ".part"
+        try:
+            part_lock = claim_part(part_path)
+        except BlockingIOError:
+            raise Failure(f"{part_path} is being written by another run: "
+                          "wait for it to end, or give another OUTPUT")
+        except OSError as e:
+            raise Failure(f"cannot write {part_path}: {e.strerror}")
+        try:
+            self._render_into(timeline, has_audio, part_path, output)
+        finally:
+            # renamed or removed: the next run may have the path
+            os.close(part_lock)
+
+    def _render_into(self, timeline, has_audio, part_path, output):
         profile = make_mp4_profile(has_audio)
         if not self.pipeline.set_render_settings(
                 Gst.filename_to_uri(part_path), profile):

@@ -231,14 +231,20 @@ run (const Options * options)
   Modify m = { 0, };
   g_autoptr (GError) error = NULL;
   g_autofree gchar *part_path = g_strconcat (options->output, ".part", NULL);
+  gint part_lock;
 
   m.status = LUMA_EXIT_ERROR;
   m.rerun_without = options->force_new ? ", without --force-new," : "";
   luma_progress_line_init (&m.progress);
+  /* OUTPUT.part is this run's alone */
+  part_lock = luma_example_claim_part (part_path);
+  if (part_lock < 0)
+    return LUMA_EXIT_ERROR;
   if (!build_pipeline (&m, options, part_path, &error)) {
     g_printerr ("%s: %s\n", g_get_prgname (), error->message);
     g_clear_object (&m.pipeline);
-    return LUMA_EXIT_ERROR;
+    return luma_example_keep_output (LUMA_EXIT_ERROR, part_path, part_lock,
+        options->output);
   }
 
   m.loop = g_main_loop_new (NULL, FALSE);
@@ -246,7 +252,8 @@ run (const Options * options)
       on_bus_message, on_interrupt, &m, &m.status);
   gst_object_unref (m.pipeline);
   g_main_loop_unref (m.loop);
-  return luma_example_keep_output (m.status, part_path, options->output);
+  return luma_example_keep_output (m.status, part_path, part_lock,
+      options->output);
 }
 
 /* ----- the command line ----- */

@@ -281,14 +281,20 @@ run (const Options * options)
   Transcode t = { 0, };
   g_autoptr (GError) error = NULL;
   g_autofree gchar *part_path = g_strconcat (options->output, ".part", NULL);
+  gint part_lock;
 
   t.reencode = options->reencode;
   t.status = LUMA_EXIT_ERROR;
   luma_progress_line_init (&t.progress);
+  /* OUTPUT.part is this run's alone */
+  part_lock = luma_example_claim_part (part_path);
+  if (part_lock < 0)
+    return LUMA_EXIT_ERROR;
   if (!build_pipeline (&t, options, part_path, &error)) {
     g_printerr ("%s: %s\n", g_get_prgname (), error->message);
     g_clear_object (&t.pipeline);
-    return LUMA_EXIT_ERROR;
+    return luma_example_keep_output (LUMA_EXIT_ERROR, part_path, part_lock,
+        options->output);
   }
 
   t.loop = g_main_loop_new (NULL, FALSE);
@@ -296,7 +302,8 @@ run (const Options * options)
       on_bus_message, on_interrupt, &t, &t.status);
   gst_object_unref (t.pipeline);
   g_main_loop_unref (t.loop);
-  return luma_example_keep_output (t.status, part_path, options->output);
+  return luma_example_keep_output (t.status, part_path, part_lock,
+      options->output);
 }
 
 /* ----- the command line ----- */

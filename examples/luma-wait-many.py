@@ -42,6 +42,8 @@ except ValueError:
              "LD_LIBRARY_PATH to a build's plugin/ folder")
 from gi.repository import GLib, Gst, GstLuma  # noqa: E402
 
+from luma_example import claim_part, say  # noqa: E402
+
 GUINT_MAX = 2 ** 32 - 1
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -56,21 +58,6 @@ def task_state(structure, field):
     return GstLuma.TaskState(structure.get_value(field))
 
 
-def say(*args, file=None, **kwargs):
-    """print (), flushed. A reader that went away (a closed pipe:
-    `| head -1`, a log collector restarted) does not stop the work: the
-    BrokenPipeError of a print in a bus callback skipped what follows it
-    (the main loop was never quit), and the rest goes nowhere."""
-    file = sys.stdout if file is None else file
-    kwargs.pop("flush", None)
-    try:
-        print(*args, file=file, flush=True, **kwargs)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, file.fileno())
-        os.close(devnull)
-
-
 class TaskDownload:
     """One task: its pipeline, and what became of it."""
 
@@ -82,6 +69,7 @@ class TaskDownload:
         self.error = None
         self.finished = False
         self._on_finished = on_finished
+        self._part_lock = None
 
         self.pipeline = Gst.Pipeline.new("luma-" + task_id)
         src = Gst.ElementFactory.make("lumasrc")
@@ -101,6 +89,15 @@ class TaskDownload:
         bus.connect("message", self._on_message)
 
     def start(self):
+        try:
+            self._part_lock = claim_part(self.part_path)
+        except BlockingIOError:
+            self._finish(error=f"{self.part_path} is being written by "
+                         "another run")
+            return
+        except OSError as e:
+            self._finish(error=f"cannot write {self.part_path}: {e.strerror}")
+            return
         # returns at once: lumasrc waits in its streaming thread
         if self.pipeline.set_state(Gst.State.PLAYING) == \
                 Gst.StateChangeReturn.FAILURE:
@@ -152,13 +149,18 @@ class TaskDownload:
         self.error = error
         self.pipeline.set_state(Gst.State.NULL)
         self.pipeline.get_bus().remove_signal_watch()
-        if error is None:
+        # Only the run that holds the .part renames or removes it
+        if error is None and self._part_lock is not None:
             try:
                 os.replace(self.part_path, self.path)
             except OSError as e:
                 self.error = f"cannot rename {self.part_path}: {e.strerror}"
-        if self.error is not None and os.path.exists(self.part_path):
+        if self.error is not None and self._part_lock is not None and \
+                os.path.exists(self.part_path):
             os.unlink(self.part_path)
+        if self._part_lock is not None:
+            os.close(self._part_lock)
+            self._part_lock = None
         if self.error is None:
             say(f"{self.task_id}: saved {self.path}", flush=True)
         else:
