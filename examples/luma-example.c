@@ -210,8 +210,29 @@ luma_example_claim_part (const gchar * part_path)
           g_strerror (saved_errno));
       return -1;
     }
+    /* Not one of the standard descriptors: with stdout (or stderr)
+     * closed when the program starts, open () gives that number, and every
+     * g_print () (the progress lines, "Saved OUTPUT") went into the video */
+    if (fd <= STDERR_FILENO) {
+      int high = fcntl (fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+      saved_errno = errno;
+      close (fd);
+      if (high < 0) {
+        g_printerr ("%s: cannot write %s: %s\n", g_get_prgname (), part_path,
+            g_strerror (saved_errno));
+        return -1;
+      }
+      fd = high;
+    }
     if (flock (fd, LOCK_EX | LOCK_NB) != 0) {
       saved_errno = errno;
+      /* A file system without locks (NFS without lockd: ENOLCK,
+       * some FUSE ones: EOPNOTSUPP) is written unlocked, as before the
+       * lock was taken, rather than refused */
+      if (saved_errno == ENOLCK || saved_errno == EOPNOTSUPP
+          || saved_errno == ENOSYS)
+        return fd;
       close (fd);
       if (saved_errno == EWOULDBLOCK)
         g_printerr ("%s: %s is being written by another run: wait for it "

@@ -79,4 +79,41 @@ check "test_ges_timeline_parallel_run: says why" \
 check "test_ges_timeline_parallel_run: the other run's file stays" \
   test -e ges.mp4.part
 
+# Where flock () is refused (ENOLCK: NFS without lockd; stood in for by an
+# LD_PRELOAD shim, after the sanitizer's runtime where there is one), a
+# single run saves its OUTPUT, unlocked, rather than refuse to run
+cat >nolock.c <<'EOC'
+#include <errno.h>
+int flock (int fd, int op) { (void) fd; (void) op; errno = ENOLCK; return -1; }
+EOC
+if cc -shared -fPIC -o nolock.so nolock.c; then
+  nolock="${LD_PRELOAD:+$LD_PRELOAD }$PWD/nolock.so"
+  LD_PRELOAD=$nolock "$LUMA_TRANSCODE" --poll-interval 100 quick nolock.mp4 \
+    >nolock.out 2>&1
+  status=$?
+  sed 's/^/#   no locks: /' nolock.out
+  check "test_no_locks_file_system: luma-transcode saves" \
+    test "$status" = 0 -a -e nolock.mp4
+  mkdir nolock-dir
+  LD_PRELOAD=$nolock "$PYTHON" "$LUMA_WAIT_MANY" --poll-interval 100 \
+    nolock-dir quick >nolock-py.out 2>&1
+  status=$?
+  sed 's/^/#   no locks (wait-many): /' nolock-py.out
+  check "test_no_locks_file_system: luma-wait-many.py saves" \
+    cmp video.mp4 nolock-dir/quick.mp4
+fi
+
+# Started with stdout closed (>&-, as a daemon or a cron job may start it):
+# the OUTPUT.part lock must not take descriptor 1, or the progress lines
+# and "Saved OUTPUT" that g_print () writes there go into the video
+"$LUMA_TRANSCODE" --poll-interval 100 quick closed.mp4 >&- 2>closed.err
+status=$?
+sed 's/^/#   closed stdout: /' closed.err
+check "test_closed_stdout_keeps_the_video: exit status 0" \
+  test "$status" = 0
+check "test_closed_stdout_keeps_the_video: no message in the video" \
+  bash -c '! grep -a -q -e "Saved closed" -e "Task quick" closed.mp4'
+check "test_closed_stdout_keeps_the_video: the video is whole" \
+  has_duration closed.mp4 1.9 2.1
+
 finish
