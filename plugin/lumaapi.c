@@ -736,8 +736,7 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
   gint64 start = resume != NULL && resume->start > 0 ? resume->start
       : g_get_monotonic_time ();
   LumaWait wait = { api, poller, params, on_poll, user_data, start,
-    params->wait_timeout == 0 ? G_MAXINT64
-        : start + (gint64) params->wait_timeout * G_USEC_PER_SEC,
+    luma_http_time_after (start, params->wait_timeout),
     {poller->task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL, 0, 0}
   };
 

@@ -236,14 +236,13 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     GError ** error)
 {
   g_autoptr (GBytes) body = build_body (request);
-  gint64 deadline = wait_seconds == 0 ? G_MAXINT64
-      : g_get_monotonic_time () + (gint64) wait_seconds * G_USEC_PER_SEC;
+  gint64 deadline = luma_http_time_after (g_get_monotonic_time (),
+      wait_seconds);
   guint attempt;
 
   for (attempt = 0;; attempt++) {
     g_autoptr (GError) cause = NULL;
     guint64 retry_after = G_MAXUINT64, delay;
-    gint64 left;
     gchar *task_id;
 
     *result = (LumaCreateResult) {
@@ -260,8 +259,7 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     delay = luma_http_backoff (RATE_LIMIT_BACKOFF_MS, attempt);
     if (retry_after != G_MAXUINT64)
       delay = MAX (retry_after, 1000);
-    left = deadline - g_get_monotonic_time ();
-    if (left <= 0 || (guint64) left / 1000 < delay) {
+    if (!luma_http_wait_fits (deadline, delay)) {
       if (result->api_code == 455)
         g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_UNAVAILABLE,
             _("KIE stayed under maintenance (455) beyond the wait allowed "
@@ -368,8 +366,8 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
   LumaJournalClaim *claim = NULL;
   gchar *id = NULL;
   g_autoptr (LumaHttpDeadline) journal_wait = luma_http_deadline_new
-      (cancellable, wait_seconds == 0 ? G_MAXINT64 : g_get_monotonic_time ()
-      + (gint64) wait_seconds * G_USEC_PER_SEC);
+      (cancellable, luma_http_time_after (g_get_monotonic_time (),
+          wait_seconds));
   GCancellable *journal_cancellable =
       luma_http_deadline_get_cancellable (journal_wait);
 

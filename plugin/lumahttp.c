@@ -594,6 +594,20 @@ luma_http_request_deadline (SoupSession * session)
       timeout * G_USEC_PER_SEC * (gint64) LUMA_HTTP_REQUEST_DEADLINE_FACTOR;
 }
 
+gint64
+luma_http_time_after (gint64 from, guint seconds)
+{
+  return seconds == 0 ? G_MAXINT64 : from + (gint64) seconds *G_USEC_PER_SEC;
+}
+
+gboolean
+luma_http_wait_fits (gint64 deadline, guint64 delay_ms)
+{
+  gint64 left = deadline - g_get_monotonic_time ();
+
+  return left > 0 && (guint64) left / 1000 >= delay_ms;
+}
+
 LumaHttpDeadline *
 luma_http_deadline_new (GCancellable * parent, gint64 deadline)
 {
@@ -809,8 +823,8 @@ GBytes *
 luma_http_read_body (SoupMessage * msg, GInputStream * body, gsize max_size,
     guint max_seconds, GCancellable * cancellable, GError ** error)
 {
-  gint64 deadline = max_seconds == 0 ? G_MAXINT64
-      : g_get_monotonic_time () + max_seconds * G_USEC_PER_SEC;
+  gint64 deadline = luma_http_time_after (g_get_monotonic_time (),
+      max_seconds);
   goffset length =
       soup_message_headers_get_content_length (soup_message_get_response_headers
       (msg));

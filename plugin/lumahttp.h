@@ -91,6 +91,11 @@ typedef struct _LumaHttpDeadline LumaHttpDeadline;
 #define LUMA_HTTP_REQUEST_DEADLINE_FACTOR 2
 
 gint64 luma_http_request_deadline (SoupSession * session);
+/* The monotonic time @seconds after @from; G_MAXINT64 (never) for 0, a
+ * wait without a bound (wait-timeout's 0). */
+gint64 luma_http_time_after (gint64 from, guint seconds);
+/* Whether a wait of @delay_ms from now is over by @deadline. */
+gboolean luma_http_wait_fits (gint64 deadline, guint64 delay_ms);
 
 LumaHttpDeadline *luma_http_deadline_new (GCancellable * parent,
     gint64 deadline);

@@ -141,6 +141,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
   g_autoptr (GUri) check = NULL;
   g_autoptr (GSocketConnectable) address = NULL;
   g_autoptr (GError) cause = NULL;
+  gboolean has_credentials = strchr (value, '@') != NULL;
   const gchar *scheme, *host, *p;
   gint port;
 
@@ -163,7 +164,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
     /* not echoed: it may hold a password; nor GLib's message,
      * which quotes a part of it (a password with a '#', '/' or '?' in it
      * is read as the port: "Could not parse port 's3cret'") */
-    if (strchr (value, '@') != NULL)
+    if (has_credentials)
       set_unreadable_proxy (error, source);
     else
       set_bad_proxy (error, _("Invalid proxy in %s: %s"), source,
@@ -174,7 +175,7 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
    * "user:2024" as the host and port, the rest as a path, a query or a
    * fragment. Not the proxy written, and its messages would show the
    * start of the password. */
-  if (strchr (value, '@') != NULL && g_uri_get_userinfo (uri) == NULL) {
+  if (has_credentials && g_uri_get_userinfo (uri) == NULL) {
     set_unreadable_proxy (error, source);
     return NULL;
   }

@@ -774,18 +774,17 @@ start_sync (gint fd)
   LumaSync *sync = g_new0 (LumaSync, 1);
   GThread *thread = NULL;
 
-  sync->refs = 1;
+  sync->refs = 2;               /* the open's and the thread's */
   sync->fd = dup (fd);
   g_mutex_init (&sync->lock);
   g_cond_init (&sync->done_cond);
-  if (sync->fd >= 0) {
-    g_atomic_int_inc (&sync->refs);
+  if (sync->fd >= 0)
     thread = g_thread_try_new ("luma-store-sync", sync_file, sync, NULL);
-  }
   if (thread != NULL) {
     g_thread_unref (thread);
     return sync;
   }
+  /* no thread: the open's share alone */
   sync->refs = 1;
   sync->errsv = fdatasync (fd) == 0 ? 0 : errno;
   sync->done = TRUE;

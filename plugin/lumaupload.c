@@ -743,8 +743,8 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
     GCancellable * cancellable, GError ** error)
 {
   /* the waits rate limiting asks for end within the task's wait-timeout */
-  gint64 deadline = wait_seconds == 0 ? G_MAXINT64
-      : g_get_monotonic_time () + (gint64) wait_seconds * G_USEC_PER_SEC;
+  gint64 deadline = luma_http_time_after (g_get_monotonic_time (),
+      wait_seconds);
   g_autoptr (GUri) uri = NULL;
   g_autofree gchar *file_name = NULL;
   g_autofree gchar *mime_type = NULL;
@@ -808,7 +808,7 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
     }
     again = next_delay (outcome, retry_after, &throttles, &troubles, &delay);
     if (again && outcome == ATTEMPT_THROTTLED
-        && g_get_monotonic_time () + (gint64) delay * 1000 > deadline) {
+        && !luma_http_wait_fits (deadline, delay)) {
       g_set_error (error, LUMA_UPLOAD_ERROR, LUMA_UPLOAD_ERROR_THROTTLED,
           _("The upload host %s kept asking to wait beyond the wait allowed "
               "(%u s): %s"), up.host, wait_seconds, attempt_error->message);

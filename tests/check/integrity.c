@@ -595,6 +595,22 @@ rest_after_the_drop_head (void)
       SMALL_SIZE - SMALL_DROP);
 }
 
+/* @run played the whole file of SMALL_SIZE @bytes, with no error (@why
+ * says what one would mean); frees it. */
+static void
+assert_played_whole (LumaRun * run, const guint8 * bytes, const gchar * why)
+{
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("%s: %s", why, error->message);
+  }
+  fail_unless_equals_int (run->data->len, SMALL_SIZE);
+  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
+  luma_run_free (run);
+}
+
 /* The whole file of SMALL_SIZE @bytes came out, or an error and only its
  * bytes: never a shorter video passed off as the whole one. */
 static void
@@ -746,10 +762,7 @@ GST_START_TEST (test_chunked_video_is_stored)
 
   answer_with_one_chunk (&answers[0], body, bytes, SMALL_SIZE, TRUE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
-  fail_unless (run->error == NULL);
-  fail_unless_equals_int (run->data->len, SMALL_SIZE);
-  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
-  luma_run_free (run);
+  assert_played_whole (run, bytes, "an error");
   scripted_host_stop (host);
 
   /* stored: a second run plays it with the host gone */
@@ -760,10 +773,7 @@ GST_START_TEST (test_chunked_video_is_stored)
     luma_run_free (run);
     return;
   }
-  fail_unless (run->error == NULL, "not played from the store");
-  fail_unless_equals_int (run->data->len, SMALL_SIZE);
-  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
-  luma_run_free (run);
+  assert_played_whole (run, bytes, "not played from the store");
 }
 
 GST_END_TEST;
@@ -790,16 +800,8 @@ GST_START_TEST (test_unconfirmed_end_by_a_server_error_is_played)
 
   answer_with_one_chunk (&answers[0], body, bytes, SMALL_SIZE, TRUE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
-  fail_unless_equals_int (run->data->len, SMALL_SIZE);
-  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
-  if (run->error != NULL) {
-    g_autoptr (GError) error = NULL;
-
-    gst_message_parse_error (run->error, &error, NULL);
-    fail ("the whole video was played, then an error because the host did "
-        "not confirm its end: %s", error->message);
-  }
-  luma_run_free (run);
+  assert_played_whole (run, bytes, "the whole video was played, then an "
+      "error because the host did not confirm its end");
   scripted_host_stop (host);
 
   /* not kept: a second run, with the host gone, has nothing to play */
@@ -832,10 +834,7 @@ GST_START_TEST (test_unsized_end_on_an_expired_url_is_renewed)
 
   answer_with_one_chunk (&answers[0], first, bytes, SMALL_DROP, FALSE);
   run = run_scripted (answers, G_N_ELEMENTS (answers), 1, &host);
-  fail_unless (run->error == NULL, "an error instead of the renewal");
-  fail_unless_equals_int (run->data->len, SMALL_SIZE);
-  fail_unless (memcmp (run->data->data, bytes, SMALL_SIZE) == 0);
-  luma_run_free (run);
+  assert_played_whole (run, bytes, "an error instead of the renewal");
   scripted_host_stop (host);
 }
 
