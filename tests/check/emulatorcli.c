@@ -375,6 +375,25 @@ GST_START_TEST (test_stall)
 
 GST_END_TEST;
 
+/* Stalls only the requests that begin below byte 1000: one from byte
+ * 1000 on gets its bytes. */
+GST_START_TEST (test_only_below)
+{
+  g_autofree gchar *stuck = task_arg ("stuck", "stall-after=100,"
+      "only-below=1000");
+  const gchar *args[] = { "--task", stuck, NULL };
+  Emulator *em = emulator_start (args);
+  g_autofree gchar *url = result_url (em, "stuck");
+  g_autoptr (Answer) stalled = request ("GET", url, "bytes=999-", NULL, 1);
+  g_autoptr (Answer) served = request ("GET", url, "bytes=1000-", NULL, 10);
+
+  fail_unless (stalled->error != NULL, "the request below 1000 was served");
+  assert_range_answer (served, 1000, 100000 - 1000);
+  emulator_stop (em);
+}
+
+GST_END_TEST;
+
 /* 100000 bytes at 200000 a second: the whole file, in about half a
  * second rather than at once. */
 GST_START_TEST (test_rate)
@@ -537,7 +556,7 @@ GST_START_TEST (test_help_lists_faults)
     "drop-fail-status=", "stall[=yes]", "stall-after=N", "fail-status=S",
     "fail-count=", "fail-after=N", "fail-html", "fail-retry-after=",
     "redirect-to=URL", "partial-content-range=", "range-piece=N", "rate=N",
-    "no-validators"
+    "no-validators", "only-below=N"
   };
   guint i;
 
@@ -566,6 +585,7 @@ emulatorcli_suite (void)
   tcase_add_test (tc, test_fail_status_always);
   tcase_add_test (tc, test_drop);
   tcase_add_test (tc, test_stall);
+  tcase_add_test (tc, test_only_below);
   tcase_add_test (tc, test_rate);
   tcase_add_test (tc, test_range_piece_and_content_range);
   tcase_add_test (tc, test_redirect);

@@ -59,6 +59,8 @@
   "  redirect-to=URL       answer 302 with this Location (any scheme)\n" \
   "  rate=N                send a whole answer at N bytes a second\n" \
   "  no-validators[=yes]   send no ETag: only the size tells files apart\n" \
+  "  only-below=N          the faults only for requests that begin below\n" \
+  "                        byte N (the others: as from a good server)\n" \
   "as in --task t1=clip.mp4,fail-status=403,fail-after=1 (an expired link\n" \
   "after the first request) or --task t2=clip.mp4,drop-after=65536.\n"
 
@@ -264,6 +266,10 @@ apply_fault_setting (TaskSpec * spec, const gchar * spec_text,
     if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
       return FALSE;
     faults->rate = number;
+  } else if (strcmp (name, "only-below") == 0) {
+    if (!parse_uint_setting (spec_text, name, value, G_MAXSIZE, &number, error))
+      return FALSE;
+    faults->only_below = number;
   } else {
     *known = FALSE;
     return FALSE;

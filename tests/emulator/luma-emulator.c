@@ -972,7 +972,7 @@ plan_content (TaskEntry * entry, gboolean is_head, const gchar * range,
 
 /* Decides the answer to a request for a task's file, and counts it. */
 static void
-plan_video_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
+plan_faulty_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
     VideoAnswer * answer)
 {
   entry->video_requests++;
@@ -1349,8 +1349,32 @@ plan_fresh_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
   LumaEmulatorVideoFaults faults = entry->faults;
 
   memset (&entry->faults, 0, sizeof entry->faults);
-  plan_video_answer (entry, is_head, range, answer);
+  plan_faulty_answer (entry, is_head, range, answer);
   entry->faults = faults;
+}
+
+/* Whether the host's faults are for a request of @range (only_below). */
+static gboolean
+faults_apply (TaskEntry * entry, const gchar * range)
+{
+  gsize start = 0, length;
+
+  if (entry->faults.only_below == 0 || entry->video == NULL)
+    return TRUE;
+  if (parse_single_range (range, g_bytes_get_size (entry->video), &start,
+          &length) != RANGE_SATISFIABLE)
+    start = 0;
+  return start < entry->faults.only_below;
+}
+
+static void
+plan_video_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
+    VideoAnswer * answer)
+{
+  if (faults_apply (entry, range))
+    plan_faulty_answer (entry, is_head, range, answer);
+  else
+    plan_fresh_answer (entry, is_head, range, answer);
 }
 
 static void

@@ -54,6 +54,10 @@ typedef struct
                                  *   (0: as fast as the client reads) */
   gboolean no_validators;       /* send no ETag (a host or proxy that strips
                                  *   them): only the size tells files apart */
+  gsize only_below;             /* the faults above are only for requests
+                                 *   whose first byte is below this; the
+                                 *   others are answered as a fresh link's
+                                 *   (0: for all requests) */
 } LumaEmulatorVideoFaults;
 
 LumaEmulator *luma_emulator_new (const gchar * api_key);
