@@ -36,7 +36,10 @@
  * #GstLumaSrc:store-limit, or the `GST_LUMA_STORE`, `GST_LUMA_STORE_DIR` and
  * `GST_LUMA_STORE_LIMIT` environment variables): opened again, the task is
  * read from there with no poll, no key and no network, after KIE deleted
- * its copy too.
+ * its copy too. The bytes a seek skips (a clip that an editor opens at its
+ * in-point) are downloaded in the background while the source is open, so
+ * that the whole video is kept; what a stop cuts short is resumed at the
+ * next open.
  *
  * ## Example launch lines
  * |[
@@ -66,6 +69,7 @@
 #include "lumaproxy.h"
 #include "lumasettings.h"
 #include "lumastore.h"
+#include "lumafill.h"
 #include "lumastream.h"
 #include "lumatext.h"
 #include "lumauri.h"
@@ -171,6 +175,11 @@ typedef struct
   gboolean store_looked_up;
   LumaStoreReader *stored;      /* PHASE_STORED: the stored video */
   LumaStoreWriter *writer;      /* the video being stored as it streams */
+  /* the rest of it, stored in the background after a seek skipped a
+   * part: holds the writer until it ends */
+  LumaFill *fill;
+  guint fills;                  /* started so far */
+  gint64 next_fill;             /* monotonic: none before (one failed) */
   /* the video another pipeline or process is storing right now, read
    * from its `.part` as it is written */
   LumaStoreFollower *follower;
@@ -1389,26 +1398,35 @@ gst_luma_src_evict (GstLumaSrc * self, guint64 incoming)
 
 /* At the end of the video: a prefix that is the whole file becomes the
  * stored entry; a shorter one (a seek skipped a part) stays a `.part`. */
+/* What the entry says of the video: from the task's record (the texts
+ * are the record's). */
+static void
+meta_of_record (LumaStreaming * s, LumaStoreMeta * meta)
+{
+  const GstLumaRecord *record = s->record;
+  gint64 now = g_get_real_time () / 1000;
+
+  meta->prompt = record->prompt;
+  meta->result_url = record->result_urls[0];
+  meta->size = luma_stream_get_size (s->stream);
+  meta->created = record->create_time >= 0 ? record->create_time : now;
+  meta->source_url = record->source_url;
+  meta->completed = record->complete_time;
+  meta->kie_until = (record->complete_time >= 0 ? record->complete_time : now)
+      + LUMA_STORE_KIE_RETENTION_MS;
+}
+
 static void
 gst_luma_src_finish_storing (GstLumaSrc * self)
 {
   LumaStreaming *s = self->streaming;
-  const GstLumaRecord *record = s->record;
-  gint64 now = g_get_real_time () / 1000;
   LumaStoreMeta meta = { NULL, };
   g_autoptr (GError) cause = NULL;
 
   if (s->writer == NULL || luma_stream_get_size (s->stream)
       != luma_store_writer_get_prefix (s->writer))
     return;
-  meta.prompt = record->prompt;
-  meta.result_url = record->result_urls[0];
-  meta.size = luma_stream_get_size (s->stream);
-  meta.created = record->create_time >= 0 ? record->create_time : now;
-  meta.source_url = record->source_url;
-  meta.completed = record->complete_time;
-  meta.kie_until = (record->complete_time >= 0 ? record->complete_time : now)
-      + LUMA_STORE_KIE_RETENTION_MS;
+  meta_of_record (s, &meta);
   if (!luma_store_writer_commit (g_steal_pointer (&s->writer), &meta, &cause)) {
     if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE))
       GST_INFO_OBJECT (self, "%s", cause->message);
@@ -1430,6 +1448,80 @@ too_large_to_store (LumaStreaming * s)
   return limit > 0 && size != LUMA_STREAM_SIZE_UNKNOWN && size > limit;
 }
 
+/* Before the first byte is written: FALSE when the video is too large to
+ * keep (the writer is dropped), else room is made for it first, so that
+ * the store stays within its limit while it writes too. */
+static gboolean
+gst_luma_src_make_room (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+
+  if (too_large_to_store (s)) {
+    GST_INFO_OBJECT (self, "the video is larger than store-limit: not stored");
+    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+    return FALSE;
+  }
+  if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN)
+    gst_luma_src_evict (self, luma_stream_get_size (s->stream));
+  return TRUE;
+}
+
+/* How often the rest is filled in, in one streaming: a fill that stopped
+ * short (a host that fails, an expired URL) gives the writer back, and
+ * another starts from where it got, FILL_RETRY_DELAY_US later at the
+ * earliest (the source's own reads renew the URL meanwhile). */
+#define MAX_FILLS 4
+#define FILL_RETRY_DELAY_US (2 * G_USEC_PER_SEC)
+
+/* The source is reading past what the `.part` holds (a seek ahead): the
+ * bytes in between are fetched by a fill, in the background, which then
+ * completes the entry. The source reads from the network meanwhile. */
+static void
+gst_luma_src_start_fill (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  guint64 prefix = luma_store_writer_get_prefix (s->writer);
+  LumaStoreMeta meta = { NULL, };
+
+  /* a fill knows where the file ends; the record is what the entry says */
+  if (s->fills >= MAX_FILLS || s->record == NULL
+      || luma_stream_get_size (s->stream) == LUMA_STREAM_SIZE_UNKNOWN
+      || g_get_monotonic_time () < s->next_fill)
+    return;
+  if (prefix == 0 && !gst_luma_src_make_room (self))
+    return;
+  s->fills++;
+  GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
+      "has %" G_GUINT64_FORMAT ": the rest is stored in the background",
+      s->offset, prefix);
+  meta_of_record (s, &meta);
+  s->fill = luma_fill_start (g_steal_pointer (&s->writer),
+      luma_stream_new_sibling (s->stream, prefix), &meta);
+}
+
+/* A fill that completed the entry leaves the store to tidy; one that
+ * stopped short gives the writer back, its `.part` as far as it got. */
+static void
+gst_luma_src_end_fill (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  gint64 ended = luma_fill_get_end_time (s->fill);
+  g_autoptr (GError) cause = NULL;
+
+  if (luma_fill_finish (g_steal_pointer (&s->fill), &s->writer, &cause)) {
+    GST_INFO_OBJECT (self, "task %s stored", task_id (self));
+    gst_luma_src_evict (self, 0);
+  } else if (cause == NULL) {
+    GST_DEBUG_OBJECT (self, "fill stopped");
+  } else if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO)) {
+    gst_luma_src_warn_not_stored (self, cause);
+  } else {
+    GST_INFO_OBJECT (self, "the rest of the video was not stored: %s",
+        cause->message);
+    s->next_fill = ended + FILL_RETRY_DELAY_US;
+  }
+}
+
 static void
 gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
     guint64 offset)
@@ -1440,15 +1532,8 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
 
   if (s->writer == NULL || offset != luma_store_writer_get_prefix (s->writer))
     return;
-  if (offset == 0 && too_large_to_store (s)) {
-    GST_INFO_OBJECT (self, "the video is larger than store-limit: not stored");
-    g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
+  if (offset == 0 && !gst_luma_src_make_room (self))
     return;
-  }
-  /* room first: the store stays within its limit while it writes too */
-  if (offset == 0 && luma_stream_get_size (s->stream) !=
-      LUMA_STREAM_SIZE_UNKNOWN)
-    gst_luma_src_evict (self, luma_stream_get_size (s->stream));
   /* for followers: told before the bytes that let them trust it */
   if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN) {
     g_autofree gchar *version = luma_stream_get_version (s->stream);
@@ -1819,6 +1904,10 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
     if (!gst_luma_src_read_rest_from_network (self, cause, error))
       return -1;
   }
+  if (s->fill != NULL && luma_fill_has_ended (s->fill))
+    gst_luma_src_end_fill (self);
+  if (s->writer != NULL && s->offset > luma_store_writer_get_prefix (s->writer))
+    gst_luma_src_start_fill (self);
   if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer)) {
     g_autoptr (GError) cause = NULL;
 
@@ -2003,6 +2092,8 @@ static void
 luma_streaming_free (LumaStreaming * s)
 {
   /* a .part left stays for the next run to resume */
+  if (s->fill != NULL)
+    luma_fill_finish (s->fill, &s->writer, NULL);
   luma_store_writer_free (s->writer, FALSE);
   luma_store_follower_free (s->follower);
   luma_store_reader_free (s->stored);
@@ -2168,6 +2259,8 @@ gst_luma_src_stop (GstBaseSrc * basesrc)
 {
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
 
+  if (self->streaming != NULL && self->streaming->fill != NULL)
+    gst_luma_src_end_fill (self);
   g_clear_pointer (&self->streaming, luma_streaming_free);
   return TRUE;
 }

@@ -179,6 +179,22 @@ luma_stream_replace_url (LumaStream * stream, const gchar * url,
   return TRUE;
 }
 
+LumaStream *
+luma_stream_new_sibling (LumaStream * stream, guint64 offset)
+{
+  g_autofree gchar *version = NULL;
+  LumaStream *sibling;
+
+  g_return_val_if_fail (stream->uri != NULL, NULL);
+  sibling = luma_stream_new (stream->session, stream->retries);
+  version = luma_stream_get_version (stream);
+  sibling->uri = g_uri_ref (stream->uri);
+  sibling->size = stream->size;
+  luma_stream_expect_version (sibling, version);
+  sibling->offset = offset;
+  return sibling;
+}
+
 guint
 luma_stream_get_renewals_without_progress (LumaStream * stream)
 {

@@ -81,6 +81,11 @@ gchar *luma_stream_get_version (LumaStream * stream);
 gboolean luma_stream_version_agrees (LumaStream * stream,
     const gchar * version);
 
+/* Another stream of the file @stream reads (its URL; its size and version
+ * as known, and expected), at @offset: to read another part of the file
+ * at the same time, from another thread. */
+LumaStream *luma_stream_new_sibling (LumaStream * stream, guint64 offset);
+
 /* luma_stream_set_url() on a stream that had a URL is a renewal. Returns
  * how many renewals in a row were not followed by progress (fewer than
  * LUMA_STREAM_RENEWAL_PROGRESS bytes read from the URL they gave), the

@@ -131,6 +131,16 @@ assert_stored (void)
   fail_if (g_file_test (previous, G_FILE_TEST_EXISTS));
 }
 
+/* @data: an entry's directory (nullable) */
+static gboolean
+entry_has_video (gconstpointer data)
+{
+  g_autofree gchar *video = data ? g_build_filename (data, "video",
+      NULL) : NULL;
+
+  return video != NULL && g_file_test (video, G_FILE_TEST_EXISTS);
+}
+
 static void
 fail_video_host (void)
 {
@@ -383,57 +393,6 @@ GST_END_TEST;
 /* A seek in the first streaming: what was skipped is not in the store,
  * and no complete entry has holes. The next run resumes the .part where
  * its prefix ends (one Range request) and completes it. */
-GST_START_TEST (test_seek_then_resume)
-{
-  g_autofree gchar *video = NULL;
-  g_autofree gchar *part = NULL;
-  g_autofree gchar *range = NULL;
-  g_autofree gchar *expected_range = NULL;
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
-  GStatBuf st;
-
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
-  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
-  luma_run_until_done (run, 30);
-  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
-  luma_run_free (run);
-
-  video = entry_file ("video");
-  part = entry_file ("video.part");
-  fail_if (g_file_test (video, G_FILE_TEST_EXISTS),
-      "an entry with holes was completed");
-  fail_unless (g_stat (part, &st) == 0);
-  fail_unless (st.st_size > 0 && st.st_size < VIDEO_SIZE / 2);
-
-  run = run_task (NULL);
-  luma_run_assert_output (run, fixture.video);
-  luma_run_free (run);
-  range = luma_emulator_get_last_range (fixture.em, TASK);
-  expected_range = g_strdup_printf ("bytes=%" G_GUINT64_FORMAT "-",
-      (guint64) st.st_size);
-  fail_unless_equals_string (range, expected_range);
-  assert_stored ();
-}
-
-GST_END_TEST;
-
-/* A first streaming with a seek half way in: a .part of the video's
- * first bytes stays in the store. */
-static void
-leave_a_part (void)
-{
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
-
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
-  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
-  luma_run_until_done (run, 30);
-  luma_run_free (run);
-}
-
 /* Until the video host has had a request more than @requests. */
 static void
 wait_for_a_video_request (guint requests)
@@ -446,6 +405,139 @@ wait_for_a_video_request (guint requests)
   fail_unless (luma_emulator_get_video_requests (fixture.em, TASK) > requests,
       "no new request to the video host");
 }
+
+/* @data: a count of requests (GUINT_TO_POINTER) */
+static gboolean
+video_requests_reach (gconstpointer data)
+{
+  return luma_emulator_get_video_requests (fixture.em, TASK)
+      >= GPOINTER_TO_UINT (data);
+}
+
+/* A first streaming with a seek half way in, closed before the bytes the
+ * seek skipped are stored in the background (the host stalls the
+ * requests for them after FILL_STALL bytes): the store keeps a .part of
+ * the video's first bytes, never the video. Returns the .part's length. */
+#define FILL_STALL 65536
+
+static gsize
+leave_a_part (void)
+{
+  LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
+    .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
+  };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *part = NULL;
+  GStatBuf st;
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &stall_the_fill);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  luma_run_free (run);
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+
+  video = entry_file ("video");
+  part = entry_file ("video.part");
+  fail_if (g_file_test (video, G_FILE_TEST_EXISTS),
+      "an entry with holes was completed");
+  fail_unless (g_stat (part, &st) == 0);
+  fail_unless (st.st_size > 0 && st.st_size <= 4096 + FILL_STALL);
+  return st.st_size;
+}
+
+/* The bytes a seek skipped are stored in the background while the clip
+ * is open (an editor opens a trimmed clip at its in-point and plays to
+ * its out-point): the whole video is stored, and opens offline. */
+GST_START_TEST (test_trimmed_clip_stored_whole)
+{
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *dir = NULL;
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, VIDEO_SIZE / 2,
+          GST_SEEK_TYPE_SET, VIDEO_SIZE / 2 + 50000));
+  luma_run_until_done (run, 30);
+  fail_unless_equals_uint64 (run->data->len, 50000);
+  /* still open at its out-point */
+  dir = entry_dir (store_dir ());
+  fail_unless (luma_test_wait_until (entry_has_video, dir, 30),
+      "the trimmed clip was not stored whole while it was open");
+  luma_run_free (run);
+  assert_stored ();
+
+  fail_video_host ();
+  run = run_task ("api-key", NULL, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* The host refuses the background fill (a 403: its URL expired): the
+ * writer is given back, and a fill started again at a read after a
+ * scrub (FILL_RETRY_DELAY_US later at the earliest) stores the video. */
+GST_START_TEST (test_failed_fill_tried_again)
+{
+  LumaEmulatorVideoFaults expire_once = {.fail_status = 403,
+    .fail_count = 1,.fail_after = 1,.only_below = VIDEO_SIZE / 2
+  };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *dir = NULL;
+  guint i;
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &expire_once);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  for (i = 0; i < 2; i++) {
+    fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+            GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+    luma_run_until_done (run, 30);
+    fail_unless (run->error == NULL && run->eos);
+    dir = entry_dir (store_dir ());
+    if (i == 1)
+      break;
+    /* the preroll's request, the seek's, and the refused fill */
+    fail_unless (luma_test_wait_until (video_requests_reach,
+            GUINT_TO_POINTER (3), 20), "no request of a fill");
+    fail_if (entry_has_video (dir), "stored by a fill the host refused");
+    g_usleep (3 * G_USEC_PER_SEC);
+    g_clear_pointer (&dir, g_free);
+  }
+  fail_unless (luma_test_wait_until (entry_has_video, dir, 30),
+      "the second fill did not store the video");
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* A trimmed clip closed before its video was stored whole: the next
+ * open resumes the .part from its end. */
+GST_START_TEST (test_seek_then_resume)
+{
+  g_autofree gchar *range = NULL;
+  g_autofree gchar *expected_range = NULL;
+  gsize part_size = leave_a_part ();
+  LumaRun *run;
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  expected_range = g_strdup_printf ("bytes=%" G_GSIZE_FORMAT "-", part_size);
+  fail_unless_equals_string (range, expected_range);
+  assert_stored ();
+}
+
+GST_END_TEST;
 
 /* A .part left by an earlier run, and a host that now has another file of
  * @other_size bytes: the .part is dropped, and the other file streamed
@@ -537,12 +629,13 @@ GST_END_TEST;
 GST_START_TEST (test_many_seeks_during_the_begin_still_store)
 {
   g_autofree gchar *range = NULL;
+  g_autofree gchar *expected = NULL;
   LumaEmulatorVideoFaults held = {.stall = TRUE };
   LumaEmulatorVideoFaults none = { 0 };
   LumaRun *run;
   guint i;
 
-  leave_a_part ();
+  expected = g_strdup_printf ("bytes=%" G_GSIZE_FORMAT "-", leave_a_part ());
   luma_emulator_set_video_faults (fixture.em, TASK, &held);
   run = luma_run_new (fixture.em, TASK, NULL);
   gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
@@ -559,7 +652,7 @@ GST_START_TEST (test_many_seeks_during_the_begin_still_store)
   assert_stored ();
   /* and the .part was still resumed: the cut checks kept what it is of */
   range = luma_emulator_get_last_range (fixture.em, TASK);
-  fail_unless (range != NULL && g_str_has_prefix (range, "bytes=4096-"),
+  fail_unless (g_strcmp0 (range, expected) == 0,
       "the .part was not resumed: %s", range);
 }
 
@@ -1641,29 +1734,78 @@ GST_START_TEST (test_larger_than_limit_not_stored)
 
 GST_END_TEST;
 
-/* A store on a full disk (a tmpfs of 256 KiB): a warning, and the stream
- * goes on to its end, every byte right, no .part left. */
-GST_START_TEST (test_disk_full_keeps_playing)
+/* A full disk: a tmpfs of 256 KiB, for a video of 700 KiB. */
+static gchar *
+mount_small_disk (void)
 {
-  g_autofree gchar *mount_dir = g_dir_make_tmp ("luma-tmpfs-XXXXXX", NULL);
-  g_autofree gchar *dir = NULL;
-  g_autofree gchar *part = NULL;
-  LumaRun *run;
+  gchar *mount_dir = g_dir_make_tmp ("luma-tmpfs-XXXXXX", NULL);
 
   fail_unless (mount ("tmpfs", mount_dir, "tmpfs", 0, "size=256k") == 0,
       "this test needs a small tmpfs: mount -t tmpfs -o size=256k failed "
       "(%s); run it as root, as CI does", g_strerror (errno));
+  return mount_dir;
+}
+
+static void
+unmount_small_disk (gchar * mount_dir)
+{
+  umount2 (mount_dir, MNT_DETACH);
+  g_rmdir (mount_dir);
+  g_free (mount_dir);
+}
+
+/* @data: a store's directory */
+static gboolean
+has_no_part (gconstpointer data)
+{
+  g_autofree gchar *dir = entry_dir (data);
+  g_autofree gchar *part = dir ? g_build_filename (dir, "video.part",
+      NULL) : NULL;
+
+  return part == NULL || !g_file_test (part, G_FILE_TEST_EXISTS);
+}
+
+/* A store on a full disk: a warning, and the stream goes on to its end,
+ * every byte right, no .part left. */
+GST_START_TEST (test_disk_full_keeps_playing)
+{
+  gchar *mount_dir = mount_small_disk ();
+  LumaRun *run;
+
   run = run_task ("store-dir", mount_dir, NULL);
   luma_run_assert_output (run, fixture.video);
   fail_unless (has_warning_with (run, "not stored"), "no warning");
   fail_unless (has_warning_with (run, TASK));
   luma_run_free (run);
-  dir = entry_dir (mount_dir);
-  part = dir ? g_build_filename (dir, "video.part", NULL) : NULL;
-  fail_if (part != NULL && g_file_test (part, G_FILE_TEST_EXISTS),
-      "a .part was left behind");
-  umount2 (mount_dir, MNT_DETACH);
-  g_rmdir (mount_dir);
+  fail_unless (has_no_part (mount_dir), "a .part was left behind");
+  unmount_small_disk (mount_dir);
+}
+
+GST_END_TEST;
+
+/* The disk fills up while the bytes a seek skipped are stored in the
+ * background: the clip plays on, every byte right, no .part is left, and
+ * the warning that names the task comes at the latest when it stops. */
+GST_START_TEST (test_disk_full_during_fill_keeps_playing)
+{
+  gchar *mount_dir = mount_small_disk ();
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "store-dir", mount_dir, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 30);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  fail_unless (luma_test_wait_until (has_no_part, mount_dir, 30),
+      "the .part of a full disk was kept");
+  gst_element_set_state (run->pipeline, GST_STATE_READY);
+  luma_run_drain_bus (run);
+  fail_unless (has_warning_with (run, "not stored"), "no warning");
+  fail_unless (has_warning_with (run, TASK));
+  luma_run_free (run);
+  fail_unless (has_no_part (mount_dir), "a .part was left behind");
+  unmount_small_disk (mount_dir);
 }
 
 GST_END_TEST;
@@ -1946,18 +2088,12 @@ GST_START_TEST (test_stop_during_resume_keeps_it_resumable)
 {
   LumaEmulatorVideoFaults held = {.stall = TRUE };
   LumaEmulatorVideoFaults none = { 0 };
-  g_autofree gchar *part = NULL;
   g_autofree gchar *range = NULL;
   g_autofree gchar *expected = NULL;
   LumaRun *run;
   guint requests;
-  GStatBuf st;
 
-  leave_a_part ();
-  part = entry_file ("video.part");
-  fail_unless (g_stat (part, &st) == 0 && st.st_size > 0);
-  expected = g_strdup_printf ("bytes=%" G_GINT64_FORMAT "-",
-      (gint64) st.st_size);
+  expected = g_strdup_printf ("bytes=%" G_GSIZE_FORMAT "-", leave_a_part ());
   luma_emulator_set_video_faults (fixture.em, TASK, &held);
   requests = luma_emulator_get_video_requests (fixture.em, TASK);
   run = luma_run_new (fixture.em, TASK, NULL);
@@ -2194,6 +2330,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_video_cut_short_not_spliced_with_another);
   tcase_add_test (tc,
       test_stored_video_cut_short_not_spliced_with_another_version);
+  tcase_add_test (tc, test_trimmed_clip_stored_whole);
+  tcase_add_test (tc, test_failed_fill_tried_again);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
   tcase_add_test (tc,
@@ -2222,6 +2360,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_larger_than_limit_not_stored);
   tcase_add_test (tc, test_store_in_a_user_folder);
   tcase_add_test (tc, test_disk_full_keeps_playing);
+  tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
   tcase_add_test (tc, test_read_only_follows_download);

@@ -1,0 +1,145 @@
+/* gst-luma: the rest of a video stored in the background
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "lumafill.h"
+
+/* Bytes a read asks for: the size of the source's own buffers. */
+#define FILL_PIECE (64 * 1024)
+
+struct _LumaFill
+{
+  LumaStoreWriter *writer;      /* the thread's until it has ended */
+  LumaStream *stream;
+  LumaStoreMeta meta;
+  GCancellable *cancellable;
+  GThread *thread;
+  gint ended;                   /* atomic */
+  gint64 end_time;              /* written before ended is set */
+  gboolean stored;
+  GError *error;
+};
+
+/* Followers learn the file's size and version before the bytes that let
+ * them trust it, as from the source's own writing. */
+static void
+tell_the_file (LumaFill * fill)
+{
+  g_autofree gchar *version = luma_stream_get_version (fill->stream);
+
+  luma_store_writer_set_version (fill->writer, version);
+  luma_store_writer_set_size (fill->writer,
+      luma_stream_get_size (fill->stream));
+}
+
+/* One piece of the file onto the `.part`: how many bytes, 0 at the end of
+ * the file, -1 on error. */
+static gssize
+fill_piece (LumaFill * fill, GError ** error)
+{
+  guint64 offset = luma_stream_get_offset (fill->stream);
+  guint8 *data = g_malloc (FILL_PIECE);
+  g_autoptr (GBytes) bytes = NULL;
+  gssize n;
+
+  n = luma_stream_read (fill->stream, data, FILL_PIECE, fill->cancellable,
+      error);
+  if (n <= 0) {
+    g_free (data);
+    return n;
+  }
+  /* the hasher keeps the piece as long as it needs it: no copy */
+  bytes = g_bytes_new_take (g_realloc (data, n), n);
+  if (offset == luma_store_writer_get_prefix (fill->writer))
+    tell_the_file (fill);
+  if (!luma_store_writer_append (fill->writer, offset, bytes, error))
+    return -1;
+  return n;
+}
+
+/* The writer after a failure: a `.part` that a write failed on is gone,
+ * and one of a file the host no longer has cannot be completed. */
+static void
+drop_part_if_lost (LumaFill * fill)
+{
+  if (g_error_matches (fill->error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO)
+      || g_error_matches (fill->error, LUMA_STREAM_ERROR,
+          LUMA_STREAM_ERROR_CHANGED))
+    g_clear_pointer (&fill->writer, luma_store_writer_free_discarded);
+}
+
+static gpointer
+run_fill (gpointer data)
+{
+  LumaFill *fill = data;
+  gssize n;
+
+  while ((n = fill_piece (fill, &fill->error)) > 0);
+  if (n == 0) {
+    fill->meta.size = luma_stream_get_size (fill->stream);
+    fill->stored = luma_store_writer_commit (g_steal_pointer (&fill->writer),
+        &fill->meta, &fill->error);
+  } else {
+    drop_part_if_lost (fill);
+  }
+  fill->end_time = g_get_monotonic_time ();
+  g_atomic_int_set (&fill->ended, TRUE);
+  return NULL;
+}
+
+LumaFill *
+luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
+    const LumaStoreMeta * meta)
+{
+  LumaFill *fill;
+
+  g_return_val_if_fail (luma_stream_get_offset (stream)
+      == luma_store_writer_get_prefix (writer), NULL);
+  g_return_val_if_fail (luma_stream_get_size (stream)
+      != LUMA_STREAM_SIZE_UNKNOWN, NULL);
+
+  fill = g_new0 (LumaFill, 1);
+  fill->writer = writer;
+  fill->stream = stream;
+  fill->meta.prompt = g_strdup (meta->prompt);
+  fill->meta.result_url = g_strdup (meta->result_url);
+  fill->meta.source_url = g_strdup (meta->source_url);
+  fill->meta.created = meta->created;
+  fill->meta.completed = meta->completed;
+  fill->meta.kie_until = meta->kie_until;
+  fill->cancellable = g_cancellable_new ();
+  fill->thread = g_thread_new ("luma-fill", run_fill, fill);
+  return fill;
+}
+
+gboolean
+luma_fill_has_ended (LumaFill * fill)
+{
+  return g_atomic_int_get (&fill->ended);
+}
+
+gint64
+luma_fill_get_end_time (LumaFill * fill)
+{
+  return luma_fill_has_ended (fill) ? fill->end_time : 0;
+}
+
+gboolean
+luma_fill_finish (LumaFill * fill, LumaStoreWriter ** writer, GError ** error)
+{
+  gboolean stored;
+
+  g_cancellable_cancel (fill->cancellable);
+  g_thread_join (fill->thread);
+  stored = fill->stored;
+  *writer = g_steal_pointer (&fill->writer);
+  if (!g_error_matches (fill->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      && fill->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&fill->error));
+  g_clear_error (&fill->error);
+  luma_store_meta_clear (&fill->meta);
+  luma_stream_free (fill->stream);
+  g_object_unref (fill->cancellable);
+  g_free (fill);
+  return stored;
+}

@@ -1,0 +1,38 @@
+/* gst-luma: the rest of a video stored in the background
+ * Copyright (C) 2026 gst-luma developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "lumastore.h"
+#include "lumastream.h"
+
+G_BEGIN_DECLS
+
+/* A `.part` never has holes, so a source that seeks ahead of what its
+ * `.part` holds stores nothing after the seek; and an editor opens every
+ * trimmed clip at its in-point. A fill takes the store's writer and
+ * downloads the rest of the file into the `.part`, from its end, over a
+ * stream of its own and in a thread of its own, while the source streams
+ * on from the network; at the end of the file it completes the entry. */
+typedef struct _LumaFill LumaFill;
+
+/* Takes @writer and @stream: a stream of the video's file at the
+ * writer's prefix, of a known size (luma_stream_new_sibling ()). @meta:
+ * what the entry will say of the video (its texts are copied). */
+LumaFill *luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
+    const LumaStoreMeta * meta);
+/* TRUE once the fill has ended on its own (luma_fill_finish () then does
+ * not wait). */
+gboolean luma_fill_has_ended (LumaFill * fill);
+/* When it ended on its own (g_get_monotonic_time ()), or 0. */
+gint64 luma_fill_get_end_time (LumaFill * fill);
+/* Cuts the fill if it is still running, waits for its thread and frees
+ * it. TRUE: the entry was completed. FALSE: *@writer is the writer to go
+ * on with, its `.part` as far as the fill got (NULL: the `.part` was
+ * dropped, a write failed or the host has another file now), and *@error
+ * why the fill stopped short (none when this call cut it). */
+gboolean luma_fill_finish (LumaFill * fill, LumaStoreWriter ** writer,
+    GError ** error);
+
+G_END_DECLS
