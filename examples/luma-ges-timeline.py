@@ -9,10 +9,11 @@ into one MP4 file with the GStreamer Editing Services.
 Usage:
     export KIE_API_KEY=...
     luma-ges-timeline.py [--poll-interval MS] [--wait-timeout S]
-                         OUTPUT TASK_ID...
+                         [--trim S] OUTPUT TASK_ID...
 
 Each task is a luma://TASK_ID URI, which GES loads as a GESUriClipAsset
-like any file. The result is H.264 video (x264enc) and, when any of the
+like any file. --trim S takes each clip from S seconds in (its in-point),
+as an editor's trimmed clips: lumasrc still stores each whole video. The result is H.264 video (x264enc) and, when any of the
 videos has sound, AAC audio, in an MP4 file; its picture has the size and
 frame rate of the first video.
 
@@ -208,8 +209,8 @@ class Renderer:
             raise Failure("GES could not load " + errors[0])
         return [assets[uri] for _task_id, uri in uris]
 
-    def render(self, assets, output):
-        timeline, has_audio = build_timeline(assets)
+    def render(self, assets, output, trim=0):
+        timeline, has_audio = build_timeline(assets, trim)
         self.pipeline = GES.Pipeline()
         self.pipeline.set_timeline(timeline)
         part_path = output + ".part"
@@ -286,7 +287,7 @@ class Renderer:
             raise KeyboardInterrupt
 
 
-def build_timeline(assets):
+def build_timeline(assets, trim=0):
     """One layer, the clips end to end; an audio track only when a video
     has sound (a clip without sound gets silence there)."""
     has_audio = any(a.get_supported_formats() & GES.TrackType.AUDIO
@@ -301,8 +302,11 @@ def build_timeline(assets):
     layer = timeline.append_layer()
     start = 0
     for asset in assets:
-        duration = asset.get_duration()
-        layer.add_asset(asset, start, 0, duration, GES.TrackType.UNKNOWN)
+        # from its in-point, as an editor opens a trimmed clip
+        inpoint = min(trim, asset.get_duration())
+        duration = asset.get_duration() - inpoint
+        layer.add_asset(asset, start, inpoint, duration,
+                        GES.TrackType.UNKNOWN)
         start += duration
     timeline.commit()
     return timeline, has_audio
@@ -352,6 +356,9 @@ def parse_args():
     parser.add_argument("--wait-timeout", type=int, metavar="S",
                         help="seconds to wait for a task at the most, 0 = "
                              "forever (default: lumasrc's, 3600)")
+    parser.add_argument("--trim", type=float, default=0, metavar="S",
+                        help="leave out the first S seconds of each clip "
+                             "(default: 0)")
     parser.add_argument("output", metavar="OUTPUT")
     parser.add_argument("task_ids", metavar="TASK_ID", nargs="+")
     args = parser.parse_args()
@@ -359,6 +366,9 @@ def parse_args():
         parser.error("--poll-interval is at least 10 ms")
     if args.wait_timeout is not None and args.wait_timeout < 0:
         parser.error("--wait-timeout cannot be negative")
+    if not 0 <= args.trim < 1e6:
+        parser.error("--trim is a number of seconds from 0")
+    args.trim = int(args.trim * Gst.SECOND)
     # lumasrc's properties are 32-bit unsigned numbers
     for name, value in (("--poll-interval", args.poll_interval),
                         ("--wait-timeout", args.wait_timeout)):
@@ -387,7 +397,8 @@ def main():
     try:
         renderer.wait_for_tasks(uris, args.wait_timeout)
         assets = dict(zip(unique_ids, renderer.load_assets(uris)))
-        renderer.render([assets[t] for t in args.task_ids], args.output)
+        renderer.render([assets[t] for t in args.task_ids], args.output,
+                        args.trim)
     except Failure as e:
         say(f"luma-ges-timeline: {e}", file=sys.stderr)
         return EXIT_FAILED

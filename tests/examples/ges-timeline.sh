@@ -11,8 +11,9 @@ source "$(dirname "$0")/lib.sh"
 
 make_sample video.mp4
 make_sample av.mp4 audio
+make_sample long.mp4 long
 start_luma_emulator --task gen=video.mp4,generating-ms=1500 --task av=av.mp4 \
-  --task failed=,flag=3
+  --task failed=,flag=3 --task trimmed=long.mp4
 
 timeline() {
   "$PYTHON" "$LUMA_GES_TIMELINE" --poll-interval 200 "$@"
@@ -42,6 +43,13 @@ check "--poll-interval beyond 32 bits: 2" \
 check "--wait-timeout beyond 32 bits: 2" \
   exits_with 2 hugewait timeline --wait-timeout 99999999999 huge.mp4 av
 
+# an editor's trimmed clip: opened at its in-point, it is still stored whole
+# (the bytes before are fetched in the background while it renders)
+check "a trimmed clip: exit status 0" \
+  exits_with 0 trim timeline --trim 5 trim.mp4 trimmed
+check "a trimmed clip: 5 s" has_duration trim.mp4 4.8 5.2
+check "--trim -1: 2" exits_with 2 badtrim timeline --trim -1 bad.mp4 av
+
 check "a failed task: exit status 1" exits_with 1 failed timeline failed.mp4 gen failed
 check "a failed task: no output" test ! -e failed.mp4 -a ! -e failed.mp4.part
 
@@ -53,5 +61,9 @@ check "the emulator gone, no key: the stored clips render: exit status 0" \
   exits_with 0 offline timeline offline.mp4 gen av
 check "offline: the clips end to end: 4 s" has_duration offline.mp4 3.8 4.3
 check "offline: AAC audio" has_stream offline.mp4 'audio #.*AAC'
+check "offline: the trimmed clip's whole video: exit status 0" \
+  exits_with 0 wholeoffline timeline whole.mp4 trimmed
+check "offline: the trimmed clip's whole video: 10 s" \
+  has_duration whole.mp4 9.8 10.2
 
 finish

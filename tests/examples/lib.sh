@@ -62,15 +62,24 @@ bail_out() {
   exit 1
 }
 
-# make_sample PATH [audio]: a 2 s 160x120 H.264 clip, with AAC sound if asked.
+# make_sample PATH [audio|long]: a 2 s 160x120 H.264 clip, with AAC sound
+# if asked. long: 10 s of 320x240 noise (7 MB: more than a player reads
+# ahead while it prerolls), a key frame each second, its index first, as a
+# video made for the web: a demuxer reads the index, then seeks, and a
+# seek into the clip skips bytes.
 make_sample() {
-  local audio=()
+  local audio=() frames=50 size=width=160,height=120 pattern=smpte
+  local encoding=() faststart=false
   if [ "${2:-}" = audio ]; then
     audio=(audiotestsrc num-buffers=86 ! audioconvert ! avenc_aac ! queue ! mux.)
+  elif [ "${2:-}" = long ]; then
+    frames=250 size=width=320,height=240 pattern=snow faststart=true
+    encoding=(key-int-max=25 bitrate=6000)
   fi
-  gst-launch-1.0 -q videotestsrc num-buffers=50 \
-    ! video/x-raw,format=I420,width=160,height=120,framerate=25/1 \
-    ! x264enc speed-preset=ultrafast ! queue ! mp4mux name=mux \
+  gst-launch-1.0 -q videotestsrc num-buffers=$frames pattern=$pattern \
+    ! video/x-raw,format=I420,$size,framerate=25/1 \
+    ! x264enc speed-preset=ultrafast "${encoding[@]}" ! queue \
+    ! mp4mux name=mux faststart=$faststart \
     ! filesink location="$1" "${audio[@]}" >/dev/null 2>&1 \
     || bail_out "cannot make the sample clip $1 (gst-launch-1.0, x264enc, avenc_aac)"
 }
