@@ -180,6 +180,9 @@ typedef struct
   LumaFill *fill;
   guint fills;                  /* started so far */
   gint64 next_fill;             /* monotonic: none before (one failed) */
+  /* the last fill's URL was refused as expired: the next one asks for a
+   * fresh link first (the source's own reads may never meet it) */
+  gboolean fill_url_expired;
   /* the video another pipeline or process is storing right now, read
    * from its `.part` as it is written */
   LumaStoreFollower *follower;
@@ -1469,7 +1472,7 @@ gst_luma_src_make_room (GstLumaSrc * self)
 /* How often the rest is filled in, in one streaming: a fill that stopped
  * short (a host that fails, an expired URL) gives the writer back, and
  * another starts from where it got, FILL_RETRY_DELAY_US later at the
- * earliest (the source's own reads renew the URL meanwhile). */
+ * earliest; after an expired URL, from a fresh link. */
 #define MAX_FILLS 4
 #define FILL_RETRY_DELAY_US (2 * G_USEC_PER_SEC)
 
@@ -1482,6 +1485,7 @@ gst_luma_src_start_fill (GstLumaSrc * self)
   LumaStreaming *s = self->streaming;
   guint64 prefix = luma_store_writer_get_prefix (s->writer);
   LumaStoreMeta meta = { NULL, };
+  LumaStream *stream;
 
   /* a fill knows where the file ends; the record is what the entry says */
   if (s->fills >= MAX_FILLS || s->record == NULL
@@ -1490,13 +1494,31 @@ gst_luma_src_start_fill (GstLumaSrc * self)
     return;
   if (prefix == 0 && !gst_luma_src_make_room (self))
     return;
+  stream = luma_stream_new_sibling (s->stream, prefix);
+  /* an expired URL is refused to every later fill too, while the source
+   * streams on over an answer it opened before: a fresh link to the file
+   * for the fill (a flush cuts the request: tried again at the next read,
+   * not counted) */
+  if (s->fill_url_expired) {
+    g_autoptr (GError) refused = NULL;
+    g_autofree gchar *link = luma_api_fresh_link (s->api,
+        s->record->result_urls[0], self->cancellable, &refused);
+
+    if (link == NULL && g_cancellable_is_cancelled (self->cancellable)) {
+      luma_stream_free (stream);
+      return;
+    }
+    if (link == NULL || !luma_stream_replace_url (stream, link, &refused))
+      GST_INFO_OBJECT (self, "no fresh link for the fill: %s",
+          refused->message);
+    s->fill_url_expired = FALSE;
+  }
   s->fills++;
   GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
       "has %" G_GUINT64_FORMAT ": the rest is stored in the background",
       s->offset, prefix);
   meta_of_record (s, &meta);
-  s->fill = luma_fill_start (g_steal_pointer (&s->writer),
-      luma_stream_new_sibling (s->stream, prefix), &meta);
+  s->fill = luma_fill_start (g_steal_pointer (&s->writer), stream, &meta);
 }
 
 /* A fill that completed the entry leaves the store to tidy; one that
@@ -1519,6 +1541,8 @@ gst_luma_src_end_fill (GstLumaSrc * self)
     GST_INFO_OBJECT (self, "the rest of the video was not stored: %s",
         cause->message);
     s->next_fill = ended + FILL_RETRY_DELAY_US;
+    s->fill_url_expired = g_error_matches (cause, LUMA_STREAM_ERROR,
+        LUMA_STREAM_ERROR_EXPIRED);
   }
 }
 

@@ -2312,6 +2312,52 @@ GST_START_TEST (test_seek_during_first_open_stays_offline)
 
 GST_END_TEST;
 
+/* Slows the source's streaming thread down (a clip played in
+ * real time): @data microseconds a buffer */
+static GstPadProbeReturn
+sleep_a_while (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  g_usleep (GPOINTER_TO_UINT (data));
+  return GST_PAD_PROBE_OK;
+}
+
+/* The result URL expires while a trimmed clip plays on over the
+ * answer it opened before (KIE's fresh links last 20 minutes): every
+ * request of the bytes the seek skipped is refused (403), the seek's own
+ * answer is not. The source reads no URL that expired, so it renews
+ * none: each fill was tried again with the URL that was refused, and the
+ * video was never stored whole, though a fresh link would serve it. */
+GST_START_TEST (test_fill_renews_an_expired_url)
+{
+  LumaEmulatorVideoFaults expired = {.fail_status = 403,
+    .fail_count = G_MAXUINT,.fail_after = 1,.only_below = VIDEO_SIZE / 2
+  };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (run->src, "src");
+  g_autofree gchar *dir = NULL;
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_emulator_set_video_faults (fixture.em, TASK, &expired);
+  luma_run_preroll (run, 20);
+  /* 86 buffers after the seek: 4 s, time for three fills */
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sleep_a_while,
+      GUINT_TO_POINTER (50000), NULL);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 60);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  dir = entry_dir (store_dir ());
+  fail_unless (luma_test_wait_until (entry_has_video, dir, 10),
+      "the trimmed clip was not stored whole while it was open (%u video "
+      "requests, %u fresh links asked for)",
+      luma_emulator_get_video_requests (fixture.em, TASK),
+      luma_emulator_get_download_url_requests (fixture.em));
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -2380,6 +2426,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_damaged_only_copy_kept);
   tcase_add_test (tc, test_seek_during_first_open_stays_offline);
   tcase_add_test (tc, test_seek_while_the_rest_is_asked_for);
+  tcase_add_test (tc, test_fill_renews_an_expired_url);
   return s;
 }
 
