@@ -1930,6 +1930,16 @@ gst_luma_src_read (GstLumaSrc * self, guint8 * data, gsize size,
   }
   if (s->fill != NULL && luma_fill_has_ended (s->fill))
     gst_luma_src_end_fill (self);
+  /* back within what the `.part` held before the fill (a demuxer back
+   * from the index at the end of the file, a scrub back): the `.part` has
+   * those bytes and more now, and the source appends from its end, as it
+   * did before fills (one download); a seek ahead again starts another
+   * fill, not counted as one tried again */
+  if (s->fill != NULL && s->offset <= luma_fill_get_start (s->fill)) {
+    gst_luma_src_end_fill (self);
+    if (s->fills > 0)
+      s->fills--;
+  }
   if (s->writer != NULL && s->offset > luma_store_writer_get_prefix (s->writer))
     gst_luma_src_start_fill (self);
   if (s->writer != NULL && s->offset < luma_store_writer_get_prefix (s->writer)) {

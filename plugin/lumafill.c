@@ -16,6 +16,7 @@ struct _LumaFill
   GThread *thread;
   gint ended;                   /* atomic */
   gint64 end_time;              /* written before ended is set */
+  guint64 start;                /* where the `.part` ended at the start */
   gboolean stored;
   GError *error;
 };
@@ -72,10 +73,15 @@ static gpointer
 run_fill (gpointer data)
 {
   LumaFill *fill = data;
-  gssize n;
+  gssize n = 0;
 
-  while ((n = fill_piece (fill, &fill->error)) > 0);
-  if (n == 0) {
+  /* the size is known: the last byte is the end, as for the source (a
+   * request past it, for a 416, could fail the fill with every byte in
+   * the `.part`) */
+  while (luma_stream_get_offset (fill->stream)
+      < luma_stream_get_size (fill->stream)
+      && (n = fill_piece (fill, &fill->error)) > 0);
+  if (n >= 0) {
     fill->meta.size = luma_stream_get_size (fill->stream);
     fill->stored = luma_store_writer_commit (g_steal_pointer (&fill->writer),
         &fill->meta, &fill->error);
@@ -108,6 +114,7 @@ luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
   fill->meta.completed = meta->completed;
   fill->meta.kie_until = meta->kie_until;
   fill->cancellable = g_cancellable_new ();
+  fill->start = luma_store_writer_get_prefix (writer);
   fill->thread = g_thread_new ("luma-fill", run_fill, fill);
   return fill;
 }
@@ -116,6 +123,12 @@ gboolean
 luma_fill_has_ended (LumaFill * fill)
 {
   return g_atomic_int_get (&fill->ended);
+}
+
+guint64
+luma_fill_get_start (LumaFill * fill)
+{
+  return fill->start;
 }
 
 gint64

@@ -25,6 +25,8 @@ LumaFill *luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
 /* TRUE once the fill has ended on its own (luma_fill_finish () then does
  * not wait). */
 gboolean luma_fill_has_ended (LumaFill * fill);
+/* Where the `.part` ended when the fill started. */
+guint64 luma_fill_get_start (LumaFill * fill);
 /* When it ended on its own (g_get_monotonic_time ()), or 0. */
 gint64 luma_fill_get_end_time (LumaFill * fill);
 /* Cuts the fill if it is still running, waits for its thread and frees

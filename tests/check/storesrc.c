@@ -519,6 +519,95 @@ GST_START_TEST (test_failed_fill_tried_again)
 
 GST_END_TEST;
 
+/* A demuxer that reads an MP4's index at its end first (moov after mdat,
+ * ffmpeg's default) seeks there and then back to the start of the file:
+ * the source comes back within what the `.part` holds while the fill is
+ * still under way (here the host stalls it). The bytes the `.part` holds
+ * are read from it, and appending goes on from where it ends
+ * (docs/lumasrc.md, Writing): one download, and the video streamed to its
+ * end is stored by then. */
+GST_START_TEST (test_back_within_the_part_during_a_fill)
+{
+  LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
+    .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
+  };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *range = NULL;
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &stall_the_fill);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  /* the index at the end */
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE - 8000));
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL && run->eos);
+  /* the preroll's request, the seek's, and the fill's (stalled) */
+  fail_unless (luma_test_wait_until (video_requests_reach,
+          GUINT_TO_POINTER (3), 20), "no request of a fill");
+  g_usleep (G_USEC_PER_SEC / 2);
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+  /* and back to the start, to play the whole video */
+  g_byte_array_set_size (run->data, 0);
+  run->eos = FALSE;
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 0));
+  luma_run_until_done (run, 30);
+  luma_run_assert_output (run, fixture.video);
+  /* the source's last request: from where the .part ended (a request
+   * from byte 0 has no Range) */
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  dir = entry_dir (store_dir ());
+  fail_unless (entry_has_video (dir),
+      "a video streamed to its end was not stored (its last request: %s)",
+      range ? range : "the whole file, no Range");
+  fail_unless (range != NULL && g_strcmp0 (range, "bytes=0-") != 0,
+      "the bytes the .part holds were downloaded again");
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* A fill that has every byte of the file stops there: it knows the size
+ * from the first answer. A request past the end ("bytes=SIZE-", for a
+ * 416) that failed (here the host refuses it with a 403, as a URL that
+ * expired meanwhile) would fail the fill with every byte in the `.part`,
+ * and the trimmed clip would not be stored. */
+GST_START_TEST (test_fill_asks_nothing_past_the_end)
+{
+  /* the preroll's request, the seek's and the fill's are answered */
+  LumaEmulatorVideoFaults expire_after_three = {.fail_status = 403,
+    .fail_count = G_MAXUINT,.fail_after = 3
+  };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *range = NULL;
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &expire_after_three);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, VIDEO_SIZE / 2,
+          GST_SEEK_TYPE_SET, VIDEO_SIZE / 2 + 50000));
+  luma_run_until_done (run, 30);
+  fail_unless_equals_uint64 (run->data->len, 50000);
+  dir = entry_dir (store_dir ());
+  luma_test_wait_until (entry_has_video, dir, 10);
+  range = luma_emulator_get_last_range (fixture.em, TASK);
+  fail_unless (entry_has_video (dir), "the trimmed clip was not stored "
+      "whole (%u requests, the last for %s)",
+      luma_emulator_get_video_requests (fixture.em, TASK), range);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 3);
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 /* A trimmed clip closed before its video was stored whole: the next
  * open resumes the .part from its end. */
 GST_START_TEST (test_seek_then_resume)
@@ -2378,6 +2467,8 @@ storesrc_suite (void)
       test_stored_video_cut_short_not_spliced_with_another_version);
   tcase_add_test (tc, test_trimmed_clip_stored_whole);
   tcase_add_test (tc, test_failed_fill_tried_again);
+  tcase_add_test (tc, test_back_within_the_part_during_a_fill);
+  tcase_add_test (tc, test_fill_asks_nothing_past_the_end);
   tcase_add_test (tc, test_seek_then_resume);
   tcase_add_test (tc, test_part_not_resumed_from_another_file);
   tcase_add_test (tc,
