@@ -420,20 +420,31 @@ video_requests_reach (gconstpointer data)
  * the video's first bytes, never the video. Returns the .part's length. */
 #define FILL_STALL 65536
 
-static gsize
-leave_a_part (void)
+/* A run of TASK, 4096 bytes a buffer, from a host that stalls the
+ * requests that begin in the video's first half after FILL_STALL bytes:
+ * a fill's, not a seek's into the second half. */
+static LumaRun *
+new_run_stalling_fills (void)
 {
   LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
     .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
   };
-  LumaEmulatorVideoFaults none = { 0 };
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &stall_the_fill);
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  return run;
+}
+
+static gsize
+leave_a_part (void)
+{
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *run = new_run_stalling_fills ();
   g_autofree gchar *video = NULL;
   g_autofree gchar *part = NULL;
   GStatBuf st;
 
-  luma_emulator_set_video_faults (fixture.em, TASK, &stall_the_fill);
-  g_object_set (run->src, "blocksize", 4096, NULL);
   luma_run_preroll (run, 20);
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
           GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
@@ -528,16 +539,11 @@ GST_END_TEST;
  * end is stored by then. */
 GST_START_TEST (test_back_within_the_part_during_a_fill)
 {
-  LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
-    .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
-  };
   LumaEmulatorVideoFaults none = { 0 };
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  LumaRun *run = new_run_stalling_fills ();
   g_autofree gchar *dir = NULL;
   g_autofree gchar *range = NULL;
 
-  luma_emulator_set_video_faults (fixture.em, TASK, &stall_the_fill);
-  g_object_set (run->src, "blocksize", 4096, NULL);
   luma_run_preroll (run, 20);
   /* the index at the end */
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
