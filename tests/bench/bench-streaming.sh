@@ -7,7 +7,10 @@
 # The store of finished videos, in the same run: lumasrc's first streaming
 # with the store on (a fresh store each run: every run downloads and
 # writes), lumasrc streaming the stored video against filesrc on the same
-# file, and the time from PLAYING to the first buffer of a stored task.
+# file, the time from PLAYING to the first buffer of a stored task, and a
+# trimmed clip (the middle tenth of the big file, once): how long it plays
+# and how long until the store holds the whole video (the bytes before the
+# clip are stored in the background).
 #
 # A benchmark, not a test: it prints figures and fails only when a run fails
 # or streams the wrong bytes. See BENCHMARKS.md for how to read the table.
@@ -287,6 +290,24 @@ measure_open () {
     || die "the open benchmark failed (python3-gi, gir1.2-gstreamer-1.0)"
 }
 
+# A trimmed clip of the big file, its first streaming with the store on
+# (bench-trimmed.py): "PLAYED STORED", the seconds from the seek to the
+# clip's end and to the whole video stored; the stored file is checked.
+measure_trimmed () {
+  local python size
+
+  for python in python3 /usr/bin/python3; do
+    "$python" -c 'import gi' 2>/dev/null && break
+  done
+  size=$(stat -c %s "$www/big.bin")
+  rm -rf "$work/store-trimmed"
+  GST_LUMA_STORE_DIR=$work/store-trimmed \
+    "$python" "$top/tests/bench/bench-trimmed.py" big "$size" \
+    || die "the trimmed clip benchmark failed"
+  cmp "$(ls "$work"/store-trimmed/*/*/video)" "$www/big.bin" \
+    || die "the trimmed clip's stored video is not the file"
+}
+
 # One timed run: appends "TOOL FILE wall user sys maxrss_kib" to the results.
 # A failed run stops the benchmark.
 measure () {
@@ -407,8 +428,9 @@ print_store_table () {
   awk -v wl="${w[lumasrc]}" -v ws="${w[souphttpsrc]}" -v wf="${w[lumasrc-store]}" \
     -v wst="${w[stored]}" -v wfs="${w[filesrc]}" \
     -v cl="${c[lumasrc]}" -v cf="${c[lumasrc-store]}" -v cst="${c[stored]}" \
-    -v cfs="${c[filesrc]}" -v open="$open_ms" '
+    -v cfs="${c[filesrc]}" -v open="$open_ms" -v trimmed="$trimmed" '
     BEGIN {
+      split(trimmed, t, " ")
       printf "%-46s %8.2f s   ratio to souphttpsrc %.2f (store=off: %.2f)\n",
         "first streaming, store on: wall time", wf, wf / ws, wl / ws
       printf "%-46s %8.2f\n",
@@ -422,6 +444,8 @@ print_store_table () {
         cst, cfs
       printf "%-46s %8.1f ms  (target < 20)\n",
         "stored task: PLAYING to first buffer, median", open
+      printf "%-46s %8.2f s   stored whole %.2f s after the seek\n",
+        "trimmed clip (the middle tenth), store on: played", t[1], t[2]
     }'
 }
 
@@ -454,6 +478,7 @@ main () {
   done
   fill_store
   open_ms=$(measure_open)
+  trimmed=$(measure_trimmed)
 
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   : >"$results"
