@@ -175,6 +175,7 @@ typedef struct
   gboolean store_looked_up;
   LumaStoreReader *stored;      /* PHASE_STORED: the stored video */
   LumaStoreWriter *writer;      /* the video being stored as it streams */
+  gboolean room_made;           /* in the store, for the writer's video */
   /* the rest of it, stored in the background after a seek skipped a
    * part: holds the writer until it ends */
   LumaFill *fill;
@@ -1275,6 +1276,7 @@ gst_luma_src_begin_entry (GstLumaSrc * self, GError ** error)
   LumaStreaming *s = self->streaming;
   LumaStoreReader *reader = NULL;
 
+  s->room_made = FALSE;
   if (s->settings.store == GST_LUMA_STORE_MODE_READ_ONLY)
     s->follower = luma_store_follow (s->store, task_id (self));
   else if (!gst_luma_src_take_entry (self, &reader, error))
@@ -1451,21 +1453,29 @@ too_large_to_store (LumaStreaming * s)
   return limit > 0 && size != LUMA_STREAM_SIZE_UNKNOWN && size > limit;
 }
 
-/* Before the first byte is written: FALSE when the video is too large to
- * keep (the writer is dropped), else room is made for it first, so that
- * the store stays within its limit while it writes too. */
+/* Before the first byte is written, once the size is known: FALSE when
+ * the video is too large to keep (the writer is dropped), else room is
+ * made for the bytes to come (the `.part`'s are counted already), so that
+ * the store stays within its limit while it writes too: from the start,
+ * from a `.part` an earlier run left, or in a fill. */
 static gboolean
 gst_luma_src_make_room (GstLumaSrc * self)
 {
   LumaStreaming *s = self->streaming;
+  guint64 size = luma_stream_get_size (s->stream);
+  guint64 prefix;
 
+  if (s->room_made || size == LUMA_STREAM_SIZE_UNKNOWN)
+    return TRUE;
   if (too_large_to_store (s)) {
     GST_INFO_OBJECT (self, "the video is larger than store-limit: not stored");
     g_clear_pointer (&s->writer, luma_store_writer_free_discarded);
     return FALSE;
   }
-  if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN)
-    gst_luma_src_evict (self, luma_stream_get_size (s->stream));
+  prefix = luma_store_writer_get_prefix (s->writer);
+  if (size > prefix)
+    gst_luma_src_evict (self, size - prefix);
+  s->room_made = TRUE;
   return TRUE;
 }
 
@@ -1492,7 +1502,7 @@ gst_luma_src_start_fill (GstLumaSrc * self)
       || luma_stream_get_size (s->stream) == LUMA_STREAM_SIZE_UNKNOWN
       || g_get_monotonic_time () < s->next_fill)
     return;
-  if (prefix == 0 && !gst_luma_src_make_room (self))
+  if (!gst_luma_src_make_room (self))
     return;
   stream = luma_stream_new_sibling (s->stream, prefix);
   /* an expired URL is refused to every later fill too, while the source
@@ -1556,7 +1566,7 @@ gst_luma_src_store_buffer (GstLumaSrc * self, GstBuffer * buffer,
 
   if (s->writer == NULL || offset != luma_store_writer_get_prefix (s->writer))
     return;
-  if (offset == 0 && !gst_luma_src_make_room (self))
+  if (!gst_luma_src_make_room (self))
     return;
   /* for followers: told before the bytes that let them trust it */
   if (luma_stream_get_size (s->stream) != LUMA_STREAM_SIZE_UNKNOWN) {

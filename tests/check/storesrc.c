@@ -1807,6 +1807,74 @@ GST_START_TEST (test_store_in_a_user_folder)
 
 GST_END_TEST;
 
+/* The path of the one `.part` under @dir, or NULL. */
+static gchar *
+find_part (const gchar * dir)
+{
+  g_autoptr (GDir) children = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (children != NULL && (name = g_dir_read_name (children)) != NULL) {
+    g_autofree gchar *child = g_build_filename (dir, name, NULL);
+    gchar *found = NULL;
+
+    if (strcmp (name, "video.part") == 0)
+      return g_steal_pointer (&child);
+    if (g_file_test (child, G_FILE_TEST_IS_DIR)
+        && (found = find_part (child)) != NULL)
+      return found;
+  }
+  return NULL;
+}
+
+/* @data: a size */
+static gboolean
+part_reaches (gconstpointer data)
+{
+  g_autofree gchar *part = find_part (store_dir ());
+  GStatBuf st;
+
+  return part != NULL && g_stat (part, &st) == 0
+      && (gsize) st.st_size >= GPOINTER_TO_SIZE (data);
+}
+
+/* A `.part` resumed over store-limit: room is made before its first
+ * append, as for a download from the start, so that the store stays
+ * within its limit while it writes (here while the host stalls the
+ * resume), not only once the video is complete. */
+GST_START_TEST (test_resumed_part_makes_room)
+{
+  g_autoptr (GBytes) other = luma_test_random_bytes (VIDEO_SIZE, 23);
+  LumaEmulatorVideoFaults stall = {.stall = TRUE,.stall_after = 300000 };
+  LumaStore *store = lumasrc_store_new ();
+  gsize part_size = leave_a_part ();
+  LumaRun *run;
+
+  /* another task's video, which KIE still has: the first to go */
+  luma_test_add_ready_task (fixture.em, "t-other", other);
+  run = luma_run_new (fixture.em, "t-other", NULL);
+  g_object_set (run->src, "store-limit", 1, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, other);
+  luma_run_free (run);
+  fail_unless_equals_int (count_files_named (store_dir (), "video"), 1);
+
+  luma_emulator_set_video_faults (fixture.em, TASK, &stall);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "store-limit", 1, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (part_reaches,
+          GSIZE_TO_POINTER (part_size + 300000), 30),
+      "the resume stalled early");
+  fail_unless (luma_store_get_usage (store) <= 1024 * 1024,
+      "the store holds %" G_GUINT64_FORMAT " bytes, over its limit",
+      luma_store_get_usage (store));
+  luma_run_free (run);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
 /* A video larger than store-limit is streamed, not stored, and nothing
  * else is evicted for it. */
 GST_START_TEST (test_larger_than_limit_not_stored)
@@ -2503,6 +2571,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_larger_than_limit_not_stored);
   tcase_add_test (tc, test_store_in_a_user_folder);
   tcase_add_test (tc, test_disk_full_keeps_playing);
+  tcase_add_test (tc, test_resumed_part_makes_room);
   tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
