@@ -1177,6 +1177,40 @@ says_nothing_of_the_file (LumaStream * stream, const GError * error)
       && SOUP_STATUS_IS_SERVER_ERROR (luma_stream_get_http_status (stream)));
 }
 
+static void gst_luma_src_finish_storing (GstLumaSrc * self);
+
+/* A `.part` that holds the whole file its writer told (a run stopped
+ * between the last byte and the rename, a fill cut as it completed):
+ * completed as it is, and the video read from the store, rather than
+ * downloaded again. FALSE when it cannot be (the stream knows another
+ * file already), or the entry cannot be opened (read from the network). */
+static gboolean
+gst_luma_src_complete_part (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+  const gchar *version = luma_store_writer_get_part_version (s->writer);
+  g_autoptr (GError) cause = NULL;
+  LumaStoreReader *reader;
+
+  if (!gst_luma_src_expect_same_file (self, luma_store_writer_get_part_size
+          (s->writer), version, NULL))
+    return FALSE;
+  GST_INFO_OBJECT (self, "the stored .part holds the whole video");
+  luma_store_writer_set_version (s->writer, version);
+  gst_luma_src_finish_storing (self);
+  if (s->writer != NULL)
+    return FALSE;
+  reader = luma_store_open (s->store, task_id (self), self->cancellable,
+      &cause);
+  if (reader == NULL) {
+    GST_INFO_OBJECT (self, "read from the network: %s",
+        cause ? cause->message : "not stored");
+    return TRUE;
+  }
+  gst_luma_src_use_stored (self, reader);
+  return TRUE;
+}
+
 /* The bytes an earlier run left in the `.part` are served from it; the
  * network goes on from its end, asked for at once to learn the size. A
  * `.part` that does not fit the file the host has (not the size of the
@@ -1193,6 +1227,8 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   guint64 part_size = luma_store_writer_get_part_size (s->writer);
   g_autoptr (GError) cause = NULL;
 
+  if (prefix == part_size && gst_luma_src_complete_part (self))
+    return TRUE;
   GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
       G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, prefix, part_size);
   luma_stream_seek (s->stream, prefix);

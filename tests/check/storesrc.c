@@ -1807,6 +1807,32 @@ GST_START_TEST (test_store_in_a_user_folder)
 
 GST_END_TEST;
 
+/* A `.part` that holds the whole video (a run stopped between its last
+ * byte and the rename) is completed as it is at the next open, and the
+ * video read from it: not downloaded again. */
+GST_START_TEST (test_complete_part_not_downloaded_again)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, TASK);
+  LumaRun *run;
+  guint videos;
+
+  fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
+  luma_store_writer_set_size (writer, VIDEO_SIZE);
+  luma_store_writer_free (writer, FALSE);
+  luma_store_free (store);
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 /* The path of the one `.part` under @dir, or NULL. */
 static gchar *
 find_part (const gchar * dir)
@@ -2572,6 +2598,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_store_in_a_user_folder);
   tcase_add_test (tc, test_disk_full_keeps_playing);
   tcase_add_test (tc, test_resumed_part_makes_room);
+  tcase_add_test (tc, test_complete_part_not_downloaded_again);
   tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
