@@ -1541,30 +1541,18 @@ gst_luma_src_start_fill (GstLumaSrc * self)
   if (!gst_luma_src_make_room (self))
     return;
   stream = luma_stream_new_sibling (s->stream, prefix);
-  /* an expired URL is refused to every later fill too, while the source
-   * streams on over an answer it opened before: a fresh link to the file
-   * for the fill (a flush cuts the request: tried again at the next read,
-   * not counted) */
-  if (s->fill_url_expired) {
-    g_autoptr (GError) refused = NULL;
-    g_autofree gchar *link = luma_api_fresh_link (s->api,
-        s->record->result_urls[0], self->cancellable, &refused);
-
-    if (link == NULL && g_cancellable_is_cancelled (self->cancellable)) {
-      luma_stream_free (stream);
-      return;
-    }
-    if (link == NULL || !luma_stream_replace_url (stream, link, &refused))
-      GST_INFO_OBJECT (self, "no fresh link for the fill: %s",
-          refused->message);
-    s->fill_url_expired = FALSE;
-  }
   s->fills++;
   GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
       "has %" G_GUINT64_FORMAT ": the rest is stored in the background",
       s->offset, prefix);
   meta_of_record (s, &meta);
-  s->fill = luma_fill_start (g_steal_pointer (&s->writer), stream, &meta);
+  /* an expired URL is refused to every later fill too, while the source
+   * streams on over an answer it opened before: the fill asks for a
+   * fresh link to the file first, in its own thread (a KIE slow to
+   * answer holds no buffer back); the flag stays until a fill fails
+   * otherwise or completes */
+  s->fill = luma_fill_start (g_steal_pointer (&s->writer), stream, &meta,
+      s->api, s->fill_url_expired ? s->record->result_urls[0] : NULL);
 }
 
 /* A fill that completed the entry leaves the store to tidy; one that
@@ -1576,6 +1564,9 @@ gst_luma_src_end_fill (GstLumaSrc * self)
   gint64 ended = luma_fill_get_end_time (s->fill);
   g_autoptr (GError) cause = NULL;
 
+  if (luma_fill_get_link_refusal (s->fill) != NULL)
+    GST_INFO_OBJECT (self, "no fresh link for the fill: %s",
+        luma_fill_get_link_refusal (s->fill));
   if (luma_fill_finish (g_steal_pointer (&s->fill), &s->writer, &cause)) {
     GST_INFO_OBJECT (self, "task %s stored", task_id (self));
     gst_luma_src_evict (self, 0);

@@ -17,6 +17,9 @@ struct _LumaFill
   gint ended;                   /* atomic */
   gint64 end_time;              /* written before ended is set */
   guint64 start;                /* where the `.part` ended at the start */
+  LumaApi *api;                 /* for a fresh link to expired, if set */
+  gchar *expired;
+  gchar *link_refusal;          /* why there was none */
   gboolean stored;
   GError *error;
 };
@@ -69,16 +72,36 @@ drop_part_if_lost (LumaFill * fill)
     g_clear_pointer (&fill->writer, luma_store_writer_free_discarded);
 }
 
+/* A fresh link to the URL that expired, asked for in the fill's thread
+ * (KIE may be slow to answer): FALSE when the fill was cut meanwhile.
+ * Without one, the fill tries the URL it has. */
+static gboolean
+renew_url (LumaFill * fill)
+{
+  g_autoptr (GError) refused = NULL;
+  g_autofree gchar *link = luma_api_fresh_link (fill->api, fill->expired,
+      fill->cancellable, &refused);
+
+  if (link == NULL && g_cancellable_is_cancelled (fill->cancellable))
+    return FALSE;
+  if (link == NULL || !luma_stream_replace_url (fill->stream, link, &refused))
+    fill->link_refusal = g_strdup (refused->message);
+  return TRUE;
+}
+
 static gpointer
 run_fill (gpointer data)
 {
   LumaFill *fill = data;
   gssize n = 0;
 
+  /* cut before it began: the writer goes back as it was */
+  if (fill->expired != NULL && !renew_url (fill))
+    n = -1;
   /* the size is known: the last byte is the end, as for the source (a
    * request past it, for a 416, could fail the fill with every byte in
    * the `.part`) */
-  while (luma_stream_get_offset (fill->stream)
+  while (n >= 0 && luma_stream_get_offset (fill->stream)
       < luma_stream_get_size (fill->stream)
       && (n = fill_piece (fill, &fill->error)) > 0);
   if (n >= 0) {
@@ -95,7 +118,7 @@ run_fill (gpointer data)
 
 LumaFill *
 luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
-    const LumaStoreMeta * meta)
+    const LumaStoreMeta * meta, LumaApi * api, const gchar * expired)
 {
   LumaFill *fill;
 
@@ -115,6 +138,8 @@ luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
   fill->meta.kie_until = meta->kie_until;
   fill->cancellable = g_cancellable_new ();
   fill->start = luma_store_writer_get_prefix (writer);
+  fill->api = api;
+  fill->expired = g_strdup (expired);
   fill->thread = g_thread_new ("luma-fill", run_fill, fill);
   return fill;
 }
@@ -129,6 +154,12 @@ guint64
 luma_fill_get_start (LumaFill * fill)
 {
   return fill->start;
+}
+
+const gchar *
+luma_fill_get_link_refusal (LumaFill * fill)
+{
+  return luma_fill_has_ended (fill) ? fill->link_refusal : NULL;
 }
 
 gint64
@@ -153,6 +184,8 @@ luma_fill_finish (LumaFill * fill, LumaStoreWriter ** writer, GError ** error)
   luma_store_meta_clear (&fill->meta);
   luma_stream_free (fill->stream);
   g_object_unref (fill->cancellable);
+  g_free (fill->expired);
+  g_free (fill->link_refusal);
   g_free (fill);
   return stored;
 }

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "lumaapi.h"
 #include "lumastore.h"
 #include "lumastream.h"
 
@@ -19,9 +20,16 @@ typedef struct _LumaFill LumaFill;
 
 /* Takes @writer and @stream: a stream of the video's file at the
  * writer's prefix, of a known size (luma_stream_new_sibling ()). @meta:
- * what the entry will say of the video (its texts are copied). */
+ * what the entry will say of the video (its texts are copied). With
+ * @expired (the URL a fill before was refused as expired), the fill's
+ * thread first asks @api for a fresh link to it, for @stream: the
+ * source's streaming thread never waits for KIE. @api must outlive the
+ * fill. */
 LumaFill *luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
-    const LumaStoreMeta * meta);
+    const LumaStoreMeta * meta, LumaApi * api, const gchar * expired);
+/* Why the fill got no fresh link (to log), or NULL: once it has
+ * ended. */
+const gchar *luma_fill_get_link_refusal (LumaFill * fill);
 /* TRUE once the fill has ended on its own (luma_fill_finish () then does
  * not wait). */
 gboolean luma_fill_has_ended (LumaFill * fill);

@@ -2501,13 +2501,38 @@ GST_START_TEST (test_seek_during_first_open_stays_offline)
 
 GST_END_TEST;
 
-/* Slows the source's streaming thread down (a clip played in
- * real time): @data microseconds a buffer */
+/* The longest wait between two buffers, in µs. */
+static gint64 last_buffer_time;
+static gint64 longest_gap;
+
+/* Slows the source's streaming thread down (a clip played in real time):
+ * @data microseconds a buffer; and times the gaps between buffers. */
 static GstPadProbeReturn
-sleep_a_while (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+time_buffers (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
+  gint64 now = g_get_monotonic_time ();
+
+  if (last_buffer_time > 0)
+    longest_gap = MAX (longest_gap, now - last_buffer_time);
+  last_buffer_time = now;
   g_usleep (GPOINTER_TO_UINT (data));
   return GST_PAD_PROBE_OK;
+}
+
+/* A run of TASK, 4096 bytes a buffer, from a host that refuses (403, an
+ * expired URL) every request after the preroll's that begins in the
+ * video's first half: a fill's, not a seek's into the second half. */
+static LumaRun *
+new_run_expiring_fills (void)
+{
+  LumaEmulatorVideoFaults expired = {.fail_status = 403,
+    .fail_count = G_MAXUINT,.fail_after = 1,.only_below = VIDEO_SIZE / 2
+  };
+  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_emulator_set_video_faults (fixture.em, TASK, &expired);
+  return run;
 }
 
 /* The result URL expires while a trimmed clip plays on over the
@@ -2518,18 +2543,13 @@ sleep_a_while (GstPad * pad, GstPadProbeInfo * info, gpointer data)
  * video was never stored whole, though a fresh link would serve it. */
 GST_START_TEST (test_fill_renews_an_expired_url)
 {
-  LumaEmulatorVideoFaults expired = {.fail_status = 403,
-    .fail_count = G_MAXUINT,.fail_after = 1,.only_below = VIDEO_SIZE / 2
-  };
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  LumaRun *run = new_run_expiring_fills ();
   g_autoptr (GstPad) pad = gst_element_get_static_pad (run->src, "src");
   g_autofree gchar *dir = NULL;
 
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_emulator_set_video_faults (fixture.em, TASK, &expired);
   luma_run_preroll (run, 20);
   /* 86 buffers after the seek: 4 s, time for three fills */
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sleep_a_while,
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, time_buffers,
       GUINT_TO_POINTER (50000), NULL);
   fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
           GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
@@ -2543,6 +2563,38 @@ GST_START_TEST (test_fill_renews_an_expired_url)
       luma_emulator_get_download_url_requests (fixture.em));
   luma_run_free (run);
   assert_stored ();
+}
+
+GST_END_TEST;
+
+/* The fresh link a fill asks for after its URL expired is a
+ * background matter (docs/lumasrc.md: the fill downloads the rest "while
+ * the source streams on from the network"): a KIE that answers it
+ * slowly (here in 8 s) must not hold the playing stream back that long. */
+GST_START_TEST (test_slow_fresh_link_for_a_fill_holds_no_buffer)
+{
+  LumaRun *run = new_run_expiring_fills ();
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (run->src, "src");
+  gulong probe;
+
+  luma_emulator_set_download_url_delay (fixture.em, 8000);
+  luma_run_preroll (run, 20);
+  last_buffer_time = longest_gap = 0;
+  /* 86 buffers after the seek, 50 ms each: 4 s, past the 2 s after
+   * which a fill is tried again */
+  probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, time_buffers,
+      GUINT_TO_POINTER (50000), NULL);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 60);
+  gst_pad_remove_probe (pad, probe);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  fail_unless (luma_emulator_get_download_url_requests (fixture.em) >= 1,
+      "no fresh link was asked for");
+  fail_unless (longest_gap < 3 * G_USEC_PER_SEC * luma_test_slowdown (),
+      "the stream stood still for %.1f s while a fill asked KIE for a "
+      "fresh link", longest_gap / (gdouble) G_USEC_PER_SEC);
+  luma_run_free (run);
 }
 
 GST_END_TEST;
@@ -2620,6 +2672,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_seek_during_first_open_stays_offline);
   tcase_add_test (tc, test_seek_while_the_rest_is_asked_for);
   tcase_add_test (tc, test_fill_renews_an_expired_url);
+  tcase_add_test (tc, test_slow_fresh_link_for_a_fill_holds_no_buffer);
   return s;
 }
 

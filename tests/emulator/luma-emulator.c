@@ -116,6 +116,7 @@ struct _LumaEmulator
   GQueue generate_scripted;     /* of ScriptedReply */
   guint generate_requests;
   guint download_url_requests;
+  guint download_url_delay_ms;  /* download-url answers this late */
   guint fresh_links;            /* given out by download-url */
   guint creates;
   guint created_generating_polls;
@@ -747,7 +748,7 @@ handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
   g_autofree gchar *escaped_id = NULL;
   g_autofree gchar *link = NULL;
   const gchar *url;
-  guint serial;
+  guint serial, delay_ms;
 
   g_mutex_lock (&em->lock);
   em->download_url_requests++;
@@ -774,6 +775,24 @@ handle_download_url (LumaEmulator * em, SoupServerMessage * msg)
       escaped_id, serial);
   reply_json (msg, build_envelope (200, "success", TRUE,
           json_node_init_string (json_node_alloc (), link)));
+  /* a slow KIE */
+  g_mutex_lock (&em->lock);
+  delay_ms = em->download_url_delay_ms;
+  g_mutex_unlock (&em->lock);
+  if (delay_ms > 0) {
+    soup_server_message_pause (msg);
+    finish_paused (em, msg, delay_ms);
+  }
+}
+
+/* download-url answers @ms late (the emulator serves other
+ * requests meanwhile). */
+void
+luma_emulator_set_download_url_delay (LumaEmulator * em, guint ms)
+{
+  g_mutex_lock (&em->lock);
+  em->download_url_delay_ms = ms;
+  g_mutex_unlock (&em->lock);
 }
 
 static void

@@ -131,6 +131,8 @@ void luma_emulator_push_generate_redirect (LumaEmulator * em,
  * ({"code":200,"data":"http://127.0.0.1:PORT/fresh/TASK/N.mp4"}, served
  * without the task's faults), else 422. Requests of any outcome: */
 guint luma_emulator_get_download_url_requests (LumaEmulator * em);
+/* download-url answers @ms late. */
+void luma_emulator_set_download_url_delay (LumaEmulator * em, guint ms);
 /* tasks created, and generate requests of any outcome */
 guint luma_emulator_get_creates (LumaEmulator * em);
 guint luma_emulator_get_generate_requests (LumaEmulator * em);
