@@ -1177,31 +1177,41 @@ says_nothing_of_the_file (LumaStream * stream, const GError * error)
       && SOUP_STATUS_IS_SERVER_ERROR (luma_stream_get_http_status (stream)));
 }
 
-static void gst_luma_src_finish_storing (GstLumaSrc * self);
+static gboolean gst_luma_src_commit (GstLumaSrc * self, guint64 size);
 
 /* A `.part` that holds the whole file its writer told (a run stopped
  * between the last byte and the rename, a fill cut as it completed):
  * completed as it is, and the video read from the store, rather than
  * downloaded again. FALSE when it cannot be (the stream knows another
- * file already), or the entry cannot be opened (read from the network). */
+ * file already). The stream is not told to expect the `.part`'s file:
+ * where the entry cannot be kept (larger than store-limit, a write that
+ * fails) or opened, the network is read without it, and nothing was read
+ * from the `.part` to splice the host's file to. *@error: a flush cut
+ * the entry's first open (its hash, its sync): it is begun again, and
+ * found complete, at the next create (). */
 static gboolean
-gst_luma_src_complete_part (GstLumaSrc * self)
+gst_luma_src_complete_part (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
+  guint64 size = luma_store_writer_get_part_size (s->writer);
+  guint64 known = luma_stream_get_size (s->stream);
   const gchar *version = luma_store_writer_get_part_version (s->writer);
   g_autoptr (GError) cause = NULL;
   LumaStoreReader *reader;
 
-  if (!gst_luma_src_expect_same_file (self, luma_store_writer_get_part_size
-          (s->writer), version, NULL))
+  if ((known != LUMA_STREAM_SIZE_UNKNOWN && known != size)
+      || !luma_stream_version_agrees (s->stream, version))
     return FALSE;
   GST_INFO_OBJECT (self, "the stored .part holds the whole video");
   luma_store_writer_set_version (s->writer, version);
-  gst_luma_src_finish_storing (self);
-  if (s->writer != NULL)
-    return FALSE;
+  if (!gst_luma_src_commit (self, size))
+    return TRUE;
   reader = luma_store_open (s->store, task_id (self), self->cancellable,
       &cause);
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return TRUE;
+  }
   if (reader == NULL) {
     GST_INFO_OBJECT (self, "read from the network: %s",
         cause ? cause->message : "not stored");
@@ -1227,8 +1237,12 @@ gst_luma_src_resume_part (GstLumaSrc * self, GError ** error)
   guint64 part_size = luma_store_writer_get_part_size (s->writer);
   g_autoptr (GError) cause = NULL;
 
-  if (prefix == part_size && gst_luma_src_complete_part (self))
-    return TRUE;
+  if (prefix == part_size && gst_luma_src_complete_part (self, &cause)) {
+    if (cause == NULL)
+      return TRUE;
+    g_propagate_error (error, g_steal_pointer (&cause));
+    return FALSE;
+  }
   GST_INFO_OBJECT (self, "resuming the stored .part at byte %"
       G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT, prefix, part_size);
   luma_stream_seek (s->stream, prefix);
@@ -1457,26 +1471,37 @@ meta_of_record (LumaStreaming * s, LumaStoreMeta * meta)
       + LUMA_STORE_KIE_RETENTION_MS;
 }
 
-static void
-gst_luma_src_finish_storing (GstLumaSrc * self)
+/* The writer's `.part`, of @size bytes, becomes the stored entry: TRUE
+ * when it is kept. */
+static gboolean
+gst_luma_src_commit (GstLumaSrc * self, guint64 size)
 {
   LumaStreaming *s = self->streaming;
   LumaStoreMeta meta = { NULL, };
   g_autoptr (GError) cause = NULL;
 
-  if (s->writer == NULL || luma_stream_get_size (s->stream)
-      != luma_store_writer_get_prefix (s->writer))
-    return;
   meta_of_record (s, &meta);
+  meta.size = size;
   if (!luma_store_writer_commit (g_steal_pointer (&s->writer), &meta, &cause)) {
     if (g_error_matches (cause, LUMA_STORE_ERROR, LUMA_STORE_ERROR_TOO_LARGE))
       GST_INFO_OBJECT (self, "%s", cause->message);
     else
       gst_luma_src_warn_not_stored (self, cause);
-    return;
+    return FALSE;
   }
   GST_INFO_OBJECT (self, "task %s stored", task_id (self));
   gst_luma_src_evict (self, 0);
+  return TRUE;
+}
+
+static void
+gst_luma_src_finish_storing (GstLumaSrc * self)
+{
+  LumaStreaming *s = self->streaming;
+
+  if (s->writer != NULL && luma_stream_get_size (s->stream)
+      == luma_store_writer_get_prefix (s->writer))
+    gst_luma_src_commit (self, luma_stream_get_size (s->stream));
 }
 
 /* Known from the first answer: no point writing what cannot be kept. */

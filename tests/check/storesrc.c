@@ -1807,24 +1807,102 @@ GST_START_TEST (test_store_in_a_user_folder)
 
 GST_END_TEST;
 
-/* A `.part` that holds the whole video (a run stopped between its last
- * byte and the rename) is completed as it is at the next open, and the
- * video read from it: not downloaded again. */
-GST_START_TEST (test_complete_part_not_downloaded_again)
+/* Leaves a `.part` that holds the whole video, its size told
+ * in this boot, as a run stopped between the last byte and the rename. */
+static void
+leave_a_complete_part (void)
 {
   LumaStore *store = lumasrc_store_new ();
   LumaStoreWriter *writer = begin_writing (store, TASK);
-  LumaRun *run;
-  guint videos;
 
   fail_unless (luma_store_writer_append (writer, 0, fixture.video, NULL));
   luma_store_writer_set_size (writer, VIDEO_SIZE);
   luma_store_writer_free (writer, FALSE);
   luma_store_free (store);
+}
+
+/* A `.part` that holds the whole video (a run stopped between its last
+ * byte and the rename) is completed as it is at the next open, and the
+ * video read from it: not downloaded again. */
+GST_START_TEST (test_complete_part_not_downloaded_again)
+{
+  LumaRun *run;
+  guint videos;
+
+  leave_a_complete_part ();
   videos = luma_emulator_get_video_requests (fixture.em, TASK);
 
   run = run_task (NULL);
   luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), videos);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
+/* A `.part` that holds the whole file its writer told, larger
+ * than store-limit (lowered since), while the host now has another file:
+ * the .part is not kept (a video larger than the limit is not), and the
+ * host's file plays. Nothing was read from the .part, so nothing would be
+ * spliced: it is no "changed while it was being read" error. */
+GST_START_TEST (test_complete_part_over_the_limit_of_another_file)
+{
+  g_autoptr (GBytes) old = luma_test_random_bytes (1024 * 1024 + 1, 24);
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = begin_writing (store, TASK);
+  LumaRun *run;
+
+  fail_unless (luma_store_writer_append (writer, 0, old, NULL));
+  luma_store_writer_set_size (writer, g_bytes_get_size (old));
+  luma_store_writer_free (writer, FALSE);
+  luma_store_free (store);
+
+  run = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (run->src, "store-limit", 1, NULL);
+  luma_run_until_done (run, 60);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* TASK sought to its last 1000 bytes while the first open of its stored
+ * video waits for the disk (a slow fdatasync), and streamed to its end,
+ * without a key with @no_key. */
+static LumaRun *
+seek_during_a_slow_first_open (gboolean no_key)
+{
+  LumaRun *run;
+
+  luma_test_stage_slow_sync (1500);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  if (no_key)
+    g_object_set (run->src, "api-key", NULL, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  luma_test_wait_for_a_sync ();
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE - 1000));
+  luma_run_until_done (run, 60);
+  luma_test_stage_slow_sync (0);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE - 1000);
+  return run;
+}
+
+/* A seek while the completed `.part` is first opened (its hash,
+ * its sync) cuts that open: the video is still read from the store, as
+ * after a seek during any first open (test_seek_during_first_open_stays_
+ * offline), not downloaded again from the network. */
+GST_START_TEST (test_seek_during_completion_reads_the_store)
+{
+  LumaRun *run;
+  guint videos;
+
+  leave_a_complete_part ();
+  videos = luma_emulator_get_video_requests (fixture.em, TASK);
+
+  run = seek_during_a_slow_first_open (FALSE);
   luma_run_free (run);
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
           TASK), videos);
@@ -2484,16 +2562,7 @@ GST_START_TEST (test_seek_during_first_open_stays_offline)
   assert_stored ();
   records = luma_emulator_get_record_requests (fixture.em, TASK);
 
-  luma_test_stage_slow_sync (1500);
-  run = luma_run_new (fixture.em, TASK, NULL);
-  g_object_set (run->src, "api-key", NULL, NULL);
-  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
-  luma_test_wait_for_a_sync ();
-  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE - 1000));
-  luma_run_until_done (run, 60);
-  luma_test_stage_slow_sync (0);
-  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE - 1000);
+  run = seek_during_a_slow_first_open (TRUE);
   fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
           TASK), records);
   luma_run_free (run);
@@ -2651,6 +2720,8 @@ storesrc_suite (void)
   tcase_add_test (tc, test_disk_full_keeps_playing);
   tcase_add_test (tc, test_resumed_part_makes_room);
   tcase_add_test (tc, test_complete_part_not_downloaded_again);
+  tcase_add_test (tc, test_seek_during_completion_reads_the_store);
+  tcase_add_test (tc, test_complete_part_over_the_limit_of_another_file);
   tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
