@@ -493,6 +493,7 @@ main () {
     echo
     echo "all runs of $TOOLS (tool file wall user sys maxrss_KiB):"
     sed 's/^/  /' "$results"
+    echo "trimmed clip (played, stored whole after the seek, s): $trimmed"
   fi
 }
 
