@@ -1451,8 +1451,6 @@ gst_luma_src_evict (GstLumaSrc * self, guint64 incoming)
   }
 }
 
-/* At the end of the video: a prefix that is the whole file becomes the
- * stored entry; a shorter one (a seek skipped a part) stays a `.part`. */
 /* What the entry says of the video: from the task's record (the texts
  * are the record's). */
 static void
@@ -1494,6 +1492,8 @@ gst_luma_src_commit (GstLumaSrc * self, guint64 size)
   return TRUE;
 }
 
+/* At the end of the video: a prefix that is the whole file becomes the
+ * stored entry; a shorter one (a seek skipped a part) stays a `.part`. */
 static void
 gst_luma_src_finish_storing (GstLumaSrc * self)
 {

@@ -4,7 +4,9 @@
  */
 #include "lumafill.h"
 
-/* Bytes a read asks for: the size of the source's own buffers. */
+/* Bytes a read asks for, each piece an allocation of its own (the hasher
+ * keeps them): larger ones, past malloc's mmap threshold, were slower
+ * (BENCHMARKS.md). */
 #define FILL_PIECE (64 * 1024)
 
 struct _LumaFill
@@ -20,6 +22,7 @@ struct _LumaFill
   LumaApi *api;                 /* for a fresh link to expired, if set */
   gchar *expired;
   gchar *link_refusal;          /* why there was none */
+  gboolean told;                /* the file's size and version */
   gboolean stored;
   GError *error;
 };
@@ -54,8 +57,9 @@ fill_piece (LumaFill * fill, GError ** error)
   }
   /* the hasher keeps the piece as long as it needs it: no copy */
   bytes = g_bytes_new_take (g_realloc (data, n), n);
-  if (offset == luma_store_writer_get_prefix (fill->writer))
+  if (!fill->told)
     tell_the_file (fill);
+  fill->told = TRUE;
   if (!luma_store_writer_append (fill->writer, offset, bytes, error))
     return -1;
   return n;
