@@ -418,6 +418,19 @@ hide_secret_in_record (GstLumaRecord * record, const gchar * secret)
   luma_secret_hide_in_text (record->source_url, secret);
 }
 
+/* A result URL in which the key was starred out would be fetched, fail,
+ * and be renewed, into a run that ends naming none of this. */
+static gboolean
+result_url_held_key (const GstLumaRecord * record, const gchar * secret)
+{
+  gchar **url;
+
+  for (url = record->result_urls; url != NULL && *url != NULL; url++)
+    if (luma_secret_was_hidden_in (*url, secret))
+      return TRUE;
+  return FALSE;
+}
+
 /* A task that generates answers the same bytes poll after poll: a body
  * read before is not parsed again (its record is a pure function of it). */
 static GstLumaRecord *
@@ -466,6 +479,12 @@ classify_answer (LumaApi * api, LumaPoller * poller, SoupMessage * msg,
   if (*record == NULL)
     return classify_unreadable (status, parse_error, task_id, error);
   hide_secret_in_record (*record, api->api_key);
+  if (result_url_held_key (*record, api->api_key)) {
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,
+        _("KIE's record of task %s gives a result URL that holds the API "
+            "key: it is not fetched"), task_id);
+    return POLL_FAILED;
+  }
 
   /* An HTTP error status wins over a body that claims success. */
   api->last_code = SOUP_STATUS_IS_SUCCESSFUL (status) ? (*record)->code

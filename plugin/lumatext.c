@@ -183,6 +183,18 @@ luma_secret_hide (GBytes * body, const gchar * secret)
   return g_byte_array_free_to_bytes (copy);
 }
 
+gboolean
+luma_secret_was_hidden_in (const gchar * text, const gchar * secret)
+{
+  gsize secret_size = hidden_size (secret);
+  g_autofree gchar *stars = NULL;
+
+  if (text == NULL || secret_size == 0)
+    return FALSE;
+  stars = g_strnfill (secret_size, '*');
+  return strstr (text, stars) != NULL;
+}
+
 /* The same in a text made of what servers said (an error's message: a
  * header, a Location, a JSON string the parser unescaped): TRUE if
  * @text held @secret, now starred out. */

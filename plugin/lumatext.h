@@ -17,6 +17,9 @@ void luma_secret_free (gchar * secret);
 #define LUMA_SECRET_MIN_HIDDEN 8
 GBytes *luma_secret_hide (GBytes * body, const gchar * secret);
 gboolean luma_secret_hide_in_text (gchar * text, const gchar * secret);
+/* TRUE if @text (nullable) holds @secret starred out: the run of stars
+ * luma_secret_hide () leaves where it was. */
+gboolean luma_secret_was_hidden_in (const gchar * text, const gchar * secret);
 /* The same in the message of *@error, if one is set. */
 void luma_secret_hide_in_error (GError ** error, const gchar * secret);
 

@@ -353,6 +353,42 @@ GST_START_TEST (test_key_escaped_in_result_url_not_on_the_bus)
 
 GST_END_TEST;
 
+/* A record whose result URL holds the key, as it is or JSON-escaped: the
+ * run stops with an error that says so (starred out, the URL would be
+ * fetched, fail and be renewed, into an error about an expired URL). */
+GST_START_TEST (test_result_url_with_the_key_is_refused)
+{
+  g_autofree gchar *video = luma_emulator_get_video_url_base (fixture.em);
+  /* the key as it is, and with its first letter (a "t") JSON-escaped */
+  const gchar *forms[] = { "%s/r/t-key/1.mp4?sig=%s",
+    "%s/r/t-key/1.mp4?sig=\\u0074%s"
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (forms); i++) {
+    g_autofree gchar *url = g_strdup_printf (forms[i], video,
+        i == 0 ? TEST_KEY : TEST_KEY + 1);
+    g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+        "\"success\",\"data\":{\"taskId\":\"t-key\",\"successFlag\":1,"
+        "\"paramJson\":\"{}\",\"response\":{\"resultUrls\":[\"%s\"]}}}",
+        url);
+    g_autofree gchar *bus_text = NULL;
+    GstMessageType ended;
+    guint videos = luma_emulator_get_video_requests (fixture.em, "t-key");
+
+    bus_text = poll_and_collect ("t-key", body, &ended);
+    fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+    fail_unless (strstr (bus_text, "holds the API key") != NULL, "%s",
+        bus_text);
+    luma_test_assert_not_on_bus (bus_text, TEST_KEY);
+    fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+            "t-key"), videos);
+  }
+  assert_log_clean (TEST_KEY);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_key_property_reads_back_masked)
 {
   GstElement *src = gst_element_factory_make ("lumasrc", NULL);
@@ -390,6 +426,7 @@ secrets_suite (void)
   tcase_add_test (tc, test_key_quoted_by_generate_not_on_the_bus);
   tcase_add_test (tc, test_key_as_the_created_task_id_not_on_the_bus);
   tcase_add_test (tc, test_key_escaped_in_result_url_not_on_the_bus);
+  tcase_add_test (tc, test_result_url_with_the_key_is_refused);
   return s;
 }
 
