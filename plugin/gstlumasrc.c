@@ -1900,6 +1900,15 @@ gst_luma_src_read_followed (GstLumaSrc * self, guint8 * data, gsize size,
   g_autoptr (GError) cause = NULL;
   g_autoptr (GError) mismatch = NULL;
 
+  /* ahead of the download (a seek to a trimmed clip's in-point),
+   * the bytes come from the network; a writer that stopped meanwhile is
+   * taken over, as from a read behind it, so that the bytes the seek
+   * skipped are still stored while this source is open */
+  if (s->offset > luma_store_follower_get_written (s->follower)
+      && !luma_store_follower_refresh (s->follower, &cause)) {
+    *n = -1;
+    return !gst_luma_src_stop_following (self, cause, error);
+  }
   if (s->offset > luma_store_follower_get_written (s->follower))
     return FALSE;
   *n = luma_store_follower_read (s->follower, data, size, s->offset,

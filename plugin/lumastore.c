@@ -1941,6 +1941,12 @@ luma_store_follower_get_written (LumaStoreFollower * follower)
   return MAX (follower->length, follower->start_length);
 }
 
+gboolean
+luma_store_follower_refresh (LumaStoreFollower * follower, GError ** error)
+{
+  return follower->complete || follower_refresh (follower, error);
+}
+
 gssize
 luma_store_follower_read (LumaStoreFollower * follower, guint8 * data,
     gsize size, guint64 offset, GCancellable * cancellable, GError ** error)

@@ -194,6 +194,13 @@ const gchar *luma_store_follower_get_version (LumaStoreFollower * follower);
 /* How far the writer has got: a read below this waits at most for the
  * writer to prove itself, not for it to get there. */
 guint64 luma_store_follower_get_written (LumaStoreFollower * follower);
+/* Looks at the entry again, without waiting: how far the writer has
+ * got, and whether it let go (a follower reading ahead of the writer
+ * learns that it stopped). FALSE with the errors of
+ * luma_store_follower_read (): LUMA_STORE_ERROR_ABANDONED when the writer
+ * went away without completing the entry. */
+gboolean luma_store_follower_refresh (LumaStoreFollower * follower,
+    GError ** error);
 /* Reads at @offset, waiting (cancellably) until the writer has written
  * there; 0 at the end of the completed entry. LUMA_STORE_ERROR_BUSY when
  * the writer wrote nothing for the store's wait_stall_ms,

@@ -2636,6 +2636,64 @@ GST_START_TEST (test_fill_renews_an_expired_url)
 
 GST_END_TEST;
 
+/* Two editors open the same trimmed clip. The first's fill
+ * downloads the bytes its seek skipped (here from a slow host); the
+ * second follows the first's `.part` for its preroll, and its seek to the
+ * in-point, ahead of that `.part`, reads from the network. The first
+ * closes (its fill cut, the `.part` kept): the second, still open and
+ * reading, takes the entry over (docs/lumasrc.md, One download: "When the
+ * first stops short (killed, stopped), the second takes the entry over")
+ * and stores the whole video while it is open (Writing). */
+GST_START_TEST (test_follower_ahead_takes_over_stopped_writer)
+{
+  /* the fill's requests (they begin in the first half) are slow */
+  LumaEmulatorVideoFaults slow_fill = {.rate = 100000,
+    .only_below = VIDEO_SIZE / 2
+  };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *first = luma_run_new (fixture.em, TASK, NULL);
+  LumaRun *second;
+  g_autofree gchar *dir = NULL;
+
+  g_object_set (first->src, "blocksize", 4096, NULL);
+  luma_run_preroll (first, 20);
+  luma_emulator_set_video_faults (fixture.em, TASK, &slow_fill);
+  fail_unless (gst_element_seek_simple (first->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (first, 30);
+  luma_run_assert_output_from (first, fixture.video, VIDEO_SIZE / 2);
+  /* the first's preroll, its seek and its fill */
+  fail_unless (luma_test_wait_until (video_requests_reach,
+          GUINT_TO_POINTER (3), 20), "no request of a fill");
+
+  second = luma_run_new (fixture.em, TASK, NULL);
+  g_object_set (second->src, "blocksize", 4096, NULL);
+  luma_run_preroll (second, 20);
+  /* its in-point: ahead of the first's `.part` */
+  fail_unless (gst_element_seek_simple (second->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE * 3 / 4));
+  fail_unless (gst_element_get_state (second->pipeline, NULL, NULL,
+          20 * GST_SECOND) == GST_STATE_CHANGE_SUCCESS);
+
+  /* the first editor closes its project */
+  luma_run_free (first);
+  luma_emulator_set_video_faults (fixture.em, TASK, &none);
+  dir = entry_dir (store_dir ());
+  fail_if (entry_has_video (dir));
+
+  /* the second plays its clip on, and stays open at its end */
+  luma_run_until_done (second, 30);
+  luma_run_assert_output_from (second, fixture.video, VIDEO_SIZE * 3 / 4);
+  fail_unless (luma_test_wait_until (entry_has_video, dir, 10),
+      "the second editor's clip, open and read after the first closed, "
+      "was not stored (%u video requests)",
+      luma_emulator_get_video_requests (fixture.em, TASK));
+  luma_run_free (second);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 /* The fresh link a fill asks for after its URL expired is a
  * background matter (docs/lumasrc.md: the fill downloads the rest "while
  * the source streams on from the network"): a KIE that answers it
@@ -2744,6 +2802,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_seek_while_the_rest_is_asked_for);
   tcase_add_test (tc, test_fill_renews_an_expired_url);
   tcase_add_test (tc, test_slow_fresh_link_for_a_fill_holds_no_buffer);
+  tcase_add_test (tc, test_follower_ahead_takes_over_stopped_writer);
   return s;
 }
 
