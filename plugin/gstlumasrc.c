@@ -1135,6 +1135,18 @@ gst_luma_src_look_up_store (GstLumaSrc * self, GError ** error)
   return TRUE;
 }
 
+/* Nothing the stream knows of its file (its size, its version) says it
+ * is not the one of @size (or unknown) and @version. */
+static gboolean
+may_be_the_streamed_file (LumaStreaming * s, guint64 size,
+    const gchar * version)
+{
+  guint64 known = luma_stream_get_size (s->stream);
+
+  return (size == LUMA_STORE_SIZE_UNKNOWN || known == LUMA_STREAM_SIZE_UNKNOWN
+      || size == known) && luma_stream_version_agrees (s->stream, version);
+}
+
 /* The file a source of the video's bytes (another's download, a complete
  * entry) is of, by the size and version tag it was told: the one the
  * bytes so far came from, as far as the stream knows it (what the
@@ -1147,11 +1159,8 @@ gst_luma_src_expect_same_file (GstLumaSrc * self, guint64 size,
     const gchar * version, GError ** error)
 {
   LumaStreaming *s = self->streaming;
-  guint64 known = luma_stream_get_size (s->stream);
 
-  if ((size != LUMA_STORE_SIZE_UNKNOWN && known != LUMA_STREAM_SIZE_UNKNOWN
-          && size != known) || !luma_stream_version_agrees (s->stream,
-          version)) {
+  if (!may_be_the_streamed_file (s, size, version)) {
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
         _("The video of task %s changed while it was being read: another "
             "pipeline or process stores another version of it"),
@@ -1194,13 +1203,11 @@ gst_luma_src_complete_part (GstLumaSrc * self, GError ** error)
 {
   LumaStreaming *s = self->streaming;
   guint64 size = luma_store_writer_get_part_size (s->writer);
-  guint64 known = luma_stream_get_size (s->stream);
   const gchar *version = luma_store_writer_get_part_version (s->writer);
   g_autoptr (GError) cause = NULL;
   LumaStoreReader *reader;
 
-  if ((known != LUMA_STREAM_SIZE_UNKNOWN && known != size)
-      || !luma_stream_version_agrees (s->stream, version))
+  if (!may_be_the_streamed_file (s, size, version))
     return FALSE;
   GST_INFO_OBJECT (self, "the stored .part holds the whole video");
   luma_store_writer_set_version (s->writer, version);

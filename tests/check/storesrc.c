@@ -462,13 +462,12 @@ leave_a_part (void)
   return st.st_size;
 }
 
-/* The bytes a seek skipped are stored in the background while the clip
- * is open (an editor opens a trimmed clip at its in-point and plays to
- * its out-point): the whole video is stored, and opens offline. */
-GST_START_TEST (test_trimmed_clip_stored_whole)
+/* TASK as an editor plays a trimmed clip: prerolled, then from its
+ * in-point (half way) to its out-point 50000 bytes on, and left open. */
+static LumaRun *
+play_trimmed_clip (void)
 {
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
-  g_autofree gchar *dir = NULL;
 
   g_object_set (run->src, "blocksize", 4096, NULL);
   luma_run_preroll (run, 20);
@@ -477,6 +476,17 @@ GST_START_TEST (test_trimmed_clip_stored_whole)
           GST_SEEK_TYPE_SET, VIDEO_SIZE / 2 + 50000));
   luma_run_until_done (run, 30);
   fail_unless_equals_uint64 (run->data->len, 50000);
+  return run;
+}
+
+/* The bytes a seek skipped are stored in the background while the clip
+ * is open (an editor opens a trimmed clip at its in-point and plays to
+ * its out-point): the whole video is stored, and opens offline. */
+GST_START_TEST (test_trimmed_clip_stored_whole)
+{
+  LumaRun *run = play_trimmed_clip ();
+  g_autofree gchar *dir = NULL;
+
   /* still open at its out-point */
   dir = entry_dir (store_dir ());
   fail_unless (luma_test_wait_until (entry_has_video, dir, 30),
@@ -588,18 +598,12 @@ GST_START_TEST (test_fill_asks_nothing_past_the_end)
   LumaEmulatorVideoFaults expire_after_three = {.fail_status = 403,
     .fail_count = G_MAXUINT,.fail_after = 3
   };
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  LumaRun *run;
   g_autofree gchar *dir = NULL;
   g_autofree gchar *range = NULL;
 
   luma_emulator_set_video_faults (fixture.em, TASK, &expire_after_three);
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
-  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, VIDEO_SIZE / 2,
-          GST_SEEK_TYPE_SET, VIDEO_SIZE / 2 + 50000));
-  luma_run_until_done (run, 30);
-  fail_unless_equals_uint64 (run->data->len, 50000);
+  run = play_trimmed_clip ();
   dir = entry_dir (store_dir ());
   luma_test_wait_until (entry_has_video, dir, 10);
   range = luma_emulator_get_last_range (fixture.em, TASK);
