@@ -1563,7 +1563,6 @@ gst_luma_src_start_fill (GstLumaSrc * self)
   LumaStreaming *s = self->streaming;
   guint64 prefix = luma_store_writer_get_prefix (s->writer);
   LumaStoreMeta meta = { NULL, };
-  LumaStream *stream;
 
   /* a fill knows where the file ends; the record is what the entry says */
   if (s->fills >= MAX_FILLS || s->record == NULL
@@ -1572,19 +1571,25 @@ gst_luma_src_start_fill (GstLumaSrc * self)
     return;
   if (!gst_luma_src_make_room (self))
     return;
-  stream = luma_stream_new_sibling (s->stream, prefix);
-  s->fills++;
-  GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
-      "has %" G_GUINT64_FORMAT ": the rest is stored in the background",
-      s->offset, prefix);
   meta_of_record (s, &meta);
   /* an expired URL is refused to every later fill too, while the source
    * streams on over an answer it opened before: the fill asks for a
    * fresh link to the file first, in its own thread (a KIE slow to
    * answer holds no buffer back); the flag stays until a fill fails
    * otherwise or completes */
-  s->fill = luma_fill_start (g_steal_pointer (&s->writer), stream, &meta,
-      s->api, s->fill_url_expired ? s->record->result_urls[0] : NULL);
+  s->fill = luma_fill_start (&s->writer, s->stream, &meta, s->api,
+      s->fill_url_expired ? s->record->result_urls[0] : NULL);
+  if (s->fill == NULL) {
+    /* other clips fill theirs: this one streams on, and a later read
+     * tries again */
+    GST_LOG_OBJECT (self, "%d fills run in the process already",
+        LUMA_FILLS_AT_ONCE);
+    return;
+  }
+  s->fills++;
+  GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
+      "has %" G_GUINT64_FORMAT ": the rest is stored in the background",
+      s->offset, prefix);
 }
 
 /* A fill that completed the entry leaves the store to tidy; one that

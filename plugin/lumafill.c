@@ -9,10 +9,13 @@
  * (BENCHMARKS.md). */
 #define FILL_PIECE (64 * 1024)
 
+/* fills whose thread runs, in the whole process */
+static gint fills_running;
+
 struct _LumaFill
 {
   LumaStoreWriter *writer;      /* the thread's until it has ended */
-  LumaStream *stream;
+  LumaStream *stream;           /* the thread's: freed as it ends */
   LumaStoreMeta meta;
   GCancellable *cancellable;
   GThread *thread;
@@ -115,25 +118,44 @@ run_fill (gpointer data)
   } else {
     drop_part_if_lost (fill);
   }
+  /* its connection goes with its place, which another clip may take
+   * before this one's source collects the fill */
+  g_clear_pointer (&fill->stream, luma_stream_free);
+  g_atomic_int_add (&fills_running, -1);
   fill->end_time = g_get_monotonic_time ();
   g_atomic_int_set (&fill->ended, TRUE);
   return NULL;
 }
 
+static gboolean
+take_a_place (void)
+{
+  gint running;
+
+  do {
+    running = g_atomic_int_get (&fills_running);
+    if (running >= LUMA_FILLS_AT_ONCE)
+      return FALSE;
+  } while (!g_atomic_int_compare_and_exchange (&fills_running, running,
+          running + 1));
+  return TRUE;
+}
+
 LumaFill *
-luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
+luma_fill_start (LumaStoreWriter ** writer, LumaStream * stream,
     const LumaStoreMeta * meta, LumaApi * api, const gchar * expired)
 {
   LumaFill *fill;
 
-  g_return_val_if_fail (luma_stream_get_offset (stream)
-      == luma_store_writer_get_prefix (writer), NULL);
   g_return_val_if_fail (luma_stream_get_size (stream)
       != LUMA_STREAM_SIZE_UNKNOWN, NULL);
 
+  if (!take_a_place ())
+    return NULL;
   fill = g_new0 (LumaFill, 1);
-  fill->writer = writer;
-  fill->stream = stream;
+  fill->writer = g_steal_pointer (writer);
+  fill->start = luma_store_writer_get_prefix (fill->writer);
+  fill->stream = luma_stream_new_sibling (stream, fill->start);
   fill->meta.prompt = g_strdup (meta->prompt);
   fill->meta.result_url = g_strdup (meta->result_url);
   fill->meta.source_url = g_strdup (meta->source_url);
@@ -141,7 +163,6 @@ luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
   fill->meta.completed = meta->completed;
   fill->meta.kie_until = meta->kie_until;
   fill->cancellable = g_cancellable_new ();
-  fill->start = luma_store_writer_get_prefix (writer);
   fill->api = api;
   fill->expired = g_strdup (expired);
   fill->thread = g_thread_new ("luma-fill", run_fill, fill);
@@ -186,7 +207,6 @@ luma_fill_finish (LumaFill * fill, LumaStoreWriter ** writer, GError ** error)
     g_propagate_error (error, g_steal_pointer (&fill->error));
   g_clear_error (&fill->error);
   luma_store_meta_clear (&fill->meta);
-  luma_stream_free (fill->stream);
   g_object_unref (fill->cancellable);
   g_free (fill->expired);
   g_free (fill->link_refusal);

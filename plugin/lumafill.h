@@ -9,7 +9,6 @@
 #include "lumastream.h"
 
 G_BEGIN_DECLS
-
 /* A `.part` never has holes, so a source that seeks ahead of what its
  * `.part` holds stores nothing after the seek; and an editor opens every
  * trimmed clip at its in-point. A fill takes the store's writer and
@@ -18,14 +17,20 @@ G_BEGIN_DECLS
  * on from the network; at the end of the file it completes the entry. */
 typedef struct _LumaFill LumaFill;
 
-/* Takes @writer and @stream: a stream of the video's file at the
- * writer's prefix, of a known size (luma_stream_new_sibling ()). @meta:
- * what the entry will say of the video (its texts are copied). With
- * @expired (the URL a fill before was refused as expired), the fill's
- * thread first asks @api for a fresh link to it, for @stream: the
- * source's streaming thread never waits for KIE. @api must outlive the
- * fill. */
-LumaFill *luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
+/* At most this many fills run at once in a process: each costs a thread,
+ * a connection, descriptors and a hash queue, and an editor may stack
+ * dozens of trimmed clips (80 ran a process out of descriptors). */
+#define LUMA_FILLS_AT_ONCE 4
+
+/* Starts a fill of *@writer's `.part` over a stream of its own of the file
+ * @stream reads (whose size is known), and takes *@writer. @meta: what
+ * the entry will say of the video (its texts are copied). With @expired
+ * (the URL a fill before was refused as expired), the fill's thread first
+ * asks @api for a fresh link to it: the source's streaming thread never
+ * waits for KIE. @api must outlive the fill. NULL when
+ * LUMA_FILLS_AT_ONCE fills run already: *@writer stays the caller's, to
+ * try again later. */
+LumaFill *luma_fill_start (LumaStoreWriter ** writer, LumaStream * stream,
     const LumaStoreMeta * meta, LumaApi * api, const gchar * expired);
 /* Why the fill got no fresh link (to log), or NULL: once it has
  * ended. */

@@ -39,6 +39,7 @@ teardown (void)
 {
   luma_test_fixture_teardown ();
   g_clear_pointer (&clip_url, g_free);
+  luma_test_remove_tree (state_dir);
   g_clear_pointer (&state_dir, g_free);
 }
 

@@ -234,22 +234,6 @@ i18n_suite (void)
   return s;
 }
 
-static void
-remove_tree (const gchar * path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir != NULL) {
-    while ((name = g_dir_read_name (dir)) != NULL) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-    }
-  }
-  g_remove (path);
-}
-
 /* Compiles zh_CN.UTF-8 from glibc's locale sources into a new temporary
  * directory and points LOCPATH at it. Returns the directory, or NULL after
  * saying why on stderr. */
@@ -282,7 +266,7 @@ make_chinese_locale (void)
         "sources it reads (/usr/share/i18n/locales/zh_CN, "
         "/usr/share/i18n/charmaps/UTF-8.gz) with the package locales\n",
         error->message, errors ? errors : "");
-    remove_tree (dir);
+    luma_test_remove_tree (dir);
     return NULL;
   }
   g_setenv ("LOCPATH", dir, TRUE);
@@ -329,6 +313,6 @@ main (int argc, char **argv)
   gst_check_init (&argc, &argv);
   if (speak_chinese ())
     failures = gst_check_run_suite (i18n_suite (), "i18n", __FILE__);
-  remove_tree (locale_dir);
+  luma_test_remove_tree (locale_dir);
   return failures;
 }

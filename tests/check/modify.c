@@ -54,6 +54,7 @@ teardown (void)
   g_clear_pointer (&em, luma_emulator_free);
   g_clear_pointer (&clip, g_bytes_unref);
   g_clear_pointer (&clip_path, g_free);
+  luma_test_remove_tree (state_dir);
   g_clear_pointer (&state_dir, g_free);
 }
 
@@ -1315,6 +1316,6 @@ main (int argc, char **argv)
   g_setenv ("TMPDIR", tmp_dir, TRUE);
   gst_check_init (&argc, &argv);
   status = gst_check_run_suite (modify_suite (), "modify", __FILE__);
-  g_rmdir (tmp_dir);
+  luma_test_remove_tree (tmp_dir);
   return status;
 }

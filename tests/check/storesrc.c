@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lumafill.h"
 #include "lumastore.h"
 #include "lumastream-private.h"
 #include "lumatext.h"
@@ -42,6 +43,18 @@ static const gchar *
 store_dir (void)
 {
   return luma_test_use_fresh_store ();
+}
+
+/* The store as lumasrc has it in these tests (its directory, API URL and
+ * key), for a test to write into as another process would. */
+static LumaStore *
+lumasrc_store_new (void)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *digest = luma_store_key_digest (TEST_KEY);
+  LumaStoreConfig config = { store_dir (), api_url, digest, 0, FALSE };
+
+  return luma_store_new (&config);
 }
 
 /* Streams TASK to the end with @props ("name", value, ..., NULL) set. */
@@ -462,21 +475,37 @@ leave_a_part (void)
   return st.st_size;
 }
 
-/* TASK as an editor plays a trimmed clip: prerolled, then from its
- * in-point (half way) to its out-point 50000 bytes on, and left open. */
-static LumaRun *
-play_trimmed_clip (void)
+/* @run's clip from its in-point (half way) to its out-point 50000 bytes
+ * on, as an editor plays a trimmed clip. */
+static void
+play_clip_of (LumaRun * run)
 {
-  LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
-
-  g_object_set (run->src, "blocksize", 4096, NULL);
-  luma_run_preroll (run, 20);
+  g_byte_array_set_size (run->data, 0);
+  run->eos = FALSE;
   fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_BYTES,
           GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, VIDEO_SIZE / 2,
           GST_SEEK_TYPE_SET, VIDEO_SIZE / 2 + 50000));
   luma_run_until_done (run, 30);
   fail_unless_equals_uint64 (run->data->len, 50000);
+}
+
+/* @task_id as an editor opens a trimmed clip: prerolled, its clip
+ * played, and left open. */
+static LumaRun *
+open_trimmed_clip (const gchar * task_id)
+{
+  LumaRun *run = luma_run_new (fixture.em, task_id, NULL);
+
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  luma_run_preroll (run, 20);
+  play_clip_of (run);
   return run;
+}
+
+static LumaRun *
+play_trimmed_clip (void)
+{
+  return open_trimmed_clip (TASK);
 }
 
 /* The bytes a seek skipped are stored in the background while the clip
@@ -498,6 +527,86 @@ GST_START_TEST (test_trimmed_clip_stored_whole)
   run = run_task ("api-key", NULL, NULL);
   luma_run_assert_output (run, fixture.video);
   luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* @data: a task id */
+static gboolean
+task_is_stored (gconstpointer data)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreReader *reader = luma_store_open (store, data, NULL, NULL);
+  gboolean stored = reader != NULL;
+
+  g_clear_pointer (&reader, luma_store_reader_free);
+  luma_store_free (store);
+  return stored;
+}
+
+static guint
+video_requests_of_layers (guint layers)
+{
+  guint requests = 0;
+  guint i;
+
+  for (i = 0; i < layers; i++) {
+    g_autofree gchar *task_id = g_strdup_printf ("t-layer-%u", i);
+
+    requests += luma_emulator_get_video_requests (fixture.em, task_id);
+  }
+  return requests;
+}
+
+/* @data: a count of requests to the clips' video host */
+static gboolean
+layer_requests_reach (gconstpointer data)
+{
+  return video_requests_of_layers (LUMA_FILLS_AT_ONCE + 1)
+      >= GPOINTER_TO_UINT (data);
+}
+
+/* Trimmed clips stacked on the layers of an editor's timeline, all open at
+ * once: at most LUMA_FILLS_AT_ONCE fills run in the process (each costs a
+ * thread, a connection and descriptors; 80 clips ran the process out of
+ * descriptors). A clip past the bound plays from the network unstored;
+ * once a place is free, its next read past the `.part` starts its fill,
+ * and it is stored. */
+GST_START_TEST (test_fills_at_once_are_bounded)
+{
+  LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
+    .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
+  };
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *runs[LUMA_FILLS_AT_ONCE + 1];
+  const gchar *last = "t-layer-" G_STRINGIFY (LUMA_FILLS_AT_ONCE);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (runs); i++) {
+    g_autofree gchar *task_id = g_strdup_printf ("t-layer-%u", i);
+
+    luma_test_add_ready_task (fixture.em, task_id, fixture.video);
+    luma_emulator_set_video_faults (fixture.em, task_id, &stall_the_fill);
+    runs[i] = open_trimmed_clip (task_id);
+  }
+  /* each clip's preroll and seek, and the first clips' stalled fills */
+  fail_unless (luma_test_wait_until (layer_requests_reach,
+          GUINT_TO_POINTER (2 * G_N_ELEMENTS (runs) + LUMA_FILLS_AT_ONCE),
+          20), "the first clips' fills made no request");
+  g_usleep (G_USEC_PER_SEC);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          last), 2);
+  fail_unless_equals_int (video_requests_of_layers (G_N_ELEMENTS (runs)),
+      2 * G_N_ELEMENTS (runs) + LUMA_FILLS_AT_ONCE);
+
+  /* the first clip closes: its place is free */
+  luma_run_free (runs[0]);
+  luma_emulator_set_video_faults (fixture.em, last, &none);
+  play_clip_of (runs[LUMA_FILLS_AT_ONCE]);
+  fail_unless (luma_test_wait_until (task_is_stored, last, 30),
+      "the last clip was not stored once a place was free");
+  for (i = 1; i < G_N_ELEMENTS (runs); i++)
+    luma_run_free (runs[i]);
 }
 
 GST_END_TEST;
@@ -1123,18 +1232,6 @@ GST_START_TEST (test_follower_takes_over_killed_download)
 }
 
 GST_END_TEST;
-
-/* The store as lumasrc has it in these tests (its directory, API URL and
- * key), for a test to write into as another process would. */
-static LumaStore *
-lumasrc_store_new (void)
-{
-  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
-  g_autofree gchar *digest = luma_store_key_digest (TEST_KEY);
-  LumaStoreConfig config = { store_dir (), api_url, digest, 0, FALSE };
-
-  return luma_store_new (&config);
-}
 
 /* The entry of @task_id taken for writing, as another process would. */
 static LumaStoreWriter *
@@ -2749,6 +2846,7 @@ storesrc_suite (void)
   tcase_add_test (tc,
       test_stored_video_cut_short_not_spliced_with_another_version);
   tcase_add_test (tc, test_trimmed_clip_stored_whole);
+  tcase_add_test (tc, test_fills_at_once_are_bounded);
   tcase_add_test (tc, test_failed_fill_tried_again);
   tcase_add_test (tc, test_back_within_the_part_during_a_fill);
   tcase_add_test (tc, test_fill_asks_nothing_past_the_end);
