@@ -102,6 +102,8 @@ typedef enum
   LUMA_MODIFY_ERROR_TEMP_FILE,  /* the temporary file: not the input's fault */
   LUMA_MODIFY_ERROR_UPSTREAM,   /* another element failed: the input's end
                                  * is no end of the clip */
+  LUMA_MODIFY_ERROR_ENDED,      /* the application ended the pipeline
+                                 * before the task was known */
 } LumaModifyError;
 
 /* *INDENT-OFF* */
@@ -155,7 +157,12 @@ typedef struct
   gboolean creating;            /* a failure now is one to create the task */
   gboolean journal_held;        /* another held the request: waited for */
   LumaCreateResult create_result;
-  GCancellable *cancellable;    /* cut by PAUSED->READY */
+  GCancellable *cancellable;    /* cut by PAUSED->READY, or an EOS sent
+                                 * before the handover */
+  /* under handover_lock: */
+  gboolean task_known;          /* created, or the journal's */
+  gboolean end_at_handover;     /* an EOS came once the task was known */
+  gboolean handed_over;         /* to the inner lumasrc */
   gboolean orphaned;            /* the worker's to free (see stop ()) */
 } ModifyJob;
 
@@ -182,6 +189,9 @@ struct _GstLumaModify
   GstBus *pipeline_bus;
   gulong pipeline_error_id;
   gint other_failed;            /* atomic */
+  /* an EOS the application sent before the task was known (atomic): the
+   * input's end that follows is no end of the clip either */
+  gint ended_early;
 
   /* what the element shows; guarded by the object lock */
   gchar *task_id;
@@ -356,7 +366,8 @@ input_refusal (const GError * error)
 static GstResourceError
 resource_error_code (const GError * error)
 {
-  if (g_error_matches (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UPSTREAM))
+  if (g_error_matches (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UPSTREAM)
+      || g_error_matches (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED))
     return GST_RESOURCE_ERROR_READ;
   if (error->domain == LUMA_MODIFY_ERROR)
     return error->code == LUMA_MODIFY_ERROR_TEMP_FILE
@@ -679,6 +690,11 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   if (c->refused || c->ended)
     return;
   c->ended = TRUE;
+  /* said when the application ended the pipeline (send_event ()) */
+  if (g_atomic_int_get (&self->ended_early)) {
+    c->refused = TRUE;
+    return;
+  }
   if (c->file == NULL) {
     g_set_error_literal (&error, LUMA_MODIFY_ERROR,
         LUMA_MODIFY_ERROR_CONTAINER,
@@ -1153,6 +1169,9 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   if (job->task_id == NULL)
     return FALSE;
   job->creating = FALSE;
+  g_mutex_lock (&self->handover_lock);
+  job->task_known = TRUE;
+  g_mutex_unlock (&self->handover_lock);
   GST_INFO_OBJECT (self, "%s task %s", reused ? "reusing" : "created",
       job->task_id);
   gst_luma_modify_set_view (self, &self->task_id, job->task_id, task_id_pspec);
@@ -1167,6 +1186,7 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
 {
   g_mutex_lock (&self->handover_lock);
   if (!g_cancellable_is_cancelled (job->cancellable)) {
+    job->handed_over = TRUE;
     g_object_set (self->src, "task-id", job->task_id,
         "api-key", job->settings.task.api_key, "api-url",
         job->settings.task.api_url, "poll-interval",
@@ -1175,6 +1195,8 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
     gst_element_set_locked_state (self->src, FALSE);
     if (!gst_element_sync_state_with_parent (self->src))
       GST_WARNING_OBJECT (self, "the inner lumasrc did not start");
+    if (job->end_at_handover)
+      gst_element_send_event (self->src, gst_event_new_eos ());
     /* stopped meanwhile from this thread (a bus sync handler at one of
      * the inner lumasrc's state changes): down again, now that the state
      * change is over (gst_luma_modify_change_state ()) */
@@ -1286,6 +1308,7 @@ gst_luma_modify_prepare (GstLumaModify * self)
     return FALSE;
   }
 
+  g_atomic_int_set (&self->ended_early, FALSE);
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->task_id, g_free);
   g_clear_pointer (&self->uploaded_url, g_free);
@@ -1376,6 +1399,70 @@ gst_luma_modify_change_state (GstElement * element, GstStateChange transition)
       break;
   }
   return ret;
+}
+
+/* What an EOS the application sends does (send_event ()). */
+typedef enum
+{
+  EOS_TO_SOURCE,                /* the inner lumasrc streams the task */
+  EOS_AT_HANDOVER,              /* it will: the EOS is sent to it then */
+  EOS_ENDS_RUN,                 /* no task yet: the run stops, and fails */
+} EosOutcome;
+
+static EosOutcome
+gst_luma_modify_take_eos (GstLumaModify * self)
+{
+  gboolean worker = self->worker == g_thread_self ();
+  ModifyJob *job = self->job;
+  EosOutcome outcome = EOS_TO_SOURCE;
+
+  /* from the worker (a bus sync handler at one of its messages), the lock
+   * may be its own already, in the handover */
+  if (!worker)
+    g_mutex_lock (&self->handover_lock);
+  if (job == NULL || job->handed_over || g_atomic_int_get (&self->ended_early)) {
+    outcome = EOS_TO_SOURCE;
+  } else if (job->task_known) {
+    job->end_at_handover = TRUE;
+    outcome = EOS_AT_HANDOVER;
+  } else {
+    g_atomic_int_set (&self->ended_early, TRUE);
+    g_cancellable_cancel (job->cancellable);
+    outcome = EOS_ENDS_RUN;
+  }
+  if (!worker)
+    g_mutex_unlock (&self->handover_lock);
+  return outcome;
+}
+
+/* An EOS the application sends to the pipeline (gst-launch-1.0 -e at
+ * Ctrl-C) reaches the upstream source too, and the input that then ends
+ * is cut short. Before the task is known, the run stops (an upload or a
+ * request under way is cut, as by a stop) and fails: no task is billed
+ * for a cut clip, and no script takes an empty output for a result. Once
+ * it is known, the EOS goes to the inner lumasrc, whose output ends where
+ * it is, as any source's. */
+static gboolean
+gst_luma_modify_send_event (GstElement * element, GstEvent * event)
+{
+  GstLumaModify *self = GST_LUMA_MODIFY (element);
+  g_autoptr (GError) error = NULL;
+  EosOutcome outcome = EOS_TO_SOURCE;
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    outcome = gst_luma_modify_take_eos (self);
+  if (outcome == EOS_TO_SOURCE)
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  gst_event_unref (event);
+  if (outcome == EOS_AT_HANDOVER)
+    return TRUE;
+  g_set_error_literal (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED,
+      _("The pipeline was ended (an end of stream sent to it, as "
+          "gst-launch-1.0 -e does at Ctrl-C) before lumamodify had its "
+          "task: the input may be cut short, so the run stops, and "
+          "nothing more is uploaded or created"));
+  gst_luma_modify_fail (self, NULL, error);
+  return TRUE;
 }
 
 /* ----- properties ----- */
@@ -1590,6 +1677,7 @@ gst_luma_modify_class_init (GstLumaModifyClass * klass)
       "gst-luma developers");
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_luma_modify_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_luma_modify_send_event);
 
   gst_type_mark_as_plugin_api (GST_TYPE_LUMA_TASK_STATE, 0);
 }

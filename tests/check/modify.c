@@ -486,21 +486,30 @@ tmp_has_collected_file (void)
   return FALSE;
 }
 
+/* A run of the clip, playing, whose upload has arrived whole at the upload
+ * host, which holds its answer back @delay_ms. */
+static LumaRun *
+play_until_upload_held (guint delay_ms)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  gint i;
+
+  luma_emulator_set_upload_answer_delay (em, delay_ms);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  for (i = 0; i < 3000 && luma_emulator_get_uploads (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
+  return run;
+}
+
 /* Set to NULL during a slow upload: at once, with nothing created; the
  * journal's claim was given up (the upload never finished, no task can
  * exist), so a rerun uploads and creates. */
 GST_START_TEST (test_stop_during_upload_is_prompt)
 {
-  LumaRun *run = file_run (clip_path, PROMPT);
+  LumaRun *run = play_until_upload_held (5000);
   gint64 start, took;
-  gint i;
 
-  luma_emulator_set_upload_answer_delay (em, 5000);
-  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-  /* the body has arrived: the answer is held */
-  for (i = 0; i < 3000 && luma_emulator_get_uploads (em) == 0; i++)
-    g_usleep (10 * 1000);
-  fail_unless_equals_int (luma_emulator_get_uploads (em), 1);
   fail_unless (tmp_has_collected_file ());
 
   start = g_get_monotonic_time ();
@@ -515,6 +524,128 @@ GST_START_TEST (test_stop_during_upload_is_prompt)
 
   assert_next_run_creates_the_task ();
   fail_if (tmp_has_collected_file (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
+/* The words of the error when the application ends the pipeline before
+ * the task is known. */
+#define ENDED_EARLY "before lumamodify had its task"
+
+/* gst-launch-1.0 -e at Ctrl-C: an EOS sent to the pipeline, which reaches
+ * the upstream source as well as lumamodify. */
+static void
+end_the_pipeline (LumaRun * run)
+{
+  /* what the run does next tells, not the answer (FALSE from the bin
+   * once the inner lumasrc streams, whose EOS works all the same) */
+  gst_element_send_event (run->pipeline, gst_event_new_eos ());
+}
+
+/* Ended while the clip is still coming in (a slow source): the input that
+ * ends then is cut short. Nothing is uploaded or created, and the run
+ * fails with an error that says why (before, the cut clip went on to the
+ * checks, and one that passed them was uploaded and billed). */
+GST_START_TEST (test_end_of_stream_during_input_creates_nothing)
+{
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\" "
+      "blocksize=1024 ! identity sleep-time=20000", clip_path);
+  LumaRun *run = modify_run (input, PROMPT, NULL);
+
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  g_usleep (200 * 1000);
+  end_the_pipeline (run);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, ENDED_EARLY);
+  luma_run_free (run);
+  assert_no_request ();
+  fail_if (tmp_has_collected_file (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
+/* Ended during the upload: the upload is cut, no task is created (before,
+ * the task was created and billed, and the run ended at once with an empty
+ * output and no error), and a run started again creates the task once. */
+GST_START_TEST (test_end_of_stream_during_upload_creates_nothing)
+{
+  LumaRun *run = play_until_upload_held (3000);
+
+  end_the_pipeline (run);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, ENDED_EARLY);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+  /* the answer held back, then given to no one */
+  g_usleep (3500 * 1000);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+  fail_if (tmp_has_collected_file (), "the temporary file was left");
+
+  assert_next_run_creates_the_task ();
+}
+
+GST_END_TEST;
+
+static gboolean
+modify_is_generating (gconstpointer data)
+{
+  GstLumaTaskState state;
+
+  g_object_get ((gpointer) data, "task-state", &state, NULL);
+  return state == GST_LUMA_TASK_STATE_GENERATING;
+}
+
+/* @run, ended once its task was known, ends at once with no error and no
+ * output; the task was created once. */
+static void
+assert_ended_with_the_task (LumaRun * run)
+{
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL && run->eos);
+  fail_unless_equals_int (run->data->len, 0);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+}
+
+/* Ended once the task is known (it generates): the EOS goes to the inner
+ * lumasrc, as to any source, and the run ends at once with no error; the
+ * task, billed, is the journal's for the next run. */
+GST_START_TEST (test_end_of_stream_after_the_task_ends_the_output)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+
+  luma_emulator_set_created_timing (em, 1000, 0);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (modify_is_generating, run->src, 30));
+  end_the_pipeline (run);
+  assert_ended_with_the_task (run);
+}
+
+GST_END_TEST;
+
+static void
+end_at_created (GstBus * bus, GstMessage * msg, LumaRun * run)
+{
+  if (gst_structure_has_name (gst_message_get_structure (msg),
+          GST_LUMA_MESSAGE_TASK_CREATED))
+    end_the_pipeline (run);
+}
+
+/* Ended between the task's creation and the start of the inner lumasrc
+ * (here from a bus sync handler at luma-task-created, in lumamodify's own
+ * thread): the task is known, so the EOS is the inner lumasrc's, sent to
+ * it as it starts. */
+GST_START_TEST (test_end_of_stream_at_task_created_ends_the_output)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  g_autoptr (GstBus) bus = gst_element_get_bus (run->pipeline);
+
+  luma_emulator_set_created_timing (em, 1000, 0);
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (bus, "sync-message::element", G_CALLBACK (end_at_created),
+      run);
+  assert_ended_with_the_task (run);
 }
 
 GST_END_TEST;
@@ -1282,6 +1413,10 @@ modify_suite (void)
   tcase_add_test (tc, test_not_a_container_is_refused);
   tcase_add_test (tc, test_muxer_output_arrives_valid);
   tcase_add_test (tc, test_stop_during_upload_is_prompt);
+  tcase_add_test (tc, test_end_of_stream_during_input_creates_nothing);
+  tcase_add_test (tc, test_end_of_stream_during_upload_creates_nothing);
+  tcase_add_test (tc, test_end_of_stream_after_the_task_ends_the_output);
+  tcase_add_test (tc, test_end_of_stream_at_task_created_ends_the_output);
   tcase_add_test (tc, test_stop_from_a_sync_handler_during_upload);
   tcase_add_test (tc, test_stop_from_a_sync_handler_at_the_handover);
   tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);
