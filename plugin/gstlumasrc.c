@@ -1577,15 +1577,8 @@ gst_luma_src_start_fill (GstLumaSrc * self)
    * fresh link to the file first, in its own thread (a KIE slow to
    * answer holds no buffer back); the flag stays until a fill fails
    * otherwise or completes */
-  s->fill = luma_fill_start (&s->writer, s->stream, &meta, s->api,
-      s->fill_url_expired ? s->record->result_urls[0] : NULL);
-  if (s->fill == NULL) {
-    /* other clips fill theirs: this one streams on, and a later read
-     * tries again */
-    GST_LOG_OBJECT (self, "%d fills run in the process already",
-        LUMA_FILLS_AT_ONCE);
-    return;
-  }
+  s->fill = luma_fill_start (g_steal_pointer (&s->writer), s->stream, &meta,
+      s->api, s->fill_url_expired ? s->record->result_urls[0] : NULL);
   s->fills++;
   GST_INFO_OBJECT (self, "reading at byte %" G_GUINT64_FORMAT ", the store "
       "has %" G_GUINT64_FORMAT ": the rest is stored in the background",

@@ -9,8 +9,12 @@
  * (BENCHMARKS.md). */
 #define FILL_PIECE (64 * 1024)
 
-/* fills whose thread runs, in the whole process */
-static gint fills_running;
+/* The places of the process (LUMA_FILLS_AT_ONCE): the fills whose thread
+ * runs, and those that wait for one of them to end, first come first
+ * served. */
+static GMutex places_lock;
+static guint fills_running;
+static GQueue fills_waiting = G_QUEUE_INIT;
 
 struct _LumaFill
 {
@@ -18,7 +22,7 @@ struct _LumaFill
   LumaStream *stream;           /* the thread's: freed as it ends */
   LumaStoreMeta meta;
   GCancellable *cancellable;
-  GThread *thread;
+  GThread *thread;              /* under places_lock; NULL while it waits */
   gint ended;                   /* atomic */
   gint64 end_time;              /* written before ended is set */
   guint64 start;                /* where the `.part` ended at the start */
@@ -96,6 +100,8 @@ renew_url (LumaFill * fill)
   return TRUE;
 }
 
+static void give_up_place (void);
+
 static gpointer
 run_fill (gpointer data)
 {
@@ -118,31 +124,40 @@ run_fill (gpointer data)
   } else {
     drop_part_if_lost (fill);
   }
-  /* its connection goes with its place, which another clip may take
-   * before this one's source collects the fill */
+  /* its connection goes with its place, which the next fill takes
+   * before this one's source collects it */
   g_clear_pointer (&fill->stream, luma_stream_free);
-  g_atomic_int_add (&fills_running, -1);
   fill->end_time = g_get_monotonic_time ();
   g_atomic_int_set (&fill->ended, TRUE);
+  give_up_place ();
   return NULL;
 }
 
-static gboolean
-take_a_place (void)
+/* Called with places_lock held: a thread started under the lock is never
+ * seen half set by luma_fill_finish (). */
+static void
+start_thread (LumaFill * fill)
 {
-  gint running;
+  fill->thread = g_thread_new ("luma-fill", run_fill, fill);
+}
 
-  do {
-    running = g_atomic_int_get (&fills_running);
-    if (running >= LUMA_FILLS_AT_ONCE)
-      return FALSE;
-  } while (!g_atomic_int_compare_and_exchange (&fills_running, running,
-          running + 1));
-  return TRUE;
+/* A fill's thread ends: the first fill waiting runs in its place. */
+static void
+give_up_place (void)
+{
+  LumaFill *next;
+
+  g_mutex_lock (&places_lock);
+  next = g_queue_pop_head (&fills_waiting);
+  if (next != NULL)
+    start_thread (next);
+  else
+    fills_running--;
+  g_mutex_unlock (&places_lock);
 }
 
 LumaFill *
-luma_fill_start (LumaStoreWriter ** writer, LumaStream * stream,
+luma_fill_start (LumaStoreWriter * writer, LumaStream * stream,
     const LumaStoreMeta * meta, LumaApi * api, const gchar * expired)
 {
   LumaFill *fill;
@@ -150,10 +165,8 @@ luma_fill_start (LumaStoreWriter ** writer, LumaStream * stream,
   g_return_val_if_fail (luma_stream_get_size (stream)
       != LUMA_STREAM_SIZE_UNKNOWN, NULL);
 
-  if (!take_a_place ())
-    return NULL;
   fill = g_new0 (LumaFill, 1);
-  fill->writer = g_steal_pointer (writer);
+  fill->writer = writer;
   fill->start = luma_store_writer_get_prefix (fill->writer);
   fill->stream = luma_stream_new_sibling (stream, fill->start);
   fill->meta.prompt = g_strdup (meta->prompt);
@@ -165,7 +178,14 @@ luma_fill_start (LumaStoreWriter ** writer, LumaStream * stream,
   fill->cancellable = g_cancellable_new ();
   fill->api = api;
   fill->expired = g_strdup (expired);
-  fill->thread = g_thread_new ("luma-fill", run_fill, fill);
+  g_mutex_lock (&places_lock);
+  if (fills_running < LUMA_FILLS_AT_ONCE) {
+    fills_running++;
+    start_thread (fill);
+  } else {
+    g_queue_push_tail (&fills_waiting, fill);
+  }
+  g_mutex_unlock (&places_lock);
   return fill;
 }
 
@@ -197,9 +217,19 @@ gboolean
 luma_fill_finish (LumaFill * fill, LumaStoreWriter ** writer, GError ** error)
 {
   gboolean stored;
+  GThread *thread;
 
   g_cancellable_cancel (fill->cancellable);
-  g_thread_join (fill->thread);
+  g_mutex_lock (&places_lock);
+  thread = fill->thread;
+  /* still waiting for a place: it never began, and the writer goes back
+   * as it was */
+  if (thread == NULL)
+    g_queue_remove (&fills_waiting, fill);
+  g_mutex_unlock (&places_lock);
+  if (thread != NULL)
+    g_thread_join (thread);
+  g_clear_pointer (&fill->stream, luma_stream_free);
   stored = fill->stored;
   *writer = g_steal_pointer (&fill->writer);
   if (!g_error_matches (fill->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)

@@ -544,6 +544,25 @@ task_is_stored (gconstpointer data)
   return stored;
 }
 
+/* How many bytes the `.part` of @task_id holds (it is not stored). */
+static guint64
+part_of_task_holds (const gchar * task_id)
+{
+  LumaStore *store = lumasrc_store_new ();
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  guint64 prefix;
+
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+          &follower, NULL));
+  fail_unless (writer != NULL, "the entry is not to be written");
+  prefix = luma_store_writer_get_prefix (writer);
+  luma_store_writer_free (writer, FALSE);
+  luma_store_free (store);
+  return prefix;
+}
+
 static guint
 video_requests_of_layers (guint layers)
 {
@@ -569,20 +588,23 @@ layer_requests_reach (gconstpointer data)
 /* Trimmed clips stacked on the layers of an editor's timeline, all open at
  * once: at most LUMA_FILLS_AT_ONCE fills run in the process (each costs a
  * thread, a connection and descriptors; 80 clips ran the process out of
- * descriptors). A clip past the bound plays from the network unstored;
- * once a place is free, its next read past the `.part` starts its fill,
- * and it is stored. */
-GST_START_TEST (test_fills_at_once_are_bounded)
+ * descriptors). A clip past the bound plays from the network, its fill
+ * waiting in line; once a place is free, the fill runs, with no read of
+ * the clip needed, and the clip is stored. */
+#define LAYERS (LUMA_FILLS_AT_ONCE + 1)
+#define LAST_LAYER "t-layer-" G_STRINGIFY (LUMA_FILLS_AT_ONCE)
+
+/* LAYERS trimmed clips open at once, their fills stalled by the host: the
+ * first LUMA_FILLS_AT_ONCE run, and the last waits for a place. */
+static void
+open_stacked_clips (LumaRun * runs[LAYERS])
 {
   LumaEmulatorVideoFaults stall_the_fill = {.stall = TRUE,
     .stall_after = FILL_STALL,.only_below = VIDEO_SIZE / 2
   };
-  LumaEmulatorVideoFaults none = { 0 };
-  LumaRun *runs[LUMA_FILLS_AT_ONCE + 1];
-  const gchar *last = "t-layer-" G_STRINGIFY (LUMA_FILLS_AT_ONCE);
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (runs); i++) {
+  for (i = 0; i < LAYERS; i++) {
     g_autofree gchar *task_id = g_strdup_printf ("t-layer-%u", i);
 
     luma_test_add_ready_task (fixture.em, task_id, fixture.video);
@@ -591,21 +613,53 @@ GST_START_TEST (test_fills_at_once_are_bounded)
   }
   /* each clip's preroll and seek, and the first clips' stalled fills */
   fail_unless (luma_test_wait_until (layer_requests_reach,
-          GUINT_TO_POINTER (2 * G_N_ELEMENTS (runs) + LUMA_FILLS_AT_ONCE),
-          20), "the first clips' fills made no request");
+          GUINT_TO_POINTER (2 * LAYERS + LUMA_FILLS_AT_ONCE), 20),
+      "the first clips' fills made no request");
   g_usleep (G_USEC_PER_SEC);
   fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
-          last), 2);
-  fail_unless_equals_int (video_requests_of_layers (G_N_ELEMENTS (runs)),
-      2 * G_N_ELEMENTS (runs) + LUMA_FILLS_AT_ONCE);
+          LAST_LAYER), 2);
+  fail_unless_equals_int (video_requests_of_layers (LAYERS),
+      2 * LAYERS + LUMA_FILLS_AT_ONCE);
+  fail_if (task_is_stored (LAST_LAYER));
+}
 
-  /* the first clip closes: its place is free */
-  luma_run_free (runs[0]);
+GST_START_TEST (test_fills_at_once_are_bounded)
+{
+  LumaEmulatorVideoFaults none = { 0 };
+  LumaRun *runs[LAYERS];
+  const gchar *last = LAST_LAYER;
+  guint i;
+
+  open_stacked_clips (runs);
+
+  /* the first clip closes: its place goes to the last clip's fill, which
+   * runs though that clip reads nothing more */
   luma_emulator_set_video_faults (fixture.em, last, &none);
-  play_clip_of (runs[LUMA_FILLS_AT_ONCE]);
+  luma_run_free (runs[0]);
   fail_unless (luma_test_wait_until (task_is_stored, last, 30),
       "the last clip was not stored once a place was free");
-  for (i = 1; i < G_N_ELEMENTS (runs); i++)
+  for (i = 1; i < LAYERS; i++)
+    luma_run_free (runs[i]);
+}
+
+GST_END_TEST;
+
+/* A clip closed while its fill waits for a place: the fill leaves the
+ * line, and never runs (no request once a place is free); the clip's
+ * `.part` stays, for the next open to resume. */
+GST_START_TEST (test_waiting_fill_leaves_with_its_clip)
+{
+  LumaRun *runs[LAYERS];
+  guint i;
+
+  open_stacked_clips (runs);
+  luma_run_free (runs[LAYERS - 1]);
+  luma_run_free (runs[0]);
+  g_usleep (G_USEC_PER_SEC);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          LAST_LAYER), 2);
+  fail_unless (part_of_task_holds (LAST_LAYER) > 0);
+  for (i = 1; i < LAYERS - 1; i++)
     luma_run_free (runs[i]);
 }
 
@@ -2847,6 +2901,7 @@ storesrc_suite (void)
       test_stored_video_cut_short_not_spliced_with_another_version);
   tcase_add_test (tc, test_trimmed_clip_stored_whole);
   tcase_add_test (tc, test_fills_at_once_are_bounded);
+  tcase_add_test (tc, test_waiting_fill_leaves_with_its_clip);
   tcase_add_test (tc, test_failed_fill_tried_again);
   tcase_add_test (tc, test_back_within_the_part_during_a_fill);
   tcase_add_test (tc, test_fill_asks_nothing_past_the_end);
