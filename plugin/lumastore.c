@@ -507,9 +507,12 @@ meta_is_of (const LumaStoreMeta * meta, LumaStore * store,
 }
 
 /* The entry directory whose meta.json names @task_id on this API: in the
- * key's scope, or without a key in any scope (luma://ID offline). */
+ * key's scope, or without a key in any scope (luma://ID offline), past
+ * the first @skip found (a task stored under two keys, one rotated, has an
+ * entry in each scope). */
 static gchar *
-find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
+find_entry (LumaStore * store, const gchar * task_id, guint skip,
+    LumaStoreMeta * meta)
 {
   g_autofree gchar *tid = short_digest (task_id);
   g_autoptr (GDir) scopes = NULL;
@@ -518,7 +521,7 @@ find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
   if (store->scope != NULL) {
     gchar *dir = entry_dir (store, store->scope, task_id);
 
-    if (is_real_entry (dir) && read_meta (dir, meta)
+    if (skip == 0 && is_real_entry (dir) && read_meta (dir, meta)
         && meta_is_of (meta, store, task_id))
       return dir;
     luma_store_meta_clear (meta);
@@ -530,7 +533,7 @@ find_entry (LumaStore * store, const gchar * task_id, LumaStoreMeta * meta)
     gchar *dir = g_build_filename (store->dir, scope, tid, NULL);
 
     if (is_store_name (scope) && is_real_entry (dir) && read_meta (dir, meta)
-        && meta_is_of (meta, store, task_id))
+        && meta_is_of (meta, store, task_id) && skip-- == 0)
       return dir;
     luma_store_meta_clear (meta);
     g_free (dir);
@@ -845,6 +848,12 @@ check_integrity (LumaStore * store, LumaStoreReader * reader,
             "was stored with"));
     return FALSE;
   }
+  /* never committed so (luma_store_writer_commit ()): served, it would
+   * answer every open with nothing, for good */
+  if (meta->size == 0) {
+    set_damaged_error (error, meta->task_id, _("it is empty"));
+    return FALSE;
+  }
   if (!check_unsynced (meta, error))
     return FALSE;
   /* the commit left the video to the page cache: the disk takes it now,
@@ -926,9 +935,10 @@ drop_entry (LumaStore * store, const gchar * dir, LumaStoreReader * reader)
   set_video_aside (dir);
 }
 
+/* The @skip-th entry of @task_id; *@found FALSE when there is none. */
 static LumaStoreReader *
-open_entry (LumaStore * store, const gchar * task_id,
-    GCancellable * cancellable, GError ** error)
+open_nth_entry (LumaStore * store, const gchar * task_id, guint skip,
+    gboolean * found, GCancellable * cancellable, GError ** error)
 {
   g_autofree gchar *dir = NULL;
   g_autofree gchar *video = NULL;
@@ -938,7 +948,8 @@ open_entry (LumaStore * store, const gchar * task_id,
   gboolean not_regular;
 
   reader->fd = reader->lock_fd = -1;
-  dir = find_entry (store, task_id, &reader->meta);
+  dir = find_entry (store, task_id, skip, &reader->meta);
+  *found = dir != NULL;
   if (dir == NULL) {
     luma_store_reader_free (reader);
     return NULL;
@@ -978,6 +989,36 @@ open_entry (LumaStore * store, const gchar * task_id,
   if (!store->read_only)
     utimensat (AT_FDCWD, meta_path, NULL, 0);
   return reader;
+}
+
+/* Without a key, an entry that cannot be used does not hide a sound one
+ * of the task in another scope: the first that opens is served, else the
+ * first one's error is told. */
+static LumaStoreReader *
+open_entry (LumaStore * store, const gchar * task_id,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GError) first = NULL;
+  gboolean found = TRUE;
+  guint skip;
+
+  for (skip = 0; found; skip++) {
+    g_autoptr (GError) local = NULL;
+    LumaStoreReader *reader = open_nth_entry (store, task_id, skip, &found,
+        cancellable, &local);
+
+    if (reader != NULL)
+      return reader;
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+    if (first == NULL)
+      first = g_steal_pointer (&local);
+  }
+  if (first != NULL)
+    g_propagate_error (error, g_steal_pointer (&first));
+  return NULL;
 }
 
 LumaStoreReader *
@@ -1636,17 +1677,41 @@ queue_for_hash (LumaStoreWriter * writer, GBytes * bytes)
   g_async_queue_push (writer->queue, g_bytes_ref (bytes));
 }
 
+/* After a failed append: the writer is spent, and its `.part` (at @path)
+ * gone. */
+static void
+drop_part (LumaStoreWriter * writer, const gchar * path)
+{
+  g_free (stop_hasher (writer));
+  g_close (writer->part_fd, NULL);
+  writer->part_fd = -1;
+  g_unlink (path);
+}
+
 gboolean
 luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     GBytes * bytes, GError ** error)
 {
   gsize size = g_bytes_get_size (bytes);
+  struct stat st;
 
   g_return_val_if_fail (writer->part_fd >= 0, FALSE);
 
   /* after a seek: these bytes would leave a hole */
   if (offset != writer->prefix || size == 0)
     return TRUE;
+  /* a `.part` another program cut (or grew) under the writer: the bytes
+   * would land past its end, after a hole of zeros, and be stored as the
+   * video (a resumed `.part` has no digest to catch it); one fstat () a
+   * buffer of 256 KiB */
+  if (fstat (writer->part_fd, &st) == 0 && (guint64) st.st_size != offset) {
+    g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
+
+    set_file_error (error, _("Cannot write %s: %s"), path,
+        _("another program changed its length"));
+    drop_part (writer, path);
+    return FALSE;
+  }
   /* Written here, not by a thread of the writer's: on two cores, where
    * the network takes the other one, a writer thread cost a fifth more
    * CPU (a wake-up per buffer, buffers gone cold) and gained no time
@@ -1657,10 +1722,7 @@ luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     g_autofree gchar *path = entry_file (writer->dir, PART_NAME);
 
     set_io_error (error, _("Cannot write %s: %s"), path, errsv);
-    g_free (stop_hasher (writer));
-    g_close (writer->part_fd, NULL);
-    writer->part_fd = -1;
-    g_unlink (path);
+    drop_part (writer, path);
     return FALSE;
   }
   writer->prefix += size;

@@ -2472,6 +2472,104 @@ GST_START_TEST (test_follower_behind_a_restarted_writer)
 
 GST_END_TEST;
 
+/* A resumed `.part` (committed without a digest) cut short by another
+ * program while its writer appends: the next append would land past the
+ * end of the file, after a hole of zeros, which the commit would store as
+ * the video and the first open, with no digest to compare, record as
+ * verified. The writer notices that its `.part` is no longer what it
+ * wrote, and drops it. */
+GST_START_TEST (test_part_cut_under_a_resumed_writer)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = begin (store, TASK);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *part = NULL;
+  LumaStoreReader *reader;
+  gsize offset;
+
+  append_range (writer, video, 0, 5 * CHUNK);
+  luma_store_writer_free (writer, FALSE);
+
+  writer = begin (store, TASK);
+  fail_unless_equals_uint64 (luma_store_writer_get_prefix (writer), 5 * CHUNK);
+  dir = only_entry_dir ();
+  part = g_build_filename (dir, "video.part", NULL);
+  /* another program cuts the .part under the writer */
+  fail_unless (truncate (part, CHUNK) == 0);
+  for (offset = 5 * CHUNK; offset < VIDEO_SIZE; offset += CHUNK) {
+    g_autoptr (GBytes) piece = g_bytes_new_from_bytes (video, offset,
+        MIN (CHUNK, VIDEO_SIZE - offset));
+
+    if (!luma_store_writer_append (writer, offset, piece, NULL)) {
+      /* noticed: the writer is spent */
+      writer = NULL;
+      break;
+    }
+  }
+  if (writer != NULL)
+    commit (writer, VIDEO_SIZE, in_days (14), NULL);
+
+  reader = luma_store_open (store, TASK, NULL, &error);
+  if (reader != NULL) {
+    assert_reads_video (reader, VIDEO_SIZE);
+    luma_store_reader_free (reader);
+  }
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* Without a key, lumasrc looks in any scope of the same API, and a task
+ * stored under two keys (a key rotated, a sub-key) has an entry in each.
+ * A damaged copy in the first scope listed does not hide the sound one:
+ * offline, with no key to fetch it again, the run would fail for good
+ * (the entry set aside still names the task). Each copy is damaged in
+ * turn, and the other is served either way. */
+GST_START_TEST (test_keyless_open_skips_a_damaged_scope)
+{
+  const gchar *keys[] = { API_KEY, "another-key-0123456789" };
+  LumaStore *keyless = store_new (NULL, 0, FALSE);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (keys); i++) {
+    LumaStore *store = store_new (keys[i], 0, FALSE);
+
+    store_task (store, TASK, 1000, in_days (14));
+    luma_store_free (store);
+  }
+  for (i = 0; i < G_N_ELEMENTS (keys); i++) {
+    LumaStore *store = store_new (keys[i], 0, FALSE);
+    g_autofree gchar *digest = luma_store_key_digest (keys[i]);
+    g_autofree gchar *scope_text = g_strconcat ("gst-luma-store-1\n", API_URL,
+        "\n", digest, NULL);
+    g_autofree gchar *scope = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+        scope_text, -1);
+    g_autofree gchar *tid_text = g_compute_checksum_for_string
+        (G_CHECKSUM_SHA256, TASK, -1);
+    g_autofree gchar *path = NULL;
+    g_autoptr (GError) error = NULL;
+    LumaStoreReader *reader;
+
+    scope[32] = tid_text[32] = '\0';
+    path = g_build_filename (tmp_dir, scope, tid_text, "video", NULL);
+    fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR), "%s", path);
+    fail_unless (truncate (path, 999) == 0);
+    reader = luma_store_open (keyless, TASK, NULL, &error);
+    fail_unless (reader != NULL, "the copy under key %u is damaged, and the "
+        "sound one under the other key is not served: %s", i,
+        error ? error->message : "none");
+    assert_reads_video (reader, 1000);
+    luma_store_reader_free (reader);
+    /* stored anew, sound, for the next round */
+    store_task (store, TASK, 1000, in_days (14));
+    luma_store_free (store);
+  }
+  luma_store_free (keyless);
+}
+
+GST_END_TEST;
+
 static Suite *
 store_suite (void)
 {
@@ -2485,8 +2583,10 @@ store_suite (void)
   tcase_add_test (tc, test_unsynced_from_another_boot);
   tcase_add_test (tc, test_meta_members_of_wrong_type);
   tcase_add_test (tc, test_lookup_scopes);
+  tcase_add_test (tc, test_keyless_open_skips_a_damaged_scope);
   tcase_add_test (tc, test_seek_leaves_no_holes);
   tcase_add_test (tc, test_resume_part);
+  tcase_add_test (tc, test_part_cut_under_a_resumed_writer);
   tcase_add_test (tc, test_damaged_byte);
   tcase_add_test (tc, test_truncated);
   tcase_add_test (tc, test_read_only);

@@ -2619,25 +2619,37 @@ GST_START_TEST (test_video_kept_until_replaced)
 
 GST_END_TEST;
 
+/* Sets @name in the entry's meta.json to @value (-1: null), as another
+ * program might. */
+static void
+set_meta_number (const gchar * name, gint64 value)
+{
+  g_autofree gchar *meta_path = entry_file ("meta.json");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  JsonObject *object;
+
+  fail_unless (json_parser_load_from_file (parser, meta_path, NULL));
+  object = json_node_get_object (json_parser_get_root (parser));
+  if (value < 0)
+    json_object_set_null_member (object, name);
+  else
+    json_object_set_int_member (object, name, value);
+  json_generator_set_root (generator, json_parser_get_root (parser));
+  fail_unless (json_generator_to_file (generator, meta_path, NULL));
+}
+
 /* a damaged only copy (KIE deleted the file: kie-until past, the
  * video host answers 404): "dropped and downloaded again while KIE still
  * has it" -- once KIE has it no more, the copy is all there is. */
 GST_START_TEST (test_damaged_only_copy_kept)
 {
   g_autofree gchar *video = NULL;
-  g_autofree gchar *meta_path = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
   LumaRun *run;
 
   stream_once ();
   video = entry_file ("video");
-  meta_path = entry_file ("meta.json");
-  fail_unless (json_parser_load_from_file (parser, meta_path, NULL));
-  json_object_set_int_member (json_node_get_object (json_parser_get_root
-          (parser)), "kie-until", 1);
-  json_generator_set_root (generator, json_parser_get_root (parser));
-  fail_unless (json_generator_to_file (generator, meta_path, NULL));
+  set_meta_number ("kie-until", 1);
   luma_test_flip_byte (video, 1000);
   fail_video_host ();
 
@@ -2881,6 +2893,31 @@ GST_START_TEST (test_slow_fresh_link_for_a_fill_holds_no_buffer)
 
 GST_END_TEST;
 
+/* A meta.json that says size 0 over an empty video (edited, or left by
+ * another program), which the writer never commits: the open takes it for
+ * damaged (it was served as the whole video, for good), and the video is
+ * fetched again while KIE has it. */
+GST_START_TEST (test_empty_entry_fetched_again)
+{
+  g_autofree gchar *video = NULL;
+  LumaRun *run;
+
+  stream_once ();
+  video = entry_file ("video");
+  fail_unless (truncate (video, 0) == 0);
+  set_meta_number ("size", 0);
+  set_meta_number ("sha256", -1);
+
+  run = run_task (NULL);
+  fail_unless (run->error == NULL);
+  fail_unless_equals_uint64 (run->data->len, VIDEO_SIZE);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 static Suite *
 storesrc_suite (void)
 {
@@ -2960,6 +2997,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_fill_renews_an_expired_url);
   tcase_add_test (tc, test_slow_fresh_link_for_a_fill_holds_no_buffer);
   tcase_add_test (tc, test_follower_ahead_takes_over_stopped_writer);
+  tcase_add_test (tc, test_empty_entry_fetched_again);
   return s;
 }
 
