@@ -163,6 +163,9 @@ typedef struct
   gboolean task_known;          /* created, or the journal's */
   gboolean end_at_handover;     /* an EOS came once the task was known */
   gboolean handed_over;         /* to the inner lumasrc */
+  gboolean working;             /* the worker was started: an early EOS's
+                                 * error is its to post, once it knows
+                                 * what the work it cut did */
   gboolean orphaned;            /* the worker's to free (see stop ()) */
 } ModifyJob;
 
@@ -715,6 +718,14 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   }
   GST_INFO_OBJECT (self, "input of %" G_GUINT64_FORMAT " bytes collected",
       c->size);
+  /* an EOS sent meanwhile (the check above was not under the lock)
+   * posted its error already */
+  g_mutex_lock (&self->handover_lock);
+  c->refused = g_atomic_int_get (&self->ended_early);
+  self->job->working = !c->refused;
+  g_mutex_unlock (&self->handover_lock);
+  if (c->refused)
+    return;
   self->job->path = g_steal_pointer (&c->path);
   self->job->size = c->size;
   self->worker = g_thread_try_new ("lumamodify", gst_luma_modify_work, self,
@@ -1179,6 +1190,37 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   return TRUE;
 }
 
+/* The error of an EOS sent before the task was known; posted by the
+ * worker once the work it cut has ended, since a request to create the
+ * task cut with no answer may have created it (billed), and one that had
+ * its answer did. */
+static void
+gst_luma_modify_post_ended (GstLumaModify * self, ModifyJob * job)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (job->task_id != NULL)
+    g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED,
+        _("The pipeline was ended (an end of stream sent to it, as "
+            "gst-launch-1.0 -e does at Ctrl-C) as lumamodify got its task "
+            "%s: the run stops, and the task is the journal's for the next "
+            "run"), job->task_id);
+  else if (job->creating && job->create_result.outcome == LUMA_CREATE_MAYBE)
+    g_set_error_literal (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED,
+        _("The pipeline was ended (an end of stream sent to it, as "
+            "gst-launch-1.0 -e does at Ctrl-C) while the request to create "
+            "the task was out: it was cut with no answer, so a billed task "
+            "may exist (check KIE's dashboard; the next run stops rather "
+            "than create another)"));
+  else
+    g_set_error_literal (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED,
+        _("The pipeline was ended (an end of stream sent to it, as "
+            "gst-launch-1.0 -e does at Ctrl-C) before lumamodify had its "
+            "task: the input may be cut short, so the run stops, and "
+            "nothing more is uploaded or created"));
+  gst_luma_modify_fail (self, job, error);
+}
+
 /* The inner lumasrc streams the task's result from here on, in the state
  * of the bin; a stop that came first wins. */
 static void
@@ -1204,6 +1246,9 @@ gst_luma_modify_start_source (GstLumaModify * self, ModifyJob * job)
       gst_element_set_state (self->src, GST_STATE_NULL);
   }
   g_mutex_unlock (&self->handover_lock);
+  /* an EOS came before the task was known, and cut the run */
+  if (!job->handed_over && g_atomic_int_get (&self->ended_early))
+    gst_luma_modify_post_ended (self, job);
 }
 
 static void
@@ -1214,7 +1259,12 @@ gst_luma_modify_run_job (GstLumaModify * self, ModifyJob * job)
   if (!check_container (self, job, &error)
       || !check_duration (self, job, &error)
       || !gst_luma_modify_get_task (self, job, &error)) {
-    gst_luma_modify_fail (self, job, error);
+    /* cut by an EOS sent before the task was known */
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+        && g_atomic_int_get (&self->ended_early))
+      gst_luma_modify_post_ended (self, job);
+    else
+      gst_luma_modify_fail (self, job, error);
     return;
   }
   /* the task has the clip now (or had it before): no need to keep it */
@@ -1407,6 +1457,11 @@ typedef enum
   EOS_TO_SOURCE,                /* the inner lumasrc streams the task */
   EOS_AT_HANDOVER,              /* it will: the EOS is sent to it then */
   EOS_ENDS_RUN,                 /* no task yet: the run stops, and fails */
+  EOS_ENDS_WORK,                /* the same, told by the worker it cut */
+  /* no run, or one ended already: the inner lumasrc is locked down, and
+   * GstBaseSrc would keep the EOS pending into the next run (which would
+   * then end at once, its task billed) */
+  EOS_DROPPED,
 } EosOutcome;
 
 static EosOutcome
@@ -1420,15 +1475,20 @@ gst_luma_modify_take_eos (GstLumaModify * self)
    * may be its own already, in the handover */
   if (!worker)
     g_mutex_lock (&self->handover_lock);
-  if (job == NULL || job->handed_over || g_atomic_int_get (&self->ended_early)) {
-    outcome = EOS_TO_SOURCE;
+  if (job == NULL || g_atomic_int_get (&self->ended_early)) {
+    outcome = EOS_DROPPED;
+  } else if (job->handed_over) {
+    /* put back down by a stop meanwhile: not the inner lumasrc's any
+     * more either */
+    outcome = g_cancellable_is_cancelled (job->cancellable) ? EOS_DROPPED
+        : EOS_TO_SOURCE;
   } else if (job->task_known) {
     job->end_at_handover = TRUE;
     outcome = EOS_AT_HANDOVER;
   } else {
     g_atomic_int_set (&self->ended_early, TRUE);
     g_cancellable_cancel (job->cancellable);
-    outcome = EOS_ENDS_RUN;
+    outcome = job->working ? EOS_ENDS_WORK : EOS_ENDS_RUN;
   }
   if (!worker)
     g_mutex_unlock (&self->handover_lock);
@@ -1446,7 +1506,6 @@ static gboolean
 gst_luma_modify_send_event (GstElement * element, GstEvent * event)
 {
   GstLumaModify *self = GST_LUMA_MODIFY (element);
-  g_autoptr (GError) error = NULL;
   EosOutcome outcome = EOS_TO_SOURCE;
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
@@ -1454,15 +1513,10 @@ gst_luma_modify_send_event (GstElement * element, GstEvent * event)
   if (outcome == EOS_TO_SOURCE)
     return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
   gst_event_unref (event);
-  if (outcome == EOS_AT_HANDOVER)
-    return TRUE;
-  g_set_error_literal (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_ENDED,
-      _("The pipeline was ended (an end of stream sent to it, as "
-          "gst-launch-1.0 -e does at Ctrl-C) before lumamodify had its "
-          "task: the input may be cut short, so the run stops, and "
-          "nothing more is uploaded or created"));
-  gst_luma_modify_fail (self, NULL, error);
-  return TRUE;
+  /* the input still coming in: nothing was sent */
+  if (outcome == EOS_ENDS_RUN)
+    gst_luma_modify_post_ended (self, self->job);
+  return outcome != EOS_DROPPED;
 }
 
 /* ----- properties ----- */

@@ -159,8 +159,9 @@ void luma_store_writer_set_version (LumaStoreWriter * writer,
 /* Bytes read from the network at @offset: appended if they continue the
  * prefix, else left out (the `.part` never has holes). They are written
  * at once; the hasher thread may keep a reference to @bytes a while.
- * FALSE: a write failed (a full disk...), the `.part` is gone, the writer
- * is spent. */
+ * FALSE: a write failed (a full disk...), or another program changed the
+ * `.part`'s length; the `.part` is gone, the writer is spent (and still
+ * the caller's to free). */
 gboolean luma_store_writer_append (LumaStoreWriter * writer, guint64 offset,
     GBytes * bytes, GError ** error);
 /* The prefix is the whole video of @meta->size bytes: once it is all

@@ -650,6 +650,75 @@ GST_START_TEST (test_end_of_stream_at_task_created_ends_the_output)
 
 GST_END_TEST;
 
+/* For the same pipeline to run again, after a run that ended in an error
+ * or EOS: the bus's leftovers and what the sink kept go. */
+static void
+reset_run (LumaRun * run)
+{
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  luma_run_drain_bus (run);
+  if (run->error != NULL)
+    gst_message_unref (run->error);
+  run->error = NULL;
+  run->eos = FALSE;
+  g_byte_array_set_size (run->data, 0);
+}
+
+/* An application that sends its EOS twice (a second Ctrl-C, a stop button
+ * pressed twice) before the task is known: the second one is dropped.
+ * Passed on to the inner lumasrc, locked in NULL, it was kept pending by
+ * GstBaseSrc, and the next run of the same element created and billed its
+ * task, then ended at once with an empty output and no error. */
+GST_START_TEST (test_second_end_of_stream_leaves_the_next_run_whole)
+{
+  LumaRun *run = play_until_upload_held (3000);
+
+  end_the_pipeline (run);
+  end_the_pipeline (run);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, ENDED_EARLY);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 0);
+
+  /* the same pipeline played again */
+  reset_run (run);
+  luma_emulator_set_upload_answer_delay (em, 0);
+  luma_run_until_done (run, 60);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  fail_unless (run->error == NULL && run->eos);
+  fail_unless_equals_int (run->data->len, g_bytes_get_size (clip));
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* An EOS sent while the request to create the task is out (KIE answers
+ * late): the request is cut with no answer, so a billed task may exist,
+ * and the error says so, with task-may-exist (it said that nothing was
+ * created, while the journal, rightly, stopped the next run). */
+GST_START_TEST (test_end_of_stream_during_creation_says_task_may_exist)
+{
+  LumaRun *run = file_run (clip_path, PROMPT);
+  const GstStructure *details;
+  gboolean may_exist = FALSE;
+  gint i;
+
+  luma_emulator_set_generate_answer_delay (em, 3000);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  for (i = 0; i < 3000 && luma_emulator_get_creates (em) == 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_creates (em), 1);
+  end_the_pipeline (run);
+  luma_run_until_done (run, 30);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_READ,
+      "a billed task may exist");
+  fail_unless (gst_structure_get_boolean (details,
+          GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist) && may_exist,
+      "the request to create the task went out: task-may-exist is not true");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static gboolean
 collected_file_gone (gconstpointer unused)
 {
@@ -1417,6 +1486,8 @@ modify_suite (void)
   tcase_add_test (tc, test_end_of_stream_during_upload_creates_nothing);
   tcase_add_test (tc, test_end_of_stream_after_the_task_ends_the_output);
   tcase_add_test (tc, test_end_of_stream_at_task_created_ends_the_output);
+  tcase_add_test (tc, test_second_end_of_stream_leaves_the_next_run_whole);
+  tcase_add_test (tc, test_end_of_stream_during_creation_says_task_may_exist);
   tcase_add_test (tc, test_stop_from_a_sync_handler_during_upload);
   tcase_add_test (tc, test_stop_from_a_sync_handler_at_the_handover);
   tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);

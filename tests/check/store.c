@@ -2502,8 +2502,9 @@ GST_START_TEST (test_part_cut_under_a_resumed_writer)
         MIN (CHUNK, VIDEO_SIZE - offset));
 
     if (!luma_store_writer_append (writer, offset, piece, NULL)) {
-      /* noticed: the writer is spent */
-      writer = NULL;
+      /* noticed: the writer is spent, and still the caller's to free (it
+       * holds the entry's lock) */
+      g_clear_pointer (&writer, luma_store_writer_free_discarded);
       break;
     }
   }
