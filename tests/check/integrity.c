@@ -90,6 +90,29 @@ static const struct
   {"bytes 300000-1048907/1048909", "is not the length"},
 };
 
+/* The emulator's only_below, which the fill tests rely on: requests from
+ * that byte on are answered as a fresh link's, without the faults
+ * (luma-emulator.h), a drop fault too. Here the first answer is cut at
+ * DROP_AT and the resume, from DROP_AT, comes whole (the drops left cut it
+ * at its first byte, every time, and the run failed). */
+GST_START_TEST (test_only_below_spares_drops)
+{
+  LumaEmulatorVideoFaults faults = { 0, };
+  LumaRun *run;
+
+  faults.drop_after = DROP_AT;
+  faults.drop_count = 10;
+  faults.only_below = DROP_AT;
+  luma_emulator_set_video_faults (fixture.em, TASK, &faults);
+  run = run_to_end (-1);
+  assert_whole_file (run);
+  fail_unless_equals_int (luma_emulator_get_video_requests (fixture.em,
+          TASK), 2);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 /* A CDN that drops the Content-Range (or garbles it) on a resume: lumasrc
  * must not take the body as starting at byte 0, which left a hole. */
 GST_START_TEST (test_resume_with_bad_content_range_is_an_error)
@@ -1134,6 +1157,7 @@ integrity_suite (void)
   tcase_add_loop_test (tc, test_resume_with_bad_content_range_is_an_error, 0,
       G_N_ELEMENTS (bad_ranges));
   tcase_add_test (tc, test_resume_with_true_content_range_is_taken);
+  tcase_add_test (tc, test_only_below_spares_drops);
   tcase_add_test (tc, test_partial_answers_in_pieces_followed);
   tcase_add_test (tc, test_new_version_of_the_file_is_not_spliced);
   tcase_add_test (tc, test_403_after_every_drop_is_bounded);

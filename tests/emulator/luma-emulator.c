@@ -1366,10 +1366,15 @@ plan_fresh_answer (TaskEntry * entry, gboolean is_head, const gchar * range,
     VideoAnswer * answer)
 {
   LumaEmulatorVideoFaults faults = entry->faults;
+  /* the drops left are the faulty answers' too: with drop_after zeroed,
+   * a fresh answer would be cut at its first byte */
+  guint drop_left = entry->drop_left;
 
   memset (&entry->faults, 0, sizeof entry->faults);
+  entry->drop_left = 0;
   plan_faulty_answer (entry, is_head, range, answer);
   entry->faults = faults;
+  entry->drop_left = drop_left;
 }
 
 /* Whether the host's faults are for a request of @range (only_below). */
