@@ -21,7 +21,10 @@
  * larger than #GstLumaModify:max-input-size, not an MP4, MOV or AVI file,
  * or longer than 10 s (read by its demuxer). The upload and the task
  * are made in a thread of lumamodify's own once the input has ended;
- * setting the pipeline to NULL stops them at once.
+ * setting the pipeline to NULL stops them at once. So does an end of
+ * stream sent to the pipeline before the task is known (gst-launch-1.0 -e
+ * at Ctrl-C: the input may be cut short), with an error; once the task is
+ * known, it ends the output, as for any source.
  *
  * Every task is billed: the same clip (by its SHA-256) with the same prompt
  * and watermark, to the same API with the same key, gets the task created
