@@ -166,9 +166,10 @@ typedef struct
   gboolean task_known;          /* created, or the journal's */
   gboolean end_at_handover;     /* an EOS came once the task was known */
   gboolean handed_over;         /* to the inner lumasrc */
-  gboolean working;             /* the worker was started: an early EOS's
-                                 * error is its to post, once it knows
-                                 * what the work it cut did */
+  gboolean working;             /* the input ended: an early EOS's error
+                                 * is the worker's to post, once it knows
+                                 * what the work it cut did (or the
+                                 * input's refusal is posted) */
   gboolean orphaned;            /* the worker's to free (see stop ()) */
 } ModifyJob;
 
@@ -696,11 +697,14 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   if (c->refused || c->ended)
     return;
   c->ended = TRUE;
-  /* said when the application ended the pipeline (send_event ()) */
-  if (g_atomic_int_get (&self->ended_early)) {
-    c->refused = TRUE;
+  /* an EOS the application sent (send_event ()) posted its error; one that
+   * comes from now on cuts the worker, which then posts it */
+  g_mutex_lock (&self->handover_lock);
+  c->refused = g_atomic_int_get (&self->ended_early);
+  self->job->working = !c->refused;
+  g_mutex_unlock (&self->handover_lock);
+  if (c->refused)
     return;
-  }
   if (c->file == NULL) {
     g_set_error_literal (&error, LUMA_MODIFY_ERROR,
         LUMA_MODIFY_ERROR_CONTAINER,
@@ -721,14 +725,6 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   }
   GST_INFO_OBJECT (self, "input of %" G_GUINT64_FORMAT " bytes collected",
       c->size);
-  /* an EOS sent meanwhile (the check above was not under the lock)
-   * posted its error already */
-  g_mutex_lock (&self->handover_lock);
-  c->refused = g_atomic_int_get (&self->ended_early);
-  self->job->working = !c->refused;
-  g_mutex_unlock (&self->handover_lock);
-  if (c->refused)
-    return;
   self->job->path = g_steal_pointer (&c->path);
   self->job->size = c->size;
   self->worker = g_thread_try_new ("lumamodify", gst_luma_modify_work, self,

@@ -57,6 +57,20 @@ lumasrc_store_new (void)
   return luma_store_new (&config);
 }
 
+/* The entry of @task_id taken for writing, as another process would. */
+static LumaStoreWriter *
+begin_writing (LumaStore * store, const gchar * task_id)
+{
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+
+  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
+          &follower, NULL));
+  fail_unless (writer != NULL, "not a writer");
+  return writer;
+}
+
 /* Streams TASK to the end with @props ("name", value, ..., NULL) set. */
 static LumaRun *
 run_task_valist (const gchar * first, va_list args)
@@ -549,15 +563,9 @@ static guint64
 part_of_task_holds (const gchar * task_id)
 {
   LumaStore *store = lumasrc_store_new ();
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
-  guint64 prefix;
+  LumaStoreWriter *writer = begin_writing (store, task_id);
+  guint64 prefix = luma_store_writer_get_prefix (writer);
 
-  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
-          &follower, NULL));
-  fail_unless (writer != NULL, "the entry is not to be written");
-  prefix = luma_store_writer_get_prefix (writer);
   luma_store_writer_free (writer, FALSE);
   luma_store_free (store);
   return prefix;
@@ -1287,19 +1295,6 @@ GST_START_TEST (test_follower_takes_over_killed_download)
 
 GST_END_TEST;
 
-/* The entry of @task_id taken for writing, as another process would. */
-static LumaStoreWriter *
-begin_writing (LumaStore * store, const gchar * task_id)
-{
-  LumaStoreWriter *writer = NULL;
-  LumaStoreReader *reader = NULL;
-  LumaStoreFollower *follower = NULL;
-
-  fail_unless (luma_store_begin (store, task_id, NULL, &writer, &reader,
-          &follower, NULL));
-  fail_unless (writer != NULL, "not a writer");
-  return writer;
-}
 
 typedef struct
 {
