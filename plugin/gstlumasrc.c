@@ -308,6 +308,14 @@ luma_settings_resolve_store (LumaSettings * settings, GError ** error)
         limit);
     return FALSE;
   }
+  /* relative, it would name another store in each working directory, and
+   * an editor's finished tasks would seem lost whenever it started elsewhere */
+  if (luma_settings_non_empty (settings->store_dir) == NULL && dir != NULL
+      && !g_path_is_absolute (dir)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        _("GST_LUMA_STORE_DIR must be an absolute path, not \"%s\""), dir);
+    return FALSE;
+  }
   if (luma_settings_non_empty (settings->store_dir) == NULL) {
     g_free (settings->store_dir);
     settings->store_dir = dir ? g_strdup (dir) : luma_store_default_dir ();

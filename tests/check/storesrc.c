@@ -2479,6 +2479,7 @@ static void
 check_bad_variable (const gchar * name, const gchar * value)
 {
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
+  g_autofree gchar *was = g_strdup (g_getenv (name));
 
   g_setenv (name, value, TRUE);
   fail_unless_equals_int (gst_element_set_state (run->pipeline,
@@ -2486,7 +2487,10 @@ check_bad_variable (const gchar * name, const gchar * value)
   luma_run_drain_bus (run);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_SETTINGS, name);
   luma_run_free (run);
-  g_unsetenv (name);
+  if (was != NULL)
+    g_setenv (name, was, TRUE);
+  else
+    g_unsetenv (name);
 }
 
 GST_START_TEST (test_bad_variables)
@@ -2494,6 +2498,7 @@ GST_START_TEST (test_bad_variables)
   check_bad_variable ("GST_LUMA_STORE", "maybe");
   check_bad_variable ("GST_LUMA_STORE_LIMIT", "lots");
   check_bad_variable ("GST_LUMA_STORE_LIMIT", "-1");
+  check_bad_variable ("GST_LUMA_STORE_DIR", "gst-luma-results");
 }
 
 GST_END_TEST;
