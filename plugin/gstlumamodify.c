@@ -59,6 +59,7 @@
 #include "gstlumasrc.h"
 #include "lumaapi.h"
 #include "lumacreate.h"
+#include "lumafile.h"
 #include "lumahttp.h"
 #include "lumajournal.h"
 #include "lumaproxy.h"
@@ -542,6 +543,14 @@ collector_write (Collector * c, GstBuffer * buffer, GError ** error)
   }
   c->file_offset = c->position;
   gst_buffer_map (buffer, &map, GST_MAP_READ);
+  if (!luma_file_fits_size_limit (c->position + map.size)) {
+    gst_buffer_unmap (buffer, &map);
+    g_set_error_literal (&cause, G_IO_ERROR, G_IO_ERROR_FAILED,
+        _("the input is larger than this process may write a file "
+            "(ulimit -f)"));
+    set_temp_file_error (error, c->path, cause);
+    return FALSE;
+  }
   written = g_output_stream_write_all (out, map.data, map.size, NULL, NULL,
       &cause);
   gst_buffer_unmap (buffer, &map);

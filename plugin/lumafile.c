@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -105,6 +106,18 @@ luma_file_open_regular (const gchar * path, gint flags, gint mode,
    * that reads, writes or locks it can see EAGAIN */
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
+}
+
+gboolean
+luma_file_fits_size_limit (guint64 end)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY
+      || end <= limit.rlim_cur)
+    return TRUE;
+  errno = EFBIG;
+  return FALSE;
 }
 
 gssize

@@ -33,6 +33,11 @@ void luma_file_unlock (gint fd);
 gint luma_file_open_regular (const gchar * path, gint flags, gint mode,
     gboolean * not_regular);
 
+/* FALSE, with errno EFBIG, where a file written up to @end bytes would
+ * pass this process's file size limit (RLIMIT_FSIZE, `ulimit -f`): the
+ * kernel would not fail that write but kill the process (SIGXFSZ). */
+gboolean luma_file_fits_size_limit (guint64 end);
+
 /* Reads @fd from where it is up to @size bytes, or to its end if that
  * comes first; -1 with errno set on an error. */
 gssize luma_file_read_up_to (gint fd, gchar * buffer, gsize size);

@@ -397,6 +397,11 @@ write_meta (const gchar * dir, const LumaStoreMeta * meta, GError ** error)
   g_autofree gchar *contents = meta_to_json (meta);
   g_autoptr (GError) local = NULL;
 
+  if (!luma_file_fits_size_limit (strlen (contents))) {
+    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
+        _("Cannot write the stored entry %s: %s"), path, g_strerror (EFBIG));
+    return FALSE;
+  }
   if (!g_file_set_contents_full (path, contents, -1,
           G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
           &local)) {
@@ -1318,6 +1323,8 @@ prepare_hasher (LumaStoreWriter * writer)
 static gboolean
 write_all (gint fd, const guint8 * data, gsize size, guint64 offset)
 {
+  if (!luma_file_fits_size_limit (offset + size))
+    return FALSE;
   while (size > 0) {
     gssize n = pwrite (fd, data, size, offset);
 

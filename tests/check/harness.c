@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -685,6 +686,17 @@ luma_test_remove_tree (const gchar * path)
       g_unlink (child);
   }
   g_rmdir (path);
+}
+
+void
+luma_test_limit_file_size (guint64 bytes)
+{
+  struct rlimit limit;
+
+  fail_unless (getrlimit (RLIMIT_FSIZE, &limit) == 0);
+  limit.rlim_cur = bytes;
+  fail_unless (setrlimit (RLIMIT_FSIZE, &limit) == 0, "setrlimit: %s",
+      g_strerror (errno));
 }
 
 static void

@@ -104,6 +104,9 @@ void luma_test_remove_tree (const gchar * path);
 void luma_test_flip_byte (const gchar * path, goffset offset);
 gboolean luma_test_tree_holds (const gchar * path, const gchar * needle);
 gchar *luma_test_describe_tree (const gchar * path);
+/* `ulimit -f`: this test process may write no file past @bytes (the
+ * kernel kills a writer that passes it with SIGXFSZ). */
+void luma_test_limit_file_size (guint64 bytes);
 
 /* Every text of @msg (its structure, an error's or warning's text and
  * details) appended to @text: to look for what must not be there. */

@@ -528,6 +528,27 @@ GST_START_TEST (test_stop_during_upload_is_prompt)
 
 GST_END_TEST;
 
+/* An input larger than this process may write a file (`ulimit -f`): an
+ * error that says so, and nothing is uploaded or created. Before, the
+ * kernel killed the process (SIGXFSZ) as the temporary file passed the
+ * limit. */
+GST_START_TEST (test_input_past_the_file_size_limit_is_an_error)
+{
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\" "
+      "blocksize=1024", clip_path);
+  LumaRun *run = modify_run (input, PROMPT, NULL);
+
+  luma_test_limit_file_size (g_bytes_get_size (clip) / 2);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  luma_run_until_done (run, 30);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_WRITE, "ulimit -f");
+  luma_run_free (run);
+  assert_no_request ();
+  fail_if (tmp_has_collected_file (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
 /* The words of the error when the application ends the pipeline before
  * the task is known. */
 #define ENDED_EARLY "before lumamodify had its task"
@@ -1483,6 +1504,7 @@ modify_suite (void)
   tcase_add_test (tc, test_muxer_output_arrives_valid);
   tcase_add_test (tc, test_stop_during_upload_is_prompt);
   tcase_add_test (tc, test_end_of_stream_during_input_creates_nothing);
+  tcase_add_test (tc, test_input_past_the_file_size_limit_is_an_error);
   tcase_add_test (tc, test_end_of_stream_during_upload_creates_nothing);
   tcase_add_test (tc, test_end_of_stream_after_the_task_ends_the_output);
   tcase_add_test (tc, test_end_of_stream_at_task_created_ends_the_output);

@@ -2227,6 +2227,24 @@ GST_START_TEST (test_disk_full_during_fill_keeps_playing)
 
 GST_END_TEST;
 
+/* A file size limit (`ulimit -f`) below the video's size is a full disk
+ * too: a warning, and the stream goes on to its end. Before, the first
+ * append past the limit had the kernel kill the process (SIGXFSZ). */
+GST_START_TEST (test_file_size_limit_keeps_playing)
+{
+  LumaRun *run;
+
+  luma_test_limit_file_size (VIDEO_SIZE / 2);
+  run = run_task (NULL);
+  luma_run_assert_output (run, fixture.video);
+  fail_unless (has_warning_with (run, "not stored"), "no warning");
+  fail_unless (has_warning_with (run, TASK));
+  luma_run_free (run);
+  fail_unless (has_no_part (store_dir ()), "a .part was left behind");
+}
+
+GST_END_TEST;
+
 /* store=off: no file, not even the directory, and every open downloads. */
 GST_START_TEST (test_off_touches_nothing)
 {
@@ -2975,6 +2993,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_seek_during_completion_reads_the_store);
   tcase_add_test (tc, test_complete_part_over_the_limit_of_another_file);
   tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
+  tcase_add_test (tc, test_file_size_limit_keeps_playing);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
   tcase_add_test (tc, test_read_only_follows_download);
