@@ -73,6 +73,7 @@
 #include <glib/gstdio.h>
 
 #include <errno.h>
+#include <sys/file.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -140,6 +141,7 @@ typedef struct
 typedef struct
 {
   gchar *path;                  /* NULL until the first buffer */
+  gint path_lock;               /* see spool_remove () */
   GFileIOStream *file;
   guint64 position;             /* where the next buffer goes */
   guint64 file_offset;          /* where the file's own offset is */
@@ -156,6 +158,7 @@ typedef struct
   SoupSession *session;
   LumaApi *api;
   gchar *path;                  /* the collected clip, once the input ended */
+  gint path_lock;               /* see spool_remove () */
   guint64 size;
   gchar *task_id;
   gboolean creating;            /* a failure now is one to create the task */
@@ -483,6 +486,29 @@ upstream_is_live (GstLumaModify * self)
   return live;
 }
 
+/* The temporary files are named so; one a process that died left behind
+ * (a crash, a kill) is removed by the next lumamodify that starts. */
+#define SPOOL_PREFIX "luma-modify-"
+
+/* Older than this, and unlocked: left by a process that died. A file just
+ * made is locked within microseconds; the age keeps it from looking
+ * orphaned meanwhile. */
+#define SPOOL_ORPHAN_AGE_S 60
+
+/* The file at *@path is removed, then its lock is released (after: a sweep
+ * never finds it unlocked while it is in use). Each temporary file is
+ * locked (flock(2), -1 for none) while it exists; a process that dies
+ * releases its locks, which is how others know its files are orphans. */
+static void
+spool_remove (gchar ** path, gint * path_lock)
+{
+  if (*path != NULL)
+    g_unlink (*path);
+  g_clear_pointer (path, g_free);
+  luma_file_unlock (*path_lock);
+  *path_lock = -1;
+}
+
 static void
 set_temp_file_error (GError ** error, const gchar * path, GError * cause)
 {
@@ -509,12 +535,15 @@ collector_open (GstLumaModify * self, GError ** error)
             "(of at most 10 s), not a live source"));
     return FALSE;
   }
-  fd = g_file_open_tmp ("luma-modify-XXXXXX", &c->path, &cause);
+  luma_file_remove_orphans (g_get_tmp_dir (), SPOOL_PREFIX, SPOOL_ORPHAN_AGE_S);
+  fd = g_file_open_tmp (SPOOL_PREFIX "XXXXXX", &c->path, &cause);
   if (fd < 0) {
     set_temp_file_error (error, c->path, cause);
     return FALSE;
   }
-  g_close (fd, NULL);
+  /* none but this process had the file yet: the lock cannot be refused */
+  flock (fd, LOCK_EX | LOCK_NB);
+  c->path_lock = fd;
   file = g_file_new_for_path (c->path);
   c->file = g_file_open_readwrite (file, NULL, &cause);
   if (c->file == NULL) {
@@ -735,6 +764,8 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   GST_INFO_OBJECT (self, "input of %" G_GUINT64_FORMAT " bytes collected",
       c->size);
   self->job->path = g_steal_pointer (&c->path);
+  self->job->path_lock = c->path_lock;
+  c->path_lock = -1;
   self->job->size = c->size;
   self->worker = g_thread_try_new ("lumamodify", gst_luma_modify_work, self,
       &cause);
@@ -809,10 +840,9 @@ collector_clear (Collector * c)
   if (c->file != NULL)
     g_io_stream_close (G_IO_STREAM (c->file), NULL, NULL);
   g_clear_object (&c->file);
-  if (c->path != NULL)
-    g_unlink (c->path);
-  g_clear_pointer (&c->path, g_free);
+  spool_remove (&c->path, &c->path_lock);
   memset (c, 0, sizeof (*c));
+  c->path_lock = -1;
 }
 
 /* ----- the worker: checks, upload, task ----- */
@@ -1276,8 +1306,7 @@ gst_luma_modify_run_job (GstLumaModify * self, ModifyJob * job)
     return;
   }
   /* the task has the clip now (or had it before): no need to keep it */
-  g_unlink (job->path);
-  g_clear_pointer (&job->path, g_free);
+  spool_remove (&job->path, &job->path_lock);
   gst_luma_modify_start_source (self, job);
 }
 
@@ -1304,9 +1333,7 @@ gst_luma_modify_work (gpointer data)
 static void
 modify_job_free (ModifyJob * job)
 {
-  if (job->path != NULL)
-    g_unlink (job->path);
-  g_free (job->path);
+  spool_remove (&job->path, &job->path_lock);
   g_free (job->task_id);
   modify_settings_clear (&job->settings);
   g_clear_pointer (&job->api, luma_api_free);
@@ -1327,6 +1354,7 @@ modify_job_new (const ModifySettings * settings, GError ** error)
   g_autoptr (GError) cause = NULL;
   LumaHttpConfig http = { USER_AGENT, HTTP_TIMEOUT, NULL, TRUE };
 
+  job->path_lock = -1;
   job->cancellable = g_cancellable_new ();
   modify_settings_copy (&job->settings, settings);
   modify_settings_resolve (&job->settings);
@@ -1623,6 +1651,7 @@ gst_luma_modify_init (GstLumaModify * self)
   self->settings.max_input_size = DEFAULT_MAX_INPUT_SIZE;
   luma_task_settings_init (&self->settings.task);
   self->task_state = GST_LUMA_TASK_STATE_WAITING;
+  self->collector.path_lock = -1;
 
   /* asleep until the task is known: it has nothing to stream before */
   self->src = g_object_new (GST_TYPE_LUMA_SRC, "name", "lumasrc", NULL);

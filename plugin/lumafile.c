@@ -108,6 +108,43 @@ luma_file_open_regular (const gchar * path, gint flags, gint mode,
   return fd;
 }
 
+/* @fd's file, locked by none, still at @path and old enough */
+static gboolean
+is_orphan (gint fd, const gchar * path, gint64 min_age_s)
+{
+  struct stat st, path_st;
+
+  return fstat (fd, &st) == 0 && st.st_uid == geteuid ()
+      && g_get_real_time () / G_USEC_PER_SEC - st.st_mtime >= min_age_s
+      && flock (fd, LOCK_EX | LOCK_NB) == 0
+      && g_lstat (path, &path_st) == 0 && path_st.st_dev == st.st_dev
+      && path_st.st_ino == st.st_ino;
+}
+
+void
+luma_file_remove_orphans (const gchar * dir, const gchar * prefix,
+    gint64 min_age_s)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL) {
+    g_autofree gchar *path = NULL;
+    gint fd;
+
+    if (!g_str_has_prefix (name, prefix))
+      continue;
+    path = g_build_filename (dir, name, NULL);
+    fd = luma_file_open_regular (path, O_RDONLY, 0, NULL);
+    if (fd < 0)
+      continue;
+    if (is_orphan (fd, path, min_age_s))
+      g_unlink (path);
+    /* the lock, if taken, goes with the descriptor */
+    g_close (fd, NULL);
+  }
+}
+
 gboolean
 luma_file_fits_size_limit (guint64 end)
 {

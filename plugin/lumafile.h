@@ -33,6 +33,13 @@ void luma_file_unlock (gint fd);
 gint luma_file_open_regular (const gchar * path, gint flags, gint mode,
     gboolean * not_regular);
 
+/* Removes the regular files of this user in @dir whose names begin with
+ * @prefix, that nothing changed for @min_age_s and that no process holds a
+ * flock(2) on: those a process that died left behind, where its files are
+ * locked while it lives. */
+void luma_file_remove_orphans (const gchar * dir, const gchar * prefix,
+    gint64 min_age_s);
+
 /* FALSE, with errno EFBIG, where a file written up to @end bytes would
  * pass this process's file size limit (RLIMIT_FSIZE, `ulimit -f`): the
  * kernel would not fail that write but kill the process (SIGXFSZ). */

@@ -10,7 +10,10 @@
 
 #include "harness.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <utime.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -545,6 +548,104 @@ GST_START_TEST (test_input_past_the_file_size_limit_is_an_error)
   luma_run_free (run);
   assert_no_request ();
   fail_if (tmp_has_collected_file (), "the temporary file was left");
+}
+
+GST_END_TEST;
+
+/* A file of @age_s in lumamodify's temporary folder. */
+static gchar *
+tmp_file_of_age (const gchar * name, gint64 age_s)
+{
+  gchar *path = g_build_filename (tmp_dir, name, NULL);
+  gint64 now = g_get_real_time ();
+
+  fail_unless (g_file_set_contents (path, "a clip cut short", -1, NULL));
+  fail_unless (g_utime (path, &(struct utimbuf) {
+            now / G_USEC_PER_SEC - age_s, now / G_USEC_PER_SEC - age_s
+          }) == 0);
+  return path;
+}
+
+/* A temporary file a process that died left behind (a crash, a kill
+ * during the upload) is removed by the next run; one in use by another
+ * process (locked), one just made and another program's are kept. */
+GST_START_TEST (test_orphaned_temporary_file_removed)
+{
+  g_autofree gchar *orphan = tmp_file_of_age ("luma-modify-Orphan.mp4", 7200);
+  g_autofree gchar *in_use = tmp_file_of_age ("luma-modify-InUse", 7200);
+  g_autofree gchar *fresh = tmp_file_of_age ("luma-modify-Fresh", 0);
+  g_autofree gchar *other = tmp_file_of_age ("not-luma-modify", 7200);
+  gint held = g_open (in_use, O_RDONLY, 0);
+
+  fail_unless (held >= 0 && flock (held, LOCK_EX) == 0);
+  assert_next_run_creates_the_task ();
+  fail_if (g_file_test (orphan, G_FILE_TEST_EXISTS), "the orphan was kept");
+  fail_unless (g_file_test (in_use, G_FILE_TEST_EXISTS),
+      "a file in use was removed");
+  fail_unless (g_file_test (fresh, G_FILE_TEST_EXISTS),
+      "a file just made was removed");
+  fail_unless (g_file_test (other, G_FILE_TEST_EXISTS),
+      "another program's file was removed");
+  g_close (held, NULL);
+  /* the folder is the next tests' too */
+  g_unlink (in_use);
+  g_unlink (fresh);
+  g_unlink (other);
+}
+
+GST_END_TEST;
+
+/* The temporary files in lumamodify's folder. */
+static GPtrArray *
+tmp_collected_files (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "luma-modify-"))
+      g_ptr_array_add (files, g_build_filename (tmp_dir, name, NULL));
+  return files;
+}
+
+/* @data: a temporary file's path */
+static gboolean
+tmp_has_another_collected_file (gconstpointer data)
+{
+  g_autoptr (GPtrArray) files = tmp_collected_files ();
+  guint i;
+
+  for (i = 0; i < files->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (files, i), data) != 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A run's own temporary file, however old it looks, is kept by the sweep
+ * of another run that starts meanwhile: it is locked. */
+GST_START_TEST (test_temporary_file_in_use_kept)
+{
+  LumaRun *first = play_until_upload_held (10000);
+  g_autoptr (GPtrArray) files = tmp_collected_files ();
+  g_autofree gchar *input = g_strdup_printf ("filesrc location=\"%s\" "
+      "blocksize=1024 ! identity sleep-time=20000", clip_path);
+  LumaRun *second = modify_run (input, "another prompt", NULL);
+  const gchar *first_file;
+  gint64 then = g_get_real_time () / G_USEC_PER_SEC - 7200;
+
+  fail_unless_equals_int (files->len, 1);
+  first_file = g_ptr_array_index (files, 0);
+  fail_unless (g_utime (first_file, &(struct utimbuf) {
+            then, then
+          }) == 0);
+  gst_element_set_state (second->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (tmp_has_another_collected_file,
+          first_file, 20), "the second run made no temporary file");
+  fail_unless (g_file_test (first_file, G_FILE_TEST_EXISTS),
+      "the second run removed the first's temporary file");
+  luma_run_free (second);
+  luma_run_free (first);
 }
 
 GST_END_TEST;
@@ -1505,6 +1606,8 @@ modify_suite (void)
   tcase_add_test (tc, test_stop_during_upload_is_prompt);
   tcase_add_test (tc, test_end_of_stream_during_input_creates_nothing);
   tcase_add_test (tc, test_input_past_the_file_size_limit_is_an_error);
+  tcase_add_test (tc, test_orphaned_temporary_file_removed);
+  tcase_add_test (tc, test_temporary_file_in_use_kept);
   tcase_add_test (tc, test_end_of_stream_during_upload_creates_nothing);
   tcase_add_test (tc, test_end_of_stream_after_the_task_ends_the_output);
   tcase_add_test (tc, test_end_of_stream_at_task_created_ends_the_output);
