@@ -100,23 +100,53 @@ renew_url (LumaFill * fill)
   return TRUE;
 }
 
+/* The rest of the file onto the `.part`: 0 at its end, -1 on error. */
+static gssize
+fill_rest (LumaFill * fill)
+{
+  gssize n = 0;
+
+  /* the size is known: the last byte is the end, as for the source (a
+   * request past it, for a 416, could fail the fill with every byte in
+   * the `.part`) */
+  while (luma_stream_get_offset (fill->stream)
+      < luma_stream_get_size (fill->stream)
+      && (n = fill_piece (fill, &fill->error)) > 0);
+  return MIN (n, 0);
+}
+
+/* The URL expired under a fill that had not renewed it: one that waited
+ * in line past the URL's life (a fresh link lasts 20 minutes), or met the
+ * expiry before its source did. Its source, once it has read to its end
+ * (an editor's clip that played), never tries the fill again: the fill
+ * asks for a fresh link itself, once. */
+static gboolean
+may_renew_url (LumaFill * fill)
+{
+  if (fill->api == NULL || fill->expired != NULL
+      || !g_error_matches (fill->error, LUMA_STREAM_ERROR,
+          LUMA_STREAM_ERROR_EXPIRED))
+    return FALSE;
+  g_clear_error (&fill->error);
+  fill->expired = g_strdup (fill->meta.result_url);
+  return TRUE;
+}
+
 static void give_up_place (void);
 
 static gpointer
 run_fill (gpointer data)
 {
   LumaFill *fill = data;
-  gssize n = 0;
+  gssize n;
 
   /* cut before it began: the writer goes back as it was */
   if (fill->expired != NULL && !renew_url (fill))
     n = -1;
-  /* the size is known: the last byte is the end, as for the source (a
-   * request past it, for a 416, could fail the fill with every byte in
-   * the `.part`) */
-  while (n >= 0 && luma_stream_get_offset (fill->stream)
-      < luma_stream_get_size (fill->stream)
-      && (n = fill_piece (fill, &fill->error)) > 0);
+  else
+    n = fill_rest (fill);
+  if (n < 0 && may_renew_url (fill))
+    n = renew_url (fill) ? fill_rest (fill) : -1;
   if (n >= 0) {
     fill->meta.size = luma_stream_get_size (fill->stream);
     fill->stored = luma_store_writer_commit (g_steal_pointer (&fill->writer),

@@ -2821,6 +2821,33 @@ GST_START_TEST (test_fill_renews_an_expired_url)
 
 GST_END_TEST;
 
+/* The same, for a clip that is read to its end at once and then sits
+ * idle (an editor's clip that played): the fill's own first request meets
+ * the expired URL (as one does that waited in line past the URL's life).
+ * Before, no read came after it to try the fill again, and the video
+ * stayed a `.part` for as long as the clip was open. */
+GST_START_TEST (test_fill_of_an_idle_clip_renews_an_expired_url)
+{
+  LumaRun *run = new_run_expiring_fills ();
+  g_autofree gchar *dir = NULL;
+
+  luma_run_preroll (run, 20);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, VIDEO_SIZE / 2));
+  luma_run_until_done (run, 60);
+  luma_run_assert_output_from (run, fixture.video, VIDEO_SIZE / 2);
+  dir = entry_dir (store_dir ());
+  fail_unless (luma_test_wait_until (entry_has_video, dir, 10),
+      "the clip was not stored whole while it sat open (%u video requests, "
+      "%u fresh links asked for)",
+      luma_emulator_get_video_requests (fixture.em, TASK),
+      luma_emulator_get_download_url_requests (fixture.em));
+  luma_run_free (run);
+  assert_stored ();
+}
+
+GST_END_TEST;
+
 /* Two editors open the same trimmed clip. The first's fill
  * downloads the bytes its seek skipped (here from a slow host); the
  * second follows the first's `.part` for its preroll, and its seek to the
@@ -3014,6 +3041,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_seek_during_first_open_stays_offline);
   tcase_add_test (tc, test_seek_while_the_rest_is_asked_for);
   tcase_add_test (tc, test_fill_renews_an_expired_url);
+  tcase_add_test (tc, test_fill_of_an_idle_clip_renews_an_expired_url);
   tcase_add_test (tc, test_slow_fresh_link_for_a_fill_holds_no_buffer);
   tcase_add_test (tc, test_follower_ahead_takes_over_stopped_writer);
   tcase_add_test (tc, test_empty_entry_fetched_again);
