@@ -1608,8 +1608,9 @@ gst_luma_modify_get_property (GObject * object, guint prop_id, GValue * value,
   if (luma_task_settings_get_property (&settings->task, prop_id, value)) {
     /* one of the settings lumasrc has too */
   } else if (prop_id == PROP_UPLOAD_URL) {
-    g_value_set_string (value, luma_settings_effective (settings->upload_url,
-            "KIE_UPLOAD_URL", LUMA_UPLOAD_DEFAULT_URL));
+    g_value_take_string (value,
+        luma_settings_shown_url (luma_settings_effective
+            (settings->upload_url, "KIE_UPLOAD_URL", LUMA_UPLOAD_DEFAULT_URL)));
   } else if (prop_id == PROP_MAX_INPUT_SIZE) {
     g_value_set_uint64 (value, settings->max_input_size);
   } else {

@@ -140,6 +140,14 @@ luma_http_parse_url (const gchar * url, GError ** error)
   g_autoptr (GError) parse_error = NULL;
 
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &parse_error);
+  if (uri == NULL && strchr (url, '@') != NULL) {
+    /* not quoted, nor GLib's message, which quotes a part of it: what
+     * precedes the '@' may be a password ("user:s3cret/x@host") */
+    g_set_error_literal (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+        _("The URL is not valid, and it may hold credentials (user@): it "
+            "is not shown"));
+    return NULL;
+  }
   if (uri == NULL) {
     g_autofree gchar *safe = luma_text_make_safe (url, -1);
 
@@ -174,7 +182,10 @@ luma_http_parse_base_url (const gchar * url, const gchar * path_end,
     return NULL;
   if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
       || g_uri_get_userinfo (base) != NULL) {
-    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+    /* never the credentials: they may be a password, or the key */
+    g_autofree gchar *shown = g_uri_to_string_partial (base,
+        G_URI_HIDE_USERINFO);
+    g_autofree gchar *safe = luma_text_make_safe (shown, -1);
 
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
         _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "

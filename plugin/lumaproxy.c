@@ -182,6 +182,13 @@ normalize_proxy (const gchar * value, const gchar * source, GError ** error)
   /* before anything prints the URI: GLib cannot print a URI without a
    * host whose path starts with "//" (it would read as a host) */
   host = g_uri_get_host (uri);
+  /* A password with an '@' written as it is: GLib ends the userinfo at
+   * the first '@', and the rest of the password is in the host, which
+   * every message below would show. */
+  if (has_credentials && host != NULL && strchr (host, '@') != NULL) {
+    set_unreadable_proxy (error, source);
+    return NULL;
+  }
   if (host == NULL || host[0] == '\0') {
     set_bad_proxy (error, _("Invalid proxy in %s: no host name"), source);
     return NULL;

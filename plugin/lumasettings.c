@@ -43,6 +43,21 @@ luma_settings_effective (const gchar * property, const gchar * variable,
   return fallback;
 }
 
+gchar *
+luma_settings_shown_url (const gchar * url)
+{
+  g_autoptr (GUri) uri = NULL;
+
+  if (url == NULL || strchr (url, '@') == NULL)
+    return g_strdup (url);
+  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
+  if (uri == NULL)
+    return NULL;                /* not shown: it may hold a password */
+  if (g_uri_get_userinfo (uri) == NULL)
+    return g_strdup (url);
+  return g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
+}
+
 void
 luma_settings_resolve_string (gchar ** value, const gchar * variable,
     const gchar * fallback)
@@ -277,8 +292,9 @@ luma_task_settings_get_property (const LumaTaskSettings * settings,
       break;
     case LUMA_TASK_PROP_API_URL:
       /* what a run would use */
-      g_value_set_string (value, luma_settings_effective (settings->api_url,
-              "KIE_API_URL", LUMA_API_DEFAULT_URL));
+      g_value_take_string (value,
+          luma_settings_shown_url (luma_settings_effective (settings->api_url,
+                  "KIE_API_URL", LUMA_API_DEFAULT_URL)));
       break;
     case LUMA_TASK_PROP_POLL_INTERVAL:
       g_value_set_uint (value, settings->poll_interval);

@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 /* Property ids of the shared settings: the same in both elements, whose own
  * ids start at LUMA_TASK_PROP_LAST. */
-enum
+    enum
 {
   LUMA_TASK_PROP_PROMPT = 1,
   LUMA_TASK_PROP_WATERMARK,
@@ -51,6 +51,10 @@ typedef struct
 const gchar *luma_settings_non_empty (const gchar * value);
 const gchar *luma_settings_effective (const gchar * property,
     const gchar * variable, const gchar * fallback);
+
+/* @url to be read back or shown: without credentials, which are refused
+ * anyway and may be a password or the key. */
+gchar *luma_settings_shown_url (const gchar * url);
 void luma_settings_resolve_string (gchar ** value, const gchar * variable,
     const gchar * fallback);
 

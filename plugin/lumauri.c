@@ -161,17 +161,24 @@ luma_uri_parse (const gchar * uri, const LumaUriParam * table, guint n_table,
   /* NON_DNS: a task id is no host name, to be lower-cased or punycoded */
   parsed = g_uri_parse (uri, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED_QUERY,
       NULL);
+  /* first: the other refusals quote the URI, password and all */
+  if (parsed != NULL && g_uri_get_userinfo (parsed) != NULL) {
+    g_set_error_literal (error, LUMA_URI_ERROR, LUMA_URI_ERROR_BAD_URI,
+        _("A luma:// URI may not carry credentials (URIs end up in logs and "
+            "histories): use the KIE_API_KEY environment variable"));
+    return FALSE;
+  }
+  if (parsed == NULL && strchr (uri, '@') != NULL) {
+    g_set_error_literal (error, LUMA_URI_ERROR, LUMA_URI_ERROR_BAD_URI,
+        _("Not a luma://TASKID URI (not shown: what comes before its '@' "
+            "may be a password)"));
+    return FALSE;
+  }
   if (parsed == NULL || g_strcmp0 (g_uri_get_scheme (parsed), SCHEME) != 0
       || g_uri_get_port (parsed) != -1 || g_uri_get_fragment (parsed) != NULL
       || (g_uri_get_path (parsed)[0] != '\0'
           && strcmp (g_uri_get_path (parsed), "/") != 0)) {
     set_bad_uri (error, _("Not a luma://TASKID URI: %s"), uri);
-    return FALSE;
-  }
-  if (g_uri_get_userinfo (parsed) != NULL) {
-    g_set_error_literal (error, LUMA_URI_ERROR, LUMA_URI_ERROR_BAD_URI,
-        _("A luma:// URI may not carry credentials (URIs end up in logs and "
-            "histories): use the KIE_API_KEY environment variable"));
     return FALSE;
   }
   id = g_uri_get_host (parsed);

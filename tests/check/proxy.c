@@ -846,13 +846,19 @@ GST_END_TEST;
 
 /* A password with a character a URL reserves ('#', '/', '?')
  * written as it is: GLib's parse error quotes what it took for the port,
- * which is the password, and the message must not show it. */
+ * which is the password, and the message must not show it. With an '@'
+ * ("s3cret@s3cret"), GLib ends the user part at the first one and takes
+ * the rest of the password for the host: before, the messages that quote
+ * the host or the URL showed it. */
 GST_START_TEST (test_unparsable_proxy_hides_the_password)
 {
   static const gchar *values[] = {
     "http://user:s3cret#x@proxy.example:3128",
     "user:s3cret/x@proxy.example:3128",
     "http://user:s3cret?x@proxy.example:3128",
+    "http://user:s3cret@s3cret@proxy.example:3128",
+    "user:s3cret@s3cret@proxy.example:3128",
+    "ftp://user:s3cret@s3cret@proxy.example:21",
   };
   guint i;
 

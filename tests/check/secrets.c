@@ -389,6 +389,49 @@ GST_START_TEST (test_result_url_with_the_key_is_refused)
 
 GST_END_TEST;
 
+/* Credentials in KIE_API_URL (or KIE_UPLOAD_URL) are refused, and the
+ * error never quotes them: before, it quoted the URL whole, password and
+ * all, on the bus, in the debug log, in an application's error dialog (a
+ * user who put the key there, "https://x:KEY@api.kie.ai", saw it in every
+ * report). */
+#define URL_PASSWORD "s3cret-in-the-url"
+
+GST_START_TEST (test_url_credentials_not_in_error)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *with_user = g_strconcat ("http://user:" URL_PASSWORD "@",
+      api_url + strlen ("http://"), NULL);
+  g_autofree gchar *bus_text = NULL;
+  g_autofree gchar *modify_text = NULL;
+  GstMessageType ended;
+
+  luma_test_add_ready_task (fixture.em, "t-url-pw", fixture.video);
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+  g_setenv ("KIE_API_URL", with_user, TRUE);
+  bus_text = play_and_collect ("lumasrc task-id=t-url-pw ! fakesink", &ended);
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (bus_text, "KIE_API_URL") != NULL, "%s", bus_text);
+  fail_unless (strstr (bus_text, URL_PASSWORD) == NULL,
+      "the URL's password is on the bus: ...%.300s", MAX (bus_text,
+          strstr (bus_text, URL_PASSWORD) - 200));
+  assert_log_clean (URL_PASSWORD);
+  g_unsetenv ("KIE_API_URL");
+
+  g_setenv ("KIE_UPLOAD_URL", with_user, TRUE);
+  modify_text = play_and_collect ("fakesrc num-buffers=1 ! lumamodify "
+      "prompt=snow ! fakesink", &ended);
+  g_unsetenv ("KIE_UPLOAD_URL");
+  fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+  fail_unless (strstr (modify_text, "KIE_UPLOAD_URL") != NULL, "%s",
+      modify_text);
+  fail_unless (strstr (modify_text, URL_PASSWORD) == NULL,
+      "the upload URL's password is on the bus: ...%.300s", MAX (modify_text,
+          strstr (modify_text, URL_PASSWORD) - 200));
+  assert_log_clean (URL_PASSWORD);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_key_property_reads_back_masked)
 {
   GstElement *src = gst_element_factory_make ("lumasrc", NULL);
@@ -427,6 +470,7 @@ secrets_suite (void)
   tcase_add_test (tc, test_key_as_the_created_task_id_not_on_the_bus);
   tcase_add_test (tc, test_key_escaped_in_result_url_not_on_the_bus);
   tcase_add_test (tc, test_result_url_with_the_key_is_refused);
+  tcase_add_test (tc, test_url_credentials_not_in_error);
   return s;
 }
 

@@ -63,6 +63,8 @@ check_uri_refused (const gchar * uri, const gchar * words)
       "%s was taken", uri);
   fail_unless (error != NULL && strstr (error->message, words) != NULL,
       "%s: \"%s\" not in \"%s\"", uri, words, error ? error->message : "");
+  fail_if (strstr (error->message, "s3cret") != NULL, "%s: the password is "
+      "in \"%s\"", uri, error->message);
   gst_object_unref (src);
 }
 
@@ -71,6 +73,11 @@ GST_START_TEST (test_uri_refuses_secrets_and_nonsense)
   check_uri_refused ("luma://abc?api-key=s3cret", "logs");
   check_uri_refused ("luma://abc?api-url=http://elsewhere/", "KIE_API_URL");
   check_uri_refused ("luma://user:s3cret@abc", "credentials");
+  /* refused for their port, path or fragment too: never quoted */
+  check_uri_refused ("luma://user:s3cret@abc:80", "credentials");
+  check_uri_refused ("luma://user:s3cret@abc/some/path", "credentials");
+  check_uri_refused ("luma://user:s3cret@abc#x", "credentials");
+  check_uri_refused ("luma://user:s3cret@abc:port", "password");
   check_uri_refused ("luma://abc?colour=blue", "colour");
   /* the store's settings are the user's, not a playlist's */
   check_uri_refused ("luma://abc?store=off", "store");
