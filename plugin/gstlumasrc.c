@@ -2342,6 +2342,7 @@ gst_luma_src_start (GstBaseSrc * basesrc)
   GstLumaSrc *self = GST_LUMA_SRC (basesrc);
   g_autoptr (GError) error = NULL;
   LumaSettings settings;
+  gboolean no_store_dir;
 
   /* GstBaseSrc turns the segment into TIME for do-timestamp, which
    * do_seek () refuses: the first seek failed and the pipeline did not
@@ -2360,10 +2361,20 @@ gst_luma_src_start (GstBaseSrc * basesrc)
     return FALSE;
   }
 
+  no_store_dir = settings.store != GST_LUMA_STORE_MODE_OFF
+      && settings.store_dir == NULL;
   self->streaming = gst_luma_src_prepare (self, &settings);
   luma_settings_clear (&settings);
   if (self->streaming == NULL)
     return FALSE;
+  /* said, not silent: the user counts on the store to outlive KIE */
+  if (no_store_dir)
+    gst_luma_src_post_resource_message (self, GST_MESSAGE_WARNING,
+        GST_RESOURCE_ERROR_SETTINGS, _("The store is off: neither "
+            "XDG_DATA_HOME nor HOME is an absolute path, so there is no "
+            "folder to keep finished videos in. Set GST_LUMA_STORE_DIR or "
+            "store-dir to one, or GST_LUMA_STORE=off"),
+        gst_luma_src_error_details (self, GST_LUMA_TASK_STATE_WAITING), NULL);
 
   GST_OBJECT_LOCK (self);
   self->view.status = GST_LUMA_TASK_STATE_WAITING;

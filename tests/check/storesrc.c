@@ -673,13 +673,14 @@ GST_START_TEST (test_waiting_fill_leaves_with_its_clip)
 
 GST_END_TEST;
 
-/* The host refuses the background fill (a 403: its URL expired): the
- * writer is given back, and a fill started again at a read after a
- * scrub (FILL_RETRY_DELAY_US later at the earliest) stores the video. */
+/* The host refuses the background fill (a 403: its URL expired, and
+ * again with the fresh link the fill asks for): the writer is given back,
+ * and a fill started again at a read after a scrub (FILL_RETRY_DELAY_US
+ * later at the earliest) stores the video. */
 GST_START_TEST (test_failed_fill_tried_again)
 {
   LumaEmulatorVideoFaults expire_once = {.fail_status = 403,
-    .fail_count = 1,.fail_after = 1,.only_below = VIDEO_SIZE / 2
+    .fail_count = 2,.fail_after = 1,.only_below = VIDEO_SIZE / 2
   };
   LumaRun *run = luma_run_new (fixture.em, TASK, NULL);
   g_autofree gchar *dir = NULL;
@@ -696,9 +697,9 @@ GST_START_TEST (test_failed_fill_tried_again)
     dir = entry_dir (store_dir ());
     if (i == 1)
       break;
-    /* the preroll's request, the seek's, and the refused fill */
+    /* the preroll's request, the seek's, and the refused fill's two */
     fail_unless (luma_test_wait_until (video_requests_reach,
-            GUINT_TO_POINTER (3), 20), "no request of a fill");
+            GUINT_TO_POINTER (4), 20), "no request of a fill");
     fail_if (entry_has_video (dir), "stored by a fill the host refused");
     g_usleep (3 * G_USEC_PER_SEC);
     g_clear_pointer (&dir, g_free);
@@ -2245,6 +2246,37 @@ GST_START_TEST (test_file_size_limit_keeps_playing)
 
 GST_END_TEST;
 
+/* No folder for the store (HOME relative, XDG_DATA_HOME and
+ * GST_LUMA_STORE_DIR unset): the video plays, and a warning says the store
+ * is off. Before, it was off without a word. In a process of its own:
+ * GLib reads HOME once. */
+GST_START_TEST (test_no_folder_for_the_store_warns)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (fixture.em);
+  g_autofree gchar *api_url_arg = g_strconcat ("api-url=", api_url, NULL);
+  const gchar *argv[] = { "gst-launch-1.0", "lumasrc", api_url_arg,
+    "task-id=" TASK, "poll-interval=10", "!", "fakesink", NULL
+  };
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autofree gchar *out = NULL;
+  g_autoptr (GError) error = NULL;
+  gint status;
+
+  envp = g_environ_setenv (envp, "KIE_API_KEY", TEST_KEY, TRUE);
+  envp = g_environ_setenv (envp, "HOME", "relative/home", TRUE);
+  envp = g_environ_unsetenv (envp, "XDG_DATA_HOME");
+  envp = g_environ_unsetenv (envp, "GST_LUMA_STORE_DIR");
+  fail_unless (g_spawn_sync (NULL, (gchar **) argv, envp,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+          NULL, &status, &error), "%s", error ? error->message : "");
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s", out);
+  fail_unless (strstr (out, "The store is off") != NULL
+      && strstr (out, "GST_LUMA_STORE_DIR") != NULL, "no warning: %s", out);
+  fail_if (has_entry (store_dir ()), "stored in the test's store");
+}
+
+GST_END_TEST;
+
 /* store=off: no file, not even the directory, and every open downloads. */
 GST_START_TEST (test_off_touches_nothing)
 {
@@ -3016,6 +3048,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_complete_part_over_the_limit_of_another_file);
   tcase_add_test (tc, test_disk_full_during_fill_keeps_playing);
   tcase_add_test (tc, test_file_size_limit_keeps_playing);
+  tcase_add_test (tc, test_no_folder_for_the_store_warns);
   tcase_add_test (tc, test_off_touches_nothing);
   tcase_add_test (tc, test_read_only_never_writes);
   tcase_add_test (tc, test_read_only_follows_download);
