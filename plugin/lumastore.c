@@ -501,6 +501,32 @@ read_meta (const gchar * dir, LumaStoreMeta * meta)
   return length >= 0 && luma_store_meta_parse (contents, length, meta);
 }
 
+/* TRUE, with @error set, when the entry's meta.json is there but
+ * cannot be opened or read right now (EMFILE, EIO...): the entry is not
+ * known to be damaged, nor not ours. */
+static gboolean
+meta_unreadable (const gchar * dir, GError ** error)
+{
+  g_autofree gchar *path = entry_file (dir, META_NAME);
+  gboolean not_regular;
+  gint fd = luma_file_open_regular (path, O_RDONLY, 0, &not_regular);
+  gint errsv = errno;
+  gchar byte;
+
+  if (fd >= 0) {
+    gssize n = read (fd, &byte, 1);
+
+    errsv = errno;
+    g_close (fd, NULL);
+    if (n >= 0)
+      return FALSE;
+  } else if (errsv == ENOENT || errsv == ELOOP || not_regular) {
+    return FALSE;
+  }
+  set_io_error (error, _("Cannot read %s: %s"), path, errsv);
+  return TRUE;
+}
+
 /* ----- finding an entry ----- */
 
 static gboolean
@@ -1517,10 +1543,18 @@ begin_claimed (LumaStore * store, const gchar * task_id, const gchar * dir,
       *reader = open_entry (store, task_id, cancellable, &unusable);
       if (*reader != NULL)
         return TRUE;
-      if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      /* a video that could not be opened or read (EMFILE, EIO...)
+       * is not known to be damaged: the entry is left as it is, never
+       * cleared for writing (its meta.json removed) for a download that
+       * may fail (KIE deleted the file: the only copy) */
+      if (g_error_matches (unusable, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          || g_error_matches (unusable, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO)) {
         g_propagate_error (error, g_steal_pointer (&unusable));
         return FALSE;
       }
+      /* nor one whose meta.json could not be read */
+      if (unusable == NULL && meta_unreadable (dir, error))
+        return FALSE;
       /* damaged (and dropped, unless another held it), or a video without
        * its meta.json (a crash between the two): looked at again under
        * the lock */
@@ -2173,8 +2207,14 @@ evict_entry (const LumaStoreCandidate * candidate)
 {
   g_autofree gchar *path = entry_file (candidate->dir, LOCK_NAME);
   gboolean not_regular;
-  gint fd = luma_file_open_regular (path, O_RDONLY, 0, &not_regular);
+  /* opened for writing where it can be: where flock(2) is
+   * emulated with byte-range locks (NFS), an exclusive lock on a file
+   * open for reading only is refused (EBADF), and nothing would ever
+   * be evicted */
+  gint fd = luma_file_open_regular (path, O_RDWR, 0, &not_regular);
 
+  if (fd < 0 && errno != ENOENT && errno != ELOOP)
+    fd = luma_file_open_regular (path, O_RDONLY, 0, &not_regular);
   /* without its lock only where there is none that anybody could hold
    * (not where it could not be opened: a process at its limit of files) */
   if (fd < 0 && errno != ENOENT && errno != ELOOP && !not_regular)

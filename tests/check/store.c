@@ -2044,15 +2044,24 @@ GST_START_TEST (test_long_prompt_entry_found_again)
 GST_END_TEST;
 
 /* open(2) as the store calls it: while staged_emfile is set, an
- * open of an entry's lock for reading fails with EMFILE (a process at its
+ * open of an entry's lock that does not create it (eviction opens
+ * it for writing first now) fails with EMFILE (a process at its
  * file limit: a timeline of hundreds of clips, each with its sockets). */
 static gboolean staged_emfile;
+/* When set, an open of an entry's file of this name for reading
+ * fails with EMFILE too */
+static const gchar *staged_emfile_file;
 
 static int
 staged_open (const char *path, int flags, mode_t mode)
 {
   if (staged_emfile && g_str_has_suffix (path, "/lock")
-      && (flags & O_ACCMODE) == O_RDONLY) {
+      && !(flags & O_CREAT)) {
+    errno = EMFILE;
+    return -1;
+  }
+  if (staged_emfile_file != NULL && g_str_has_suffix (path,
+          staged_emfile_file) && (flags & O_ACCMODE) == O_RDONLY) {
     errno = EMFILE;
     return -1;
   }
@@ -2094,6 +2103,76 @@ GST_START_TEST (test_eviction_without_the_lock)
   luma_store_writer_free (writer, TRUE);
   luma_store_free (small);
   luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* A stored video or meta.json that cannot be opened for a moment (EMFILE:
+ * a process at its limit of files, as a timeline of many clips is) is not
+ * a damaged entry. Before, a begin that found it so took the entry for
+ * writing anyway and removed its meta.json: the download that was to
+ * replace it failed (KIE deleted the file: the only copy), the video came
+ * back without its meta.json, and the entry was lost for good (never found
+ * again, and evicted as none of the store's). */
+GST_START_TEST (test_unopenable_entry_not_dropped_by_begin)
+{
+  LumaStore *store = store_new (API_KEY, 0, FALSE);
+  LumaStoreWriter *writer = NULL;
+  LumaStoreReader *reader = NULL;
+  LumaStoreFollower *follower = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* the only copy: KIE deleted its file yesterday */
+  store_task (store, TASK, CHUNK, in_days (-1));
+  staged_emfile_file = __i__ == 0 ? "/video" : "/meta.json";
+  luma_store_begin (store, TASK, NULL, &writer, &reader, &follower, &error);
+  staged_emfile_file = NULL;
+  GST_INFO ("begin: %s", error ? error->message : "no error");
+  g_clear_error (&error);
+  /* the download from KIE fails: the writer lets go, as a fetch that
+   * failed does */
+  if (writer != NULL)
+    luma_store_writer_free (writer, FALSE);
+  luma_store_reader_free (reader);
+  luma_store_follower_free (follower);
+
+  reader = luma_store_open (store, TASK, NULL, &error);
+  fail_unless (reader != NULL, "the sound only copy is lost after a moment "
+      "without descriptors to open its %s: %s", __i__ == 0 ? "video" :
+      "meta.json", error ? error->message : "no entry found");
+  luma_store_reader_free (reader);
+  luma_store_free (store);
+}
+
+GST_END_TEST;
+
+/* flock(2) as NFS clients have it while staged_nfs_locks is set:
+ * emulated with byte-range locks on the whole file, so that "in order to
+ * place an exclusive lock, the file must be opened for writing" (flock(2),
+ * NOTES; the kernel's nfs4_proc_lock () answers EBADF): flock () below.
+ * A home directory on NFS holds the default store. */
+static gboolean staged_nfs_locks;
+
+/* A store on NFS keeps to its limit. Before, eviction took its exclusive
+ * lock on a lock file opened for reading only, which NFS refuses (EBADF),
+ * and so never removed an entry, whatever the limit. */
+GST_START_TEST (test_eviction_on_nfs)
+{
+  LumaStore *unlimited = store_new (API_KEY, 0, FALSE);
+  LumaStore *store = store_new (API_KEY, 1500, FALSE);
+  g_auto (GStrv) only_copies = NULL;
+  guint64 usage;
+
+  store_task (unlimited, "kie-old", 1000, in_days (10));
+  store_task (unlimited, "kie-new", 1000, in_days (10));
+  staged_nfs_locks = TRUE;
+  only_copies = luma_store_evict (store, NULL, 0);
+  staged_nfs_locks = FALSE;
+  usage = luma_store_get_usage (store);
+  fail_unless (usage <= 1500, "a store on NFS holds %" G_GUINT64_FORMAT
+      " bytes after its eviction, over its limit of 1500", usage);
+  luma_store_free (store);
+  luma_store_free (unlimited);
 }
 
 GST_END_TEST;
@@ -2323,6 +2402,12 @@ flock (int fd, int op)
 
     staged_hook = NULL;
     hook ();
+  }
+  /* NFS's locks, see staged_nfs_locks */
+  if (staged_nfs_locks && (op & LOCK_EX)
+      && (fcntl (fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+    errno = EBADF;
+    return -1;
   }
   return syscall (SYS_flock, fd, op);
 }
@@ -2628,6 +2713,8 @@ store_suite (void)
   tcase_add_test (tc, test_part_stays_resumable_after_an_idle_writer);
   tcase_add_test (tc, test_long_prompt_entry_found_again);
   tcase_add_test (tc, test_eviction_without_the_lock);
+  tcase_add_loop_test (tc, test_unopenable_entry_not_dropped_by_begin, 0, 2);
+  tcase_add_test (tc, test_eviction_on_nfs);
   tcase_add_test (tc, test_cancelled_open_does_not_wait_for_the_disk);
   tcase_add_test (tc, test_failed_sync_of_a_cancelled_open_not_lost);
   tcase_add_test (tc, test_begin_survives_scope_removal);
