@@ -73,6 +73,7 @@
 #include <glib/gstdio.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/file.h>
 #include <inttypes.h>
 #include <string.h>
@@ -541,7 +542,9 @@ collector_open (GstLumaModify * self, GError ** error)
     set_temp_file_error (error, c->path, cause);
     return FALSE;
   }
-  /* none but this process had the file yet: the lock cannot be refused */
+  /* none but this process had the file yet: the lock cannot be refused;
+   * a program spawned meanwhile must not hold it after this process */
+  fcntl (fd, F_SETFD, FD_CLOEXEC);
   flock (fd, LOCK_EX | LOCK_NB);
   c->path_lock = fd;
   file = g_file_new_for_path (c->path);
