@@ -1135,6 +1135,7 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
   g_autofree gchar *size = g_format_size (job->size);
   g_autofree gchar *text = g_strdup_printf (_("Uploading the clip (%s)"),
       size);
+  LumaUploadAnswerStatus answered = { 0, 0 };
   gchar *url;
 
   /* the claim is this one's now: the other gave up */
@@ -1143,13 +1144,18 @@ upload_clip (gpointer user_data, GCancellable * cancellable, GError ** error)
     return NULL;
   gst_luma_modify_post_progress (self, GST_PROGRESS_TYPE_START, text);
   /* its rate limits are waited out within wait-timeout, as generate's */
-  url = luma_upload_file (job->session, job->settings.upload_url,
+  url = luma_upload_file_full (job->session, job->settings.upload_url,
       job->settings.task.api_key, file, UPLOAD_FOLDER,
-      job->settings.task.wait_timeout, on_upload_progress, self, cancellable,
-      error);
+      job->settings.task.wait_timeout, on_upload_progress, self, &answered,
+      cancellable, error);
   if (url == NULL) {
     gboolean cancelled = g_error_matches (*error, G_IO_ERROR,
         G_IO_ERROR_CANCELLED);
+
+    /* the details of the error name what the upload host answered, as
+     * they name what the API answered (error_details ()) */
+    job->create_result.http_status = answered.http_status;
+    job->create_result.api_code = answered.api_code;
 
     gst_luma_modify_post_progress (self, cancelled ? GST_PROGRESS_TYPE_CANCELED
         : GST_PROGRESS_TYPE_ERROR, cancelled ? _("Upload stopped")

@@ -381,6 +381,7 @@ typedef struct
   LumaUploadProgress progress;
   gpointer user_data;
   GCancellable *cancellable;
+  LumaUploadAnswerStatus answered;      /* the last answer's */
 } Upload;
 
 /* What an error code (the HTTP status, or the code in the body) means. */
@@ -485,6 +486,9 @@ classify_answer (Upload * up, guint status, GBytes * body, guint64 sent,
   g_auto (LumaUploadAnswer) answer = { 0, };
 
   luma_record_parse_upload_answer (body, &answer);
+  up->answered.http_status = status;
+  up->answered.api_code = !SOUP_STATUS_IS_SUCCESSFUL (status) ? (gint) status
+      : answer.has_code ? answer.code : 0;
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
     return classify_code (up, (gint) status, answer.msg != NULL ? answer.msg
         : soup_status_get_phrase (status), error);
@@ -654,6 +658,9 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   }
 
   status = soup_message_get_status (msg);
+  up->answered.http_status = status;
+  up->answered.api_code = SOUP_STATUS_IS_SUCCESSFUL (status) ? 0
+      : (gint) status;
   *retry_after = luma_http_retry_after (msg, (gint) status);
   if (status == SOUP_STATUS_PROXY_AUTHENTICATION_REQUIRED) {
     g_input_stream_close (answer, NULL, NULL);
@@ -741,6 +748,25 @@ luma_upload_file (SoupSession * session, const gchar * upload_url,
     const gchar * api_key, GFile * file, const gchar * upload_path,
     guint wait_seconds, LumaUploadProgress progress_cb, gpointer user_data,
     GCancellable * cancellable, GError ** error)
+{
+  return luma_upload_file_full (session, upload_url, api_key, file,
+      upload_path, wait_seconds, progress_cb, user_data, NULL, cancellable,
+      error);
+}
+
+/**
+ * luma_upload_file_full:
+ * @answer_status: (out caller-allocates) (nullable): what the upload host
+ *   last answered (HTTP status and code), zeros when it never answered
+ *
+ * As luma_upload_file ().
+ */
+gchar *
+luma_upload_file_full (SoupSession * session, const gchar * upload_url,
+    const gchar * api_key, GFile * file, const gchar * upload_path,
+    guint wait_seconds, LumaUploadProgress progress_cb, gpointer user_data,
+    LumaUploadAnswerStatus * answer_status, GCancellable * cancellable,
+    GError ** error)
 {
   /* the waits rate limiting asks for end within the task's wait-timeout */
   gint64 deadline = luma_http_time_after (g_get_monotonic_time (),
@@ -833,6 +859,8 @@ out:
    * (a JSON escape): hidden before any message or log has it */
   if (download_url == NULL)
     luma_secret_hide_in_error (error, api_key);
+  if (answer_status != NULL)
+    *answer_status = up.answered;
   framing_clear (&up.framing);
   g_free (up.file_label);
   return download_url;

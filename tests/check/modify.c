@@ -1026,6 +1026,50 @@ GST_START_TEST (test_creation_failures_have_details)
 
 GST_END_TEST;
 
+/* The details of an error are "like lumasrc's": http-status is "the last
+ * HTTP status, 0 if none" and api-code "the API's code" (gst/luma/luma.h).
+ * An upload the host refused (401, 413) has an HTTP status and a code,
+ * which an application reads to tell causes apart; before, both were 0. */
+/* The HTTP status and the code an error's details name. */
+static void
+assert_detail_codes (const GstStructure * details, guint http_status,
+    gint api_code)
+{
+  guint status = 0;
+  gint code = 0;
+
+  fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
+          &status));
+  fail_unless_equals_int (status, http_status);
+  fail_unless (gst_structure_get_int (details, GST_LUMA_DETAIL_API_CODE,
+          &code));
+  fail_unless_equals_int (code, api_code);
+}
+
+GST_START_TEST (test_upload_refusal_details_name_the_status)
+{
+  LumaRun *run;
+
+  luma_emulator_push_upload_reply (em, 401, NULL,
+      "{\"success\":false,\"code\":401,\"msg\":\"bad key\"}");
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_detail_codes (luma_run_assert_error (run,
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED, "bad key"), 401, 401);
+  luma_run_free (run);
+
+  /* KIE's way: a 200 whose body says 413 */
+  luma_emulator_push_upload_reply (em, 200, NULL,
+      "{\"success\":false,\"code\":413,\"msg\":\"too big\"}");
+  run = file_run (clip_path, PROMPT);
+  luma_run_until_done (run, 60);
+  assert_detail_codes (assert_refused (run, "too big", "size"), 200, 413);
+  luma_run_free (run);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (em), 0);
+}
+
+GST_END_TEST;
+
 /* A watermark left unset and one set to "" are the same request
  * to KIE (its record keeps "waterMark":"" for a task without one): the
  * second run must reuse the first run's task, not pay for another. */
@@ -1618,6 +1662,7 @@ modify_suite (void)
   tcase_add_test (tc, test_key_goes_to_api_and_upload_hosts_only);
   tcase_add_test (tc, test_seek_after_preroll_does_not_upload_again);
   tcase_add_test (tc, test_creation_failures_have_details);
+  tcase_add_test (tc, test_upload_refusal_details_name_the_status);
   tcase_add_test (tc, test_settings);
   tcase_add_test (tc, test_upload_url_not_a_base_url_is_a_settings_error);
   tcase_add_test (tc, test_launch_line);
