@@ -59,7 +59,9 @@ luma_example_exit_status (GstMessage * error_message)
     case GST_RESOURCE_ERROR_NOT_AUTHORIZED:
       return LUMA_EXIT_NOT_AUTHORIZED;
     case GST_RESOURCE_ERROR_BUSY:
-      return LUMA_EXIT_TIMEOUT;
+      /* a task that is done waits for nothing more at KIE: what is busy
+       * is its video host (rate limiting past the waits) */
+      return is_done_state (state) ? LUMA_EXIT_ERROR : LUMA_EXIT_TIMEOUT;
     case GST_RESOURCE_ERROR_NOT_FOUND:
       return is_done_state (state) ? LUMA_EXIT_EXPIRED : LUMA_EXIT_ERROR;
     default:

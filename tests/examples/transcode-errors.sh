@@ -9,6 +9,7 @@ start_luma_emulator --task ok=video.mp4 \
   --task failed=,flag=3,error-code=501,error-message=boom \
   --task uncreated=,flag=2,error-message=nope \
   --task slow=video.mp4,generating-ms=600000 \
+  --task throttled=video.mp4,fail-status=429,fail-retry-after=1 \
   --task 'accented=,flag=3,error-message=Vidéo refusée'
 
 transcode() {
@@ -37,6 +38,12 @@ check "no key at all: 1" exits_with 1 nokey env KIE_API_KEY= "$LUMA_TRANSCODE" o
 check "wait timeout: 6" exits_with 6 timeout transcode --wait-timeout 1 slow timeout.mp4
 check "wait timeout: the last state was generating" output_has timeout '^Task slow: generating'
 check "wait timeout: no output file" test ! -e timeout.mp4 -a ! -e timeout.mp4.part
+
+# a video host that keeps saying "later" (429) for a task that is done:
+# busy too, but not "still generating", and no advice to wait for it
+check "video host throttling: 1" exits_with 1 throttled transcode --wait-timeout 3 throttled throttled.mp4
+check "video host throttling: the error names it" output_has throttled '429'
+check "video host throttling: no output file" test ! -e throttled.mp4 -a ! -e throttled.mp4.part
 
 check "unknown task: 1" exits_with 1 unknown transcode no-such-task unknown.mp4
 check "unwritable output: 1" exits_with 1 unwritable transcode ok no-such-dir/out.mp4
