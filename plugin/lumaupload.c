@@ -698,6 +698,13 @@ upload_once (Upload * up, gchar ** download_url, guint64 * retry_after,
   /* a 429 or 455 in the body of a 200: the header is its word too */
   if (outcome == ATTEMPT_THROTTLED)
     *retry_after = luma_http_retry_after (msg, 429);
+  /* a 503 that says when to come back is maintenance: waited out within
+   * the wait allowed, as a 429 is (and as the polls do), not given up
+   * after a few attempts */
+  if (outcome == ATTEMPT_SERVER_TROUBLE
+      && status == SOUP_STATUS_SERVICE_UNAVAILABLE
+      && *retry_after != LUMA_HTTP_RETRY_AFTER_NONE)
+    outcome = ATTEMPT_THROTTLED;
   return outcome;
 }
 
@@ -734,7 +741,8 @@ next_delay (AttemptOutcome outcome, guint64 retry_after, guint * throttles,
  * @progress_cb: (nullable): told how much of the body has been sent
  *
  * Uploads @file under a new random name with its extension, streaming it
- * from disk. Rate limits and maintenance (429, 455) are waited out
+ * from disk. Rate limits and maintenance (429, 455, a 503 with
+ * Retry-After) are waited out
  * (%LUMA_UPLOAD_ERROR_THROTTLED once a wait would end past @wait_seconds),
  * server and network errors retried with a backoff a bounded number of
  * times; other refusals fail at once. Cancelling @cancellable stops the

@@ -423,20 +423,22 @@ GST_START_TEST (test_rate_limit_waits_retry_after)
 
 GST_END_TEST;
 
-/* Rate limiting is waited out for as long as the wait allowed (here no
- * bound: wait-timeout 0 is for ever), not a fixed number of times: six
- * 429s in a row, then the upload. */
+/* Rate limiting and maintenance (a 503 that says when to come back) are
+ * waited out for as long as the wait allowed (here no bound: wait-timeout
+ * 0 is for ever), not a fixed number of times: two 429s and five 503s in
+ * a row, then the upload. Before, a 503 counted as a server error, given
+ * up after four attempts. */
 GST_START_TEST (test_rate_limit_waited_out_within_the_wait)
 {
   GFile *file = make_file ("luma-upload-XXXXXX.mp4", 1000, 10, NULL);
   g_autofree gchar *url = NULL;
   guint i;
 
-  for (i = 0; i < 6; i++)
-    luma_emulator_push_upload_reply (fixture.em, 429, "0",
+  for (i = 0; i < 7; i++)
+    luma_emulator_push_upload_reply (fixture.em, i < 2 ? 429 : 503, "0",
         "{\"success\":false,\"code\":429,\"msg\":\"Too many requests\"}");
   url = upload_ok (file);
-  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 7);
+  fail_unless_equals_int (luma_emulator_get_upload_requests (fixture.em), 8);
   fail_unless_equals_int (luma_emulator_get_uploads (fixture.em), 1);
 }
 
