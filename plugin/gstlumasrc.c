@@ -2350,6 +2350,9 @@ gst_luma_src_start (GstBaseSrc * basesrc)
    * BYTES, and the buffers still get their running time. */
   if (basesrc->segment.format != GST_FORMAT_BYTES)
     gst_base_src_set_format (basesrc, GST_FORMAT_BYTES);
+  /* a cut meant for a seek that a stop overtook
+   * (gst_luma_src_cut_for_seek ()) is not this run's */
+  g_cancellable_reset (self->cancellable);
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);
@@ -2429,10 +2432,15 @@ gst_luma_src_do_seek (GstBaseSrc * basesrc, GstSegment * segment)
 
   if (segment->format != GST_FORMAT_BYTES || self->streaming == NULL)
     return FALSE;
-  GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->start);
-  self->streaming->offset = segment->start;
-  luma_stream_seek (self->streaming->stream, segment->start);
-  segment->position = segment->time = segment->start;
+  /* from the segment's position, as GstBaseSrc's loop does: a
+   * seek that sets only the stop (its start GST_SEEK_TYPE_NONE) leaves
+   * the position where the stream is, and must not go back to the
+   * segment's start (the bytes since would be pushed twice); a seek that
+   * sets the start has its position there (gst_segment_do_seek ()). */
+  GST_DEBUG_OBJECT (self, "seek to byte %" G_GUINT64_FORMAT, segment->position);
+  self->streaming->offset = segment->position;
+  luma_stream_seek (self->streaming->stream, segment->position);
+  segment->time = segment->start;
   return TRUE;
 }
 
@@ -2450,6 +2458,36 @@ is_reverse_seek (GstEvent * event)
   return rate < 0.0;
 }
 
+/* A seek that does not flush has GstBaseSrc pause the task, which
+ * waits for the streaming thread to leave create (), before it unlocks
+ * it: the caller would be held for the whole wait for the task (an hour
+ * by default). The wait is cut first, as a flushing seek cuts it; the
+ * seek then restarts the task, and unlock_stop () resets the cancellable.
+ * Only a seek GstBaseSrc is sure to carry out that far (in BYTES, on a
+ * running source): any other would leave the wait cut, and the task
+ * paused. */
+static void
+gst_luma_src_cut_for_seek (GstLumaSrc * self, GstEvent * event)
+{
+  GstPad *pad = GST_BASE_SRC_PAD (self);
+  GstSeekFlags flags;
+  GstFormat format;
+  gboolean pushing;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
+    return;
+  gst_event_parse_seek (event, NULL, &format, &flags, NULL, NULL, NULL, NULL);
+  if ((flags & GST_SEEK_FLAG_FLUSH) || format != GST_FORMAT_BYTES)
+    return;
+  GST_OBJECT_LOCK (pad);
+  pushing = GST_PAD_MODE (pad) == GST_PAD_MODE_PUSH;
+  GST_OBJECT_UNLOCK (pad);
+  if (!pushing)
+    return;
+  GST_DEBUG_OBJECT (self, "a seek without flush: cutting any wait first");
+  g_cancellable_cancel (self->cancellable);
+}
+
 /* from downstream */
 static gboolean
 gst_luma_src_event (GstBaseSrc * basesrc, GstEvent * event)
@@ -2458,6 +2496,7 @@ gst_luma_src_event (GstBaseSrc * basesrc, GstEvent * event)
     GST_DEBUG_OBJECT (basesrc, "refusing a seek at a reverse rate");
     return FALSE;
   }
+  gst_luma_src_cut_for_seek (GST_LUMA_SRC (basesrc), event);
   return GST_BASE_SRC_CLASS (parent_class)->event (basesrc, event);
 }
 
@@ -2470,6 +2509,7 @@ gst_luma_src_send_event (GstElement * element, GstEvent * event)
     gst_event_unref (event);
     return FALSE;
   }
+  gst_luma_src_cut_for_seek (GST_LUMA_SRC (element), event);
   return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
 }
 

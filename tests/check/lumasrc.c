@@ -1124,6 +1124,158 @@ GST_START_TEST (test_backlog_of_a_slow_handler_does_not_hold_a_wait)
 
 GST_END_TEST;
 
+/* A seek that sets only the stop (its start GST_SEEK_TYPE_NONE) goes on
+ * from where the stream is, as filesrc does: before, the bytes already
+ * pushed were pushed again from the segment's start. */
+static gboolean
+has_pushed_40000_bytes (gconstpointer data)
+{
+  GstElement *src = (GstElement *) data;
+  gint64 position = 0;
+
+  return gst_element_query_position (src, GST_FORMAT_BYTES, &position)
+      && position >= 40000;
+}
+
+GST_START_TEST (test_seek_of_the_stop_only_goes_on)
+{
+  g_autoptr (GBytes) expected = g_bytes_new_from_bytes (fixture.video, 0,
+      200000);
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-stop", fixture.video);
+  run = luma_run_new (fixture.em, "t-stop", "identity sleep-time=3000 ! "
+      "fakesink name=sink sync=false signal-handoffs=true");
+  g_object_set (run->src, "blocksize", 4096, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (luma_test_wait_until (has_pushed_40000_bytes, run->src, 20));
+  /* not flushing: what went downstream stays there */
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_NONE, -1, GST_SEEK_TYPE_SET,
+          200000));
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  fail_unless_equals_int (run->restarts, 0);
+  luma_run_assert_output (run, expected);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A seek that does not flush, made while the task generates, returns at
+ * once (as a flushing one does), and a stop after it too. Before, both
+ * waited until the task was ready (an hour, by default): GstBaseSrc pauses
+ * the task first, which waits for create (). */
+typedef struct
+{
+  GstElement *src;
+  gint done;                    /* atomic */
+  gboolean taken;
+} SeekInThread;
+
+static gpointer
+seek_without_flush (gpointer data)
+{
+  SeekInThread *seek = data;
+
+  seek->taken = gst_element_seek (seek->src, 1.0, GST_FORMAT_BYTES,
+      GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 12345, GST_SEEK_TYPE_NONE, -1);
+  g_atomic_int_set (&seek->done, TRUE);
+  return NULL;
+}
+
+static gboolean
+seek_returned (gconstpointer data)
+{
+  const SeekInThread *seek = data;
+
+  return g_atomic_int_get (&seek->done);
+}
+
+/* A run of a task that generates for @generating_polls polls, playing,
+ * once its record has been asked for @polls times, @poll_ms apart. */
+static LumaRun *
+play_until_polled (const gchar * task_id, guint generating_polls,
+    guint poll_ms, guint polls)
+{
+  LumaEmulatorTask task = {.task_id = task_id,.video = fixture.video,
+    .generating_polls = generating_polls,.final_flag = 1
+  };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  LumaRun *run;
+
+  luma_emulator_add_task (fixture.em, &task);
+  run = luma_run_new (fixture.em, task_id, NULL);
+  g_object_set (run->src, "poll-interval", poll_ms, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  while (luma_emulator_get_record_requests (fixture.em, task_id) < polls
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  return run;
+}
+
+static gpointer
+stop_pipeline (gpointer data)
+{
+  SeekInThread *stop = data;
+
+  gst_element_set_state (stop->src, GST_STATE_NULL);
+  g_atomic_int_set (&stop->done, TRUE);
+  return NULL;
+}
+
+GST_START_TEST (test_seek_without_flush_while_generating_returns)
+{
+  SeekInThread seek = { 0, }, stop = { 0, };
+  LumaRun *run = play_until_polled ("t-later", G_MAXUINT, 1000, 1);
+  GThread *seeker, *stopper;
+  gboolean seek_returned_at_once, stop_returned_at_once;
+
+  /* in the wait between two polls */
+  g_usleep (50000);
+
+  seek.src = run->src;
+  seeker = g_thread_new ("seek", seek_without_flush, &seek);
+  seek_returned_at_once = luma_test_wait_until (seek_returned, &seek, 10);
+  /* and a stop, which must never wait for the task either */
+  stop.src = run->pipeline;
+  stopper = g_thread_new ("stop", stop_pipeline, &stop);
+  stop_returned_at_once = luma_test_wait_until (seek_returned, &stop, 10);
+  /* held: the task made ready ends the wait, and both with it */
+  if (!stop_returned_at_once)
+    luma_test_add_ready_task (fixture.em, "t-later", fixture.video);
+  g_thread_join (seeker);
+  g_thread_join (stopper);
+  fail_unless (seek_returned_at_once, "a seek without flush did not return "
+      "while the task was generating (and a stop %s)",
+      stop_returned_at_once ? "returned" : "was held too");
+  fail_unless (stop_returned_at_once, "a stop did not return while a seek "
+      "without flush waited for the task");
+  fail_unless (seek.taken);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* And the wait goes on after it, then streams from there. */
+GST_START_TEST (test_seek_without_flush_while_generating_streams)
+{
+  SeekInThread seek = { 0, };
+  LumaRun *run = play_until_polled ("t-soon", 30, 10, 3);
+  GThread *thread;
+  seek.src = run->src;
+  thread = g_thread_new ("seek", seek_without_flush, &seek);
+  fail_unless (luma_test_wait_until (seek_returned, &seek, 10));
+  g_thread_join (thread);
+  fail_unless (seek.taken);
+  luma_run_until_done (run, 30);
+  fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
+  luma_run_assert_output_from (run, fixture.video, 12345);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -1168,6 +1320,9 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_canceled_never_ends_the_next_wait);
   tcase_add_test (tc, test_no_continue_after_canceled);
   tcase_add_test (tc, test_backlog_of_a_slow_handler_does_not_hold_a_wait);
+  tcase_add_test (tc, test_seek_of_the_stop_only_goes_on);
+  tcase_add_test (tc, test_seek_without_flush_while_generating_returns);
+  tcase_add_test (tc, test_seek_without_flush_while_generating_streams);
   return s;
 }
 
