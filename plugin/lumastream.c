@@ -393,14 +393,33 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
      * before the file does) is not the whole file: skipping to the offset
      * in it would hand out the bytes of other offsets, and its end is not
      * the file's */
+    /* nor is one whose Content-Range cannot be read ("bytes=",
+     * no unit...): it may name a part as well, and nothing says which */
     if (range != NULL
-        && soup_message_headers_get_content_range (headers, &start, &end,
-            &total) && (start != 0 || (total >= 0 && end != total - 1))) {
+        && !soup_message_headers_get_content_range (headers, &start, &end,
+            &total)) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+          _("The video host %s answered the request for the bytes from %"
+              PRIu64 " with a %u whose Content-Range \"%s\" cannot be read"),
+          host, asked, status, range);
+      return FALSE;
+    }
+    if (range != NULL && (start != 0 || (total >= 0 && end != total - 1))) {
       g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
           _("The video host %s answered the request for the bytes from %"
               PRIu64 " with a %u whose Content-Range \"%s\" says it holds "
               "a part of the file, not the whole file"), host, asked, status,
           range);
+      return FALSE;
+    }
+    /* nor one whose Content-Length ends it before the size its
+     * Content-Range gives: by its own word, not the whole file */
+    if (range != NULL && total >= 0 && length >= 0 && length != total) {
+      g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_RANGE,
+          _("The video host %s answered the request for the bytes from %"
+              PRIu64 " with a %u whose Content-Length %" PRIu64 " is not "
+              "the size its Content-Range \"%s\" gives"), host, asked,
+          status, (guint64) length, range);
       return FALSE;
     }
     /* Range ignored (or none asked for): the whole file from its start */
@@ -990,7 +1009,10 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
    * from there gets nothing more (a 416, or an answer that gives no byte
    * from there; a host that ignores Range sends the file again for it). */
   if (n == 0 && stream->size == LUMA_STREAM_SIZE_UNKNOWN) {
-    if (stream->offset == stream->answer_from) {
+    /* an answer that gave nothing is the confirmation only when
+     * it was the request asked again from where another one ended: the
+     * first answer cut before its first byte is a cut like any other */
+    if (stream->offset == stream->answer_from && at_unsized_end (stream)) {
       stream->size = stream->offset;
       finish_request (stream);
       return 0;

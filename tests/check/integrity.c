@@ -870,17 +870,27 @@ GST_END_TEST;
  * body lies, and it is not the whole file from byte 0, which a 200 is
  * taken for. The first answer is chunked (no size) and drops in the
  * middle of a chunk; the resume from SMALL_DROP gets the rest of the file
- * as a 200 with "Content-Range: bytes 40000-99999/100000". The whole
- * file, exactly, or an error: never other bytes at those offsets. */
+ * as a 200 with "Content-Range: bytes 40000-99999/100000", or with one
+ * libsoup does not read: "bytes=" for "bytes " (a common slip), no unit, a
+ * unit in capitals (RFC 9110: compared without case); before, those were
+ * taken for the whole file from byte 0, its first SMALL_DROP bytes skipped,
+ * and the bytes of 2 * SMALL_DROP on went out at SMALL_DROP (and the store
+ * kept that video). The whole file, exactly, or an error: never other
+ * bytes at those offsets. */
+static const gchar *const partial_content_ranges[] = {
+  "bytes %u-%u/%u", "bytes=%u-%u/%u", "%u-%u/%u", "BYTES %u-%u/%u",
+};
+
 GST_START_TEST (test_200_with_a_partial_content_range)
 {
   g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 31);
   const guint8 *bytes = g_bytes_get_data (video, NULL);
   g_autoptr (GByteArray) first = g_byte_array_new ();
+  g_autofree gchar *range = g_strdup_printf (partial_content_ranges[__i__],
+      SMALL_DROP, SMALL_SIZE - 1, SMALL_SIZE);
   g_autofree gchar *rest_head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
-      "Content-Type: video/mp4\r\nContent-Range: bytes %u-%u/%u\r\n"
-      "Content-Length: %u\r\n\r\n", SMALL_DROP, SMALL_SIZE - 1, SMALL_SIZE,
-      SMALL_SIZE - SMALL_DROP);
+      "Content-Type: video/mp4\r\nContent-Range: %s\r\n"
+      "Content-Length: %u\r\n\r\n", range, SMALL_SIZE - SMALL_DROP);
   ScriptedAnswer answers[] = {
     {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
           "Transfer-Encoding: chunked\r\n\r\n", NULL, 0},
@@ -903,6 +913,33 @@ GST_START_TEST (test_200_with_a_partial_content_range)
     luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "Content-Range");
   luma_run_free (run);
   scripted_host_stop (host);
+}
+
+GST_END_TEST;
+
+/* A 200 whose Content-Range says it holds the whole file ("bytes
+ * 0-99999/100000") but whose Content-Length frames only the first
+ * SMALL_DROP bytes: its body ends before the file does, which the answer
+ * itself says. Before, it was taken for the whole file, of SMALL_DROP bytes: a
+ * video cut short, then EOS without an error (and kept so in the store).
+ * The whole file, or an error. */
+GST_START_TEST (test_200_shorter_than_its_content_range)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 67);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  g_autofree gchar *head = g_strdup_printf ("HTTP/1.1 200 OK\r\n"
+      "Content-Type: video/mp4\r\nContent-Range: bytes 0-%u/%u\r\n"
+      "Content-Length: %u\r\n\r\n", SMALL_SIZE - 1, SMALL_SIZE,
+      SMALL_DROP);
+  ScriptedAnswer answers[] = {
+    {head, bytes, SMALL_DROP},
+  };
+  ScriptedHost *host;
+  LumaRun *run = run_scripted (answers, G_N_ELEMENTS (answers), 0, &host);
+
+  if (run->error != NULL)
+    luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "Content-Range");
+  finish_whole_or_error (run, bytes, host);
 }
 
 GST_END_TEST;
@@ -972,6 +1009,32 @@ GST_START_TEST (test_shorter_200_on_resume_is_not_the_end)
       "without an error: the host's file became %u bytes long",
       run->data->len, SMALL_SIZE, SMALL_DROP / 2);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "changed");
+  finish_whole_or_error (run, bytes, host);
+}
+
+GST_END_TEST;
+
+/* An answer without a length (chunked, or ended by closing) whose
+ * connection closes before its first byte, as a proxy's does when its
+ * upstream breaks at once: libsoup reads an empty body. That is no more
+ * the end of the file than a close after some bytes is (README: "is
+ * asked once more, from where its answer ended, to be sure that was the
+ * end"): the next request from byte 0 gets the whole file. The whole file,
+ * or an error: never an empty video, then EOS, passed off as the whole
+ * (as before). */
+GST_START_TEST (test_unsized_answer_cut_before_its_first_byte)
+{
+  g_autoptr (GBytes) video = luma_test_random_bytes (SMALL_SIZE, 59);
+  const guint8 *bytes = g_bytes_get_data (video, NULL);
+  ScriptedAnswer answers[] = {
+    {unsized_heads[__i__], NULL, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: "
+          G_STRINGIFY (SMALL_SIZE) "\r\n\r\n", bytes, SMALL_SIZE},
+  };
+  ScriptedHost *host;
+  LumaRun *run;
+
+  run = run_scripted (answers, G_N_ELEMENTS (answers), -1, &host);
   finish_whole_or_error (run, bytes, host);
 }
 
@@ -1176,11 +1239,15 @@ integrity_suite (void)
       G_N_ELEMENTS (unsized_heads));
   tcase_add_loop_test (tc, test_chunked_video_is_stored, 0,
       G_N_ELEMENTS (after_the_end));
-  tcase_add_test (tc, test_200_with_a_partial_content_range);
+  tcase_add_loop_test (tc, test_200_with_a_partial_content_range, 0,
+      G_N_ELEMENTS (partial_content_ranges));
+  tcase_add_test (tc, test_200_shorter_than_its_content_range);
   tcase_add_test (tc, test_unconfirmed_end_by_a_server_error_is_played);
   tcase_add_test (tc, test_unsized_end_on_an_expired_url_is_renewed);
   tcase_add_test (tc, test_gzip_transfer_coding_not_taken_as_the_file);
   tcase_add_test (tc, test_two_content_lengths_not_trusted);
+  tcase_add_loop_test (tc, test_unsized_answer_cut_before_its_first_byte,
+      0, G_N_ELEMENTS (unsized_heads));
   tcase_add_test (tc, test_web_page_is_not_the_video);
   tcase_add_loop_test (tc, test_other_success_is_not_the_video, 0,
       G_N_ELEMENTS (other_successes));

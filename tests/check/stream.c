@@ -444,6 +444,11 @@ static const struct
   {200, "bytes 0-499/1000", "500", NULL, 0, FALSE},
   {200, "bytes 500-999/1000", "500", NULL, 500, FALSE},
   {200, "bytes 0-9223372036854775807/1", "10", NULL, 0, FALSE},
+  /* one that cannot be read may name a part too */
+  {200, "bytes=500-999/1000", "500", NULL, 500, FALSE},
+  {200, "500-999/1000", "500", NULL, 500, FALSE},
+  /* a Content-Length that ends it before the file does */
+  {200, "bytes 0-999/1000", "500", NULL, 0, FALSE},
   /* 206: from the byte asked for, within the file */
   {206, "bytes 500-999/1000", "500", NULL, 500, TRUE, 500, 1000, 1000},
   {206, "bytes 500-999/1000", NULL, "chunked", 500, TRUE, 500, 1000, 1000},
