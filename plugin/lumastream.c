@@ -224,11 +224,20 @@ answer_is_html (SoupMessage * msg)
   return type != NULL && g_ascii_strcasecmp (type, "text/html") == 0;
 }
 
+/* The host that answered, for messages: a redirect may have led to
+ * another (a CDN's refusal is not the first host's). */
+static const gchar *
+answering_host (LumaStream * stream)
+{
+  return g_uri_get_host (stream->msg != NULL ?
+      soup_message_get_uri (stream->msg) : stream->uri);
+}
+
 static void
 set_status_error (LumaStream * stream, GError ** error)
 {
   guint status = stream->http_status;
-  const gchar *host = g_uri_get_host (stream->uri);
+  const gchar *host = answering_host (stream);
 
   /* libsoup 3.2 has no phrase for 429 */
   if (is_throttling (stream) && status == HTTP_TOO_MANY_REQUESTS)
@@ -480,7 +489,7 @@ skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP,
         _("The video host %s sent bytes from %" PRIu64
             " when asked for bytes from %" PRIu64),
-        g_uri_get_host (stream->uri), start, stream->offset);
+        answering_host (stream), start, stream->offset);
     return FALSE;
   }
   for (to_skip = stream->offset - start; to_skip > 0;) {
@@ -509,7 +518,7 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
         _("The video on %s changed size to %" PRIu64 " bytes while it was "
             "being read (%" PRIu64 " bytes had been read)"),
-        g_uri_get_host (stream->uri), size, stream->read_end);
+        answering_host (stream), size, stream->read_end);
     return FALSE;
   }
   if (stream->size == LUMA_STREAM_SIZE_UNKNOWN
@@ -521,7 +530,7 @@ check_same_file (LumaStream * stream, guint64 size, GError ** error)
   g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_CHANGED,
       _("The video on %s changed size from %" PRIu64 " to %"
           PRIu64 " bytes while it was being read"),
-      g_uri_get_host (stream->uri), stream->size, size);
+      answering_host (stream), stream->size, size);
   return FALSE;
 }
 
@@ -749,7 +758,7 @@ send_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
     /* like a silence: the request is tried again */
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT,
         _("%s did not send its answer within %u seconds (twice the "
-            "timeout)"), g_uri_get_host (stream->uri),
+            "timeout)"), answering_host (stream),
         LUMA_HTTP_REQUEST_DEADLINE_FACTOR *
         soup_session_get_timeout (stream->session));
     return FALSE;
@@ -835,7 +844,7 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_BLOCKED,
         _("The video host %s answered %u with a web page (text/html), not "
             "the video: the page of a CDN, a proxy or a captive portal"),
-        g_uri_get_host (stream->uri), stream->http_status);
+        answering_host (stream), stream->http_status);
     return FALSE;
   }
   /* the host that answered, which a redirect may have made another. A 200
@@ -906,7 +915,7 @@ set_throttled_error (LumaStream * stream, GError ** error, guint waits,
       g_dngettext (GETTEXT_PACKAGE,
           "The video host %s still asks to wait after %u wait: %s",
           "The video host %s still asks to wait after %u waits: %s", waits),
-      g_uri_get_host (stream->uri), waits, cause->message);
+      answering_host (stream), waits, cause->message);
 }
 
 /* As long as the host asked (Retry-After), else a growing wait; within
@@ -930,14 +939,14 @@ set_gave_up_error (LumaStream * stream, GError ** error, guint attempts,
         g_dngettext (GETTEXT_PACKAGE,
             "Could not download the video from %s after %u attempt: %s",
             "Could not download the video from %s after %u attempts: %s",
-            attempts), g_uri_get_host (stream->uri), attempts, cause->message);
+            attempts), answering_host (stream), attempts, cause->message);
   else
     g_set_error (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_READ,
         g_dngettext (GETTEXT_PACKAGE,
             "Reading the video from %s failed at byte %" PRIu64
             " after %u attempt: %s",
             "Reading the video from %s failed at byte %" PRIu64
-            " after %u attempts: %s", attempts), g_uri_get_host (stream->uri),
+            " after %u attempts: %s", attempts), answering_host (stream),
         stream->offset, attempts, cause->message);
 }
 

@@ -504,6 +504,34 @@ GST_START_TEST (test_redirect_to_other_host_without_key)
 
 GST_END_TEST;
 
+/* A refusal after a redirect names the host that refused, not the first
+ * one (before, a CDN's page was blamed on the host that redirected). */
+GST_START_TEST (test_refusal_after_a_redirect_names_its_host)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *base = luma_emulator_get_video_url_base (other);
+  g_autofree gchar *target = NULL;
+  LumaEmulatorVideoFaults faults = { 0 }, blocked = {.fail_status = 403,
+    .fail_html = TRUE,.fail_count = G_MAXUINT
+  };
+  LumaRun *run;
+
+  fail_unless (g_str_has_prefix (base, "http://127.0.0.1:"));
+  target = g_strconcat ("http://localhost:", base + strlen
+      ("http://127.0.0.1:"), "/r/" TASK "/1.mp4", NULL);
+  luma_test_add_ready_task (other, TASK, fixture.video);
+  luma_emulator_set_video_faults (other, TASK, &blocked);
+  faults.redirect_to = target;
+  set_faults (&faults);
+  run = run_to_end (-1, 0);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "The video host localhost refused");
+  luma_run_free (run);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_redirect_to_file_refused)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -730,6 +758,7 @@ streaming_suite (void)
   tcase_add_test (tc, test_stop_during_stall_is_prompt);
   tcase_add_test (tc, test_redirect_to_other_host_without_key);
   tcase_add_test (tc, test_redirect_to_file_refused);
+  tcase_add_test (tc, test_refusal_after_a_redirect_names_its_host);
   tcase_add_test (tc, test_redirect_loop_bounded);
   tcase_add_loop_test (tc, test_seek_to_end_or_beyond_is_eos, 0, 8);
   tcase_add_test (tc, test_seek_with_stop_gives_that_range);
