@@ -204,8 +204,10 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
         text ? text : _("no message"));
     return NULL;
   }
-  if (code == 200 || code == 0) {
-    /* a success without a usable task id: something was created, maybe */
+  /* a success without a usable task id (200), a success of another kind
+   * (201, 202, 3xx: none of KIE's) or an answer that cannot be read (0):
+   * no refusal, and something was created, maybe */
+  if (code >= 0 && code < 400) {
     result->outcome = LUMA_CREATE_MAYBE;
     g_set_error (error, LUMA_CREATE_ERROR, LUMA_CREATE_ERROR_BAD_ANSWER,
         _("KIE's answer to creating the task cannot be read (HTTP %u): a "

@@ -855,6 +855,45 @@ GST_START_TEST (test_create_refused_progress_paired)
 
 GST_END_TEST;
 
+/* An answer with a success code other than 200 that names a task (KIE's
+ * table lists 200 only; 201/202 are what an API says of a task it created
+ * or queued) is no refusal: a billed task may exist. Before, it was taken
+ * for "nothing created", the journal was cleared and the rerun created,
+ * and billed, a second task. */
+GST_START_TEST (test_other_success_code_with_task_is_no_refusal)
+{
+  static const gint codes[] = { 201, 202 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codes); i++) {
+    g_autofree gchar *prompt = g_strdup_printf ("Make it snow %u", i);
+    g_autofree gchar *body = g_strdup_printf ("{\"code\":%d,\"msg\":"
+        "\"created\",\"data\":{\"taskId\":\"0123456789abcdef0123456789abcd%02x\"}}",
+        codes[i], i);
+    const GstStructure *details;
+    gboolean may_exist = FALSE;
+    LumaRun *run;
+
+    luma_emulator_push_generate_reply (fixture.em, 200, NULL, body);
+    run = run_to_end (prompt, FALSE, NULL);
+    fail_unless (run->error != NULL);
+    gst_message_parse_error_details (run->error, &details);
+    fail_unless (details != NULL && gst_structure_get_boolean (details,
+            GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
+    fail_unless (may_exist, "code %d with a task id taken for a refusal "
+        "(task-may-exist false)", codes[i]);
+    luma_run_free (run);
+
+    /* the same request again: it must not be sent a second time */
+    run = run_to_end (prompt, FALSE, NULL);
+    luma_run_free (run);
+    fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em),
+        i + 1);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 create_suite (void)
 {
@@ -890,6 +929,7 @@ create_suite (void)
   tcase_add_test (tc, test_force_new_restart_after_uncertain_answer_sends_once);
   tcase_add_test (tc, test_prompt_warning_has_details);
   tcase_add_test (tc, test_create_refused_progress_paired);
+  tcase_add_test (tc, test_other_success_code_with_task_is_no_refusal);
   return s;
 }
 
