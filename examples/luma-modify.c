@@ -217,11 +217,13 @@ on_interrupt (gpointer user_data)
         "the same INPUT and prompt%s to get its video\n", g_get_prgname (),
         m->rerun_without);
   else
+    /* without --force-new: with it, the rerun would set aside what this
+     * run may have created, and bill another task */
     g_printerr ("%s: interrupted before the task was known; run again "
-        "with the same INPUT and prompt: a task created and recorded is "
-        "reused; if the request to create it was under way, that run says "
+        "with the same INPUT and prompt%s to reuse a task created and "
+        "recorded; if the request to create it was under way, that run says "
         "so, and a billed task may exist (check KIE's dashboard before "
-        "--force-new)\n", g_get_prgname ());
+        "--force-new)\n", g_get_prgname (), m->rerun_without);
   return G_SOURCE_CONTINUE;
 }
 

@@ -554,7 +554,8 @@ run_until_signalled (void)
 static int
 run_emulator (const gchar * key, guint api_port, guint video_port,
     guint upload_port, gboolean print_upload_url, GPtrArray * specs,
-    guint created_polls, guint created_ms, const gchar * ready_file)
+    guint created_polls, guint created_ms, guint upload_delay_ms,
+    const gchar * ready_file)
 {
   LumaEmulator *em = luma_emulator_new (key);
   g_autoptr (GError) error = NULL;
@@ -564,6 +565,7 @@ run_emulator (const gchar * key, guint api_port, guint video_port,
     add_task_spec (em, g_ptr_array_index (specs, i));
   luma_emulator_set_created_timing (em, created_polls, created_ms);
   luma_emulator_set_upload_port (em, upload_port);
+  luma_emulator_set_upload_answer_delay (em, upload_delay_ms);
 
   if (!luma_emulator_start (em, api_port, video_port, &error)) {
     g_printerr ("luma-emulator: cannot listen: %s\n", error->message);
@@ -591,7 +593,7 @@ int
 main (int argc, char **argv)
 {
   gint api_port = 0, video_port = 0, upload_port = 0;
-  gint created_polls = 0, created_ms = 0;
+  gint created_polls = 0, created_ms = 0, upload_delay_ms = 0;
   gboolean print_upload_url = FALSE;
   g_autofree gchar *key = NULL;
   g_autofree gchar *ready_file = NULL;
@@ -623,6 +625,10 @@ main (int argc, char **argv)
         "Also write the KIE_API_URL line into FILE once listening", "FILE"},
     {"upload-port", 0, 0, G_OPTION_ARG_INT, &upload_port,
         "Port of the file upload host (default: a free one)", "N"},
+    {"upload-delay-ms", 0, 0, G_OPTION_ARG_INT, &upload_delay_ms,
+          "Answer each upload MS milliseconds after its body arrived "
+          "(default 0)",
+        "MS"},
     {"print-upload-url", 0, 0, G_OPTION_ARG_NONE, &print_upload_url,
           "Also print KIE_UPLOAD_URL=http://127.0.0.1:PORT (the file upload "
           "host) after the KIE_API_URL line, and write it to the ready file",
@@ -656,9 +662,9 @@ main (int argc, char **argv)
     g_printerr ("luma-emulator: a port is a number from 0 to 65535\n");
     return EXIT_USAGE;
   }
-  if (created_polls < 0 || created_ms < 0) {
-    g_printerr ("luma-emulator: --created-generating-polls and "
-        "--created-generating-ms are not negative\n");
+  if (created_polls < 0 || created_ms < 0 || upload_delay_ms < 0) {
+    g_printerr ("luma-emulator: --created-generating-polls, "
+        "--created-generating-ms and --upload-delay-ms are not negative\n");
     return EXIT_USAGE;
   }
 
@@ -670,5 +676,6 @@ main (int argc, char **argv)
   }
 
   return run_emulator (key, api_port, video_port, upload_port,
-      print_upload_url, specs, created_polls, created_ms, ready_file);
+      print_upload_url, specs, created_polls, created_ms, upload_delay_ms,
+      ready_file);
 }

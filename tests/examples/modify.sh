@@ -102,4 +102,23 @@ check "url: a task created" output_has url '^Created task [0-9a-f]{32}$'
 check "url: nothing uploaded" bash -c '! grep -q "^Uploading" url.out'
 check "url: the result is the clip" cmp -s clip.mp4 url.mp4
 
+# --force-new, interrupted (SIGTERM: a background job ignores SIGINT)
+# before the task is known (here while the upload
+# waits for its answer): the rerun it advises leaves --force-new out, which
+# would set aside what the interrupted run may have created and bill
+# another task
+stop_emulator
+start_luma_emulator --print-upload-url --upload-delay-ms 30000
+"$LUMA_MODIFY" --prompt "Make it rain" --force-new clip.mp4 fint.mp4 \
+  >fint.out 2>&1 &
+fint_pid=$!
+sleep 2
+kill -TERM "$fint_pid"
+fint_status=0
+wait "$fint_pid" || fint_status=$?
+echo "# fint: exit status $fint_status"
+check "force-new interrupted: 130" test "$fint_status" = 130
+check "force-new interrupted: says to run again without --force-new" \
+  output_has fint 'before the task was known; run again with the same INPUT and prompt, without --force-new, to reuse'
+
 finish
