@@ -590,7 +590,11 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
   s->poll_http_status = status->http_status;
   s->polls = status->polls;
   s->poll_elapsed = status->elapsed;
-  if (status->record != NULL && status->record->error_code != NULL) {
+  /* KIE's errorCode is that of a task that failed: one that came with
+   * another state (an odd answer) would tell of a failure there was not */
+  if (status->record != NULL && status->record->error_code != NULL
+      && (status->state == GST_LUMA_TASK_STATE_CREATE_FAILED
+          || status->state == GST_LUMA_TASK_STATE_GENERATE_FAILED)) {
     g_free (s->task_error_code);
     s->task_error_code = g_strdup (status->record->error_code);
   }

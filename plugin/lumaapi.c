@@ -640,6 +640,8 @@ next_delay (LumaWait * wait, PollOutcome outcome, guint64 * delay)
     case POLL_GENERATING:
       wait->troubles_in_a_row = wait->throttles_in_a_row = 0;
       wait->generating = TRUE;
+      if (params->resume != NULL)
+        params->resume->generating = TRUE;
       *delay = params->poll_interval;
       return TRUE;
     case POLL_THROTTLED:
@@ -759,8 +761,11 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
     {poller->task_id, GST_LUMA_TASK_STATE_WAITING, 0, 0, NULL, 0, 0}
   };
 
-  if (resume != NULL)
+  if (resume != NULL) {
     resume->start = start;
+    /* what the wait a flush cut short saw of the task */
+    wait.generating = resume->generating;
+  }
   if (luma_workers_run_steps_from (wait_step, &wait,
           resume != NULL ? resume->next_due : G_MININT64, wait.deadline,
           cancellable)) {
@@ -771,7 +776,7 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
   }
   /* no step ran at the end: cancelled, or at the wait's deadline while
    * the shared threads were all held by slow answers */
-  if (wait.status.polls == 0 && wait.poll_error == NULL)
+  if (wait.status.polls == 0 && wait.poll_error == NULL && !wait.generating)
     g_set_error (&wait.poll_error, LUMA_API_ERROR, LUMA_API_ERROR_TIMEOUT,
         _("no request could be sent: every polling thread was held by "
             "servers that are slow to answer"));

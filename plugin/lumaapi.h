@@ -35,6 +35,7 @@ typedef struct
 {
   gint64 start;                 /* monotonic microseconds */
   gint64 next_due;
+  gboolean generating;          /* a poll of it saw the task generating */
 } LumaWaitResume;
 
 typedef struct

@@ -224,9 +224,10 @@ read_response (GstLumaRecord * record, JsonObject * data, GError ** error)
   if (response != NULL) {
     record->result_urls = read_string_array (response, "resultUrls",
         &local_error);
+    /* only informative (never acted on): one that cannot be read is
+     * none, never an error */
     if (local_error == NULL)
-      record->origin_urls = read_string_array (response, "originUrls",
-          finished ? &local_error : NULL);
+      record->origin_urls = read_string_array (response, "originUrls", NULL);
   }
   if (local_error != NULL && finished) {
     g_propagate_error (error, local_error);
@@ -239,6 +240,30 @@ read_response (GstLumaRecord * record, JsonObject * data, GError ** error)
     g_set_error_literal (error, GST_LUMA_RECORD_ERROR,
         GST_LUMA_RECORD_ERROR_MISSING,
         _("the task is finished but its record has no result URL"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The task the record is of: data.taskId, and the response's own taskId,
+ * which names it where data has none. A response of another task than the
+ * one data names is a mix-up whose video belongs to neither for sure. */
+static gboolean
+read_task_id (GstLumaRecord * record, JsonObject * data, GError ** error)
+{
+  JsonNode *node = get_member (data, "response");
+  g_autofree gchar *response_id = NULL;
+
+  record->task_id = dup_string_member (data, "taskId");
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    response_id = dup_string_member (json_node_get_object (node), "taskId");
+  if (record->task_id == NULL) {
+    record->task_id = g_steal_pointer (&response_id);
+  } else if (response_id != NULL && strcmp (record->task_id, response_id) != 0) {
+    g_set_error (error, GST_LUMA_RECORD_ERROR,
+        GST_LUMA_RECORD_ERROR_WRONG_TYPE,
+        _("the record is of task %s but its response is of task %s"),
+        record->task_id, response_id);
     return FALSE;
   }
   return TRUE;
@@ -262,9 +287,9 @@ read_data (GstLumaRecord * record, JsonObject * root, GError ** error)
   }
   data = json_node_get_object (node);
 
-  if (!read_state (record, data, error) || !read_response (record, data, error))
+  if (!read_state (record, data, error) || !read_response (record, data, error)
+      || !read_task_id (record, data, error))
     return FALSE;
-  record->task_id = dup_string_member (data, "taskId");
   record->error_code = dup_string_member (data, "errorCode");
   record->error_message = dup_string_member (data, "errorMessage");
   record->create_time = read_timestamp (data, "createTime");

@@ -181,6 +181,40 @@ GST_START_TEST (test_record_of_another_task_refused)
 
 GST_END_TEST;
 
+/* A record that names its task only in data.response.taskId (no
+ * data.taskId), or names another there than in data.taskId, is the record
+ * (or holds the response) of another task: its video is not this one's. */
+static void
+check_response_of_another_task_refused (const gchar * data_task_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstLumaRecord) record = NULL;
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{%s\"successFlag\":1,\"response\":{"
+      "\"taskId\":\"t-someone-else\",\"resultUrls\":"
+      "[\"http://127.0.0.1:9/someone-else.mp4\"]}}}", data_task_id);
+
+  luma_emulator_free (fixture.em);
+  fixture.em = luma_test_emulator_new ();
+  luma_test_add_ready_task (fixture.em, "t-mine", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-mine", 200, NULL, NULL, body);
+  record = wait_for (NULL, 5, "t-mine", 10, 0, 3, NULL, NULL, &error);
+  fail_unless (record == NULL, "took the record whose response is of "
+      "t-someone-else (%s): %s", data_task_id, record->result_urls[0]);
+  fail_unless (g_error_matches (error, LUMA_API_ERROR,
+          LUMA_API_ERROR_BAD_ANSWER), "%s", error->message);
+  fail_unless (strstr (error->message, "t-someone-else") != NULL, "%s",
+      error->message);
+}
+
+GST_START_TEST (test_response_of_another_task_refused)
+{
+  check_response_of_another_task_refused ("");
+  check_response_of_another_task_refused ("\"taskId\":\"t-mine\",");
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_retry_after_ignored_on_500)
 {
   g_autoptr (GError) error = NULL;
@@ -1318,6 +1352,7 @@ apiclient_suite (void)
   tcase_add_test (tc, test_retry_after_ignored_on_200);
   tcase_add_test (tc, test_retry_after_ignored_on_500);
   tcase_add_test (tc, test_record_of_another_task_refused);
+  tcase_add_test (tc, test_response_of_another_task_refused);
   tcase_add_test (tc, test_retry_after_honoured_on_455_and_503);
   tcase_add_test (tc, test_retry_after_honoured_on_body_429);
   tcase_add_test (tc, test_huge_retry_after_waits_until_wait_timeout);

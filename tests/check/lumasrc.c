@@ -1276,6 +1276,85 @@ GST_START_TEST (test_seek_without_flush_while_generating_streams)
 
 GST_END_TEST;
 
+/* error-code is KIE's errorCode "for a task that failed"
+ * (docs/lumasrc.md): a finished task whose record also carries an
+ * errorCode (an odd answer) has not failed, and an error of the video host
+ * after it does not say it did (before, it did). */
+GST_START_TEST (test_error_code_of_a_success_not_in_details)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *body = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"t-odd\",\"successFlag\":1,"
+      "\"errorCode\":\"E9\",\"errorMessage\":\"\",\"response\":"
+      "{\"resultUrls\":[\"%s/r/t-odd/video.mp4\"]}}}", base);
+  LumaEmulatorVideoFaults faults = {
+    .fail_status = 403,
+    .fail_count = G_MAXUINT,
+    .fail_html = TRUE,
+  };
+  const GstStructure *details;
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-odd", fixture.video);
+  luma_emulator_push_record_reply (fixture.em, "t-odd", 200, NULL, NULL, body);
+  luma_emulator_set_video_faults (fixture.em, "t-odd", &faults);
+  run = luma_run_new (fixture.em, "t-odd", NULL);
+  luma_run_until_done (run, 30);
+  fail_unless (run->error != NULL);
+  gst_message_parse_error_details (run->error, &details);
+  fail_unless (details != NULL);
+  {
+    g_autofree gchar *text = gst_structure_to_string (details);
+
+    fail_if (gst_structure_has_field (details, GST_LUMA_DETAIL_ERROR_CODE),
+        "a task that succeeded has the error-code of a failed one: %s", text);
+  }
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A wait a flushing seek cut, resumed (as the wait-timeout
+ * counts from the first wait) only once its wait-timeout has passed: the
+ * task was last seen generating, and the error must say so, not blame
+ * polling threads held by slow servers (no request was even due), as it
+ * did before. */
+static GstPadProbeReturn
+hold_flush_stop (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_FLUSH_STOP)
+    g_usleep (GPOINTER_TO_UINT (data));
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_wait_resumed_past_its_timeout_says_generating)
+{
+  LumaRun *run;
+  GstPad *pad;
+  gint64 deadline;
+
+  add_endless_task ("t-long");
+  run = luma_run_new (fixture.em, "t-long", NULL);
+  g_object_set (run->src, "wait-timeout", 2, "poll-interval", 100, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (luma_emulator_get_record_requests (fixture.em, "t-long") < 2
+      && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  /* the seek's thread, downstream, takes its time with the flush */
+  pad = gst_element_get_static_pad (run->src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, hold_flush_stop,
+      GUINT_TO_POINTER (3 * G_USEC_PER_SEC), NULL);
+  gst_object_unref (pad);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 100));
+  luma_run_until_done (run, 20);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 static Suite *
 lumasrc_suite (void)
 {
@@ -1285,6 +1364,8 @@ lumasrc_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, luma_test_fixture_teardown);
   tcase_add_test (tc, test_waits_then_streams_byte_identical);
+  tcase_add_test (tc, test_error_code_of_a_success_not_in_details);
+  tcase_add_test (tc, test_wait_resumed_past_its_timeout_says_generating);
   tcase_add_test (tc, test_result_url_with_a_space_streams);
   tcase_add_test (tc, test_state_change_is_async_while_generating);
   tcase_add_test (tc, test_stop_from_a_sync_handler_during_wait);

@@ -162,6 +162,33 @@ GST_START_TEST (test_body_table)
 
 GST_END_TEST;
 
+/* originUrls (the re-hosted input) is only informative, never acted on:
+ * one of an odd shape no longer costs a finished task its video,
+ * as lumarecord.c promises to be strict only about code, successFlag and
+ * the result URLs. */
+GST_START_TEST (test_odd_origin_urls_ignored)
+{
+  static const gchar *origins[] = { "\"https://o/1.mp4\"", "[null]", "[1]",
+    "{}", "[[\"https://o/1.mp4\"]]"
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (origins); i++) {
+    g_autofree gchar *text = g_strdup_printf ("{\"code\":200,\"data\":{"
+        "\"successFlag\":1,\"response\":{\"originUrls\":%s,"
+        "\"resultUrls\":[\"https://r/1.mp4\"]}}}", origins[i]);
+    g_autoptr (GBytes) body = g_bytes_new_static (text, strlen (text));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstLumaRecord) record = gst_luma_record_parse (body, &error);
+
+    fail_unless (record != NULL, "originUrls %s: %s", origins[i],
+        error->message);
+    fail_unless_equals_string (record->result_urls[0], "https://r/1.mp4");
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_params_and_times)
 {
   const gchar *text = cases[0].body;
@@ -598,6 +625,7 @@ record_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_body_table);
+  tcase_add_test (tc, test_odd_origin_urls_ignored);
   tcase_add_test (tc, test_params_and_times);
   tcase_add_test (tc, test_date_string_time);
   tcase_add_test (tc, test_too_large_refused_unparsed);
