@@ -309,6 +309,24 @@ classify_record (const GstLumaRecord * record, const gchar * task_id,
   }
 }
 
+/* An error status whose body is no answer of KIE's (a page, or one too
+ * large to keep): the status tells what to do. But a 501 is KIE's
+ * "generation failed" only in its own answer: a page's (a proxy's or a web
+ * server's Not Implemented) is no verdict on the task, which a user told
+ * it failed might create, and pay for, again. */
+static PollOutcome
+classify_error_page (guint status, const gchar * task_id, GError ** error)
+{
+  if (status == SOUP_STATUS_NOT_IMPLEMENTED) {
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_UNAVAILABLE,
+        _("KIE's server failed (%d: %s)"), (gint) status,
+        soup_status_get_phrase (status));
+    return POLL_SERVER_TROUBLE;
+  }
+  return classify_code ((gint) status, soup_status_get_phrase (status),
+      task_id, error);
+}
+
 /* A body that is not a record: what the HTTP status says, else why it
  * cannot be read. */
 static PollOutcome
@@ -316,8 +334,7 @@ classify_unreadable (guint http_status, GError * parse_error,
     const gchar * task_id, GError ** error)
 {
   if (!SOUP_STATUS_IS_SUCCESSFUL (http_status))
-    return classify_code ((gint) http_status,
-        soup_status_get_phrase (http_status), task_id, error);
+    return classify_error_page (http_status, task_id, error);
 
   g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,
       _("KIE's answer for task %s cannot be read: %s"), task_id,
@@ -369,9 +386,9 @@ classify_unkept (LumaApi * api, guint status, const gchar * task_id,
   /* a server in trouble may send a long page: its status tells what to
    * do, not the page */
   if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
-    api->last_code = (gint) status;
-    return classify_code ((gint) status, soup_status_get_phrase (status),
-        task_id, error);
+    /* a page's 501 is no "generation failed" (report ()) */
+    api->last_code = status == SOUP_STATUS_NOT_IMPLEMENTED ? 0 : (gint) status;
+    return classify_error_page (status, task_id, error);
   }
   if (g_error_matches (cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_ENCODING))
     g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_BAD_ANSWER,

@@ -377,6 +377,19 @@ GST_START_TEST (test_http_500_then_success)
 
 GST_END_TEST;
 
+/* A 501 is KIE's "generation failed" only in its own answer: a page with
+ * that status (a proxy's or a web server's Not Implemented) is no verdict
+ * on the task, and is retried as server trouble. Before, the task was
+ * reported failed (exit status 3 of the examples: "failed at KIE"), and a
+ * user told so might create, and pay for, another. */
+GST_START_TEST (test_http_501_page_is_no_verdict)
+{
+  check_retried_then_streams (501, "<html><body>Not Implemented</body></html>",
+      NULL, 1);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_body_500_then_success)
 {
   check_retried_then_streams (200, "{\"code\":500,\"msg\":\"busy\"}", NULL, 1);
@@ -1392,6 +1405,7 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_refused_record_state_not_taken);
   tcase_add_test (tc, test_http_404_with_success_body);
   tcase_add_test (tc, test_code_501_is_generation_failed);
+  tcase_add_test (tc, test_http_501_page_is_no_verdict);
   tcase_add_test (tc, test_error_state_is_posted);
   tcase_add_test (tc, test_seek_during_retry_after_sends_no_poll);
   tcase_add_test (tc, test_seeks_do_not_restart_the_wait_timeout);
