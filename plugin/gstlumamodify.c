@@ -622,8 +622,9 @@ gst_luma_modify_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   }
   if (c->file == NULL && !collector_open (self, &error))
     goto refused;
-  /* before the bytes are written: nothing beyond the limit reaches the disk */
-  if (c->position + size > limit) {
+  /* before the bytes are written: nothing beyond the limit reaches the disk
+   * (a segment's offset may be near 2^64: no sum that could wrap) */
+  if (size > limit || c->position > limit - size) {
     g_set_error (&error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_SIZE,
         _("The input is larger than the limit of %" PRIu64
             " bytes (max-input-size; KIE takes clips of at most 500 MB)"),
@@ -779,6 +780,26 @@ gst_luma_modify_input_ended (GstLumaModify * self)
   }
 }
 
+/* A flush while the input comes in: the file is emptied, and the bytes
+ * that come next are the clip. */
+static void
+collector_restart (GstLumaModify * self)
+{
+  Collector *c = &self->collector;
+  g_autoptr (GError) cause = NULL;
+  g_autoptr (GError) error = NULL;
+
+  c->position = 0;
+  if (c->file == NULL || c->refused || c->ended || c->size == 0)
+    return;
+  if (!g_seekable_truncate (G_SEEKABLE (c->file), 0, NULL, &cause)) {
+    set_temp_file_error (&error, c->path, cause);
+    gst_luma_modify_refuse (self, error);
+    return;
+  }
+  c->size = 0;
+}
+
 /* Nothing of the input goes downstream: the output is the inner lumasrc's.
  * Every event is taken here. */
 static gboolean
@@ -804,6 +825,12 @@ gst_luma_modify_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         self->collector.position = segment->start;
       break;
     }
+    case GST_EVENT_FLUSH_STOP:
+      /* as filesink: upstream starts again (a flushing seek), and what
+       * came before is no part of the clip; its next segment says where
+       * its bytes go */
+      collector_restart (self);
+      break;
     case GST_EVENT_EOS:
       gst_luma_modify_input_ended (self);
       break;

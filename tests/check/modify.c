@@ -1628,6 +1628,148 @@ GST_START_TEST (test_download_url_with_the_key_creates_no_task)
 
 GST_END_TEST;
 
+/* A pad that pushes into @element's sink pad, linked and active */
+static GstPad *
+input_pad_of (GstElement * element)
+{
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
+  GstPad *in = gst_pad_new ("test-in", GST_PAD_SRC);
+
+  fail_unless (gst_pad_link (in, sink) == GST_PAD_LINK_OK);
+  gst_pad_set_active (in, TRUE);
+  return in;
+}
+
+/* "lumamodify ! fakesink" against the emulator, as modify_run ()
+ * makes it, with a pad of the test's pushing into its sink pad (@in) */
+static LumaRun *
+pushed_run (GstPad ** in)
+{
+  g_autofree gchar *api_url = luma_emulator_get_api_url (em);
+  g_autofree gchar *upload_url = luma_emulator_get_upload_url (em);
+  LumaRun *run = luma_run_new_launch ("lumamodify name=modify ! " FAKESINK,
+      "modify");
+
+  g_object_set (run->src, "api-url", api_url, "upload-url", upload_url,
+      "api-key", TEST_KEY, "prompt", PROMPT, "poll-interval", 10, NULL);
+  *in = input_pad_of (run->src);
+  return run;
+}
+
+/* A BYTES segment that puts the next bytes at @start */
+static void
+push_segment (GstPad * in, guint64 start)
+{
+  GstSegment segment;
+
+  gst_segment_init (&segment, GST_FORMAT_BYTES);
+  segment.start = segment.position = start;
+  fail_unless (gst_pad_push_event (in, gst_event_new_segment (&segment)));
+}
+
+/* A source that sends a first try of its bytes (@try), is
+ * flushed (a flushing seek back to its start), then sends @bytes from
+ * byte 0 and ends. */
+static void
+push_flushed_input (GstPad * in, GBytes * try, GBytes * bytes)
+{
+  fail_unless (gst_pad_push_event (in, gst_event_new_stream_start ("in")));
+  push_segment (in, 0);
+  fail_unless_equals_int (gst_pad_push (in, gst_buffer_new_wrapped_bytes
+          (try)), GST_FLOW_OK);
+  fail_unless (gst_pad_push_event (in, gst_event_new_flush_start ()));
+  fail_unless (gst_pad_push_event (in, gst_event_new_flush_stop (TRUE)));
+  push_segment (in, 0);
+  fail_unless_equals_int (gst_pad_push (in, gst_buffer_new_wrapped_bytes
+          (bytes)), GST_FLOW_OK);
+  fail_unless (gst_pad_push_event (in, gst_event_new_eos ()));
+}
+
+/* What filesink writes of that input */
+static GBytes *
+filesink_bytes (GBytes * first, GBytes * bytes)
+{
+  g_autofree gchar *path = g_build_filename (state_dir, "filesink.out", NULL);
+  GstElement *sink = gst_element_factory_make ("filesink", NULL);
+  GstPad *in;
+  gchar *data;
+  gsize size;
+
+  g_object_set (sink, "location", path, "async", FALSE, NULL);
+  gst_element_set_state (sink, GST_STATE_PLAYING);
+  in = input_pad_of (sink);
+  push_flushed_input (in, first, bytes);
+  gst_element_set_state (sink, GST_STATE_NULL);
+  gst_object_unref (in);
+  gst_object_unref (sink);
+  fail_unless (g_file_get_contents (path, &data, &size, NULL));
+  return g_bytes_new_take (data, size);
+}
+
+/* An upstream flushed during the input (a flushing seek back to
+ * its start) sends its bytes again from a new BYTES segment at 0: what is
+ * collected is what filesink writes, the second stream's bytes and no byte
+ * of the first past them. Before, the first try's tail stayed in the
+ * temporary file, and a clip that is not the input's bytes was uploaded
+ * and billed. */
+GST_START_TEST (test_flush_during_input_keeps_no_stale_bytes)
+{
+  g_autoptr (GBytes) first = luma_test_random_bytes (g_bytes_get_size (clip)
+      + 5000, 7);
+  g_autoptr (GBytes) expected = filesink_bytes (first, clip);
+  GstPad *in;
+  LumaRun *run = pushed_run (&in);
+  g_autofree gchar *uploaded_url = NULL;
+  g_autoptr (GBytes) uploaded = NULL;
+
+  /* filesink truncates its file at the flush */
+  fail_unless (g_bytes_equal (expected, clip));
+
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  push_flushed_input (in, first, clip);
+  luma_run_until_done (run, 60);
+  g_object_get (run->src, "uploaded-url", &uploaded_url, NULL);
+  if (uploaded_url != NULL)
+    uploaded = luma_emulator_get_uploaded_file (em, uploaded_url);
+  fail_unless (uploaded == NULL || g_bytes_equal (uploaded, clip),
+      "the uploaded clip (%" G_GSIZE_FORMAT " bytes) is not the input's %"
+      G_GSIZE_FORMAT " bytes", g_bytes_get_size (uploaded),
+      g_bytes_get_size (clip));
+  assert_got_clip (run);
+  luma_run_free (run);
+  gst_object_unref (in);
+}
+
+GST_END_TEST;
+
+/* A BYTES segment near 2^64 (an absurd upstream): the input is larger
+ * than max-input-size, refused as such before any byte of it is written.
+ * Before, the size check's sum wrapped, and the error blamed the
+ * temporary file (a seek in it that failed). */
+GST_START_TEST (test_segment_at_the_end_of_the_range_is_too_large)
+{
+  GstPad *in;
+  LumaRun *run = pushed_run (&in);
+  const guint8 *bytes = g_bytes_get_data (clip, NULL);
+
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  fail_unless (gst_pad_push_event (in, gst_event_new_stream_start ("in")));
+  push_segment (in, 0);
+  fail_unless_equals_int (gst_pad_push (in, gst_buffer_new_memdup (bytes,
+              1000)), GST_FLOW_OK);
+  push_segment (in, G_MAXUINT64 - 10);
+  fail_unless_equals_int (gst_pad_push (in, gst_buffer_new_memdup (bytes,
+              100)), GST_FLOW_ERROR);
+  gst_pad_push_event (in, gst_event_new_eos ());
+  luma_run_until_done (run, 60);
+  assert_refused (run, "larger than the limit", "size");
+  luma_run_free (run);
+  gst_object_unref (in);
+  assert_no_request ();
+}
+
+GST_END_TEST;
+
 static Suite *
 modify_suite (void)
 {
@@ -1675,6 +1817,8 @@ modify_suite (void)
   tcase_add_test (tc, test_upload_rate_limit_ends_at_wait_timeout);
   tcase_add_test (tc, test_clip_with_sound_is_modified);
   tcase_add_test (tc, test_download_url_with_the_key_creates_no_task);
+  tcase_add_test (tc, test_flush_during_input_keeps_no_stale_bytes);
+  tcase_add_test (tc, test_segment_at_the_end_of_the_range_is_too_large);
   return s;
 }
 
