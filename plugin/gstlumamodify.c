@@ -574,7 +574,14 @@ collector_write (Collector * c, GstBuffer * buffer, GError ** error)
     return FALSE;
   }
   c->file_offset = c->position;
-  gst_buffer_map (buffer, &map, GST_MAP_READ);
+  /* memory that cannot be read (a device's, mapped by no one): its bytes
+   * would be missing from the clip */
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    g_set_error_literal (error, LUMA_MODIFY_ERROR, LUMA_MODIFY_ERROR_UPSTREAM,
+        _("A buffer of the input cannot be read (its memory cannot be "
+            "mapped): the clip would be missing its bytes"));
+    return FALSE;
+  }
   if (!luma_file_fits_size_limit (c->position + map.size)) {
     gst_buffer_unmap (buffer, &map);
     g_set_error_literal (&cause, G_IO_ERROR, G_IO_ERROR_FAILED,
