@@ -206,6 +206,11 @@ struct _GstLumaSrc
   LumaStreaming *streaming;
   GCancellable *cancellable;    /* cuts any wait or request: unlock() */
   gint stopped_waits;           /* atomic: waits stopped (cancelled) so far */
+  /* under the object lock: the task is being created (the journal, the
+   * POST), and a seek without flush meanwhile left its cut for after it
+   * (gst_luma_src_cut_for_seek ()) */
+  gboolean creating;
+  gboolean cut_deferred;
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -1014,7 +1019,7 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
     settings->task.force_new, NULL, self, gst_luma_src_on_journal_held
   };
   g_autoptr (GError) journal_warning = NULL;
-  gboolean reused;
+  gboolean reused, cut;
   gchar *id;
 
   if (!prompt_looks_english (settings->task.prompt))
@@ -1023,9 +1028,21 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
             "English: KIE accepts prompts in English only"),
         gst_luma_src_error_details (self, gst_luma_src_get_status (self)),
         NULL);
+  /* a seek without flush cuts the wait for the task, never the creation:
+   * cut, the answer is lost, and the task billed may exist */
+  GST_OBJECT_LOCK (self);
+  self->creating = TRUE;
+  GST_OBJECT_UNLOCK (self);
   id = luma_create_task_once (s->api, &request, &journal,
       settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
       self->cancellable, error);
+  GST_OBJECT_LOCK (self);
+  self->creating = FALSE;
+  cut = self->cut_deferred;
+  self->cut_deferred = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  if (cut)
+    g_cancellable_cancel (self->cancellable);
   if (s->settings.task.force_new && !journal.force_new)
     luma_task_settings_spend_force_new (&self->settings.task,
         &self->settings_lock, G_OBJECT (self));
@@ -2357,6 +2374,9 @@ gst_luma_src_start (GstBaseSrc * basesrc)
   /* a cut meant for a seek that a stop overtook
    * (gst_luma_src_cut_for_seek ()) is not this run's */
   g_cancellable_reset (self->cancellable);
+  GST_OBJECT_LOCK (self);
+  self->cut_deferred = FALSE;
+  GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);
@@ -2476,7 +2496,7 @@ gst_luma_src_cut_for_seek (GstLumaSrc * self, GstEvent * event)
   GstPad *pad = GST_BASE_SRC_PAD (self);
   GstSeekFlags flags;
   GstFormat format;
-  gboolean pushing;
+  gboolean pushing, deferred;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
     return;
@@ -2489,7 +2509,14 @@ gst_luma_src_cut_for_seek (GstLumaSrc * self, GstEvent * event)
   if (!pushing)
     return;
   GST_DEBUG_OBJECT (self, "a seek without flush: cutting any wait first");
-  g_cancellable_cancel (self->cancellable);
+  /* not the creation of the task: once it is over (a seek then waits
+   * for the POST's answer, or for another process that creates the same
+   * task, as before) */
+  GST_OBJECT_LOCK (self);
+  deferred = self->cut_deferred = self->creating;
+  GST_OBJECT_UNLOCK (self);
+  if (!deferred)
+    g_cancellable_cancel (self->cancellable);
 }
 
 /* from downstream */

@@ -157,7 +157,10 @@ luma_http_parse_url (const gchar * url, GError ** error)
   }
   if (!is_http_scheme (g_uri_get_scheme (uri)) || g_uri_get_host (uri) == NULL
       || g_uri_get_host (uri)[0] == '\0') {
-    g_autofree gchar *safe = luma_text_make_safe (url, -1);
+    /* never the credentials: they may be a password, or the key */
+    g_autofree gchar *shown = g_uri_to_string_partial (uri,
+        G_URI_HIDE_USERINFO);
+    g_autofree gchar *safe = luma_text_make_safe (shown, -1);
 
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
         _("\"%s\" is not an http or https URL"), safe);

@@ -379,6 +379,23 @@ GST_START_TEST (test_trickled_answer_ends_at_the_request_deadline)
 
 GST_END_TEST;
 
+/* A creating run, playing, once its POST has arrived and waits @delay_ms
+ * for its answer. */
+static LumaRun *
+play_until_create_held (guint delay_ms)
+{
+  LumaRun *run = creating_run (PROMPT);
+  gint i;
+
+  luma_emulator_set_generate_answer_delay (fixture.em, delay_ms);
+  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
+  for (i = 0; i < 500 && luma_emulator_get_generate_requests (fixture.em) == 0;
+      i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
+  return run;
+}
+
 /* force-new is the request to create one new task, not one per flush: a
  * flushing seek while the POST waits for its answer cuts it, and create()
  * runs the creation again, which finds the request sent and says so. */
@@ -408,18 +425,46 @@ GST_START_TEST (test_flush_during_create_creates_once)
 
 GST_END_TEST;
 
+/* A seek without flush while the POST that creates the task waits for its
+ * answer does not cut it: the cut meant for the wait for the task
+ * (gst_luma_src_cut_for_seek ()) cancelled the creation too, and the run
+ * failed with "may exist" for a task that was billed and never streamed. */
+static gpointer
+seek_without_flush_in_thread (gpointer data)
+{
+  GstElement *src = data;
+
+  return GINT_TO_POINTER (gst_element_seek (src, 1.0, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1));
+}
+
+GST_START_TEST (test_seek_without_flush_during_create_keeps_it)
+{
+  LumaRun *run = play_until_create_held (2000);
+  GThread *seeker;
+
+  g_usleep (200 * 1000);
+  seeker = g_thread_new ("seek", seek_without_flush_in_thread, run->src);
+  luma_run_until_done (run, 30);
+  fail_unless (g_thread_join (seeker) != NULL, "the seek was refused");
+  fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("the run failed: %s", error->message);
+  }
+  fail_unless (run->eos);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stop_during_create_is_prompt)
 {
-  LumaRun *run = creating_run (PROMPT);
+  LumaRun *run = play_until_create_held (3000);
   gint64 start, took;
-  gint i;
 
-  luma_emulator_set_generate_answer_delay (fixture.em, 3000);
-  gst_element_set_state (run->pipeline, GST_STATE_PLAYING);
-  for (i = 0; i < 500 && luma_emulator_get_generate_requests (fixture.em) == 0;
-      i++)
-    g_usleep (10 * 1000);
-  fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 1);
   start = g_get_monotonic_time ();
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   took = g_get_monotonic_time () - start;
@@ -914,6 +959,7 @@ create_suite (void)
   tcase_add_test (tc, test_trickled_answer_ends_at_the_request_deadline);
   tcase_add_test (tc, test_stop_during_create_is_prompt);
   tcase_add_test (tc, test_flush_during_create_creates_once);
+  tcase_add_test (tc, test_seek_without_flush_during_create_keeps_it);
   tcase_add_test (tc, test_same_request_reuses_its_task);
   tcase_add_test (tc, test_force_new_creates_again);
   tcase_add_loop_test (tc, test_uncertain_answer_stops_a_rerun, 0,

@@ -432,6 +432,45 @@ GST_START_TEST (test_url_credentials_not_in_error)
 
 GST_END_TEST;
 
+/* Credentials in KIE_API_URL (or KIE_UPLOAD_URL) whose scheme is not
+ * http(s) (a typo, "htps://user:KEY@api.kie.ai") or whose host is empty
+ * are refused too, and that error no longer quotes them either. */
+GST_START_TEST (test_url_credentials_with_a_bad_scheme_not_in_error)
+{
+  static const gchar *urls[] = {
+    "htps://user:" URL_PASSWORD "@api.kie.ai",
+    "http://user:" URL_PASSWORD "@",
+  };
+  guint i;
+
+  g_setenv ("KIE_API_KEY", TEST_KEY, TRUE);
+  for (i = 0; i < G_N_ELEMENTS (urls); i++) {
+    g_autofree gchar *bus_text = NULL;
+    g_autofree gchar *modify_text = NULL;
+    GstMessageType ended;
+
+    g_setenv ("KIE_API_URL", urls[i], TRUE);
+    bus_text = play_and_collect ("lumasrc task-id=t-url-pw ! fakesink", &ended);
+    g_unsetenv ("KIE_API_URL");
+    fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+    fail_unless (strstr (bus_text, URL_PASSWORD) == NULL,
+        "%s: the URL's password is on the bus: ...%.300s", urls[i],
+        MAX (bus_text, strstr (bus_text, URL_PASSWORD) - 200));
+
+    g_setenv ("KIE_UPLOAD_URL", urls[i], TRUE);
+    modify_text = play_and_collect ("fakesrc num-buffers=1 ! lumamodify "
+        "prompt=snow ! fakesink", &ended);
+    g_unsetenv ("KIE_UPLOAD_URL");
+    fail_unless_equals_int (ended, GST_MESSAGE_ERROR);
+    fail_unless (strstr (modify_text, URL_PASSWORD) == NULL,
+        "%s: the upload URL's password is on the bus: ...%.300s", urls[i],
+        MAX (modify_text, strstr (modify_text, URL_PASSWORD) - 200));
+  }
+  assert_log_clean (URL_PASSWORD);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_key_property_reads_back_masked)
 {
   GstElement *src = gst_element_factory_make ("lumasrc", NULL);
@@ -471,6 +510,7 @@ secrets_suite (void)
   tcase_add_test (tc, test_key_escaped_in_result_url_not_on_the_bus);
   tcase_add_test (tc, test_result_url_with_the_key_is_refused);
   tcase_add_test (tc, test_url_credentials_not_in_error);
+  tcase_add_test (tc, test_url_credentials_with_a_bad_scheme_not_in_error);
   return s;
 }
 
