@@ -315,7 +315,8 @@ luma_settings_resolve_store (LumaSettings * settings, GError ** error)
   }
   /* relative, it would name another store in each working directory, and
    * an editor's finished tasks would seem lost whenever it started elsewhere */
-  if (luma_settings_non_empty (settings->store_dir) == NULL && dir != NULL
+  if (settings->store != GST_LUMA_STORE_MODE_OFF
+      && luma_settings_non_empty (settings->store_dir) == NULL && dir != NULL
       && !g_path_is_absolute (dir)) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         _("GST_LUMA_STORE_DIR must be an absolute path, not \"%s\""), dir);

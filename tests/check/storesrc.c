@@ -2553,6 +2553,21 @@ GST_START_TEST (test_bad_variables)
 
 GST_END_TEST;
 
+/* With the store off, its folder is not looked at: a relative one is no
+ * error then. */
+GST_START_TEST (test_relative_folder_of_a_store_off_is_no_error)
+{
+  LumaRun *run;
+
+  g_setenv ("GST_LUMA_STORE_DIR", "gst-luma-results", TRUE);
+  run = run_task ("store", GST_LUMA_STORE_MODE_OFF, NULL);
+  luma_run_assert_output (run, fixture.video);
+  luma_run_free (run);
+  fail_if (g_file_test ("gst-luma-results", G_FILE_TEST_EXISTS));
+}
+
+GST_END_TEST;
+
 /* a run stopped while its resume of a .part asks the host for
  * the rest (the answer held back) leaves the .part "for the next begin":
  * the next run resumes it, rather than drop it and download it all. */
@@ -3061,6 +3076,7 @@ storesrc_suite (void)
   tcase_add_test (tc, test_stored_open_tags_as_polled);
   tcase_add_test (tc, test_environment);
   tcase_add_test (tc, test_bad_variables);
+  tcase_add_test (tc, test_relative_folder_of_a_store_off_is_no_error);
   tcase_add_test (tc, test_stop_during_resume_keeps_it_resumable);
   tcase_add_test (tc, test_empty_result_not_stored);
   tcase_add_test (tc, test_only_copy_not_evicted_for_a_failed_download);
