@@ -207,10 +207,9 @@ struct _GstLumaSrc
   GCancellable *cancellable;    /* cuts any wait or request: unlock() */
   gint stopped_waits;           /* atomic: waits stopped (cancelled) so far */
   /* under the object lock: the task is being created (the journal, the
-   * POST), and a seek without flush meanwhile left its cut for after it
+   * POST), which a seek without flush must not cut
    * (gst_luma_src_cut_for_seek ()) */
   gboolean creating;
-  gboolean cut_deferred;
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -1020,7 +1019,7 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
     settings->task.force_new, NULL, self, gst_luma_src_on_journal_held
   };
   g_autoptr (GError) journal_warning = NULL;
-  gboolean reused, cut;
+  gboolean reused;
   gchar *id;
 
   if (!prompt_looks_english (settings->task.prompt))
@@ -1039,11 +1038,7 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
       self->cancellable, error);
   GST_OBJECT_LOCK (self);
   self->creating = FALSE;
-  cut = self->cut_deferred;
-  self->cut_deferred = FALSE;
   GST_OBJECT_UNLOCK (self);
-  if (cut)
-    g_cancellable_cancel (self->cancellable);
   if (s->settings.task.force_new && !journal.force_new)
     luma_task_settings_spend_force_new (&self->settings.task,
         &self->settings_lock, G_OBJECT (self));
@@ -2375,9 +2370,6 @@ gst_luma_src_start (GstBaseSrc * basesrc)
   /* a cut meant for a seek that a stop overtook
    * (gst_luma_src_cut_for_seek ()) is not this run's */
   g_cancellable_reset (self->cancellable);
-  GST_OBJECT_LOCK (self);
-  self->cut_deferred = FALSE;
-  GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->settings_lock);
   luma_settings_copy (&settings, &self->settings);
@@ -2490,34 +2482,45 @@ is_reverse_seek (GstEvent * event)
  * seek then restarts the task, and unlock_stop () resets the cancellable.
  * Only a seek GstBaseSrc is sure to carry out that far (in BYTES, on a
  * running source): any other would leave the wait cut, and the task
- * paused. */
-static void
+ * paused.
+ *
+ * While the task is being created (the journal, the POST) such a seek is
+ * refused instead: cut, the creation's answer would be lost (a billed task
+ * "may exist"); waited for, it would hold the seek, and a stop behind it
+ * (the state lock), for as long as the POST, or another process creating
+ * the same task, takes. There are no bytes to seek in yet. Returns FALSE
+ * for a seek refused. */
+static gboolean
 gst_luma_src_cut_for_seek (GstLumaSrc * self, GstEvent * event)
 {
   GstPad *pad = GST_BASE_SRC_PAD (self);
   GstSeekFlags flags;
   GstFormat format;
-  gboolean pushing, deferred;
+  gboolean pushing, creating;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
-    return;
+    return TRUE;
   gst_event_parse_seek (event, NULL, &format, &flags, NULL, NULL, NULL, NULL);
   if ((flags & GST_SEEK_FLAG_FLUSH) || format != GST_FORMAT_BYTES)
-    return;
+    return TRUE;
   GST_OBJECT_LOCK (pad);
   pushing = GST_PAD_MODE (pad) == GST_PAD_MODE_PUSH;
   GST_OBJECT_UNLOCK (pad);
   if (!pushing)
-    return;
-  GST_DEBUG_OBJECT (self, "a seek without flush: cutting any wait first");
-  /* not the creation of the task: once it is over (a seek then waits
-   * for the POST's answer, or for another process that creates the same
-   * task, as before) */
+    return TRUE;
+  /* under the lock: a creation never begins between the test and the cut
+   * (one cut before its POST is sent loses nothing) */
   GST_OBJECT_LOCK (self);
-  deferred = self->cut_deferred = self->creating;
-  GST_OBJECT_UNLOCK (self);
-  if (!deferred)
+  creating = self->creating;
+  if (!creating)
     g_cancellable_cancel (self->cancellable);
+  GST_OBJECT_UNLOCK (self);
+  if (creating)
+    GST_DEBUG_OBJECT (self, "refusing a seek without flush: the task is "
+        "being created");
+  else
+    GST_DEBUG_OBJECT (self, "a seek without flush: any wait cut first");
+  return !creating;
 }
 
 /* from downstream */
@@ -2528,7 +2531,8 @@ gst_luma_src_event (GstBaseSrc * basesrc, GstEvent * event)
     GST_DEBUG_OBJECT (basesrc, "refusing a seek at a reverse rate");
     return FALSE;
   }
-  gst_luma_src_cut_for_seek (GST_LUMA_SRC (basesrc), event);
+  if (!gst_luma_src_cut_for_seek (GST_LUMA_SRC (basesrc), event))
+    return FALSE;
   return GST_BASE_SRC_CLASS (parent_class)->event (basesrc, event);
 }
 
@@ -2541,7 +2545,10 @@ gst_luma_src_send_event (GstElement * element, GstEvent * event)
     gst_event_unref (event);
     return FALSE;
   }
-  gst_luma_src_cut_for_seek (GST_LUMA_SRC (element), event);
+  if (!gst_luma_src_cut_for_seek (GST_LUMA_SRC (element), event)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
 }
 

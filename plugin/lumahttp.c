@@ -160,8 +160,17 @@ luma_http_parse_url (const gchar * url, GError ** error)
     /* never the credentials: they may be a password, or the key */
     g_autofree gchar *shown = g_uri_to_string_partial (uri,
         G_URI_HIDE_USERINFO);
-    g_autofree gchar *safe = luma_text_make_safe (shown, -1);
+    g_autofree gchar *safe = NULL;
 
+    /* nor what the parser took for a path or a host ("https:/user:KEY@h",
+     * a slash too few): an '@' left may follow a password */
+    if (strchr (shown, '@') != NULL) {
+      g_set_error_literal (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
+          _("The URL is not an http or https URL with a host, and it may "
+              "hold credentials (user@): it is not shown"));
+      return NULL;
+    }
+    safe = luma_text_make_safe (shown, -1);
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
         _("\"%s\" is not an http or https URL"), safe);
     return NULL;

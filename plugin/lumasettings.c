@@ -53,6 +53,10 @@ luma_settings_shown_url (const gchar * url)
   uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
   if (uri == NULL)
     return NULL;                /* not shown: it may hold a password */
+  /* no host: the '@' may follow credentials the parser took for a path
+   * ("https:/user:KEY@api.kie.ai", a slash too few) */
+  if (g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
+    return NULL;
   if (g_uri_get_userinfo (uri) == NULL)
     return g_strdup (url);
   return g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);

@@ -426,27 +426,51 @@ GST_START_TEST (test_flush_during_create_creates_once)
 GST_END_TEST;
 
 /* A seek without flush while the POST that creates the task waits for its
- * answer does not cut it: the cut meant for the wait for the task
- * (gst_luma_src_cut_for_seek ()) cancelled the creation too, and the run
- * failed with "may exist" for a task that was billed and never streamed. */
+ * answer is refused at once (there are no bytes to seek in yet), and the
+ * creation goes on: cut, as a seek's wait is cut, the answer was lost and
+ * the run failed with "may exist" for a task that was billed and never
+ * streamed; waited for, the seek held a stop behind it (the state lock)
+ * for as long as the POST took. */
+typedef struct
+{
+  GstElement *src;
+  gint done;                    /* atomic */
+  gboolean taken;
+} SeekDuringCreate;
+
 static gpointer
 seek_without_flush_in_thread (gpointer data)
 {
-  GstElement *src = data;
+  SeekDuringCreate *seek = data;
 
-  return GINT_TO_POINTER (gst_element_seek (src, 1.0, GST_FORMAT_BYTES,
-          GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1));
+  seek->taken = gst_element_seek (seek->src, 1.0, GST_FORMAT_BYTES,
+      GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1);
+  g_atomic_int_set (&seek->done, TRUE);
+  return NULL;
+}
+
+static gboolean
+seek_done (gconstpointer data)
+{
+  const SeekDuringCreate *seek = data;
+
+  return g_atomic_int_get (&seek->done);
 }
 
 GST_START_TEST (test_seek_without_flush_during_create_keeps_it)
 {
   LumaRun *run = play_until_create_held (2000);
+  SeekDuringCreate seek = { run->src, FALSE, TRUE };
   GThread *seeker;
 
   g_usleep (200 * 1000);
-  seeker = g_thread_new ("seek", seek_without_flush_in_thread, run->src);
+  seeker = g_thread_new ("seek", seek_without_flush_in_thread, &seek);
+  /* at once: well before the POST's answer, 1.8 s later */
+  fail_unless (luma_test_wait_until (seek_done, &seek, 1),
+      "the seek waited for the creation");
+  g_thread_join (seeker);
+  fail_if (seek.taken, "the seek was taken during the creation");
   luma_run_until_done (run, 30);
-  fail_unless (g_thread_join (seeker) != NULL, "the seek was refused");
   fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   if (run->error != NULL) {
     g_autoptr (GError) error = NULL;
@@ -455,6 +479,29 @@ GST_START_TEST (test_seek_without_flush_during_create_keeps_it)
     fail ("the run failed: %s", error->message);
   }
   fail_unless (run->eos);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* And a stop after such a seek is as prompt as a stop during the creation
+ * alone (test_stop_during_create_is_prompt). */
+GST_START_TEST (test_stop_after_a_seek_during_create_is_prompt)
+{
+  LumaRun *run = play_until_create_held (3000);
+  SeekDuringCreate seek = { run->src, FALSE, TRUE };
+  GThread *seeker;
+  gint64 start, took;
+
+  g_usleep (200 * 1000);
+  seeker = g_thread_new ("seek", seek_without_flush_in_thread, &seek);
+  g_usleep (200 * 1000);
+  start = g_get_monotonic_time ();
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  took = g_get_monotonic_time () - start;
+  g_thread_join (seeker);
+  fail_unless (took < 50000 * luma_test_slowdown () * luma_test_slowdown (),
+      "the stop took %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);
 }
 
@@ -960,6 +1007,7 @@ create_suite (void)
   tcase_add_test (tc, test_stop_during_create_is_prompt);
   tcase_add_test (tc, test_flush_during_create_creates_once);
   tcase_add_test (tc, test_seek_without_flush_during_create_keeps_it);
+  tcase_add_test (tc, test_stop_after_a_seek_during_create_is_prompt);
   tcase_add_test (tc, test_same_request_reuses_its_task);
   tcase_add_test (tc, test_force_new_creates_again);
   tcase_add_loop_test (tc, test_uncertain_answer_stops_a_rerun, 0,

@@ -433,13 +433,17 @@ GST_START_TEST (test_url_credentials_not_in_error)
 GST_END_TEST;
 
 /* Credentials in KIE_API_URL (or KIE_UPLOAD_URL) whose scheme is not
- * http(s) (a typo, "htps://user:KEY@api.kie.ai") or whose host is empty
- * are refused too, and that error no longer quotes them either. */
+ * http(s) (a typo, "htps://user:KEY@api.kie.ai"), whose host is empty, or
+ * that the parser takes for a path (a slash too few or too many: it sees
+ * no credentials to hide) are refused too, and that error no longer quotes
+ * them either. */
 GST_START_TEST (test_url_credentials_with_a_bad_scheme_not_in_error)
 {
   static const gchar *urls[] = {
     "htps://user:" URL_PASSWORD "@api.kie.ai",
     "http://user:" URL_PASSWORD "@",
+    "https:/user:" URL_PASSWORD "@api.kie.ai",
+    "http:///user:" URL_PASSWORD "@api.kie.ai/",
   };
   guint i;
 
