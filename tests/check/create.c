@@ -431,45 +431,18 @@ GST_END_TEST;
  * the run failed with "may exist" for a task that was billed and never
  * streamed; waited for, the seek held a stop behind it (the state lock)
  * for as long as the POST took. */
-typedef struct
-{
-  GstElement *src;
-  gint done;                    /* atomic */
-  gboolean taken;
-} SeekDuringCreate;
-
-static gpointer
-seek_without_flush_in_thread (gpointer data)
-{
-  SeekDuringCreate *seek = data;
-
-  seek->taken = gst_element_seek (seek->src, 1.0, GST_FORMAT_BYTES,
-      GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1);
-  g_atomic_int_set (&seek->done, TRUE);
-  return NULL;
-}
-
-static gboolean
-seek_done (gconstpointer data)
-{
-  const SeekDuringCreate *seek = data;
-
-  return g_atomic_int_get (&seek->done);
-}
-
 GST_START_TEST (test_seek_without_flush_during_create_keeps_it)
 {
   LumaRun *run = play_until_create_held (2000);
-  SeekDuringCreate seek = { run->src, FALSE, TRUE };
-  GThread *seeker;
+  LumaTestSeek seek;
 
   g_usleep (200 * 1000);
-  seeker = g_thread_new ("seek", seek_without_flush_in_thread, &seek);
+  luma_test_seek_start (&seek, run->src, 0);
   /* at once: well before the POST's answer, 1.8 s later */
-  fail_unless (luma_test_wait_until (seek_done, &seek, 1),
+  fail_unless (luma_test_wait_until (luma_test_seek_returned, &seek, 1),
       "the seek waited for the creation");
-  g_thread_join (seeker);
-  fail_if (seek.taken, "the seek was taken during the creation");
+  fail_if (luma_test_seek_join (&seek),
+      "the seek was taken during the creation");
   luma_run_until_done (run, 30);
   fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   if (run->error != NULL) {
@@ -489,17 +462,16 @@ GST_END_TEST;
 GST_START_TEST (test_stop_after_a_seek_during_create_is_prompt)
 {
   LumaRun *run = play_until_create_held (3000);
-  SeekDuringCreate seek = { run->src, FALSE, TRUE };
-  GThread *seeker;
+  LumaTestSeek seek;
   gint64 start, took;
 
   g_usleep (200 * 1000);
-  seeker = g_thread_new ("seek", seek_without_flush_in_thread, &seek);
+  luma_test_seek_start (&seek, run->src, 0);
   g_usleep (200 * 1000);
   start = g_get_monotonic_time ();
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   took = g_get_monotonic_time () - start;
-  g_thread_join (seeker);
+  luma_test_seek_join (&seek);
   fail_unless (took < 50000 * luma_test_slowdown () * luma_test_slowdown (),
       "the stop took %" G_GINT64_FORMAT " us", took);
   luma_run_free (run);

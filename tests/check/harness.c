@@ -688,6 +688,41 @@ luma_test_remove_tree (const gchar * path)
   g_rmdir (path);
 }
 
+static gpointer
+seek_in_thread (gpointer data)
+{
+  LumaTestSeek *seek = data;
+
+  seek->taken = gst_element_seek (seek->element, 1.0, GST_FORMAT_BYTES,
+      GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, seek->offset, GST_SEEK_TYPE_NONE,
+      -1);
+  g_atomic_int_set (&seek->done, TRUE);
+  return NULL;
+}
+
+void
+luma_test_seek_start (LumaTestSeek * seek, GstElement * element, guint64 offset)
+{
+  seek->element = element;
+  seek->offset = offset;
+  seek->done = FALSE;
+  seek->taken = FALSE;
+  seek->thread = g_thread_new ("seek", seek_in_thread, seek);
+}
+
+gboolean
+luma_test_seek_returned (gconstpointer seek)
+{
+  return g_atomic_int_get (&((const LumaTestSeek *) seek)->done);
+}
+
+gboolean
+luma_test_seek_join (LumaTestSeek * seek)
+{
+  g_thread_join (g_steal_pointer (&seek->thread));
+  return seek->taken;
+}
+
 void
 luma_test_limit_file_size (guint64 bytes)
 {

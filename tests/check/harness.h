@@ -104,6 +104,23 @@ void luma_test_remove_tree (const gchar * path);
 void luma_test_flip_byte (const gchar * path, goffset offset);
 gboolean luma_test_tree_holds (const gchar * path, const gchar * needle);
 gchar *luma_test_describe_tree (const gchar * path);
+/* A seek without flush to byte @offset of @element, in a thread of its
+ * own (it may block): started, asked whether it has returned (a
+ * LumaTestCondition), and joined (whether it was taken). */
+typedef struct
+{
+  GstElement *element;
+  guint64 offset;
+  GThread *thread;
+  gint done;                    /* atomic */
+  gboolean taken;
+} LumaTestSeek;
+
+void luma_test_seek_start (LumaTestSeek * seek, GstElement * element,
+    guint64 offset);
+gboolean luma_test_seek_returned (gconstpointer seek);
+gboolean luma_test_seek_join (LumaTestSeek * seek);
+
 /* `ulimit -f`: this test process may write no file past @bytes (the
  * kernel kills a writer that passes it with SIGXFSZ). */
 void luma_test_limit_file_size (guint64 bytes);

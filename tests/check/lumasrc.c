@@ -1179,32 +1179,6 @@ GST_END_TEST;
  * once (as a flushing one does), and a stop after it too. Before, both
  * waited until the task was ready (an hour, by default): GstBaseSrc pauses
  * the task first, which waits for create (). */
-typedef struct
-{
-  GstElement *src;
-  gint done;                    /* atomic */
-  gboolean taken;
-} SeekInThread;
-
-static gpointer
-seek_without_flush (gpointer data)
-{
-  SeekInThread *seek = data;
-
-  seek->taken = gst_element_seek (seek->src, 1.0, GST_FORMAT_BYTES,
-      GST_SEEK_FLAG_NONE, GST_SEEK_TYPE_SET, 12345, GST_SEEK_TYPE_NONE, -1);
-  g_atomic_int_set (&seek->done, TRUE);
-  return NULL;
-}
-
-static gboolean
-seek_returned (gconstpointer data)
-{
-  const SeekInThread *seek = data;
-
-  return g_atomic_int_get (&seek->done);
-}
-
 /* A run of a task that generates for @generating_polls polls, playing,
  * once its record has been asked for @polls times, @poll_ms apart. */
 static LumaRun *
@@ -1227,44 +1201,55 @@ play_until_polled (const gchar * task_id, guint generating_polls,
   return run;
 }
 
+typedef struct
+{
+  GstElement *pipeline;
+  gint done;                    /* atomic */
+} StopInThread;
+
 static gpointer
 stop_pipeline (gpointer data)
 {
-  SeekInThread *stop = data;
+  StopInThread *stop = data;
 
-  gst_element_set_state (stop->src, GST_STATE_NULL);
+  gst_element_set_state (stop->pipeline, GST_STATE_NULL);
   g_atomic_int_set (&stop->done, TRUE);
   return NULL;
 }
 
+static gboolean
+stop_returned (gconstpointer data)
+{
+  return g_atomic_int_get (&((const StopInThread *) data)->done);
+}
+
 GST_START_TEST (test_seek_without_flush_while_generating_returns)
 {
-  SeekInThread seek = { 0, }, stop = { 0, };
   LumaRun *run = play_until_polled ("t-later", G_MAXUINT, 1000, 1);
-  GThread *seeker, *stopper;
+  StopInThread stop = { run->pipeline, FALSE };
+  LumaTestSeek seek;
+  GThread *stopper;
   gboolean seek_returned_at_once, stop_returned_at_once;
 
   /* in the wait between two polls */
   g_usleep (50000);
 
-  seek.src = run->src;
-  seeker = g_thread_new ("seek", seek_without_flush, &seek);
-  seek_returned_at_once = luma_test_wait_until (seek_returned, &seek, 10);
+  luma_test_seek_start (&seek, run->src, 12345);
+  seek_returned_at_once = luma_test_wait_until (luma_test_seek_returned,
+      &seek, 10);
   /* and a stop, which must never wait for the task either */
-  stop.src = run->pipeline;
   stopper = g_thread_new ("stop", stop_pipeline, &stop);
-  stop_returned_at_once = luma_test_wait_until (seek_returned, &stop, 10);
+  stop_returned_at_once = luma_test_wait_until (stop_returned, &stop, 10);
   /* held: the task made ready ends the wait, and both with it */
   if (!stop_returned_at_once)
     luma_test_add_ready_task (fixture.em, "t-later", fixture.video);
-  g_thread_join (seeker);
   g_thread_join (stopper);
+  fail_unless (luma_test_seek_join (&seek));
   fail_unless (seek_returned_at_once, "a seek without flush did not return "
       "while the task was generating (and a stop %s)",
       stop_returned_at_once ? "returned" : "was held too");
   fail_unless (stop_returned_at_once, "a stop did not return while a seek "
       "without flush waited for the task");
-  fail_unless (seek.taken);
   luma_run_free (run);
 }
 
@@ -1273,14 +1258,12 @@ GST_END_TEST;
 /* And the wait goes on after it, then streams from there. */
 GST_START_TEST (test_seek_without_flush_while_generating_streams)
 {
-  SeekInThread seek = { 0, };
   LumaRun *run = play_until_polled ("t-soon", 30, 10, 3);
-  GThread *thread;
-  seek.src = run->src;
-  thread = g_thread_new ("seek", seek_without_flush, &seek);
-  fail_unless (luma_test_wait_until (seek_returned, &seek, 10));
-  g_thread_join (thread);
-  fail_unless (seek.taken);
+  LumaTestSeek seek;
+
+  luma_test_seek_start (&seek, run->src, 12345);
+  fail_unless (luma_test_wait_until (luma_test_seek_returned, &seek, 10));
+  fail_unless (luma_test_seek_join (&seek));
   luma_run_until_done (run, 30);
   fail_unless (run->error == NULL, "error: %" GST_PTR_FORMAT, run->error);
   luma_run_assert_output_from (run, fixture.video, 12345);
