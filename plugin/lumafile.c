@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <string.h>
 
 gboolean
 luma_file_wait (GCancellable * cancellable, guint ms, GError ** error)
@@ -108,17 +109,44 @@ luma_file_open_regular (const gchar * path, gint flags, gint mode,
   return fd;
 }
 
+gboolean
+luma_file_is_at (gint fd, const gchar * path)
+{
+  GStatBuf path_st;
+  struct stat fd_st;
+
+  return fstat (fd, &fd_st) == 0 && g_lstat (path, &path_st) == 0
+      && fd_st.st_ino == path_st.st_ino && fd_st.st_dev == path_st.st_dev;
+}
+
+gboolean
+luma_file_set_contents (const gchar * path, const gchar * contents,
+    gchar ** why)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!luma_file_fits_size_limit (strlen (contents))) {
+    *why = g_strdup (g_strerror (EFBIG));
+    return FALSE;
+  }
+  if (!g_file_set_contents_full (path, contents, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
+          &error)) {
+    *why = g_strdup (error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* @fd's file, locked by none, still at @path and old enough */
 static gboolean
 is_orphan (gint fd, const gchar * path, gint64 min_age_s)
 {
-  struct stat st, path_st;
+  struct stat st;
 
   return fstat (fd, &st) == 0 && st.st_uid == geteuid ()
       && g_get_real_time () / G_USEC_PER_SEC - st.st_mtime >= min_age_s
-      && flock (fd, LOCK_EX | LOCK_NB) == 0
-      && g_lstat (path, &path_st) == 0 && path_st.st_dev == st.st_dev
-      && path_st.st_ino == st.st_ino;
+      && flock (fd, LOCK_EX | LOCK_NB) == 0 && luma_file_is_at (fd, path);
 }
 
 void

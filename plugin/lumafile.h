@@ -33,6 +33,17 @@ void luma_file_unlock (gint fd);
 gint luma_file_open_regular (const gchar * path, gint flags, gint mode,
     gboolean * not_regular);
 
+/* Whether @fd is the file at @path now (not one renamed over it, nor one
+ * removed since). */
+gboolean luma_file_is_at (gint fd, const gchar * path);
+
+/* @contents into the file at @path, atomically (a temporary file renamed)
+ * and durably (synced): after a crash the file is the old one or the new
+ * one, whole. Mode 0600. A file size limit (`ulimit -f`) it would pass is
+ * an error (EFBIG), never SIGXFSZ. On failure, *@why says why. */
+gboolean luma_file_set_contents (const gchar * path, const gchar * contents,
+    gchar ** why);
+
 /* Removes the regular files of this user in @dir whose names begin with
  * @prefix, that nothing changed for @min_age_s and that no process holds a
  * flock(2) on: those a process that died left behind, where its files are

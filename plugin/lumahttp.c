@@ -133,6 +133,17 @@ is_http_scheme (const gchar * scheme)
       || g_ascii_strcasecmp (scheme, "https") == 0);
 }
 
+/* @uri as safe text for a message, never with its credentials: they may
+ * be a password, or the key. */
+static gchar *
+text_without_credentials (GUri * uri)
+{
+  g_autofree gchar *shown = g_uri_to_string_partial (uri,
+      G_URI_HIDE_USERINFO);
+
+  return luma_text_make_safe (shown, -1);
+}
+
 GUri *
 luma_http_parse_url (const gchar * url, GError ** error)
 {
@@ -157,20 +168,16 @@ luma_http_parse_url (const gchar * url, GError ** error)
   }
   if (!is_http_scheme (g_uri_get_scheme (uri)) || g_uri_get_host (uri) == NULL
       || g_uri_get_host (uri)[0] == '\0') {
-    /* never the credentials: they may be a password, or the key */
-    g_autofree gchar *shown = g_uri_to_string_partial (uri,
-        G_URI_HIDE_USERINFO);
-    g_autofree gchar *safe = NULL;
+    g_autofree gchar *safe = text_without_credentials (uri);
 
     /* nor what the parser took for a path or a host ("https:/user:KEY@h",
      * a slash too few): an '@' left may follow a password */
-    if (strchr (shown, '@') != NULL) {
+    if (strchr (safe, '@') != NULL) {
       g_set_error_literal (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
           _("The URL is not an http or https URL with a host, and it may "
               "hold credentials (user@): it is not shown"));
       return NULL;
     }
-    safe = luma_text_make_safe (shown, -1);
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
         _("\"%s\" is not an http or https URL"), safe);
     return NULL;
@@ -194,10 +201,7 @@ luma_http_parse_base_url (const gchar * url, const gchar * path_end,
     return NULL;
   if (g_uri_get_query (base) != NULL || g_uri_get_fragment (base) != NULL
       || g_uri_get_userinfo (base) != NULL) {
-    /* never the credentials: they may be a password, or the key */
-    g_autofree gchar *shown = g_uri_to_string_partial (base,
-        G_URI_HIDE_USERINFO);
-    g_autofree gchar *safe = luma_text_make_safe (shown, -1);
+    g_autofree gchar *safe = text_without_credentials (base);
 
     g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_BAD_URL,
         _("\"%s\" is not a base URL: it may not hold a query (?), a fragment "

@@ -380,18 +380,10 @@ describe_attempt (const LumaJournalRequest * what)
 static gboolean
 write_entry (const gchar * path, const gchar * contents, GError ** error)
 {
-  g_autoptr (GError) local = NULL;
+  g_autofree gchar *why = NULL;
 
-  if (!luma_file_fits_size_limit (strlen (contents))) {
-    set_io_error (error, _("Cannot write the journal entry %s: %s"), path,
-        g_strerror (EFBIG));
-    return FALSE;
-  }
-  if (!g_file_set_contents_full (path, contents, -1,
-          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
-          &local)) {
-    set_io_error (error, _("Cannot write the journal entry %s: %s"), path,
-        local->message);
+  if (!luma_file_set_contents (path, contents, &why)) {
+    set_io_error (error, _("Cannot write the journal entry %s: %s"), path, why);
     return FALSE;
   }
   return TRUE;

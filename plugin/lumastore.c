@@ -327,16 +327,6 @@ is_real_entry (const gchar * dir)
 /* The file at @path is the one @fd has open: a lock file still current
  * (eviction removes entries, and a lock on a removed file guards
  * nothing), or a followed .part renamed to the video. */
-static gboolean
-is_file_at (gint fd, const gchar * path)
-{
-  GStatBuf path_st;
-  struct stat fd_st;
-
-  return fstat (fd, &fd_st) == 0 && g_lstat (path, &path_st) == 0
-      && fd_st.st_ino == path_st.st_ino && fd_st.st_dev == path_st.st_dev;
-}
-
 /* ----- meta.json ----- */
 
 static void
@@ -395,18 +385,11 @@ write_meta (const gchar * dir, const LumaStoreMeta * meta, GError ** error)
 {
   g_autofree gchar *path = entry_file (dir, META_NAME);
   g_autofree gchar *contents = meta_to_json (meta);
-  g_autoptr (GError) local = NULL;
+  g_autofree gchar *why = NULL;
 
-  if (!luma_file_fits_size_limit (strlen (contents))) {
+  if (!luma_file_set_contents (path, contents, &why)) {
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
-        _("Cannot write the stored entry %s: %s"), path, g_strerror (EFBIG));
-    return FALSE;
-  }
-  if (!g_file_set_contents_full (path, contents, -1,
-          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
-          &local)) {
-    g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_IO,
-        _("Cannot write the stored entry %s: %s"), path, local->message);
+        _("Cannot write the stored entry %s: %s"), path, why);
     return FALSE;
   }
   return TRUE;
@@ -648,7 +631,7 @@ lock_shared (const gchar * dir, gboolean * held)
   }
   /* the entry was evicted and taken anew since its lock file was opened:
    * this lock is on no entry */
-  if (fd >= 0 && !is_file_at (fd, path)) {
+  if (fd >= 0 && !luma_file_is_at (fd, path)) {
     g_close (fd, NULL);
     return -1;
   }
@@ -1295,7 +1278,7 @@ lock_entry (const gchar * dir, guint stall_ms, GCancellable * cancellable,
       g_close (fd, NULL);
       return FALSE;
     }
-    if (is_file_at (fd, path)) {
+    if (luma_file_is_at (fd, path)) {
       *lock_fd = fd;
       return TRUE;
     }
@@ -1896,7 +1879,7 @@ follow_to_the_end (LumaStoreFollower * follower, const struct stat *part,
   guint64 size = part->st_size;
 
   /* committed: the .part it read was renamed to the video */
-  if (!is_file_at (follower->part_fd, video)) {
+  if (!luma_file_is_at (follower->part_fd, video)) {
     flock (follower->lock_fd, LOCK_UN);
     g_set_error (error, LUMA_STORE_ERROR, LUMA_STORE_ERROR_ABANDONED,
         _("The writer of the stored entry %s stopped before it completed "
