@@ -26,6 +26,13 @@
 #   TOOLS="A B"    time only these readers (of lumasrc souphttpsrc curl
 #                  lumasrc-store stored filesrc): for a closer look at one;
 #                  the tables, which compare them all, are then left out
+#   PIN=apart      the servers (nginx, the emulator) on CPU 0, every reader on
+#                  CPU 1 (taskset): each reader has a core of its own
+#   PIN=shared     servers and readers all on CPU 0: one core for both
+#                  Unpinned (the default), the scheduler places them, and a
+#                  reader that lands on nginx's core does nginx's sending in
+#                  its own system time: souphttpsrc's two "modes" (see
+#                  BENCHMARKS.md); pinned, each regime is measured alone
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,6 +45,18 @@ BUILD_DIR=${BUILD_DIR:-build-bench}
 KEEP=${KEEP:-0}
 ALL_TOOLS="lumasrc souphttpsrc curl lumasrc-store stored filesrc"
 TOOLS=${TOOLS:-$ALL_TOOLS}
+PIN=${PIN:-}
+
+server_pin=()
+reader_pin=()
+case $PIN in
+  "") ;;
+  apart)
+    [ "$(nproc)" -ge 2 ] || { echo "bench-streaming: PIN=apart needs 2 CPUs" >&2; exit 1; }
+    server_pin=(taskset -c 0); reader_pin=(taskset -c 1) ;;
+  shared) server_pin=(taskset -c 0); reader_pin=(taskset -c 0) ;;
+  *) echo "bench-streaming: PIN is apart or shared, not \"$PIN\"" >&2; exit 1 ;;
+esac
 
 work=""
 nginx_pid=""
@@ -151,7 +170,7 @@ start_nginx () {
   for attempt in $(seq 20); do
     port=$((20000 + RANDOM % 40000))
     write_nginx_conf "$port"
-    "$nginx" -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" \
+    "${server_pin[@]}" "$nginx" -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" \
       2>"$work/nginx-start.log" &
     nginx_pid=$!
     for _ in $(seq 50); do
@@ -177,7 +196,7 @@ start_emulator () {
 
   # the key guards nothing here; it only has to match on both sides
   KEY=bench-$RANDOM$RANDOM
-  "$BUILD_DIR/tests/emulator/luma-emulator" --key "$KEY" --ready-file "$ready" \
+  "${server_pin[@]}" "$BUILD_DIR/tests/emulator/luma-emulator" --key "$KEY" --ready-file "$ready" \
     --task "big=,url=$base/big.bin" --task "small=,url=$base/small.bin" \
     >/dev/null 2>"$work/emulator.log" &
   emulator_pid=$!
@@ -286,7 +305,7 @@ measure_open () {
     "$python" -c 'import gi' 2>/dev/null && break
   done
   GST_LUMA_STORE_DIR=$work/store-kept \
-    "$python" "$top/tests/bench/bench-store-open.py" big "${OPENS:-21}" \
+    "${reader_pin[@]}" "$python" "$top/tests/bench/bench-store-open.py" big "${OPENS:-21}" \
     || die "the open benchmark failed (python3-gi, gir1.2-gstreamer-1.0)"
 }
 
@@ -302,7 +321,7 @@ measure_trimmed () {
   size=$(stat -c %s "$www/big.bin")
   rm -rf "$work/store-trimmed"
   GST_LUMA_STORE_DIR=$work/store-trimmed \
-    "$python" "$top/tests/bench/bench-trimmed.py" big "$size" \
+    "${reader_pin[@]}" "$python" "$top/tests/bench/bench-trimmed.py" big "$size" \
     || die "the trimmed clip benchmark failed"
   cmp "$(ls "$work"/store-trimmed/*/*/video)" "$www/big.bin" \
     || die "the trimmed clip's stored video is not the file"
@@ -314,7 +333,8 @@ measure () {
   local tool=$1 file=$2 timing=$work/time.out cmd out size
 
   command_for "$tool" "$file"
-  if ! out=$(/usr/bin/time -f '%e %U %S %M' -o "$timing" "${cmd[@]}" \
+  if ! out=$(/usr/bin/time -f '%e %U %S %M' -o "$timing" "${reader_pin[@]}" \
+      "${cmd[@]}" \
       2>"$work/run.err"); then
     cat "$work/run.err" >&2
     die "$tool on $file.bin failed"
@@ -363,6 +383,7 @@ print_machine () {
   echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine:     $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "kernel:      $(uname -srm)"
+  echo "pinning:     ${PIN:-none} (servers: ${server_pin[*]:-any CPU}; readers: ${reader_pin[*]:-any CPU})"
   echo "GStreamer:   $(gst-launch-1.0 --version | sed -n 's/^GStreamer //p')"
   echo "libsoup:     $(pkg-config --modversion libsoup-3.0 2>/dev/null \
     || dpkg-query -W -f='${Version}' libsoup-3.0-0)"
