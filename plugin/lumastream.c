@@ -37,6 +37,19 @@
 #define HTTP_TOO_MANY_REQUESTS 429
 /* the servers whose validators a stream keeps besides the one answering */
 #define MAX_OTHER_SERVERS 8
+/* A body must also come at a pace: the timeout (libsoup's, of inactivity)
+ * bounds only silence, and a host that sends a byte now and then would
+ * hold a read for ever. Fewer than SLOW_BYTES_PER_SECOND on average over
+ * SLOW_WINDOW_TIMEOUTS times the timeout spent waiting for the host (30 s
+ * with the default 15) is a stalled connection, asked again from where it
+ * stopped as a silent one is (curl's --speed-limit and --speed-time). 1 KiB
+ * a second (8 kbit/s) is a tenth of what even a tiny video (100 kbit/s)
+ * plays at, and a few hundredth of a KIE result's; at that pace a 10 MB
+ * video takes three hours. Only the time spent in reads counts: a pipeline
+ * that is paused, or slow to take the bytes, never makes the host look
+ * slow. */
+#define SLOW_BYTES_PER_SECOND 1024
+#define SLOW_WINDOW_TIMEOUTS 2
 
 /* *INDENT-OFF* */
 G_DEFINE_QUARK (luma-stream-error-quark, luma_stream_error);
@@ -62,6 +75,12 @@ struct _LumaStream
   guint64 retry_after;          /* of the last failed answer, in ms; G_MAXUINT64: none */
   /* the file's validators, and the server they are of */
   LumaStreamVersion version;
+
+  /* the body's pace (check_pace ()), over a window of waiting */
+  gint64 pace_window;           /* its length in us; 0: no timeout, no bound */
+  gint64 pace_waited;           /* us spent in reads since it began */
+  guint64 pace_bytes;           /* read since it began */
+  guint slow_windows;           /* windows in a row that fell short */
 
   /* URL renewals (luma_stream_get_renewals_without_progress()) */
   gboolean renewed;             /* the URL replaced another one */
@@ -477,12 +496,81 @@ luma_stream_check_answer (guint status, SoupMessageHeaders * headers,
   return TRUE;
 }
 
+/* A new answer: a new window of its own. */
+static void
+start_pace (LumaStream * stream)
+{
+  gint64 timeout = soup_session_get_timeout (stream->session);
+
+  stream->pace_window = SLOW_WINDOW_TIMEOUTS * timeout * G_USEC_PER_SEC;
+  stream->pace_waited = 0;
+  stream->pace_bytes = 0;
+}
+
+/* Before a read: once a whole window has been spent waiting, whether it
+ * brought enough bytes; if not, the connection is stalled. A window that
+ * falls short right after another counts as one more in a row. */
+static gboolean
+check_pace (LumaStream * stream, GError ** error)
+{
+  guint seconds;
+  guint64 least;
+
+  if (stream->pace_window == 0 || stream->pace_waited < stream->pace_window)
+    return TRUE;
+  seconds = stream->pace_window / G_USEC_PER_SEC;
+  least = SLOW_BYTES_PER_SECOND * (guint64) seconds;
+
+  if (stream->pace_bytes >= least) {
+    stream->slow_windows = 0;
+    stream->pace_waited = 0;
+    stream->pace_bytes = 0;
+    return TRUE;
+  }
+  stream->slow_windows++;
+  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
+      g_dngettext (GETTEXT_PACKAGE,
+          "%s is too slow: it sent %" PRIu64 " byte in %u seconds, less "
+          "than %u bytes a second",
+          "%s is too slow: it sent %" PRIu64 " bytes in %u seconds, less "
+          "than %u bytes a second", stream->pace_bytes),
+      answering_host (stream), stream->pace_bytes, seconds,
+      SLOW_BYTES_PER_SECOND);
+  return FALSE;
+}
+
+/* One read of the body, the time it waited for the host counted for its
+ * pace: two clock reads (vDSO, tens of ns) to a read of kilobytes. */
+static gssize
+read_paced (LumaStream * stream, guint8 * data, gsize size,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GError) cause = NULL;
+  gint64 started;
+  gssize n;
+
+  if (!check_pace (stream, error))
+    return -1;
+  started = g_get_monotonic_time ();
+  n = g_input_stream_read (stream->body, data, size, cancellable, &cause);
+  stream->pace_waited += g_get_monotonic_time () - started;
+  if (n < 0) {
+    luma_http_set_transport_error (error, cause, stream->uri);
+    return -1;
+  }
+  stream->pace_bytes += n;
+  return n;
+}
+
 /* Brings the body to the offset: a server that ignores Range sends the file
- * from its start, and those bytes have already been handed out. */
+ * from its start, and those bytes have already been handed out. They are
+ * read, at the pace asked of the rest: a skip returns only once all of it
+ * has come. */
 static gboolean
 skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
     GError ** error)
 {
+  guint8 skipped[8192];
   guint64 to_skip;
 
   if (start > stream->offset) {
@@ -493,17 +581,18 @@ skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
     return FALSE;
   }
   for (to_skip = stream->offset - start; to_skip > 0;) {
-    g_autoptr (GError) cause = NULL;
-    gssize n = g_input_stream_skip (stream->body, MIN (to_skip, G_MAXSSIZE),
-        cancellable, &cause);
+    gssize n = read_paced (stream, skipped, MIN (to_skip, sizeof (skipped)),
+        cancellable, error);
 
-    if (n <= 0) {
-      if (n == 0)
-        g_set_error (&cause, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
-            _("the file ended early"));
+    if (n == 0) {
+      g_autoptr (GError) cause = NULL;
+
+      g_set_error (&cause, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+          _("the file ended early"));
       luma_http_set_transport_error (error, cause, stream->uri);
-      return FALSE;
     }
+    if (n <= 0)
+      return FALSE;
     to_skip -= n;
   }
   return TRUE;
@@ -871,6 +960,7 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
   stream->answer_end = answer.end != LUMA_STREAM_SIZE_UNKNOWN ? answer.end
       : stream->size;
   stream->answer_from = stream->offset;
+  start_pace (stream);
   return skip_to_offset (stream, answer.start, cancellable, error);
 }
 
@@ -893,6 +983,7 @@ static gboolean
 is_worth_retrying (LumaStream * stream, GError * error)
 {
   return g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT)
+      || g_error_matches (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW)
       || (g_error_matches (error, LUMA_STREAM_ERROR, LUMA_STREAM_ERROR_HTTP)
       && SOUP_STATUS_IS_SERVER_ERROR (stream->http_status));
 }
@@ -1003,7 +1094,7 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
   /* never past the range the answer said it holds */
   if (stream->answer_end != LUMA_STREAM_SIZE_UNKNOWN)
     size = MIN (size, stream->answer_end - stream->offset);
-  n = g_input_stream_read (stream->body, data, size, cancellable, &cause);
+  n = read_paced (stream, data, size, cancellable, error);
   if (n > 0) {
     stream->offset += n;
     stream->read_end = MAX (stream->read_end, stream->offset);
@@ -1029,10 +1120,11 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
     stream->unsized_end = stream->offset;
     return READ_BODY_ASK_AGAIN;
   }
-  if (n == 0)
+  if (n == 0) {
     g_set_error (&cause, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
         _("the connection closed before the end of the file"));
-  luma_http_set_transport_error (error, cause, stream->uri);
+    luma_http_set_transport_error (error, cause, stream->uri);
+  }
   return -1;
 }
 
@@ -1040,7 +1132,10 @@ gssize
 luma_stream_read (LumaStream * stream, guint8 * data, gsize size,
     GCancellable * cancellable, GError ** error)
 {
-  guint attempt = 0, waits = 0;
+  /* a host that trickles gives a byte to each read, each asked again
+   * after a stall: the stalls in a row are attempts already spent, or
+   * the retries would never run out */
+  guint attempt = stream->slow_windows, waits = 0;
 
   for (;;) {
     g_autoptr (GError) cause = NULL;

@@ -7,6 +7,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/luma/luma.h>
 #include <gio/gio.h>
+#include <string.h>
 
 #include "harness.h"
 #include "badservers.h"
@@ -247,6 +248,70 @@ GST_START_TEST (test_video_host_trickling_headers_cut_off)
 
 GST_END_TEST;
 
+/* A run of a task whose video is on @server, with a timeout of 1 s. */
+static LumaRun *
+run_video_from (BadServer * server, const gchar * task, guint retries)
+{
+  g_autofree gchar *base = bad_server_get_url (server);
+  g_autofree gchar *url = g_strconcat (base, "/video.mp4", NULL);
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, task, fixture.video);
+  luma_emulator_set_result_url (fixture.em, task, url);
+  run = luma_run_new (fixture.em, task, NULL);
+  g_object_set (run->src, "timeout", 1, "retries", retries, NULL);
+  luma_run_until_done (run, 60);
+  return run;
+}
+
+#define TRICKLE_FAST (16 * 1024)
+
+/* A video host that trickles its body, a byte every 200 ms, is never
+ * silent for the timeout (1 s), yet would take hours: fewer than 1 KiB a
+ * second over twice the timeout of waiting is a stalled connection, asked
+ * again from where it stopped, then an error once the retries are spent. */
+GST_START_TEST (test_video_host_trickling_body_cut_off)
+{
+  BadServer *server = bad_server_start_paced (fixture.video, TRICKLE_FAST, 1,
+      200);
+  LumaRun *run = run_video_from (server, "t-trickle", 1);
+  gsize size;
+  const guint8 *video = g_bytes_get_data (fixture.video, &size);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "from 127.0.0.1");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "after 2 attempts");
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "too slow");
+  /* what went out before is the file's start, past what came fast */
+  fail_unless (run->data->len > TRICKLE_FAST && run->data->len < size,
+      "%u bytes went out", run->data->len);
+  fail_unless (memcmp (run->data->data, video, run->data->len) == 0);
+  /* asked again once, from where the first answer stalled */
+  fail_unless_equals_int (bad_server_get_requests (server), 2);
+  fail_unless (bad_server_get_last_offset (server) > TRICKLE_FAST);
+  fail_unless (bad_server_get_last_offset (server) <= run->data->len);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* A slow host that keeps its pace, 1 KiB every 200 ms (5 KiB a second,
+ * five times the least) for its last 32 KiB, is never cut: the whole
+ * video, in one answer, with no retry to spare. */
+GST_START_TEST (test_slow_steady_video_host_not_cut)
+{
+  BadServer *server = bad_server_start_paced (fixture.video,
+      g_bytes_get_size (fixture.video) - 32 * 1024, 1024, 200);
+  LumaRun *run = run_video_from (server, "t-steady", 0);
+
+  luma_run_assert_output (run, fixture.video);
+  fail_unless_equals_int (bad_server_get_requests (server), 1);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 /* With the default poll interval (30 s), a wrong api-url is still said
  * within seconds. */
 GST_START_TEST (test_refused_api_fails_fast)
@@ -352,6 +417,8 @@ badinput_suite (void)
   tcase_add_test (tc, test_trickling_server_cut_off);
   tcase_add_test (tc, test_trickled_headers_end_at_wait_timeout);
   tcase_add_test (tc, test_video_host_trickling_headers_cut_off);
+  tcase_add_test (tc, test_video_host_trickling_body_cut_off);
+  tcase_add_test (tc, test_slow_steady_video_host_not_cut);
   tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);

@@ -23,6 +23,13 @@ struct _BadServer
   GCancellable *cancellable;
   GThread *thread;
   guint64 bytes_sent;           /* atomic */
+  /* BAD_SERVER_PACED */
+  GBytes *video;
+  gsize fast_until;
+  gsize step;
+  guint interval_ms;
+  gint requests;                /* atomic */
+  guint64 last_offset;          /* atomic */
 };
 
 static gboolean
@@ -38,8 +45,8 @@ send_all (BadServer * server, GOutputStream * out, const gchar * data,
   return ok;
 }
 
-/* Reads a request's head (up to its blank line); FALSE at the end. */
-static gboolean
+/* Reads a request's head (up to its blank line); NULL at the end. */
+static GString *
 read_request (BadServer * server, GInputStream * in)
 {
   g_autoptr (GString) head = g_string_new (NULL);
@@ -47,10 +54,10 @@ read_request (BadServer * server, GInputStream * in)
 
   while (!g_str_has_suffix (head->str, "\r\n\r\n")) {
     if (g_input_stream_read (in, &c, 1, server->cancellable, NULL) != 1)
-      return FALSE;
+      return NULL;
     g_string_append_c (head, c);
   }
-  return TRUE;
+  return g_steal_pointer (&head);
 }
 
 /* Each request gets its answer and, right behind it on the connection, a
@@ -67,8 +74,107 @@ smuggle (BadServer * server, GSocketConnection * connection)
       "Content-Type: video/mp4\r\nContent-Length: 16\r\n\r\n"
       "EVILEVILEVILEVIL";
 
-  while (read_request (server, in)
-      && send_all (server, out, answers, strlen (answers), FALSE)) {
+  for (;;) {
+    g_autoptr (GString) head = read_request (server, in);
+
+    if (head == NULL || !send_all (server, out, answers, strlen (answers),
+            FALSE))
+      return;
+  }
+}
+
+/* The offset @head asks for with its Range, 0 without one. */
+static guint64
+asked_offset (GString * head, guint64 size)
+{
+  g_autoptr (SoupMessageHeaders) headers =
+      soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
+  g_autofree gchar *method = NULL;
+  g_autofree gchar *path = NULL;
+  SoupRange *ranges;
+  gint count;
+  guint64 offset = 0;
+
+  g_assert_cmpuint (soup_headers_parse_request (head->str, head->len,
+          headers, &method, &path, NULL), ==, SOUP_STATUS_OK);
+  if (soup_message_headers_get_ranges (headers, size, &ranges, &count)) {
+    offset = ranges[0].start;
+    soup_message_headers_free_ranges (headers, ranges);
+  }
+  return offset;
+}
+
+/* Waits the paced server's interval: FALSE when the client has closed the
+ * connection meanwhile (it sends nothing while its answer comes, so
+ * anything to read is its end), or the server stops. */
+static gboolean
+pause_while_open (BadServer * server, GSocketConnection * connection)
+{
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  gint64 until = g_get_monotonic_time () + server->interval_ms * 1000;
+
+  while (g_get_monotonic_time () < until) {
+    if (g_cancellable_is_cancelled (server->cancellable)
+        || g_socket_condition_check (socket, G_IO_IN | G_IO_HUP | G_IO_ERR))
+      return FALSE;
+    g_usleep (5000);
+  }
+  return TRUE;
+}
+
+/* The file from @from on: at once before fast_until, step by step after. */
+static gboolean
+send_paced (BadServer * server, GSocketConnection * connection, guint64 from)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  gsize size;
+  const gchar *data = g_bytes_get_data (server->video, &size);
+  g_autofree gchar *head = NULL;
+  guint64 at;
+
+  if (from >= size)
+    head = g_strdup_printf ("HTTP/1.1 416 Range Not Satisfiable\r\n"
+        "Content-Range: bytes */%zu\r\nContent-Length: 0\r\n\r\n", size);
+  else if (from > 0)
+    head = g_strdup_printf ("HTTP/1.1 206 Partial Content\r\n"
+        "Content-Type: video/mp4\r\nContent-Length: %" G_GUINT64_FORMAT
+        "\r\nContent-Range: bytes %" G_GUINT64_FORMAT "-%zu/%zu\r\n\r\n",
+        size - from, from, size - 1, size);
+  else
+    head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+        "Content-Length: %zu\r\n\r\n", size);
+  if (!send_all (server, out, head, strlen (head), FALSE))
+    return FALSE;
+  for (at = from; at < size;) {
+    gsize piece = at < server->fast_until ? server->fast_until - at
+        : server->step;
+
+    piece = MIN (piece, size - at);
+    if (at >= server->fast_until && !pause_while_open (server, connection))
+      return FALSE;
+    if (!send_all (server, out, data + at, piece, TRUE))
+      return FALSE;
+    at += piece;
+  }
+  return TRUE;
+}
+
+static void
+serve_paced (BadServer * server, GSocketConnection * connection)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+
+  for (;;) {
+    g_autoptr (GString) head = read_request (server, in);
+    guint64 from;
+
+    if (head == NULL)
+      return;
+    from = asked_offset (head, g_bytes_get_size (server->video));
+    g_atomic_int_inc (&server->requests);
+    g_atomic_pointer_set (&server->last_offset, from);
+    if (!send_paced (server, connection, from))
+      return;
   }
 }
 
@@ -89,6 +195,9 @@ serve (BadServer * server, GSocketConnection * connection)
       break;
     case BAD_SERVER_SMUGGLER:
       smuggle (server, connection);
+      return;
+    case BAD_SERVER_PACED:
+      serve_paced (server, connection);
       return;
     case BAD_SERVER_TRICKLE:
       if (!send_all (server, out, trickle_head, strlen (trickle_head), FALSE))
@@ -137,8 +246,10 @@ bad_server_main (gpointer user_data)
   }
 }
 
-BadServer *
-bad_server_start (BadServerKind kind)
+/* A server of @kind listening, whose thread is not started yet: its
+ * settings are set before, with no lock. */
+static BadServer *
+bad_server_new (BadServerKind kind)
 {
   BadServer *server = g_new0 (BadServer, 1);
   g_autoptr (GInetAddress) loopback =
@@ -152,8 +263,47 @@ bad_server_start (BadServerKind kind)
   g_assert_true (g_socket_listener_add_address (server->listener, address,
           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, NULL));
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return server;
+}
+
+static BadServer *
+bad_server_run (BadServer * server)
+{
   server->thread = g_thread_new ("bad-server", bad_server_main, server);
   return server;
+}
+
+BadServer *
+bad_server_start (BadServerKind kind)
+{
+  return bad_server_run (bad_server_new (kind));
+}
+
+BadServer *
+bad_server_start_paced (GBytes * video, gsize fast_until, gsize step,
+    guint interval_ms)
+{
+  BadServer *server;
+
+  g_return_val_if_fail (step > 0, NULL);
+  server = bad_server_new (BAD_SERVER_PACED);
+  server->video = g_bytes_ref (video);
+  server->fast_until = fast_until;
+  server->step = step;
+  server->interval_ms = interval_ms;
+  return bad_server_run (server);
+}
+
+guint
+bad_server_get_requests (BadServer * server)
+{
+  return g_atomic_int_get (&server->requests);
+}
+
+guint64
+bad_server_get_last_offset (BadServer * server)
+{
+  return (guint64) g_atomic_pointer_get (&server->last_offset);
 }
 
 gchar *
@@ -176,6 +326,7 @@ bad_server_stop (BadServer * server)
   g_thread_join (server->thread);
   g_object_unref (server->listener);
   g_object_unref (server->cancellable);
+  g_clear_pointer (&server->video, g_bytes_unref);
   g_free (server);
 }
 

@@ -17,6 +17,7 @@ typedef enum {
   BAD_SERVER_SMUGGLER,          /* answers each request on a connection with
                                  * BAD_SERVER_GENUINE, then, unasked, with a
                                  * forged answer of as many bytes */
+  BAD_SERVER_PACED,             /* bad_server_start_paced () */
 } BadServerKind;
 
 #define BAD_SERVER_GENUINE "genuine video 16"
@@ -29,6 +30,16 @@ gchar *bad_server_get_url (BadServer * server);
 /* body bytes the server managed to send */
 guint64 bad_server_get_bytes_sent (BadServer * server);
 void bad_server_stop (BadServer * server);
+
+/* A video host that honours Range ("bytes=N-", a 206), but slow: the
+ * bytes of @video before @fast_until go out at once, those from there on
+ * @step bytes every @interval_ms. Serves one connection at a time, the
+ * next once the client has closed the last. */
+BadServer *bad_server_start_paced (GBytes * video, gsize fast_until,
+    gsize step, guint interval_ms);
+/* The requests it was sent, and the offset the last one asked for. */
+guint bad_server_get_requests (BadServer * server);
+guint64 bad_server_get_last_offset (BadServer * server);
 
 typedef struct _TlsServer TlsServer;
 
