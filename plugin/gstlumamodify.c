@@ -1243,13 +1243,17 @@ gst_luma_modify_get_task (GstLumaModify * self, ModifyJob * job,
   };
   g_autoptr (GError) journal_warning = NULL;
   gboolean reused = FALSE;
+  guint retries;
 
   if (input == NULL)
     return FALSE;
+  /* the inner lumasrc's, which also makes the polls: one setting for all
+   * the tries of the API */
+  g_object_get (self->src, "retries", &retries, NULL);
   job->creating = TRUE;
   job->task_id = luma_create_task_once (job->api, &request, &journal,
-      s->wait_timeout, &job->create_result, &reused, &journal_warning,
-      job->cancellable, error);
+      s->wait_timeout, retries, &job->create_result, &reused,
+      &journal_warning, job->cancellable, error);
   if (s->force_new && !journal.force_new)
     luma_task_settings_spend_force_new (&self->settings.task,
         &self->settings_lock, G_OBJECT (self));

@@ -1034,8 +1034,8 @@ gst_luma_src_create_task (GstLumaSrc * self, GError ** error)
   self->creating = TRUE;
   GST_OBJECT_UNLOCK (self);
   id = luma_create_task_once (s->api, &request, &journal,
-      settings->task.wait_timeout, &s->create_result, &reused, &journal_warning,
-      self->cancellable, error);
+      settings->task.wait_timeout, settings->retries, &s->create_result,
+      &reused, &journal_warning, self->cancellable, error);
   GST_OBJECT_LOCK (self);
   self->creating = FALSE;
   GST_OBJECT_UNLOCK (self);

@@ -27,6 +27,10 @@
 /* KIE allows about 20 creations per 10 s per account: a 429 is waited out
  * from 10 s on, doubling, within the caller's wait. */
 #define RATE_LIMIT_BACKOFF_MS 10000
+/* A POST that never left (no connection): as a poll before the API has
+ * answered, a few quick tries (a restart, a network blip), not backoffs
+ * that keep a wrong api-url unsaid for long */
+#define UNSENT_BACKOFF_MS 250
 #define ANSWER_MAX_SIZE (64 * 1024)
 
 /* *INDENT-OFF* */
@@ -221,26 +225,49 @@ post_once (LumaApi * api, GBytes * body, LumaCreateResult * result,
   return NULL;
 }
 
+/* A request that could not be sent at all: no connection to the API (a
+ * proxy that wants credentials is no passing trouble). Nothing reached
+ * KIE, so nothing was created, and trying again costs nothing. */
+static gboolean
+never_left (const LumaCreateResult * result, const GError * cause)
+{
+  return result->outcome == LUMA_CREATE_NOTHING
+      && g_error_matches (cause, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT);
+}
+
+static void
+set_unsent_error (GError ** error, guint attempts, const GError * cause)
+{
+  g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TRANSPORT,
+      g_dngettext (GETTEXT_PACKAGE,
+          "Could not send the request to create the task (%u attempt), so "
+          "no task was created: %s",
+          "Could not send the request to create the task (%u attempts), so "
+          "no task was created: %s", attempts), attempts, cause->message);
+}
+
 /**
  * luma_create_task:
  * @wait_seconds: how long rate limiting (429) and maintenance (455) may be
  *   waited out, 0: forever
+ * @retries: how many times a request that could not be sent at all (no
+ *   connection) is tried again
  * @result: (out caller-allocates): what the last request did, and said
  *
- * Creates a task. Only a 429 or a 455, which create nothing, are tried
- * again.
+ * Creates a task. Only what creates nothing is tried again: a 429 or a
+ * 455, and a request that never left.
  *
  * Returns: (transfer full): the new task's id, or %NULL
  */
 gchar *
 luma_create_task (LumaApi * api, const LumaCreateRequest * request,
-    guint wait_seconds, LumaCreateResult * result, GCancellable * cancellable,
-    GError ** error)
+    guint wait_seconds, guint retries, LumaCreateResult * result,
+    GCancellable * cancellable, GError ** error)
 {
   g_autoptr (GBytes) body = build_body (request);
   gint64 deadline = luma_http_time_after (g_get_monotonic_time (),
       wait_seconds);
-  guint attempt;
+  guint attempt, unsent = 0;
 
   for (attempt = 0;; attempt++) {
     g_autoptr (GError) cause = NULL;
@@ -252,6 +279,16 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
     task_id = post_once (api, body, result, &retry_after, cancellable, &cause);
     if (task_id != NULL)
       return task_id;
+    if (never_left (result, cause)) {
+      if (unsent++ >= retries) {
+        set_unsent_error (error, unsent, cause);
+        return NULL;
+      }
+      if (!luma_http_sleep (luma_http_backoff (UNSENT_BACKOFF_MS, unsent - 1),
+              cancellable, error))
+        return NULL;
+      continue;
+    }
     if (result->api_code != 429 && result->api_code != 455) {
       g_propagate_error (error, g_steal_pointer (&cause));
       return NULL;
@@ -283,8 +320,8 @@ luma_create_task (LumaApi * api, const LumaCreateRequest * request,
 static gchar *
 create_under_claim (LumaApi * api, const LumaCreateRequest * request,
     const LumaCreateJournal * journal, LumaJournalClaim * claim,
-    guint wait_seconds, LumaCreateResult * result, GError ** journal_warning,
-    GCancellable * cancellable, GError ** error)
+    guint wait_seconds, guint retries, LumaCreateResult * result,
+    GError ** journal_warning, GCancellable * cancellable, GError ** error)
 {
   LumaCreateRequest with_url = *request;
   g_autofree gchar *video_url = NULL;
@@ -302,8 +339,8 @@ create_under_claim (LumaApi * api, const LumaCreateRequest * request,
     luma_journal_abort (claim);
     return NULL;
   }
-  id = luma_create_task (api, &with_url, wait_seconds, result, cancellable,
-      error);
+  id = luma_create_task (api, &with_url, wait_seconds, retries, result,
+      cancellable, error);
   if (id == NULL) {
     if (result->outcome == LUMA_CREATE_MAYBE)
       luma_journal_abandon (claim);
@@ -353,7 +390,7 @@ forget_once (LumaCreateJournal * journal, const gchar * key,
  */
 gchar *
 luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
-    LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateJournal * journal, guint wait_seconds, guint retries,
     LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
     GCancellable * cancellable, GError ** error)
 {
@@ -401,5 +438,5 @@ luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
     return id;
   }
   return create_under_claim (api, request, journal, claim, wait_seconds,
-      result, journal_warning, cancellable, error);
+      retries, result, journal_warning, cancellable, error);
 }

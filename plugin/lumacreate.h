@@ -45,8 +45,8 @@ typedef struct {
 } LumaCreateResult;
 
 gchar *luma_create_task (LumaApi * api, const LumaCreateRequest * request,
-    guint wait_seconds, LumaCreateResult * result, GCancellable * cancellable,
-    GError ** error);
+    guint wait_seconds, guint retries, LumaCreateResult * result,
+    GCancellable * cancellable, GError ** error);
 
 /* Gives the URL of the clip once the journal's claim is held (lumamodify
  * uploads it then, and only then). */
@@ -71,7 +71,7 @@ typedef struct {
 } LumaCreateJournal;
 
 gchar *luma_create_task_once (LumaApi * api, const LumaCreateRequest * request,
-    LumaCreateJournal * journal, guint wait_seconds,
+    LumaCreateJournal * journal, guint wait_seconds, guint retries,
     LumaCreateResult * result, gboolean * reused, GError ** journal_warning,
     GCancellable * cancellable, GError ** error);
 

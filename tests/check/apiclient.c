@@ -388,21 +388,11 @@ GST_END_TEST;
 
 /* ----- 12: a wrong api-url is said within seconds ----- */
 
-static guint16
-refused_port (void)
-{
-  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
-
-  fail_unless (port != 0);
-  g_socket_listener_close (listener);
-  return port;
-}
 
 GST_START_TEST (test_refused_connection_fails_fast)
 {
   g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u",
-      refused_port ());
+      luma_test_refused_port ());
   g_autoptr (GError) error = NULL;
   GstLumaRecord *record;
   gint64 took;

@@ -316,15 +316,13 @@ GST_END_TEST;
  * within seconds. */
 GST_START_TEST (test_refused_api_fails_fast)
 {
-  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  guint16 port = luma_test_refused_port ();
   g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u", port);
   g_autofree gchar *words = g_strdup_printf ("Connection refused by "
       "127.0.0.1:%u", port);
   LumaRun *run = luma_run_new (fixture.em, "t-typo", NULL);
   gint64 before = g_get_monotonic_time ();
 
-  g_socket_listener_close (listener);
   g_object_set (run->src, "api-url", url, "poll-interval", 30000, NULL);
   luma_run_until_done (run, 30);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ, words);

@@ -190,20 +190,15 @@ run_refused_create (guint http_status, gint code, GstResourceError expected,
   luma_run_free (run);
 }
 
-/* A proxy on the way that wants credentials (407) stopped the request
- * there: no task, said so (task-may-exist false), and a rerun may create
- * it. */
-GST_START_TEST (test_proxy_wanting_credentials_created_nothing)
+/* @run (freed) failed with @code and @words and said no task may exist
+ * (task-may-exist false): a rerun then creates the task, once. */
+static void
+assert_nothing_created_then_rerun (LumaRun * run, GstResourceError code,
+    const gchar * words)
 {
-  LumaRun *run;
-  const GstStructure *details;
+  const GstStructure *details = luma_run_assert_error (run, code, words);
   gboolean may_exist = TRUE;
 
-  luma_emulator_push_generate_reply (fixture.em, 407, NULL, "");
-  run = creating_run (PROMPT);
-  luma_run_until_done (run, 20);
-  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
-      "proxy");
   fail_unless (gst_structure_get_boolean (details,
           GST_LUMA_DETAIL_TASK_MAY_EXIST, &may_exist));
   fail_if (may_exist);
@@ -214,6 +209,79 @@ GST_START_TEST (test_proxy_wanting_credentials_created_nothing)
   fail_unless (run->eos);
   fail_unless_equals_int (luma_emulator_get_creates (fixture.em), 1);
   luma_run_free (run);
+}
+
+typedef struct
+{
+  LumaEmulator *em;
+  guint16 port;
+} LateStart;
+
+/* The API comes up a little after the first POST was refused a
+ * connection (a restart). */
+static gpointer
+start_emulator_later (gpointer data)
+{
+  LateStart *late = data;
+  g_autoptr (GError) error = NULL;
+
+  g_usleep (400 * G_TIME_SPAN_MILLISECOND);
+  fail_unless (luma_emulator_start (late->em, late->port, 0, &error),
+      "emulator: %s", error ? error->message : "");
+  return NULL;
+}
+
+/* A POST that could not be sent at all (no connection) created nothing:
+ * it is tried again, as a poll is, and the task is created once. */
+GST_START_TEST (test_request_that_never_left_is_tried_again)
+{
+  LateStart late = { luma_emulator_new (TEST_KEY), luma_test_refused_port () };
+  g_autofree gchar *api_url = g_strdup_printf ("http://127.0.0.1:%u",
+      late.port);
+  LumaRun *run = creating_run (PROMPT);
+  GThread *starter;
+
+  g_object_set (run->src, "api-url", api_url, NULL);
+  starter = g_thread_new ("late-api", start_emulator_later, &late);
+  luma_run_until_done (run, 30);
+  g_thread_join (starter);
+  fail_unless (run->eos && run->error == NULL);
+  fail_unless_equals_int (luma_emulator_get_creates (late.em), 1);
+  luma_run_free (run);
+  luma_emulator_free (late.em);
+}
+
+GST_END_TEST;
+
+/* An API that never takes the connection: the error says the request
+ * was never sent and nothing was created, and a rerun may create it. */
+GST_START_TEST (test_request_that_never_left_says_nothing_created)
+{
+  g_autofree gchar *api_url = g_strdup_printf ("http://127.0.0.1:%u",
+      luma_test_refused_port ());
+  LumaRun *run = creating_run (PROMPT);
+
+  g_object_set (run->src, "api-url", api_url, "retries", 2, NULL);
+  luma_run_until_done (run, 30);
+  assert_nothing_created_then_rerun (run, GST_RESOURCE_ERROR_OPEN_READ,
+      "Could not send the request to create the task (3 attempts), so no "
+      "task was created: Connection refused by 127.0.0.1");
+}
+
+GST_END_TEST;
+
+/* A proxy on the way that wants credentials (407) stopped the request
+ * there: no task, said so (task-may-exist false), and a rerun may create
+ * it. */
+GST_START_TEST (test_proxy_wanting_credentials_created_nothing)
+{
+  LumaRun *run;
+
+  luma_emulator_push_generate_reply (fixture.em, 407, NULL, "");
+  run = creating_run (PROMPT);
+  luma_run_until_done (run, 20);
+  assert_nothing_created_then_rerun (run, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+      "proxy");
 }
 
 GST_END_TEST;
@@ -971,6 +1039,8 @@ create_suite (void)
   tcase_add_test (tc, test_uri_cannot_create);
   tcase_add_test (tc, test_each_refusal_has_its_error);
   tcase_add_test (tc, test_proxy_wanting_credentials_created_nothing);
+  tcase_add_test (tc, test_request_that_never_left_is_tried_again);
+  tcase_add_test (tc, test_request_that_never_left_says_nothing_created);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);
   tcase_add_test (tc, test_prompt_not_english_warns_once);

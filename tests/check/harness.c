@@ -72,6 +72,17 @@ luma_run_new_launch (const gchar * desc, const gchar * element_name)
   return luma_run_new_for (pipeline, src);
 }
 
+guint16
+luma_test_refused_port (void)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+
+  fail_unless (port != 0);
+  g_socket_listener_close (listener);
+  return port;
+}
+
 LumaRun *
 luma_run_new (LumaEmulator * em, const gchar * task_id, const gchar * sink)
 {

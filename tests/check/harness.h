@@ -31,6 +31,9 @@ G_BEGIN_DECLS
   GstTagList *tags;             /* every tag that reached the sink, merged */
 } LumaRun;
 
+/* A port of 127.0.0.1 that nobody listens on: a connection is refused. */
+guint16 luma_test_refused_port (void);
+
 /* "lumasrc name=src <props> ! <sink>" with the emulator's URL and key and a
  * 10 ms poll interval; @sink NULL: a fakesink that keeps the bytes. */
 LumaRun *luma_run_new (LumaEmulator * em, const gchar * task_id,
