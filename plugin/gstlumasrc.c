@@ -2735,6 +2735,22 @@ get_store_property (const LumaSettings * settings, guint prop_id,
   g_free (effective.store_dir);
 }
 
+/* The task this element streams, with the settings lock held: task-id,
+ * or the task it created (or reused) itself, read under the object lock.
+ * An editor that asks for the URI then keeps one it can open again. */
+static gchar *
+dup_task_id_locked (GstLumaSrc * self)
+{
+  gchar *id;
+
+  if (self->settings.task_id != NULL)
+    return g_strdup (self->settings.task_id);
+  GST_OBJECT_LOCK (self);
+  id = g_strdup (self->view.created_task_id);
+  GST_OBJECT_UNLOCK (self);
+  return id;
+}
+
 static void
 gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
@@ -2760,14 +2776,7 @@ gst_luma_src_get_property (GObject * object, guint prop_id, GValue * value,
   }
   switch (prop_id) {
     case PROP_TASK_ID:
-      if (settings->task_id != NULL) {
-        g_value_set_string (value, settings->task_id);
-      } else {
-        /* the task this element created: read under the object lock */
-        GST_OBJECT_LOCK (self);
-        g_value_set_string (value, self->view.created_task_id);
-        GST_OBJECT_UNLOCK (self);
-      }
+      g_value_take_string (value, dup_task_id_locked (self));
       break;
     case PROP_RETRIES:
       g_value_set_uint (value, settings->retries);
@@ -2822,7 +2831,7 @@ gst_luma_src_uri_get_uri (GstURIHandler * handler)
   g_autofree gchar *id = NULL;
 
   g_mutex_lock (&self->settings_lock);
-  id = g_strdup (self->settings.task_id);
+  id = dup_task_id_locked (self);
   g_mutex_unlock (&self->settings_lock);
   if (id == NULL)
     return NULL;

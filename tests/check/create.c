@@ -133,6 +133,38 @@ assert_settings_error (const gchar * task_id, const gchar * prompt,
   fail_unless_equals_int (luma_emulator_get_generate_requests (fixture.em), 0);
 }
 
+/* Once the element has created its task, the URI it answers (a URI
+ * query, as an editor saving its project asks) names that task, and opens
+ * it again. */
+GST_START_TEST (test_uri_names_the_created_task)
+{
+  LumaRun *run = creating_run (PROMPT);
+  g_autoptr (GstQuery) query = gst_query_new_uri ();
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *expected = NULL;
+  g_autofree gchar *uri = NULL;
+  GstElement *again;
+
+  fail_unless (gst_uri_handler_get_uri (GST_URI_HANDLER (run->src)) == NULL);
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  expected = g_strconcat ("luma://", task_id, NULL);
+  fail_unless (gst_element_query (run->src, query));
+  gst_query_parse_uri (query, &uri);
+  fail_unless_equals_string (uri, expected);
+
+  again = gst_element_make_from_uri (GST_URI_SRC, uri, NULL, NULL);
+  fail_unless (again != NULL);
+  g_clear_pointer (&task_id, g_free);
+  g_object_get (again, "task-id", &task_id, NULL);
+  fail_unless_equals_string (task_id, expected + strlen ("luma://"));
+  gst_object_unref (again);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_settings_that_cannot_create)
 {
   assert_settings_error ("abc", PROMPT, NULL, "one or the other");
@@ -1040,6 +1072,7 @@ create_suite (void)
   tcase_add_test (tc, test_each_refusal_has_its_error);
   tcase_add_test (tc, test_proxy_wanting_credentials_created_nothing);
   tcase_add_test (tc, test_request_that_never_left_is_tried_again);
+  tcase_add_test (tc, test_uri_names_the_created_task);
   tcase_add_test (tc, test_request_that_never_left_says_nothing_created);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);
