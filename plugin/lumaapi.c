@@ -352,26 +352,49 @@ origin_text (GUri * uri)
   return g_strdup (g_uri_get_host (uri));
 }
 
-/* A 401 from another host than the API's is no verdict on the key: the key
- * was never sent there (luma_http_send() keeps it to the API's origin). */
+static gboolean
+is_refusal (const GError * error)
+{
+  return g_error_matches (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED)
+      || g_error_matches (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_FOUND)
+      || g_error_matches (error, LUMA_API_ERROR, LUMA_API_ERROR_REFUSED);
+}
+
+/* A refusal (401, 403, 404...) from another host than the API's, which a
+ * redirect named (a proxy, a CDN), is no verdict of KIE's on the key or the
+ * task: the key was never sent there (luma_http_send () keeps it to the
+ * API's origin), and the host may not even be KIE's. It is said as that
+ * host's answer: a 404 is no "unknown task" (NOT_FOUND, which a user takes
+ * for a wrong task id), and its code is not the API's (api-code 0; the
+ * HTTP status stays). */
 static PollOutcome
-explain_other_host (GUri * api_uri, SoupMessage * msg, PollOutcome outcome,
-    GError ** error)
+explain_other_host (LumaApi * api, GUri * api_uri, const gchar * task_id,
+    SoupMessage * msg, PollOutcome outcome, GError ** error)
 {
   GUri *answered_by = soup_message_get_uri (msg);
-  g_autofree gchar *api = NULL;
+  gint code = api->last_code != 0 ? api->last_code
+      : (gint) api->last_http_status;
+  g_autofree gchar *ours = NULL;
   g_autofree gchar *other = NULL;
 
-  if (!g_error_matches (*error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED)
+  if (outcome != POLL_FAILED || !is_refusal (*error)
       || luma_http_same_origin (answered_by, api_uri))
     return outcome;
-  api = origin_text (api_uri);
+  ours = origin_text (api_uri);
   other = origin_text (answered_by);
+  api->last_code = 0;
   g_clear_error (error);
-  g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED,
-      _("The API at %s redirected to another host, %s, which refused the "
-          "request (401): the API key was not sent to %s, as it only ever "
-          "goes to %s"), api, other, other, api);
+  if (code == SOUP_STATUS_UNAUTHORIZED)
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_AUTHORIZED,
+        _("The API at %s redirected to another host, %s, which refused the "
+            "request (401): the API key was not sent to %s, as it only ever "
+            "goes to %s"), ours, other, other, ours);
+  else
+    g_set_error (error, LUMA_API_ERROR, LUMA_API_ERROR_REFUSED,
+        _("The API at %s redirected the request for task %s to another "
+            "host, %s, which answered %d: that is not KIE's word on the "
+            "task, and the API key was not sent to %s, as it only ever goes "
+            "to %s"), ours, task_id, other, code, other, ours);
   return outcome;
 }
 
@@ -561,7 +584,8 @@ poll_once (LumaApi * api, LumaPoller * poller, gint64 wait_deadline,
     outcome = read_answer (api, poller, msg, stream, record, retry_after,
         request_cancellable, error);
     if (outcome != POLL_SERVER_TROUBLE)
-      return explain_other_host (uri, msg, outcome, error);
+      return explain_other_host (api, uri, poller->task_id, msg, outcome,
+          error);
   }
 
   /* a redirect refused once is refused again; a proxy that wants

@@ -18,7 +18,9 @@ typedef enum
 {
   LUMA_API_ERROR_NOT_AUTHORIZED,        /* 401 */
   LUMA_API_ERROR_NOT_FOUND,     /* 404 */
-  LUMA_API_ERROR_REFUSED,       /* 402, 422, 433, 501, 505, other codes */
+  LUMA_API_ERROR_REFUSED,       /* 402, 422, 433, 501, 505, other codes;
+                                 * a refusal from another host than the
+                                 * API's, which a redirect named */
   LUMA_API_ERROR_TASK_FAILED,   /* successFlag 2 or 3 */
   LUMA_API_ERROR_TIMEOUT,       /* still generating after wait-timeout */
   LUMA_API_ERROR_BAD_ANSWER,    /* an answer that cannot be read */

@@ -843,26 +843,75 @@ GST_START_TEST (test_large_5xx_page_is_retried)
 
 GST_END_TEST;
 
-GST_START_TEST (test_401_from_other_host_says_key_was_not_sent)
+/* The error of a wait for t-moved, whose record-info the emulator
+ * redirects to @other's, which that error names. */
+static GError *
+wait_redirected_to (LumaEmulator * other)
 {
-  LumaEmulator *other = luma_test_emulator_new ();
   g_autofree gchar *other_api = luma_emulator_get_api_url (other);
   g_autofree gchar *target = g_strconcat (other_api,
       "/api/v1/modify/record-info?taskId=t-moved", NULL);
-  g_autofree gchar *other_origin = g_strdup (other_api + strlen ("http://"));
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
   GstLumaRecord *record;
 
   luma_test_add_ready_task (fixture.em, "t-moved", fixture.video);
-  luma_test_add_ready_task (other, "t-moved", fixture.video);
   luma_emulator_push_record_redirect (fixture.em, "t-moved", target);
   record = wait_for (NULL, 5, "t-moved", 10, 0, 3, NULL, NULL, &error);
   fail_unless (record == NULL);
+  assert_error_says (error, other_api + strlen ("http://"));
+  return error;
+}
+
+GST_START_TEST (test_401_from_other_host_says_key_was_not_sent)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autoptr (GError) error = NULL;
+
+  luma_test_add_ready_task (other, "t-moved", fixture.video);
+  error = wait_redirected_to (other);
   fail_unless (g_error_matches (error, LUMA_API_ERROR,
           LUMA_API_ERROR_NOT_AUTHORIZED), "%s", error->message);
-  assert_error_says (error, other_origin);
   assert_error_says (error, "the API key was not sent to");
   fail_unless_equals_int (luma_emulator_get_api_auth_requests (other), 0);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
+/* A 404 or a 403 from another host than the API's, which a redirect
+ * named (a proxy or CDN in front of the API), is no word of KIE's on the
+ * task: that host never had the key. The error names it and does not
+ * claim KIE's verdict ("KIE does not know task": a NOT_FOUND a user takes
+ * for a wrong task id). As a page, as a JSON error, or as the code of a
+ * 200's body. */
+static const struct
+{
+  guint status;
+  const gchar *content_type;
+  const gchar *body;
+} other_host_refusals[] = {
+  {404, "text/html", "<html><body>Not Found</body></html>"},
+  {404, NULL, "{\"code\":404,\"msg\":\"Task not found\"}"},
+  {403, "text/html", "<html><body>Forbidden</body></html>"},
+  {200, NULL, "{\"code\":404,\"msg\":\"Task not found\"}"},
+};
+
+GST_START_TEST (test_refusal_from_other_host_is_not_kie_s)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autoptr (GError) error = NULL;
+
+  luma_emulator_push_record_reply (other, "t-moved",
+      other_host_refusals[__i__].status, NULL,
+      other_host_refusals[__i__].content_type, other_host_refusals[__i__].body);
+  error = wait_redirected_to (other);
+  fail_if (g_error_matches (error, LUMA_API_ERROR, LUMA_API_ERROR_NOT_FOUND),
+      "another host's answer is taken for KIE's: %s", error->message);
+  fail_if (strstr (error->message, "KIE does not know") != NULL
+      || strstr (error->message, "KIE refused") != NULL,
+      "another host's answer is taken for KIE's: %s", error->message);
+  fail_unless_equals_int (luma_emulator_get_record_requests (other,
+          "t-moved"), 1);
   luma_emulator_free (other);
 }
 
@@ -1360,6 +1409,8 @@ apiclient_suite (void)
   tcase_add_test (tc, test_unknown_encoding_is_a_bad_answer);
   tcase_add_test (tc, test_large_5xx_page_is_retried);
   tcase_add_test (tc, test_401_from_other_host_says_key_was_not_sent);
+  tcase_add_loop_test (tc, test_refusal_from_other_host_is_not_kie_s, 0,
+      G_N_ELEMENTS (other_host_refusals));
   tcase_add_test (tc, test_polls_make_no_eventfd);
   tcase_add_test (tc, test_deadline_rearmed);
   tcase_add_test (tc, test_earlier_deadline_fires_first);

@@ -310,6 +310,37 @@ GST_START_TEST (test_unknown_task_is_not_found)
 
 GST_END_TEST;
 
+/* A 404 from another host than the API's, which a redirect named (a proxy,
+ * a CDN), is not KIE's "unknown task": no NOT_FOUND, no api-code 404 in the
+ * details (its HTTP status is there), and the error names that host. */
+GST_START_TEST (test_404_from_other_host_is_no_unknown_task)
+{
+  LumaEmulator *other = luma_test_emulator_new ();
+  g_autofree gchar *other_api = luma_emulator_get_api_url (other);
+  g_autofree gchar *target = g_strconcat (other_api,
+      "/api/v1/modify/record-info?taskId=t-moved", NULL);
+  const GstStructure *details;
+  guint http_status = 0;
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-moved", fixture.video);
+  luma_emulator_push_record_reply (other, "t-moved", 404, NULL, NULL,
+      "{\"code\":404,\"msg\":\"Task not found\"}");
+  luma_emulator_push_record_redirect (fixture.em, "t-moved", target);
+  run = luma_run_new (fixture.em, "t-moved", NULL);
+  luma_run_until_done (run, 20);
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_OPEN_READ,
+      other_api + strlen ("http://"));
+  fail_unless_equals_int (detail_int (details, GST_LUMA_DETAIL_API_CODE), 0);
+  fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
+          &http_status));
+  fail_unless_equals_int (http_status, 404);
+  luma_run_free (run);
+  luma_emulator_free (other);
+}
+
+GST_END_TEST;
+
 /* The API's codes, as `code` in a 200 answer and as the HTTP status. */
 static void
 check_code (guint http_status, gint code, gint resource_code,
@@ -1371,6 +1402,7 @@ lumasrc_suite (void)
   tcase_add_test (tc, test_callback_failed_warns_and_streams);
   tcase_add_test (tc, test_wrong_key_is_not_authorized);
   tcase_add_test (tc, test_unknown_task_is_not_found);
+  tcase_add_test (tc, test_404_from_other_host_is_no_unknown_task);
   tcase_add_test (tc, test_refusing_codes);
   tcase_add_test (tc, test_http_500_then_success);
   tcase_add_test (tc, test_body_500_then_success);
