@@ -609,8 +609,9 @@ gst_luma_src_on_poll (const LumaWaitStatus * status, gpointer user_data)
       gst_luma_src_new_task_message (self, status, location));
   messages->notify_state = changed;
 
-  /* a record read again for a fresh URL is not a wait */
-  if (self->streaming->phase != PHASE_STREAMING) {
+  /* only a wait's polls, which its START opened: a record read again for
+   * a fresh URL is not one, unless it turns into one (fetch_record ()) */
+  if (s->progress_open) {
     text = g_strdup_printf (_("Task %s: %s (poll %u, %u s)"), status->task_id,
         task_state_label (status->state), status->polls,
         (guint) (status->elapsed / GST_SECOND));
@@ -845,6 +846,54 @@ gst_luma_src_use_record (GstLumaSrc * self, GstLumaRecord * record,
   return TRUE;
 }
 
+static void
+gst_luma_src_post_ready (GstLumaSrc * self)
+{
+  g_autofree gchar *text = g_strdup_printf (_("Task %s is ready"),
+      task_id (self));
+
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_COMPLETE, text);
+}
+
+static GstLumaRecord *
+gst_luma_src_poll_record (GstLumaSrc * self, const LumaWaitParams * params,
+    GError ** error)
+{
+  return luma_api_wait_for_task (self->streaming->api, task_id (self), params,
+      gst_luma_src_on_poll, self, self->cancellable, error);
+}
+
+/* The record read for its URL while the video streams (phase
+ * PHASE_STREAMING), which the application is not told of: unless it finds
+ * the task generating again (an odd answer, but the API's to give), and
+ * turns into a wait for up to wait-timeout. That is told as the first wait
+ * is, not left a silent stall: a START, a CONTINUE a poll, then COMPLETE
+ * here or the ERROR or CANCELED of fail_at (). */
+static GstLumaRecord *
+gst_luma_src_read_record_again (GstLumaSrc * self, LumaWaitParams * params,
+    GError ** error)
+{
+  g_autoptr (GError) generating = NULL;
+  g_autofree gchar *text = NULL;
+  GstLumaRecord *record;
+
+  params->until_generating = TRUE;
+  record = gst_luma_src_poll_record (self, params, &generating);
+  if (!g_error_matches (generating, LUMA_API_ERROR, LUMA_API_ERROR_GENERATING)) {
+    if (generating != NULL)
+      g_propagate_error (error, g_steal_pointer (&generating));
+    return record;
+  }
+  text = g_strdup_printf (_("Task %s is generating again: waiting for it"),
+      task_id (self));
+  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START, text);
+  params->until_generating = FALSE;
+  record = gst_luma_src_poll_record (self, params, error);
+  if (record != NULL)
+    gst_luma_src_post_ready (self);
+  return record;
+}
+
 /* @fresh: the record this process has (a URL that expired) is no good */
 static gboolean
 gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
@@ -858,8 +907,10 @@ gst_luma_src_fetch_record (GstLumaSrc * self, gboolean fresh, GError ** error)
 
   if (fresh)
     luma_api_forget_task (s->api, task_id (self));
-  record = luma_api_wait_for_task (s->api, task_id (self), &params,
-      gst_luma_src_on_poll, self, self->cancellable, error);
+  if (s->phase == PHASE_STREAMING)
+    record = gst_luma_src_read_record_again (self, &params, error);
+  else
+    record = gst_luma_src_poll_record (self, &params, error);
   /* over: the next wait (for a fresh URL) is a wait of its own */
   if (record != NULL)
     s->wait_resume = (LumaWaitResume) {
@@ -920,7 +971,6 @@ gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
 {
   g_autofree gchar *start_text =
       g_strdup_printf (_("Waiting for Luma task %s"), task_id (self));
-  g_autofree gchar *done_text = NULL;
 
   gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_START, start_text);
   if (!gst_luma_src_fetch_record (self, FALSE, error))
@@ -929,8 +979,7 @@ gst_luma_src_wait_for_video (GstLumaSrc * self, GError ** error)
   gst_luma_src_send_tags (self);
   if (self->streaming->record->state == GST_LUMA_TASK_STATE_CALLBACK_FAILED)
     gst_luma_src_warn_callback_failed (self);
-  done_text = g_strdup_printf (_("Task %s is ready"), task_id (self));
-  gst_luma_src_post_progress (self, GST_PROGRESS_TYPE_COMPLETE, done_text);
+  gst_luma_src_post_ready (self);
   self->streaming->phase = PHASE_STREAMING;
   return TRUE;
 }

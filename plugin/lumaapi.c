@@ -783,6 +783,11 @@ wait_step (gpointer data, gint64 * next_due)
       (gint64) MIN (delay, (guint64) left / 1000 + 1) * 1000;
   if (wait->params->resume != NULL)
     wait->params->resume->next_due = *next_due;
+  if (outcome == POLL_GENERATING && wait->params->until_generating) {
+    g_set_error (&wait->error, LUMA_API_ERROR, LUMA_API_ERROR_GENERATING,
+        _("Task %s is generating"), wait->status.task_id);
+    return TRUE;
+  }
   return FALSE;
 }
 
@@ -842,20 +847,25 @@ poll_until_over (LumaApi * api, LumaPoller * poller,
  * longer than its timeout (even in the middle of a request). Rate limits
  * and maintenance are waited out (honouring Retry-After); server and network
  * errors are retried with a growing backoff, up to @params->retries times in
- * a row.
+ * a row. With @params->until_generating, the wait is over at the first
+ * answer that says the task generates (%LUMA_API_ERROR_GENERATING), its
+ * @params->resume ready for the caller to wait on.
  */
 GstLumaRecord *
 luma_api_wait_for_task (LumaApi * api, const gchar * task_id,
     const LumaWaitParams * params, LumaWaitFunc on_poll, gpointer user_data,
     GCancellable * cancellable, GError ** error)
 {
-  GstLumaRecord *cached = params->fresh ? NULL : cache_lookup (api, task_id);
+  GstLumaRecord *cached;
   g_autoptr (GUri) uri = NULL;
   g_autoptr (LumaHttpDeadline) deadline = NULL;
   LumaPoller poller = { task_id };
   GPollFD request_fd;
   GstLumaRecord *record;
 
+  g_return_val_if_fail (!params->until_generating || params->resume != NULL,
+      NULL);
+  cached = params->fresh ? NULL : cache_lookup (api, task_id);
   if (cached != NULL) {
     LumaWaitStatus status = { task_id, cached->state, 0, 0, cached, 0, 0 };
 

@@ -25,6 +25,7 @@ typedef enum
   LUMA_API_ERROR_TIMEOUT,       /* still generating after wait-timeout */
   LUMA_API_ERROR_BAD_ANSWER,    /* an answer that cannot be read */
   LUMA_API_ERROR_UNAVAILABLE,   /* 5xx or transport errors, retries spent */
+  LUMA_API_ERROR_GENERATING,    /* until_generating: the task generates */
 } LumaApiError;
 
 typedef struct _LumaApi LumaApi;
@@ -47,6 +48,11 @@ typedef struct
   guint retries;                /* for 5xx and transport errors in a row */
   gboolean fresh;               /* ask the API even if the task is cached */
   LumaWaitResume *resume;       /* nullable: kept across waits, updated */
+  /* over (LUMA_API_ERROR_GENERATING) at the first answer that says the
+   * task generates, @resume (then required) ready for the wait that goes
+   * on: for a caller that did not expect to wait, and tells its user
+   * before it does */
+  gboolean until_generating;
 } LumaWaitParams;
 
 /* What a wait has seen so far, for progress reports. */

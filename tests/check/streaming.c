@@ -328,6 +328,29 @@ GST_START_TEST (test_client_error_not_retried)
 
 GST_END_TEST;
 
+/* The luma-wait progress: @starts, each ended by one of @completes or
+ * @errors, none CANCELED. */
+static void
+assert_waits (LumaRun * run, gint starts, gint completes, gint errors)
+{
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_START], starts);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_COMPLETE], completes);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_ERROR], errors);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_CANCELED], 0);
+}
+
+/* The whole video, the record read @reads times, and @waits waits told,
+ * each one COMPLETE, with @continues CONTINUEs in all. */
+static void
+assert_renewed (LumaRun * run, guint reads, gint waits, gint continues)
+{
+  assert_output_from (run, 0);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
+      reads);
+  assert_waits (run, waits, waits, 0);
+  fail_unless_equals_int (run->progress[GST_PROGRESS_TYPE_CONTINUE], continues);
+}
+
 GST_START_TEST (test_expired_url_renewed)
 {
   LumaEmulatorVideoFaults faults = { 0 };
@@ -337,10 +360,66 @@ GST_START_TEST (test_expired_url_renewed)
   faults.fail_count = 1;
   set_faults (&faults);
   run = run_to_end (-1, 0);
-  assert_output_from (run, 0);
-  /* the record was read again for a fresh URL */
-  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em, TASK),
-      2);
+  /* the record was read again for a fresh URL, which found the task done
+   * at once: no wait of its own to tell */
+  assert_renewed (run, 2, 1, 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+#define GENERATING_BODY \
+    "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"" TASK \
+    "\",\"successFlag\":0}}"
+
+/* The first read of the record says the task is ready; the video's URL
+ * has expired at its first request; the record read again for a fresh
+ * one says the task generates again (an odd answer, but the API's to
+ * give) @generating times. */
+static LumaRun *
+run_with_a_renewal_that_generates (guint generating, guint wait_timeout)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+  g_autofree gchar *ready = g_strdup_printf ("{\"code\":200,\"msg\":"
+      "\"success\",\"data\":{\"taskId\":\"" TASK "\",\"successFlag\":1,"
+      "\"response\":{\"resultUrls\":[\"%s/r/" TASK "/1.mp4\"]}}}", base);
+  LumaEmulatorVideoFaults faults = {.fail_status = 403,.fail_count = 1 };
+  LumaRun *run;
+  guint i;
+
+  set_faults (&faults);
+  luma_emulator_push_record_reply (fixture.em, TASK, 200, NULL, NULL, ready);
+  for (i = 0; i < generating; i++)
+    luma_emulator_push_record_reply (fixture.em, TASK, 200, NULL, NULL,
+        GENERATING_BODY);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  if (wait_timeout > 0)
+    g_object_set (run->src, "wait-timeout", wait_timeout, NULL);
+  luma_run_until_done (run, 60);
+  return run;
+}
+
+/* That renewal is a wait: told as the first one is (a START, a CONTINUE
+ * a poll, a COMPLETE), not a stream that stalls without a word. */
+GST_START_TEST (test_renewal_that_waits_tells_its_wait)
+{
+  LumaRun *run = run_with_a_renewal_that_generates (2, 0);
+
+  /* CONTINUE: the first wait's poll, and the renewal's after the one
+   * that found the task generating */
+  assert_renewed (run, 4, 2, 3);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* One that lasts past wait-timeout ends its START with an ERROR. */
+GST_START_TEST (test_renewal_that_waits_too_long_ends_its_wait)
+{
+  LumaRun *run = run_with_a_renewal_that_generates (1000, 1);
+
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
+  assert_waits (run, 2, 1, 1);
   luma_run_free (run);
 }
 
@@ -749,6 +828,8 @@ streaming_suite (void)
   tcase_add_test (tc, test_drops_beyond_retries_fail);
   tcase_add_test (tc, test_client_error_not_retried);
   tcase_add_test (tc, test_expired_url_renewed);
+  tcase_add_test (tc, test_renewal_that_waits_tells_its_wait);
+  tcase_add_test (tc, test_renewal_that_waits_too_long_ends_its_wait);
   tcase_add_test (tc, test_url_expiring_mid_stream_renewed);
   tcase_add_test (tc, test_expired_for_good);
   tcase_add_test (tc, test_html_403_is_a_cdn_block);

@@ -96,7 +96,8 @@ GST_LUMA_API const gchar *gst_luma_task_state_get_nick (GstLumaTaskState state);
  *
  * The code of the GST_MESSAGE_PROGRESS messages lumasrc posts while it
  * waits for a task (START, CONTINUE at each poll, then COMPLETE, ERROR or
- * CANCELED).
+ * CANCELED), also when the record read again for a fresh URL while the
+ * video streams says the task is generating again.
  */
 #define GST_LUMA_PROGRESS_CODE "luma-wait"
 
