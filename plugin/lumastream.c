@@ -81,6 +81,7 @@ struct _LumaStream
   gint64 pace_waited;           /* us spent in reads since it began */
   guint64 pace_bytes;           /* read since it began */
   guint slow_windows;           /* windows in a row that fell short */
+  gboolean pace_fresh;          /* the next answer starts a window */
 
   /* URL renewals (luma_stream_get_renewals_without_progress()) */
   gboolean renewed;             /* the URL replaced another one */
@@ -99,6 +100,7 @@ luma_stream_new (SoupSession * session, guint retries)
   stream->answer_end = LUMA_STREAM_SIZE_UNKNOWN;
   stream->unsized_end = G_MAXUINT64;
   stream->retry_after = G_MAXUINT64;
+  stream->pace_fresh = TRUE;
   return stream;
 }
 
@@ -152,6 +154,7 @@ luma_stream_seek (LumaStream * stream, guint64 offset)
     return;
   close_request (stream);
   stream->offset = offset;
+  stream->pace_fresh = TRUE;
 }
 
 guint64
@@ -507,6 +510,14 @@ start_pace (LumaStream * stream)
   stream->pace_bytes = 0;
 }
 
+/* The bytes a window must bring: SLOW_BYTES_PER_SECOND over its length. */
+static guint64
+window_quota (LumaStream * stream)
+{
+  return SLOW_BYTES_PER_SECOND * (guint64) (stream->pace_window /
+      G_USEC_PER_SEC);
+}
+
 /* Before a read: once a whole window has been spent waiting, whether it
  * brought enough bytes; if not, the connection is stalled. A window that
  * falls short right after another counts as one more in a row. */
@@ -514,20 +525,20 @@ static gboolean
 check_pace (LumaStream * stream, GError ** error)
 {
   guint seconds;
-  guint64 least;
 
   if (stream->pace_window == 0 || stream->pace_waited < stream->pace_window)
     return TRUE;
   seconds = stream->pace_window / G_USEC_PER_SEC;
-  least = SLOW_BYTES_PER_SECOND * (guint64) seconds;
 
-  if (stream->pace_bytes >= least) {
+  if (stream->pace_bytes >= window_quota (stream)) {
     stream->slow_windows = 0;
     stream->pace_waited = 0;
     stream->pace_bytes = 0;
     return TRUE;
   }
   stream->slow_windows++;
+  /* the answer that asks again from here has a window of its own */
+  stream->pace_fresh = TRUE;
   g_set_error (error, LUMA_HTTP_ERROR, LUMA_HTTP_ERROR_TOO_SLOW,
       g_dngettext (GETTEXT_PACKAGE,
           "%s is too slow: it sent %" PRIu64 " byte in %u seconds, less "
@@ -559,6 +570,11 @@ read_paced (LumaStream * stream, guint8 * data, gsize size,
     return -1;
   }
   stream->pace_bytes += n;
+  /* a window that already has its bytes cannot fall short: the
+   * host goes at the pace again, whatever ends the answer (its end, a
+   * drop, a seek), and the stalls before are no longer in a row */
+  if (stream->pace_window > 0 && stream->pace_bytes >= window_quota (stream))
+    stream->slow_windows = 0;
   return n;
 }
 
@@ -960,7 +976,13 @@ open_request (LumaStream * stream, GCancellable * cancellable, GError ** error)
   stream->answer_end = answer.end != LUMA_STREAM_SIZE_UNKNOWN ? answer.end
       : stream->size;
   stream->answer_from = stream->offset;
-  start_pace (stream);
+  /* an answer that goes on where the last one ended (a file sent
+   * in pieces, a drop) goes on with its window: only a new start (the
+   * first answer, a seek, one after a stall) begins one, or a host that
+   * trickles one small answer after another would never be cut */
+  if (stream->pace_fresh)
+    start_pace (stream);
+  stream->pace_fresh = FALSE;
   return skip_to_offset (stream, answer.start, cancellable, error);
 }
 

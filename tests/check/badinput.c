@@ -312,6 +312,51 @@ GST_START_TEST (test_slow_steady_video_host_not_cut)
 
 GST_END_TEST;
 
+/* a host that trickled once, then went fast: the stall was asked
+ * again from where it stopped and the next answer gave 16 KiB at once, far
+ * above the pace, before its connection dropped. That drop is a new
+ * trouble, after progress, and gets its retry (`retries`: "tried again in
+ * a row"): the earlier stall is no attempt already spent. */
+GST_START_TEST (test_stall_not_counted_after_fast_answer)
+{
+  BadServer *server = bad_server_start_scripted (fixture.video, TRICKLE_FAST,
+      1, 200, 1, 2, 16 * 1024);
+  LumaRun *run = run_video_from (server, "t-trickle-once", 1);
+
+  luma_run_assert_output (run, fixture.video);
+  fail_unless_equals_int (bad_server_get_requests (server), 3);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
+/* a host that trickles in pieces: each request from where the last
+ * answer ended gets a 206 of one byte, sent 1.5 s after the headers. Every
+ * piece keeps within the timeout (2 s), yet over twice the timeout of
+ * waiting for the body (README: "on average over each stretch of twice
+ * this spent waiting for it") far fewer than 1 KiB a second come: a 100 KiB
+ * video would take two days. It must be cut as the one-answer trickle is. */
+GST_START_TEST (test_trickle_in_pieces_cut_off)
+{
+  BadServer *server = bad_server_start_pieces (fixture.video, TRICKLE_FAST,
+      1500);
+  g_autofree gchar *base = bad_server_get_url (server);
+  g_autofree gchar *url = g_strconcat (base, "/video.mp4", NULL);
+  LumaRun *run;
+
+  luma_test_add_ready_task (fixture.em, "t-pieces", fixture.video);
+  luma_emulator_set_result_url (fixture.em, "t-pieces", url);
+  run = luma_run_new (fixture.em, "t-pieces", NULL);
+  g_object_set (run->src, "timeout", 2, "retries", 1, NULL);
+  luma_run_until_done (run, 40);
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "too slow");
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 /* With the default poll interval (30 s), a wrong api-url is still said
  * within seconds. */
 GST_START_TEST (test_refused_api_fails_fast)
@@ -417,6 +462,8 @@ badinput_suite (void)
   tcase_add_test (tc, test_video_host_trickling_headers_cut_off);
   tcase_add_test (tc, test_video_host_trickling_body_cut_off);
   tcase_add_test (tc, test_slow_steady_video_host_not_cut);
+  tcase_add_test (tc, test_stall_not_counted_after_fast_answer);
+  tcase_add_test (tc, test_trickle_in_pieces_cut_off);
   tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);

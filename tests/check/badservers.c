@@ -30,6 +30,11 @@ struct _BadServer
   guint interval_ms;
   gint requests;                /* atomic */
   guint64 last_offset;          /* atomic */
+  /* bad_server_start_scripted () */
+  gint paced_requests;          /* only the first ones trickle; 0: all */
+  gint cut_request;             /* this one (1-based) closes after... */
+  gsize cut_bytes;              /* ...as many bytes, sent at once */
+  guint piece_ms;               /* a Range gets one byte, this late */
 };
 
 static gboolean
@@ -124,7 +129,8 @@ pause_while_open (BadServer * server, GSocketConnection * connection)
 
 /* The file from @from on: at once before fast_until, step by step after. */
 static gboolean
-send_paced (BadServer * server, GSocketConnection * connection, guint64 from)
+send_paced (BadServer * server, GSocketConnection * connection, guint64 from,
+    gint request)
 {
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   gsize size;
@@ -143,8 +149,39 @@ send_paced (BadServer * server, GSocketConnection * connection, guint64 from)
   else
     head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
         "Content-Length: %zu\r\n\r\n", size);
+  /* the first answer cut after fast_until, then each Range
+   * answered with its first byte only, piece_ms late */
+  if (server->piece_ms > 0) {
+    if (from == 0) {
+      g_free (head);
+      head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+          "Content-Length: %zu\r\n\r\n", size);
+      send_all (server, out, head, strlen (head), FALSE);
+      send_all (server, out, data, MIN (server->fast_until, size), TRUE);
+      return FALSE;
+    }
+    g_free (head);
+    head = g_strdup_printf ("HTTP/1.1 206 Partial Content\r\n"
+        "Content-Type: video/mp4\r\nContent-Length: 1\r\n"
+        "Content-Range: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+        "/%zu\r\n\r\n", from, from, size);
+    if (!send_all (server, out, head, strlen (head), FALSE))
+      return FALSE;
+    g_usleep (server->piece_ms * 1000);
+    return send_all (server, out, data + from, 1, TRUE);
+  }
   if (!send_all (server, out, head, strlen (head), FALSE))
     return FALSE;
+  /* a scripted request, at once (and cut) */
+  if (server->paced_requests > 0 && request > server->paced_requests) {
+    gsize piece = size - from;
+
+    if (request == server->cut_request)
+      piece = MIN (piece, server->cut_bytes);
+    if (!send_all (server, out, data + from, piece, TRUE))
+      return FALSE;
+    return request != server->cut_request;
+  }
   for (at = from; at < size;) {
     gsize piece = at < server->fast_until ? server->fast_until - at
         : server->step;
@@ -173,7 +210,8 @@ serve_paced (BadServer * server, GSocketConnection * connection)
     from = asked_offset (head, g_bytes_get_size (server->video));
     g_atomic_int_inc (&server->requests);
     g_atomic_pointer_set (&server->last_offset, from);
-    if (!send_paced (server, connection, from))
+    if (!send_paced (server, connection, from,
+            g_atomic_int_get (&server->requests)))
       return;
   }
 }
@@ -291,6 +329,42 @@ bad_server_start_paced (GBytes * video, gsize fast_until, gsize step,
   server->fast_until = fast_until;
   server->step = step;
   server->interval_ms = interval_ms;
+  return bad_server_run (server);
+}
+
+/* as bad_server_start_paced (), but only the first @paced_requests
+ * requests trickle; the later ones are answered at once, request number
+ * @cut_request (1-based) with only @cut_bytes, then its connection closed */
+BadServer *
+bad_server_start_scripted (GBytes * video, gsize fast_until, gsize step,
+    guint interval_ms, gint paced_requests, gint cut_request, gsize cut_bytes)
+{
+  BadServer *server;
+
+  server = bad_server_new (BAD_SERVER_PACED);
+  server->video = g_bytes_ref (video);
+  server->fast_until = fast_until;
+  server->step = step;
+  server->interval_ms = interval_ms;
+  server->paced_requests = paced_requests;
+  server->cut_request = cut_request;
+  server->cut_bytes = cut_bytes;
+  return bad_server_run (server);
+}
+
+/* a host that sends the file in one-byte pieces, each @piece_ms
+ * late: a first answer (200) cut after @fast_until bytes, then each
+ * request with a Range answered with one byte (206) */
+BadServer *
+bad_server_start_pieces (GBytes * video, gsize fast_until, guint piece_ms)
+{
+  BadServer *server;
+
+  server = bad_server_new (BAD_SERVER_PACED);
+  server->video = g_bytes_ref (video);
+  server->fast_until = fast_until;
+  server->step = 1;
+  server->piece_ms = piece_ms;
   return bad_server_run (server);
 }
 

@@ -37,6 +37,15 @@ void bad_server_stop (BadServer * server);
  * next once the client has closed the last. */
 BadServer *bad_server_start_paced (GBytes * video, gsize fast_until,
     gsize step, guint interval_ms);
+/* the first @paced_requests requests paced, the later ones at
+ * once; request @cut_request (1-based) gets only @cut_bytes, then a close */
+BadServer *bad_server_start_scripted (GBytes * video, gsize fast_until,
+    gsize step, guint interval_ms, gint paced_requests, gint cut_request,
+    gsize cut_bytes);
+/* one-byte 206 pieces, each @piece_ms late, after a first answer
+ * cut after @fast_until bytes */
+BadServer *bad_server_start_pieces (GBytes * video, gsize fast_until,
+    guint piece_ms);
 /* The requests it was sent, and the offset the last one asked for. */
 guint bad_server_get_requests (BadServer * server);
 guint64 bad_server_get_last_offset (BadServer * server);
