@@ -2717,6 +2717,18 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
     return;
   }
 
+  /* another request (in NULL or READY, before its run): the task
+   * created for the last one is not its task, which is not known yet */
+  if ((prop_id == LUMA_TASK_PROP_PROMPT || prop_id == LUMA_TASK_PROP_WATERMARK
+          || prop_id == LUMA_TASK_PROP_API_KEY
+          || prop_id == LUMA_TASK_PROP_API_URL || prop_id == PROP_VIDEO_URL
+          || (prop_id == LUMA_TASK_PROP_FORCE_NEW
+              && g_value_get_boolean (value)))
+      && gst_luma_src_is_configurable (self)) {
+    GST_OBJECT_LOCK (self);
+    g_clear_pointer (&self->view.created_task_id, g_free);
+    GST_OBJECT_UNLOCK (self);
+  }
   g_mutex_lock (&self->settings_lock);
   if (luma_task_settings_set_property (&settings->task, prop_id, value)) {
     /* one of the settings lumamodify has too */

@@ -165,6 +165,34 @@ GST_START_TEST (test_uri_names_the_created_task)
 
 GST_END_TEST;
 
+/* a URI names the task of the element's request: once the request
+ * changes (another prompt, set in NULL to run again), the task created for
+ * the old one is not its task, and "before the task is known it has none"
+ * (docs/lumasrc.md). An editor saving its project then would keep a URI
+ * that opens the video of the other prompt. */
+GST_START_TEST (test_uri_forgets_task_of_other_prompt)
+{
+  LumaRun *run = creating_run (PROMPT);
+  g_autofree gchar *uri = NULL;
+  g_autofree gchar *task_id = NULL;
+
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (run->src));
+  fail_unless (uri != NULL);
+  g_clear_pointer (&uri, g_free);
+
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  g_object_set (run->src, "prompt", "make it snow instead", NULL);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (run->src));
+  fail_unless (uri == NULL, "the URI of a prompt not yet run: %s", uri);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  fail_unless (task_id == NULL, "task-id of a prompt not yet run: %s", task_id);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_settings_that_cannot_create)
 {
   assert_settings_error ("abc", PROMPT, NULL, "one or the other");
@@ -1073,6 +1101,7 @@ create_suite (void)
   tcase_add_test (tc, test_proxy_wanting_credentials_created_nothing);
   tcase_add_test (tc, test_request_that_never_left_is_tried_again);
   tcase_add_test (tc, test_uri_names_the_created_task);
+  tcase_add_test (tc, test_uri_forgets_task_of_other_prompt);
   tcase_add_test (tc, test_request_that_never_left_says_nothing_created);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);
