@@ -295,43 +295,46 @@ GST_START_TEST (test_video_host_trickling_body_cut_off)
 
 GST_END_TEST;
 
+/* The whole video comes from @server (stopped after), in @requests
+ * requests, with @retries. */
+static void
+assert_whole_video_from (BadServer * server, const gchar * task_id,
+    guint retries, guint requests)
+{
+  LumaRun *run = run_video_from (server, task_id, retries);
+
+  luma_run_assert_output (run, fixture.video);
+  fail_unless_equals_int (bad_server_get_requests (server), requests);
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
 /* A slow host that keeps its pace, 1 KiB every 200 ms (5 KiB a second,
  * five times the least) for its last 32 KiB, is never cut: the whole
  * video, in one answer, with no retry to spare. */
 GST_START_TEST (test_slow_steady_video_host_not_cut)
 {
-  BadServer *server = bad_server_start_paced (fixture.video,
-      g_bytes_get_size (fixture.video) - 32 * 1024, 1024, 200);
-  LumaRun *run = run_video_from (server, "t-steady", 0);
-
-  luma_run_assert_output (run, fixture.video);
-  fail_unless_equals_int (bad_server_get_requests (server), 1);
-  luma_run_free (run);
-  bad_server_stop (server);
+  assert_whole_video_from (bad_server_start_paced (fixture.video,
+          g_bytes_get_size (fixture.video) - 32 * 1024, 1024, 200),
+      "t-steady", 0, 1);
 }
 
 GST_END_TEST;
 
-/* a host that trickled once, then went fast: the stall was asked
+/* A host that trickled once, then went fast: the stall was asked
  * again from where it stopped and the next answer gave 16 KiB at once, far
  * above the pace, before its connection dropped. That drop is a new
  * trouble, after progress, and gets its retry (`retries`: "tried again in
  * a row"): the earlier stall is no attempt already spent. */
 GST_START_TEST (test_stall_not_counted_after_fast_answer)
 {
-  BadServer *server = bad_server_start_scripted (fixture.video, TRICKLE_FAST,
-      1, 200, 1, 2, 16 * 1024);
-  LumaRun *run = run_video_from (server, "t-trickle-once", 1);
-
-  luma_run_assert_output (run, fixture.video);
-  fail_unless_equals_int (bad_server_get_requests (server), 3);
-  luma_run_free (run);
-  bad_server_stop (server);
+  assert_whole_video_from (bad_server_start_scripted (fixture.video,
+          TRICKLE_FAST, 1, 200, 1, 2, 16 * 1024), "t-trickle-once", 1, 3);
 }
 
 GST_END_TEST;
 
-/* a host that trickles in pieces: each request from where the last
+/* A host that trickles in pieces: each request from where the last
  * answer ended gets a 206 of one byte, sent 1.5 s after the headers. Every
  * piece keeps within the timeout (2 s), yet over twice the timeout of
  * waiting for the body (README: "on average over each stretch of twice
