@@ -566,6 +566,17 @@ read_paced (LumaStream * stream, guint8 * data, gsize size,
   n = g_input_stream_read (stream->body, data, size, cancellable, &cause);
   stream->pace_waited += g_get_monotonic_time () - started;
   if (n < 0) {
+    /* a read that fails (a silence: the timeout) is an attempt
+     * of its own; where the window ran out in it, short of its bytes,
+     * that is its stall, counted here once, and the answer that asks again
+     * has a window of its own: not cut before its first byte by the
+     * silences already counted, as each one a second time */
+    if (stream->pace_window > 0 && stream->pace_waited >= stream->pace_window
+        && stream->pace_bytes < window_quota (stream)
+        && !g_cancellable_is_cancelled (cancellable)) {
+      stream->slow_windows++;
+      stream->pace_fresh = TRUE;
+    }
     luma_http_set_transport_error (error, cause, stream->uri);
     return -1;
   }

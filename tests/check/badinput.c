@@ -334,6 +334,22 @@ GST_START_TEST (test_stall_not_counted_after_fast_answer)
 
 GST_END_TEST;
 
+/* A host that is silent (the timeout, 1 s) on its first two
+ * connections, then sends the whole video at once. Each silence is a
+ * network error, tried again within `retries` (README: "network errors and
+ * dropped connections tried again in a row"); with retries=2 the third
+ * connection is the second retry, and must be read. The pace window that
+ * 9511ffa carries over from one answer to the next adds the two silences
+ * up (2 s of waiting, no byte: "twice the timeout") and cuts the third
+ * answer before its first byte, as a stall: each silence counted twice. */
+GST_START_TEST (test_two_silences_not_a_stall)
+{
+  assert_whole_video_from (bad_server_start_scripted (fixture.video, 0, 1,
+          5000, 2, 0, 0), "t-silent-twice", 2, 3);
+}
+
+GST_END_TEST;
+
 /* A host that trickles in pieces: each request from where the last
  * answer ended gets a 206 of one byte, sent 1.5 s after the headers. Every
  * piece keeps within the timeout (2 s), yet over twice the timeout of
@@ -467,6 +483,7 @@ badinput_suite (void)
   tcase_add_test (tc, test_slow_steady_video_host_not_cut);
   tcase_add_test (tc, test_stall_not_counted_after_fast_answer);
   tcase_add_test (tc, test_trickle_in_pieces_cut_off);
+  tcase_add_test (tc, test_two_silences_not_a_stall);
   tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);
