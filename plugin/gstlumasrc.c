@@ -809,6 +809,11 @@ fail_at (GstLumaSrc * self, GError * error, const gchar * file,
   details = gst_luma_src_error_details (self,
       status == GST_LUMA_TASK_STATE_WAITING ? GST_LUMA_TASK_STATE_ERROR
       : status);
+  /* an error of the record (read again while the video streams)
+   * is the last poll's: its HTTP status, not the video host's */
+  if (s->phase != PHASE_CREATING && error->domain == LUMA_API_ERROR)
+    gst_structure_set (details, GST_LUMA_DETAIL_HTTP_STATUS, G_TYPE_UINT,
+        s->poll_http_status, NULL);
   if (s->phase == PHASE_WAITING && status != GST_LUMA_TASK_STATE_CREATE_FAILED
       && status != GST_LUMA_TASK_STATE_GENERATE_FAILED)
     gst_luma_src_post_error_state (self);
@@ -2173,6 +2178,11 @@ gst_luma_src_create (GstPushSrc * pushsrc, GstBuffer ** outbuf)
 
   buffer = fit_buffer (buffer, &map, n);
   s->offset = offset + n;
+  /* bytes came without the wait a flush cut (a renewal's, a
+   * record read for a stored video's rest): it is over, not the start of
+   * a later renewal's, which would inherit its wait-timeout */
+  s->wait_resume = (LumaWaitResume) {
+  0, 0};
   gst_luma_src_announce_size (self);
   GST_BUFFER_OFFSET (buffer) = offset;
   GST_BUFFER_OFFSET_END (buffer) = offset + n;
@@ -2702,6 +2712,42 @@ replace_string (gchar ** dest, const GValue * value)
   *dest = g_value_dup_string (value);
 }
 
+/* whether @value is another request than the one set: the same
+ * prompt (or URL, key...) set again is not */
+static gboolean
+gst_luma_src_changes_request (GstLumaSrc * self, guint prop_id,
+    const GValue * value)
+{
+  const gchar *now = NULL;
+  gboolean changes;
+
+  if (prop_id == LUMA_TASK_PROP_FORCE_NEW)
+    return TRUE;
+  g_mutex_lock (&self->settings_lock);
+  switch (prop_id) {
+    case LUMA_TASK_PROP_PROMPT:
+      now = self->settings.task.prompt;
+      break;
+    case LUMA_TASK_PROP_WATERMARK:
+      now = self->settings.task.watermark;
+      break;
+    case LUMA_TASK_PROP_API_KEY:
+      now = self->settings.task.api_key;
+      break;
+    case LUMA_TASK_PROP_API_URL:
+      now = self->settings.task.api_url;
+      break;
+    case PROP_VIDEO_URL:
+      now = self->settings.video_url;
+      break;
+    default:
+      break;
+  }
+  changes = g_strcmp0 (now, g_value_get_string (value)) != 0;
+  g_mutex_unlock (&self->settings_lock);
+  return changes;
+}
+
 static void
 gst_luma_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -2724,6 +2770,7 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
           || prop_id == LUMA_TASK_PROP_API_URL || prop_id == PROP_VIDEO_URL
           || (prop_id == LUMA_TASK_PROP_FORCE_NEW
               && g_value_get_boolean (value)))
+      && gst_luma_src_changes_request (self, prop_id, value)
       && gst_luma_src_is_configurable (self)) {
     GST_OBJECT_LOCK (self);
     g_clear_pointer (&self->view.created_task_id, g_free);

@@ -193,6 +193,32 @@ GST_START_TEST (test_uri_forgets_task_of_other_prompt)
 
 GST_END_TEST;
 
+/* "A new request (another prompt ...) forgets the task of the last
+ * one" (docs/lumasrc.md): the same prompt set again (an application that
+ * sets all its properties before each run) is no other request; the task
+ * is still the one its next run reuses, and its URI must still name it. */
+GST_START_TEST (test_same_prompt_again_keeps_task)
+{
+  LumaRun *run = creating_run (PROMPT);
+  g_autofree gchar *uri = NULL;
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *expected = NULL;
+
+  luma_run_until_done (run, 30);
+  fail_unless (run->eos);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  expected = g_strconcat ("luma://", task_id, NULL);
+
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  g_object_set (run->src, "prompt", PROMPT, NULL);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (run->src));
+  fail_unless (uri != NULL, "no URI after the same prompt was set again");
+  fail_unless_equals_string (uri, expected);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_settings_that_cannot_create)
 {
   assert_settings_error ("abc", PROMPT, NULL, "one or the other");
@@ -1102,6 +1128,7 @@ create_suite (void)
   tcase_add_test (tc, test_request_that_never_left_is_tried_again);
   tcase_add_test (tc, test_uri_names_the_created_task);
   tcase_add_test (tc, test_uri_forgets_task_of_other_prompt);
+  tcase_add_test (tc, test_same_prompt_again_keeps_task);
   tcase_add_test (tc, test_request_that_never_left_says_nothing_created);
   tcase_add_test (tc, test_rate_limit_is_waited_out);
   tcase_add_test (tc, test_maintenance_while_creating_is_waited_out);

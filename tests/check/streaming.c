@@ -372,6 +372,17 @@ GST_END_TEST;
     "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"" TASK \
     "\",\"successFlag\":0}}"
 
+/* A record that says the task is ready, its video at the emulator's. */
+static gchar *
+ready_record (void)
+{
+  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
+
+  return g_strdup_printf ("{\"code\":200,\"msg\":\"success\",\"data\":"
+      "{\"taskId\":\"" TASK "\",\"successFlag\":1,\"response\":"
+      "{\"resultUrls\":[\"%s/r/" TASK "/1.mp4\"]}}}", base);
+}
+
 /* The first read of the record says the task is ready; the video's URL
  * has expired at its first request; the record read again for a fresh
  * one says the task generates again (an odd answer, but the API's to
@@ -379,10 +390,7 @@ GST_END_TEST;
 static LumaRun *
 run_with_a_renewal_that_generates (guint generating, guint wait_timeout)
 {
-  g_autofree gchar *base = luma_emulator_get_video_url_base (fixture.em);
-  g_autofree gchar *ready = g_strdup_printf ("{\"code\":200,\"msg\":"
-      "\"success\",\"data\":{\"taskId\":\"" TASK "\",\"successFlag\":1,"
-      "\"response\":{\"resultUrls\":[\"%s/r/" TASK "/1.mp4\"]}}}", base);
+  g_autofree gchar *ready = ready_record ();
   LumaEmulatorVideoFaults faults = {.fail_status = 403,.fail_count = 1 };
   LumaRun *run;
   guint i;
@@ -420,6 +428,86 @@ GST_START_TEST (test_renewal_that_waits_too_long_ends_its_wait)
 
   luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY, "still generating");
   assert_waits (run, 2, 1, 1);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* A renewal that finds the task generating, cut by a flushing
+ * seek during its wait, leaves its LumaWaitResume (kept for "the next wait
+ * for the same thing"). The old URL then works again (the 403 was
+ * passing), the video streams, and much later (past wait-timeout) the URL
+ * is refused again: that renewal is a new one, for a task that is done.
+ * It must read the record and go on, not inherit the cut wait's start and
+ * give up at once as "still generating after wait-timeout". */
+static gboolean
+record_read_twice (gconstpointer data)
+{
+  return luma_emulator_get_record_requests (fixture.em, TASK) >= 2;
+}
+
+GST_START_TEST (test_cut_renewal_not_inherited_by_later_one)
+{
+  g_autofree gchar *ready = ready_record ();
+  LumaEmulatorVideoFaults faults = {.fail_status = 403,.fail_count = 1 };
+  LumaRun *run;
+
+  set_faults (&faults);
+  luma_emulator_push_record_reply (fixture.em, TASK, 200, NULL, NULL, ready);
+  luma_emulator_push_record_reply (fixture.em, TASK, 200, NULL, NULL,
+      GENERATING_BODY);
+  run = luma_run_new (fixture.em, TASK, NULL);
+  gst_util_set_object_arg (G_OBJECT (run->src), "store", "off");
+  g_object_set (run->src, "wait-timeout", 2, "poll-interval", 10000, NULL);
+  gst_element_set_state (run->pipeline, GST_STATE_PAUSED);
+  /* the renewal found the task generating, and waits */
+  fail_unless (luma_test_wait_until (record_read_twice, NULL, 10));
+  g_usleep (200 * 1000);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 0));
+  /* the old URL works again: prerolled from it, no renewal needed */
+  luma_run_preroll (run, 20);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          TASK), 2);
+  /* later than wait-timeout, the URL is refused again */
+  g_usleep (3 * G_USEC_PER_SEC);
+  set_faults (&faults);
+  fail_unless (gst_element_seek_simple (run->pipeline, GST_FORMAT_BYTES,
+          GST_SEEK_FLAG_FLUSH, 1000));
+  luma_run_until_done (run, 60);
+  if (run->error != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (run->error, &error, NULL);
+    fail ("error: %s", error->message);
+  }
+  assert_output_from (run, 1000);
+  fail_unless_equals_int (luma_emulator_get_record_requests (fixture.em,
+          TASK), 3);
+  luma_run_free (run);
+}
+
+GST_END_TEST;
+
+/* The error of that renewal's wait is the record's: its details
+ * ("http-status: the last HTTP status", luma.h) are those of the last
+ * poll (200, code 200, "still generating"), not the video host's 403 that
+ * sent lumasrc to the record, a request and a host the error is not of. */
+GST_START_TEST (test_renewal_wait_error_details_are_the_polls)
+{
+  LumaRun *run = run_with_a_renewal_that_generates (1000, 1);
+  const GstStructure *details;
+  guint status = 0;
+  gint code = -1;
+
+  details = luma_run_assert_error (run, GST_RESOURCE_ERROR_BUSY,
+      "still generating");
+  fail_unless (gst_structure_get_int (details, GST_LUMA_DETAIL_API_CODE,
+          &code));
+  fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
+          &status));
+  fail_unless_equals_int (code, 200);
+  fail_unless_equals_int (status, 200);
   luma_run_free (run);
 }
 
@@ -830,6 +918,8 @@ streaming_suite (void)
   tcase_add_test (tc, test_expired_url_renewed);
   tcase_add_test (tc, test_renewal_that_waits_tells_its_wait);
   tcase_add_test (tc, test_renewal_that_waits_too_long_ends_its_wait);
+  tcase_add_test (tc, test_cut_renewal_not_inherited_by_later_one);
+  tcase_add_test (tc, test_renewal_wait_error_details_are_the_polls);
   tcase_add_test (tc, test_url_expiring_mid_stream_renewed);
   tcase_add_test (tc, test_expired_for_good);
   tcase_add_test (tc, test_html_403_is_a_cdn_block);
