@@ -2748,6 +2748,32 @@ gst_luma_src_changes_request (GstLumaSrc * self, guint prop_id,
   return changes;
 }
 
+/* Another request (set in NULL or READY, before its run): the task
+ * created for the last one is not its task, which is not known yet, and
+ * task-id (and the URI) no longer name it. */
+static void
+gst_luma_src_forget_created_task (GstLumaSrc * self, guint prop_id,
+    const GValue * value)
+{
+  gboolean forgot;
+
+  if (!(prop_id == LUMA_TASK_PROP_PROMPT
+          || prop_id == LUMA_TASK_PROP_WATERMARK
+          || prop_id == LUMA_TASK_PROP_API_KEY
+          || prop_id == LUMA_TASK_PROP_API_URL || prop_id == PROP_VIDEO_URL
+          || (prop_id == LUMA_TASK_PROP_FORCE_NEW
+              && g_value_get_boolean (value)))
+      || !gst_luma_src_changes_request (self, prop_id, value)
+      || !gst_luma_src_is_configurable (self))
+    return;
+  GST_OBJECT_LOCK (self);
+  forgot = self->view.created_task_id != NULL;
+  g_clear_pointer (&self->view.created_task_id, g_free);
+  GST_OBJECT_UNLOCK (self);
+  if (forgot)
+    g_object_notify (G_OBJECT (self), "task-id");
+}
+
 static void
 gst_luma_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -2763,19 +2789,7 @@ gst_luma_src_set_property (GObject * object, guint prop_id,
     return;
   }
 
-  /* another request (in NULL or READY, before its run): the task
-   * created for the last one is not its task, which is not known yet */
-  if ((prop_id == LUMA_TASK_PROP_PROMPT || prop_id == LUMA_TASK_PROP_WATERMARK
-          || prop_id == LUMA_TASK_PROP_API_KEY
-          || prop_id == LUMA_TASK_PROP_API_URL || prop_id == PROP_VIDEO_URL
-          || (prop_id == LUMA_TASK_PROP_FORCE_NEW
-              && g_value_get_boolean (value)))
-      && gst_luma_src_changes_request (self, prop_id, value)
-      && gst_luma_src_is_configurable (self)) {
-    GST_OBJECT_LOCK (self);
-    g_clear_pointer (&self->view.created_task_id, g_free);
-    GST_OBJECT_UNLOCK (self);
-  }
+  gst_luma_src_forget_created_task (self, prop_id, value);
   g_mutex_lock (&self->settings_lock);
   if (luma_task_settings_set_property (&settings->task, prop_id, value)) {
     /* one of the settings lumamodify has too */

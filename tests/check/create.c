@@ -170,11 +170,18 @@ GST_END_TEST;
  * the old one is not its task, and "before the task is known it has none"
  * (docs/lumasrc.md). An editor saving its project then would keep a URI
  * that opens the video of the other prompt. */
+static void
+count_notify (guint * count)
+{
+  (*count)++;
+}
+
 GST_START_TEST (test_uri_forgets_task_of_other_prompt)
 {
   LumaRun *run = creating_run (PROMPT);
   g_autofree gchar *uri = NULL;
   g_autofree gchar *task_id = NULL;
+  guint notified = 0;
 
   luma_run_until_done (run, 30);
   fail_unless (run->eos);
@@ -183,7 +190,11 @@ GST_START_TEST (test_uri_forgets_task_of_other_prompt)
   g_clear_pointer (&uri, g_free);
 
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  /* told, for an application bound to task-id */
+  g_signal_connect_swapped (run->src, "notify::task-id",
+      G_CALLBACK (count_notify), &notified);
   g_object_set (run->src, "prompt", "make it snow instead", NULL);
+  fail_unless_equals_int (notified, 1);
   uri = gst_uri_handler_get_uri (GST_URI_HANDLER (run->src));
   fail_unless (uri == NULL, "the URI of a prompt not yet run: %s", uri);
   g_object_get (run->src, "task-id", &task_id, NULL);
