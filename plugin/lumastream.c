@@ -80,6 +80,9 @@ struct _LumaStream
   gint64 pace_window;           /* its length in us; 0: no timeout, no bound */
   gint64 pace_waited;           /* us spent in reads since it began */
   guint64 pace_bytes;           /* read since it began */
+  guint64 pace_progress;        /* of those, past the offset (not
+                                 * the bytes a host that ignores Range
+                                 * sends again before it) */
   guint slow_windows;           /* windows in a row that fell short */
   gboolean pace_fresh;          /* the next answer starts a window */
 
@@ -508,6 +511,7 @@ start_pace (LumaStream * stream)
   stream->pace_window = SLOW_WINDOW_TIMEOUTS * timeout * G_USEC_PER_SEC;
   stream->pace_waited = 0;
   stream->pace_bytes = 0;
+  stream->pace_progress = 0;
 }
 
 /* The bytes a window must bring: SLOW_BYTES_PER_SECOND over its length. */
@@ -531,9 +535,14 @@ check_pace (LumaStream * stream, GError ** error)
   seconds = stream->pace_window / G_USEC_PER_SEC;
 
   if (stream->pace_bytes >= window_quota (stream)) {
-    stream->slow_windows = 0;
+    /* bytes sent again before the offset (a host that ignores
+     * Range, asked again after a stall) keep the window, but are no
+     * progress: the stalls before stay in a row */
+    if (stream->pace_progress >= window_quota (stream))
+      stream->slow_windows = 0;
     stream->pace_waited = 0;
     stream->pace_bytes = 0;
+    stream->pace_progress = 0;
     return TRUE;
   }
   stream->slow_windows++;
@@ -554,7 +563,7 @@ check_pace (LumaStream * stream, GError ** error)
  * pace: two clock reads (vDSO, tens of ns) to a read of kilobytes. */
 static gssize
 read_paced (LumaStream * stream, guint8 * data, gsize size,
-    GCancellable * cancellable, GError ** error)
+    gboolean skipping, GCancellable * cancellable, GError ** error)
 {
   g_autoptr (GError) cause = NULL;
   gint64 started;
@@ -581,10 +590,13 @@ read_paced (LumaStream * stream, guint8 * data, gsize size,
     return -1;
   }
   stream->pace_bytes += n;
+  if (!skipping)
+    stream->pace_progress += n;
   /* a window that already has its bytes cannot fall short: the
    * host goes at the pace again, whatever ends the answer (its end, a
-   * drop, a seek), and the stalls before are no longer in a row */
-  if (stream->pace_window > 0 && stream->pace_bytes >= window_quota (stream))
+   * drop, a seek), and the stalls before are no longer in a row (only
+   * bytes past the offset: those sent again before it are none) */
+  if (stream->pace_window > 0 && stream->pace_progress >= window_quota (stream))
     stream->slow_windows = 0;
   return n;
 }
@@ -609,7 +621,7 @@ skip_to_offset (LumaStream * stream, guint64 start, GCancellable * cancellable,
   }
   for (to_skip = stream->offset - start; to_skip > 0;) {
     gssize n = read_paced (stream, skipped, MIN (to_skip, sizeof (skipped)),
-        cancellable, error);
+        TRUE, cancellable, error);
 
     if (n == 0) {
       g_autoptr (GError) cause = NULL;
@@ -1127,7 +1139,7 @@ read_body (LumaStream * stream, guint8 * data, gsize size,
   /* never past the range the answer said it holds */
   if (stream->answer_end != LUMA_STREAM_SIZE_UNKNOWN)
     size = MIN (size, stream->answer_end - stream->offset);
-  n = read_paced (stream, data, size, cancellable, error);
+  n = read_paced (stream, data, size, FALSE, cancellable, error);
   if (n > 0) {
     stream->offset += n;
     stream->read_end = MAX (stream->read_end, stream->offset);

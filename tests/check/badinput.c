@@ -248,9 +248,10 @@ GST_START_TEST (test_video_host_trickling_headers_cut_off)
 
 GST_END_TEST;
 
-/* A run of a task whose video is on @server, with a timeout of 1 s. */
+/* A run of a task whose video is on @server, to its end (60 s at most). */
 static LumaRun *
-run_video_from (BadServer * server, const gchar * task, guint retries)
+run_video_from (BadServer * server, const gchar * task, guint timeout,
+    guint retries)
 {
   g_autofree gchar *base = bad_server_get_url (server);
   g_autofree gchar *url = g_strconcat (base, "/video.mp4", NULL);
@@ -259,7 +260,7 @@ run_video_from (BadServer * server, const gchar * task, guint retries)
   luma_test_add_ready_task (fixture.em, task, fixture.video);
   luma_emulator_set_result_url (fixture.em, task, url);
   run = luma_run_new (fixture.em, task, NULL);
-  g_object_set (run->src, "timeout", 1, "retries", retries, NULL);
+  g_object_set (run->src, "timeout", timeout, "retries", retries, NULL);
   luma_run_until_done (run, 60);
   return run;
 }
@@ -274,7 +275,7 @@ GST_START_TEST (test_video_host_trickling_body_cut_off)
 {
   BadServer *server = bad_server_start_paced (fixture.video, TRICKLE_FAST, 1,
       200);
-  LumaRun *run = run_video_from (server, "t-trickle", 1);
+  LumaRun *run = run_video_from (server, "t-trickle", 1, 1);
   gsize size;
   const guint8 *video = g_bytes_get_data (fixture.video, &size);
 
@@ -301,7 +302,7 @@ static void
 assert_whole_video_from (BadServer * server, const gchar * task_id,
     guint retries, guint requests)
 {
-  LumaRun *run = run_video_from (server, task_id, retries);
+  LumaRun *run = run_video_from (server, task_id, 1, retries);
 
   luma_run_assert_output (run, fixture.video);
   fail_unless_equals_int (bad_server_get_requests (server), requests);
@@ -350,6 +351,31 @@ GST_START_TEST (test_two_silences_not_a_stall)
 
 GST_END_TEST;
 
+/* A host that ignores Range and trickles: each answer is the
+ * file from its start, at once up to 16 KiB or the offset asked for (a
+ * cache holds what was asked before), then a byte every 200 ms. Asked
+ * again after a stall, it sends the bytes before the offset again, fast:
+ * they count for the pace, and clear the stall before it, so that the
+ * retries never run out (one stall, a fast skip, one stall...): a trickle
+ * that never ends. Those bytes are no progress: with retries=1, the second
+ * stall in a row must end the read, "too slow", as for a host that
+ * honours Range (test_video_host_trickling_body_cut_off). */
+GST_START_TEST (test_trickle_ignoring_range_cut_off)
+{
+  BadServer *server = bad_server_start_paced_ignoring_range (fixture.video,
+      TRICKLE_FAST, 1, 200);
+  LumaRun *run = run_video_from (server, "t-trickle-200", 1, 1);
+
+  fail_unless (bad_server_get_requests (server) <= 2,
+      "%u requests: the retries never ran out",
+      bad_server_get_requests (server));
+  luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "too slow");
+  luma_run_free (run);
+  bad_server_stop (server);
+}
+
+GST_END_TEST;
+
 /* A host that trickles in pieces: each request from where the last
  * answer ended gets a 206 of one byte, sent 1.5 s after the headers. Every
  * piece keeps within the timeout (2 s), yet over twice the timeout of
@@ -360,15 +386,8 @@ GST_START_TEST (test_trickle_in_pieces_cut_off)
 {
   BadServer *server = bad_server_start_pieces (fixture.video, TRICKLE_FAST,
       1500);
-  g_autofree gchar *base = bad_server_get_url (server);
-  g_autofree gchar *url = g_strconcat (base, "/video.mp4", NULL);
-  LumaRun *run;
+  LumaRun *run = run_video_from (server, "t-pieces", 2, 1);
 
-  luma_test_add_ready_task (fixture.em, "t-pieces", fixture.video);
-  luma_emulator_set_result_url (fixture.em, "t-pieces", url);
-  run = luma_run_new (fixture.em, "t-pieces", NULL);
-  g_object_set (run->src, "timeout", 2, "retries", 1, NULL);
-  luma_run_until_done (run, 40);
   luma_run_assert_error (run, GST_RESOURCE_ERROR_READ, "too slow");
   luma_run_free (run);
   bad_server_stop (server);
@@ -484,6 +503,7 @@ badinput_suite (void)
   tcase_add_test (tc, test_stall_not_counted_after_fast_answer);
   tcase_add_test (tc, test_trickle_in_pieces_cut_off);
   tcase_add_test (tc, test_two_silences_not_a_stall);
+  tcase_add_test (tc, test_trickle_ignoring_range_cut_off);
   tcase_add_test (tc, test_refused_api_fails_fast);
   tcase_add_test (tc, test_untrusted_certificate_refused);
   tcase_add_test (tc, test_untrusted_certificate_allowed_when_lax);

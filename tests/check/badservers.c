@@ -35,6 +35,7 @@ struct _BadServer
   gint cut_request;             /* this one (1-based) closes after... */
   gsize cut_bytes;              /* ...as many bytes, sent at once */
   guint piece_ms;               /* a Range gets one byte, this late */
+  gboolean ignore_range;        /* every answer the file from 0 */
 };
 
 static gboolean
@@ -210,7 +211,10 @@ serve_paced (BadServer * server, GSocketConnection * connection)
     from = asked_offset (head, g_bytes_get_size (server->video));
     g_atomic_int_inc (&server->requests);
     g_atomic_pointer_set (&server->last_offset, from);
-    if (!send_paced (server, connection, from,
+    /* What was asked for before comes fast (a cache has it) */
+    if (server->ignore_range)
+      server->fast_until = MAX (server->fast_until, from);
+    if (!send_paced (server, connection, server->ignore_range ? 0 : from,
             g_atomic_int_get (&server->requests)))
       return;
   }
@@ -284,6 +288,8 @@ bad_server_main (gpointer user_data)
   }
 }
 
+
+
 /* A server of @kind listening, whose thread is not started yet: its
  * settings are set before, with no lock. */
 static BadServer *
@@ -317,19 +323,28 @@ bad_server_start (BadServerKind kind)
   return bad_server_run (bad_server_new (kind));
 }
 
-BadServer *
-bad_server_start_paced (GBytes * video, gsize fast_until, gsize step,
+/* A paced server, not started yet: fast until @fast_until, then @step
+ * bytes every @interval_ms. */
+static BadServer *
+paced_server_new (GBytes * video, gsize fast_until, gsize step,
     guint interval_ms)
 {
-  BadServer *server;
+  BadServer *server = bad_server_new (BAD_SERVER_PACED);
 
-  g_return_val_if_fail (step > 0, NULL);
-  server = bad_server_new (BAD_SERVER_PACED);
   server->video = g_bytes_ref (video);
   server->fast_until = fast_until;
   server->step = step;
   server->interval_ms = interval_ms;
-  return bad_server_run (server);
+  return server;
+}
+
+BadServer *
+bad_server_start_paced (GBytes * video, gsize fast_until, gsize step,
+    guint interval_ms)
+{
+  g_return_val_if_fail (step > 0, NULL);
+  return bad_server_run (paced_server_new (video, fast_until, step,
+          interval_ms));
 }
 
 /* as bad_server_start_paced (), but only the first @paced_requests
@@ -339,16 +354,26 @@ BadServer *
 bad_server_start_scripted (GBytes * video, gsize fast_until, gsize step,
     guint interval_ms, gint paced_requests, gint cut_request, gsize cut_bytes)
 {
-  BadServer *server;
+  BadServer *server = paced_server_new (video, fast_until, step,
+      interval_ms);
 
-  server = bad_server_new (BAD_SERVER_PACED);
-  server->video = g_bytes_ref (video);
-  server->fast_until = fast_until;
-  server->step = step;
-  server->interval_ms = interval_ms;
   server->paced_requests = paced_requests;
   server->cut_request = cut_request;
   server->cut_bytes = cut_bytes;
+  return bad_server_run (server);
+}
+
+/* As bad_server_start_paced (), but Range ignored: every answer
+ * is a 200 of the whole file from its start, fast until @fast_until or
+ * the offset asked for, whichever is farther */
+BadServer *
+bad_server_start_paced_ignoring_range (GBytes * video, gsize fast_until,
+    gsize step, guint interval_ms)
+{
+  BadServer *server = paced_server_new (video, fast_until, step,
+      interval_ms);
+
+  server->ignore_range = TRUE;
   return bad_server_run (server);
 }
 

@@ -46,6 +46,9 @@ BadServer *bad_server_start_scripted (GBytes * video, gsize fast_until,
  * cut after @fast_until bytes */
 BadServer *bad_server_start_pieces (GBytes * video, gsize fast_until,
     guint piece_ms);
+/* As bad_server_start_paced (), Range ignored (a 200 from 0) */
+BadServer *bad_server_start_paced_ignoring_range (GBytes * video,
+    gsize fast_until, gsize step, guint interval_ms);
 /* The requests it was sent, and the offset the last one asked for. */
 guint bad_server_get_requests (BadServer * server);
 guint64 bad_server_get_last_offset (BadServer * server);
